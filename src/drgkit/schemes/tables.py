@@ -1,0 +1,118 @@
+"""Scheme folders: manifest (``scheme.toml``) and tables, with ``.delta.csv`` storage resolved.
+
+A scheme is a folder of CSV tables (see ``grouper/README.md``). A table is stored either as a complete CSV
+(``file``), possibly shared with another scheme (``../chs-drg-1.1/cc.csv``), or as a delta against a base
+table (``delta`` + ``base``): the base rows minus the ``-`` rows plus the ``+`` rows, sorted. Every resolved
+table is checked against the SHA-256 prefix recorded in the manifest, so a damaged table never groups.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from ..paths import grouper_dir
+
+TABLES = ("mdc", "mdc_dx", "mdc_px", "adrg", "adrg_codes", "drg", "drg_codes", "cc", "cc_exclusion",
+          "or_procedures")
+
+
+class SchemeError(ValueError):
+    """A scheme id that does not exist or a scheme folder that is inconsistent."""
+
+
+@dataclass(frozen=True)
+class SchemeInfo:
+    """One scheme folder and its manifest."""
+
+    id: str
+    name: str
+    folder: Path
+    manifest: dict = field(repr=False)
+
+    @property
+    def checksum(self) -> str:
+        """16-hex-digit digest of the manifest and every table's hash: the compiled-cache key."""
+        h = hashlib.sha256()
+        h.update((self.folder / "scheme.toml").read_bytes())
+        return h.hexdigest()[:16]
+
+
+def list_schemes() -> list[SchemeInfo]:
+    """Every scheme folder under ``grouper/``, sorted by id."""
+    root = grouper_dir()
+    return [scheme_info(p.name) for p in sorted(root.iterdir()) if (p / "scheme.toml").is_file()]
+
+
+@lru_cache(maxsize=None)
+def scheme_info(scheme: str | Path) -> SchemeInfo:
+    """Manifest of a scheme given its id (``chs-drg-1.1``) or the path of a scheme folder."""
+    folder = Path(scheme)
+    if not (folder / "scheme.toml").is_file():
+        folder = grouper_dir() / str(scheme)
+    if not (folder / "scheme.toml").is_file():
+        known = ", ".join(p.name for p in sorted(grouper_dir().iterdir()) if (p / "scheme.toml").is_file())
+        raise SchemeError(f"unknown scheme '{scheme}'; known schemes: {known}")
+    manifest = tomllib.loads((folder / "scheme.toml").read_text(encoding="utf-8"))
+    return SchemeInfo(id=manifest["id"], name=manifest.get("name", manifest["id"]), folder=folder,
+                      manifest=manifest)
+
+
+def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
+    with open(path, encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    if not rows:
+        raise SchemeError(f"{path}: empty table (no header)")
+    return rows[0], rows[1:]
+
+
+def _digest(header: list[str], rows: list[list[str]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return hashlib.sha256(buf.getvalue().encode("utf-8")).hexdigest()[:16]
+
+
+@lru_cache(maxsize=64)
+def load_table(scheme: str | Path, table: str) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    """Resolved table ``(header, rows)`` of a scheme; every value is the exact text of the CSV."""
+    info = scheme_info(scheme)
+    spec = info.manifest.get("tables", {}).get(table)
+    if spec is None:
+        raise SchemeError(f"scheme {info.id}: table '{table}' missing from scheme.toml")
+    if "file" in spec:
+        path = (info.folder / spec["file"]).resolve()
+        header, rows = _read_csv(path)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    else:
+        header, rows = _read_csv((info.folder / spec["base"]).resolve())
+        dheader, drows = _read_csv(info.folder / spec["delta"])
+        if dheader[1:] != header or dheader[0] != "op":
+            raise SchemeError(f"scheme {info.id}: {spec['delta']} columns do not match its base")
+        remove = {tuple(r[1:]) for r in drows if r[0] == "-"}
+        rows = sorted([r for r in rows if tuple(r) not in remove] + [r[1:] for r in drows if r[0] == "+"])
+        digest = _digest(header, rows)
+    expected = spec.get("sha256")
+    if expected and digest != expected:
+        raise SchemeError(f"scheme {info.id}: table {table} has checksum {digest}, manifest says {expected}")
+    return tuple(header), tuple(tuple(r) for r in rows)
+
+
+def load_dicts(scheme: str | Path, table: str) -> list[dict[str, str]]:
+    """Resolved table as a list of ``{column: text}`` rows (convenient, slower)."""
+    header, rows = load_table(scheme, table)
+    return [dict(zip(header, r)) for r in rows]
+
+
+def icd_table(scheme: str | Path, table: str) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    """ICD dictionary of a scheme (``icd_dx``, ``icd_px``, ``map_dx``, ``map_px``) from ``icd/<set>/``."""
+    from ..paths import icd_dir
+
+    info = scheme_info(scheme)
+    header, rows = _read_csv(icd_dir() / info.manifest.get("icd", "chs-v2") / f"{table}.csv")
+    return tuple(header), tuple(tuple(r) for r in rows)
