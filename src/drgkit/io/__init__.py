@@ -1,0 +1,26 @@
+"""Input/output edge: read abstracts into canonical Arrow tables, type them for grouping, write results."""
+from __future__ import annotations
+
+from drgkit.io.columns import ALIASES, CANONICAL_COLUMNS, normalize_header, plan_headers
+from drgkit.io.prepare import PreparedCases, prepare
+from drgkit.io.read import InputError, canonicalize, code_lists, iter_case_batches, read_cases, total_rows
+from drgkit.io.write import IncrementalCsvWriter, IncrementalParquetWriter, IncrementalWriter, write_table
+
+__all__ = [
+    "ALIASES",
+    "CANONICAL_COLUMNS",
+    "IncrementalCsvWriter",
+    "IncrementalParquetWriter",
+    "IncrementalWriter",
+    "InputError",
+    "PreparedCases",
+    "canonicalize",
+    "code_lists",
+    "iter_case_batches",
+    "normalize_header",
+    "plan_headers",
+    "prepare",
+    "read_cases",
+    "total_rows",
+    "write_table",
+]

@@ -1,0 +1,478 @@
+"""Read discharge abstracts from Parquet, CSV/TSV/TXT or Excel into canonical Arrow tables.
+
+The output has the canonical columns present in the file (see :mod:`drgkit.io.columns`), always a
+``dx`` and a ``px`` column of list<string> (principal diagnosis / main procedure first), then every
+other column unchanged.  Text files are read with every column as a string, so codes such as
+``00.0100`` and department codes such as ``0801`` keep their leading and trailing zeros; typing the
+numeric fields is :func:`drgkit.io.prepare.prepare`'s job.
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from drgkit.io.columns import (
+    CANONICAL_COLUMNS,
+    LONG_CODE_ALIASES,
+    LONG_FLAG_ALIASES,
+    ALIASES,
+    HeaderPlan,
+    expected_dx_headers,
+    find_header,
+    plan_headers,
+)
+
+PathLike = str | os.PathLike[str]
+
+#: Separators between codes in a single text cell.  Full-width forms are included because Chinese
+#: input methods produce them (，；｜).
+CODE_SEPARATORS = r"[|,;，；｜]"
+_TEXT_SUFFIXES = {".csv", ".txt", ".tsv"}
+_EXCEL_SUFFIXES = {".xlsx", ".xls", ".xlsm"}
+_STRING_LIST = pa.list_(pa.string())
+
+
+class InputError(Exception):
+    """A problem with the user's input file; ``str(e)`` is one line fit for the command line."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Raw readers (no renaming)
+
+
+def _suffix(path: Path) -> str:
+    return path.suffix.lower()
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, expected a file")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path}: permission denied")
+
+
+def detect_encoding(path: PathLike, probe_bytes: int = 1 << 20) -> str:
+    """``utf-8-sig`` (BOM), ``utf-8`` or ``gb18030`` (a superset of GBK / GB2312).
+
+    The file is scanned in chunks until the first non-ASCII bytes decide it, so a file whose first
+    Chinese text sits far down is still detected correctly; pure-ASCII files are ``utf-8``.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with open(path, "rb") as handle:
+        head = handle.read(3)
+        if head == codecs.BOM_UTF8:
+            return "utf-8-sig"
+        chunk = head + handle.read(probe_bytes)
+        while chunk:
+            try:
+                decoder.decode(chunk, final=False)
+            except UnicodeDecodeError:
+                return "gb18030"
+            if not chunk.isascii():
+                # Non-ASCII text that decodes as UTF-8 is almost never GBK (GBK byte pairs rarely form
+                # valid UTF-8 sequences over a whole chunk).
+                return "utf-8"
+            chunk = handle.read(probe_bytes)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "gb18030"
+    return "utf-8"
+
+
+def _first_line(path: Path, encoding: str) -> str:
+    with open(path, encoding=encoding, errors="replace", newline="") as handle:
+        return handle.readline()
+
+
+def _sniff_delimiter(path: Path, header_line: str) -> str:
+    if _suffix(path) == ".tsv":
+        return "\t"
+    counts = {sep: header_line.count(sep) for sep in (",", "\t", ";", "|")}
+    best = max(counts, key=lambda sep: counts[sep])
+    return best if counts[best] > 0 else ","
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    """Make header names unique (duplicated headers would be ambiguous after renaming)."""
+    seen: dict[str, int] = {}
+    out: list[str] = []
+    for name in names:
+        name = name.strip() or "column"
+        if name in seen:
+            seen[name] += 1
+            candidate = f"{name}_{seen[name]}"
+            while candidate in seen:
+                seen[name] += 1
+                candidate = f"{name}_{seen[name]}"
+            name = candidate
+        seen.setdefault(name, 0)
+        out.append(name)
+    return out
+
+
+def _csv_options(path: Path, block_size: int | None = None):
+    """Read, parse and convert options that keep every column as text and blank cells as null."""
+    encoding = detect_encoding(path)
+    line = _first_line(path, encoding)
+    if not line.strip():
+        return None
+    delimiter = _sniff_delimiter(path, line)
+    header = next(csv.reader(io.StringIO(line), delimiter=delimiter))
+    if header and header[0].startswith("\ufeff"):
+        header[0] = header[0][1:]
+    names = _unique_names(header)
+    read_kwargs: dict = {"column_names": names, "skip_rows": 1}
+    if encoding == "gb18030":
+        read_kwargs["encoding"] = "gb18030"
+    if block_size is not None:
+        read_kwargs["block_size"] = block_size
+    read_options = pacsv.ReadOptions(**read_kwargs)
+    # Arrow skips a UTF-8 BOM itself, so utf-8-sig needs no transcoding.
+    parse_options = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
+    convert_options = pacsv.ConvertOptions(
+        column_types={name: pa.string() for name in names},
+        strings_can_be_null=True,
+        null_values=[""],
+    )
+    return read_options, parse_options, convert_options, names
+
+
+def _read_text(path: Path) -> pa.Table:
+    options = _csv_options(path)
+    if options is None:
+        return pa.table({})
+    read_options, parse_options, convert_options, _ = options
+    return pacsv.read_csv(path, read_options=read_options, parse_options=parse_options,
+                          convert_options=convert_options)
+
+
+def _read_excel(path: Path, sheet: str | int | None) -> pa.Table:
+    kwargs: dict = {"infer_schema_length": 0, "raise_if_empty": False}
+    if isinstance(sheet, int):
+        kwargs["sheet_id"] = sheet
+    elif sheet is not None:
+        kwargs["sheet_name"] = sheet
+    try:
+        frame = pl.read_excel(path, engine="calamine", **kwargs)
+    except ImportError:
+        if _suffix(path) == ".xls":
+            raise InputError(f"{path}: reading .xls needs the 'fastexcel' package") from None
+        frame = pl.read_excel(path, engine="openpyxl", **kwargs)
+    if isinstance(frame, dict):  # pragma: no cover - only when several sheets were asked for
+        frame = next(iter(frame.values()))
+    frame = frame.select(pl.all().cast(pl.String))
+    return frame.to_arrow()
+
+
+def _read_raw(path: PathLike, sheet: str | int | None = None) -> pa.Table:
+    """The file's table with its own headers; raises :class:`InputError` on any read failure."""
+    path = Path(path)
+    _check_file(path)
+    suffix = _suffix(path)
+    try:
+        if suffix == ".parquet":
+            return pq.read_table(path)
+        if suffix in _TEXT_SUFFIXES:
+            return _read_text(path)
+        if suffix in _EXCEL_SUFFIXES:
+            return _read_excel(path, sheet)
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every reader failure becomes one clear line
+        raise InputError(f"{path}: cannot read {suffix[1:]} file: {_one_line(exc)}") from exc
+    raise InputError(f"{path}: unsupported file type '{suffix}' (use .parquet, .csv, .tsv, .txt, .xlsx or .xls)")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+# ----------------------------------------------------------------------------------------------
+# Code lists
+
+
+def _plain_strings(arr: pa.Array) -> pa.Array:
+    """Cast any scalar column to pa.string() (numbers become their text)."""
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    if arr.type != pa.string():
+        arr = pc.cast(arr, pa.string())
+    return arr
+
+
+def _clean_lists(lists: pa.Array) -> pa.ListArray:
+    """Trim every code, drop null/empty ones and give null rows an empty list (vectorized)."""
+    n = len(lists)
+    lists = lists.fill_null(pa.scalar([], type=lists.type)) if lists.null_count else lists
+    values = pc.list_flatten(lists)
+    parents = pc.list_parent_indices(lists)
+    values = pc.utf8_trim_whitespace(_plain_strings(values))
+    keep = pc.and_(pc.is_valid(values), pc.not_equal(values, ""))
+    keep = keep.fill_null(False)
+    values = values.filter(keep)
+    parents = parents.filter(keep).to_numpy(zero_copy_only=False)
+    counts = np.bincount(parents, minlength=n) if n else np.zeros(0, dtype=np.int64)
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(counts, out=offsets[1:])
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)
+
+
+def code_lists(column: pa.Array | pa.ChunkedArray) -> pa.ListArray:
+    """One list<string> per row from a list column or a delimited text column.
+
+    Text is split on ``|``, ``,`` or ``;`` (and their full-width forms); pieces are trimmed and empty
+    pieces dropped.  Null rows give empty lists.
+    """
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if pa.types.is_null(column.type):
+        column = pa.nulls(len(column), pa.string())
+    if pa.types.is_list(column.type) or pa.types.is_large_list(column.type) or \
+            pa.types.is_fixed_size_list(column.type) or pa.types.is_list_view(column.type):
+        return _clean_lists(column.cast(_STRING_LIST))
+    text = _plain_strings(column)
+    return _clean_lists(pc.split_pattern_regex(text, CODE_SEPARATORS))
+
+
+def _concat_code_columns(table: pa.Table, headers: list[str]) -> pa.ListArray:
+    """Concatenate the codes of several columns row by row, in column order."""
+    if len(headers) == 1:
+        return code_lists(table.column(headers[0]))
+    frame = pl.DataFrame({f"p{i}": pl.from_arrow(code_lists(table.column(h))) for i, h in enumerate(headers)})
+    joined = frame.select(pl.concat_list(pl.all()).alias("codes")).to_series().to_arrow()
+    return joined.cast(_STRING_LIST)
+
+
+def _empty_lists(n: int) -> pa.ListArray:
+    return pa.ListArray.from_arrays(pa.array([0] * (n + 1), pa.int32()), pa.array([], pa.string()))
+
+
+# ----------------------------------------------------------------------------------------------
+# Canonical assembly
+
+
+def _plan(table_or_schema: pa.Table | pa.Schema, mapping: Mapping[str, str] | None, path: PathLike) -> HeaderPlan:
+    names = table_or_schema.names if isinstance(table_or_schema, pa.Schema) else table_or_schema.column_names
+    try:
+        return plan_headers(names, mapping)
+    except KeyError as exc:
+        raise InputError(
+            f"{path}: --map names column '{exc.args[0]}', which is not in the file (columns: {', '.join(names)})"
+        ) from None
+
+
+def _has_dx(plan: HeaderPlan) -> bool:
+    return bool(plan.dx_parts) or "dx" in plan.rename.values()
+
+
+def _apply_plan(table: pa.Table, plan: HeaderPlan) -> pa.Table:
+    """Rename columns, assemble dx/px and order the canonical columns first."""
+    n = table.num_rows
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {}
+    for source, target in plan.rename.items():
+        column = table.column(source)
+        if target in ("dx", "px"):
+            column = code_lists(column)
+        elif pa.types.is_large_string(column.type) or pa.types.is_string_view(column.type):
+            column = column.cast(pa.string())
+        columns[target] = column
+    if plan.dx_parts:
+        columns["dx"] = _concat_code_columns(table, plan.dx_parts)
+    if plan.px_parts:
+        columns["px"] = _concat_code_columns(table, plan.px_parts)
+    columns.setdefault("dx", _empty_lists(n))
+    columns.setdefault("px", _empty_lists(n))
+    order = [c for c in CANONICAL_COLUMNS if c in columns] + [c for c in columns if c not in CANONICAL_COLUMNS]
+    return pa.table({name: columns[name] for name in order})
+
+
+def _empty_canonical() -> pa.Table:
+    types = {"dx": _STRING_LIST, "px": _STRING_LIST}
+    return pa.table({c: pa.array([], types.get(c, pa.string())) for c in CANONICAL_COLUMNS})
+
+
+def canonicalize(table: pa.Table, *, mapping: Mapping[str, str] | None = None,
+                 require_dx: bool = True, source: PathLike = "<table>") -> pa.Table:
+    """Rename an in-memory table's headers to canonical names and assemble ``dx`` / ``px``."""
+    plan = _plan(table, mapping, source)
+    if require_dx and not _has_dx(plan):
+        raise InputError(f"{source}: no diagnosis column found; expected one of {expected_dx_headers()}")
+    return _apply_plan(table, plan)
+
+
+# ----------------------------------------------------------------------------------------------
+# Three-table input (stay table + long diagnosis table + long procedure table)
+
+_TRUE_FLAGS = ["1", "1.0", "y", "yes", "true", "t", "是"]
+
+
+def _long_codes(path: PathLike, kind: str, case_ids: pa.ChunkedArray | pa.Array,
+                key_hint: str | None) -> pa.ListArray:
+    """Per-stay code lists from a long table: flagged principal/main code first, then file order."""
+    long = _read_raw(path)
+    names = long.column_names
+    key = key_hint if key_hint in names else find_header(names, ("case_id", *ALIASES["case_id"]))
+    code = find_header(names, LONG_CODE_ALIASES[kind])
+    flag = find_header(names, LONG_FLAG_ALIASES[kind])
+    what = "diagnoses" if kind == "dx" else "procedures"
+    if key is None:
+        raise InputError(f"{path}: {what} table has no stay key column (setl_id, mdtrt_id, 结算ID, 就诊ID or case_id)")
+    if code is None:
+        raise InputError(f"{path}: {what} table has no code column (expected one of {', '.join(LONG_CODE_ALIASES[kind])})")
+    frame = pl.from_arrow(pa.table({
+        "key": _plain_strings(long.column(key).combine_chunks()),
+        "code": _plain_strings(long.column(code).combine_chunks()),
+        "flag": _plain_strings(long.column(flag).combine_chunks()) if flag else pa.nulls(long.num_rows, pa.string()),
+    }))
+    grouped = (
+        frame.with_row_index("row")
+        .with_columns(
+            code=pl.col("code").str.strip_chars(),
+            main=pl.col("flag").str.strip_chars().str.to_lowercase().is_in(_TRUE_FLAGS).fill_null(False),
+        )
+        .filter(pl.col("code").is_not_null() & (pl.col("code") != "") & pl.col("key").is_not_null())
+        .sort(["main", "row"], descending=[True, False])
+        .group_by("key", maintain_order=True)
+        .agg(pl.col("code"))
+    )
+    if isinstance(case_ids, pa.ChunkedArray):
+        case_ids = case_ids.combine_chunks()
+    stays = pl.from_arrow(pa.table({"key": _plain_strings(case_ids)}))
+    joined = stays.join(grouped, on="key", how="left", maintain_order="left")
+    return code_lists(joined.get_column("code").to_arrow())
+
+
+# ----------------------------------------------------------------------------------------------
+# Public API
+
+
+def read_cases(
+    path: PathLike,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    sheet: str | int | None = None,
+    diagnoses: PathLike | None = None,
+    procedures: PathLike | None = None,
+) -> pa.Table:
+    """Read a file of discharge abstracts into a canonical table (rows in = rows out, same order).
+
+    ``mapping``: {source header: canonical name}, applied before the built-in aliases.
+    ``sheet``: Excel sheet name, or 1-based sheet number; default the first sheet.
+    ``diagnoses`` / ``procedures``: long tables of the national interface's three-table layout, keyed
+    by the stay (setl_id / mdtrt_id / 结算ID / 就诊ID); their codes replace any codes in ``path``.
+    Raises :class:`InputError` for a missing or unreadable file, an unknown ``mapping`` column, or
+    when no diagnosis column can be found.
+    """
+    table = _read_raw(path, sheet)
+    if table.num_columns == 0:
+        return _empty_canonical()
+    plan = _plan(table, mapping, path)
+    if diagnoses is None and not _has_dx(plan):
+        raise InputError(f"{path}: no diagnosis column found; expected one of {expected_dx_headers()}")
+    out = _apply_plan(table, plan)
+    if diagnoses is not None or procedures is not None:
+        if "case_id" not in out.column_names:
+            raise InputError(f"{path}: separate diagnosis/procedure tables need a stay id column "
+                             "(setl_id, mdtrt_id, 结算ID, 就诊ID or case_id)")
+        key_hint = plan.source_of("case_id")
+        for kind, long_path in (("dx", diagnoses), ("px", procedures)):
+            if long_path is not None:
+                lists = _long_codes(long_path, kind, out.column("case_id"), key_hint)
+                out = out.set_column(out.column_names.index(kind), kind, lists)
+    return out
+
+
+def iter_case_batches(
+    path: PathLike,
+    *,
+    batch_size: int = 1_000_000,
+    mapping: Mapping[str, str] | None = None,
+) -> Iterator[pa.Table]:
+    """Yield canonical tables of at most about ``batch_size`` rows, in file order.
+
+    Parquet and text files are streamed; Excel files arrive as one batch.  The header plan is made
+    once from the file's schema and applied to every batch, so all batches share one schema.
+    """
+    file = Path(path)
+    _check_file(file)
+    suffix = _suffix(file)
+    if suffix == ".parquet":
+        try:
+            parquet = pq.ParquetFile(file)
+        except Exception as exc:  # noqa: BLE001
+            raise InputError(f"{file}: cannot read parquet file: {_one_line(exc)}") from exc
+        plan = _plan(parquet.schema_arrow, mapping, file)
+        if not _has_dx(plan):
+            raise InputError(f"{file}: no diagnosis column found; expected one of {expected_dx_headers()}")
+        if parquet.metadata.num_rows == 0:
+            yield _apply_plan(parquet.schema_arrow.empty_table(), plan)
+            return
+        for batch in parquet.iter_batches(batch_size=batch_size):
+            yield _apply_plan(pa.Table.from_batches([batch]), plan)
+        return
+    if suffix in _TEXT_SUFFIXES:
+        yield from _iter_text(file, batch_size, mapping)
+        return
+    table = read_cases(file, mapping=mapping)
+    yield from (table.slice(start, batch_size) for start in range(0, max(table.num_rows, 1), batch_size))
+
+
+def _iter_text(path: Path, batch_size: int, mapping: Mapping[str, str] | None) -> Iterator[pa.Table]:
+    try:
+        # Arrow's block size is in bytes; assume roughly 200 bytes per abstract, bounded for memory.
+        block = int(min(max(batch_size * 200, 1 << 20), 1 << 30))
+        options = _csv_options(path, block_size=block)
+        if options is None:
+            yield _empty_canonical()
+            return
+        read_options, parse_options, convert_options, names = options
+        plan = _plan(pa.schema([(n, pa.string()) for n in names]), mapping, path)
+        if not _has_dx(plan):
+            raise InputError(f"{path}: no diagnosis column found; expected one of {expected_dx_headers()}")
+        reader = pacsv.open_csv(path, read_options=read_options, parse_options=parse_options,
+                                convert_options=convert_options)
+        emitted = False
+        pending: list[pa.RecordBatch] = []
+        rows = 0
+        for batch in reader:
+            pending.append(batch)
+            rows += batch.num_rows
+            while rows >= batch_size:
+                table = pa.Table.from_batches(pending)
+                yield _apply_plan(table.slice(0, batch_size), plan)
+                emitted = True
+                rest = table.slice(batch_size)
+                pending, rows = rest.to_batches(), rest.num_rows
+        if rows or not emitted:
+            table = pa.Table.from_batches(pending, schema=reader.schema)
+            yield _apply_plan(table, plan)
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(f"{path}: cannot read {path.suffix[1:]} file: {_one_line(exc)}") from exc
+
+
+def total_rows(path: PathLike) -> int | None:
+    """Number of data rows when the file says so cheaply (Parquet metadata), else ``None``."""
+    file = Path(path)
+    if _suffix(file) == ".parquet":
+        try:
+            return pq.ParquetFile(file).metadata.num_rows
+        except Exception:  # noqa: BLE001 - a progress bar just goes without a total
+            return None
+    return None

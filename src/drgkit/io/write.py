@@ -1,0 +1,205 @@
+"""Write result tables to Parquet, CSV or Excel, atomically.
+
+Every writer writes to a temporary file in the destination's directory and renames it over the
+destination only when writing succeeded (``os.replace`` is atomic on one file system), so a crash or
+an exception never leaves a truncated result that looks complete.
+
+CSV is written as UTF-8 with a BOM: Excel on Chinese Windows reads BOM-less CSV as GBK and garbles
+the Chinese text otherwise.  List columns (dx, px, notes) become ``|``-joined text in CSV and Excel.
+"""
+from __future__ import annotations
+
+import codecs
+import os
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from drgkit.io.read import InputError, PathLike
+
+_EXCEL_MAX_ROWS = 1_048_575  # 1,048,576 rows per sheet, one of them the header
+_SUFFIXES = (".parquet", ".csv", ".xlsx")
+
+
+def _suffix(path: PathLike) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in _SUFFIXES:
+        raise InputError(f"{path}: unsupported output type '{suffix}' (use .parquet, .csv or .xlsx)")
+    return suffix
+
+
+def _temp_path(path: Path) -> Path:
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise InputError(f"{path}: output folder {directory} does not exist")
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    os.close(handle)
+    return Path(name)
+
+
+def _flat_type(type_: pa.DataType) -> pa.DataType:
+    """The text-friendly type a column is written as in CSV/Excel."""
+    if pa.types.is_list(type_) or pa.types.is_large_list(type_) or pa.types.is_fixed_size_list(type_):
+        return pa.string()
+    if pa.types.is_dictionary(type_):
+        return _flat_type(type_.value_type)
+    return type_
+
+
+def _flat_column(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    type_ = column.type
+    if pa.types.is_list(type_) or pa.types.is_large_list(type_) or pa.types.is_fixed_size_list(type_):
+        return pc.binary_join(column.cast(pa.list_(pa.string())), "|")
+    if pa.types.is_dictionary(type_):
+        return _flat_column(column.cast(type_.value_type))
+    return column
+
+
+def flatten_for_text(table: pa.Table | pa.RecordBatch) -> pa.Table:
+    """Lists → ``|``-joined strings, dictionaries decoded, so CSV / Excel writers accept the table."""
+    if isinstance(table, pa.RecordBatch):
+        table = pa.Table.from_batches([table])
+    nested = [f.name for f in table.schema if pa.types.is_nested(_flat_type(f.type))]
+    if nested:
+        raise InputError(f"columns {', '.join(nested)} are nested; CSV/Excel cannot hold them, write .parquet")
+    return pa.table({name: _flat_column(table.column(name)) for name in table.column_names})
+
+
+def _flat_schema(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([pa.field(f.name, _flat_type(f.type)) for f in schema])
+
+
+def _write_xlsx(table: pa.Table, path: Path) -> None:
+    if table.num_rows > _EXCEL_MAX_ROWS:
+        raise InputError(f"{path}: {table.num_rows:,} rows do not fit in an Excel sheet; write .parquet or .csv")
+    frame = flatten_for_text(table).to_pandas()
+    # pandas drives openpyxl; xlsx has no streaming writer here, so the whole table is written at once.
+    frame.to_excel(path, index=False, engine="openpyxl")
+
+
+def _write_csv_file(table: pa.Table, path: Path) -> None:
+    with open(path, "wb") as handle:
+        handle.write(codecs.BOM_UTF8)
+        pacsv.write_csv(flatten_for_text(table), handle)
+
+
+def write_table(table: pa.Table, path: PathLike) -> None:
+    """Write ``table`` to ``path`` (.parquet with zstd, .csv UTF-8 with BOM, or .xlsx), atomically."""
+    target = Path(path)
+    suffix = _suffix(target)
+    temp = _temp_path(target)
+    try:
+        if suffix == ".parquet":
+            pq.write_table(table, temp, compression="zstd")
+        elif suffix == ".csv":
+            _write_csv_file(table, temp)
+        else:
+            _write_xlsx(table, temp)
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+class IncrementalWriter:
+    """Stream batches to ``path`` (.parquet or .csv; .xlsx is collected and written on close).
+
+    Use as a context manager: the file appears at ``path`` only when the block exits normally; on an
+    exception the temporary file is removed and any earlier file at ``path`` is left untouched.
+    """
+
+    def __init__(self, path: PathLike, schema: pa.Schema) -> None:
+        self.path = Path(path)
+        self.schema = schema
+        self.suffix = _suffix(self.path)
+        self._temp = _temp_path(self.path)
+        self._closed = False
+        self._parquet: pq.ParquetWriter | None = None
+        self._csv: pacsv.CSVWriter | None = None
+        self._handle = None
+        self._pending: list[pa.Table] = []
+        try:
+            if self.suffix == ".parquet":
+                self._parquet = pq.ParquetWriter(self._temp, schema, compression="zstd")
+            elif self.suffix == ".csv":
+                self._handle = open(self._temp, "wb")
+                self._handle.write(codecs.BOM_UTF8)
+                self._csv = pacsv.CSVWriter(self._handle, _flat_schema(schema))
+        except BaseException:
+            self.abort()
+            raise
+
+    def write(self, batch: pa.Table | pa.RecordBatch) -> None:
+        """Append one batch (cast to the writer's schema when the types differ only in detail)."""
+        table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
+        if table.schema != self.schema:
+            table = table.select(self.schema.names).cast(self.schema)
+        if self._parquet is not None:
+            self._parquet.write_table(table)
+        elif self._csv is not None:
+            self._csv.write_table(flatten_for_text(table).cast(_flat_schema(self.schema)))
+        else:
+            self._pending.append(table)
+
+    def close(self) -> None:
+        """Finish the file and move it into place."""
+        if self._closed:
+            return
+        try:
+            if self._parquet is not None:
+                self._parquet.close()
+            if self._csv is not None:
+                self._csv.close()
+                self._handle.close()
+            if self.suffix == ".xlsx":
+                _write_xlsx(pa.concat_tables(self._pending) if self._pending else self.schema.empty_table(),
+                            self._temp)
+            os.replace(self._temp, self.path)
+            self._closed = True
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        """Drop everything written so far; ``path`` is not touched."""
+        self._closed = True
+        for closer in (self._parquet, self._csv, self._handle):
+            try:
+                if closer is not None:
+                    closer.close()
+            except Exception:  # noqa: BLE001 - already failing; the temp file goes regardless
+                pass
+        self._temp.unlink(missing_ok=True)
+
+    def __enter__(self) -> IncrementalWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class IncrementalParquetWriter(IncrementalWriter):
+    """:class:`IncrementalWriter` that insists on a ``.parquet`` destination."""
+
+    def __init__(self, path: PathLike, schema: pa.Schema) -> None:
+        if Path(path).suffix.lower() != ".parquet":
+            raise InputError(f"{path}: IncrementalParquetWriter needs a .parquet path")
+        super().__init__(path, schema)
+
+
+class IncrementalCsvWriter(IncrementalWriter):
+    """:class:`IncrementalWriter` that insists on a ``.csv`` destination."""
+
+    def __init__(self, path: PathLike, schema: pa.Schema) -> None:
+        if Path(path).suffix.lower() != ".csv":
+            raise InputError(f"{path}: IncrementalCsvWriter needs a .csv path")
+        super().__init__(path, schema)
