@@ -1,0 +1,1 @@
+"""Grouping: encode cases to integer ids, run the kernel (or the reference interpreter), build results."""

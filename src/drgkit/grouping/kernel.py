@@ -1,0 +1,281 @@
+"""The numba grouping kernel: one interpreter of the compiled rule program for every scheme.
+
+It reads only flat arrays (see :mod:`drgkit.schemes.program`); cases arrive as CSR code-id arrays plus a
+``(n, 8)`` matrix of numeric fields. ``group_batch`` runs cases in parallel with ``prange``.
+The pure-Python twin in :mod:`drgkit.grouping.reference` follows the same steps and is tested equal.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from ..schemes import program as P
+
+# numba sees module-level ints as compile-time constants
+OP_TRUE, OP_FALSE = P.OP_TRUE, P.OP_FALSE
+OP_PDX_IN, OP_PDX_NOT_IN, OP_ANY_DX_IN, OP_SDX_IN = P.OP_PDX_IN, P.OP_PDX_NOT_IN, P.OP_ANY_DX_IN, P.OP_SDX_IN
+OP_MAIN_PX_IN, OP_ANY_PX_IN, OP_SEC_PX_IN = P.OP_MAIN_PX_IN, P.OP_ANY_PX_IN, P.OP_SEC_PX_IN
+OP_MAIN_PX_OR, OP_ANY_PX_OR, OP_NO_PX_OR = P.OP_MAIN_PX_OR, P.OP_ANY_PX_OR, P.OP_NO_PX_OR
+OP_MAIN_PX_NOT_OR, OP_PX_TABLES, OP_MAIN_PX_OR_IN = P.OP_MAIN_PX_NOT_OR, P.OP_PX_TABLES, P.OP_MAIN_PX_OR_IN
+OP_NUM_EQ, OP_NUM_LT, OP_NUM_LE, OP_NUM_GT, OP_NUM_GE = P.OP_NUM_EQ, P.OP_NUM_LT, P.OP_NUM_LE, P.OP_NUM_GT, P.OP_NUM_GE
+OP_NUM_IN_MASK, OP_WEIGHT_GE, OP_WEIGHT_LT = P.OP_NUM_IN_MASK, P.OP_WEIGHT_GE, P.OP_WEIGHT_LT
+OP_MCC, OP_CC, OP_MCC_OR_CC = P.OP_MCC, P.OP_CC, P.OP_MCC_OR_CC
+OP_MCC_ANY_DX, OP_MCC_OR_CC_ANY_DX, OP_BODY_SITES_GE = P.OP_MCC_ANY_DX, P.OP_MCC_OR_CC_ANY_DX, P.OP_BODY_SITES_GE
+F_GENDER, F_AGE, F_AGE_DAYS, F_WEIGHT = P.F_GENDER, P.F_AGE, P.F_AGE_DAYS, P.F_WEIGHT
+ST_OK, ST_UNGROUPABLE, ST_AMBIGUOUS, ST_INVALID = P.ST_OK, P.ST_UNGROUPABLE, P.ST_AMBIGUOUS, P.ST_INVALID
+R_GENDER, R_AGE, R_AGE_DAYS, R_WEIGHT, R_NO_DX = P.R_GENDER, P.R_AGE, P.R_AGE_DAYS, P.R_WEIGHT, P.R_NO_DX
+R_PDX_NO_MDC, R_NO_ADRG, R_QY_OR_PROC, R_QY_ENTRY = P.R_PDX_NO_MDC, P.R_NO_ADRG, P.R_QY_OR_PROC, P.R_QY_ENTRY
+M_ENTRY, M_ELSE_QY, M_ELSE_QY_DRG, M_FIRST_QY, M_FIRST_QY_DRG = P.M_ENTRY, P.M_ELSE_QY, P.M_ELSE_QY_DRG, P.M_FIRST_QY, P.M_FIRST_QY_DRG
+M_QY_ON, M_QY_POS, M_QY_TRIGGER, M_QY_DRG, M_RULE_START, M_RULE_END = P.M_QY_ON, P.M_QY_POS, P.M_QY_TRIGGER, P.M_QY_DRG, P.M_RULE_START, P.M_RULE_END
+R_ENTRY, R_ADRG, R_NEXT_RULE, R_SPLIT_START, R_SPLIT_END, R_ADRG_DRG = P.R_ENTRY, P.R_ADRG, P.R_NEXT_RULE, P.R_SPLIT_START, P.R_SPLIT_END, P.R_ADRG_DRG
+VALIDITY_FULL, CC_MODE_ANY_DX = P.VALIDITY_FULL, P.CC_MODE_ANY_DX
+NO_CODE = -2  # an empty principal-diagnosis slot (the record has no principal diagnosis)
+
+
+@njit(cache=True, inline="always")
+def _in(code, lst, ptr, ids):
+    if code < 0:
+        return False
+    for k in range(ptr[code], ptr[code + 1]):
+        v = ids[k]
+        if v == lst:
+            return True
+        if v > lst:
+            return False
+    return False
+
+
+@njit(cache=True)
+def complications(dx, mcc_tab, cc_tab, excl):
+    """(mcc, cc) over secondary diagnoses, (mcc, cc) over all diagnoses (CHS-DRG 2.0), and positions."""
+    n = dx.shape[0]
+    t = excl[dx[0]] if n > 0 and dx[0] >= 0 else -1
+    sec_mcc = sec_cc = any_mcc = any_cc = False
+    sec_mcc_pos = sec_cc_pos = any_mcc_pos = any_cc_pos = -1
+    for i in range(n):
+        c = dx[i]
+        if c < 0:
+            continue
+        m = mcc_tab[c]
+        if m >= 0 and not (t >= 0 and m == t):
+            if i > 0 and not sec_mcc:
+                sec_mcc = True
+                sec_mcc_pos = i
+            if not any_mcc:
+                any_mcc = True
+                any_mcc_pos = i
+        k = cc_tab[c]
+        if k >= 0 and not (t >= 0 and k == t):
+            if i > 0 and not sec_cc:
+                sec_cc = True
+                sec_cc_pos = i
+            if not any_cc:
+                any_cc = True
+                any_cc_pos = i
+    if n < 2:  # 2.0 judges the principal diagnosis too, but only when there is a second diagnosis
+        any_mcc = any_cc = False
+        any_mcc_pos = any_cc_pos = -1
+    return sec_mcc, sec_cc, any_mcc, any_cc, sec_mcc_pos, sec_cc_pos, any_mcc_pos, any_cc_pos
+
+
+@njit(cache=True)
+def _atom(op, a, b, dx, px, num, cc, sch):
+    (dx_ptr, dx_ids, px_ptr, px_ids, mcc_tab, cc_tab, excl, site, is_or,
+     atoms, conj_ptr, expr_ptr, pxtab_lists, mask_ptr, masks, mdc_tab, rule_tab, split_tab, params) = sch
+    ndx = dx.shape[0]
+    npx = px.shape[0]
+    if op == OP_TRUE:
+        return True
+    if op == OP_FALSE:
+        return False
+    if op == OP_PDX_IN:
+        return ndx > 0 and _in(dx[0], a, dx_ptr, dx_ids)
+    if op == OP_PDX_NOT_IN:
+        return not (ndx > 0 and _in(dx[0], a, dx_ptr, dx_ids))
+    if op == OP_ANY_DX_IN or op == OP_SDX_IN:
+        for i in range(1 if op == OP_SDX_IN else 0, ndx):
+            if _in(dx[i], a, dx_ptr, dx_ids):
+                return True
+        return False
+    if op == OP_MAIN_PX_IN:
+        return npx > 0 and _in(px[0], a, px_ptr, px_ids)
+    if op == OP_ANY_PX_IN or op == OP_SEC_PX_IN:
+        for i in range(1 if op == OP_SEC_PX_IN else 0, npx):
+            if _in(px[i], a, px_ptr, px_ids):
+                return True
+        return False
+    if op == OP_MAIN_PX_OR:
+        return npx > 0 and px[0] >= 0 and is_or[px[0]] == 1
+    if op == OP_MAIN_PX_OR_IN:
+        return npx > 0 and px[0] >= 0 and (is_or[px[0]] == 1 or _in(px[0], a, px_ptr, px_ids))
+    if op == OP_ANY_PX_OR or op == OP_NO_PX_OR:
+        found = False
+        for i in range(npx):
+            if px[i] >= 0 and is_or[px[i]] == 1:
+                found = True
+                break
+        return found if op == OP_ANY_PX_OR else not found
+    if op == OP_MAIN_PX_NOT_OR:
+        return npx == 0 or px[0] < 0 or is_or[px[0]] == 0
+    if op == OP_PX_TABLES:
+        flags = 0
+        for i in range(npx):
+            for t in range(4):
+                lst = pxtab_lists[a, t]
+                if lst >= 0 and _in(px[i], lst, px_ptr, px_ids):
+                    flags |= 1 << t
+                    break  # a code in two tables counts for the first one only
+        for k in range(mask_ptr[a], mask_ptr[a + 1]):
+            if flags & masks[k] == masks[k]:
+                return True
+        return False
+    if op >= OP_NUM_EQ and op <= OP_NUM_IN_MASK:
+        v = num[a]
+        if v < 0:
+            return False
+        if op == OP_NUM_EQ:
+            return v == b
+        if op == OP_NUM_LT:
+            return v < b
+        if op == OP_NUM_LE:
+            return v <= b
+        if op == OP_NUM_GT:
+            return v > b
+        if op == OP_NUM_GE:
+            return v >= b
+        return v < 31 and (b >> v) & 1 == 1
+    if op == OP_WEIGHT_GE or op == OP_WEIGHT_LT:
+        w = num[F_WEIGHT]
+        if w <= 0:  # unknown or zero weight fails every weight band
+            return False
+        return w >= b if op == OP_WEIGHT_GE else w < b
+    if op == OP_MCC:
+        return cc[0]
+    if op == OP_CC:
+        return cc[1]
+    if op == OP_MCC_OR_CC:
+        return cc[0] or cc[1]
+    if op == OP_MCC_ANY_DX:
+        return cc[2]
+    if op == OP_MCC_OR_CC_ANY_DX:
+        return cc[2] or cc[3]
+    if op == OP_BODY_SITES_GE:
+        seen = 0
+        for i in range(ndx):
+            c = dx[i]
+            if c >= 0 and site[c] >= 0 and _in(c, a, dx_ptr, dx_ids):
+                seen |= 1 << site[c]
+        count = 0
+        while seen:
+            seen &= seen - 1
+            count += 1
+        return count >= b
+    return False
+
+
+@njit(cache=True)
+def _expr(e, dx, px, num, cc, sch):
+    atoms, conj_ptr, expr_ptr = sch[9], sch[10], sch[11]
+    for j in range(expr_ptr[e], expr_ptr[e + 1]):
+        ok = True
+        for k in range(conj_ptr[j], conj_ptr[j + 1]):
+            if not _atom(atoms[k, 0], atoms[k, 1], atoms[k, 2], dx, px, num, cc, sch):
+                ok = False
+                break
+        if ok:
+            return True
+    return False
+
+
+@njit(cache=True)
+def _group_core(dx, px, num, cc, sch):
+    """Walk MDCs and rules once. Returns (status, drg, adrg, rule, reason)."""
+    mdc_tab, rule_tab, split_tab = sch[15], sch[16], sch[17]
+    entered = False
+    for m in range(mdc_tab.shape[0]):
+        if not _expr(mdc_tab[m, M_ENTRY], dx, px, num, cc, sch):
+            if mdc_tab[m, M_ELSE_QY] >= 0 and _expr(mdc_tab[m, M_ELSE_QY], dx, px, num, cc, sch):
+                return ST_AMBIGUOUS, mdc_tab[m, M_ELSE_QY_DRG], -1, -1, R_QY_ENTRY
+            continue
+        entered = True
+        if mdc_tab[m, M_FIRST_QY] >= 0 and _expr(mdc_tab[m, M_FIRST_QY], dx, px, num, cc, sch):
+            return ST_AMBIGUOUS, mdc_tab[m, M_FIRST_QY_DRG], -1, -1, R_QY_ENTRY
+        start = mdc_tab[m, M_RULE_START]
+        end = mdc_tab[m, M_RULE_END]
+        qy_on = mdc_tab[m, M_QY_ON] == 1
+        qy_pos = mdc_tab[m, M_QY_POS]
+        for r in range(start, end):
+            if qy_on and r - start == qy_pos and _expr(mdc_tab[m, M_QY_TRIGGER], dx, px, num, cc, sch):
+                return ST_AMBIGUOUS, mdc_tab[m, M_QY_DRG], -1, -1, R_QY_OR_PROC
+            if not _expr(rule_tab[r, R_ENTRY], dx, px, num, cc, sch):
+                continue
+            for s in range(rule_tab[r, R_SPLIT_START], rule_tab[r, R_SPLIT_END]):
+                if _expr(split_tab[s, 0], dx, px, num, cc, sch):
+                    return ST_OK, split_tab[s, 1], rule_tab[r, R_ADRG], r, 0
+            if rule_tab[r, R_NEXT_RULE] == 0:
+                return ST_OK, rule_tab[r, R_ADRG_DRG], rule_tab[r, R_ADRG], r, 0
+        if qy_on and qy_pos == end - start and _expr(mdc_tab[m, M_QY_TRIGGER], dx, px, num, cc, sch):
+            return ST_AMBIGUOUS, mdc_tab[m, M_QY_DRG], -1, -1, R_QY_OR_PROC
+    return ST_UNGROUPABLE, 0, -1, -1, R_NO_ADRG if entered else R_PDX_NO_MDC
+
+
+@njit(cache=True)
+def validity(dx, num, full):
+    """Reason code of the record check (0 = passes)."""
+    g = num[F_GENDER]
+    if g != 1 and g != 2:
+        return R_GENDER
+    if dx.shape[0] == 0 or dx[0] == NO_CODE:
+        return R_NO_DX
+    if full:
+        age = num[F_AGE]
+        if age < 0:
+            return R_AGE
+        if age == 0:
+            days = num[F_AGE_DAYS]
+            if days < 0:
+                return R_AGE_DAYS
+            if days <= 28 and num[F_WEIGHT] < 0:
+                return R_WEIGHT
+    return 0
+
+
+@njit(cache=True)
+def group_one(dx, px, num, sch):
+    """Group one case. Returns (status, drg, adrg, rule, reason, cc_level, cc_position)."""
+    params = sch[18]
+    c = complications(dx, sch[4], sch[5], sch[6])
+    cc = (c[0], c[1], c[2], c[3])
+    if params[1] == CC_MODE_ANY_DX:
+        level = 2 if c[2] else (1 if c[3] else 0)
+        pos = c[6] if c[2] else c[7]
+    else:
+        level = 2 if c[0] else (1 if c[1] else 0)
+        pos = c[4] if c[0] else c[5]
+    reason = validity(dx, num, params[0] == VALIDITY_FULL)
+    if reason != 0:
+        return ST_INVALID, 0, -1, -1, reason, level, pos
+    st, drg, adrg, rule, why = _group_core(dx, px, num, cc, sch)
+    if st == ST_UNGROUPABLE and params[2] == 1 and px.shape[0] >= 2:
+        # zhejiang-2022: retry with each later procedure alone as the only procedure
+        for j in range(1, px.shape[0]):
+            st2, drg2, adrg2, rule2, why2 = _group_core(dx, px[j:j + 1], num, cc, sch)
+            if st2 != ST_UNGROUPABLE:
+                return st2, drg2, adrg2, rule2, why2, level, pos
+    return st, drg, adrg, rule, why, level, pos
+
+
+@njit(cache=True, parallel=True)
+def group_batch(dx_off, dx_ids, px_off, px_ids, num, sch, status, drg, adrg, rule, reason, cc_level, cc_pos):
+    """Group every case of a batch in parallel; results go to the preallocated output arrays."""
+    n = num.shape[0]
+    for i in prange(n):
+        st, d, a, r, why, lvl, pos = group_one(dx_ids[dx_off[i]:dx_off[i + 1]], px_ids[px_off[i]:px_off[i + 1]],
+                                               num[i], sch)
+        status[i] = st
+        drg[i] = d
+        adrg[i] = a
+        rule[i] = r
+        reason[i] = why
+        cc_level[i] = lvl
+        cc_pos[i] = pos

@@ -1,0 +1,422 @@
+"""Compile a scheme folder into a :class:`~drgkit.schemes.program.CompiledScheme` and cache it on disk.
+
+Adding a scheme needs no code: any folder of the documented tables compiles. An atom outside the
+vocabulary stops compilation with an :class:`~drgkit.schemes.expr.ExprError` (nothing is guessed).
+The cache key is the scheme's checksum (its manifest, which records every table's SHA-256) plus a digest
+of the compiler's own source, so a table edit or a compiler change never serves a stale program.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import pickle
+import re
+import tempfile
+from collections import defaultdict
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ..paths import cache_dir
+from . import program as P
+from .expr import ExprError, parse_dnf, parse_mdc_entry, parse_px_tables
+from .tables import icd_table, load_table, scheme_info
+
+_NUM_FIELDS = {"age": P.F_AGE, "age_days": P.F_AGE_DAYS, "los": P.F_LOS, "icu_hours": P.F_ICU,
+               "leaving_type": P.F_LEAVING, "gender": P.F_GENDER}
+_CMP = {"==": P.OP_NUM_EQ, "<": P.OP_NUM_LT, "<=": P.OP_NUM_LE, ">": P.OP_NUM_GT, ">=": P.OP_NUM_GE}
+_SPLIT_ATOMS = {"always": [], "extra_only": [], "mcc": ["mcc"], "cc": ["cc"], "mcc_or_cc": ["mcc_or_cc"],
+                "mcc_any_dx": ["mcc_any_dx"], "mcc_or_cc_any_dx": ["mcc_or_cc_any_dx"], "never": ["false"]}
+_QY_TRIGGERS = {"any_proc_valid_or": "any_px_or", "main_proc_valid_or": "main_px_or"}
+_DX_LIST_OPS = {"pdx_in": P.OP_PDX_IN, "pdx_not_in": P.OP_PDX_NOT_IN, "any_dx_in": P.OP_ANY_DX_IN,
+                "sdx_in": P.OP_SDX_IN}
+_PX_LIST_OPS = {"main_px_in": P.OP_MAIN_PX_IN, "any_px_in": P.OP_ANY_PX_IN, "sec_px_in": P.OP_SEC_PX_IN,
+                "main_px_or_in": P.OP_MAIN_PX_OR_IN}
+_PLAIN = {"true": P.OP_TRUE, "false": P.OP_FALSE, "main_px_or": P.OP_MAIN_PX_OR, "any_px_or": P.OP_ANY_PX_OR,
+          "no_px_or": P.OP_NO_PX_OR, "main_px_not_or": P.OP_MAIN_PX_NOT_OR, "mcc": P.OP_MCC, "cc": P.OP_CC,
+          "mcc_or_cc": P.OP_MCC_OR_CC, "mcc_any_dx": P.OP_MCC_ANY_DX, "mcc_or_cc_any_dx": P.OP_MCC_OR_CC_ANY_DX}
+
+
+def _compiler_digest() -> str:
+    h = hashlib.sha256()
+    for name in ("compile.py", "program.py", "expr.py", "tables.py"):
+        h.update((Path(__file__).parent / name).read_bytes())
+    return h.hexdigest()[:12]
+
+
+class _Builder:
+    """Accumulates lists, atoms and expressions while the tables are walked."""
+
+    def __init__(self, sid: str, dx_index: dict[str, int], px_index: dict[str, int],
+                 members: dict[tuple[str, str], list[str]]):
+        self.sid = sid
+        self.index = {"dx": dx_index, "px": px_index}
+        self.members = members            # (domain, list key) → codes, for every list a table defines
+        self.lists: dict[tuple[str, str], int] = {}
+        self.list_labels: list[str] = []
+        self.list_codes: list[list[int]] = []
+        self.list_domain: list[str] = []
+        self.atoms: dict[tuple[int, int, int], int] = {}
+        self.atom_text: list[str] = []
+        self.exprs: list[list[list[int]]] = []
+        self.pxtabs: list[tuple[list[int], list[int]]] = []
+        self.dept_literals: list[str] = []
+        self.notes: list[str] = []
+
+    # ---- lists ----
+    def list_id(self, domain: str, key: str) -> int:
+        k = (domain, key)
+        if k not in self.lists:
+            codes = self.members.get(k)
+            if codes is None:
+                self.notes.append(f"list {key} ({domain}) is referenced but has no codes: it matches nothing")
+                codes = []
+            idx = self.index[domain]
+            self.lists[k] = len(self.list_labels)
+            self.list_labels.append(key)
+            self.list_domain.append(domain)
+            self.list_codes.append([idx[c] for c in codes])
+        return self.lists[k]
+
+    # ---- atoms ----
+    def atom(self, text: str, ctx: tuple[str, ...]) -> int:
+        op, a, b = self._atom(text.strip(), ctx)
+        key = (op, a, b)
+        if key not in self.atoms:
+            self.atoms[key] = len(self.atom_text)
+            self.atom_text.append(text.strip())
+        return self.atoms[key]
+
+    def _resolve(self, name: str, domain: str, ctx: tuple[str, ...]) -> int:
+        if "." in name:
+            owner, lst = name.split(".", 1)
+            key = f"MDC:{owner}" if owner.startswith("MDC") else f"{owner}.{lst}"
+            if owner.startswith("MDC") and lst not in ("dx", "px"):
+                raise ExprError(f"{self.sid}: unknown MDC list '{name}'")
+            return self.list_id(domain, key)
+        if ctx[0] == "mdc":
+            return self.list_id(domain, f"MDC:{ctx[1]}")
+        if ctx[0] == "rule":
+            return self.list_id(domain, f"{ctx[1]}.{name}")
+        return self.list_id(domain, f"drg:{ctx[1]}/{ctx[2]}.{name}")
+
+    def _atom(self, t: str, ctx: tuple[str, ...]) -> tuple[int, int, int]:
+        if t in _PLAIN:
+            return _PLAIN[t], 0, 0
+        m = re.fullmatch(r"(\w+)\(([^()]*)\)", t)
+        if m and m.group(1) in _DX_LIST_OPS:
+            return _DX_LIST_OPS[m.group(1)], self._resolve(m.group(2), "dx", ctx), 0
+        if m and m.group(1) in _PX_LIST_OPS:
+            return _PX_LIST_OPS[m.group(1)], self._resolve(m.group(2), "px", ctx), 0
+        if m and m.group(1) == "newborn":
+            return P.OP_NUM_LE, P.F_AGE_DAYS, int(m.group(2))
+        if m and m.group(1) == "gender_eq":
+            return P.OP_NUM_EQ, P.F_GENDER, int(m.group(2))
+        if m and m.group(1) == "leaving_type_in":
+            mask = 0
+            for v in m.group(2).split(";"):
+                mask |= 1 << int(v)
+            return P.OP_NUM_IN_MASK, P.F_LEAVING, mask
+        if m and m.group(1) == "dept_eq":
+            lit = m.group(2)
+            if lit not in self.dept_literals:
+                self.dept_literals.append(lit)
+            return P.OP_NUM_EQ, P.F_DEPT, self.dept_literals.index(lit)
+        if m and m.group(1) == "any_dx_prefix":
+            return P.OP_ANY_DX_IN, self.list_id("dx", f"prefix:{m.group(2)}"), 0
+        m2 = re.fullmatch(r"px_tables\((.*)\)", t)
+        if m2:
+            masks = parse_px_tables(m2.group(1))
+            lists = [self._resolve(f"px_t{k}", "px", ctx) if any(mk >> (k - 1) & 1 for mk in masks) else -1
+                     for k in range(1, 5)]
+            self.pxtabs.append((lists, masks))
+            return P.OP_PX_TABLES, len(self.pxtabs) - 1, 0
+        m3 = re.fullmatch(r"body_sites\((\w+)\)\s*>=\s*(\d+)", t)
+        if m3:
+            return P.OP_BODY_SITES_GE, self._resolve(m3.group(1), "dx", ctx), int(m3.group(2))
+        m4 = re.fullmatch(r"(weight|age|age_days|los|icu_hours)\s*(==|<=|>=|<|>)\s*(\d+)", t)
+        if m4:
+            field, cmp, val = m4.group(1), m4.group(2), int(m4.group(3))
+            if field == "weight":
+                if cmp not in (">=", "<"):
+                    raise ExprError(f"{self.sid}: unsupported weight comparison '{t}'")
+                return (P.OP_WEIGHT_GE if cmp == ">=" else P.OP_WEIGHT_LT), P.F_WEIGHT, val
+            return _CMP[cmp], _NUM_FIELDS[field], val
+        raise ExprError(f"{self.sid}: unknown atom '{t}' in context {ctx}")
+
+    def expr(self, dnf: list[list[str]], ctx: tuple[str, ...]) -> int:
+        self.exprs.append([[self.atom(a, ctx) for a in conj] for conj in dnf])
+        return len(self.exprs) - 1
+
+
+def _int(text: str, default: int = -1) -> int:
+    return int(text) if text.strip() else default
+
+
+def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
+    """Compile a scheme (id or folder path) from its tables, without the disk cache."""
+    info = scheme_info(scheme)
+    T = {name: load_table(scheme, name) for name in
+         ("mdc", "mdc_dx", "mdc_px", "adrg", "adrg_codes", "drg", "drg_codes", "cc", "cc_exclusion",
+          "or_procedures")}
+    rows = {name: [dict(zip(h, r)) for r in rs] for name, (h, rs) in T.items()}
+    _, icd_dx = icd_table(scheme, "icd_dx")
+    _, icd_px = icd_table(scheme, "icd_px")
+
+    # ---- code universe: dictionary codes first, then codes that only the tables use ----
+    dx_codes = [r[0] for r in icd_dx]
+    dx_names = [r[1] for r in icd_dx]
+    px_codes = [r[0] for r in icd_px]
+    px_names = [r[1] for r in icd_px]
+    n_dx_known, n_px_known = len(dx_codes), len(px_codes)
+    dx_index = {c: i for i, c in enumerate(dx_codes)}
+    px_index = {c: i for i, c in enumerate(px_codes)}
+
+    def add(code: str, domain: str) -> None:
+        idx, codes = (dx_index, dx_codes) if domain == "dx" else (px_index, px_codes)
+        if code not in idx:
+            idx[code] = len(codes)
+            codes.append(code)
+
+    members: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for r in rows["mdc_dx"]:
+        members[("dx", f"MDC:{r['mdc']}")].append(r["dx"])
+        add(r["dx"], "dx")
+    for r in rows["mdc_px"]:
+        members[("px", f"MDC:{r['mdc']}")].append(r["px"])
+        add(r["px"], "px")
+    for r in rows["adrg_codes"]:
+        for dom in ("dx", "px"):
+            members[(dom, f"{r['rule_id']}.{r['list']}")].append(r["code"])
+    for r in rows["drg_codes"]:
+        for dom in ("dx", "px"):
+            members[(dom, f"drg:{r['drg']}/{r['rule_id']}.{r['list']}")].append(r["code"])
+    for r in rows["or_procedures"]:
+        members[("px", "OR")].append(r["code"])
+        add(r["code"], "px")
+    for r in rows["cc"]:
+        add(r["code"], "dx")
+    for r in rows["cc_exclusion"]:
+        add(r["pdx"], "dx")
+    # codes of rule / split lists join the universe of the domain they are used in (below, lazily)
+    b = _Builder(info.id, dx_index, px_index, members)
+    orig_list_id = b.list_id
+
+    def list_id_adding(domain: str, key: str) -> int:
+        for code in members.get((domain, key), ()):
+            add(code, domain)
+        if key.startswith("prefix:"):
+            prefix = key[len("prefix:"):]
+            members[(domain, key)] = [c for c in (dx_codes if domain == "dx" else px_codes)
+                                      if c.startswith(prefix)]
+        return orig_list_id(domain, key)
+
+    b.list_id = list_id_adding  # type: ignore[method-assign]
+    b.list_id("px", "OR")
+
+    # ---- DRG and ADRG labels ----
+    fail_codes = info.manifest.get("fail_drg_codes", ["0000"])
+    drg_codes: list[str] = [fail_codes[0]]
+    drg_names: list[str] = ["无法入组 (ungroupable)"]
+    drg_weights: list[float] = [math.nan]
+    drg_index: dict[str, int] = {}
+
+    def drg_id(code: str, name: str, weight: float = math.nan) -> int:
+        if code not in drg_index:
+            drg_index[code] = len(drg_codes)
+            drg_codes.append(code)
+            drg_names.append(name)
+            drg_weights.append(weight)
+        return drg_index[code]
+
+    for r in rows["drg"]:
+        w = r.get("weight", "")
+        drg_id(r["drg"], r["name"], float(w) if w else math.nan)
+    adrg_codes: list[str] = []
+    adrg_names: list[str] = []
+    adrg_index: dict[str, int] = {}
+    for r in rows["adrg"]:
+        if r["adrg"] not in adrg_index:
+            adrg_index[r["adrg"]] = len(adrg_codes)
+            adrg_codes.append(r["adrg"])
+            adrg_names.append(r["name"])
+    qy_adrg = len(adrg_codes)
+    adrg_codes.append("QY")
+    adrg_names.append("歧义组 (ambiguous group)")
+    fail_adrg = len(adrg_codes)
+    adrg_codes.append("00")
+    adrg_names.append("")
+
+    # ---- the program ----
+    mdc_rows = sorted(rows["mdc"], key=lambda r: int(r["eval_order"]))
+    mdc_name = {r["mdc"]: r["name"] for r in mdc_rows}
+    rules_by_mdc: dict[str, list[dict]] = defaultdict(list)
+    for r in rows["adrg"]:
+        rules_by_mdc[r["mdc"]].append(r)
+    splits_by_rule: dict[str, list[dict]] = defaultdict(list)
+    for r in rows["drg"]:
+        splits_by_rule[r["rule_id"]].append(r)
+
+    mdc_tab, rule_tab, split_tab, rule_ids = [], [], [], []
+    uses_any_dx = False
+    for m in mdc_rows:
+        code = m["mdc"]
+        letter = code[3:]
+        entry = parse_mdc_entry(m["entry_expr"])
+        ctx = ("mdc", code)
+        e_entry = b.expr(entry.entry, ctx)
+        e_else, d_else, e_first, d_first = -1, -1, -1, -1
+        if entry.else_qy:
+            d_else = drg_id(entry.else_qy[0], f"{mdc_name.get('MDC' + entry.else_qy[0][0], '')} 歧义组")
+            e_else = b.expr(entry.else_qy[1], ctx)
+        if entry.first_qy:
+            d_first = drg_id(entry.first_qy[0], f"{mdc_name.get('MDC' + entry.first_qy[0][0], '')} 歧义组")
+            e_first = b.expr(entry.first_qy[1], ctx)
+        qy_on = m["qy_enabled"] == "1"
+        trigger = m["qy_trigger"]
+        e_trig = b.expr([[ _QY_TRIGGERS[trigger] ]], ctx) if trigger else -1
+        if qy_on and e_trig < 0:
+            raise ExprError(f"{info.id}: {code} has QY enabled but no trigger")
+        qy_drg = drg_id(f"{letter}QY", f"{m['name']} 歧义组")
+        start = len(rule_tab)
+        for r in sorted(rules_by_mdc.get(code, []), key=lambda r: int(r["eval_order"])):
+            rctx = ("rule", r["rule_id"])
+            e_rule = b.expr(parse_dnf(r["entry_expr"]), rctx)
+            s_start = len(split_tab)
+            for s in sorted(splits_by_rule.get(r["rule_id"], []), key=lambda s: int(s["eval_order"])):
+                if s["split"] not in _SPLIT_ATOMS:
+                    raise ExprError(f"{info.id}: unknown split '{s['split']}' of {s['drg']}")
+                uses_any_dx |= s["split"].endswith("_any_dx")
+                base = _SPLIT_ATOMS[s["split"]]
+                dnf = [base + conj for conj in parse_dnf(s["extra"])]
+                split_tab.append((b.expr(dnf, ("drg", s["drg"], r["rule_id"])), drg_index[s["drg"]]))
+            if r["no_split_result"] not in ("adrg_code", "next_rule"):
+                raise ExprError(f"{info.id}: unknown no_split_result '{r['no_split_result']}'")
+            adrg_as_drg = drg_id(r["adrg"], r["name"])
+            rule_tab.append((e_rule, adrg_index[r["adrg"]], int(r["no_split_result"] == "next_rule"),
+                             s_start, len(split_tab), adrg_as_drg))
+            rule_ids.append(r["rule_id"])
+        mdc_tab.append((e_entry, e_else, d_else, e_first, d_first, int(qy_on),
+                        _int(m["qy_position"]), e_trig, qy_drg, start, len(rule_tab)))
+
+    # ---- per-code properties (over the final universe) ----
+    n_dx, n_px = len(dx_codes), len(px_codes)
+    dx_mcc = np.full(n_dx, -1, np.int32)
+    dx_cc = np.full(n_dx, -1, np.int32)
+    for r in rows["cc"]:
+        (dx_mcc if r["level"] == "MCC" else dx_cc)[dx_index[r["code"]]] = int(r["exclusion_table"])
+    dx_excl = np.full(n_dx, -1, np.int32)
+    for r in rows["cc_exclusion"]:
+        dx_excl[dx_index[r["pdx"]]] = int(r["exclusion_table"])
+    dx_site = np.full(n_dx, -1, np.int32)
+    sites: dict[str, int] = {}
+    for r in rows["mdc_dx"]:
+        if r["body_site"]:
+            dx_site[dx_index[r["dx"]]] = sites.setdefault(r["body_site"], len(sites))
+    if len(sites) > 31:
+        raise ExprError(f"{info.id}: more than 31 body sites")
+    px_is_or = np.zeros(n_px, np.uint8)
+    for c in members[("px", "OR")]:
+        px_is_or[px_index[c]] = 1
+
+    # unknown codes that share a prefix literal get a synthetic id, so prefix tests see them
+    dx_prefixes = []
+    for key, lid in list(b.lists.items()):
+        if key[0] == "dx" and key[1].startswith("prefix:"):
+            sid_ = len(dx_codes)
+            dx_codes.append(f"<{key[1]}>")
+            dx_names.append("")
+            dx_prefixes.append((key[1][len("prefix:"):], sid_))
+            b.list_codes[lid].append(sid_)
+    n_syn = len(dx_codes) - n_dx
+    dx_mcc = np.concatenate([dx_mcc, np.full(n_syn, -1, np.int32)])
+    dx_cc = np.concatenate([dx_cc, np.full(n_syn, -1, np.int32)])
+    dx_excl = np.concatenate([dx_excl, np.full(n_syn, -1, np.int32)])
+    dx_site = np.concatenate([dx_site, np.full(n_syn, -1, np.int32)])
+
+    def csr(domain: str, n_codes: int) -> tuple[np.ndarray, np.ndarray]:
+        pairs = [(c, lid) for lid, codes in enumerate(b.list_codes) if b.list_domain[lid] == domain
+                 for c in codes]
+        if not pairs:
+            return np.zeros(n_codes + 1, np.int32), np.zeros(0, np.int32)
+        arr = np.unique(np.array(pairs, dtype=np.int64), axis=0)
+        ptr = np.zeros(n_codes + 1, np.int32)
+        np.cumsum(np.bincount(arr[:, 0], minlength=n_codes), out=ptr[1:])
+        return ptr, arr[:, 1].astype(np.int32)
+
+    dx_ptr, dx_ids = csr("dx", len(dx_codes))
+    px_ptr, px_ids = csr("px", len(px_codes))
+
+    # ---- flatten expressions: one (op, a, b) row per atom occurrence, CSR by conjunction ----
+    atom_key = {k: key for key, k in b.atoms.items()}
+    conj_ptr, expr_ptr, flat, flat_text = [0], [0], [], []
+    for e in b.exprs:
+        for conj in e:
+            flat.extend(atom_key[k] for k in conj)
+            flat_text.extend(b.atom_text[k] for k in conj)
+            conj_ptr.append(len(flat))
+        expr_ptr.append(len(conj_ptr) - 1)
+    atoms = np.array(flat, np.int32).reshape(-1, 3)
+    pxtab_lists = np.full((max(len(b.pxtabs), 1), 4), -1, np.int32)
+    mask_ptr, masks = [0], []
+    for k, (lists, mk) in enumerate(b.pxtabs):
+        pxtab_lists[k] = lists
+        masks.extend(mk)
+        mask_ptr.append(len(masks))
+
+    validity = info.manifest.get("validity_check", "gender_age_newborn_dx")
+    if validity not in ("gender_age_newborn_dx", "gender_dx"):
+        raise ExprError(f"{info.id}: unknown validity_check '{validity}'")
+    params = np.array([P.VALIDITY_FULL if validity == "gender_age_newborn_dx" else P.VALIDITY_GENDER_DX,
+                       P.CC_MODE_ANY_DX if uses_any_dx else P.CC_MODE_SECONDARY,
+                       int(bool(info.manifest.get("retry_0000_with_each_other_proc", False)))], np.int32)
+
+    dx_known = np.zeros(len(dx_codes), np.uint8)
+    dx_known[:n_dx_known] = 1
+    px_known = np.zeros(len(px_codes), np.uint8)
+    px_known[:n_px_known] = 1
+    # names for codes that only the tables know
+    dx_names += [""] * (len(dx_codes) - len(dx_names))
+    px_names += [""] * (len(px_codes) - len(px_names))
+
+    return P.CompiledScheme(
+        id=info.id, name=info.name, checksum=info.checksum,
+        dx_codes=dx_codes, px_codes=px_codes, dx_names=dx_names, px_names=px_names,
+        dx_known=dx_known, px_known=px_known, dx_prefixes=dx_prefixes,
+        dx_list_ptr=dx_ptr, dx_list_ids=dx_ids, px_list_ptr=px_ptr, px_list_ids=px_ids,
+        list_labels=b.list_labels,
+        dx_mcc_tab=dx_mcc, dx_cc_tab=dx_cc, dx_excl=dx_excl, dx_site=dx_site, px_is_or=px_is_or,
+        atoms=atoms, atom_text=flat_text, conj_ptr=np.array(conj_ptr, np.int32),
+        expr_ptr=np.array(expr_ptr, np.int32),
+        pxtab_lists=pxtab_lists, pxtab_mask_ptr=np.array(mask_ptr, np.int32),
+        pxtab_masks=np.array(masks or [0], np.int32),
+        mdc_tab=np.array(mdc_tab, np.int32).reshape(-1, 11), rule_tab=np.array(rule_tab, np.int32).reshape(-1, 6),
+        split_tab=np.array(split_tab, np.int32).reshape(-1, 2), params=params,
+        mdc_codes=[m["mdc"] for m in mdc_rows], mdc_names=[m["name"] for m in mdc_rows], rule_ids=rule_ids,
+        adrg_codes=adrg_codes, adrg_names=adrg_names, drg_codes=drg_codes, drg_names=drg_names,
+        drg_weights=np.array(drg_weights, np.float64),
+        drg_mdc=[("MDC" + c[0]) if i != 0 else "0000" for i, c in enumerate(drg_codes)],
+        fail_drg=0, qy_adrg=qy_adrg, fail_adrg=fail_adrg,
+        dept_literals=b.dept_literals, notes=b.notes,
+    )
+
+
+@lru_cache(maxsize=8)
+def load_compiled(scheme: str | Path) -> P.CompiledScheme:
+    """Compiled scheme, from the disk cache when its key matches, else compiled and cached."""
+    info = scheme_info(scheme)
+    path = cache_dir() / f"{info.id}-{info.checksum}-{_compiler_digest()}.pkl"
+    if path.is_file():
+        try:
+            with open(path, "rb") as fh:
+                return pickle.load(fh)
+        except Exception:  # a damaged cache file is rebuilt, never trusted
+            path.unlink(missing_ok=True)
+    compiled = compile_scheme(scheme)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "wb") as fh:
+        pickle.dump(compiled, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
+    return compiled
