@@ -2,3 +2,8 @@
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+from .api import Explanation, Options, explain, group  # noqa: E402
+from .schemes.tables import list_schemes  # noqa: E402
+
+__all__ = ["Explanation", "Options", "explain", "group", "list_schemes", "__version__"]

@@ -37,8 +37,8 @@ def encode_unique(values: pa.Array, scheme: CompiledScheme, domain: str) -> np.n
 
 
 def encode_lists(lists: pa.Array | pa.ChunkedArray, scheme: CompiledScheme, domain: str
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """CSR ``(offsets int64[n+1], ids int32[m])`` of a list<string> column; null lists are empty."""
+                 ) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+    """CSR ``(offsets int64[n+1], ids int32[m], codes[m])`` of a list<string> column; null lists are empty."""
     if isinstance(lists, pa.ChunkedArray):
         lists = lists.combine_chunks() if lists.num_chunks != 1 else lists.chunk(0)
     if pa.types.is_large_list(lists.type):
@@ -48,13 +48,13 @@ def encode_lists(lists: pa.Array | pa.ChunkedArray, scheme: CompiledScheme, doma
     flat = lists.values.slice(offsets[0], offsets[-1] - offsets[0])
     offsets -= offsets[0]
     if len(flat) == 0:
-        return offsets, np.zeros(0, np.int32)
+        return offsets, np.zeros(0, np.int32), flat
     enc = pc.dictionary_encode(flat)
     uniq_ids = encode_unique(enc.dictionary, scheme, domain)
     idx = enc.indices.to_numpy(zero_copy_only=False)
     ids = uniq_ids[idx] if not enc.indices.null_count else np.where(
         pc.is_null(enc.indices).to_numpy(zero_copy_only=False), EMPTY, uniq_ids[np.nan_to_num(idx).astype(np.int64)])
-    return offsets, ids.astype(np.int32)
+    return offsets, ids.astype(np.int32), flat
 
 
 def encode_dept(dept: pa.Array | None, scheme: CompiledScheme, n: int) -> np.ndarray:

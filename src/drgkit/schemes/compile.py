@@ -373,6 +373,8 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
                        P.CC_MODE_ANY_DX if uses_any_dx else P.CC_MODE_SECONDARY,
                        int(bool(info.manifest.get("retry_0000_with_each_other_proc", False)))], np.int32)
 
+    dx_in_mdc = np.zeros(len(dx_codes), np.uint8)
+    dx_in_mdc[[dx_index[r["dx"]] for r in rows["mdc_dx"]]] = 1
     dx_known = np.zeros(len(dx_codes), np.uint8)
     dx_known[:n_dx_known] = 1
     px_known = np.zeros(len(px_codes), np.uint8)
@@ -387,7 +389,7 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
         dx_known=dx_known, px_known=px_known, dx_prefixes=dx_prefixes,
         dx_list_ptr=dx_ptr, dx_list_ids=dx_ids, px_list_ptr=px_ptr, px_list_ids=px_ids,
         list_labels=b.list_labels,
-        dx_mcc_tab=dx_mcc, dx_cc_tab=dx_cc, dx_excl=dx_excl, dx_site=dx_site, px_is_or=px_is_or,
+        dx_mcc_tab=dx_mcc, dx_cc_tab=dx_cc, dx_excl=dx_excl, dx_site=dx_site, px_is_or=px_is_or, dx_in_mdc=dx_in_mdc,
         atoms=atoms, atom_text=flat_text, conj_ptr=np.array(conj_ptr, np.int32),
         expr_ptr=np.array(expr_ptr, np.int32),
         pxtab_lists=pxtab_lists, pxtab_mask_ptr=np.array(mask_ptr, np.int32),

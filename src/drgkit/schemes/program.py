@@ -99,6 +99,7 @@ class CompiledScheme:
     dx_excl: np.ndarray            # int32 exclusion table of the code as principal diagnosis, -1 = none
     dx_site: np.ndarray            # int32 multiple-trauma body site id, -1 = none
     px_is_or: np.ndarray           # uint8 OR procedure (有效手术室操作)
+    dx_in_mdc: np.ndarray          # uint8 1 when the code is on some MDC's principal-diagnosis list
     # rule program
     atoms: np.ndarray              # int32 (n, 3)
     atom_text: list[str]

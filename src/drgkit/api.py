@@ -1,0 +1,223 @@
+"""The public Python surface: :func:`group` many cases, :func:`explain` one.
+
+>>> import drgkit
+>>> out = drgkit.group(df, scheme="chs-drg-1.1")          # pyarrow / polars / pandas in, same type out
+>>> print(drgkit.explain(dx="I21.000|E11.900", px="36.0601", age=65, sex=1).text())
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pyarrow as pa
+
+from .arrowutil import join_notes
+from .codes.repair import repair_lists
+from .grouping.batch import attach, encode, outcome_columns, run_kernel, ungroupable_reason
+from .grouping.reference import Reference, Result
+from .io import canonicalize, prepare, read_cases
+from .io.prepare import PreparedCases
+from .schemes import program as P
+from .schemes.compile import load_compiled
+from .schemes.program import CompiledScheme
+
+DEFAULT_SCHEME = "chs-drg-1.1"
+
+
+@dataclass(frozen=True)
+class Options:
+    """How input is read before grouping.
+
+    ``strict_gender``: accept only 1/2 (as the reference groupers), not 男/女 or M/F.
+    ``convert_codes``: translate 国临版 (clinical edition) codes the scheme does not know to 医保版.
+    ``fix_case``: upper-case unknown codes whose canonical spelling the scheme knows (``i21.000``).
+    """
+
+    strict_gender: bool = False
+    convert_codes: bool = False
+    fix_case: bool = False
+
+
+def _to_arrow(data: Any) -> tuple[pa.Table, str]:
+    if isinstance(data, pa.Table):
+        return data, "arrow"
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data]), "arrow"
+    if isinstance(data, (str, Path)):
+        return read_cases(data), "arrow"
+    mod = type(data).__module__
+    if mod.startswith("polars"):
+        return data.to_arrow(), "polars"
+    if mod.startswith("pandas"):
+        return pa.Table.from_pandas(data, preserve_index=False), "pandas"
+    raise TypeError(f"group() takes a pyarrow Table, a polars or pandas DataFrame or a file path, not {type(data)}")
+
+
+def _from_arrow(table: pa.Table, kind: str) -> Any:
+    if kind == "polars":
+        import polars as pl
+
+        return pl.from_arrow(table)
+    if kind == "pandas":
+        return table.to_pandas()
+    return table
+
+
+def _repair(prep: PreparedCases, scheme: CompiledScheme, options: Options) -> PreparedCases:
+    if not (options.convert_codes or options.fix_case):
+        return prep
+    dx, dx_notes = repair_lists(prep.dx, scheme, "dx", convert=options.convert_codes, fix_case=options.fix_case)
+    px, px_notes = repair_lists(prep.px, scheme, "px", convert=options.convert_codes, fix_case=options.fix_case)
+    notes = prep.code_notes
+    if notes is not None and not pa.types.is_string(notes.type):
+        import pyarrow.compute as pc
+
+        notes = pc.binary_join(notes, "; ")
+    for extra in (dx_notes, px_notes):
+        if extra is not None:
+            notes = join_notes(notes, extra) if notes is not None else extra
+    return replace(prep, dx=dx, px=px, code_notes=notes)
+
+
+def group_canonical(table: pa.Table, scheme: CompiledScheme, options: Options = Options(),
+                    threads: int | None = None) -> pa.Table:
+    """Group a canonical table (see :mod:`drgkit.io`): its columns plus the result columns."""
+    prep = _repair(prepare(table, strict_gender=options.strict_gender), scheme, options)
+    enc = encode(prep, scheme)
+    out = run_kernel(enc, scheme, threads)
+    return attach(table, outcome_columns(prep, enc, out, scheme))
+
+
+def group(data: Any, scheme: str = DEFAULT_SCHEME, *, mapping: Mapping[str, str] | None = None,
+          options: Options = Options(), threads: int | None = None) -> Any:
+    """Group discharge abstracts; one output row per input row, in input order.
+
+    ``data`` is a pyarrow Table, polars or pandas DataFrame (returned as the same type) or a file path.
+    Columns may use canonical names or the Chinese labels / interface codes of the settlement list;
+    ``mapping`` renames anything else (``{"my_dx_col": "dx"}``). Result columns: ``status`` (ok /
+    ungroupable / ambiguous / invalid), ``reason``, ``warnings``, ``mdc``, ``adrg``, ``drg``, ``drg_name``,
+    ``cc_level``, ``cc_code``, ``scheme``, ``scheme_checksum``.
+    """
+    table, kind = _to_arrow(data)
+    canon = canonicalize(table, mapping=mapping)
+    return _from_arrow(group_canonical(canon, load_compiled(scheme), options, threads), kind)
+
+
+@dataclass
+class Explanation:
+    """One case grouped by the reference interpreter, with its trace."""
+
+    scheme: CompiledScheme
+    result: Result
+    row: dict[str, Any]
+    dx: list[str]
+    px: list[str]
+    dx_ids: list[int]
+    px_ids: list[int]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Machine-readable form (``drgkit explain --json``)."""
+        s, r = self.scheme, self.result
+        grouped = r.status in (P.ST_OK, P.ST_AMBIGUOUS)
+        code, en, zh = P.REASONS[r.reason]
+        return {
+            "scheme": s.id, "scheme_checksum": s.checksum,
+            "status": P.STATUS_NAMES[r.status],
+            "reason": {"code": code, "en": en, "zh": zh} if code else None,
+            "mdc": s.drg_mdc[r.drg] if grouped else "0000",
+            "mdc_name": self._mdc_name(s.drg_mdc[r.drg]) if grouped else None,
+            "adrg": (s.adrg_codes[r.adrg] if r.adrg >= 0 else "QY") if grouped else "00",
+            "adrg_name": s.adrg_names[r.adrg] if r.adrg >= 0 else None,
+            "drg": s.drg_codes[r.drg] if grouped else s.drg_codes[s.fail_drg],
+            "drg_name": s.drg_names[r.drg] if grouped else None,
+            "rule": s.rule_ids[r.rule] if r.rule >= 0 else None,
+            "cc_level": P.CC_NAMES[r.cc_level],
+            "cc_code": self.dx[r.cc_pos] if r.cc_pos >= 0 else None,
+            "diagnoses": [self._code_info(c, i, "dx") for c, i in zip(self.dx, self.dx_ids)],
+            "procedures": [self._code_info(c, i, "px") for c, i in zip(self.px, self.px_ids)],
+            "trace": [{"step": st.kind, "item": st.label, "matched": st.matched,
+                       "atoms": [{"atom": a, "value": v} for a, v in st.atoms]} for st in r.trace],
+        }
+
+    def _mdc_name(self, mdc: str) -> str | None:
+        try:
+            return self.scheme.mdc_names[self.scheme.mdc_codes.index(mdc)]
+        except ValueError:
+            return None
+
+    def _code_info(self, code: str, cid: int, domain: str) -> dict[str, Any]:
+        s = self.scheme
+        names = s.dx_names if domain == "dx" else s.px_names
+        info: dict[str, Any] = {"code": code, "known": cid >= 0, "name": names[cid] if cid >= 0 else None}
+        if domain == "dx" and cid >= 0:
+            info["mcc"] = bool(s.dx_mcc_tab[cid] >= 0)
+            info["cc"] = bool(s.dx_cc_tab[cid] >= 0)
+            info["exclusion_table"] = int(s.dx_excl[cid]) if s.dx_excl[cid] >= 0 else None
+        if domain == "px" and cid >= 0:
+            info["or_procedure"] = bool(s.px_is_or[cid])
+        return info
+
+    def text(self, verbose: bool = False) -> str:
+        """Readable path in Chinese and English. ``verbose`` lists every rule tried, not only matches."""
+        d = self.as_dict()
+        lines = [f"方案 scheme: {self.scheme.id}  ({self.scheme.name})"]
+        for info in d["diagnoses"]:
+            flag = " MCC" if info.get("mcc") else (" CC" if info.get("cc") else "")
+            lines.append(f"  诊断 dx  {info['code']:<16} {info['name'] or '(未知编码 unknown code)'}{flag}")
+        for info in d["procedures"]:
+            flag = " [OR]" if info.get("or_procedure") else ""
+            lines.append(f"  手术 px  {info['code']:<16} {info['name'] or '(未知编码 unknown code)'}{flag}")
+        lines.append("路径 path:")
+        for st in d["trace"]:
+            if not verbose and not st["matched"] and st["step"] in ("mdc", "rule", "split", "qy"):
+                continue
+            atoms = ", ".join(f"{a['atom']}={'✓' if a['value'] else '✗'}" for a in st["atoms"])
+            atoms = atoms or ("always" if st["step"] == "split" else "")
+            mark = "✓" if st["matched"] else "✗"
+            label = st["item"]
+            if st["step"] == "mdc":
+                label = f"{label} {self._mdc_name(label) or ''}"
+            lines.append(f"  {mark} {st['step']:<8} {label}  {atoms}")
+        lines.append(f"结果 result: {d['status']}  MDC {d['mdc']}  ADRG {d['adrg']}  DRG {d['drg']}"
+                     + (f"  {d['drg_name']}" if d["drg_name"] else ""))
+        if d["reason"]:
+            lines.append(f"原因 reason: {d['reason']['code']} {d['reason']['zh']} / {d['reason']['en']}")
+        cc = d["cc_level"]
+        lines.append(f"并发症 complication level: {cc}" + (f" (set by {d['cc_code']})" if d["cc_code"] else ""))
+        return "\n".join(lines)
+
+
+def _codes(value: str | list[str] | None) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [c.strip() for c in value.replace(",", "|").split("|") if c.strip()]
+    return list(value)
+
+
+def explain(dx: str | list[str], px: str | list[str] | None = None, *, age: int | None = None,
+            sex: int | str | None = None, age_days: int | None = None, birth_weight: int | None = None,
+            los: int | None = None, leaving_type: int | None = None, dept: str | None = None,
+            icu_hours: int | None = None, scheme: str = DEFAULT_SCHEME, options: Options = Options()
+            ) -> Explanation:
+    """Group one case with the reference interpreter and keep the trace of every rule tried."""
+    compiled = load_compiled(scheme)
+    row = {"case_id": "explain", "gender": None if sex is None else str(sex), "age": age, "age_days": age_days,
+           "birth_weight": birth_weight, "los": los, "leaving_type": leaving_type, "dept": dept,
+           "icu_hours": icu_hours}
+    dx_list, px_list = _codes(dx), _codes(px)
+    table = pa.table({**{k: pa.array([None if v is None else str(v)], pa.string()) for k, v in row.items()},
+                      "dx": pa.array([dx_list], pa.list_(pa.string())),
+                      "px": pa.array([px_list], pa.list_(pa.string()))})
+    prep = _repair(prepare(table, strict_gender=options.strict_gender), compiled, options)
+    enc = encode(prep, compiled)
+    result = Reference(compiled).group(enc.dx_ids, enc.px_ids, enc.num[0])
+    if result.status == P.ST_UNGROUPABLE:
+        pdx = enc.dx_ids[:1] if len(enc.dx_ids) else np.array([-2])
+        result.reason = int(ungroupable_reason(pdx, compiled)[0])
+    if prep.problems[0].is_valid:
+        result = Result(P.ST_INVALID, 0, -1, -1, P.R_INPUT, result.cc_level, result.cc_pos, result.trace)
+    return Explanation(compiled, result, row, enc.dx_flat.to_pylist(), enc.px_flat.to_pylist(),
+                       [int(i) for i in enc.dx_ids], [int(i) for i in enc.px_ids])

@@ -1,0 +1,175 @@
+"""Group one batch: prepared cases → kernel → result columns appended to the input table.
+
+Everything here is vectorized over the batch (numpy / pyarrow); the only loop over cases is the kernel's.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..arrowutil import join_notes, notes_per_row
+from ..io.prepare import PreparedCases
+from ..schemes import program as P
+from ..schemes.program import CompiledScheme
+from . import kernel
+from .encode import UNKNOWN, encode_dept, encode_lists
+
+RESULT_COLUMNS = ("status", "reason", "warnings", "mdc", "adrg", "drg", "drg_name", "cc_level", "cc_code",
+                  "scheme", "scheme_checksum")
+
+
+@dataclass
+class Encoded:
+    """A batch in the kernel's form."""
+
+    dx_off: np.ndarray
+    dx_ids: np.ndarray
+    px_off: np.ndarray
+    px_ids: np.ndarray
+    num: np.ndarray
+    dx_flat: pa.Array   # the code strings behind dx_ids / px_ids, same order
+    px_flat: pa.Array
+
+    @property
+    def n(self) -> int:
+        return self.num.shape[0]
+
+
+@dataclass
+class Outcome:
+    """Raw kernel results (integer ids into the compiled scheme's label lists)."""
+
+    status: np.ndarray
+    drg: np.ndarray
+    adrg: np.ndarray
+    rule: np.ndarray
+    reason: np.ndarray
+    cc_level: np.ndarray
+    cc_pos: np.ndarray
+
+
+def encode(prep: PreparedCases, scheme: CompiledScheme) -> Encoded:
+    """Code strings → ids, numeric fields → one ``(n, 8)`` int32 matrix (``program.FIELD_NAMES``)."""
+    dx_off, dx_ids, dx_flat = encode_lists(prep.dx, scheme, "dx")
+    px_off, px_ids, px_flat = encode_lists(prep.px, scheme, "px")
+    num = np.empty((prep.n, P.N_FIELDS), np.int32)
+    num[:, P.F_GENDER] = prep.gender
+    num[:, P.F_AGE] = prep.age
+    num[:, P.F_AGE_DAYS] = prep.age_days
+    num[:, P.F_WEIGHT] = prep.birth_weight
+    num[:, P.F_LOS] = prep.los
+    num[:, P.F_LEAVING] = prep.leaving_type
+    num[:, P.F_ICU] = prep.icu_hours
+    num[:, P.F_DEPT] = encode_dept(prep.dept, scheme, prep.n)
+    return Encoded(dx_off, dx_ids, px_off, px_ids, num, dx_flat, px_flat)
+
+
+def run_kernel(enc: Encoded, scheme: CompiledScheme, threads: int | None = None) -> Outcome:
+    """Run the numba kernel over a batch (all cores unless ``threads`` says otherwise)."""
+    n = enc.n
+    out = Outcome(np.zeros(n, np.int8), np.zeros(n, np.int32), np.zeros(n, np.int32), np.zeros(n, np.int32),
+                  np.zeros(n, np.int8), np.zeros(n, np.int8), np.zeros(n, np.int8))
+    if n == 0:
+        return out
+    if threads:
+        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    kernel.group_batch(enc.dx_off, enc.dx_ids, enc.px_off, enc.px_ids, enc.num, scheme.kernel_args(),
+                       out.status, out.drg, out.adrg, out.rule, out.reason, out.cc_level, out.cc_pos)
+    return out
+
+
+def _labels(scheme: CompiledScheme, name: str, values: list[str]) -> pa.Array:
+    cache = scheme.__dict__.setdefault("_label_arrays", {})
+    if name not in cache:
+        cache[name] = pa.array(values, pa.string())
+    return cache[name]
+
+
+def _warnings(prep: PreparedCases, enc: Encoded, scheme: CompiledScheme) -> pa.Array:
+    """Per row: unknown codes (reported, not dropped; they simply match no list) and code notes."""
+    parts, rows = [], []
+    for label, flat, off, ids in (("diagnosis", enc.dx_flat, enc.dx_off, enc.dx_ids),
+                                  ("procedure", enc.px_flat, enc.px_off, enc.px_ids)):
+        bad = np.flatnonzero(ids == UNKNOWN)
+        if bad.size == 0:
+            continue
+        codes = pc.take(flat, pa.array(bad))
+        parts.append(pc.binary_join_element_wise(f"unknown {label} code", codes, " "))
+        rows.append(np.searchsorted(off, bad, side="right") - 1)
+    text = notes_per_row(prep.n, np.concatenate(rows), pa.concat_arrays(parts)) if parts else pa.nulls(
+        prep.n, pa.string())
+    notes = prep.code_notes
+    if notes is not None and (pa.types.is_list(notes.type) or pa.types.is_large_list(notes.type)):
+        notes = pc.if_else(pc.greater(pc.fill_null(pc.list_value_length(notes), 0), 0), pc.binary_join(notes, "; "),
+                           pa.nulls(prep.n, pa.string()))
+    return join_notes(text, notes)
+
+
+def ungroupable_reason(pdx: np.ndarray, scheme: CompiledScheme) -> np.ndarray:
+    """Why an ungroupable record failed, from its principal diagnosis id (vectorized)."""
+    known = pdx >= 0
+    in_mdc = np.zeros(pdx.shape, bool)
+    in_mdc[known] = scheme.dx_in_mdc[pdx[known]] == 1
+    return np.where(~known | (known & (scheme.dx_known[np.maximum(pdx, 0)] == 0) & ~in_mdc), P.R_PDX_UNKNOWN,
+                    np.where(in_mdc, P.R_NO_ADRG, P.R_PDX_NO_MDC)).astype(np.int32)
+
+
+def outcome_columns(prep: PreparedCases, enc: Encoded, out: Outcome, scheme: CompiledScheme) -> dict[str, pa.Array]:
+    """The result columns of a batch (``RESULT_COLUMNS``)."""
+    n = prep.n
+    status = out.status.copy()
+    reason = out.reason.astype(np.int32)
+    # a field that could not be read makes the record invalid whatever the scheme checks
+    problem = ~pc.is_null(prep.problems).to_numpy(zero_copy_only=False) if n else np.zeros(0, bool)
+    # a principal diagnosis unknown to the dictionary explains an ungroupable record better
+    pdx = np.where(np.diff(enc.dx_off) > 0, enc.dx_ids[np.minimum(enc.dx_off[:-1], max(len(enc.dx_ids) - 1, 0))]
+                   if len(enc.dx_ids) else -1, -2)
+    reason[status == P.ST_UNGROUPABLE] = ungroupable_reason(pdx[status == P.ST_UNGROUPABLE], scheme)
+    status[problem] = P.ST_INVALID
+    reason[problem] = P.R_INPUT
+    codes = sorted(P.REASONS)
+    pos = np.searchsorted(codes, reason)
+    reason_text = pc.take(_labels(scheme, "_reasons", [f"{P.REASONS[c][0]} {P.REASONS[c][1]}".strip() or None
+                                                      for c in codes]), pa.array(pos))
+    reason_text = pc.if_else(pa.array(problem), pc.binary_join_element_wise(reason_text, prep.problems, ": "),
+                             reason_text)
+    grouped = (status == P.ST_OK) | (status == P.ST_AMBIGUOUS)
+    drg_ids = pa.array(out.drg)
+    drg = pc.take(_labels(scheme, "drg", scheme.drg_codes), drg_ids)
+    mdc = pc.if_else(pa.array(grouped), pc.take(_labels(scheme, "mdc", scheme.drg_mdc), drg_ids), "0000")
+    adrg_idx = np.where(status == P.ST_AMBIGUOUS, scheme.qy_adrg, np.where(grouped, out.adrg, scheme.fail_adrg))
+    adrg = pc.take(_labels(scheme, "adrg", scheme.adrg_codes), pa.array(adrg_idx))
+    drg = pc.if_else(pa.array(grouped), drg, _labels(scheme, "drg", scheme.drg_codes)[scheme.fail_drg])
+    drg_name = pc.if_else(pa.array(grouped), pc.take(_labels(scheme, "drg_names", scheme.drg_names), drg_ids),
+                          pa.nulls(n, pa.string()))
+    cc_level = pc.take(_labels(scheme, "cc", list(P.CC_NAMES)), pa.array(out.cc_level.astype(np.int32)))
+    has_cc = out.cc_pos >= 0
+    flat_idx = np.where(has_cc, enc.dx_off[:-1] + out.cc_pos, 0)
+    cc_code = (pc.if_else(pa.array(has_cc), pc.take(enc.dx_flat, pa.array(flat_idx)), pa.nulls(n, pa.string()))
+               if has_cc.any() else pa.nulls(n, pa.string()))
+    return {
+        "status": pc.take(_labels(scheme, "status", list(P.STATUS_NAMES)), pa.array(status.astype(np.int32))),
+        "reason": reason_text,
+        "warnings": _warnings(prep, enc, scheme),
+        "mdc": mdc,
+        "adrg": adrg,
+        "drg": drg,
+        "drg_name": drg_name,
+        "cc_level": cc_level,
+        "cc_code": cc_code,
+        "scheme": pa.array(np.full(n, scheme.id, object), pa.string()),
+        "scheme_checksum": pa.array(np.full(n, scheme.checksum, object), pa.string()),
+    }
+
+
+def attach(table: pa.Table, columns: dict[str, pa.Array]) -> pa.Table:
+    """Input columns followed by the result columns (an input column of the same name is replaced)."""
+    keep = [c for c in table.column_names if c not in columns]
+    out = table.select(keep)
+    for name, arr in columns.items():
+        out = out.append_column(name, arr)
+    return out
