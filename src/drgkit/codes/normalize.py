@@ -18,14 +18,23 @@ import pyarrow.compute as pc
 _WHITESPACE = r"[\s\x{00A0}\x{1680}\x{2000}-\x{200B}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}\x{FEFF}]+"
 
 
-def _normalize_strings(values: pa.Array) -> pa.Array:
-    """Normalize a flat string array (nulls stay null)."""
+def _normalize_distinct(values: pa.Array) -> pa.Array:
+    """Normalize a flat string array value by value (nulls stay null)."""
     out = pc.utf8_normalize(values, form="NFKC")  # full-width letters, digits, dots → ASCII
     out = pc.replace_substring(out, "。", ".")  # the ideographic full stop typed in place of a dot
     out = pc.replace_substring_regex(out, _WHITESPACE, "")
     out = pc.replace_substring_regex(out, r"\.{2,}", ".")
     out = pc.replace_substring_regex(out, r"\.$", "")
     return out
+
+
+def _normalize_strings(values: pa.Array) -> pa.Array:
+    """Normalize a flat string array, doing the Unicode work once per distinct code."""
+    if len(values) < 1024:
+        return _normalize_distinct(values)
+    # Millions of rows carry a few thousand distinct codes; NFKC and regexes are the costly part.
+    encoded = pc.dictionary_encode(values)
+    return _normalize_distinct(encoded.dictionary).take(encoded.indices)
 
 
 def _as_string(values: pa.Array) -> pa.Array:

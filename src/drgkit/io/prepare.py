@@ -76,18 +76,33 @@ def _text(array: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
 
 
-def _message(condition: pa.Array, field: str, shown: pa.Array, suffix: str) -> pa.Array:
-    """``"<field>: <shown><suffix>"`` where ``condition`` holds, else null."""
+def _message(condition: pa.Array, field: str, shown: pa.Array, suffix: str) -> pa.Array | None:
+    """``"<field>: <shown><suffix>"`` where ``condition`` holds, else null; ``None`` if it never holds."""
+    condition = pc.fill_null(condition, False)
+    if not pc.any(condition).as_py():
+        return None  # the common case: skip building n strings nobody will read
     text = pc.binary_join_element_wise(f"{field}: ", shown, suffix, "")
-    return pc.if_else(pc.fill_null(condition, False), text, pa.scalar(None, pa.string()))
+    return pc.if_else(condition, text, pa.scalar(None, pa.string()))
 
 
 def _quoted(array: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise("'", array.cast(pa.string()), "'", "")
 
 
+def _plain_numbers(raw: pa.Array) -> pa.Array | None:
+    """Fast path: the whole column casts cleanly to finite numbers (the usual case), else ``None``."""
+    try:
+        values = pc.cast(raw, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    # Arrow also accepts 'nan' / 'inf', which the careful path reports as not a number.
+    if pc.any(pc.invert(pc.is_finite(values))).as_py():
+        return None
+    return values
+
+
 def _parse_number(array: pa.Array | None, n: int, field: str,
-                  thousands: bool = False) -> tuple[pa.Array, list[pa.Array], pa.Array]:
+                  thousands: bool = False) -> tuple[pa.Array, list[pa.Array | None], pa.Array]:
     """(float64 values with null for missing/unparsable, problem arrays, how each value is shown)."""
     if array is None or pa.types.is_null(array.type):
         return pa.nulls(n, pa.float64()), [], pa.nulls(n, pa.string())
@@ -97,17 +112,20 @@ def _parse_number(array: pa.Array | None, n: int, field: str,
             values = pc.if_else(pc.is_nan(values), pa.scalar(None, pa.float64()), values)
         return values, [], pc.cast(array, pa.string())
     raw = array.cast(pa.string()) if not pa.types.is_boolean(array.type) else pc.cast(array, pa.string())
+    shown = _quoted(raw)
+    fast = _plain_numbers(raw)
+    if fast is not None:
+        return fast, [], shown
     text = _text(raw)
     if thousands:  # "1,234.50" as exported by spreadsheets
         text = pc.replace_substring(text, ",", "")
     numeric = pc.fill_null(pc.match_substring_regex(text, _NUMBER), False)
     values = pc.cast(pc.if_else(numeric, text, pa.scalar(None, pa.string())), pa.float64())
     not_number = pc.and_(pc.is_valid(text), pc.invert(numeric))
-    shown = _quoted(raw)
     return values, [_message(not_number, field, shown, " is not a number")], shown
 
 
-def _int_field(table: pa.Table, field: str, n: int) -> tuple[np.ndarray, list[pa.Array]]:
+def _int_field(table: pa.Table, field: str, n: int) -> tuple[np.ndarray, list[pa.Array | None]]:
     values, problems, shown = _parse_number(_column(table, field), n, field)
     finite = pc.fill_null(pc.is_finite(values), False)
     negative = pc.and_(finite, pc.less(values, 0))
@@ -125,11 +143,15 @@ def _int_field(table: pa.Table, field: str, n: int) -> tuple[np.ndarray, list[pa
     return ints.astype(np.int32), problems
 
 
-def _gender(table: pa.Table, n: int, strict: bool) -> tuple[np.ndarray, list[pa.Array]]:
+def _gender(table: pa.Table, n: int, strict: bool) -> tuple[np.ndarray, list[pa.Array | None]]:
     array = _column(table, "gender")
     if array is None or pa.types.is_null(array.type):
         return np.zeros(n, dtype=np.int8), []
-    text = pc.utf8_lower(_text(array))
+    raw = array.cast(pa.string()) if pa.types.is_string(array.type) or pa.types.is_large_string(array.type) \
+        else pc.cast(array, pa.string())
+    # A handful of distinct values: classify each once, then spread the result with take().
+    encoded = pc.dictionary_encode(raw)
+    text = pc.utf8_lower(_text(encoded.dictionary))
     if strict:  # the reference groupers accept exactly the codes 1 and 2
         male, female = pc.equal(text, "1"), pc.equal(text, "2")
         unknown = pc.match_substring_regex(text, r"^[09]$")
@@ -138,9 +160,11 @@ def _gender(table: pa.Table, n: int, strict: bool) -> tuple[np.ndarray, list[pa.
         female = pc.match_substring_regex(text, _FEMALE)
         unknown = pc.match_substring_regex(text, _UNKNOWN_SEX)
     male, female = pc.fill_null(male, False), pc.fill_null(female, False)
-    codes = pc.if_else(male, 1, pc.if_else(female, 2, 0)).to_numpy(zero_copy_only=False).astype(np.int8)
-    unrecognised = pc.and_(pc.is_valid(text), pc.invert(pc.or_(pc.or_(male, female), pc.fill_null(unknown, False))))
-    return codes, [_message(unrecognised, "gender", _quoted(array.cast(pa.string())), " is not a recognised sex")]
+    distinct_codes = pc.if_else(male, 1, pc.if_else(female, 2, 0)).cast(pa.int8())
+    codes = pc.fill_null(distinct_codes.take(encoded.indices), 0).to_numpy(zero_copy_only=False)
+    distinct_bad = pc.and_(pc.is_valid(text), pc.invert(pc.or_(pc.or_(male, female), pc.fill_null(unknown, False))))
+    unrecognised = pc.fill_null(distinct_bad.take(encoded.indices), False)
+    return codes.astype(np.int8), [_message(unrecognised, "gender", _quoted(raw), " is not a recognised sex")]
 
 
 def _codes(table: pa.Table, name: str, n: int) -> tuple[pa.ListArray, pa.Array, pa.Array]:
@@ -150,14 +174,15 @@ def _codes(table: pa.Table, name: str, n: int) -> tuple[pa.ListArray, pa.Array, 
     old = pc.list_flatten(lists)
     parents = pc.list_parent_indices(lists)
     new, changed = normalize_codes(old)
-    shown = pc.if_else(pc.equal(new, ""), "(removed)", new)
-    note = pc.binary_join_element_wise(shown, " ← '", old, "'", "")
+    changed_new, changed_old = new.filter(changed), old.filter(changed)
+    shown = pc.if_else(pc.equal(changed_new, ""), "(removed)", changed_new)
+    note = pc.binary_join_element_wise(shown, " ← '", changed_old, "'", "")
     keep = pc.not_equal(new, "")
     kept_parents = parents.filter(keep).to_numpy(zero_copy_only=False)
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(np.bincount(kept_parents, minlength=n), out=offsets[1:])
     cleaned = pa.ListArray.from_arrays(pa.array(offsets), new.filter(keep))
-    return cleaned, parents.filter(changed), note.filter(changed)
+    return cleaned, parents.filter(changed), note
 
 
 def _notes(n: int, rows: list[pa.Array], texts: list[pa.Array]) -> pa.Array:
@@ -172,14 +197,14 @@ def _notes(n: int, rows: list[pa.Array], texts: list[pa.Array]) -> pa.Array:
                                     mask=pa.array(counts == 0))
 
 
-def _join_problems(n: int, problems: list[pa.Array]) -> pa.Array:
+def _join_problems(n: int, problems: list[pa.Array | None]) -> pa.Array:
     """'; '-join the non-null messages of each row; null when a row has none.
 
     Folded pairwise rather than with ``null_handling="skip"``, which returns a short array when an
     input is entirely null (pyarrow 26).
     """
     joined = pa.nulls(n, pa.string())
-    for message in problems:
+    for message in (m for m in problems if m is not None):
         both = pc.binary_join_element_wise(joined, message, "; ")
         joined = pc.if_else(pc.is_null(joined), message, pc.if_else(pc.is_null(message), joined, both))
     return joined
@@ -193,7 +218,7 @@ def prepare(table: pa.Table, *, strict_gender: bool = False) -> PreparedCases:
     are accepted as well.
     """
     n = table.num_rows
-    problems: list[pa.Array] = []
+    problems: list[pa.Array | None] = []
     gender, gender_problems = _gender(table, n, strict_gender)
     problems += gender_problems
     ints: dict[str, np.ndarray] = {}

@@ -215,21 +215,60 @@ def _plain_strings(arr: pa.Array) -> pa.Array:
     return arr
 
 
-def _clean_lists(lists: pa.Array) -> pa.ListArray:
-    """Trim every code, drop null/empty ones and give null rows an empty list (vectorized)."""
-    n = len(lists)
-    lists = lists.fill_null(pa.scalar([], type=lists.type)) if lists.null_count else lists
-    values = pc.list_flatten(lists)
-    parents = pc.list_parent_indices(lists)
+def _pieces(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """Trimmed, non-empty codes of a column, flattened, with the row each one belongs to."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    n = len(column)
+    if pa.types.is_null(column.type):
+        return np.zeros(0, dtype=np.int64), pa.array([], pa.string())
+    if _is_list(column.type):
+        lists = column.cast(_STRING_LIST)
+        values, parents = pc.list_flatten(lists), pc.list_parent_indices(lists)
+    else:
+        text = _plain_strings(column)
+        # Code columns repeat a few thousand distinct values; test for separators once per value.
+        encoded = pc.dictionary_encode(text)
+        if pc.any(pc.match_substring_regex(encoded.dictionary, CODE_SEPARATORS)).as_py():
+            lists = pc.split_pattern_regex(text, CODE_SEPARATORS)
+            values, parents = pc.list_flatten(lists), pc.list_parent_indices(lists)
+        else:  # one code per cell (numbered columns): no split needed
+            values = pc.utf8_trim_whitespace(encoded.dictionary).take(encoded.indices)
+            parents = pa.array(np.arange(n, dtype=np.int64))
     values = pc.utf8_trim_whitespace(_plain_strings(values))
-    keep = pc.and_(pc.is_valid(values), pc.not_equal(values, ""))
-    keep = keep.fill_null(False)
-    values = values.filter(keep)
-    parents = parents.filter(keep).to_numpy(zero_copy_only=False)
-    counts = np.bincount(parents, minlength=n) if n else np.zeros(0, dtype=np.int64)
-    offsets = np.zeros(n + 1, dtype=np.int32)
-    np.cumsum(counts, out=offsets[1:])
-    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)
+    keep = pc.fill_null(pc.not_equal(values, ""), False)
+    return parents.filter(keep).to_numpy(zero_copy_only=False).astype(np.int64), values.filter(keep)
+
+
+def _lists_from_pieces(n: int, pieces: list[tuple[np.ndarray, pa.Array]]) -> pa.ListArray:
+    """Row-wise concatenation of several columns' codes, in column order (vectorized scatter)."""
+    counts = [np.bincount(parents, minlength=n) for parents, _ in pieces]
+    total = np.sum(counts, axis=0) if counts else np.zeros(n, dtype=np.int64)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(total, out=offsets[1:])
+    if offsets[-1] > np.iinfo(np.int32).max:
+        raise InputError("too many codes for one list column (over 2^31)")
+    if len(pieces) == 1:
+        values = pieces[0][1]
+    else:
+        # Destination of each piece = start of its row + codes of earlier columns in that row
+        # + its rank among this column's codes of that row.
+        base = offsets[:-1].copy()
+        destinations = []
+        for (parents, _), count in zip(pieces, counts):
+            first = np.zeros(n, dtype=np.int64)
+            np.cumsum(count[:-1], out=first[1:])
+            destinations.append(base[parents] + np.arange(len(parents)) - first[parents])
+            base += count
+        order = np.empty(int(offsets[-1]), dtype=np.int64)
+        order[np.concatenate(destinations)] = np.arange(int(offsets[-1]))
+        values = pa.concat_arrays([v for _, v in pieces]).take(pa.array(order))
+    return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), values)
+
+
+def _is_list(type_: pa.DataType) -> bool:
+    return (pa.types.is_list(type_) or pa.types.is_large_list(type_) or pa.types.is_fixed_size_list(type_)
+            or pa.types.is_list_view(type_) or pa.types.is_large_list_view(type_))
 
 
 def code_lists(column: pa.Array | pa.ChunkedArray) -> pa.ListArray:
@@ -238,24 +277,12 @@ def code_lists(column: pa.Array | pa.ChunkedArray) -> pa.ListArray:
     Text is split on ``|``, ``,`` or ``;`` (and their full-width forms); pieces are trimmed and empty
     pieces dropped.  Null rows give empty lists.
     """
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    if pa.types.is_null(column.type):
-        column = pa.nulls(len(column), pa.string())
-    if pa.types.is_list(column.type) or pa.types.is_large_list(column.type) or \
-            pa.types.is_fixed_size_list(column.type) or pa.types.is_list_view(column.type):
-        return _clean_lists(column.cast(_STRING_LIST))
-    text = _plain_strings(column)
-    return _clean_lists(pc.split_pattern_regex(text, CODE_SEPARATORS))
+    return _lists_from_pieces(len(column), [_pieces(column)])
 
 
 def _concat_code_columns(table: pa.Table, headers: list[str]) -> pa.ListArray:
     """Concatenate the codes of several columns row by row, in column order."""
-    if len(headers) == 1:
-        return code_lists(table.column(headers[0]))
-    frame = pl.DataFrame({f"p{i}": pl.from_arrow(code_lists(table.column(h))) for i, h in enumerate(headers)})
-    joined = frame.select(pl.concat_list(pl.all()).alias("codes")).to_series().to_arrow()
-    return joined.cast(_STRING_LIST)
+    return _lists_from_pieces(table.num_rows, [_pieces(table.column(h)) for h in headers])
 
 
 def _empty_lists(n: int) -> pa.ListArray:
