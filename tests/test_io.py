@@ -17,6 +17,7 @@ from drgkit.io import (
     IncrementalParquetWriter,
     IncrementalWriter,
     InputError,
+    canonicalize,
     code_lists,
     iter_case_batches,
     prepare,
@@ -351,6 +352,25 @@ def test_code_lists_matches_simple_split(rows: list[list[str]]) -> None:
     text = pa.array(["|".join(codes) for codes in rows], pa.string())
     expected = [[c.strip() for c in codes if c.strip()] for codes in ("|".join(r).split("|") for r in rows)]
     assert code_lists(text).to_pylist() == expected
+
+
+def test_code_lists_on_sliced_chunked_and_typed_inputs() -> None:
+    lists = pa.array([["A"], None, [" B ", "", None, "C"], ["D"]], pa.list_(pa.string()))
+    assert code_lists(lists.slice(1, 2)).to_pylist() == [[], ["B", "C"]]
+    chunked = pa.chunked_array([pa.array(["A|B", None]), pa.array(["C;D"])])
+    assert code_lists(chunked).to_pylist() == [["A", "B"], [], ["C", "D"]]
+    assert code_lists(pa.array([3601, None], pa.int64())).to_pylist() == [["3601"], []]
+    assert code_lists(pa.nulls(2)).to_pylist() == [[], []]
+
+
+def test_canonicalize_in_memory_table_and_stream_mapping_error(tmp_path: Path) -> None:
+    table = pa.table({"住院号": ["1"], "出院诊断编码1": ["A01.000"], "出院诊断编码2": ["B01.000"]})
+    out = canonicalize(table)
+    assert out.column_names == ["case_id", "dx", "px"]
+    assert out.column("dx").to_pylist() == [["A01.000", "B01.000"]]
+    path = write_text(tmp_path / "s.csv", [["case_id", "dx"], ["1", "A"]])
+    with pytest.raises(InputError, match="missing_col"):
+        list(iter_case_batches(path, mapping={"missing_col": "age"}))
 
 
 # --------------------------------------------------------------------------- prepare

@@ -55,7 +55,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "leaving_type": ("离院方式", "dscg_way", "leavingType"),
     "ventilator_hours": ("呼吸机使用时间", "vent_used_dura"),
     "icu_hours": ("重症监护时长", "重症监护时长(小时)", "icuHours"),
-    "total_cost": ("总费用", "金额合计", "医疗费总额", "住院总费用", "amount"),
+    "total_cost": ("总费用", "金额合计", "医疗费总额", "住院总费用", "住院费用", "medfee_sumamt", "amount"),
     # Single columns holding every code of the stay, delimited by | , or ;
     "dx": ("诊断编码", "诊断代码", "诊断编码串"),
     "px": ("手术操作编码", "手术操作代码", "手术编码串"),
