@@ -137,8 +137,8 @@ class Explanation:
             "cc_code": self.dx[r.cc_pos] if r.cc_pos >= 0 else None,
             "diagnoses": [self._code_info(c, i, "dx") for c, i in zip(self.dx, self.dx_ids)],
             "procedures": [self._code_info(c, i, "px") for c, i in zip(self.px, self.px_ids)],
-            "trace": [{"step": st.kind, "item": st.label, "matched": st.matched,
-                       "atoms": [{"atom": a, "value": v} for a, v in st.atoms]} for st in r.trace],
+            "trace": [{"step": st.kind, "item": st.label, "matched": bool(st.matched),
+                       "atoms": [{"atom": a, "value": bool(v)} for a, v in st.atoms]} for st in r.trace],
         }
 
     def _mdc_name(self, mdc: str) -> str | None:

@@ -77,7 +77,7 @@ def run_kernel(enc: Encoded, scheme: CompiledScheme, threads: int | None = None)
         return out
     if threads:
         numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
-    kernel.group_batch(enc.dx_off, enc.dx_ids, enc.px_off, enc.px_ids, enc.num, scheme.kernel_args(),
+    kernel.group_batch(enc.dx_off, enc.dx_ids, enc.px_off, enc.px_ids, enc.num, *scheme.kernel_args(),
                        out.status, out.drg, out.adrg, out.rule, out.reason, out.cc_level, out.cc_pos)
     return out
 

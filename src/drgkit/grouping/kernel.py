@@ -24,10 +24,7 @@ OP_MCC_ANY_DX, OP_MCC_OR_CC_ANY_DX, OP_BODY_SITES_GE = P.OP_MCC_ANY_DX, P.OP_MCC
 F_GENDER, F_AGE, F_AGE_DAYS, F_WEIGHT = P.F_GENDER, P.F_AGE, P.F_AGE_DAYS, P.F_WEIGHT
 ST_OK, ST_UNGROUPABLE, ST_AMBIGUOUS, ST_INVALID = P.ST_OK, P.ST_UNGROUPABLE, P.ST_AMBIGUOUS, P.ST_INVALID
 R_GENDER, R_AGE, R_AGE_DAYS, R_WEIGHT, R_NO_DX = P.R_GENDER, P.R_AGE, P.R_AGE_DAYS, P.R_WEIGHT, P.R_NO_DX
-R_PDX_NO_MDC, R_NO_ADRG, R_QY_OR_PROC, R_QY_ENTRY = P.R_PDX_NO_MDC, P.R_NO_ADRG, P.R_QY_OR_PROC, P.R_QY_ENTRY
-M_ENTRY, M_ELSE_QY, M_ELSE_QY_DRG, M_FIRST_QY, M_FIRST_QY_DRG = P.M_ENTRY, P.M_ELSE_QY, P.M_ELSE_QY_DRG, P.M_FIRST_QY, P.M_FIRST_QY_DRG
-M_QY_ON, M_QY_POS, M_QY_TRIGGER, M_QY_DRG, M_RULE_START, M_RULE_END = P.M_QY_ON, P.M_QY_POS, P.M_QY_TRIGGER, P.M_QY_DRG, P.M_RULE_START, P.M_RULE_END
-R_ENTRY, R_ADRG, R_NEXT_RULE, R_SPLIT_START, R_SPLIT_END, R_ADRG_DRG = P.R_ENTRY, P.R_ADRG, P.R_NEXT_RULE, P.R_SPLIT_START, P.R_SPLIT_END, P.R_ADRG_DRG
+A_NEXT, A_RETURN = P.A_NEXT, P.A_RETURN
 VALIDITY_FULL, CC_MODE_ANY_DX = P.VALIDITY_FULL, P.CC_MODE_ANY_DX
 NO_CODE = -2  # an empty principal-diagnosis slot (the record has no principal diagnosis)
 
@@ -78,18 +75,18 @@ def complications(dx, mcc_tab, cc_tab, excl):
     return sec_mcc, sec_cc, any_mcc, any_cc, sec_mcc_pos, sec_cc_pos, any_mcc_pos, any_cc_pos
 
 
-@njit(cache=True)
-def _atom(op, a, b, dx, px, num, cc, sch):
-    (dx_ptr, dx_ids, px_ptr, px_ids, mcc_tab, cc_tab, excl, site, is_or,
-     atoms, conj_ptr, expr_ptr, pxtab_lists, mask_ptr, masks, mdc_tab, rule_tab, split_tab, params) = sch
+@njit(cache=True, inline="always")
+def _atom(op, a, b, dx, px, num, cc, dx_ptr, dx_ids, px_ptr, px_ids, site, is_or, pxtab_lists, mask_ptr, masks):
     ndx = dx.shape[0]
     npx = px.shape[0]
+    if op == OP_PDX_IN:
+        return ndx > 0 and _in(dx[0], a, dx_ptr, dx_ids)
+    if op == OP_MAIN_PX_IN:
+        return npx > 0 and _in(px[0], a, px_ptr, px_ids)
     if op == OP_TRUE:
         return True
     if op == OP_FALSE:
         return False
-    if op == OP_PDX_IN:
-        return ndx > 0 and _in(dx[0], a, dx_ptr, dx_ids)
     if op == OP_PDX_NOT_IN:
         return not (ndx > 0 and _in(dx[0], a, dx_ptr, dx_ids))
     if op == OP_ANY_DX_IN or op == OP_SDX_IN:
@@ -97,8 +94,6 @@ def _atom(op, a, b, dx, px, num, cc, sch):
             if _in(dx[i], a, dx_ptr, dx_ids):
                 return True
         return False
-    if op == OP_MAIN_PX_IN:
-        return npx > 0 and _in(px[0], a, px_ptr, px_ids)
     if op == OP_ANY_PX_IN or op == OP_SEC_PX_IN:
         for i in range(1 if op == OP_SEC_PX_IN else 0, npx):
             if _in(px[i], a, px_ptr, px_ids):
@@ -174,49 +169,28 @@ def _atom(op, a, b, dx, px, num, cc, sch):
 
 
 @njit(cache=True)
-def _expr(e, dx, px, num, cc, sch):
-    atoms, conj_ptr, expr_ptr = sch[9], sch[10], sch[11]
-    for j in range(expr_ptr[e], expr_ptr[e + 1]):
-        ok = True
-        for k in range(conj_ptr[j], conj_ptr[j + 1]):
-            if not _atom(atoms[k, 0], atoms[k, 1], atoms[k, 2], dx, px, num, cc, sch):
-                ok = False
+def run_steps(dx, px, num, cc, steps, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids, site, is_or,
+              pxtab_lists, mask_ptr, masks):
+    """Run the step machine for one case; returns the index of the ``returns`` row reached."""
+    pc = 0
+    while True:
+        e = steps[pc, 0]
+        value = False
+        for j in range(expr_ptr[e], expr_ptr[e + 1]):
+            ok = True
+            for k in range(conj_ptr[j], conj_ptr[j + 1]):
+                if not _atom(atoms[k, 0], atoms[k, 1], atoms[k, 2], dx, px, num, cc, dx_ptr, dx_ids, px_ptr,
+                             px_ids, site, is_or, pxtab_lists, mask_ptr, masks):
+                    ok = False
+                    break
+            if ok:
+                value = True
                 break
-        if ok:
-            return True
-    return False
-
-
-@njit(cache=True)
-def _group_core(dx, px, num, cc, sch):
-    """Walk MDCs and rules once. Returns (status, drg, adrg, rule, reason)."""
-    mdc_tab, rule_tab, split_tab = sch[15], sch[16], sch[17]
-    entered = False
-    for m in range(mdc_tab.shape[0]):
-        if not _expr(mdc_tab[m, M_ENTRY], dx, px, num, cc, sch):
-            if mdc_tab[m, M_ELSE_QY] >= 0 and _expr(mdc_tab[m, M_ELSE_QY], dx, px, num, cc, sch):
-                return ST_AMBIGUOUS, mdc_tab[m, M_ELSE_QY_DRG], -1, -1, R_QY_ENTRY
-            continue
-        entered = True
-        if mdc_tab[m, M_FIRST_QY] >= 0 and _expr(mdc_tab[m, M_FIRST_QY], dx, px, num, cc, sch):
-            return ST_AMBIGUOUS, mdc_tab[m, M_FIRST_QY_DRG], -1, -1, R_QY_ENTRY
-        start = mdc_tab[m, M_RULE_START]
-        end = mdc_tab[m, M_RULE_END]
-        qy_on = mdc_tab[m, M_QY_ON] == 1
-        qy_pos = mdc_tab[m, M_QY_POS]
-        for r in range(start, end):
-            if qy_on and r - start == qy_pos and _expr(mdc_tab[m, M_QY_TRIGGER], dx, px, num, cc, sch):
-                return ST_AMBIGUOUS, mdc_tab[m, M_QY_DRG], -1, -1, R_QY_OR_PROC
-            if not _expr(rule_tab[r, R_ENTRY], dx, px, num, cc, sch):
-                continue
-            for s in range(rule_tab[r, R_SPLIT_START], rule_tab[r, R_SPLIT_END]):
-                if _expr(split_tab[s, 0], dx, px, num, cc, sch):
-                    return ST_OK, split_tab[s, 1], rule_tab[r, R_ADRG], r, 0
-            if rule_tab[r, R_NEXT_RULE] == 0:
-                return ST_OK, rule_tab[r, R_ADRG_DRG], rule_tab[r, R_ADRG], r, 0
-        if qy_on and qy_pos == end - start and _expr(mdc_tab[m, M_QY_TRIGGER], dx, px, num, cc, sch):
-            return ST_AMBIGUOUS, mdc_tab[m, M_QY_DRG], -1, -1, R_QY_OR_PROC
-    return ST_UNGROUPABLE, 0, -1, -1, R_NO_ADRG if entered else R_PDX_NO_MDC
+        col = 1 if value else 3
+        kind = steps[pc, col]
+        if kind == A_RETURN:
+            return steps[pc, col + 1]
+        pc = pc + 1 if kind == A_NEXT else steps[pc, col + 1]
 
 
 @njit(cache=True)
@@ -241,10 +215,10 @@ def validity(dx, num, full):
 
 
 @njit(cache=True)
-def group_one(dx, px, num, sch):
+def group_one(dx, px, num, steps, returns, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids,
+              mcc_tab, cc_tab, excl, site, is_or, pxtab_lists, mask_ptr, masks, params):
     """Group one case. Returns (status, drg, adrg, rule, reason, cc_level, cc_position)."""
-    params = sch[18]
-    c = complications(dx, sch[4], sch[5], sch[6])
+    c = complications(dx, mcc_tab, cc_tab, excl)
     cc = (c[0], c[1], c[2], c[3])
     if params[1] == CC_MODE_ANY_DX:
         level = 2 if c[2] else (1 if c[3] else 0)
@@ -255,23 +229,30 @@ def group_one(dx, px, num, sch):
     reason = validity(dx, num, params[0] == VALIDITY_FULL)
     if reason != 0:
         return ST_INVALID, 0, -1, -1, reason, level, pos
-    st, drg, adrg, rule, why = _group_core(dx, px, num, cc, sch)
-    if st == ST_UNGROUPABLE and params[2] == 1 and px.shape[0] >= 2:
+    r = run_steps(dx, px, num, cc, steps, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids, site,
+                  is_or, pxtab_lists, mask_ptr, masks)
+    if returns[r, 0] == ST_UNGROUPABLE and params[2] == 1 and px.shape[0] >= 2:
         # zhejiang-2022: retry with each later procedure alone as the only procedure
         for j in range(1, px.shape[0]):
-            st2, drg2, adrg2, rule2, why2 = _group_core(dx, px[j:j + 1], num, cc, sch)
-            if st2 != ST_UNGROUPABLE:
-                return st2, drg2, adrg2, rule2, why2, level, pos
-    return st, drg, adrg, rule, why, level, pos
+            r2 = run_steps(dx, px[j:j + 1], num, cc, steps, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr,
+                           px_ids, site, is_or, pxtab_lists, mask_ptr, masks)
+            if returns[r2, 0] != ST_UNGROUPABLE:
+                r = r2
+                break
+    return returns[r, 0], returns[r, 1], returns[r, 2], returns[r, 3], returns[r, 4], level, pos
 
 
 @njit(cache=True, parallel=True)
-def group_batch(dx_off, dx_ids, px_off, px_ids, num, sch, status, drg, adrg, rule, reason, cc_level, cc_pos):
+def group_batch(dx_off, dx_ids_all, px_off, px_ids_all, num, steps, returns, atoms, conj_ptr, expr_ptr,
+                dx_ptr, dx_ids, px_ptr, px_ids, mcc_tab, cc_tab, excl, site, is_or, pxtab_lists, mask_ptr,
+                masks, params, status, drg, adrg, rule, reason, cc_level, cc_pos):
     """Group every case of a batch in parallel; results go to the preallocated output arrays."""
     n = num.shape[0]
     for i in prange(n):
-        st, d, a, r, why, lvl, pos = group_one(dx_ids[dx_off[i]:dx_off[i + 1]], px_ids[px_off[i]:px_off[i + 1]],
-                                               num[i], sch)
+        st, d, a, r, why, lvl, pos = group_one(
+            dx_ids_all[dx_off[i]:dx_off[i + 1]], px_ids_all[px_off[i]:px_off[i + 1]], num[i], steps, returns,
+            atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids, mcc_tab, cc_tab, excl, site, is_or,
+            pxtab_lists, mask_ptr, masks, params)
         status[i] = st
         drg[i] = d
         adrg[i] = a

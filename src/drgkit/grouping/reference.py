@@ -171,53 +171,26 @@ class Reference:
         return 0
 
     def core(self, dx, px, num, cc, trace: list[Step]) -> tuple[int, int, int, int, int]:
+        """Run the step machine (MDC entries, QY checks, rules, splits in order); record each test."""
         s = self.s
-        entered = False
-        for m in range(s.mdc_tab.shape[0]):
-            row = [int(v) for v in s.mdc_tab[m]]
-            mdc = s.mdc_codes[m]
-            ok, why = self.expr(row[P.M_ENTRY], dx, px, num, cc)
-            trace.append(Step("mdc", mdc, ok, why))
-            if not ok:
-                if row[P.M_ELSE_QY] >= 0:
-                    qy, why = self.expr(row[P.M_ELSE_QY], dx, px, num, cc)
-                    trace.append(Step("else_qy", mdc, qy, why))
-                    if qy:
-                        return P.ST_AMBIGUOUS, row[P.M_ELSE_QY_DRG], -1, -1, P.R_QY_ENTRY
-                continue
-            entered = True
-            if row[P.M_FIRST_QY] >= 0:
-                qy, why = self.expr(row[P.M_FIRST_QY], dx, px, num, cc)
-                trace.append(Step("first_qy", mdc, qy, why))
-                if qy:
-                    return P.ST_AMBIGUOUS, row[P.M_FIRST_QY_DRG], -1, -1, P.R_QY_ENTRY
-            start, end = row[P.M_RULE_START], row[P.M_RULE_END]
-            qy_on, qy_pos = row[P.M_QY_ON] == 1, row[P.M_QY_POS]
-            for r in range(start, end):
-                if qy_on and r - start == qy_pos:
-                    qy, why = self.expr(row[P.M_QY_TRIGGER], dx, px, num, cc)
-                    trace.append(Step("qy", mdc, qy, why))
-                    if qy:
-                        return P.ST_AMBIGUOUS, row[P.M_QY_DRG], -1, -1, P.R_QY_OR_PROC
-                rrow = [int(v) for v in s.rule_tab[r]]
-                ok, why = self.expr(rrow[P.R_ENTRY], dx, px, num, cc)
-                trace.append(Step("rule", s.rule_ids[r], ok, why))
-                if not ok:
-                    continue
-                for k in range(rrow[P.R_SPLIT_START], rrow[P.R_SPLIT_END]):
-                    e, d = int(s.split_tab[k, 0]), int(s.split_tab[k, 1])
-                    hit, why = self.expr(e, dx, px, num, cc)
-                    trace.append(Step("split", s.drg_codes[d], hit, why))
-                    if hit:
-                        return P.ST_OK, d, rrow[P.R_ADRG], r, 0
-                if rrow[P.R_NEXT_RULE] == 0:
-                    return P.ST_OK, rrow[P.R_ADRG_DRG], rrow[P.R_ADRG], r, 0
-            if qy_on and qy_pos == end - start:
-                qy, why = self.expr(row[P.M_QY_TRIGGER], dx, px, num, cc)
-                trace.append(Step("qy", mdc, qy, why))
-                if qy:
-                    return P.ST_AMBIGUOUS, row[P.M_QY_DRG], -1, -1, P.R_QY_OR_PROC
-        return P.ST_UNGROUPABLE, 0, -1, -1, (P.R_NO_ADRG if entered else P.R_PDX_NO_MDC)
+        pc = 0
+        while True:
+            e, t_kind, t_arg, f_kind, f_arg, label_kind, label = (int(v) for v in s.steps[pc])
+            value, why = self.expr(e, dx, px, num, cc)
+            if label_kind != P.L_END:
+                trace.append(Step(P.LABEL_KINDS[label_kind], self.label(label_kind, label), value, why))
+            kind, arg = (t_kind, t_arg) if value else (f_kind, f_arg)
+            if kind == P.A_RETURN:
+                return tuple(int(v) for v in s.returns[arg])  # type: ignore[return-value]
+            pc = pc + 1 if kind == P.A_NEXT else arg
+
+    def label(self, kind: int, idx: int) -> str:
+        s = self.s
+        if kind in (P.L_MDC, P.L_ELSE_QY, P.L_FIRST_QY, P.L_QY):
+            return s.mdc_codes[idx]
+        if kind == P.L_RULE:
+            return s.rule_ids[idx]
+        return s.drg_codes[idx]
 
     def group(self, dx: list[int], px: list[int], num: list[int]) -> Result:
         """Group one case given code ids and the numeric fields (``program.FIELD_NAMES`` order)."""

@@ -301,6 +301,8 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
         mdc_tab.append((e_entry, e_else, d_else, e_first, d_first, int(qy_on),
                         _int(m["qy_position"]), e_trig, qy_drg, start, len(rule_tab)))
 
+    steps, returns = _linearize(mdc_tab, rule_tab, split_tab, b.expr([[]], ("mdc", "")), qy_adrg, fail_adrg)
+
     # ---- per-code properties (over the final universe) ----
     n_dx, n_px = len(dx_codes), len(px_codes)
     dx_mcc = np.full(n_dx, -1, np.int32)
@@ -395,7 +397,7 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
         pxtab_lists=pxtab_lists, pxtab_mask_ptr=np.array(mask_ptr, np.int32),
         pxtab_masks=np.array(masks or [0], np.int32),
         mdc_tab=np.array(mdc_tab, np.int32).reshape(-1, 11), rule_tab=np.array(rule_tab, np.int32).reshape(-1, 6),
-        split_tab=np.array(split_tab, np.int32).reshape(-1, 2), params=params,
+        split_tab=np.array(split_tab, np.int32).reshape(-1, 2), params=params, steps=steps, returns=returns,
         mdc_codes=[m["mdc"] for m in mdc_rows], mdc_names=[m["name"] for m in mdc_rows], rule_ids=rule_ids,
         adrg_codes=adrg_codes, adrg_names=adrg_names, drg_codes=drg_codes, drg_names=drg_names,
         drg_weights=np.array(drg_weights, np.float64),
@@ -403,6 +405,61 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
         fail_drg=0, qy_adrg=qy_adrg, fail_adrg=fail_adrg,
         dept_literals=b.dept_literals, notes=b.notes,
     )
+
+
+def _linearize(mdc_tab: list[tuple], rule_tab: list[tuple], split_tab: list[tuple], true_expr: int,
+               qy_adrg: int, fail_adrg: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lay the MDC → rule → split order out as steps with true/false actions (see ``program``)."""
+    steps: list[list[int]] = []
+    returns: list[tuple[int, ...]] = []
+    patches: list[tuple[int, int, str]] = []   # (step, column, label of the target)
+    targets: dict[str, int] = {}
+
+    def ret(*row: int) -> int:
+        returns.append(row)
+        return len(returns) - 1
+
+    def step(expr: int, true: tuple[int, int], false: tuple[int, int], label_kind: int, label: int) -> int:
+        steps.append([expr, true[0], true[1], false[0], false[1], label_kind, label])
+        return len(steps) - 1
+
+    def jump_later(kind_col: int, target: str) -> tuple[int, int]:
+        patches.append((len(steps), kind_col, target))
+        return (P.A_JUMP, -1)
+
+    nxt = (P.A_NEXT, 0)
+    for m, row in enumerate(mdc_tab):
+        (e_entry, e_else, d_else, e_first, d_first, qy_on, qy_pos, e_trig, qy_drg, r_start, r_end) = row
+        if e_else >= 0:
+            step(e_entry, jump_later(P.T_TRUE_KIND, f"body{m}"), nxt, P.L_MDC, m)
+            step(e_else, (P.A_RETURN, ret(P.ST_AMBIGUOUS, d_else, qy_adrg, -1, P.R_QY_ENTRY)),
+                 jump_later(P.T_FALSE_KIND, f"mdc{m + 1}"), P.L_ELSE_QY, m)
+        else:
+            step(e_entry, nxt, jump_later(P.T_FALSE_KIND, f"mdc{m + 1}"), P.L_MDC, m)
+        targets[f"body{m}"] = len(steps)
+        if e_first >= 0:
+            step(e_first, (P.A_RETURN, ret(P.ST_AMBIGUOUS, d_first, qy_adrg, -1, P.R_QY_ENTRY)), nxt,
+                 P.L_FIRST_QY, m)
+        qy = (P.A_RETURN, ret(P.ST_AMBIGUOUS, qy_drg, qy_adrg, -1, P.R_QY_OR_PROC)) if qy_on else None
+        for r in range(r_start, r_end):
+            targets[f"m{m}r{r}"] = len(steps)
+            if qy and r - r_start == qy_pos:
+                step(e_trig, qy, nxt, P.L_QY, m)
+            e_rule, adrg, next_rule, s_start, s_end, adrg_drg = rule_tab[r]
+            step(e_rule, nxt, jump_later(P.T_FALSE_KIND, f"m{m}r{r + 1}"), P.L_RULE, r)
+            for k in range(s_start, s_end):
+                e_split, drg = split_tab[k]
+                step(e_split, (P.A_RETURN, ret(P.ST_OK, drg, adrg, r, 0)), nxt, P.L_SPLIT, drg)
+            if not next_rule:
+                step(true_expr, (P.A_RETURN, ret(P.ST_OK, adrg_drg, adrg, r, 0)), nxt, P.L_DEFAULT, adrg_drg)
+        targets[f"m{m}r{r_end}"] = len(steps)   # past the last rule: the end-of-MDC QY check
+        if qy and qy_pos == r_end - r_start:
+            step(e_trig, qy, nxt, P.L_QY, m)
+        targets[f"mdc{m + 1}"] = len(steps)
+    step(true_expr, (P.A_RETURN, ret(P.ST_UNGROUPABLE, 0, fail_adrg, -1, P.R_NO_ADRG)), nxt, P.L_END, 0)
+    for at, col, target in patches:
+        steps[at][col + 1] = targets[target]
+    return np.array(steps, np.int32), np.array(returns, np.int32)
 
 
 @lru_cache(maxsize=8)

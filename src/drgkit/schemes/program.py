@@ -7,6 +7,9 @@ Both interpreters (the numba kernel and the pure-Python reference) read exactly 
   is a CSR map *code id → sorted list ids containing it*, so a membership test touches one short run.
 * An expression is DNF: ``expr_ptr`` → conjunctions, ``conj_ptr`` → atoms, ``atoms[k] = (op, a, b)``.
 * ``mdc_tab``, ``rule_tab``, ``split_tab`` hold the evaluation order (see the column constants).
+* ``steps`` is that order linearized into a tiny machine: each step tests one expression and, on true or
+  false, goes to the next step, jumps, or returns a row of ``returns`` (status, drg, adrg, rule, reason).
+  Both interpreters run this machine, so the kernel has a single expression-evaluation site.
 """
 from __future__ import annotations
 
@@ -40,6 +43,11 @@ MISSING = -1
  M_QY_DRG, M_RULE_START, M_RULE_END) = range(11)
 R_ENTRY, R_ADRG, R_NEXT_RULE, R_SPLIT_START, R_SPLIT_END, R_ADRG_DRG = range(6)
 S_EXPR, S_DRG = range(2)
+# step machine: steps[pc] = (expr, on_true_kind, on_true_arg, on_false_kind, on_false_arg, label_kind, label)
+T_EXPR, T_TRUE_KIND, T_TRUE_ARG, T_FALSE_KIND, T_FALSE_ARG, T_LABEL_KIND, T_LABEL = range(7)
+A_NEXT, A_JUMP, A_RETURN = 0, 1, 2
+L_MDC, L_ELSE_QY, L_FIRST_QY, L_QY, L_RULE, L_SPLIT, L_DEFAULT, L_END = range(8)
+LABEL_KINDS = ("mdc", "else_qy", "first_qy", "qy", "rule", "split", "adrg", "end")
 
 # --- outcomes ------------------------------------------------------------------------------------------
 ST_OK, ST_UNGROUPABLE, ST_AMBIGUOUS, ST_INVALID = 0, 1, 2, 3
@@ -111,6 +119,8 @@ class CompiledScheme:
     mdc_tab: np.ndarray            # int32 (n_mdc, 11) in evaluation order
     rule_tab: np.ndarray           # int32 (n_rules, 6) in evaluation order
     split_tab: np.ndarray          # int32 (n_splits, 2)
+    steps: np.ndarray              # int32 (n_steps, 7) the linearized program
+    returns: np.ndarray            # int32 (n_returns, 5) status, drg, adrg, rule, reason
     params: np.ndarray             # int32: [validity kind, cc mode, retry 0000 with other procedures]
     # labels
     mdc_codes: list[str]
@@ -130,7 +140,7 @@ class CompiledScheme:
 
     def kernel_args(self) -> tuple:
         """The arrays the kernel needs, in its argument order."""
-        return (self.dx_list_ptr, self.dx_list_ids, self.px_list_ptr, self.px_list_ids,
+        return (self.steps, self.returns, self.atoms, self.conj_ptr, self.expr_ptr,
+                self.dx_list_ptr, self.dx_list_ids, self.px_list_ptr, self.px_list_ids,
                 self.dx_mcc_tab, self.dx_cc_tab, self.dx_excl, self.dx_site, self.px_is_or,
-                self.atoms, self.conj_ptr, self.expr_ptr, self.pxtab_lists, self.pxtab_mask_ptr,
-                self.pxtab_masks, self.mdc_tab, self.rule_tab, self.split_tab, self.params)
+                self.pxtab_lists, self.pxtab_mask_ptr, self.pxtab_masks, self.params)
