@@ -25,6 +25,7 @@ F_GENDER, F_AGE, F_AGE_DAYS, F_WEIGHT = P.F_GENDER, P.F_AGE, P.F_AGE_DAYS, P.F_W
 ST_OK, ST_UNGROUPABLE, ST_AMBIGUOUS, ST_INVALID = P.ST_OK, P.ST_UNGROUPABLE, P.ST_AMBIGUOUS, P.ST_INVALID
 R_GENDER, R_AGE, R_AGE_DAYS, R_WEIGHT, R_NO_DX = P.R_GENDER, P.R_AGE, P.R_AGE_DAYS, P.R_WEIGHT, P.R_NO_DX
 A_NEXT, A_RETURN = P.A_NEXT, P.A_RETURN
+G_PDX, G_MAIN_PX, G_PDX_MDC = P.G_PDX, P.G_MAIN_PX, P.G_PDX_MDC
 VALIDITY_FULL, CC_MODE_ANY_DX = P.VALIDITY_FULL, P.CC_MODE_ANY_DX
 NO_CODE = -2  # an empty principal-diagnosis slot (the record has no principal diagnosis)
 
@@ -42,7 +43,7 @@ def _in(code, lst, ptr, ids):
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def complications(dx, mcc_tab, cc_tab, excl):
     """(mcc, cc) over secondary diagnoses, (mcc, cc) over all diagnoses (CHS-DRG 2.0), and positions."""
     n = dx.shape[0]
@@ -168,15 +169,28 @@ def _atom(op, a, b, dx, px, num, cc, dx_ptr, dx_ids, px_ptr, px_ids, site, is_or
     return False
 
 
-@njit(cache=True)
-def run_steps(dx, px, num, cc, steps, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids, site, is_or,
+@njit(cache=True, inline="always")
+def run_steps(dx, px, num, cc, steps, mdc_bits, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids, site, is_or,
               pxtab_lists, mask_ptr, masks):
     """Run the step machine for one case; returns the index of the ``returns`` row reached."""
     pc = 0
+    ndx = dx.shape[0]
+    npx = px.shape[0]
+    pdx_bits = mdc_bits[dx[0]] if ndx > 0 and dx[0] >= 0 else np.uint32(0)
     while True:
         e = steps[pc, 0]
         value = False
-        for j in range(expr_ptr[e], expr_ptr[e + 1]):
+        guard = steps[pc, 7]
+        if guard == G_PDX_MDC:
+            if (pdx_bits >> np.uint32(steps[pc, 8])) & np.uint32(1) == 0:
+                e = -1
+        elif guard == G_PDX:
+            if ndx == 0 or not _in(dx[0], steps[pc, 8], dx_ptr, dx_ids):
+                e = -1
+        elif guard == G_MAIN_PX:
+            if npx == 0 or not _in(px[0], steps[pc, 8], px_ptr, px_ids):
+                e = -1
+        for j in range(expr_ptr[e], expr_ptr[e + 1] if e >= 0 else 0):
             ok = True
             for k in range(conj_ptr[j], conj_ptr[j + 1]):
                 if not _atom(atoms[k, 0], atoms[k, 1], atoms[k, 2], dx, px, num, cc, dx_ptr, dx_ids, px_ptr,
@@ -193,7 +207,7 @@ def run_steps(dx, px, num, cc, steps, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids,
         pc = pc + 1 if kind == A_NEXT else steps[pc, col + 1]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def validity(dx, num, full):
     """Reason code of the record check (0 = passes)."""
     g = num[F_GENDER]
@@ -214,8 +228,8 @@ def validity(dx, num, full):
     return 0
 
 
-@njit(cache=True)
-def group_one(dx, px, num, steps, returns, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids,
+@njit(cache=True, inline="always")
+def group_one(dx, px, num, steps, returns, mdc_bits, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids,
               mcc_tab, cc_tab, excl, site, is_or, pxtab_lists, mask_ptr, masks, params):
     """Group one case. Returns (status, drg, adrg, rule, reason, cc_level, cc_position)."""
     c = complications(dx, mcc_tab, cc_tab, excl)
@@ -229,12 +243,12 @@ def group_one(dx, px, num, steps, returns, atoms, conj_ptr, expr_ptr, dx_ptr, dx
     reason = validity(dx, num, params[0] == VALIDITY_FULL)
     if reason != 0:
         return ST_INVALID, 0, -1, -1, reason, level, pos
-    r = run_steps(dx, px, num, cc, steps, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids, site,
+    r = run_steps(dx, px, num, cc, steps, mdc_bits, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids, site,
                   is_or, pxtab_lists, mask_ptr, masks)
     if returns[r, 0] == ST_UNGROUPABLE and params[2] == 1 and px.shape[0] >= 2:
         # zhejiang-2022: retry with each later procedure alone as the only procedure
         for j in range(1, px.shape[0]):
-            r2 = run_steps(dx, px[j:j + 1], num, cc, steps, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr,
+            r2 = run_steps(dx, px[j:j + 1], num, cc, steps, mdc_bits, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr,
                            px_ids, site, is_or, pxtab_lists, mask_ptr, masks)
             if returns[r2, 0] != ST_UNGROUPABLE:
                 r = r2
@@ -243,7 +257,7 @@ def group_one(dx, px, num, steps, returns, atoms, conj_ptr, expr_ptr, dx_ptr, dx
 
 
 @njit(cache=True, parallel=True)
-def group_batch(dx_off, dx_ids_all, px_off, px_ids_all, num, steps, returns, atoms, conj_ptr, expr_ptr,
+def group_batch(dx_off, dx_ids_all, px_off, px_ids_all, num, steps, returns, mdc_bits, atoms, conj_ptr, expr_ptr,
                 dx_ptr, dx_ids, px_ptr, px_ids, mcc_tab, cc_tab, excl, site, is_or, pxtab_lists, mask_ptr,
                 masks, params, status, drg, adrg, rule, reason, cc_level, cc_pos):
     """Group every case of a batch in parallel; results go to the preallocated output arrays."""
@@ -251,7 +265,7 @@ def group_batch(dx_off, dx_ids_all, px_off, px_ids_all, num, steps, returns, ato
     for i in prange(n):
         st, d, a, r, why, lvl, pos = group_one(
             dx_ids_all[dx_off[i]:dx_off[i + 1]], px_ids_all[px_off[i]:px_off[i + 1]], num[i], steps, returns,
-            atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids, mcc_tab, cc_tab, excl, site, is_or,
+            mdc_bits, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids, mcc_tab, cc_tab, excl, site, is_or,
             pxtab_lists, mask_ptr, masks, params)
         status[i] = st
         drg[i] = d

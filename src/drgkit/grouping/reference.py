@@ -175,7 +175,7 @@ class Reference:
         s = self.s
         pc = 0
         while True:
-            e, t_kind, t_arg, f_kind, f_arg, label_kind, label = (int(v) for v in s.steps[pc])
+            e, t_kind, t_arg, f_kind, f_arg, label_kind, label = (int(v) for v in s.steps[pc][:7])
             value, why = self.expr(e, dx, px, num, cc)
             if label_kind != P.L_END:
                 trace.append(Step(P.LABEL_KINDS[label_kind], self.label(label_kind, label), value, why))

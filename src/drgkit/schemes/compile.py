@@ -46,6 +46,10 @@ def _compiler_digest() -> str:
     return h.hexdigest()[:12]
 
 
+# computed at import, so the key describes the code that is running (not files edited since)
+_COMPILER_DIGEST = _compiler_digest()
+
+
 class _Builder:
     """Accumulates lists, atoms and expressions while the tables are walked."""
 
@@ -301,7 +305,17 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
         mdc_tab.append((e_entry, e_else, d_else, e_first, d_first, int(qy_on),
                         _int(m["qy_position"]), e_trig, qy_drg, start, len(rule_tab)))
 
-    steps, returns = _linearize(mdc_tab, rule_tab, split_tab, b.expr([[]], ("mdc", "")), qy_adrg, fail_adrg)
+    true_expr = b.expr([[]], ("mdc", ""))
+    atom_key = {k: key for key, k in b.atoms.items()}
+    guards = [_guard([[atom_key[k] for k in conj] for conj in e]) for e in b.exprs]
+    # MDC principal-diagnosis lists get one bit each, so their guards cost one load per case
+    mdc_list_bit = {lid: bit for bit, lid in enumerate(
+        lid for (dom, key), lid in b.lists.items() if dom == "dx" and key.startswith("MDC:"))}
+    if len(mdc_list_bit) > 32:
+        raise ExprError(f"{info.id}: more than 32 MDC lists")
+    guards = [(P.G_PDX_MDC, mdc_list_bit[lst]) if kind == P.G_PDX and lst in mdc_list_bit else (kind, lst)
+              for kind, lst in guards]
+    steps, returns = _linearize(mdc_tab, rule_tab, split_tab, true_expr, qy_adrg, fail_adrg, guards)
 
     # ---- per-code properties (over the final universe) ----
     n_dx, n_px = len(dx_codes), len(px_codes)
@@ -352,7 +366,6 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
     px_ptr, px_ids = csr("px", len(px_codes))
 
     # ---- flatten expressions: one (op, a, b) row per atom occurrence, CSR by conjunction ----
-    atom_key = {k: key for key, k in b.atoms.items()}
     conj_ptr, expr_ptr, flat, flat_text = [0], [0], [], []
     for e in b.exprs:
         for conj in e:
@@ -375,6 +388,9 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
                        P.CC_MODE_ANY_DX if uses_any_dx else P.CC_MODE_SECONDARY,
                        int(bool(info.manifest.get("retry_0000_with_each_other_proc", False)))], np.int32)
 
+    dx_mdc_bits = np.zeros(len(dx_codes), np.uint32)
+    for lid, bit in mdc_list_bit.items():
+        dx_mdc_bits[b.list_codes[lid]] |= np.uint32(1 << bit)
     dx_in_mdc = np.zeros(len(dx_codes), np.uint8)
     dx_in_mdc[[dx_index[r["dx"]] for r in rows["mdc_dx"]]] = 1
     dx_known = np.zeros(len(dx_codes), np.uint8)
@@ -391,7 +407,7 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
         dx_known=dx_known, px_known=px_known, dx_prefixes=dx_prefixes,
         dx_list_ptr=dx_ptr, dx_list_ids=dx_ids, px_list_ptr=px_ptr, px_list_ids=px_ids,
         list_labels=b.list_labels,
-        dx_mcc_tab=dx_mcc, dx_cc_tab=dx_cc, dx_excl=dx_excl, dx_site=dx_site, px_is_or=px_is_or, dx_in_mdc=dx_in_mdc,
+        dx_mcc_tab=dx_mcc, dx_cc_tab=dx_cc, dx_excl=dx_excl, dx_site=dx_site, px_is_or=px_is_or, dx_in_mdc=dx_in_mdc, dx_mdc_bits=dx_mdc_bits,
         atoms=atoms, atom_text=flat_text, conj_ptr=np.array(conj_ptr, np.int32),
         expr_ptr=np.array(expr_ptr, np.int32),
         pxtab_lists=pxtab_lists, pxtab_mask_ptr=np.array(mask_ptr, np.int32),
@@ -407,8 +423,20 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
     )
 
 
+def _guard(expr: list[list[tuple[int, int, int]]]) -> tuple[int, int]:
+    """(G_PDX, L) when every conjunction needs ``pdx_in(L)``; (G_MAIN_PX, L) likewise; else (G_NONE, -1)."""
+    for op, kind in ((P.OP_PDX_IN, P.G_PDX), (P.OP_MAIN_PX_IN, P.G_MAIN_PX)):
+        common = None
+        for conj in expr:
+            lists = {a for (o, a, _b) in conj if o == op}
+            common = lists if common is None else common & lists
+        if common:
+            return kind, min(common)
+    return P.G_NONE, -1
+
+
 def _linearize(mdc_tab: list[tuple], rule_tab: list[tuple], split_tab: list[tuple], true_expr: int,
-               qy_adrg: int, fail_adrg: int) -> tuple[np.ndarray, np.ndarray]:
+               qy_adrg: int, fail_adrg: int, guards: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
     """Lay the MDC → rule → split order out as steps with true/false actions (see ``program``)."""
     steps: list[list[int]] = []
     returns: list[tuple[int, ...]] = []
@@ -420,7 +448,7 @@ def _linearize(mdc_tab: list[tuple], rule_tab: list[tuple], split_tab: list[tupl
         return len(returns) - 1
 
     def step(expr: int, true: tuple[int, int], false: tuple[int, int], label_kind: int, label: int) -> int:
-        steps.append([expr, true[0], true[1], false[0], false[1], label_kind, label])
+        steps.append([expr, true[0], true[1], false[0], false[1], label_kind, label, *guards[expr]])
         return len(steps) - 1
 
     def jump_later(kind_col: int, target: str) -> tuple[int, int]:
@@ -466,7 +494,7 @@ def _linearize(mdc_tab: list[tuple], rule_tab: list[tuple], split_tab: list[tupl
 def load_compiled(scheme: str | Path) -> P.CompiledScheme:
     """Compiled scheme, from the disk cache when its key matches, else compiled and cached."""
     info = scheme_info(scheme)
-    path = cache_dir() / f"{info.id}-{info.checksum}-{_compiler_digest()}.pkl"
+    path = cache_dir() / f"{info.id}-{info.checksum}-{_COMPILER_DIGEST}.pkl"
     if path.is_file():
         try:
             with open(path, "rb") as fh:

@@ -44,7 +44,12 @@ MISSING = -1
 R_ENTRY, R_ADRG, R_NEXT_RULE, R_SPLIT_START, R_SPLIT_END, R_ADRG_DRG = range(6)
 S_EXPR, S_DRG = range(2)
 # step machine: steps[pc] = (expr, on_true_kind, on_true_arg, on_false_kind, on_false_arg, label_kind, label)
-T_EXPR, T_TRUE_KIND, T_TRUE_ARG, T_FALSE_KIND, T_FALSE_ARG, T_LABEL_KIND, T_LABEL = range(7)
+# The guard (kind, list) is an optimization for the kernel: when every conjunction of the expression needs the
+# principal diagnosis (G_PDX) or the main procedure (G_MAIN_PX) in one list, a failed membership test decides
+# the step without evaluating the expression. The reference interpreter ignores guards.
+T_EXPR, T_TRUE_KIND, T_TRUE_ARG, T_FALSE_KIND, T_FALSE_ARG, T_LABEL_KIND, T_LABEL, T_GUARD, T_GUARD_LIST = range(9)
+# G_PDX_MDC: the guard list is an MDC's principal-diagnosis list, tested with one bit of ``dx_mdc_bits``.
+G_NONE, G_PDX, G_MAIN_PX, G_PDX_MDC = 0, 1, 2, 3
 A_NEXT, A_JUMP, A_RETURN = 0, 1, 2
 L_MDC, L_ELSE_QY, L_FIRST_QY, L_QY, L_RULE, L_SPLIT, L_DEFAULT, L_END = range(8)
 LABEL_KINDS = ("mdc", "else_qy", "first_qy", "qy", "rule", "split", "adrg", "end")
@@ -108,6 +113,7 @@ class CompiledScheme:
     dx_site: np.ndarray            # int32 multiple-trauma body site id, -1 = none
     px_is_or: np.ndarray           # uint8 OR procedure (有效手术室操作)
     dx_in_mdc: np.ndarray          # uint8 1 when the code is on some MDC's principal-diagnosis list
+    dx_mdc_bits: np.ndarray        # uint32 bit k set when the code is on the k-th MDC list (guards)
     # rule program
     atoms: np.ndarray              # int32 (n, 3)
     atom_text: list[str]
@@ -119,7 +125,7 @@ class CompiledScheme:
     mdc_tab: np.ndarray            # int32 (n_mdc, 11) in evaluation order
     rule_tab: np.ndarray           # int32 (n_rules, 6) in evaluation order
     split_tab: np.ndarray          # int32 (n_splits, 2)
-    steps: np.ndarray              # int32 (n_steps, 7) the linearized program
+    steps: np.ndarray              # int32 (n_steps, 9) the linearized program
     returns: np.ndarray            # int32 (n_returns, 5) status, drg, adrg, rule, reason
     params: np.ndarray             # int32: [validity kind, cc mode, retry 0000 with other procedures]
     # labels
@@ -140,7 +146,7 @@ class CompiledScheme:
 
     def kernel_args(self) -> tuple:
         """The arrays the kernel needs, in its argument order."""
-        return (self.steps, self.returns, self.atoms, self.conj_ptr, self.expr_ptr,
+        return (self.steps, self.returns, self.dx_mdc_bits, self.atoms, self.conj_ptr, self.expr_ptr,
                 self.dx_list_ptr, self.dx_list_ids, self.px_list_ptr, self.px_list_ids,
                 self.dx_mcc_tab, self.dx_cc_tab, self.dx_excl, self.dx_site, self.px_is_or,
                 self.pxtab_lists, self.pxtab_mask_ptr, self.pxtab_masks, self.params)
