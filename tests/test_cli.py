@@ -1,0 +1,309 @@
+"""The ``drgkit`` command line, through typer's CliRunner."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import openpyxl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+import drgkit
+from conftest import DATA, read_oracle
+from drgkit.cli import app
+
+runner = CliRunner()
+
+ORACLE = DATA / "opendrg-input-30.csv"
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def one_error_line(result, *needles: str) -> str:
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: "), lines[0]
+    assert "Traceback" not in result.output
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+def no_temp_files(directory: Path) -> list[str]:
+    return [p.name for p in directory.iterdir() if p.name.endswith(".tmp") or p.name.startswith(".")]
+
+
+# --------------------------------------------------------------------------- group
+
+
+def test_group_csv_to_parquet_same_rows_and_order(tmp_path: Path) -> None:
+    out = tmp_path / "out.parquet"
+    result = invoke("group", ORACLE, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "grouped 30 abstracts with chs-drg-1.1" in result.stdout
+    table = pq.read_table(out)
+    source = read_oracle(ORACLE.name)
+    assert table.num_rows == source.num_rows
+    assert table.column("case_id").to_pylist() == source.column("case_id").to_pylist()
+    assert set(table.column("status").to_pylist()) == {"ok"}
+    assert table.column("drg").to_pylist() == source.column("exp_drg").to_pylist()
+    assert table.column("dx").type == pa.list_(pa.string())
+    assert no_temp_files(tmp_path) == []
+
+
+def test_group_scheme_option(tmp_path: Path) -> None:
+    source = read_oracle("hongshan-2.0-17.csv")
+    out = tmp_path / "hs.parquet"
+    result = invoke("group", DATA / "hongshan-2.0-17.csv", "-o", out, "--scheme", "chs-drg-2.0", "--strict-gender")
+    assert result.exit_code == 0, result.output
+    table = pq.read_table(out)
+    assert set(table.column("scheme").to_pylist()) == {"chs-drg-2.0"}
+    assert table.column("drg").to_pylist() == source.column("label_drg").to_pylist()
+
+
+def test_group_writes_csv_output(tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    assert invoke("group", ORACLE, "-o", out, "-q").exit_code == 0
+    with open(out, encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0][0] == "case_id" and "drg" in rows[0]
+    assert len(rows) == 31
+    assert [r[0] for r in rows[1:]] == read_oracle(ORACLE.name).column("case_id").to_pylist()
+    assert rows[1][rows[0].index("dx")] == "K22.301|K11.901|E11.900|I10.x05"
+
+
+def test_group_map_option(tmp_path: Path) -> None:
+    path = tmp_path / "mine.csv"
+    path.write_text("stay,sexe,years,diags,procs\n"
+                    "a,1,65,I21.000x005|E11.900,36.0601\n"
+                    "b,2,30,K35.301,\n", encoding="utf-8")
+    out = tmp_path / "mine.parquet"
+    result = invoke("group", path, "-o", out, "--map", "diags=dx", "--map", "procs=px", "--map", "sexe=gender",
+                    "--map", "years=age", "--map", "stay=case_id", "-q")
+    assert result.exit_code == 0, result.output
+    table = pq.read_table(out)
+    assert table.column("case_id").to_pylist() == ["a", "b"]
+    assert table.column("drg").to_pylist()[0] == "FM19"
+    assert table.column("status").to_pylist() == ["ok", "ok"]
+    bad = invoke("group", path, "-o", tmp_path / "x.parquet", "--map", "nosuch=dx")
+    one_error_line(bad, "nosuch")
+    bad = invoke("group", path, "-o", tmp_path / "x.parquet", "--map", "no-equals-sign")
+    one_error_line(bad, "--map")
+
+
+def test_group_quiet_prints_nothing(tmp_path: Path) -> None:
+    result = invoke("group", ORACLE, "-o", tmp_path / "q.parquet", "--quiet")
+    assert result.exit_code == 0
+    assert result.stdout == "" and result.stderr == ""
+
+
+GBK_HEADER = ["病案号", "性别", "年龄", "年龄(天)", "新生儿出生体重", "住院天数", "离院方式", "总费用",
+              "主要诊断编码", "其他诊断编码1", "其他诊断编码2", "主要手术操作编码", "其他手术操作编码1", "出院科别"]
+GBK_ROWS = [
+    ["病例1", "1", "65", "", "", "10", "1", "35000.50", "I21.000x005", "E11.900", "", "36.0601", "", "心内科"],
+    ["病例2", "2", "0", "3", "1200", "20", "1", "8000", "P07.100", "", "", "", "", "新生儿科"],
+    ["病例3", "男", "65", "", "", "5", "1", "5000", "C61.x00", "", "", "60.5x02", "", "泌尿外科"],
+    ["病例4", "2", "30", "", "", "3", "1", "abc", "K35.301", "", "", "", "", ""],
+]
+
+
+def test_group_gbk_csv_with_chinese_headers(tmp_path: Path) -> None:
+    path = tmp_path / "首页.csv"
+    lines = [",".join(GBK_HEADER)] + [",".join(r) for r in GBK_ROWS]
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("gbk"))
+    out = tmp_path / "out.parquet"
+    result = invoke("group", path, "-o", out)
+    assert result.exit_code == 0, result.output
+    table = pq.read_table(out)
+    assert table.column("case_id").to_pylist() == ["病例1", "病例2", "病例3", "病例4"]
+    assert table.column("dx").to_pylist()[0] == ["I21.000x005", "E11.900"]
+    assert table.column("dept").to_pylist()[1] == "新生儿科"
+    status = table.column("status").to_pylist()
+    drg = table.column("drg").to_pylist()
+    assert (status[0], drg[0]) == ("ok", "FM19")
+    assert status[1] == "ok" and drg[1].startswith("P")
+    # 男 is male with the default (lenient) gender reading: prostate cancer enters MDCM
+    assert (status[2], table.column("mdc").to_pylist()[2]) == ("ok", "MDCM")
+    assert status[3] == "invalid" and "total_cost" in table.column("reason").to_pylist()[3]
+    # strict gender: 男 is not a sex code
+    strict = tmp_path / "strict.parquet"
+    assert invoke("group", path, "-o", strict, "--strict-gender", "-q").exit_code == 0
+    assert pq.read_table(strict).column("status").to_pylist()[2] == "invalid"
+
+
+def test_group_xlsx_in_and_out(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(GBK_HEADER)
+    for row in GBK_ROWS:
+        sheet.append(row)
+    src = tmp_path / "in.xlsx"
+    book.save(src)
+    out = tmp_path / "out.xlsx"
+    result = invoke("group", src, "-o", out, "-q")
+    assert result.exit_code == 0, result.output
+    sheet = openpyxl.load_workbook(out, read_only=True).active
+    rows = list(sheet.iter_rows(values_only=True))
+    header = list(rows[0])
+    assert "status" in header and "drg" in header
+    assert len(rows) == 1 + len(GBK_ROWS)
+    assert [r[header.index("case_id")] for r in rows[1:]] == ["病例1", "病例2", "病例3", "病例4"]
+    assert rows[1][header.index("drg")] == "FM19"
+    assert no_temp_files(tmp_path) == []
+
+
+def test_unknown_scheme_is_one_line_exit_2(tmp_path: Path) -> None:
+    out = tmp_path / "x.parquet"
+    result = invoke("group", ORACLE, "-o", out, "--scheme", "no-such-scheme")
+    one_error_line(result, "unknown scheme", "no-such-scheme")
+    assert not out.exists()
+
+
+def test_missing_file_is_one_line_exit_2(tmp_path: Path) -> None:
+    result = invoke("group", tmp_path / "missing.csv", "-o", tmp_path / "x.parquet")
+    one_error_line(result, "missing.csv", "not found")
+    result = invoke("group", tmp_path, "-o", tmp_path / "x.parquet")
+    one_error_line(result, "directory")
+
+
+def test_garbage_input_is_one_line_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "junk.parquet"
+    path.write_bytes(b"\x00\x01garbage" * 100)
+    one_error_line(invoke("group", path, "-o", tmp_path / "x.parquet"), "junk.parquet")
+    path = tmp_path / "nodx.csv"
+    path.write_text("a,b\n1,2\n", encoding="utf-8")
+    one_error_line(invoke("group", path, "-o", tmp_path / "x.parquet"), "no diagnosis column")
+
+
+def test_failed_run_keeps_existing_output_and_leaves_no_temp_file(tmp_path: Path) -> None:
+    out = tmp_path / "out.parquet"
+    out.write_bytes(b"previous result")
+    # fails before anything is written
+    one_error_line(invoke("group", tmp_path / "missing.csv", "-o", out))
+    assert out.read_bytes() == b"previous result"
+    # fails after the first batch was written: a malformed line beyond the first 1 MB block
+    path = tmp_path / "big.csv"
+    good = "".join(f"C{i:07d},1,65,I21.000x005|E11.900|I10.x00|E78.500|K21.000,36.0601|88.5500,12345.67\n"
+                   for i in range(16_000))
+    path.write_text("case_id,gender,age,dx,px,total_cost\n" + good + "bad,row,with,too,many,fields,here,!\n",
+                    encoding="utf-8")
+    assert path.stat().st_size > 1_200_000
+    result = invoke("group", path, "-o", out, "--batch-size", "5000")
+    one_error_line(result, "big.csv")
+    assert out.read_bytes() == b"previous result"
+    assert no_temp_files(tmp_path) == []
+
+
+def test_failed_write_midway_keeps_existing_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import drgkit.api
+
+    out = tmp_path / "out.csv"
+    out.write_text("old\n", encoding="utf-8")
+    calls = {"n": 0}
+    real = drgkit.api.group_canonical
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise drgkit.io.InputError("simulated failure in the second batch")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(drgkit.api, "group_canonical", flaky)
+    result = invoke("group", ORACLE, "-o", out, "--batch-size", "10")
+    one_error_line(result, "simulated failure")
+    assert calls["n"] == 2
+    assert out.read_text(encoding="utf-8") == "old\n"
+    assert no_temp_files(tmp_path) == []
+
+
+def test_success_replaces_existing_output(tmp_path: Path) -> None:
+    out = tmp_path / "out.parquet"
+    out.write_bytes(b"previous result")
+    assert invoke("group", ORACLE, "-o", out, "-q", "--batch-size", "7").exit_code == 0
+    assert pq.read_table(out).num_rows == 30
+    assert no_temp_files(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- explain
+
+EXPLAIN = ["explain", "--dx", "I21.000x005|E11.900", "--px", "36.0601", "--age", "65", "--sex", "1"]
+
+
+def test_explain_prints_path_and_chinese_names() -> None:
+    result = invoke(*EXPLAIN)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    for needle in ("chs-drg-1.1", "MDCF", "循环系统疾病及功能障碍", "FM1", "FM19", "经皮冠状动脉支架植入",
+                   "I21.000x005", "E11.900", "36.0601", "冠状动脉药物涂层支架置入术", "结果 result: ok"):
+        assert needle in out, needle
+    assert "✓ rule     FM1" in out
+
+
+def test_explain_json() -> None:
+    result = invoke(*EXPLAIN, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    for key in ("scheme", "scheme_checksum", "status", "reason", "mdc", "mdc_name", "adrg", "adrg_name", "drg",
+                "drg_name", "rule", "cc_level", "cc_code", "diagnoses", "procedures", "trace"):
+        assert key in data, key
+    assert (data["scheme"], data["status"], data["mdc"], data["adrg"], data["drg"]) == (
+        "chs-drg-1.1", "ok", "MDCF", "FM1", "FM19")
+    assert data["drg_name"] == "经皮冠状动脉支架植入"
+    assert [d["code"] for d in data["diagnoses"]] == ["I21.000x005", "E11.900"]
+    assert data["procedures"][0]["or_procedure"] is True
+    assert any(step["step"] == "rule" and step["item"] == "FM1" and step["matched"] for step in data["trace"])
+
+
+def test_explain_agrees_with_group() -> None:
+    table = pa.table({"gender": ["1"], "age": ["65"], "dx": ["I21.000x005|E11.900"], "px": ["36.0601"]})
+    grouped = drgkit.group(table)
+    data = json.loads(invoke(*EXPLAIN, "--json").stdout)
+    assert data["drg"] == grouped.column("drg")[0].as_py()
+
+
+def test_explain_errors() -> None:
+    one_error_line(invoke(*EXPLAIN, "--scheme", "nope"), "unknown scheme")
+    result = invoke("explain", "--dx", "I21.000x005", "--sex", "X", "--age", "50")
+    assert result.exit_code == 0
+    assert "invalid" in result.stdout
+
+
+# --------------------------------------------------------------------------- schemes, demo
+
+
+def test_schemes_lists_29() -> None:
+    result = invoke("schemes", "--json")
+    assert result.exit_code == 0
+    ids = [s["id"] for s in json.loads(result.stdout)]
+    assert len(ids) == 29 == len(set(ids))
+    for sid in ("chs-drg-1.1", "chs-drg-2.0", "chs-drg-1.0", "beijing-2022", "wlmq-2022", "zhejiang-2022"):
+        assert sid in ids
+    text = invoke("schemes")
+    assert text.exit_code == 0
+    assert "29 schemes" in text.stdout
+    assert "beijing-2022" in text.stdout and "wlmq-2022" in text.stdout
+
+
+def test_demo(tmp_path: Path) -> None:
+    out = tmp_path / "demo.parquet"
+    result = invoke("demo", "-n", "2000", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "generated 2,000 synthetic abstracts" in result.stdout
+    table = pq.read_table(out)
+    assert table.num_rows == 2000
+    status = table.column("status")
+    assert pc.sum(pc.equal(status, "ok")).as_py() > 1000
+    assert set(status.to_pylist()) <= {"ok", "ungroupable", "ambiguous", "invalid"}
+    assert no_temp_files(tmp_path) == []
+
+
+def test_no_arguments_shows_help() -> None:
+    result = runner.invoke(app, [])
+    assert "group" in result.output and "explain" in result.output
