@@ -30,6 +30,7 @@ from drgkit.io.columns import (
     HeaderPlan,
     expected_dx_headers,
     find_header,
+    normalize_header,
     plan_headers,
 )
 
@@ -240,8 +241,47 @@ def _pieces(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     return parents.filter(keep).to_numpy(zero_copy_only=False).astype(np.int64), values.filter(keep)
 
 
-def _lists_from_pieces(n: int, pieces: list[tuple[np.ndarray, pa.Array]]) -> pa.ListArray:
-    """Row-wise concatenation of several columns' codes, in column order (vectorized scatter)."""
+def _first_slot_blank(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Rows whose first code slot is blank: a null or blank cell, a leading separator (``'|I10.x00'``),
+    or a list whose first element is null or blank (an empty list counts as blank)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    n = len(column)
+    blank = np.ones(n, dtype=bool)
+    if pa.types.is_null(column.type) or n == 0:
+        return blank
+    if _is_list(column.type):
+        lists = column.cast(_STRING_LIST)
+        values, parents = pc.list_flatten(lists), pc.list_parent_indices(lists)
+        if len(values) == 0:
+            return blank
+        rows = parents.to_numpy(zero_copy_only=False).astype(np.int64)
+        first = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])  # each row's first element
+        head = pc.utf8_trim_whitespace(_plain_strings(values).take(pa.array(first)))
+        blank[rows[first]] = pc.fill_null(pc.equal(head, ""), True).to_numpy(zero_copy_only=False)
+        return blank
+    encoded = pc.dictionary_encode(_plain_strings(column))  # one split per distinct cell
+    pieces = pc.split_pattern_regex(encoded.dictionary, CODE_SEPARATORS, max_splits=1)
+    head = pc.utf8_trim_whitespace(pc.list_element(pieces, 0))
+    distinct = pc.fill_null(pc.equal(head, ""), True)
+    return pc.fill_null(distinct.take(encoded.indices), True).to_numpy(zero_copy_only=False).astype(bool)
+
+
+def _lists_from_pieces(n: int, pieces: list[tuple[np.ndarray, pa.Array]],
+                       blank_first: np.ndarray | None = None) -> pa.ListArray:
+    """Row-wise concatenation of several columns' codes, in column order (vectorized scatter).
+
+    ``blank_first``: rows whose principal slot (first code of the first column) is blank; where such
+    a row still has other codes, its list starts with an empty string ``""`` so that the next code is
+    not silently promoted to principal diagnosis / main procedure.
+    """
+    if blank_first is not None:
+        codes = np.zeros(n, dtype=np.int64)
+        for parents, _ in pieces:
+            codes += np.bincount(parents, minlength=n)
+        rows = np.flatnonzero(blank_first & (codes > 0))
+        if rows.size:
+            pieces = [(rows.astype(np.int64), pa.repeat(pa.scalar("", pa.string()), rows.size)), *pieces]
     counts = [np.bincount(parents, minlength=n) for parents, _ in pieces]
     total = np.sum(counts, axis=0) if counts else np.zeros(n, dtype=np.int64)
     offsets = np.zeros(n + 1, dtype=np.int64)
@@ -271,18 +311,34 @@ def _is_list(type_: pa.DataType) -> bool:
             or pa.types.is_list_view(type_) or pa.types.is_large_list_view(type_))
 
 
-def code_lists(column: pa.Array | pa.ChunkedArray) -> pa.ListArray:
+def code_lists(column: pa.Array | pa.ChunkedArray, *, keep_principal_slot: bool = False) -> pa.ListArray:
     """One list<string> per row from a list column or a delimited text column.
 
     Text is split on ``|``, ``,`` or ``;`` (and their full-width forms); pieces are trimmed and empty
     pieces dropped.  Null rows give empty lists.
+
+    ``keep_principal_slot``: the first code of a row is its principal diagnosis / main procedure.  When
+    that slot is blank (``'|I10.x00'``, ``['', 'I10.x00']``) but the row has other codes, the list keeps
+    an empty string first (``['', 'I10.x00']``) instead of promoting the next code; the grouper then
+    reports the missing principal code.  Other empty pieces are still dropped.
     """
-    return _lists_from_pieces(len(column), [_pieces(column)])
+    blank = _first_slot_blank(column) if keep_principal_slot else None
+    return _lists_from_pieces(len(column), [_pieces(column)], blank)
+
+
+def _is_principal_part(header: str) -> bool:
+    """Whether the first of the code-part columns holds the principal code (not an 其他... column)."""
+    return not normalize_header(header).startswith("其他")
 
 
 def _concat_code_columns(table: pa.Table, headers: list[str]) -> pa.ListArray:
-    """Concatenate the codes of several columns row by row, in column order."""
-    return _lists_from_pieces(table.num_rows, [_pieces(table.column(h)) for h in headers])
+    """Concatenate the codes of several columns row by row, in column order.
+
+    When the first column is a principal column (主要诊断编码, 诊断编码1, ...) and it is blank in a row
+    that has other codes, the row's list starts with ``""`` (see :func:`code_lists`).
+    """
+    blank = _first_slot_blank(table.column(headers[0])) if headers and _is_principal_part(headers[0]) else None
+    return _lists_from_pieces(table.num_rows, [_pieces(table.column(h)) for h in headers], blank)
 
 
 def _empty_lists(n: int) -> pa.ListArray:
@@ -314,7 +370,7 @@ def _apply_plan(table: pa.Table, plan: HeaderPlan) -> pa.Table:
     for source, target in plan.rename.items():
         column = table.column(source)
         if target in ("dx", "px"):
-            column = code_lists(column)
+            column = code_lists(column, keep_principal_slot=True)
         elif pa.types.is_large_string(column.type) or pa.types.is_string_view(column.type):
             column = column.cast(pa.string())
         columns[target] = column
