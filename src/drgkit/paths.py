@@ -37,3 +37,8 @@ def cache_dir() -> Path:
     path = Path(root)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def tables_dir() -> Path:
+    """Folder holding the city DRG payment tables (``manifest.toml`` + one CSV per table)."""
+    return _data_dir("tables")
