@@ -1,0 +1,1 @@
+"""DRG/DIP payment: city tables, policies, vectorized pricing."""

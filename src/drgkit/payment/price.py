@@ -1,0 +1,316 @@
+"""Vectorized pricing of grouped cases against a payment table and a policy.
+
+``standard_payment`` = RW × base rate × level coefficient (points × point value × coefficient for point
+tables, the same arithmetic DIP uses); basic groups (基础病组) without the level coefficient (or with the one
+coefficient the table prints for every level). ``case_type`` is normal / high_ratio / low_ratio / special /
+unpriced, ``payment`` follows the policy, ``patient_payment`` = patient share × total cost (paid by item),
+``fund_payment`` = payment − patient_payment, ``margin`` = payment − total_cost. Rows that cannot be priced
+are ``unpriced`` with ``price_reason``. No per-row Python: one join and numpy arithmetic.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .policy import Policy, load_policy
+from .tables import LEVELS, PaymentTable, TableError, load_table, normalize_insurance, normalize_level
+
+CASE_TYPES = ("normal", "high_ratio", "low_ratio", "special", "unpriced")
+OUTPUT_COLUMNS = ("pay_table", "pay_level", "pay_insurance", "rw", "base_rate", "level_coefficient",
+                  "standard_payment", "cost_ratio", "case_type", "payment", "patient_payment", "fund_payment",
+                  "margin", "price_reason")
+
+
+def _policy_rate(policy: Policy, level: str, ins: str) -> float | None:
+    for key in (f"{level}/{ins}", level, ins, ""):
+        if key in policy.base_rates:
+            return float(policy.base_rates[key])
+    return None
+
+
+def standards(table: str | PaymentTable, policy: Policy | dict | str | None = None,
+              combos: list[tuple[str, str]] | None = None) -> pl.DataFrame:
+    """One row per DRG × (level, insurance) of the table: rw, rate, coefficient, standard and flags.
+
+    ``combos`` restricts the (level key, insurance key) pairs; keys are '' where the table does not
+    distinguish levels / insurance types.
+    """
+    t = load_table(table)
+    policy = load_policy(policy)
+    df = t.df
+    levels = list(t.info.levels) or [""]
+    insurances = list(t.info.insurance_types) or [""]
+    if combos is None:
+        combos = [(lv, ins) for lv in levels for ins in insurances]
+    points = t.info.basis == "points"
+    # rate per (level, insurance) pair, from the policy override, the table rows, the manifest or the policy
+    rate_rows = []
+    for lv, ins in set(combos) | ({(t.info.basic_group_rate_level, i) for _, i in combos}
+                                  if t.info.basic_group_rate_level else set()):
+        over = _policy_rate(policy, lv, ins)
+        derived = None if points else t.derived_rate(lv, ins)
+        fallback = policy.point_value if points else policy.base_rate
+        rate_rows.append({"hospital_level": lv, "insurance_type": ins,
+                          "_over": over,
+                          "_derived": derived[0] if derived else None,
+                          "_fallback": None if math.isnan(fallback) else fallback,
+                          "_rate_note": "policy" if over is not None else ("derived" if derived else "")})
+    rates = pl.DataFrame(rate_rows, schema={"hospital_level": pl.Utf8, "insurance_type": pl.Utf8,
+                                            "_over": pl.Float64, "_derived": pl.Float64, "_fallback": pl.Float64,
+                                            "_rate_note": pl.Utf8})
+    sel = pl.DataFrame({"hospital_level": [c[0] for c in combos], "insurance_type": [c[1] for c in combos]},
+                       schema={"hospital_level": pl.Utf8, "insurance_type": pl.Utf8})
+    s = df.join(sel, on=["hospital_level", "insurance_type"], how="inner")
+    s = s.join(rates, on=["hospital_level", "insurance_type"], how="left")
+    flags = pl.col("flags")
+    s = s.with_columns(
+        _basic=flags.str.contains("basic_group"),
+        rate=pl.coalesce(pl.col("_over"), pl.col("base_rate"), pl.col("_derived"), pl.col("_fallback")),
+    )
+    if t.info.basic_group_rate_level:
+        ref = rates.filter(pl.col("hospital_level") == t.info.basic_group_rate_level).select(
+            "insurance_type", pl.coalesce("_over", "_derived", "_fallback").alias("_basic_rate"))
+        s = s.join(ref, on="insurance_type", how="left").with_columns(
+            rate=pl.when(pl.col("_basic")).then(pl.col("_basic_rate")).otherwise(pl.col("rate")))
+    coef = pl.col("level_coefficient").fill_null(1.0)
+    b = policy.basic_group_coefficient
+    if b == "table":
+        basic_coef = coef
+    elif b == "auto":
+        # the table's coefficient when it prints one value for every level (Suzhou 1.02), else none (1.0)
+        same = df.filter(pl.col("flags").str.contains("basic_group")).group_by("drg").agg(
+            (pl.col("level_coefficient").n_unique() == 1).alias("_same"))
+        s = s.join(same, on="drg", how="left")
+        basic_coef = pl.when(pl.col("_same").fill_null(False)).then(coef).otherwise(1.0)
+    else:
+        basic_coef = pl.lit(float(b))
+    s = s.with_columns(coef=pl.when(pl.col("_basic")).then(basic_coef).otherwise(coef))
+    s = s.with_columns(standard_computed=pl.col("rw") * pl.col("rate") * pl.col("coef"))
+    if policy.standard_source == "published":
+        std = pl.coalesce(pl.col("payment_standard"), pl.col("standard_computed"))
+    else:
+        std = pl.col("standard_computed")
+    s = s.with_columns(standard=std)
+    return s.select("drg", "drg_name", "hospital_level", "insurance_type", "rw", "rate", "_rate_note", "coef",
+                    "standard_computed", "payment_standard", "standard", "low_outlier_threshold",
+                    "high_outlier_threshold", "flags", "_basic")
+
+
+_NEEDED = ("drg", "status", "total_cost", "hospital_level", "insurance_type", "los", "special_review")
+
+
+def _needed_columns(data: Any) -> tuple[pl.DataFrame, str]:
+    """The columns pricing reads, as a small polars frame (no copy of the rest of the data)."""
+    if isinstance(data, pl.DataFrame):
+        return data.select([c for c in _NEEDED if c in data.columns]), "polars"
+    if isinstance(data, pa.Table):
+        return pl.from_arrow(data.select([c for c in _NEEDED if c in data.column_names])), "arrow"
+    try:
+        import pandas as pd
+
+        if isinstance(data, pd.DataFrame):
+            return pl.from_pandas(data[[c for c in _NEEDED if c in data.columns]]), "pandas"
+    except ImportError:  # pragma: no cover
+        pass
+    raise TypeError(f"price() takes a pyarrow Table, polars or pandas DataFrame, got {type(data).__name__}")
+
+
+def _attach(data: Any, kind: str, columns: dict[str, pa.Array]) -> Any:
+    if kind == "arrow":
+        table = data.drop_columns([c for c in columns if c in data.column_names])
+        for name, array in columns.items():
+            table = table.append_column(name, array)
+        return table
+    if kind == "polars":
+        return data.drop([c for c in columns if c in data.columns]).with_columns(
+            [pl.from_arrow(a).alias(n) for n, a in columns.items()])
+    out = data.drop(columns=[c for c in columns if c in data.columns])
+    return out.assign(**{n: a.to_pandas() for n, a in columns.items()})
+
+
+def _keys(df: pl.DataFrame, given: str | None, column: str, allowed: tuple[str, ...], default: str | None,
+          what: str, table_id: str, norm) -> pl.Expr:
+    """Expression of the per-case level/insurance key ('' where the table does not distinguish them)."""
+    option = "--" + what.split()[-1]
+    if not allowed:
+        return pl.lit("")
+    if given is not None:
+        value = norm(given)
+        if value not in allowed:
+            raise TableError(f"table {table_id}: unknown {what} '{given}' (this table has: {', '.join(allowed)})")
+        return pl.lit(value)
+    if column in df.columns:
+        text = pl.col(column).cast(pl.Utf8).fill_null("")
+        uniq = df.select(text.unique())[column].to_list()
+        mapping = {u: norm(u) for u in uniq}
+        bad = [u for u, v in mapping.items() if v not in allowed]
+        if bad:
+            first = df.with_row_index("_row").filter(text == bad[0])["_row"][0]
+            raise TableError(f"row {first + 1}: unknown {what} '{bad[0]}' in column {column} for table {table_id} "
+                             f"(this table has: {', '.join(allowed)}; give {option} to override)")
+        return text.replace_strict(mapping, return_dtype=pl.Utf8)
+    if default is not None and default in allowed:
+        return pl.lit(default)
+    if len(allowed) == 1:
+        return pl.lit(allowed[0])
+    raise TableError(f"table {table_id} distinguishes {what}s ({', '.join(allowed)}): choose one "
+                     f"({option}) or give a '{column}' column")
+
+
+def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, insurance: str | None = None,
+          policy: Policy | dict | str | None = None) -> Any:
+    """Price grouped cases (output of :func:`drgkit.group`); returns the same type with pricing columns added.
+
+    ``level`` / ``insurance`` apply to every case; without them a ``hospital_level`` / ``insurance_type`` column
+    is used (1/2/3, 一级/二级/三级, level3 …; 职工/居民, employee/resident), then the table's only level / the
+    policy's default insurance type. Columns read: drg, status, total_cost (and los, special_review if present).
+    """
+    t = load_table(table)
+    policy = load_policy(policy)
+    df, kind = _needed_columns(grouped)
+    for c in ("drg", "status"):
+        if c not in df.columns:
+            raise TableError(f"grouped data has no '{c}' column: run `drgkit group` first")
+    n = df.height
+    lv = _keys(df, level, "hospital_level", t.info.levels, None, "hospital level", t.id, normalize_level)
+    ins = _keys(df, insurance, "insurance_type", t.info.insurance_types, policy.default_insurance,
+                "insurance type", t.id, normalize_insurance)
+    keys = df.select(pl.col("drg").cast(pl.Utf8).fill_null("").alias("drg"), lv.alias("hospital_level"),
+                     ins.alias("insurance_type"))
+    combos = keys.select("hospital_level", "insurance_type").unique().rows()
+    std = standards(t, policy, combos)
+    flag_cols = [pl.col("flags").str.contains(f).alias(f"_f_{f}") for f in policy.by_item_flags]
+    std = std.with_columns(flag_cols + [pl.lit(True).alias("_in_table")])
+    joined = keys.join(std, on=["drg", "hospital_level", "insurance_type"], how="left", maintain_order="left")
+    if joined.height != n:  # pragma: no cover - table keys are unique after loading
+        raise TableError(f"table {t.id}: duplicate DRG rows")
+
+    def arr(name: str) -> np.ndarray:
+        return joined[name].cast(pl.Float64).to_numpy().astype(np.float64, copy=False)
+
+    def boolean(series: pl.Series) -> np.ndarray:
+        return series.fill_null(False).to_numpy().astype(bool, copy=False)
+
+    status = df["status"].cast(pl.Utf8).fill_null("")
+    cost = (df["total_cost"].cast(pl.Float64, strict=False).to_numpy().astype(np.float64)
+            if "total_cost" in df.columns else np.full(n, np.nan))
+    rw, rate, coef, standard = arr("rw"), arr("rate"), arr("coef"), arr("standard")
+    published = arr("payment_standard")
+    low_thr, high_thr = arr("low_outlier_threshold"), arr("high_outlier_threshold")
+    in_table = boolean(joined["_in_table"])
+
+    ctype = np.full(n, -1, dtype=np.int8)
+    rcode = np.full(n, -1, dtype=np.int32)
+    reasons: list[str] = []
+    payment = np.full(n, np.nan)
+
+    def assign(mask: np.ndarray, kind_: str, why: str, pay=None) -> None:
+        m = mask & (ctype < 0)
+        if not m.any():
+            return
+        ctype[m] = CASE_TYPES.index(kind_)
+        reasons.append(why)
+        rcode[m] = len(reasons) - 1
+        if pay is not None:
+            payment[m] = pay[m] if isinstance(pay, np.ndarray) else pay
+
+    special_pay = policy.special_cost_share * cost
+    # 1. not grouped
+    for st, share in (("ungroupable", policy.ungrouped_cost_share), ("ambiguous", policy.ambiguous_cost_share)):
+        if not math.isnan(share):
+            assign(boolean(status == st), "special", f"{st}: paid {share:g} × cost", share * cost)
+    for st in status.unique().to_list():
+        if st != "ok":
+            assign(boolean(status == st), "unpriced", f"status {st or 'missing'}")
+    # 2. DRG missing from the table ({drg} is filled in below)
+    assign(~in_table, "unpriced", "DRG {drg} not in table " + t.id)
+    # 3. special cases, paid by item
+    if "special_review" in df.columns:
+        assign(boolean(df["special_review"].cast(pl.Boolean, strict=False)), "special",
+               "special review (特例单议): paid by item", special_pay)
+    for flag in policy.by_item_flags:
+        assign(boolean(joined[f"_f_{flag}"]), "special", f"group flagged {flag}: paid by item", special_pay)
+    assign(published == 0, "special", "published standard is 0: paid by item", special_pay)
+    if "los" in df.columns and not (math.isnan(policy.los_min_days) and math.isnan(policy.los_max_days)):
+        los = df["los"].cast(pl.Float64, strict=False).to_numpy().astype(np.float64)
+        if not math.isnan(policy.los_min_days):
+            assign(los <= policy.los_min_days, "special", f"LOS ≤ {policy.los_min_days:g} days: paid by item",
+                   special_pay)
+        if not math.isnan(policy.los_max_days):
+            assign(los >= policy.los_max_days, "special", f"LOS ≥ {policy.los_max_days:g} days: paid by item",
+                   special_pay)
+    # 4. no standard (no weight, or weights only and no rate)
+    assign(np.isnan(rw) & np.isnan(published), "unpriced", "DRG {drg} has no weight in table " + t.id)
+    key = "point_value" if t.info.basis == "points" else "base_rate"
+    assign(np.isnan(standard), "unpriced",
+           f"table {t.id} publishes no {key.replace('_', ' ')} for this level/insurance: set {key} in the policy")
+    # 5. ratio classification
+    comparator = standard if policy.comparator == "standard" else standard / np.where(coef > 0, coef, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = cost / comparator
+        k = policy.high_k(np.where(np.isnan(rw), 0.0, rw))
+        high = ratio > k
+        low = ratio < policy.low_ratio
+        if policy.use_table_thresholds:
+            has_h, has_l = ~np.isnan(high_thr), ~np.isnan(low_thr)
+            high = np.where(has_h, cost > high_thr, high)
+            low = np.where(has_l, cost < low_thr, low)
+            k = np.where(has_h, high_thr / comparator, k)
+    if policy.high_payment == "excess":
+        high_pay = policy.high_a * standard + policy.high_beta * (cost - k * standard)
+    elif policy.high_payment == "by_item":
+        high_pay = cost
+    else:
+        high_pay = standard
+    low_pay = {"by_item": cost, "standard": standard, "cost_share": policy.low_cost_share * cost}[policy.low_payment]
+    assign(high, "high_ratio", f"cost above the high-ratio threshold: paid {policy.high_payment}", high_pay)
+    assign(low, "low_ratio", f"cost below the low-ratio threshold: paid {policy.low_payment}", low_pay)
+    assign(np.ones(n, dtype=bool), "normal", "", standard)
+
+    share = np.full(n, policy.patient_share)
+    if policy.patient_shares:
+        ins_vals = keys["insurance_type"]
+        for name, value in policy.patient_shares.items():
+            share[boolean(ins_vals == name)] = value
+    priced = ctype != CASE_TYPES.index("unpriced")
+    patient = np.where(priced, share * cost, np.nan)
+    # reasons: one string per reason code, DRG-specific ones formatted for their rows only
+    reason_arr = pc.take(pa.array(reasons + [""], type=pa.string()),
+                         pa.array(np.where(rcode < 0, len(reasons), rcode)))
+    for i, why in enumerate(reasons):
+        if "{drg}" in why:
+            before, after = why.split("{drg}")
+            drg_text = pc.binary_join_element_wise(before, keys["drg"].to_arrow(), after, "")
+            reason_arr = pc.if_else(pa.array(rcode == i), drg_text, reason_arr)
+    reason_arr = pc.if_else(pc.equal(reason_arr, ""), pa.scalar(None, pa.string()), reason_arr)
+
+    def money(x: np.ndarray, digits: int | None = 2) -> pa.Array:
+        x = np.round(x, digits) if digits is not None else x
+        return pa.array(x, type=pa.float64(), from_pandas=True)  # NaN -> null
+
+    columns = {
+        "pay_table": pa.array(np.full(n, t.id, dtype=object), type=pa.string()) if n else pa.array([], pa.string()),
+        "pay_level": keys["hospital_level"].to_arrow(),
+        "pay_insurance": keys["insurance_type"].to_arrow(),
+        "rw": money(rw, None),
+        "base_rate": money(rate, None),
+        "level_coefficient": money(coef, None),
+        "standard_payment": money(standard, None),
+        "cost_ratio": money(ratio, 4),
+        "case_type": pc.take(pa.array(CASE_TYPES, type=pa.string()), pa.array(ctype)),
+        "payment": money(payment),
+        "patient_payment": money(patient),
+        "fund_payment": money(payment - patient),
+        "margin": money(payment - cost),
+        "price_reason": reason_arr,
+    }
+    columns = {k: (v.combine_chunks() if isinstance(v, pa.ChunkedArray) else v) for k, v in columns.items()}
+    return _attach(grouped, kind, columns)
+
+
+__all__ = ["CASE_TYPES", "LEVELS", "OUTPUT_COLUMNS", "price", "standards"]

@@ -1,0 +1,204 @@
+"""City DRG payment tables: list the shipped ones, load one (shipped id or a CSV path) with validation.
+
+A table is a long CSV (one row per DRG × hospital level × insurance type it distinguishes); see
+``tables/README.md``. Loading checks every row and raises :class:`TableError` naming the first bad row.
+"""
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import polars as pl
+
+from ..paths import tables_dir
+
+NUMERIC = ("rw", "base_rate", "level_coefficient", "payment_standard", "low_outlier_threshold",
+           "high_outlier_threshold", "mean_cost", "case_volume_cap")
+TEXT = ("drg", "drg_name", "basis", "hospital_level", "insurance_type", "group_type_zh", "flags", "remark_zh")
+COLUMNS = ("drg", "drg_name", "basis", "rw", "hospital_level", "insurance_type", "base_rate", "level_coefficient",
+           "payment_standard", "low_outlier_threshold", "high_outlier_threshold", "mean_cost", "case_volume_cap",
+           "group_type_zh", "flags", "remark_zh")
+LEVELS = ("level1", "level2", "level3", "level3a", "level3b", "provincial_level3a", "level1_and_primary",
+          "named_top_hospitals", "rate_tier_1")
+INSURANCE = ("employee", "resident")
+# how hospital levels are written in discharge data -> table level ids
+LEVEL_ALIASES = {"1": "level1", "2": "level2", "3": "level3", "一级": "level1", "二级": "level2", "三级": "level3",
+                 "三甲": "level3a", "三乙": "level3b", "省三甲": "provincial_level3a", "一级及基层": "level1_and_primary"}
+INSURANCE_ALIASES = {"职工": "employee", "居民": "resident", "城镇职工": "employee", "城乡居民": "resident",
+                     "1": "employee", "2": "resident"}
+
+
+class TableError(ValueError):
+    """A payment table that cannot be used; the message names the table and row."""
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    id: str
+    city: str = ""
+    city_zh: str = ""
+    year: int | None = None
+    scheme: str = ""
+    scheme_code_match: str = ""
+    scheme_note: str = ""
+    basis: str = "rw"
+    levels: tuple[str, ...] = ()
+    levels_zh: tuple[str, ...] = ()
+    insurance_types: tuple[str, ...] = ()
+    published: tuple[str, ...] = ()
+    drgs: int = 0
+    rows: int = 0
+    source: str = ""
+    licence: str = ""
+    licence_file: str = ""
+    basic_group_rate_level: str = ""
+    rates: tuple[dict, ...] = ()
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class PaymentTable:
+    info: TableInfo
+    df: pl.DataFrame  # typed: numeric columns Float64, text columns Utf8 ('' for empty)
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def id(self) -> str:
+        return self.info.id
+
+    def derived_rate(self, level: str, insurance: str) -> tuple[float, str] | None:
+        """A rate from the manifest (derived from published standards), or None."""
+        for r in self.info.rates:
+            if r.get("level", "") == level and r.get("insurance", "") == insurance:
+                return float(r["base_rate"]), r.get("source", "derived")
+        return None
+
+
+@lru_cache(maxsize=1)
+def _manifest() -> dict[str, TableInfo]:
+    path = tables_dir() / "manifest.toml"
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    out = {}
+    for t in data.get("table", []):
+        kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in t.items() if k != "rate"}
+        kw["rates"] = tuple(t.get("rate", []))
+        kw["path"] = tables_dir() / f"{t['id']}.csv"
+        out[t["id"]] = TableInfo(**kw)
+    return out
+
+
+def list_tables() -> list[TableInfo]:
+    """The payment tables shipped with drgkit, by id."""
+    return [info for _, info in sorted(_manifest().items())]
+
+
+def table_info(table_id: str) -> TableInfo:
+    m = _manifest()
+    tid = table_id.replace("_", "-")
+    if tid not in m:
+        raise TableError(f"unknown payment table '{table_id}' (see `drgkit tables list`; known: "
+                         f"{', '.join(sorted(m))})")
+    return m[tid]
+
+
+def _read_csv(path: Path) -> pl.DataFrame:
+    try:
+        df = pl.read_csv(path, infer_schema_length=0, encoding="utf8")
+    except Exception as exc:  # polars raises several types for malformed files
+        raise TableError(f"{path}: cannot read as CSV: {str(exc).splitlines()[0]}") from None
+    return df
+
+
+def _parse(df: pl.DataFrame, name: str, *, strict: bool) -> tuple[pl.DataFrame, list[str]]:
+    missing = [c for c in ("drg",) if c not in df.columns]
+    if missing or not ({"rw", "payment_standard"} & set(df.columns)):
+        raise TableError(f"{name}: a payment table needs the columns drg and rw (or payment_standard); "
+                         f"has {', '.join(df.columns)}")
+    for c in COLUMNS:
+        if c not in df.columns:
+            df = df.with_columns(pl.lit("").alias(c))
+    df = df.select(COLUMNS).with_columns([pl.col(c).cast(pl.Utf8).fill_null("").str.strip_chars() for c in COLUMNS])
+    line = pl.int_range(2, df.height + 2).alias("_line")
+    df = df.with_columns(line)
+    # row checks: each gives the first offending row
+    def bad(mask: pl.Expr, what: str) -> None:
+        hit = df.filter(mask)
+        if hit.height:
+            r = hit.row(0, named=True)
+            raise TableError(f"{name}: row {r['_line']} (DRG '{r['drg']}'): {what.format(**r)}"
+                             + (f" ({hit.height} rows)" if hit.height > 1 else ""))
+
+    bad(pl.col("drg") == "", "missing DRG code")
+    basis_ok = pl.col("basis").is_in(["", "rw", "points", "cost"])
+    bad(~basis_ok, "unknown basis '{basis}' (rw, points, cost)")
+    bad((pl.col("hospital_level") != "") & ~pl.col("hospital_level").is_in(list(LEVELS)),
+        "unknown hospital level '{hospital_level}' (" + ", ".join(LEVELS) + ")")
+    bad((pl.col("insurance_type") != "") & ~pl.col("insurance_type").is_in(list(INSURANCE)),
+        "unknown insurance type '{insurance_type}' (employee, resident)")
+    typed = []
+    for c in NUMERIC:
+        val = pl.col(c).cast(pl.Float64, strict=False)
+        bad((pl.col(c) != "") & val.is_null(), f"{c} is not a number: '{{{c}}}'")
+        bad(val < 0, f"negative {c}: {{{c}}}")
+        bad(val.is_infinite() | val.is_nan(), f"{c} is not finite: '{{{c}}}'")
+        typed.append(val.alias(c))
+    for c in ("base_rate", "level_coefficient"):
+        bad(pl.col(c).cast(pl.Float64, strict=False) == 0, f"{c} is zero")
+    df = df.with_columns(typed)
+    notes = []
+    dup = df.filter(pl.struct("drg", "hospital_level", "insurance_type").is_duplicated())
+    if dup.height:
+        r = dup.row(0, named=True)
+        msg = (f"{name}: row {r['_line']} (DRG '{r['drg']}'): DRG listed more than once for level "
+               f"'{r['hospital_level']}' / insurance '{r['insurance_type']}'")
+        if strict:
+            raise TableError(msg)
+        notes.append(msg + "; the first row is used")
+        df = df.unique(subset=["drg", "hospital_level", "insurance_type"], keep="first", maintain_order=True)
+    return df, notes
+
+
+def load_table(table: str | Path | PaymentTable, *, strict: bool | None = None) -> PaymentTable:
+    """Load a shipped table by id (``suzhou-2023`` or ``suzhou_2023``) or a table CSV by path.
+
+    Shipped tables keep published duplicates (Urumqi's DR13: the first row is used, noted in ``notes``);
+    a user table with a duplicate DRG/level/insurance row is refused (``strict``).
+    """
+    if isinstance(table, PaymentTable):
+        return table
+    path = Path(table)
+    if path.suffix.lower() == ".csv" or path.exists():
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no such payment table")
+        df, notes = _parse(_read_csv(path), str(path), strict=True if strict is None else strict)
+        info = _info_from(df, path.stem, path)
+        return PaymentTable(info, df, tuple(notes))
+    info = table_info(str(table))
+    df, notes = _parse(_read_csv(info.path), info.id, strict=False if strict is None else strict)
+    return PaymentTable(info, df, tuple(notes))
+
+
+def _info_from(df: pl.DataFrame, tid: str, path: Path) -> TableInfo:
+    levels = tuple(sorted(set(df["hospital_level"].to_list()) - {""}))
+    ins = tuple(sorted(set(df["insurance_type"].to_list()) - {""}))
+    basis = next((b for b in df["basis"].to_list() if b), "rw")
+    published = tuple(c for c in NUMERIC if df[c].is_not_null().any())
+    return TableInfo(id=tid, basis=basis, levels=levels, insurance_types=ins, published=published,
+                     drgs=df["drg"].n_unique(), rows=df.height, source=str(path), path=path)
+
+
+def normalize_level(value) -> str:
+    s = str(value).strip()
+    return LEVEL_ALIASES.get(s, s)
+
+
+def normalize_insurance(value) -> str:
+    s = str(value).strip()
+    return INSURANCE_ALIASES.get(s, s)
+
+
+def is_missing(x) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
