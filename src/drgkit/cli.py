@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Optional
 
+import pyarrow as pa
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -49,6 +50,18 @@ def _parse_map(items: list[str]) -> dict[str, str]:
         src, dst = item.split("=", 1)
         mapping[src.strip()] = dst.strip()
     return mapping
+
+
+def _tally(result, counts: Counter, drgs: Counter) -> None:
+    """Add a batch's status and DRG counts (vectorized: one entry per distinct value)."""
+    import pyarrow.compute as pc
+
+    for item in pc.value_counts(result.column("status")).to_pylist():
+        counts[item["values"]] += item["counts"]
+    grouped = result.filter(pc.is_in(result.column("status"), value_set=pa.array(["ok", "ambiguous"])))
+    keys = pc.binary_join_element_wise(grouped.column("drg"), pc.fill_null(grouped.column("drg_name"), ""), "\t")
+    for item in pc.value_counts(keys).to_pylist():
+        drgs[tuple(item["values"].split("\t", 1))] += item["counts"]
 
 
 def _summary(counts: Counter, drgs: Counter, rows: int, seconds: float, scheme: str) -> None:
@@ -121,9 +134,7 @@ def group(
                     writer.write(result)
                     rows += result.num_rows
                     if not quiet:
-                        counts.update(result.column("status").to_pylist())
-                        ok = result.filter(result.column("status").to_numpy(zero_copy_only=False) != "invalid")
-                        drgs.update(zip(ok.column("drg").to_pylist(), ok.column("drg_name").to_pylist()))
+                        _tally(result, counts, drgs)
                     progress.update(task, advance=result.num_rows)
             if writer is None:
                 raise CliError(f"{input}: no rows could be read")
@@ -219,12 +230,246 @@ def demo(
         seconds = time.perf_counter() - t1
         write_table(result, output)
         out_console.print(f"generated {rows:,} synthetic abstracts in {gen:.2f} s; results in {output}")
-        ok = result.filter(result.column("status").to_numpy(zero_copy_only=False) != "invalid")
-        _summary(Counter(result.column("status").to_pylist()),
-                 Counter(zip(ok.column("drg").to_pylist(), ok.column("drg_name").to_pylist())),
-                 rows, seconds, compiled.id)
+        counts: Counter = Counter()
+        drgs: Counter = Counter()
+        _tally(result, counts, drgs)
+        _summary(counts, drgs, rows, seconds, compiled.id)
 
     _run(work)
+
+
+@app.command()
+def synth(
+    rows: int = typer.Option(1_000_000, "--rows", "-n", help="Abstracts to write (any size: written in chunks)"),
+    output: Path = typer.Option(..., "-o", "--output", help=".parquet or .csv"),
+    scheme: str = typer.Option("chs-drg-1.1", "--scheme", "-s"),
+    seed: int = typer.Option(1, "--seed"),
+    dirty: float = typer.Option(0.03, "--dirty", help="Share of rows with planted data errors"),
+    chunk: int = typer.Option(1_000_000, "--chunk", help="Rows generated per chunk (bounds memory)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Write realistic synthetic abstracts drawn from a scheme's own tables (demo, tests, benchmarks)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from .demo import generate
+    from .io import IncrementalWriter
+
+    def work() -> None:
+        if rows < 0 or chunk <= 0:
+            raise CliError("--rows must be >= 0 and --chunk > 0")
+        writer = None
+        t0 = time.perf_counter()
+        try:
+            for k, start in enumerate(range(0, max(rows, 1), chunk)):
+                n = min(chunk, rows - start)
+                table = generate(n, scheme=scheme, seed=seed * 100_003 + k, dirty=dirty)
+                # ids unique across chunks
+                ids = pc.utf8_lpad(pc.cast(pa.array(range(start + 1, start + n + 1), pa.int64()), pa.string()), 9, "0")
+                table = table.set_column(table.column_names.index("case_id"), "case_id",
+                                         pc.binary_join_element_wise("D", ids, ""))
+                if "patient_id" in table.column_names:
+                    pid = table.column("patient_id")
+                    table = table.set_column(table.column_names.index("patient_id"), "patient_id",
+                                             pc.binary_join_element_wise(f"C{k}-", pc.cast(pid, pa.string()), ""))
+                if writer is None:
+                    writer = IncrementalWriter(output, table.schema)
+                writer.write(table)
+            if writer is not None:
+                writer.close()
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
+        if not quiet:
+            out_console.print(f"wrote {rows:,} synthetic abstracts ({scheme}) to {output} "
+                              f"in {time.perf_counter() - t0:.1f} s")
+
+    _run(work)
+
+
+# ---------------------------------------------------------------- payment: tables, pay
+tables_app = typer.Typer(no_args_is_help=True, help="City DRG payment tables (list, show, check).")
+app.add_typer(tables_app, name="tables")
+
+
+def _run_pay(fn):
+    """Like ``_run``, also turning payment table / policy errors into one clear line."""
+    from .payment import PolicyError, TableError
+
+    def guarded():
+        try:
+            return fn()
+        except (TableError, PolicyError) as exc:
+            raise CliError(str(exc).splitlines()[0]) from None
+
+    return _run(guarded)
+
+
+@tables_app.command("list")
+def tables_list(as_json: bool = typer.Option(False, "--json")) -> None:
+    """List the shipped payment tables: city, year, scheme, levels, insurance types, what they publish."""
+    from .payment import list_tables
+
+    def work() -> None:
+        infos = list_tables()
+        rows = [{"id": i.id, "city": f"{i.city_zh} {i.city}", "year": i.year, "scheme": i.scheme,
+                 "basis": i.basis, "drgs": i.drgs, "levels": ",".join(i.levels), "insurance":
+                 ",".join(i.insurance_types), "published": ",".join(i.published), "licence": i.licence}
+                for i in infos]
+        if as_json:
+            typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+            return
+        t = Table(title=f"{len(rows)} payment tables")
+        for col in ("id", "city", "year", "scheme", "drgs", "levels", "insurance", "published"):
+            t.add_column(col)
+        for r in rows:
+            t.add_row(*(str(r[c]) for c in ("id", "city", "year", "scheme", "drgs", "levels", "insurance",
+                                              "published")))
+        out_console.print(t)
+
+    _run_pay(work)
+
+
+@tables_app.command("show")
+def tables_show(
+    table_id: str = typer.Argument(..., help="Table id (see `drgkit tables list`) or a table CSV"),
+    level: Optional[str] = typer.Option(None, "--level", help="Only this hospital level"),
+    insurance: Optional[str] = typer.Option(None, "--insurance", help="Only this insurance type"),
+    drg: Optional[str] = typer.Option(None, "--drg", help="Only DRG codes starting with this"),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="Policy TOML (rates for weight-only tables)"),
+    limit: int = typer.Option(20, "--limit", "-n", help="Rows to print (0 = all)"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the standards to a file"),
+) -> None:
+    """Show a table's manifest and its payment standards (computed where only RW, rate and coefficient are given)."""
+    import polars as pl
+
+    from .io import write_table
+    from .payment import load_table, standards
+
+    def work() -> None:
+        t = load_table(str(table_id))
+        i = t.info
+        out_console.print(f"[bold]{i.id}[/bold] {i.city_zh} {i.city} {i.year or ''}  scheme {i.scheme or '-'} "
+                          f"({i.scheme_code_match or '?'} codes)  basis {i.basis}")
+        out_console.print(f"levels: {', '.join(i.levels) or '-'}  insurance: {', '.join(i.insurance_types) or '-'}"
+                          f"  publishes: {', '.join(i.published)}")
+        out_console.print(f"source: {i.source}  licence: {i.licence or '-'}")
+        for r in i.rates:
+            out_console.print(f"rate {r.get('level') or '-'} / {r.get('insurance') or '-'}: {r['base_rate']} "
+                              f"({r.get('source')}, reproduces {r.get('reproduces', '?')})")
+        for note in t.notes:
+            out_console.print(f"[yellow]note:[/yellow] {note}")
+        s = standards(t, policy)
+        if level:
+            s = s.filter(pl.col("hospital_level") == level)
+        if insurance:
+            s = s.filter(pl.col("insurance_type") == insurance)
+        if drg:
+            s = s.filter(pl.col("drg").str.starts_with(drg))
+        s = s.select("drg", "drg_name", "hospital_level", "insurance_type", "rw", "rate", "coef",
+                     "payment_standard", "standard", "flags")
+        if output:
+            write_table(s.to_arrow(), output)
+            out_console.print(f"{s.height} rows written to {output}")
+            return
+        t2 = Table(title=f"{s.height} rows")
+        for col in s.columns:
+            t2.add_column(col)
+        for row in s.head(limit or s.height).iter_rows():
+            t2.add_row(*("" if v is None else (f"{v:.2f}" if isinstance(v, float) else str(v)) for v in row))
+        out_console.print(t2)
+
+    _run_pay(work)
+
+
+@tables_app.command("check")
+def tables_check(
+    table_id: str = typer.Argument(..., help="Table id or a table CSV"),
+    as_json: bool = typer.Option(False, "--json"),
+    limit: int = typer.Option(20, "--limit", "-n", help="Rows not following the rate to list per level"),
+) -> None:
+    """Derive the base rate implied by the published standards and list the rows that do not follow it."""
+    from .payment import check_table, load_table
+
+    def work() -> None:
+        t = load_table(str(table_id))
+        checks = check_table(t)
+        if as_json:
+            typer.echo(json.dumps([{"level": c.level, "insurance": c.insurance, "formula": c.formula,
+                                    "rate": c.rate, "published_rate": c.published_rate,
+                                    "manifest_rate": c.manifest_rate, "rows_checked": c.rows_checked,
+                                    "rows_reproduced": c.rows_reproduced,
+                                    "outliers": c.outliers.to_dicts()} for c in checks],
+                                  ensure_ascii=False, indent=2))
+            return
+        if not checks:
+            out_console.print(f"{t.id}: publishes no payment standards with weights; nothing to check")
+        for note in t.notes:
+            out_console.print(f"[yellow]note:[/yellow] {note}")
+        for c in checks:
+            src = "published" if c.published_rate is not None and c.rate == c.published_rate else "implied"
+            out_console.print(f"{t.id} {c.level or '-'} / {c.insurance or '-'}: standard = {c.formula}, "
+                              f"{src} rate {c.rate} reproduces {c.rows_reproduced}/{c.rows_checked} rows to 0.01 yuan")
+            if c.outliers.height:
+                tb = Table(title=f"{c.outliers.height} rows not following rate {c.rate}")
+                for col in c.outliers.columns:
+                    tb.add_column(col)
+                for row in c.outliers.head(limit or c.outliers.height).iter_rows():
+                    tb.add_row(*("" if v is None else str(v) for v in row))
+                out_console.print(tb)
+
+    _run_pay(work)
+
+
+@app.command()
+def pay(
+    input: Path = typer.Argument(..., help="Grouped cases (output of `drgkit group`): .parquet, .csv, .xlsx"),
+    output: Path = typer.Option(..., "-o", "--output", help="Priced result: .parquet, .csv or .xlsx"),
+    table: str = typer.Option(..., "--table", help="Payment table id (see `drgkit tables list`) or a table CSV"),
+    level: Optional[str] = typer.Option(None, "--level", help="Hospital level (default: the hospital_level column)"),
+    insurance: Optional[str] = typer.Option(None, "--insurance", help="employee / resident (default: column or policy)"),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="Policy TOML (thresholds, formulas, rates)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Price every grouped case: standard payment, case type, payment, fund and patient shares, margin."""
+    import pyarrow.compute as pc
+
+    from .io import write_table
+    from .io.read import _read_raw
+    from .payment import CASE_TYPES, price
+
+    def work() -> None:
+        start = time.perf_counter()
+        data = _read_raw(input)
+        if data.num_rows == 0:
+            raise CliError(f"{input}: no rows could be read")
+        result = price(data, table, level=level, insurance=insurance, policy=policy)
+        write_table(result, output)
+        if quiet:
+            return
+        seconds = time.perf_counter() - start
+        out_console.print(f"priced {result.num_rows:,} cases with {table} in {seconds:.2f} s; results in {output}")
+        t = Table(title="case types")
+        for col in ("case_type", "cases", "payment", "margin"):
+            t.add_column(col, justify="right" if col != "case_type" else "left")
+        ct = result.column("case_type")
+        for name in CASE_TYPES:
+            mask = pc.equal(ct, name)
+            k = pc.sum(mask).as_py() or 0
+            if not k:
+                continue
+            pay_ = pc.sum(pc.filter(result.column("payment"), mask)).as_py() or 0.0
+            mar = pc.sum(pc.filter(result.column("margin"), mask)).as_py() or 0.0
+            t.add_row(name, f"{k:,}", f"{pay_:,.2f}", f"{mar:,.2f}")
+        out_console.print(t)
+        unpriced = result.filter(pc.equal(ct, "unpriced"))
+        if unpriced.num_rows:
+            counts = Counter(unpriced.column("price_reason").to_pylist()).most_common(5)
+            for why, k in counts:
+                out_console.print(f"unpriced {k:,}: {why}")
+
+    _run_pay(work)
 
 
 def main() -> None:  # pragma: no cover - console entry point

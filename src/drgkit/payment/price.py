@@ -285,7 +285,7 @@ def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, 
     for i, why in enumerate(reasons):
         if "{drg}" in why:
             before, after = why.split("{drg}")
-            drg_text = pc.binary_join_element_wise(before, keys["drg"].to_arrow(), after, "")
+            drg_text = pc.binary_join_element_wise(before, keys["drg"].to_arrow().cast(pa.string()), after, "")
             reason_arr = pc.if_else(pa.array(rcode == i), drg_text, reason_arr)
     reason_arr = pc.if_else(pc.equal(reason_arr, ""), pa.scalar(None, pa.string()), reason_arr)
 
