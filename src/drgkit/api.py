@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from .arrowutil import join_notes
 from .codes.repair import repair_lists
-from .grouping.batch import attach, encode, outcome_columns, run_kernel, ungroupable_reason
+from .grouping.batch import attach, encode, outcome_columns, run_kernel, unknown_pdx
 from .grouping.reference import Reference, Result
 from .io import canonicalize, prepare, read_cases
 from .io.prepare import PreparedCases
@@ -216,7 +216,8 @@ def explain(dx: str | list[str], px: str | list[str] | None = None, *, age: int 
     result = Reference(compiled).group(enc.dx_ids, enc.px_ids, enc.num[0])
     if result.status == P.ST_UNGROUPABLE:
         pdx = enc.dx_ids[:1] if len(enc.dx_ids) else np.array([-2])
-        result.reason = int(ungroupable_reason(pdx, compiled)[0])
+        if unknown_pdx(pdx, compiled)[0]:
+            result.reason = P.R_PDX_UNKNOWN
     if prep.problems[0].is_valid:
         result = Result(P.ST_INVALID, 0, -1, -1, P.R_INPUT, result.cc_level, result.cc_pos, result.trace)
     return Explanation(compiled, result, row, enc.dx_flat.to_pylist(), enc.px_flat.to_pylist(),

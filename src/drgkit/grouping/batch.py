@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -15,7 +14,6 @@ from ..arrowutil import join_notes, notes_per_row
 from ..io.prepare import PreparedCases
 from ..schemes import program as P
 from ..schemes.program import CompiledScheme
-from . import kernel
 from .encode import UNKNOWN, encode_dept, encode_lists
 
 RESULT_COLUMNS = ("status", "reason", "warnings", "mdc", "adrg", "drg", "drg_name", "cc_level", "cc_code",
@@ -75,6 +73,10 @@ def run_kernel(enc: Encoded, scheme: CompiledScheme, threads: int | None = None)
                   np.zeros(n, np.int8), np.zeros(n, np.int8), np.zeros(n, np.int8))
     if n == 0:
         return out
+    import numba  # imported here so `explain` (reference interpreter only) starts fast
+
+    from . import kernel
+
     if threads:
         numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
     kernel.group_batch(enc.dx_off, enc.dx_ids, enc.px_off, enc.px_ids, enc.num, *scheme.kernel_args(),
@@ -109,13 +111,10 @@ def _warnings(prep: PreparedCases, enc: Encoded, scheme: CompiledScheme) -> pa.A
     return join_notes(text, notes)
 
 
-def ungroupable_reason(pdx: np.ndarray, scheme: CompiledScheme) -> np.ndarray:
-    """Why an ungroupable record failed, from its principal diagnosis id (vectorized)."""
+def unknown_pdx(pdx: np.ndarray, scheme: CompiledScheme) -> np.ndarray:
+    """True where the principal diagnosis is a code the scheme's dictionary does not know (vectorized)."""
     known = pdx >= 0
-    in_mdc = np.zeros(pdx.shape, bool)
-    in_mdc[known] = scheme.dx_in_mdc[pdx[known]] == 1
-    return np.where(~known | (known & (scheme.dx_known[np.maximum(pdx, 0)] == 0) & ~in_mdc), P.R_PDX_UNKNOWN,
-                    np.where(in_mdc, P.R_NO_ADRG, P.R_PDX_NO_MDC)).astype(np.int32)
+    return ~known | ((scheme.dx_known[np.maximum(pdx, 0)] == 0) & (scheme.dx_in_mdc[np.maximum(pdx, 0)] == 0))
 
 
 def outcome_columns(prep: PreparedCases, enc: Encoded, out: Outcome, scheme: CompiledScheme) -> dict[str, pa.Array]:
@@ -128,7 +127,7 @@ def outcome_columns(prep: PreparedCases, enc: Encoded, out: Outcome, scheme: Com
     # a principal diagnosis unknown to the dictionary explains an ungroupable record better
     pdx = np.where(np.diff(enc.dx_off) > 0, enc.dx_ids[np.minimum(enc.dx_off[:-1], max(len(enc.dx_ids) - 1, 0))]
                    if len(enc.dx_ids) else -1, -2)
-    reason[status == P.ST_UNGROUPABLE] = ungroupable_reason(pdx[status == P.ST_UNGROUPABLE], scheme)
+    reason[(status == P.ST_UNGROUPABLE) & unknown_pdx(pdx, scheme)] = P.R_PDX_UNKNOWN
     status[problem] = P.ST_INVALID
     reason[problem] = P.R_INPUT
     codes = sorted(P.REASONS)

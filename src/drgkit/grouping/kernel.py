@@ -26,6 +26,7 @@ ST_OK, ST_UNGROUPABLE, ST_AMBIGUOUS, ST_INVALID = P.ST_OK, P.ST_UNGROUPABLE, P.S
 R_GENDER, R_AGE, R_AGE_DAYS, R_WEIGHT, R_NO_DX = P.R_GENDER, P.R_AGE, P.R_AGE_DAYS, P.R_WEIGHT, P.R_NO_DX
 A_NEXT, A_RETURN = P.A_NEXT, P.A_RETURN
 G_PDX, G_MAIN_PX, G_PDX_MDC = P.G_PDX, P.G_MAIN_PX, P.G_PDX_MDC
+L_MDC, R_MDC_CONDITION, R_PDX_NO_MDC = P.L_MDC, P.R_MDC_CONDITION, P.R_PDX_NO_MDC
 VALIDITY_FULL, CC_MODE_ANY_DX = P.VALIDITY_FULL, P.CC_MODE_ANY_DX
 NO_CODE = -2  # an empty principal-diagnosis slot (the record has no principal diagnosis)
 
@@ -76,7 +77,7 @@ def complications(dx, mcc_tab, cc_tab, excl):
     return sec_mcc, sec_cc, any_mcc, any_cc, sec_mcc_pos, sec_cc_pos, any_mcc_pos, any_cc_pos
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _atom(op, a, b, dx, px, num, cc, dx_ptr, dx_ids, px_ptr, px_ids, site, is_or, pxtab_lists, mask_ptr, masks):
     ndx = dx.shape[0]
     npx = px.shape[0]
@@ -172,8 +173,13 @@ def _atom(op, a, b, dx, px, num, cc, dx_ptr, dx_ids, px_ptr, px_ids, site, is_or
 @njit(cache=True, inline="always")
 def run_steps(dx, px, num, cc, steps, mdc_bits, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids, site, is_or,
               pxtab_lists, mask_ptr, masks):
-    """Run the step machine for one case; returns the index of the ``returns`` row reached."""
+    """Run the step machine for one case.
+
+    Returns the index of the ``returns`` row reached and whether an MDC was entered through its
+    principal-diagnosis list (to tell "no rule matched" from "the MDC's sex/age condition failed").
+    """
     pc = 0
+    entered = False
     ndx = dx.shape[0]
     npx = px.shape[0]
     pdx_bits = mdc_bits[dx[0]] if ndx > 0 and dx[0] >= 0 else np.uint32(0)
@@ -193,18 +199,45 @@ def run_steps(dx, px, num, cc, steps, mdc_bits, atoms, conj_ptr, expr_ptr, dx_pt
         for j in range(expr_ptr[e], expr_ptr[e + 1] if e >= 0 else 0):
             ok = True
             for k in range(conj_ptr[j], conj_ptr[j + 1]):
-                if not _atom(atoms[k, 0], atoms[k, 1], atoms[k, 2], dx, px, num, cc, dx_ptr, dx_ids, px_ptr,
-                             px_ids, site, is_or, pxtab_lists, mask_ptr, masks):
+                op = atoms[k, 0]
+                # the frequent atoms are evaluated in place; the rest go through _atom (kept out of line so
+                # the kernel compiles in seconds, not minutes)
+                if op == OP_PDX_IN:
+                    hit = ndx > 0 and _in(dx[0], atoms[k, 1], dx_ptr, dx_ids)
+                elif op == OP_MAIN_PX_IN:
+                    hit = npx > 0 and _in(px[0], atoms[k, 1], px_ptr, px_ids)
+                elif op == OP_MCC:
+                    hit = cc[0]
+                elif op == OP_MCC_OR_CC:
+                    hit = cc[0] or cc[1]
+                elif op == OP_MCC_ANY_DX:
+                    hit = cc[2]
+                elif op == OP_MCC_OR_CC_ANY_DX:
+                    hit = cc[2] or cc[3]
+                else:
+                    hit = _atom(op, atoms[k, 1], atoms[k, 2], dx, px, num, cc, dx_ptr, dx_ids, px_ptr, px_ids, site,
+                                is_or, pxtab_lists, mask_ptr, masks)
+                if not hit:
                     ok = False
                     break
             if ok:
                 value = True
                 break
+        if value and guard == G_PDX_MDC and steps[pc, 5] == L_MDC:
+            entered = True
         col = 1 if value else 3
         kind = steps[pc, col]
         if kind == A_RETURN:
-            return steps[pc, col + 1]
+            return steps[pc, col + 1], entered
         pc = pc + 1 if kind == A_NEXT else steps[pc, col + 1]
+
+
+@njit(cache=True)
+def run_steps_call(dx, px, num, cc, steps, mdc_bits, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids, site,
+                   is_or, pxtab_lists, mask_ptr, masks):
+    """``run_steps`` as a real call: the rare retry path need not be inlined (keeps compile time down)."""
+    return run_steps(dx, px, num, cc, steps, mdc_bits, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids,
+                     site, is_or, pxtab_lists, mask_ptr, masks)
 
 
 @njit(cache=True, inline="always")
@@ -243,26 +276,28 @@ def group_one(dx, px, num, steps, returns, mdc_bits, atoms, conj_ptr, expr_ptr, 
     reason = validity(dx, num, params[0] == VALIDITY_FULL)
     if reason != 0:
         return ST_INVALID, 0, -1, -1, reason, level, pos
-    r = run_steps(dx, px, num, cc, steps, mdc_bits, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids, site,
+    r, entered = run_steps(dx, px, num, cc, steps, mdc_bits, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids, site,
                   is_or, pxtab_lists, mask_ptr, masks)
     if returns[r, 0] == ST_UNGROUPABLE and params[2] == 1 and px.shape[0] >= 2:
         # zhejiang-2022: retry with each later procedure alone as the only procedure
         for j in range(1, px.shape[0]):
-            r2 = run_steps(dx, px[j:j + 1], num, cc, steps, mdc_bits, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr,
+            r2, entered2 = run_steps_call(dx, px[j:j + 1], num, cc, steps, mdc_bits, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr,
                            px_ids, site, is_or, pxtab_lists, mask_ptr, masks)
             if returns[r2, 0] != ST_UNGROUPABLE:
                 r = r2
                 break
-    return returns[r, 0], returns[r, 1], returns[r, 2], returns[r, 3], returns[r, 4], level, pos
+    why = returns[r, 4]
+    if returns[r, 0] == ST_UNGROUPABLE and not entered:
+        why = R_MDC_CONDITION if dx[0] >= 0 and mdc_bits[dx[0]] != 0 else R_PDX_NO_MDC
+    return returns[r, 0], returns[r, 1], returns[r, 2], returns[r, 3], why, level, pos
 
 
-@njit(cache=True, parallel=True)
-def group_batch(dx_off, dx_ids_all, px_off, px_ids_all, num, steps, returns, mdc_bits, atoms, conj_ptr, expr_ptr,
-                dx_ptr, dx_ids, px_ptr, px_ids, mcc_tab, cc_tab, excl, site, is_or, pxtab_lists, mask_ptr,
+@njit(cache=True)
+def group_range(start, end, dx_off, dx_ids_all, px_off, px_ids_all, num, steps, returns, mdc_bits, atoms, conj_ptr,
+                expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids, mcc_tab, cc_tab, excl, site, is_or, pxtab_lists, mask_ptr,
                 masks, params, status, drg, adrg, rule, reason, cc_level, cc_pos):
-    """Group every case of a batch in parallel; results go to the preallocated output arrays."""
-    n = num.shape[0]
-    for i in prange(n):
+    """Group cases ``start..end`` serially (everything below is inlined into this loop)."""
+    for i in range(start, end):
         st, d, a, r, why, lvl, pos = group_one(
             dx_ids_all[dx_off[i]:dx_off[i + 1]], px_ids_all[px_off[i]:px_off[i + 1]], num[i], steps, returns,
             mdc_bits, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids, mcc_tab, cc_tab, excl, site, is_or,
@@ -274,3 +309,18 @@ def group_batch(dx_off, dx_ids_all, px_off, px_ids_all, num, steps, returns, mdc
         reason[i] = why
         cc_level[i] = lvl
         cc_pos[i] = pos
+
+
+@njit(cache=True, parallel=True)
+def group_batch(dx_off, dx_ids_all, px_off, px_ids_all, num, steps, returns, mdc_bits, atoms, conj_ptr, expr_ptr,
+                dx_ptr, dx_ids, px_ptr, px_ids, mcc_tab, cc_tab, excl, site, is_or, pxtab_lists, mask_ptr,
+                masks, params, status, drg, adrg, rule, reason, cc_level, cc_pos):
+    """Group every case of a batch: chunks of cases run in parallel (``prange``), each chunk serially."""
+    n = num.shape[0]
+    chunk = 4096
+    n_chunks = (n + chunk - 1) // chunk
+    for c in prange(n_chunks):
+        group_range(c * chunk, min(n, (c + 1) * chunk), dx_off, dx_ids_all, px_off, px_ids_all, num, steps,
+                    returns, mdc_bits, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids, mcc_tab, cc_tab,
+                    excl, site, is_or, pxtab_lists, mask_ptr, masks, params, status, drg, adrg, rule, reason,
+                    cc_level, cc_pos)

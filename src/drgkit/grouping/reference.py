@@ -174,9 +174,12 @@ class Reference:
         """Run the step machine (MDC entries, QY checks, rules, splits in order); record each test."""
         s = self.s
         pc = 0
+        self.entered = False
         while True:
-            e, t_kind, t_arg, f_kind, f_arg, label_kind, label = (int(v) for v in s.steps[pc][:7])
+            e, t_kind, t_arg, f_kind, f_arg, label_kind, label, guard = (int(v) for v in s.steps[pc][:8])
             value, why = self.expr(e, dx, px, num, cc)
+            if value and label_kind == P.L_MDC and guard == P.G_PDX_MDC:
+                self.entered = True  # entered through the principal diagnosis's MDC list
             if label_kind != P.L_END:
                 trace.append(Step(P.LABEL_KINDS[label_kind], self.label(label_kind, label), value, why))
             kind, arg = (t_kind, t_arg) if value else (f_kind, f_arg)
@@ -207,10 +210,14 @@ class Reference:
             trace.append(Step("check", P.REASONS[reason][0], False, []))
             return Result(P.ST_INVALID, 0, -1, -1, reason, level, pos, trace)
         st, drg, adrg, rule, why = self.core(dx, px, num, cc, trace)
+        entered = self.entered
         if st == P.ST_UNGROUPABLE and self.s.params[2] == 1 and len(px) >= 2:
             for j in range(1, len(px)):
                 trace.append(Step("retry", self.s.px_codes[px[j]] if px[j] >= 0 else "?", True, []))
                 res = self.core(dx, px[j:j + 1], num, cc, trace)
                 if res[0] != P.ST_UNGROUPABLE:
                     return Result(*res, level, pos, trace)
+        if st == P.ST_UNGROUPABLE and not entered:
+            on_mdc_list = dx[0] >= 0 and int(self.s.dx_mdc_bits[dx[0]]) != 0
+            why = P.R_MDC_CONDITION if on_mdc_list else P.R_PDX_NO_MDC
         return Result(st, drg, adrg, rule, why, level, pos, trace)

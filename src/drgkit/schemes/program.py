@@ -61,7 +61,7 @@ STATUS_NAMES = ("ok", "ungroupable", "ambiguous", "invalid")
 # reason codes: (code, English, Chinese)
 R_NONE = 0
 R_GENDER, R_AGE, R_AGE_DAYS, R_WEIGHT, R_NO_DX, R_INPUT = 10, 11, 12, 13, 14, 15
-R_PDX_UNKNOWN, R_PDX_NO_MDC, R_NO_ADRG = 20, 21, 22
+R_PDX_UNKNOWN, R_PDX_NO_MDC, R_NO_ADRG, R_MDC_CONDITION = 20, 21, 22, 23
 R_QY_OR_PROC, R_QY_ENTRY = 30, 31
 REASONS = {
     R_NONE: ("", "", ""),
@@ -73,7 +73,8 @@ REASONS = {
     R_INPUT: ("V06", "unreadable field value", "字段值无法识别"),
     R_PDX_UNKNOWN: ("U01", "principal diagnosis is not a code of the scheme's dictionary", "主要诊断编码不在医保版字典中"),
     R_PDX_NO_MDC: ("U02", "principal diagnosis enters no MDC", "主要诊断不属于任何MDC"),
-    R_NO_ADRG: ("U03", "entered an MDC but no ADRG rule matched", "进入MDC但未匹配任何ADRG"),
+    R_NO_ADRG: ("U03", "entered the principal diagnosis's MDC but no ADRG rule matched", "进入主要诊断所属MDC但未匹配任何ADRG"),
+    R_MDC_CONDITION: ("U04", "the principal diagnosis's MDC requires another sex or age", "主要诊断所属MDC的性别或年龄条件不符"),
     R_QY_OR_PROC: ("Q01", "OR procedure unrelated to the principal diagnosis", "手术与主要诊断不相关（歧义组）"),
     R_QY_ENTRY: ("Q02", "record conflicts with the MDC entry (sex or newborn rule)", "病案与MDC入组条件冲突（歧义组）"),
 }
