@@ -231,7 +231,10 @@ def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, 
     assign(~in_table, "unpriced", "DRG {drg} not in table " + t.id)
     # 3. special cases, paid by item
     if "special_review" in df.columns:
-        assign(boolean(df["special_review"].cast(pl.Boolean, strict=False)), "special",
+        sr = df["special_review"]
+        if sr.dtype in (pl.Utf8, pl.String):
+            sr = sr.str.strip_chars().str.to_lowercase().is_in(["true", "1", "yes", "y", "是", "t"])
+        assign(boolean(sr.cast(pl.Boolean, strict=False)), "special",
                "special review (特例单议): paid by item", special_pay)
     for flag in policy.by_item_flags:
         assign(boolean(joined[f"_f_{flag}"]), "special", f"group flagged {flag}: paid by item", special_pay)

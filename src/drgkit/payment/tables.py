@@ -149,11 +149,13 @@ def _parse(df: pl.DataFrame, name: str, *, strict: bool) -> tuple[pl.DataFrame, 
         bad(pl.col(c).cast(pl.Float64, strict=False) == 0, f"{c} is zero")
     df = df.with_columns(typed)
     notes = []
-    dup = df.filter(pl.struct("drg", "hospital_level", "insurance_type").is_duplicated())
+    dup = df.filter(~pl.struct("drg", "hospital_level", "insurance_type").is_first_distinct())
     if dup.height:
         r = dup.row(0, named=True)
+        first = df.filter((pl.col("drg") == r["drg"]) & (pl.col("hospital_level") == r["hospital_level"])
+                          & (pl.col("insurance_type") == r["insurance_type"]))["_line"][0]
         msg = (f"{name}: row {r['_line']} (DRG '{r['drg']}'): DRG listed more than once for level "
-               f"'{r['hospital_level']}' / insurance '{r['insurance_type']}'")
+               f"'{r['hospital_level']}' / insurance '{r['insurance_type']}' (first at row {first})")
         if strict:
             raise TableError(msg)
         notes.append(msg + "; the first row is used")
