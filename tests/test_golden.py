@@ -66,9 +66,9 @@ def agrees(expected: dict, got: dict) -> bool:
         return False
     if status == "invalid":
         return True  # yunnan writes blank mdc/adrg/drg for CHECK_FAILED; only the status is compared
-    if status == "ungroupable":
+    if status == "ungroupable":  # FAIL is 0000 / 00 / 0000 (0000A in yunnan-2022/2023): compared exactly too
         return (got["mdc"] == expected["exp_mdc"] == "0000" and got["adrg"] == expected["exp_adrg"] == "00"
-                and got["drg"] in FAIL_DRGS and expected["exp_drg"] in FAIL_DRGS)
+                and got["drg"] == expected["exp_drg"] and got["drg"] in FAIL_DRGS)
     return (got["mdc"], got["adrg"], got["drg"]) == (expected["exp_mdc"], expected["exp_adrg"], expected["exp_drg"])
 
 
@@ -126,6 +126,12 @@ def test_gender_m_rows_are_invalid_when_strict_and_male_when_lenient() -> None:
         assert strict[e["case_id"]]["status"] == "invalid"
         assert "gender" in strict[e["case_id"]]["reason"]
         assert g["status"] != "invalid" or "gender" not in (g["reason"] or "")
+
+
+def test_yunnan_fail_code() -> None:
+    fails = {g["drg"] for e, g in grouped("chs-drg-schemes-dev.csv", True)
+             if e["exp_status"] == "FAIL" and e["scheme"].startswith("yunnan")}
+    assert fails == {"0000A"}
 
 
 def test_status_mix_covers_every_outcome() -> None:
