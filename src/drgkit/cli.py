@@ -472,6 +472,73 @@ def pay(
     _run_pay(work)
 
 
+@app.command()
+def calibrate(
+    input: Path = typer.Argument(..., help="Grouped history (output of `drgkit group`): .parquet, .csv, .xlsx"),
+    output: Path = typer.Option(..., "-o", "--output", help="New payment table (.csv, the format `pay` reads)"),
+    trim: str = typer.Option("iqr", "--trim", help="iqr | sd3 | pct5_95 | pct2_5_97_5 | none"),
+    years: Optional[str] = typer.Option(None, "--years", help="Year weights, e.g. 2022:1,2023:2,2024:7"),
+    budget: Optional[float] = typer.Option(None, "--budget", help="DRG fund budget (yuan): sets the base rate"),
+    fund_ratio: float = typer.Option(1.0, "--fund-ratio", help="Fund payment ratio (budget ÷ ratio = total cost)"),
+    min_cases: int = typer.Option(100, "--min-cases", help="Flag groups with fewer cases as low_volume"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Derive weights (RW = trimmed group mean ÷ overall mean), CV, RIV and a base rate from history."""
+    from .io.read import _read_raw
+    from .payment.calibrate import CalibrationError, calibrate as do_calibrate, parse_years
+
+    def work() -> None:
+        try:
+            cal = do_calibrate(_read_raw(input), trim=trim, years=parse_years(years), budget=budget,
+                               fund_ratio=fund_ratio, min_cases=min_cases)
+        except CalibrationError as exc:
+            raise CliError(str(exc)) from None
+        cal.write(output)
+        if quiet:
+            return
+        t = cal.table
+        out_console.print(f"calibrated {t.height} DRGs from {cal.cases_kept:,} of {cal.cases:,} cases "
+                          f"(trim {trim}); overall mean cost {cal.overall_mean:,.2f}; RIV {cal.riv:.3f}")
+        out_console.print(f"groups with CV > 1: {int(t['cv_over_1'].sum())}; low volume (< {min_cases} cases): "
+                          f"{int(t['low_volume'].sum())}"
+                          + (f"; base rate {cal.base_rate:,.2f}" if cal.base_rate is not None else ""))
+        out_console.print(f"table written to {output} (use: drgkit pay … --table {output})")
+
+    _run_pay(work)
+
+
+@app.command()
+def report(
+    input: Path = typer.Argument(..., help="Grouped (and priced) cases: .parquet, .csv, .xlsx"),
+    by: str = typer.Option("hospital", "--by", help="Column to report by: hospital, dept, …"),
+    output: Path = typer.Option(Path("drgkit-report"), "-o", "--output", help="Folder for CSV and PNG files"),
+    top: int = typer.Option(20, "--top", help="How many losing DRGs to list"),
+) -> None:
+    """Indicators by hospital or department: 入组率, CMI, time/cost consumption indices, margin, losing DRGs."""
+    from .io.read import _read_raw
+    from .payment.report import ReportError, indicators, write_report
+
+    def work() -> None:
+        data = _read_raw(input)
+        try:
+            files = write_report(data, output, by=by, top=top)
+            per, losing = indicators(data, by)
+        except ReportError as exc:
+            raise CliError(str(exc)) from None
+        t = Table(title=f"by {by}")
+        for col in per.columns:
+            t.add_column(col, justify="left" if col == by else "right")
+        for row in per.iter_rows():
+            t.add_row(*("" if v is None else (f"{v:,.3f}" if isinstance(v, float) else str(v)) for v in row))
+        out_console.print(t)
+        if losing.height:
+            out_console.print("losing most: " + ", ".join(f"{d} {m:,.0f}" for d, m in
+                                                          losing.head(min(top, 5)).select("drg", "margin").iter_rows()))
+        out_console.print("written: " + ", ".join(str(f) for f in files))
+
+    _run_pay(work)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 
