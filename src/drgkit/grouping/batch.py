@@ -14,7 +14,7 @@ from ..arrowutil import join_notes, notes_per_row
 from ..io.prepare import PreparedCases
 from ..schemes import program as P
 from ..schemes.program import CompiledScheme
-from .encode import UNKNOWN, encode_dept, encode_lists
+from .encode import EMPTY, UNKNOWN, encode_dept, encode_lists
 
 RESULT_COLUMNS = ("status", "reason", "warnings", "mdc", "adrg", "drg", "drg_name", "cc_level", "cc_code",
                   "scheme", "scheme_checksum")
@@ -102,6 +102,12 @@ def _warnings(prep: PreparedCases, enc: Encoded, scheme: CompiledScheme) -> pa.A
         codes = pc.take(flat, pa.array(bad))
         parts.append(pc.binary_join_element_wise(f"unknown {label} code", codes, " "))
         rows.append(np.searchsorted(off, bad, side="right") - 1)
+    # a blank main-procedure slot with later procedures: grouped as having no main procedure, and said so
+    blank_main = np.flatnonzero((np.diff(enc.px_off) > 0) & (enc.px_ids[np.minimum(enc.px_off[:-1], max(len(enc.px_ids) - 1, 0))]
+                                                             == EMPTY if len(enc.px_ids) else False))
+    if blank_main.size:
+        parts.append(pa.array(["main procedure slot is blank"] * blank_main.size, pa.string()))
+        rows.append(blank_main)
     text = notes_per_row(prep.n, np.concatenate(rows), pa.concat_arrays(parts)) if parts else pa.nulls(
         prep.n, pa.string())
     notes = prep.code_notes

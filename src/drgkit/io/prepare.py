@@ -126,7 +126,25 @@ def _parse_number(array: pa.Array | None, n: int, field: str,
 
 
 def _int_field(table: pa.Table, field: str, n: int) -> tuple[np.ndarray, list[pa.Array | None]]:
-    values, problems, shown = _parse_number(_column(table, field), n, field)
+    array = _column(table, field)
+    if array is not None and (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        # text columns hold few distinct values (ages, days, types): parse each once, spread with take()
+        encoded = pc.dictionary_encode(array)
+        ints, problems = _int_values(encoded.dictionary, len(encoded.dictionary), field)
+        idx = encoded.indices.to_numpy(zero_copy_only=False) if not encoded.indices.null_count else None
+        if idx is None:
+            valid = pc.is_valid(encoded.indices).to_numpy(zero_copy_only=False)
+            idx = np.where(valid, pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False), 0)
+            out = np.where(valid, ints[idx] if len(ints) else -1, -1).astype(np.int32)
+        else:
+            out = ints[idx] if len(ints) else np.full(n, -1, np.int32)
+        spread = [None if p is None else pc.take(p, encoded.indices) for p in problems]
+        return out.astype(np.int32), spread
+    return _int_values(array, n, field)
+
+
+def _int_values(array: pa.Array | None, n: int, field: str) -> tuple[np.ndarray, list[pa.Array | None]]:
+    values, problems, shown = _parse_number(array, n, field)
     finite = pc.fill_null(pc.is_finite(values), False)
     negative = pc.and_(finite, pc.less(values, 0))
     fractional = pc.and_(pc.and_(finite, pc.invert(negative)), pc.not_equal(pc.floor(values), values))
@@ -168,16 +186,27 @@ def _gender(table: pa.Table, n: int, strict: bool) -> tuple[np.ndarray, list[pa.
 
 
 def _codes(table: pa.Table, name: str, n: int) -> tuple[pa.ListArray, pa.Array, pa.Array]:
-    """(normalized code lists without emptied codes, note row index, note text)."""
+    """(normalized code lists without emptied codes, note row index, note text).
+
+    Normalization runs once per distinct code (codes repeat heavily), then spreads with ``take``.
+    An empty first slot (blank principal diagnosis / main procedure) is kept as ``""`` so the grouper
+    reports it instead of promoting the next code.
+    """
     array = _column(table, name)
-    lists = code_lists(array) if array is not None else code_lists(pa.nulls(n, pa.string()))
+    lists = code_lists(array, keep_principal_slot=True) if array is not None else code_lists(pa.nulls(n, pa.string()))
     old = pc.list_flatten(lists)
     parents = pc.list_parent_indices(lists)
-    new, changed = normalize_codes(old)
+    encoded = pc.dictionary_encode(old)
+    distinct_new, distinct_changed = normalize_codes(encoded.dictionary)
+    new = distinct_new.take(encoded.indices)
+    changed = distinct_changed.take(encoded.indices)
     changed_new, changed_old = new.filter(changed), old.filter(changed)
     shown = pc.if_else(pc.equal(changed_new, ""), "(removed)", changed_new)
     note = pc.binary_join_element_wise(shown, " ← '", changed_old, "'", "")
-    keep = pc.not_equal(new, "")
+    parent_np = parents.to_numpy(zero_copy_only=False)
+    list_offsets = lists.offsets.to_numpy()
+    first_slot = np.arange(len(old)) + list_offsets[0] == list_offsets[parent_np] if len(old) else np.zeros(0, bool)
+    keep = pc.or_kleene(pc.fill_null(pc.not_equal(new, ""), False), pa.array(first_slot))
     kept_parents = parents.filter(keep).to_numpy(zero_copy_only=False)
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(np.bincount(kept_parents, minlength=n), out=offsets[1:])
