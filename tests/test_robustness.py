@@ -365,20 +365,14 @@ def test_keep_principal_slot_is_vectorized_on_many_rows() -> None:
     assert pc.sum(pc.list_value_length(lists)).as_py() == 3 * len(firsts[::3]) + 2 * (n - len(firsts[::3]))
 
 
-PREPARE_DROPS_SLOT = pytest.mark.xfail(
-    strict=True,
-    reason="drgkit.io.prepare._codes (prepare.py, not io/read.py) re-reads the lists with code_lists() and drops "
-           "every empty code, so the kept '' slot never reaches the grouper; the next code is still promoted")
 
 
-@PREPARE_DROPS_SLOT
 @pytest.mark.parametrize("dx", ["|I10.x00", "|I21.000x005|E11.900"])
 def test_blank_principal_diagnosis_is_invalid_v05(dx: str) -> None:
     [row] = group_rows([{**GOOD, "dx": dx}])
     assert row["status"] == "invalid" and row["reason"].startswith("V05")
 
 
-@PREPARE_DROPS_SLOT
 def test_blank_principal_column_is_invalid_v05_end_to_end(tmp_path: Path) -> None:
     path = tmp_path / "front.csv"
     path.write_bytes("病案号,性别,年龄,主要诊断编码,其他诊断编码1\n1,1,65,,I21.000x005\n".encode("gbk"))
@@ -386,7 +380,6 @@ def test_blank_principal_column_is_invalid_v05_end_to_end(tmp_path: Path) -> Non
     assert row["status"] == "invalid" and row["reason"].startswith("V05")
 
 
-@PREPARE_DROPS_SLOT
 def test_blank_main_procedure_is_not_replaced_by_the_next_one() -> None:
     [blank] = group_rows([{**GOOD, "px": "|36.0601"}])
     [none] = group_rows([{**GOOD, "px": ""}])

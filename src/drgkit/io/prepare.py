@@ -193,7 +193,7 @@ def _codes(table: pa.Table, name: str, n: int) -> tuple[pa.ListArray, pa.Array, 
     reports it instead of promoting the next code.
     """
     array = _column(table, name)
-    lists = code_lists(array, keep_principal_slot=True) if array is not None else code_lists(pa.nulls(n, pa.string()))
+    lists = code_lists(array if array is not None else pa.nulls(n, pa.string()), keep_principal_slot=True)
     old = pc.list_flatten(lists)
     parents = pc.list_parent_indices(lists)
     encoded = pc.dictionary_encode(old)
