@@ -133,31 +133,35 @@ def _attach(data: Any, kind: str, columns: dict[str, pa.Array]) -> Any:
     return out.assign(**{n: a.to_pandas() for n, a in columns.items()})
 
 
-def _keys(df: pl.DataFrame, given: str | None, column: str, allowed: tuple[str, ...], default: str | None,
-          what: str, table_id: str, norm) -> pl.Expr:
-    """Expression of the per-case level/insurance key ('' where the table does not distinguish them)."""
+def _key_index(df: pl.DataFrame, given: str | None, column: str, allowed: tuple[str, ...], default: str | None,
+               what: str, table_id: str, norm) -> tuple[list[str], np.ndarray]:
+    """Per-case index into ``choices`` (the table's levels / insurance types, [''] if it has none)."""
+    n = df.height
     option = "--" + what.split()[-1]
     if not allowed:
-        return pl.lit("")
+        return [""], np.zeros(n, dtype=np.int64)
+    choices = list(allowed)
     if given is not None:
         value = norm(given)
         if value not in allowed:
             raise TableError(f"table {table_id}: unknown {what} '{given}' (this table has: {', '.join(allowed)})")
-        return pl.lit(value)
+        return choices, np.full(n, choices.index(value), dtype=np.int64)
     if column in df.columns:
-        text = pl.col(column).cast(pl.Utf8).fill_null("")
-        uniq = df.select(text.unique())[column].to_list()
+        text = df[column].cast(pl.Utf8).fill_null("")
+        uniq = text.unique(maintain_order=True).to_list()
         mapping = {u: norm(u) for u in uniq}
         bad = [u for u, v in mapping.items() if v not in allowed]
         if bad:
-            first = df.with_row_index("_row").filter(text == bad[0])["_row"][0]
+            first = int(np.argmax((text == bad[0]).to_numpy()))
             raise TableError(f"row {first + 1}: unknown {what} '{bad[0]}' in column {column} for table {table_id} "
                              f"(this table has: {', '.join(allowed)}; give {option} to override)")
-        return text.replace_strict(mapping, return_dtype=pl.Utf8)
+        codes = pc.index_in(text.to_arrow().cast(pa.string()), value_set=pa.array(uniq, type=pa.string()))
+        lookup = np.array([choices.index(mapping[u]) for u in uniq], dtype=np.int64)
+        return choices, lookup[np.asarray(codes.to_numpy(zero_copy_only=False), dtype=np.int64)]
     if default is not None and default in allowed:
-        return pl.lit(default)
+        return choices, np.full(n, choices.index(default), dtype=np.int64)
     if len(allowed) == 1:
-        return pl.lit(allowed[0])
+        return choices, np.zeros(n, dtype=np.int64)
     raise TableError(f"table {table_id} distinguishes {what}s ({', '.join(allowed)}): choose one "
                      f"({option}) or give a '{column}' column")
 
@@ -177,21 +181,40 @@ def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, 
         if c not in df.columns:
             raise TableError(f"grouped data has no '{c}' column: run `drgkit group` first")
     n = df.height
-    lv = _keys(df, level, "hospital_level", t.info.levels, None, "hospital level", t.id, normalize_level)
-    ins = _keys(df, insurance, "insurance_type", t.info.insurance_types, policy.default_insurance,
-                "insurance type", t.id, normalize_insurance)
-    keys = df.select(pl.col("drg").cast(pl.Utf8).fill_null("").alias("drg"), lv.alias("hospital_level"),
-                     ins.alias("insurance_type"))
-    combos = keys.select("hospital_level", "insurance_type").unique().rows()
-    std = standards(t, policy, combos)
-    flag_cols = [pl.col("flags").str.contains(f).alias(f"_f_{f}") for f in policy.by_item_flags]
-    std = std.with_columns(flag_cols + [pl.lit(True).alias("_in_table")])
-    joined = keys.join(std, on=["drg", "hospital_level", "insurance_type"], how="left", maintain_order="left")
-    if joined.height != n:  # pragma: no cover - table keys are unique after loading
-        raise TableError(f"table {t.id}: duplicate DRG rows")
+    lv_choices, lv_idx = _key_index(df, level, "hospital_level", t.info.levels, None, "hospital level", t.id,
+                                    normalize_level)
+    ins_choices, ins_idx = _key_index(df, insurance, "insurance_type", t.info.insurance_types,
+                                      policy.default_insurance, "insurance type", t.id, normalize_insurance)
+    std = standards(t, policy)
+    # dense lookup: (drg, level, insurance) -> row of std; cases gather from it (no join, no per-row Python)
+    drg_codes = std["drg"].unique(maintain_order=True)
+    n_l, n_i = len(lv_choices), len(ins_choices)
+    std_pos = (np.asarray(pc.index_in(std["drg"].to_arrow().cast(pa.string()),
+                                      value_set=drg_codes.to_arrow().cast(pa.string())).to_numpy(
+                   zero_copy_only=False), dtype=np.int64) * n_l * n_i
+               + std["hospital_level"].replace_strict({c: i for i, c in enumerate(lv_choices)},
+                                                      return_dtype=pl.Int64).to_numpy() * n_i
+               + std["insurance_type"].replace_strict({c: i for i, c in enumerate(ins_choices)},
+                                                      return_dtype=pl.Int64).to_numpy())
+    drg_arrow = df["drg"].cast(pl.Utf8).fill_null("").to_arrow().cast(pa.string())
+    case_drg = pc.index_in(drg_arrow, value_set=drg_codes.to_arrow().cast(pa.string()))
+    in_table = np.asarray(case_drg.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    case_pos = (np.asarray(case_drg.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64) * n_l * n_i
+                + lv_idx * n_i + ins_idx)
+    size = max(len(drg_codes), 1) * n_l * n_i
+    present = np.zeros(size, dtype=bool)
+    present[std_pos] = True
+    in_table &= present[case_pos]
 
     def arr(name: str) -> np.ndarray:
-        return joined[name].cast(pl.Float64).to_numpy().astype(np.float64, copy=False)
+        dense = np.full(size, np.nan)
+        dense[std_pos] = std[name].cast(pl.Float64).to_numpy()
+        return np.where(in_table, dense[case_pos], np.nan)
+
+    def flag(name: str) -> np.ndarray:
+        dense = np.zeros(size, dtype=bool)
+        dense[std_pos] = std["flags"].str.contains(name).fill_null(False).to_numpy()
+        return dense[case_pos] & in_table
 
     def boolean(series: pl.Series) -> np.ndarray:
         return series.fill_null(False).to_numpy().astype(bool, copy=False)
@@ -202,7 +225,6 @@ def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, 
     rw, rate, coef, standard = arr("rw"), arr("rate"), arr("coef"), arr("standard")
     published = arr("payment_standard")
     low_thr, high_thr = arr("low_outlier_threshold"), arr("high_outlier_threshold")
-    in_table = boolean(joined["_in_table"])
 
     ctype = np.full(n, -1, dtype=np.int8)
     rcode = np.full(n, -1, dtype=np.int32)
@@ -236,8 +258,8 @@ def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, 
             sr = sr.str.strip_chars().str.to_lowercase().is_in(["true", "1", "yes", "y", "是", "t"])
         assign(boolean(sr.cast(pl.Boolean, strict=False)), "special",
                "special review (特例单议): paid by item", special_pay)
-    for flag in policy.by_item_flags:
-        assign(boolean(joined[f"_f_{flag}"]), "special", f"group flagged {flag}: paid by item", special_pay)
+    for flag_ in policy.by_item_flags:
+        assign(flag(flag_), "special", f"group flagged {flag_}: paid by item", special_pay)
     assign(published == 0, "special", "published standard is 0: paid by item", special_pay)
     if "los" in df.columns and not (math.isnan(policy.los_min_days) and math.isnan(policy.los_max_days)):
         los = df["los"].cast(pl.Float64, strict=False).to_numpy().astype(np.float64)
@@ -277,9 +299,9 @@ def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, 
 
     share = np.full(n, policy.patient_share)
     if policy.patient_shares:
-        ins_vals = keys["insurance_type"]
         for name, value in policy.patient_shares.items():
-            share[boolean(ins_vals == name)] = value
+            if name in ins_choices:
+                share[ins_idx == ins_choices.index(name)] = value
     priced = ctype != CASE_TYPES.index("unpriced")
     patient = np.where(priced, share * cost, np.nan)
     # reasons: one string per reason code, DRG-specific ones formatted for their rows only
@@ -288,7 +310,7 @@ def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, 
     for i, why in enumerate(reasons):
         if "{drg}" in why:
             before, after = why.split("{drg}")
-            drg_text = pc.binary_join_element_wise(before, keys["drg"].to_arrow().cast(pa.string()), after, "")
+            drg_text = pc.binary_join_element_wise(before, drg_arrow, after, "")
             reason_arr = pc.if_else(pa.array(rcode == i), drg_text, reason_arr)
     reason_arr = pc.if_else(pc.equal(reason_arr, ""), pa.scalar(None, pa.string()), reason_arr)
 
@@ -297,9 +319,9 @@ def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, 
         return pa.array(x, type=pa.float64(), from_pandas=True)  # NaN -> null
 
     columns = {
-        "pay_table": pa.array(np.full(n, t.id, dtype=object), type=pa.string()) if n else pa.array([], pa.string()),
-        "pay_level": keys["hospital_level"].to_arrow(),
-        "pay_insurance": keys["insurance_type"].to_arrow(),
+        "pay_table": pc.take(pa.array([t.id], type=pa.string()), pa.array(np.zeros(n, dtype=np.int32))),
+        "pay_level": pc.take(pa.array(lv_choices, type=pa.string()), pa.array(lv_idx)),
+        "pay_insurance": pc.take(pa.array(ins_choices, type=pa.string()), pa.array(ins_idx)),
         "rw": money(rw, None),
         "base_rate": money(rate, None),
         "level_coefficient": money(coef, None),
