@@ -241,3 +241,21 @@ def test_cli_tables_and_pay(tmp_path, spec_table):
     r = runner.invoke(app, ["pay", str(src), "-o", str(out), "--table", str(spec_table), "--level", "level3",
                             "--policy", str(policy)])
     assert r.exit_code == 2 and "low_ratio must be a number" in r.output
+
+
+def test_spec_worked_example_dip_points(tmp_path):
+    """Spec §6.1 with the same pricing model: points × point value × coefficient (DIP reuses it)."""
+    path = tmp_path / "dip.csv"
+    rows = [(g, pts, lv, coef, flags) for g, pts, flags in (("A", 2000, ""), ("B", 800, ""), ("C", 500, "basic_group"))
+            for lv, coef in (("level3", 1.1), ("level2", 0.9))]
+    path.write_text(HEADER + "".join(f"{g},{g},points,{p},{lv},,,{'' if f else c},,{f}\n" for g, p, lv, c, f in rows),
+                    encoding="utf-8")
+    cases = pl.DataFrame({"status": ["ok"] * 7, "drg": ["A", "A", "B", "C", "A", "B", "C"],
+                          "hospital_level": ["level3"] * 4 + ["level2"] * 3,
+                          "total_cost": [11000.0, 30000.0, 1500.0, 2600.0, 8500.0, 3800.0, 2400.0]})
+    policy = {"point_value": 5.0, "low_ratio": 0.5, "high_bands": [[math.inf, 2.0]]}
+    out = price(cases, path, policy=policy)
+    assert out["case_type"].to_list() == ["normal", "high_ratio", "low_ratio", "normal", "normal", "normal", "normal"]
+    case_points = (out["payment"] / 5.0).to_list()
+    assert case_points == pytest.approx([2200, 3800, 300, 500, 1800, 720, 500])
+    assert out.filter(pl.col("hospital_level") == "level3")["payment"].sum() / 5 == pytest.approx(6800)
