@@ -221,6 +221,8 @@ _OTHER_SEPARATORS = (",", ";", "，", "；", "｜")
 
 def _unify_separators(text: pa.Array) -> pa.Array:
     """Every code separator becomes ``|`` (literal replacements, only for separators present)."""
+    if not pc.any(pc.match_substring_regex(text, "[,;，；｜]")).as_py():  # one pass for the usual case
+        return text
     for sep in _OTHER_SEPARATORS:
         if pc.any(pc.match_substring(text, sep)).as_py():
             text = pc.replace_substring(text, sep, "|")
@@ -229,27 +231,37 @@ def _unify_separators(text: pa.Array) -> pa.Array:
 
 def _pieces(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     """Trimmed, non-empty codes of a column, flattened, with the row each one belongs to."""
+    parents, values, _ = _pieces_and_blank(column)
+    return parents, values
+
+
+def _pieces_and_blank(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array, np.ndarray]:
+    """As :func:`_pieces`, plus which rows have a blank first slot (see :func:`_first_slot_blank`)."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
     n = len(column)
     if pa.types.is_null(column.type):
-        return np.zeros(0, dtype=np.int64), pa.array([], pa.string())
+        return np.zeros(0, dtype=np.int64), pa.array([], pa.string()), np.ones(n, dtype=bool)
     if _is_list(column.type):
         lists = column.cast(_STRING_LIST)
         values, parents = pc.list_flatten(lists), pc.list_parent_indices(lists)
+        blank = None
     else:
-        text = _plain_strings(column)
-        # Code columns repeat a few thousand distinct values; test for separators once per value.
-        encoded = pc.dictionary_encode(text)
-        if pc.any(pc.match_substring_regex(encoded.dictionary, CODE_SEPARATORS)).as_py():
-            lists = pc.split_pattern(_unify_separators(text), "|")  # literal split: far faster than regex
+        text = _unify_separators(_plain_strings(column))
+        if pc.any(pc.match_substring(text, "|")).as_py():
+            lists = pc.split_pattern(text, "|")  # literal split: far faster than a regex
             values, parents = pc.list_flatten(lists), pc.list_parent_indices(lists)
+            head = pc.ascii_trim_whitespace(pc.list_element(pc.fill_null(lists, pa.scalar([""], _STRING_LIST)), 0))
         else:  # one code per cell (numbered columns): no split needed
-            values = pc.utf8_trim_whitespace(encoded.dictionary).take(encoded.indices)
-            parents = pa.array(np.arange(n, dtype=np.int64))
-    values = pc.utf8_trim_whitespace(_plain_strings(values))
+            values, parents = text, pa.array(np.arange(n, dtype=np.int64))
+            head = pc.ascii_trim_whitespace(text)
+        blank = pc.fill_null(pc.equal(head, ""), True).to_numpy(zero_copy_only=False).astype(bool)
+    values = pc.ascii_trim_whitespace(_plain_strings(values))
     keep = pc.fill_null(pc.not_equal(values, ""), False)
-    return parents.filter(keep).to_numpy(zero_copy_only=False).astype(np.int64), values.filter(keep)
+    kept = parents.filter(keep).to_numpy(zero_copy_only=False).astype(np.int64)
+    if blank is None:
+        blank = _first_slot_blank(column)
+    return kept, values.filter(keep), blank
 
 
 def _first_slot_blank(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -333,8 +345,8 @@ def code_lists(column: pa.Array | pa.ChunkedArray, *, keep_principal_slot: bool 
     an empty string first (``['', 'I10.x00']``) instead of promoting the next code; the grouper then
     reports the missing principal code.  Other empty pieces are still dropped.
     """
-    blank = _first_slot_blank(column) if keep_principal_slot else None
-    return _lists_from_pieces(len(column), [_pieces(column)], blank)
+    parents, values, blank = _pieces_and_blank(column)
+    return _lists_from_pieces(len(column), [(parents, values)], blank if keep_principal_slot else None)
 
 
 def _is_principal_part(header: str) -> bool:
