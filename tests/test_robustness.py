@@ -365,8 +365,6 @@ def test_keep_principal_slot_is_vectorized_on_many_rows() -> None:
     assert pc.sum(pc.list_value_length(lists)).as_py() == 3 * len(firsts[::3]) + 2 * (n - len(firsts[::3]))
 
 
-
-
 @pytest.mark.parametrize("dx", ["|I10.x00", "|I21.000x005|E11.900"])
 def test_blank_principal_diagnosis_is_invalid_v05(dx: str) -> None:
     [row] = group_rows([{**GOOD, "dx": dx}])
@@ -384,3 +382,5 @@ def test_blank_main_procedure_is_not_replaced_by_the_next_one() -> None:
     [blank] = group_rows([{**GOOD, "px": "|36.0601"}])
     [none] = group_rows([{**GOOD, "px": ""}])
     assert blank["drg"] == none["drg"] != "FM19"
+    assert "main procedure slot is blank" in blank["warnings"]
+    assert none["warnings"] is None
