@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from drgkit.codes.normalize import normalize_codes
-from drgkit.io.read import code_lists
+from drgkit.io.read import CANONICAL_KEY, code_lists
 
 #: Integer fields parsed by :func:`prepare`; ``-1`` marks a missing or invalid value.
 INT_FIELDS: tuple[str, ...] = ("age", "age_days", "birth_weight", "los", "leaving_type", "icu_hours")
@@ -193,7 +193,11 @@ def _codes(table: pa.Table, name: str, n: int) -> tuple[pa.ListArray, pa.Array, 
     reports it instead of promoting the next code.
     """
     array = _column(table, name)
-    lists = code_lists(array if array is not None else pa.nulls(n, pa.string()), keep_principal_slot=True)
+    canonical = (table.schema.metadata or {}).get(CANONICAL_KEY) == b"1"
+    if canonical and array is not None and array.type == pa.list_(pa.string()):
+        lists = pc.fill_null(array, pa.scalar([], array.type)) if array.null_count else array
+    else:
+        lists = code_lists(array if array is not None else pa.nulls(n, pa.string()), keep_principal_slot=True)
     old = pc.list_flatten(lists)
     parents = pc.list_parent_indices(lists)
     encoded = pc.dictionary_encode(old)

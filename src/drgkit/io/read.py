@@ -39,6 +39,7 @@ PathLike = str | os.PathLike[str]
 #: Separators between codes in a single text cell.  Full-width forms are included because Chinese
 #: input methods produce them (，；｜).
 CODE_SEPARATORS = r"[|,;，；｜]"
+CANONICAL_KEY = b"drgkit.canonical"
 _TEXT_SUFFIXES = {".csv", ".txt", ".tsv"}
 _EXCEL_SUFFIXES = {".xlsx", ".xls", ".xlsm"}
 _STRING_LIST = pa.list_(pa.string())
@@ -404,7 +405,8 @@ def _apply_plan(table: pa.Table, plan: HeaderPlan) -> pa.Table:
     columns.setdefault("dx", _empty_lists(n))
     columns.setdefault("px", _empty_lists(n))
     order = [c for c in CANONICAL_COLUMNS if c in columns] + [c for c in columns if c not in CANONICAL_COLUMNS]
-    return pa.table({name: columns[name] for name in order})
+    # marks dx/px as already cleaned by code_lists(), so prepare() need not redo it
+    return pa.table({name: columns[name] for name in order}, metadata={CANONICAL_KEY: b"1"})
 
 
 def _empty_canonical() -> pa.Table:
