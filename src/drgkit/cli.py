@@ -31,12 +31,18 @@ def _fail(message: str) -> None:
 def _run(fn):
     """Call ``fn`` turning expected errors into one clear line."""
     from .io import InputError
+    from .payment.calibrate import CalibrationError
+    from .payment.policy import PolicyError
+    from .payment.report import ReportError
+    from .payment.tables import TableError
     from .schemes.expr import ExprError
     from .schemes.tables import SchemeError
 
+    expected = (InputError, SchemeError, ExprError, CliError, FileNotFoundError, PermissionError, TableError,
+                PolicyError, CalibrationError, ReportError)
     try:
         return fn()
-    except (InputError, SchemeError, ExprError, CliError, FileNotFoundError, PermissionError) as exc:
+    except expected as exc:
         _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     except UnicodeDecodeError as exc:
         _fail(f"cannot decode input text: {exc.reason}")
@@ -97,6 +103,10 @@ def group(
     strict_gender: bool = typer.Option(False, help="Accept only 1/2 as gender (as the reference groupers)"),
     convert_codes: bool = typer.Option(False, help="Translate unknown 国临版 codes to 医保版 via the maps"),
     fix_case: bool = typer.Option(False, help="Upper-case unknown codes the scheme knows in canonical case"),
+    price_table: Optional[str] = typer.Option(None, "--price", help="Also price with this payment table (one pass)"),
+    level: Optional[str] = typer.Option(None, "--level", help="Hospital level for --price (level1, level2, ...)"),
+    insurance: Optional[str] = typer.Option(None, "--insurance", help="employee / resident for --price"),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="Payment policy TOML for --price"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors"),
 ) -> None:
     """Group every abstract of INPUT; one output row per input row, same order."""
@@ -114,6 +124,18 @@ def group(
         else:
             batches = iter_case_batches(input, batch_size=batch_size, mapping=mapping)
             total = total_rows(input)
+        pricing = None
+        if price_table:
+            from .payment import load_table as load_payment_table
+            from .payment import price
+            from .payment.policy import load_policy
+
+            payment_table, payment_policy = load_payment_table(price_table), load_policy(policy)
+
+            def pricing(result):
+                return price(result, payment_table, level=level, insurance=insurance, policy=payment_policy)
+        elif level or insurance or policy:
+            raise CliError("--level, --insurance and --policy need --price TABLE")
         counts: Counter = Counter()
         drgs: Counter = Counter()
         rows = 0
@@ -129,6 +151,8 @@ def group(
                 task = progress.add_task("group", total=total)
                 for batch in batches:
                     result = group_canonical(batch, compiled, options, threads)
+                    if pricing is not None:
+                        result = pricing(result)
                     if writer is None:
                         writer = IncrementalWriter(output, result.schema)
                     writer.write(result)

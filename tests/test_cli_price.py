@@ -1,0 +1,37 @@
+"""`drgkit group --price` prices in the same pass, equal to `drgkit group` followed by `drgkit pay`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from typer.testing import CliRunner
+
+from drgkit.cli import app
+
+DATA = Path(__file__).parent / "data" / "chs-drg-1.1-dev.csv"
+runner = CliRunner()
+
+
+def test_group_with_price_equals_group_then_pay(tmp_path: Path) -> None:
+    one = tmp_path / "one.parquet"
+    grouped = tmp_path / "grouped.parquet"
+    two = tmp_path / "two.parquet"
+    r = runner.invoke(app, ["group", str(DATA), "-o", str(one), "--price", "suzhou-2023", "--level", "level3", "-q"])
+    assert r.exit_code == 0, r.output
+    assert runner.invoke(app, ["group", str(DATA), "-o", str(grouped), "-q"]).exit_code == 0
+    r = runner.invoke(app, ["pay", str(grouped), "-o", str(two), "--table", "suzhou-2023", "--level", "level3", "-q"])
+    assert r.exit_code == 0, r.output
+    a, b = pq.read_table(one), pq.read_table(two)
+    assert a.num_rows == b.num_rows == 5000
+    for col in ("drg", "standard_payment", "case_type", "payment", "margin"):
+        assert a.column(col).to_pylist() == b.column(col).to_pylist(), col
+    ok = [s == "ok" for s in a.column("status").to_pylist()]
+    types = a.column("case_type").to_pylist()
+    assert all(t == "unpriced" for t, k in zip(types, ok) if not k)
+    assert sum(t != "unpriced" for t in types) > 4000
+
+
+def test_price_options_need_a_table(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["group", str(DATA), "-o", str(tmp_path / "x.parquet"), "--level", "level3"])
+    assert r.exit_code == 2
+    assert "need --price" in r.output
