@@ -171,7 +171,7 @@ def _atom(op, a, b, dx, px, num, cc, dx_ptr, dx_ids, px_ptr, px_ids, site, is_or
 
 
 @njit(cache=True, inline="always")
-def run_steps(dx, px, num, cc, steps, mdc_bits, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids, site, is_or,
+def run_steps(dx, px, num, cc, steps, mdc_bits, entry_pc, skip, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids, site, is_or,
               pxtab_lists, mask_ptr, masks):
     """Run the step machine for one case.
 
@@ -183,7 +183,18 @@ def run_steps(dx, px, num, cc, steps, mdc_bits, atoms, conj_ptr, expr_ptr, dx_pt
     ndx = dx.shape[0]
     npx = px.shape[0]
     pdx_bits = mdc_bits[dx[0]] if ndx > 0 and dx[0] >= 0 else np.uint32(0)
+    # MDCs worth visiting: those that cannot be skipped, and those whose list holds the principal diagnosis
+    visit = (np.int64(pdx_bits) & skip) | ~skip
+    n_mdc = entry_pc.shape[0] - 1
     while True:
+        if steps[pc, 5] == L_MDC:
+            m = steps[pc, 6]
+            if (visit >> m) & 1 == 0:
+                m += 1
+                while m < n_mdc and (visit >> m) & 1 == 0:
+                    m += 1
+                pc = entry_pc[m]
+                continue
         e = steps[pc, 0]
         value = False
         guard = steps[pc, 7]
@@ -233,11 +244,20 @@ def run_steps(dx, px, num, cc, steps, mdc_bits, atoms, conj_ptr, expr_ptr, dx_pt
 
 
 @njit(cache=True)
-def run_steps_call(dx, px, num, cc, steps, mdc_bits, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids, site,
-                   is_or, pxtab_lists, mask_ptr, masks):
-    """``run_steps`` as a real call: the rare retry path need not be inlined (keeps compile time down)."""
-    return run_steps(dx, px, num, cc, steps, mdc_bits, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids,
-                     site, is_or, pxtab_lists, mask_ptr, masks)
+def retry_each_procedure(dx, px, num, steps, returns, mdc_bits, entry_pc, skip, atoms, conj_ptr, expr_ptr, dx_ptr,
+                         dx_ids, px_ptr, px_ids, mcc_tab, cc_tab, excl, site, is_or, pxtab_lists, mask_ptr, masks):
+    """zhejiang-2022: regroup an ungroupable case with each later procedure alone; -1 if none groups.
+
+    Kept out of the main loop (a second pass), so the common path has no call in it.
+    """
+    c = complications(dx, mcc_tab, cc_tab, excl)
+    cc = (c[0], c[1], c[2], c[3])
+    for j in range(1, px.shape[0]):
+        r, entered = run_steps(dx, px[j:j + 1], num, cc, steps, mdc_bits, entry_pc, skip, atoms, conj_ptr, expr_ptr,
+                               dx_ptr, dx_ids, px_ptr, px_ids, site, is_or, pxtab_lists, mask_ptr, masks)
+        if returns[r, 0] != ST_UNGROUPABLE:
+            return r
+    return -1
 
 
 @njit(cache=True, inline="always")
@@ -262,9 +282,10 @@ def validity(dx, num, full):
 
 
 @njit(cache=True, inline="always")
-def group_one(dx, px, num, steps, returns, mdc_bits, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids,
+def group_one(dx, px, num, steps, returns, mdc_bits, entry_pc, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids,
               mcc_tab, cc_tab, excl, site, is_or, pxtab_lists, mask_ptr, masks, params):
     """Group one case. Returns (status, drg, adrg, rule, reason, cc_level, cc_position)."""
+    skip = params[3]
     c = complications(dx, mcc_tab, cc_tab, excl)
     cc = (c[0], c[1], c[2], c[3])
     if params[1] == CC_MODE_ANY_DX:
@@ -276,16 +297,8 @@ def group_one(dx, px, num, steps, returns, mdc_bits, atoms, conj_ptr, expr_ptr, 
     reason = validity(dx, num, params[0] == VALIDITY_FULL)
     if reason != 0:
         return ST_INVALID, 0, -1, -1, reason, level, pos
-    r, entered = run_steps(dx, px, num, cc, steps, mdc_bits, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids, site,
+    r, entered = run_steps(dx, px, num, cc, steps, mdc_bits, entry_pc, skip, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids, site,
                   is_or, pxtab_lists, mask_ptr, masks)
-    if returns[r, 0] == ST_UNGROUPABLE and params[2] == 1 and px.shape[0] >= 2:
-        # zhejiang-2022: retry with each later procedure alone as the only procedure
-        for j in range(1, px.shape[0]):
-            r2, entered2 = run_steps_call(dx, px[j:j + 1], num, cc, steps, mdc_bits, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr,
-                           px_ids, site, is_or, pxtab_lists, mask_ptr, masks)
-            if returns[r2, 0] != ST_UNGROUPABLE:
-                r = r2
-                break
     why = returns[r, 4]
     if returns[r, 0] == ST_UNGROUPABLE and not entered:
         why = R_MDC_CONDITION if dx[0] >= 0 and mdc_bits[dx[0]] != 0 else R_PDX_NO_MDC
@@ -293,14 +306,14 @@ def group_one(dx, px, num, steps, returns, mdc_bits, atoms, conj_ptr, expr_ptr, 
 
 
 @njit(cache=True)
-def group_range(start, end, dx_off, dx_ids_all, px_off, px_ids_all, num, steps, returns, mdc_bits, atoms, conj_ptr,
+def group_range(start, end, dx_off, dx_ids_all, px_off, px_ids_all, num, steps, returns, mdc_bits, entry_pc, atoms, conj_ptr,
                 expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids, mcc_tab, cc_tab, excl, site, is_or, pxtab_lists, mask_ptr,
                 masks, params, status, drg, adrg, rule, reason, cc_level, cc_pos):
     """Group cases ``start..end`` serially (everything below is inlined into this loop)."""
     for i in range(start, end):
         st, d, a, r, why, lvl, pos = group_one(
             dx_ids_all[dx_off[i]:dx_off[i + 1]], px_ids_all[px_off[i]:px_off[i + 1]], num[i], steps, returns,
-            mdc_bits, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids, mcc_tab, cc_tab, excl, site, is_or,
+            mdc_bits, entry_pc, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids, mcc_tab, cc_tab, excl, site, is_or,
             pxtab_lists, mask_ptr, masks, params)
         status[i] = st
         drg[i] = d
@@ -309,10 +322,23 @@ def group_range(start, end, dx_off, dx_ids_all, px_off, px_ids_all, num, steps, 
         reason[i] = why
         cc_level[i] = lvl
         cc_pos[i] = pos
+    if params[2] == 1:
+        for i in range(start, end):
+            if status[i] == ST_UNGROUPABLE and px_off[i + 1] - px_off[i] >= 2:
+                r = retry_each_procedure(dx_ids_all[dx_off[i]:dx_off[i + 1]], px_ids_all[px_off[i]:px_off[i + 1]],
+                                         num[i], steps, returns, mdc_bits, entry_pc, params[3], atoms, conj_ptr,
+                                         expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids, mcc_tab, cc_tab, excl, site, is_or,
+                                         pxtab_lists, mask_ptr, masks)
+                if r >= 0:
+                    status[i] = returns[r, 0]
+                    drg[i] = returns[r, 1]
+                    adrg[i] = returns[r, 2]
+                    rule[i] = returns[r, 3]
+                    reason[i] = returns[r, 4]
 
 
 @njit(cache=True, parallel=True)
-def group_batch(dx_off, dx_ids_all, px_off, px_ids_all, num, steps, returns, mdc_bits, atoms, conj_ptr, expr_ptr,
+def group_batch(dx_off, dx_ids_all, px_off, px_ids_all, num, steps, returns, mdc_bits, entry_pc, atoms, conj_ptr, expr_ptr,
                 dx_ptr, dx_ids, px_ptr, px_ids, mcc_tab, cc_tab, excl, site, is_or, pxtab_lists, mask_ptr,
                 masks, params, status, drg, adrg, rule, reason, cc_level, cc_pos):
     """Group every case of a batch: chunks of cases run in parallel (``prange``), each chunk serially."""
@@ -321,6 +347,6 @@ def group_batch(dx_off, dx_ids_all, px_off, px_ids_all, num, steps, returns, mdc
     n_chunks = (n + chunk - 1) // chunk
     for c in prange(n_chunks):
         group_range(c * chunk, min(n, (c + 1) * chunk), dx_off, dx_ids_all, px_off, px_ids_all, num, steps,
-                    returns, mdc_bits, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids, mcc_tab, cc_tab,
+                    returns, mdc_bits, entry_pc, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids, mcc_tab, cc_tab,
                     excl, site, is_or, pxtab_lists, mask_ptr, masks, params, status, drg, adrg, rule, reason,
                     cc_level, cc_pos)

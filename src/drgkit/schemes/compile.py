@@ -308,14 +308,16 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
     true_expr = b.expr([[]], ("mdc", ""))
     atom_key = {k: key for key, k in b.atoms.items()}
     guards = [_guard([[atom_key[k] for k in conj] for conj in e]) for e in b.exprs]
-    # MDC principal-diagnosis lists get one bit each, so their guards cost one load per case
-    mdc_list_bit = {lid: bit for bit, lid in enumerate(
-        lid for (dom, key), lid in b.lists.items() if dom == "dx" and key.startswith("MDC:"))}
-    if len(mdc_list_bit) > 32:
-        raise ExprError(f"{info.id}: more than 32 MDC lists")
+    # An MDC's principal-diagnosis list gets the bit of the MDC's position, so its guard costs one load
+    mdc_order = {m["mdc"]: i for i, m in enumerate(mdc_rows)}
+    if len(mdc_order) > 32:
+        raise ExprError(f"{info.id}: more than 32 MDCs")
+    mdc_list_bit = {lid: mdc_order[key[4:]] for (dom, key), lid in b.lists.items()
+                    if dom == "dx" and key.startswith("MDC:") and key[4:] in mdc_order}
     guards = [(P.G_PDX_MDC, mdc_list_bit[lst]) if kind == P.G_PDX and lst in mdc_list_bit else (kind, lst)
               for kind, lst in guards]
     steps, returns = _linearize(mdc_tab, rule_tab, split_tab, true_expr, qy_adrg, fail_adrg, guards)
+    mdc_entry_pc, skip_mask = _mdc_skips(steps, len(mdc_tab))
 
     # ---- per-code properties (over the final universe) ----
     n_dx, n_px = len(dx_codes), len(px_codes)
@@ -386,7 +388,8 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
         raise ExprError(f"{info.id}: unknown validity_check '{validity}'")
     params = np.array([P.VALIDITY_FULL if validity == "gender_age_newborn_dx" else P.VALIDITY_GENDER_DX,
                        P.CC_MODE_ANY_DX if uses_any_dx else P.CC_MODE_SECONDARY,
-                       int(bool(info.manifest.get("retry_0000_with_each_other_proc", False)))], np.int32)
+                       int(bool(info.manifest.get("retry_0000_with_each_other_proc", False))),
+                       skip_mask], np.int64)
 
     dx_mdc_bits = np.zeros(len(dx_codes), np.uint32)
     for lid, bit in mdc_list_bit.items():
@@ -414,6 +417,7 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
         pxtab_masks=np.array(masks or [0], np.int32),
         mdc_tab=np.array(mdc_tab, np.int32).reshape(-1, 11), rule_tab=np.array(rule_tab, np.int32).reshape(-1, 6),
         split_tab=np.array(split_tab, np.int32).reshape(-1, 2), params=params, steps=steps, returns=returns,
+        mdc_entry_pc=mdc_entry_pc,
         mdc_codes=[m["mdc"] for m in mdc_rows], mdc_names=[m["name"] for m in mdc_rows], rule_ids=rule_ids,
         adrg_codes=adrg_codes, adrg_names=adrg_names, drg_codes=drg_codes, drg_names=drg_names,
         drg_weights=np.array(drg_weights, np.float64),
@@ -433,6 +437,30 @@ def _guard(expr: list[list[tuple[int, int, int]]]) -> tuple[int, int]:
         if common:
             return kind, min(common)
     return P.G_NONE, -1
+
+
+def _mdc_skips(steps: np.ndarray, n_mdc: int) -> tuple[np.ndarray, int]:
+    """Entry step of each MDC (plus the end step) and the MDCs a case may skip outright.
+
+    An MDC is skippable when its entry, and its ``else_qy`` clause if any, need the principal diagnosis on
+    the MDC's own list (guard bit = the MDC's position): a case whose principal diagnosis lacks that bit
+    would only evaluate them to false and move on to the next MDC.
+    """
+    entry_pc = np.zeros(n_mdc + 1, np.int32)
+    skip = 0
+    for pc in range(len(steps)):
+        kind, label, guard, bit = (int(v) for v in steps[pc, P.T_LABEL_KIND:P.T_GUARD_LIST + 1])
+        if kind == P.L_MDC:
+            entry_pc[label] = pc
+            ok = guard == P.G_PDX_MDC and bit == label
+            nxt = steps[pc + 1]
+            if ok and nxt[P.T_LABEL_KIND] == P.L_ELSE_QY and int(nxt[P.T_LABEL]) == label:
+                ok = int(nxt[P.T_GUARD]) == P.G_PDX_MDC and int(nxt[P.T_GUARD_LIST]) == label
+            if ok:
+                skip |= 1 << label
+        elif kind == P.L_END:
+            entry_pc[n_mdc] = pc
+    return entry_pc, skip
 
 
 def _linearize(mdc_tab: list[tuple], rule_tab: list[tuple], split_tab: list[tuple], true_expr: int,

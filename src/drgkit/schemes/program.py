@@ -114,7 +114,7 @@ class CompiledScheme:
     dx_site: np.ndarray            # int32 multiple-trauma body site id, -1 = none
     px_is_or: np.ndarray           # uint8 OR procedure (有效手术室操作)
     dx_in_mdc: np.ndarray          # uint8 1 when the code is on some MDC's principal-diagnosis list
-    dx_mdc_bits: np.ndarray        # uint32 bit k set when the code is on the k-th MDC list (guards)
+    dx_mdc_bits: np.ndarray        # uint32 bit m set when the code is on the list of the m-th MDC (in order)
     # rule program
     atoms: np.ndarray              # int32 (n, 3)
     atom_text: list[str]
@@ -128,7 +128,9 @@ class CompiledScheme:
     split_tab: np.ndarray          # int32 (n_splits, 2)
     steps: np.ndarray              # int32 (n_steps, 9) the linearized program
     returns: np.ndarray            # int32 (n_returns, 5) status, drg, adrg, rule, reason
-    params: np.ndarray             # int32: [validity kind, cc mode, retry 0000 with other procedures]
+    mdc_entry_pc: np.ndarray       # int32 (n_mdc + 1) entry step of each MDC, then the end step
+    params: np.ndarray             # int64: [validity kind, cc mode, retry 0000 with other procedures,
+                                   #         bit mask of MDCs a case may skip when its pdx is not on the list]
     # labels
     mdc_codes: list[str]
     mdc_names: list[str]
@@ -147,7 +149,7 @@ class CompiledScheme:
 
     def kernel_args(self) -> tuple:
         """The arrays the kernel needs, in its argument order."""
-        return (self.steps, self.returns, self.dx_mdc_bits, self.atoms, self.conj_ptr, self.expr_ptr,
+        return (self.steps, self.returns, self.dx_mdc_bits, self.mdc_entry_pc, self.atoms, self.conj_ptr, self.expr_ptr,
                 self.dx_list_ptr, self.dx_list_ids, self.px_list_ptr, self.px_list_ids,
                 self.dx_mcc_tab, self.dx_cc_tab, self.dx_excl, self.dx_site, self.px_is_or,
                 self.pxtab_lists, self.pxtab_mask_ptr, self.pxtab_masks, self.params)

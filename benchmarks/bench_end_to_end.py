@@ -1,0 +1,94 @@
+"""End-to-end Parquet → Parquet grouping against the pyarrow I/O floor, and peak memory vs input size.
+
+    python benchmarks/bench_end_to_end.py [--rows 5000000] [--rss 1000000,10000000] [--workdir /tmp/drgkit-bench]
+
+(a) `drgkit group` on an N-row synthetic Parquet file, and in the same run the floor: pyarrow reading that
+    file batch by batch and writing a table of the output's shape (same columns and types, values of the same
+    kind). Prints both times and their ratio.
+(d) Peak RSS of `drgkit group` (a fresh process each) for each size in --rss; prints the ratio.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def synth(path: Path, rows: int) -> None:
+    if path.exists() and pq.ParquetFile(path).metadata.num_rows == rows:
+        return
+    subprocess.run([sys.executable, "-m", "drgkit.cli", "synth", "-n", str(rows), "-o", str(path), "-q"], check=True)
+
+
+def run_group(src: Path, dst: Path, batch: int) -> tuple[float, int]:
+    """Wall time and peak RSS (kB) of `drgkit group` in a fresh process."""
+    t = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "drgkit.cli", "group", str(src), "-o", str(dst), "-q",
+                             "--batch-size", str(batch)])
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        raise SystemExit(f"drgkit group failed with status {status}")
+    return time.perf_counter() - t, usage.ru_maxrss
+
+
+def floor(src: Path, dst: Path, template: pa.Table, batch: int) -> float:
+    """Read the input in batches and write the output's shape (input columns + result-like columns)."""
+    extra = [n for n in template.column_names if n not in pq.ParquetFile(src).schema_arrow.names]
+    t = time.perf_counter()
+    writer = None
+    for rb in pq.ParquetFile(src).iter_batches(batch_size=batch):
+        table = pa.Table.from_batches([rb])
+        k = table.num_rows
+        for name in extra:
+            col = template.column(name)
+            reps = -(-k // template.num_rows)
+            table = table.append_column(name, pa.concat_arrays([c for _ in range(reps) for c in col.chunks])[:k]
+                                        if reps > 1 else col.slice(0, k).combine_chunks())
+        if writer is None:
+            writer = pq.ParquetWriter(dst, table.schema, compression="zstd")
+        writer.write_table(table)
+    writer.close()
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=5_000_000)
+    ap.add_argument("--rss", default="1000000,10000000")
+    ap.add_argument("--batch", type=int, default=1_000_000)
+    ap.add_argument("--workdir", default="/tmp/drgkit-bench")
+    args = ap.parse_args()
+    work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    src = work / f"cases-{args.rows}.parquet"
+    synth(src, args.rows)
+    warm = work / "warm.parquet"
+    synth(warm, 10_000)
+    run_group(warm, work / "warm-out.parquet", args.batch)  # numba / scheme caches
+    out = work / "grouped.parquet"
+    t_drgkit, rss = run_group(src, out, args.batch)
+    template = pq.ParquetFile(out).read_row_group(0)
+    t_floor = floor(src, work / "floor.parquet", template, args.batch)
+    print(f"(a) {args.rows:,} rows: drgkit group {t_drgkit:.2f} s ({args.rows / t_drgkit:,.0f} rows/s, "
+          f"peak RSS {rss / 1024:.0f} MB); pyarrow read+write floor {t_floor:.2f} s; "
+          f"ratio {t_drgkit / t_floor:.2f}x")
+    sizes = [int(s) for s in args.rss.split(",") if s]
+    peaks = []
+    for n in sizes:
+        path = work / f"cases-{n}.parquet"
+        synth(path, n)
+        seconds, peak = run_group(path, work / f"rss-{n}.parquet", args.batch)
+        peaks.append(peak)
+        print(f"(d) {n:,} rows: {seconds:.1f} s, peak RSS {peak / 1024:.0f} MB")
+    if len(peaks) >= 2:
+        print(f"(d) peak RSS ratio {sizes[-1]:,} / {sizes[0]:,} rows: {peaks[-1] / peaks[0]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
