@@ -24,3 +24,14 @@ def join_notes(a: pa.Array, b: pa.Array | None, sep: str = "; ") -> pa.Array:
     if b is None:
         return a
     return pc.coalesce(pc.binary_join_element_wise(a, b, sep), a, b)
+
+
+def as_polars(data: object) -> "pl.DataFrame":
+    """A polars DataFrame from polars, pyarrow or pandas input (no copy where the formats allow)."""
+    import polars as pl
+
+    if isinstance(data, pl.DataFrame):
+        return data
+    if isinstance(data, pa.Table):
+        return pl.from_arrow(data)
+    return pl.from_pandas(data)

@@ -58,6 +58,28 @@ def _parse_map(items: list[str]) -> dict[str, str]:
     return mapping
 
 
+def _write_stream(output: Path, tables, empty_message: str) -> int:
+    """Write tables to ``output`` as they come; the file appears only when all went well. Returns rows."""
+    from .io import IncrementalWriter
+
+    writer = None
+    rows = 0
+    try:
+        for table in tables:
+            if writer is None:
+                writer = IncrementalWriter(output, table.schema)
+            writer.write(table)
+            rows += table.num_rows
+        if writer is None:
+            raise CliError(empty_message)
+        writer.close()
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    return rows
+
+
 def _tally(result, counts: Counter, drgs: Counter) -> None:
     """Add a batch's status and DRG counts (vectorized: one entry per distinct value)."""
     import pyarrow.compute as pc
@@ -111,7 +133,7 @@ def group(
 ) -> None:
     """Group every abstract of INPUT; one output row per input row, same order."""
     from .api import Options, group_canonical
-    from .io import IncrementalWriter, iter_case_batches, read_cases, total_rows
+    from .io import iter_case_batches, read_cases, total_rows
     from .schemes.compile import load_compiled
 
     def work() -> None:
@@ -138,35 +160,26 @@ def group(
             raise CliError("--level, --insurance and --policy need --price TABLE")
         counts: Counter = Counter()
         drgs: Counter = Counter()
-        rows = 0
         start = time.perf_counter()
         show = not quiet and sys.stderr.isatty()
-        writer = None
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
         progress = Progress(TextColumn("grouping"), BarColumn(), TextColumn("{task.completed:,} rows"),
                             TimeRemainingColumn(), console=err_console, disable=not show, transient=True)
-        try:
-            with progress:
-                task = progress.add_task("group", total=total)
-                for batch in batches:
-                    result = group_canonical(batch, compiled, options, threads)
-                    if pricing is not None:
-                        result = pricing(result)
-                    if writer is None:
-                        writer = IncrementalWriter(output, result.schema)
-                    writer.write(result)
-                    rows += result.num_rows
-                    if not quiet:
-                        _tally(result, counts, drgs)
-                    progress.update(task, advance=result.num_rows)
-            if writer is None:
-                raise CliError(f"{input}: no rows could be read")
-            writer.close()
-        except BaseException:
-            if writer is not None:
-                writer.abort()
-            raise
+
+        def results():
+            task = progress.add_task("group", total=total)
+            for batch in batches:
+                result = group_canonical(batch, compiled, options, threads)
+                if pricing is not None:
+                    result = pricing(result)
+                if not quiet:
+                    _tally(result, counts, drgs)
+                progress.update(task, advance=result.num_rows)
+                yield result
+
+        with progress:
+            rows = _write_stream(output, results(), f"{input}: no rows could be read")
         if not quiet:
             _summary(counts, drgs, rows, time.perf_counter() - start, compiled.id)
 
@@ -277,14 +290,13 @@ def synth(
     import pyarrow.compute as pc
 
     from .demo import generate
-    from .io import IncrementalWriter
 
     def work() -> None:
         if rows < 0 or chunk <= 0:
             raise CliError("--rows must be >= 0 and --chunk > 0")
-        writer = None
         t0 = time.perf_counter()
-        try:
+
+        def chunks():
             for k, start in enumerate(range(0, max(rows, 1), chunk)):
                 n = min(chunk, rows - start)
                 table = generate(n, scheme=scheme, seed=seed * 100_003 + k, dirty=dirty)
@@ -296,15 +308,9 @@ def synth(
                     pid = table.column("patient_id")
                     table = table.set_column(table.column_names.index("patient_id"), "patient_id",
                                              pc.binary_join_element_wise(f"C{k}-", pc.cast(pid, pa.string()), ""))
-                if writer is None:
-                    writer = IncrementalWriter(output, table.schema)
-                writer.write(table)
-            if writer is not None:
-                writer.close()
-        except BaseException:
-            if writer is not None:
-                writer.abort()
-            raise
+                yield table
+
+        _write_stream(output, chunks(), "no rows generated")
         if not quiet:
             out_console.print(f"wrote {rows:,} synthetic abstracts ({scheme}) to {output} "
                               f"in {time.perf_counter() - t0:.1f} s")

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pyarrow as pa
+from ..arrowutil import as_polars
 
 TRIMS = ("iqr", "sd3", "pct5_95", "pct2_5_97_5", "none")
 
@@ -57,11 +58,7 @@ def parse_years(text: str | None) -> dict[int, float] | None:
 
 
 def _frame(history: Any) -> pl.DataFrame:
-    if isinstance(history, pl.DataFrame):
-        return history
-    if isinstance(history, pa.Table):
-        return pl.from_arrow(history)
-    return pl.from_pandas(history)
+    return as_polars(history)
 
 
 def _trim_bounds(trim: str) -> list[pl.Expr]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import polars as pl
 import pyarrow as pa
+from ..arrowutil import as_polars
 
 
 class ReportError(ValueError):
@@ -18,11 +19,7 @@ class ReportError(ValueError):
 
 
 def _frame(data: Any) -> pl.DataFrame:
-    if isinstance(data, pl.DataFrame):
-        return data
-    if isinstance(data, pa.Table):
-        return pl.from_arrow(data)
-    return pl.from_pandas(data)
+    return as_polars(data)
 
 
 def indicators(data: Any, by: str = "hospital", rw_column: str = "rw") -> tuple[pl.DataFrame, pl.DataFrame]:
