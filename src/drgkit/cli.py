@@ -569,6 +569,11 @@ def report(
     _run_pay(work)
 
 
+from .commands import register_all  # noqa: E402  (after the core commands, so they list first)
+
+register_all(app)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 
