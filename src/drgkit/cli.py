@@ -59,21 +59,30 @@ def _parse_map(items: list[str]) -> dict[str, str]:
 
 
 def _write_stream(output: Path, tables, empty_message: str) -> int:
-    """Write tables to ``output`` as they come; the file appears only when all went well. Returns rows."""
+    """Write tables to ``output`` as they come (in a background thread, so writing one batch overlaps
+    computing the next); the file appears only when all went well. Returns the number of rows."""
     from .io import IncrementalWriter
+    from .io.pipeline import BackgroundWriter
 
-    writer = None
+    writer = background = None
     rows = 0
     try:
         for table in tables:
             if writer is None:
                 writer = IncrementalWriter(output, table.schema)
-            writer.write(table)
+                background = BackgroundWriter(writer.write)
+            background.submit(table)
             rows += table.num_rows
         if writer is None:
             raise CliError(empty_message)
+        background.close()
         writer.close()
     except BaseException:
+        if background is not None:
+            try:
+                background.close()
+            except BaseException:  # noqa: BLE001 - the first error is the one to report
+                pass
         if writer is not None:
             writer.abort()
         raise
@@ -121,7 +130,7 @@ def group(
     diagnoses: Optional[Path] = typer.Option(None, help="Long diagnosis table (one row per code)"),
     procedures: Optional[Path] = typer.Option(None, help="Long procedure table (one row per code)"),
     threads: Optional[int] = typer.Option(None, "--threads", "-t", help="Kernel threads (default: all cores)"),
-    batch_size: int = typer.Option(1_000_000, help="Rows per streamed batch"),
+    batch_size: int = typer.Option(500_000, help="Rows per streamed batch (memory grows with it)"),
     strict_gender: bool = typer.Option(False, help="Accept only 1/2 as gender (as the reference groupers)"),
     convert_codes: bool = typer.Option(False, help="Translate unknown 国临版 codes to 医保版 via the maps"),
     fix_case: bool = typer.Option(False, help="Upper-case unknown codes the scheme knows in canonical case"),
@@ -134,6 +143,7 @@ def group(
     """Group every abstract of INPUT; one output row per input row, same order."""
     from .api import Options, group_canonical
     from .io import iter_case_batches, read_cases, total_rows
+    from .io.pipeline import prefetch
     from .schemes.compile import load_compiled
 
     def work() -> None:
@@ -144,7 +154,7 @@ def group(
             batches = iter([read_cases(input, mapping=mapping, diagnoses=diagnoses, procedures=procedures)])
             total = None
         else:
-            batches = iter_case_batches(input, batch_size=batch_size, mapping=mapping)
+            batches = prefetch(iter_case_batches(input, batch_size=batch_size, mapping=mapping))
             total = total_rows(input)
         pricing = None
         if price_table:

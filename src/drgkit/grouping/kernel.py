@@ -337,7 +337,7 @@ def group_range(start, end, dx_off, dx_ids_all, px_off, px_ids_all, num, steps, 
                     reason[i] = returns[r, 4]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def group_batch(dx_off, dx_ids_all, px_off, px_ids_all, num, steps, returns, mdc_bits, entry_pc, atoms, conj_ptr, expr_ptr,
                 dx_ptr, dx_ids, px_ptr, px_ids, mcc_tab, cc_tab, excl, site, is_or, pxtab_lists, mask_ptr,
                 masks, params, status, drg, adrg, rule, reason, cc_level, cc_pos):
