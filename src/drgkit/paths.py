@@ -42,3 +42,8 @@ def cache_dir() -> Path:
 def tables_dir() -> Path:
     """Folder holding the city DRG payment tables (``manifest.toml`` + one CSV per table)."""
     return _data_dir("tables")
+
+
+def edits_dir() -> Path:
+    """Folder holding the edit (coding-quality check) list and its code sets."""
+    return _data_dir("edits")

@@ -1,0 +1,63 @@
+"""``drgkit validate`` (edits on every abstract), ``drgkit whatif`` (coder what-if), ``drgkit audit`` (signals)."""
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    from ..cli import CliError, _parse_map, _run, _write_stream, err_console, out_console
+
+    @app.command()
+    def validate(
+        input: Path = typer.Argument(..., help="Abstracts: .parquet, .csv (UTF-8 or GBK/GB18030), .xlsx"),
+        output: Path = typer.Option(..., "-o", "--output", help="Edits file: .parquet, .csv or .xlsx"),
+        scheme: str = typer.Option("chs-drg-1.1", "--scheme", "-s", help="Scheme whose dictionary is checked"),
+        map_: list[str] = typer.Option([], "--map", help="Rename a column: SRC=canonical (repeatable)"),
+        edits: Optional[Path] = typer.Option(None, "--edits", help="Own edit table (id,severity,enabled,zh,en)"),
+        disable: list[str] = typer.Option([], "--disable", help="Switch an edit off by id (repeatable)"),
+        batch_size: int = typer.Option(1_000_000, "--batch-size", help="Rows per batch"),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors"),
+    ) -> None:
+        """Run the coding-quality edits on every abstract: one row per input row with the edits that fired."""
+        from ..io import iter_case_batches
+        from ..monitor.edits import load_edits, validate_canonical
+
+        def work() -> None:
+            try:
+                table = load_edits(edits, disable=disable)
+            except ValueError as exc:
+                raise CliError(str(exc)) from exc
+            counts: Counter = Counter()
+            start = time.perf_counter()
+
+            def results():
+                import pyarrow.compute as pc
+
+                for batch in iter_case_batches(input, batch_size=batch_size, mapping=_parse_map(map_)):
+                    out = validate_canonical(batch, scheme, table)
+                    if not quiet:
+                        for item in pc.value_counts(pc.list_flatten(out.column("edits"))).to_pylist():
+                            counts[item["values"]] += item["counts"]
+                        counts["__flagged__"] += pc.sum(pc.greater(pc.list_value_length(out.column("edits")), 0)
+                                                        ).as_py() or 0
+                    yield out
+
+            rows = _write_stream(output, results(), f"{input}: no rows could be read")
+            if quiet:
+                return
+            flagged = counts.pop("__flagged__", 0)
+            seconds = time.perf_counter() - start
+            out_console.print(f"checked {rows:,} abstracts in {seconds:.2f} s: {flagged:,} with edits "
+                              f"({100 * flagged / max(rows, 1):.1f}%)")
+            by_id = {e.id: e for e in table}
+            for eid, k in sorted(counts.items(), key=lambda kv: -kv[1]):
+                e = by_id[eid]
+                out_console.print(f"  {eid} {e.severity:<7} {k:>9,}  {e.zh} / {e.en}")
+
+        _run(work)

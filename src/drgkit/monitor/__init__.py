@@ -1,0 +1,6 @@
+"""Coding-quality and fund-supervision monitors: edits on every abstract, a what-if for coders, audit signals."""
+from __future__ import annotations
+
+from .edits import Edit, load_edits, sex_codes, validate
+
+__all__ = ["Edit", "load_edits", "sex_codes", "validate"]
