@@ -61,3 +61,33 @@ def register(app: typer.Typer) -> None:
                 out_console.print(f"  {eid} {e.severity:<7} {k:>9,}  {e.zh} / {e.en}")
 
         _run(work)
+
+    @app.command()
+    def whatif(
+        dx: str = typer.Option(..., "--dx", help="Diagnoses, principal first, separated by | or ,"),
+        px: str = typer.Option("", "--px", help="Procedures, main first, separated by | or ,"),
+        age: Optional[int] = typer.Option(None, "--age", help="Age in years"),
+        sex: Optional[str] = typer.Option(None, "--sex", "--gender", help="1 male / 2 female (男/女, M/F accepted)"),
+        age_days: Optional[int] = typer.Option(None, "--age-days", help="Age in days (required at age 0)"),
+        weight: Optional[int] = typer.Option(None, "--weight", "--birth-weight", help="Birth weight in grams"),
+        los: Optional[int] = typer.Option(None, "--los", help="Length of stay in days"),
+        leaving_type: Optional[int] = typer.Option(None, "--leaving-type", help="Discharge type 1-5 (离院方式)"),
+        scheme: str = typer.Option("chs-drg-1.1", "--scheme", "-s"),
+        table: Optional[str] = typer.Option(None, "--table", help="Payment table for standard payments"),
+        level: Optional[str] = typer.Option(None, "--level", help="Hospital level for --table"),
+        insurance: Optional[str] = typer.Option(None, "--insurance", help="Insurance type for --table"),
+        as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
+    ) -> None:
+        """What-if for coders: CC/MCC of each secondary diagnosis, the group with each diagnosis as principal,
+        without each CC/MCC and without each procedure (every answer re-grouped through the engine)."""
+        from ..monitor.whatif import whatif as do_whatif
+
+        def work() -> None:
+            w = do_whatif(dx, px, age=age, sex=sex, age_days=age_days, birth_weight=weight, los=los,
+                          leaving_type=leaving_type, scheme=scheme, table=table, level=level, insurance=insurance)
+            if as_json:
+                typer.echo(w.json())
+            else:
+                out_console.print(w.text(), soft_wrap=True, markup=False)
+
+        _run(work)

@@ -2,5 +2,6 @@
 from __future__ import annotations
 
 from .edits import Edit, load_edits, sex_codes, validate
+from .whatif import WhatIf, whatif
 
-__all__ = ["Edit", "load_edits", "sex_codes", "validate"]
+__all__ = ["Edit", "WhatIf", "load_edits", "sex_codes", "validate", "whatif"]
