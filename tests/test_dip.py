@@ -128,7 +128,7 @@ def test_coverage_threshold_and_years():
     # dx4 × main counts 65, 50, 30, 12, 10, 8, …: 80 % of the 198 cases needs the combinations down to 10 cases
     assert cat.info["threshold_used"] == 10
     core = set(cat.groups.filter(pl.col("kind") != "comprehensive")["group"])
-    assert core == set(CORE) | {"J18.0", "J18.9:87.4400"}
+    assert core == set(CORE) | {"J18.0", "J18.9:87.4400", "K35.3:47.0100+54.5100"}  # +30 %, now 10 ≥ 10
     with pytest.raises(dip.DipError, match="year"):
         dip.build(h, years="2022:1,2023:2")
     with pytest.raises(dip.DipError, match="--years"):
