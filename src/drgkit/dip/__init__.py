@@ -10,6 +10,7 @@ from __future__ import annotations
 from .build import build, parse_trim, parse_years
 from .catalogue import DEFAULTS, KINDS, Catalogue, DipError, load_catalogue
 from .grouper import OUTPUT_COLUMNS, REASONS, group
+from .settle import DIP_POLICY, Settlement, settle
 
 __all__ = ["DEFAULTS", "KINDS", "OUTPUT_COLUMNS", "REASONS", "Catalogue", "DipError", "build", "group",
-           "load_catalogue", "parse_trim", "parse_years"]
+           "load_catalogue", "parse_trim", "parse_years", "DIP_POLICY", "Settlement", "settle"]

@@ -90,7 +90,7 @@ def px_dictionary() -> pa.Array:
 
 def dx4_of(codes: pl.Expr) -> pl.Expr:
     """亚目: the first 4 characters of the code without its dot, written dotted (``I21.0``; ``I10`` stays)."""
-    bare = codes.str.replace_all(".", "", literal=True).str.to_uppercase()
+    bare = codes.str.replace_all(".", "", literal=True)
     return pl.when(bare.str.len_chars() > 3).then(
         pl.concat_str([bare.str.slice(0, 3), pl.lit("."), bare.str.slice(3, 1)])).otherwise(bare)
 
