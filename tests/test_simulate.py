@@ -227,3 +227,37 @@ def test_draws_percentiles(table):
     assert (h["revenue_p5"] <= h["revenue_p95"]).all()
     h2, s2 = run(history(), cfg(table), draws=200, seed=1)
     assert s2["rate_p50"][0] == s["rate_p50"][0]
+
+
+DIP_TABLE = """drg,basis,rw,hospital_level,level_coefficient,flags
+A,points,2000,level3,1.1,
+A,points,2000,level2,0.9,
+B,points,800,level3,1.1,
+B,points,800,level2,0.9,
+C,points,500,level3,1.1,basic_group
+C,points,500,level2,0.9,basic_group
+"""
+
+
+def test_dip_spec_example_6_1(tmp_path):
+    # spec §6.1: scores A 2000 / B 800 / C 500 (basic group, coef 1), H1 tertiary 1.1, H2 secondary 0.9,
+    # PV_initial 5.0, low r < 0.5 (cost / PV), high r > 2 (score × (r − 1)), fund ratio 0.6, budget 26,514
+    p = tmp_path / "dip.csv"
+    p.write_text(DIP_TABLE, encoding="utf-8")
+    rows = [("H1", "3", "A", 11000), ("H1", "3", "A", 30000), ("H1", "3", "B", 1500), ("H1", "3", "C", 2600),
+            ("H2", "2", "A", 8500), ("H2", "2", "B", 3800), ("H2", "2", "C", 2400)]
+    hist = pl.DataFrame({"hospital": [r[0] for r in rows], "hospital_level": [r[1] for r in rows],
+                         "drg": [r[2] for r in rows], "status": ["ok"] * 7, "total_cost": [float(r[3]) for r in rows]})
+    d = {"history": {"table": str(p)},
+         "settlement": {"method": "dip", "budget": 26514.0, "fund_ratio": 0.6},
+         "policy": {"point_value": 5.0, "high_bands": [[math.inf, 2.0]], "low_ratio": 0.5,
+                    "basic_group_coefficient": 1.0},
+         "scenario": [{"name": "s"}]}
+    h, s = run(hist, d)
+    assert s["budget_basis"][0] == "fund_ratio"
+    # total points 9,820 -> PV_settle = (26,514 / 0.6) / 9,820 = 4.5
+    assert s["rate_or_point_value"][0] == pytest.approx(4.5, abs=1e-9)
+    assert by_h(h, "fund_payable") == {"H1": 18360.0, "H2": 8154.0}  # 6,800 × 4.5 × 0.6; 3,020 × 4.5 × 0.6
+    # sharing (§4.7 defaults; no evaluation coefficient): claims 0.6 × cost = 27,060 / 8,820
+    # H1 overspend 8,700: 50 % of 2,706 = 1,353; H2 overspend 666 (7.6 %): 333
+    assert by_h(h, "fund_payment") == {"H1": 19713.0, "H2": 8487.0}

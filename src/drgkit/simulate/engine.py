@@ -220,11 +220,18 @@ def _price(cases: pl.DataFrame, table: PaymentTable, policy: Policy, rates: dict
     return priced
 
 
-def _pieces(priced: pl.DataFrame, policy: Policy, f: float) -> pl.DataFrame:
+def _pieces(priced: pl.DataFrame, policy: Policy, f: float, points: bool = False) -> pl.DataFrame:
+    """Per-case A (yuan per unit of rate factor) and Cp (yuan by item). ``points``: point methods score every
+    DRG/DIP-paid case in points at the provisional point value (high: base × (r − 1), low: cost / PV, spec
+    §2.4) and pay all points at the settled value; only special (by-item) cases stay in yuan."""
     ct = priced["case_type"].to_numpy()
-    m = _multiplier(ct, policy)
-    s0 = np.nan_to_num(priced["standard_payment"].to_numpy().astype(np.float64))
     p0 = priced["payment"].fill_null(0.0).to_numpy().astype(np.float64)
+    if points:
+        m = np.isin(ct, ["normal", "high_ratio", "low_ratio"]).astype(np.float64)
+        s0 = p0
+    else:
+        m = _multiplier(ct, policy)
+        s0 = np.nan_to_num(priced["standard_payment"].to_numpy().astype(np.float64))
     pat = priced["patient_payment"].fill_null(0.0).to_numpy().astype(np.float64)
     a = m * s0 / f
     cp = p0 - m * s0
@@ -328,7 +335,8 @@ def settle(cfg: Config, s: Scenario, cases: pl.DataFrame, base_table: PaymentTab
         f0 = given / ref
     f0 *= 1.0 + s.rate_change
     priced = probe if f0 == 1.0 else _price(sc, table, policy, rates, f0)
-    pieces = _pieces(priced, policy, f0)
+    points = st.method in ("drg_points", "dip")
+    pieces = _pieces(priced, policy, f0, points)
     cost = pieces["_cost"].to_numpy()
     pat_all = pieces["_pat"].to_numpy()
     rho = st.fund_ratio
@@ -352,7 +360,7 @@ def settle(cfg: Config, s: Scenario, cases: pl.DataFrame, base_table: PaymentTab
                 repriced = _price(sc, table, policy, rates, f)
                 if repriced["case_type"].equals(pieces["case_type"]):
                     break
-                pieces = _pieces(repriced, policy, f)
+                pieces = _pieces(repriced, policy, f, points)
                 f = _solve(pieces, budget, basis, rho)
         if not f > 0:
             raise SimulationError(f"scenario '{s.name}': budget {budget:,.2f} is below what by-item payments alone "
