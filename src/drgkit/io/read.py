@@ -521,7 +521,7 @@ def iter_case_batches(
     suffix = _suffix(file)
     if suffix == ".parquet":
         try:
-            parquet = pq.ParquetFile(file)
+            parquet = pq.ParquetFile(file, pre_buffer=False)  # pre-buffering keeps every read row group: memory would grow
         except Exception as exc:  # noqa: BLE001
             raise InputError(f"{file}: cannot read parquet file: {_one_line(exc)}") from exc
         plan = _plan(parquet.schema_arrow, mapping, file)
