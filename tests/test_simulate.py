@@ -261,3 +261,11 @@ def test_dip_spec_example_6_1(tmp_path):
     # sharing (§4.7 defaults; no evaluation coefficient): claims 0.6 × cost = 27,060 / 8,820
     # H1 overspend 8,700: 50 % of 2,706 = 1,353; H2 overspend 666 (7.6 %): 333
     assert by_h(h, "fund_payment") == {"H1": 19713.0, "H2": 8487.0}
+
+
+def test_final_comparator_fixed_point(table):
+    # thresholds at the settled rate: H2's high case pays 20,000f + 60,000 − 2.5 × 20,000f, so
+    # 75,000f + (60,000 + 4,000 − 50,100) = 100,000 -> f = 1.148 (case types unchanged: r = 2.61, 0.23)
+    h, s = run(history(), cfg(table, comparator="final"))
+    assert s["rate_or_point_value"][0] == pytest.approx(11480.0, rel=1e-6)
+    assert s["fund_payable"][0] == 100000.0

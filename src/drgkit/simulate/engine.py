@@ -356,12 +356,18 @@ def settle(cfg: Config, s: Scenario, cases: pl.DataFrame, base_table: PaymentTab
     if binding:
         f = _solve(pieces, budget, basis, rho)
         if st.comparator == "final":
-            for iterations in range(2, 30):
+            # thresholds at the settled rate: re-price and re-solve until the rate is a fixed point
+            for iterations in range(2, 200):
                 repriced = _price(sc, table, policy, rates, f)
-                if repriced["case_type"].equals(pieces["case_type"]):
-                    break
+                same = repriced["case_type"].equals(pieces["case_type"])
                 pieces = _pieces(repriced, policy, f, points)
-                f = _solve(pieces, budget, basis, rho)
+                f_new = _solve(pieces, budget, basis, rho)
+                done = same and abs(f_new - f) <= 1e-6 * abs(f)  # price() rounds payments to cents
+                f = f_new
+                if done:
+                    break
+            else:
+                raise SimulationError(f"scenario '{s.name}': comparator = final did not converge in 200 re-pricings")
         if not f > 0:
             raise SimulationError(f"scenario '{s.name}': budget {budget:,.2f} is below what by-item payments alone "
                                   f"cost the fund; no positive rate exhausts it")
