@@ -165,12 +165,15 @@ def features(data: Any, *, mapping: Mapping[str, str] | None = None, exclude_px:
                       if len(px_val) else pa.nulls(n, pa.string()), pa.scalar(None, pa.string()))
     rel_mask = usable.copy()
     rel_mask[main_at[has_main]] = False
-    related = pl.DataFrame({"row": px_par[rel_mask], "code": pl.Series(pc.filter(px_val, pa.array(rel_mask)),
-                                                                      dtype=pl.Utf8)})
-    related = related.unique(maintain_order=True)
-    related = related.join(pl.DataFrame({"row": np.flatnonzero(has_main), "_main": pl.Series(
-        pc.filter(main, pa.array(has_main)), dtype=pl.Utf8)}), on="row", how="left").filter(
-        pl.col("code") != pl.col("_main")).drop("_main")
+    # distinct related codes per row, without the main code: integer keys, one numpy unique
+    main_code = np.full(n, -1, np.int64)
+    main_code[has_main] = idx[main_at[has_main]]
+    r_rows, r_codes = px_par[rel_mask], idx[rel_mask]
+    keep = r_codes != main_code[r_rows]
+    width = max(len(distinct), 1)
+    uniq = np.unique(r_rows[keep] * width + r_codes[keep])
+    related = pl.DataFrame({"row": uniq // width, "code": pl.Series(
+        pc.take(enc.dictionary, pa.array(uniq % width)), dtype=pl.Utf8)})
     # unknown / excluded procedure notes
     unknown_px = np.zeros(n, np.int32)
     if len(idx):
@@ -215,10 +218,14 @@ def features(data: Any, *, mapping: Mapping[str, str] | None = None, exclude_px:
         "unknown_px": unknown_px, "excluded_px": excluded_px,
         "problem": pl.Series(prep.problems, dtype=pl.Utf8),
     })
-    cases = cases.with_columns(dx4_of(pl.col("pdx")).alias("dx4"),
-                               pl.col("pdx").str.to_uppercase().str.slice(0, 3).alias("cat3"),
-                               pl.col("pdx").is_in(pl.Series(dx_dictionary(), dtype=pl.Utf8).implode())
-                               .fill_null(False).alias("pdx_known"))
+    # principal-diagnosis attributes once per distinct code
+    penc = pc.dictionary_encode(pdx)
+    pd_ = pl.DataFrame({"pdx": pl.Series(penc.dictionary, dtype=pl.Utf8)}).select(
+        dx4_of(pl.col("pdx")).alias("dx4"), pl.col("pdx").str.slice(0, 3).alias("cat3"),
+        pl.col("pdx").is_in(pl.Series(dx_dictionary(), dtype=pl.Utf8).implode()).fill_null(False).alias("pdx_known"))
+    pidx = pl.Series(penc.indices, dtype=pl.UInt32)
+    cases = cases.with_columns(pd_["dx4"].gather(pidx), pd_["cat3"].gather(pidx),
+                               pd_["pdx_known"].gather(pidx).fill_null(False))
     return canonical, Features(cases, related, prep)
 
 
