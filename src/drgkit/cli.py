@@ -130,7 +130,7 @@ def group(
     diagnoses: Optional[Path] = typer.Option(None, help="Long diagnosis table (one row per code)"),
     procedures: Optional[Path] = typer.Option(None, help="Long procedure table (one row per code)"),
     threads: Optional[int] = typer.Option(None, "--threads", "-t", help="Kernel threads (default: all cores)"),
-    batch_size: int = typer.Option(500_000, help="Rows per streamed batch (memory grows with it)"),
+    batch_size: int = typer.Option(250_000, help="Rows per streamed batch (memory grows with it)"),
     strict_gender: bool = typer.Option(False, help="Accept only 1/2 as gender (as the reference groupers)"),
     convert_codes: bool = typer.Option(False, help="Translate unknown 国临版 codes to 医保版 via the maps"),
     fix_case: bool = typer.Option(False, help="Upper-case unknown codes the scheme knows in canonical case"),
