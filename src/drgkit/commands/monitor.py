@@ -91,3 +91,34 @@ def register(app: typer.Typer) -> None:
                 out_console.print(w.text(), soft_wrap=True, markup=False)
 
         _run(work)
+
+    @app.command()
+    def audit(
+        input: Path = typer.Argument(..., help="Grouped (ideally priced) cases: .parquet or .csv"),
+        output: Path = typer.Option(Path("audit"), "-o", "--output", help="Output folder"),
+        readmit_days: int = typer.Option(15, "--readmit-days", help="Readmission window in days"),
+        scheme: Optional[str] = typer.Option(None, "--scheme", "-s", help="Scheme for reference weights"),
+        figures: bool = typer.Option(True, "--figures/--no-figures", help="Write report.md and figures"),
+    ) -> None:
+        """Supervision signals: per-case flags (split admissions, readmissions, low/high ratio ...) and per
+        hospital / department / doctor signals as z-scores against peers, with a combined risk score."""
+        from ..monitor.audit import audit as do_audit
+
+        def work() -> None:
+            if not input.is_file():
+                raise CliError(f"{input}: no such file")
+            start = time.perf_counter()
+            try:
+                result = do_audit(input, readmit_days=readmit_days, scheme=scheme)
+            except ValueError as exc:
+                raise CliError(str(exc)) from exc
+            files = result.write(output, figures=figures)
+            seconds = time.perf_counter() - start
+            out_console.print(f"audited {result.cases.height:,} cases in {seconds:.2f} s → {output}/ "
+                              f"({', '.join(p.name for p in files)})", soft_wrap=True)
+            for r in result.hospitals.head(5).iter_rows(named=True):
+                sig = ", ".join(r["risk_signals"] or [])
+                score = "" if r["risk_score"] is None else f"{r['risk_score']:.2f}"
+                out_console.print(f"  {r['hospital']:<10} level {r['level']}  risk {score:>6}  {sig}")
+
+        _run(work)
