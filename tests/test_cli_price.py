@@ -38,3 +38,23 @@ def test_price_options_need_a_table(tmp_path: Path) -> None:
     r = runner.invoke(app, ["group", str(DATA), "-o", str(tmp_path / "x.parquet"), "--level", "level3"])
     assert r.exit_code == 2
     assert "need --price" in r.output
+
+
+def test_group_with_a_dip_catalogue_scheme(tmp_path: Path) -> None:
+    """`--scheme dip:FOLDER` groups into a DIP catalogue through the same command and output conventions."""
+    hist = tmp_path / "hist.parquet"
+    cat = tmp_path / "cat"
+    out = tmp_path / "out.parquet"
+    assert runner.invoke(app, ["synth", "-n", "20000", "-o", str(hist), "-q", "--seed", "3"]).exit_code == 0
+    r = runner.invoke(app, ["dip", "build", str(hist), "-o", str(cat)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["group", str(hist), "-o", str(out), "--scheme", f"dip:{cat}", "-q"])
+    assert r.exit_code == 0, r.output
+    t = pq.read_table(out)
+    assert t.num_rows == 20000
+    assert t.column("case_id").to_pylist() == pq.read_table(hist).column("case_id").to_pylist()
+    ok = [s == "ok" for s in t.column("status").to_pylist()]
+    assert sum(ok) > 19000
+    assert all(g for g, k in zip(t.column("dip_group").to_pylist(), ok) if k)
+    r = runner.invoke(app, ["group", str(hist), "-o", str(out), "--scheme", "dip:/no/such/folder"])
+    assert r.exit_code == 2 and "error:" in r.output

@@ -31,6 +31,7 @@ def _fail(message: str) -> None:
 def _run(fn):
     """Call ``fn`` turning expected errors into one clear line."""
     from .io import InputError
+    from .dip import DipError
     from .payment.calibrate import CalibrationError
     from .payment.policy import PolicyError
     from .payment.report import ReportError
@@ -39,7 +40,7 @@ def _run(fn):
     from .schemes.tables import SchemeError
 
     expected = (InputError, SchemeError, ExprError, CliError, FileNotFoundError, PermissionError, TableError,
-                PolicyError, CalibrationError, ReportError)
+                PolicyError, CalibrationError, ReportError, DipError)
     try:
         return fn()
     except expected as exc:
@@ -96,7 +97,8 @@ def _tally(result, counts: Counter, drgs: Counter) -> None:
     for item in pc.value_counts(result.column("status")).to_pylist():
         counts[item["values"]] += item["counts"]
     grouped = result.filter(pc.is_in(result.column("status"), value_set=pa.array(["ok", "ambiguous"])))
-    keys = pc.binary_join_element_wise(grouped.column("drg"), pc.fill_null(grouped.column("drg_name"), ""), "\t")
+    code, name = ("drg", "drg_name") if "drg" in result.column_names else ("dip_group", "dip_kind")
+    keys = pc.binary_join_element_wise(grouped.column(code), pc.fill_null(grouped.column(name), ""), "\t")
     for item in pc.value_counts(keys).to_pylist():
         drgs[tuple(item["values"].split("\t", 1))] += item["counts"]
 
@@ -112,8 +114,8 @@ def _summary(counts: Counter, drgs: Counter, rows: int, seconds: float, scheme: 
         t.add_row(status, f"{counts.get(status, 0):,}", f"{100 * counts.get(status, 0) / max(rows, 1):.1f}%")
     out_console.print(t)
     if drgs:
-        t = Table(title="top DRGs")
-        t.add_column("DRG")
+        t = Table(title="top groups")
+        t.add_column("group")
         t.add_column("name")
         t.add_column("rows", justify="right")
         for (drg, name), k in drgs.most_common(10):
@@ -125,7 +127,8 @@ def _summary(counts: Counter, drgs: Counter, rows: int, seconds: float, scheme: 
 def group(
     input: Path = typer.Argument(..., help="Abstracts: .parquet, .csv (UTF-8 or GBK/GB18030), .xlsx"),
     output: Path = typer.Option(..., "-o", "--output", help="Result file: .parquet, .csv or .xlsx"),
-    scheme: str = typer.Option("chs-drg-1.1", "--scheme", "-s", help="Scheme id (see `drgkit schemes`)"),
+    scheme: str = typer.Option("chs-drg-1.1", "--scheme", "-s",
+                               help="Scheme id (see `drgkit schemes`), or dip:CATALOGUE_FOLDER for DIP"),
     map_: list[str] = typer.Option([], "--map", help="Rename a column: SRC=canonical (repeatable)"),
     diagnoses: Optional[Path] = typer.Option(None, help="Long diagnosis table (one row per code)"),
     procedures: Optional[Path] = typer.Option(None, help="Long procedure table (one row per code)"),
@@ -148,8 +151,22 @@ def group(
 
     def work() -> None:
         mapping = _parse_map(map_)
-        compiled = load_compiled(scheme)
         options = Options(strict_gender=strict_gender, convert_codes=convert_codes, fix_case=fix_case)
+        if scheme.startswith("dip:"):  # a DIP catalogue folder instead of a DRG scheme
+            from .dip import load_catalogue
+            from .dip.grouper import group as dip_group
+
+            catalogue = load_catalogue(scheme[len("dip:"):])
+
+            def group_batch(batch):
+                return dip_group(batch, catalogue)
+            label = f"DIP catalogue {scheme[len('dip:'):]}"
+        else:
+            compiled = load_compiled(scheme)
+
+            def group_batch(batch):
+                return group_canonical(batch, compiled, options, threads)
+            label = compiled.id
         if diagnoses or procedures:
             batches = iter([read_cases(input, mapping=mapping, diagnoses=diagnoses, procedures=procedures)])
             total = None
@@ -180,7 +197,7 @@ def group(
         def results():
             task = progress.add_task("group", total=total)
             for batch in batches:
-                result = group_canonical(batch, compiled, options, threads)
+                result = group_batch(batch)
                 if pricing is not None:
                     result = pricing(result)
                 if not quiet:
@@ -191,7 +208,7 @@ def group(
         with progress:
             rows = _write_stream(output, results(), f"{input}: no rows could be read")
         if not quiet:
-            _summary(counts, drgs, rows, time.perf_counter() - start, compiled.id)
+            _summary(counts, drgs, rows, time.perf_counter() - start, label)
 
     _run(work)
 
@@ -525,6 +542,7 @@ def calibrate(
 ) -> None:
     """Derive weights (RW = trimmed group mean ÷ overall mean), CV, RIV and a base rate from history."""
     from .io.read import _read_raw
+    from .dip import DipError
     from .payment.calibrate import CalibrationError, calibrate as do_calibrate, parse_years
 
     def work() -> None:
