@@ -269,3 +269,13 @@ def test_final_comparator_fixed_point(table):
     h, s = run(history(), cfg(table, comparator="final"))
     assert s["rate_or_point_value"][0] == pytest.approx(11480.0, rel=1e-6)
     assert s["fund_payable"][0] == 100000.0
+
+
+def test_package_is_callable_as_the_issue_spells_it(table) -> None:
+    """``drgkit.simulate(history, scenarios)`` is ``drgkit.simulate.run``."""
+    import drgkit
+
+    a = drgkit.simulate(history(), cfg(table))
+    b = run(history(), cfg(table))
+    assert a[0].equals(b[0]) and a[1].equals(b[1])
+    assert a[1]["rate_or_point_value"][0] == pytest.approx(10888.0, abs=1e-6)
