@@ -232,16 +232,24 @@ def audit(grouped: Any, *, readmit_days: int = 15, scheme: str | None = None, hi
     f = _case_frame(grouped, scheme)
     f = _flags(f, readmit_days)
     f = f.with_columns(_unusual_cc(f).fill_null(False).alias("unusual_cc"))
-    flags = pl.concat_list([
-        pl.when(pl.col("split")).then(pl.lit("split_admission")),
-        pl.when(pl.col("readmit") & ~pl.col("split")).then(pl.lit("short_readmission")),
-        pl.when(pl.col("case_type") == "low_ratio").then(pl.lit("low_ratio")),
-        pl.when(pl.col("case_type") == "high_ratio").then(pl.lit("high_ratio")),
-        pl.when(pl.col("unusual_cc")).then(pl.lit("cc_only_from_unusual_code")),
-        pl.when(pl.col("leaving_type") == 5).then(pl.lit("death")),
-        pl.when(pl.col("leaving_type").is_in([2.0, 3.0])).then(pl.lit("transfer")),
-    ]).list.drop_nulls()
-    f = f.with_columns(flags.alias("flags"))
+    # a bit per flag, then one small lookup (distinct bit patterns → list) instead of building lists per row
+    conds = {
+        "split_admission": pl.col("split"),
+        "short_readmission": pl.col("readmit") & ~pl.col("split"),
+        "low_ratio": pl.col("case_type") == "low_ratio",
+        "high_ratio": pl.col("case_type") == "high_ratio",
+        "cc_only_from_unusual_code": pl.col("unusual_cc"),
+        "death": pl.col("leaving_type") == 5,
+        "transfer": pl.col("leaving_type").is_in([2.0, 3.0]),
+    }
+    names = list(conds)
+    bits = pl.sum_horizontal([c.fill_null(False).cast(pl.Int32) * (1 << i) for i, c in enumerate(conds.values())])
+    f = f.with_columns(bits.alias("flag_bits"))
+    distinct = f["flag_bits"].unique().to_list()
+    lookup = pl.DataFrame({"flag_bits": distinct,
+                           "flags": [[nm for i, nm in enumerate(names) if b >> i & 1] for b in distinct]},
+                          schema={"flag_bits": f.schema["flag_bits"], "flags": pl.List(pl.Utf8)})
+    f = f.join(lookup, on="flag_bits", how="left", maintain_order="left")
     cases = f.select("case_id", "flags", "linked_case_id", "hospital", "weight")
     hospitals = _signals(f, ["hospital"], ["level"], high_rw)
     g = f.filter(pl.col("grouped") & pl.col("quarter").is_not_null())
