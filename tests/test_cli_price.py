@@ -58,3 +58,19 @@ def test_group_with_a_dip_catalogue_scheme(tmp_path: Path) -> None:
     assert all(g for g, k in zip(t.column("dip_group").to_pylist(), ok) if k)
     r = runner.invoke(app, ["group", str(hist), "-o", str(out), "--scheme", "dip:/no/such/folder"])
     assert r.exit_code == 2 and "error:" in r.output
+
+
+def test_group_with_edits_adds_the_edit_ids_without_changing_groups(tmp_path: Path) -> None:
+    plain, checked = tmp_path / "plain.parquet", tmp_path / "checked.parquet"
+    assert runner.invoke(app, ["group", str(DATA), "-o", str(plain), "-q"]).exit_code == 0
+    r = runner.invoke(app, ["group", str(DATA), "-o", str(checked), "-q", "--edits"])
+    assert r.exit_code == 0, r.output
+    a, b = pq.read_table(plain), pq.read_table(checked)
+    assert b.column_names == a.column_names + ["edits"]
+    for col in ("status", "drg", "reason"):
+        assert a.column(col).to_pylist() == b.column(col).to_pylist()
+    edits = b.column("edits").to_pylist()
+    status = b.column("status").to_pylist()
+    # every record the grouper rejects carries at least one edit; most valid records carry none
+    assert all(e for e, s in zip(edits, status) if s == "invalid")
+    assert sum(1 for e in edits if not e) > 3000

@@ -141,6 +141,7 @@ def group(
     level: Optional[str] = typer.Option(None, "--level", help="Hospital level for --price (level1, level2, ...)"),
     insurance: Optional[str] = typer.Option(None, "--insurance", help="employee / resident for --price"),
     policy: Optional[Path] = typer.Option(None, "--policy", help="Payment policy TOML for --price"),
+    edits: bool = typer.Option(False, "--edits", help="Also run the coding edits (drgkit validate): column `edits`"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors"),
 ) -> None:
     """Group every abstract of INPUT; one output row per input row, same order."""
@@ -198,6 +199,11 @@ def group(
             task = progress.add_task("group", total=total)
             for batch in batches:
                 result = group_batch(batch)
+                if edits:
+                    from .monitor.edits import validate_canonical
+
+                    found = validate_canonical(batch, scheme if not scheme.startswith("dip:") else "chs-drg-1.1")
+                    result = result.append_column("edits", found.column("edits"))
                 if pricing is not None:
                     result = pricing(result)
                 if not quiet:

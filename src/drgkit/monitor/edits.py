@@ -233,10 +233,14 @@ def validate_canonical(canon: pa.Table, scheme: str = DEFAULT_SCHEME, edits: lis
         "M07": (pl.col("los").is_null(), None),
         "V01": (pl.col("los") < 0, s(pl.col("los"))),
         "V04": ((pl.col("age") < 0) | (pl.col("age") > 120), s(pl.col("age"))),
-        "V05": ((pl.col("age_days") < 0) | (pl.col("age_days") > 365), s(pl.col("age_days"))),
+        # age_days is the total age in days in the groupers' record (an infant's 天龄 is the same number), so
+        # a value is only wrong when it is negative, over a year at age 0, or disagrees with the age in years
+        "V05": ((pl.col("age_days") < 0) | ((pl.col("age") == 0) & (pl.col("age_days") > 365)),
+                s(pl.col("age_days"))),
         "V06": ((pl.col("birth_weight") > 0) & ((pl.col("birth_weight") < 100) | (pl.col("birth_weight") > 10000)),
                 s(pl.col("birth_weight"))),
-        "A02": (adult & (pl.col("age_days") > 0), s(pl.col("age_days"))),
+        "A02": (adult & ((pl.col("age_days") < pl.col("age") * 365) | (pl.col("age_days") > (pl.col("age") + 1) * 366)),
+                s(pl.col("age_days"))),
         "A03": (adult & (pl.col("birth_weight") > 0) & ~pl.col("pdx").fill_null("").str.starts_with("O"),
                 s(pl.col("birth_weight"))),
     }
