@@ -30,19 +30,10 @@ from .grouper import assign
 
 
 def parse_years(text: str | None) -> dict[int, float]:
-    """``"2022:1,2023:2,2024:7"`` → {2022: 1.0, 2023: 2.0, 2024: 7.0}."""
-    if not text:
-        return {}
-    out = {}
-    for part in text.split(","):
-        try:
-            y, w = part.split(":")
-            out[int(y)] = float(w)
-        except ValueError:
-            raise DipError(f"--years takes YEAR:WEIGHT,… (e.g. 2022:1,2023:2,2024:7), got '{part}'") from None
-        if out[int(y)] < 0:
-            raise DipError(f"--years: negative weight for {y}")
-    return out
+    """``"2022:1,2023:2,2024:7"`` -> {2022: 1.0, 2023: 2.0, 2024: 7.0} (empty: no year weighting)."""
+    from ..payment.calibrate import parse_years as parse
+
+    return parse(text, error=DipError) or {}
 
 
 def parse_trim(text: str | None) -> list[float]:

@@ -41,8 +41,8 @@ class Calibration:
         self.table.write_csv(path)
 
 
-def parse_years(text: str | None) -> dict[int, float] | None:
-    """``"2022:1,2023:2,2024:7"`` -> {2022: 1.0, 2023: 2.0, 2024: 7.0}."""
+def parse_years(text: str | None, error: type[Exception] = CalibrationError) -> dict[int, float] | None:
+    """``"2022:1,2023:2,2024:7"`` -> {2022: 1.0, 2023: 2.0, 2024: 7.0}; ``error`` is the exception to raise."""
     if not text:
         return None
     out = {}
@@ -51,9 +51,9 @@ def parse_years(text: str | None) -> dict[int, float] | None:
             y, w = part.split(":")
             out[int(y)] = float(w)
         except ValueError:
-            raise CalibrationError(f"--years takes YEAR:WEIGHT,… (e.g. 2022:1,2023:2,2024:7), got '{part}'") from None
+            raise error(f"--years takes YEAR:WEIGHT,… (e.g. 2022:1,2023:2,2024:7), got '{part}'") from None
         if out[int(y)] < 0:
-            raise CalibrationError(f"--years: negative weight for {y}")
+            raise error(f"--years: negative weight for {y}")
     return out
 
 
