@@ -1,14 +1,37 @@
-"""drgkit: CHS-DRG / DIP grouping, payment and payment-reform simulation for Chinese discharge abstracts."""
+"""drgkit: CHS-DRG / DIP grouping, payment and payment-reform simulation for Chinese discharge abstracts.
+
+The grouping API loads eagerly; payment, simulation, monitoring and DIP load on first use (PEP 562), so a
+one-case ``drgkit explain`` starts fast.
+"""
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
 from .api import Explanation, Options, explain, group  # noqa: E402
 from .schemes.tables import list_schemes  # noqa: E402
-from .payment import Policy, list_tables, load_policy, load_table, price  # noqa: E402
-from . import simulate  # noqa: E402  (drgkit.simulate.run(history, scenarios))
-from .monitor import audit, validate, whatif  # noqa: E402
-from . import dip  # noqa: E402  (drgkit.dip.build / group / settle / explain)
 
-__all__ = ["audit", "Explanation", "Options", "Policy", "explain", "group", "list_schemes", "list_tables", "load_policy",
-           "load_table", "price", "validate", "whatif", "__version__"]
+_LAZY = {
+    "Policy": ("payment", "Policy"), "list_tables": ("payment", "list_tables"),
+    "load_policy": ("payment", "load_policy"), "load_table": ("payment", "load_table"),
+    "price": ("payment", "price"),
+    "audit": ("monitor", "audit"), "validate": ("monitor", "validate"), "whatif": ("monitor", "whatif"),
+}
+_SUBPACKAGES = {"simulate", "dip", "payment", "monitor", "spark"}
+
+__all__ = ["audit", "Explanation", "Options", "Policy", "explain", "group", "list_schemes", "list_tables",
+           "load_policy", "load_table", "price", "simulate", "dip", "validate", "whatif", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(f".{module}", __name__), attr)
+    elif name in _SUBPACKAGES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module 'drgkit' has no attribute '{name}'")
+    globals()[name] = value
+    return value

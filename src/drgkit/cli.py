@@ -28,10 +28,10 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-def _run(fn):
-    """Call ``fn`` turning expected errors into one clear line."""
-    from .io import InputError
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """Errors already phrased for the user (imported only when one happened, to keep start-up fast)."""
     from .dip import DipError
+    from .io import InputError
     from .payment.calibrate import CalibrationError
     from .payment.policy import PolicyError
     from .payment.report import ReportError
@@ -39,14 +39,20 @@ def _run(fn):
     from .schemes.expr import ExprError
     from .schemes.tables import SchemeError
 
-    expected = (InputError, SchemeError, ExprError, CliError, FileNotFoundError, PermissionError, TableError,
-                PolicyError, CalibrationError, ReportError, DipError)
+    return (InputError, SchemeError, ExprError, CliError, FileNotFoundError, PermissionError, TableError,
+            PolicyError, CalibrationError, ReportError, DipError)
+
+
+def _run(fn):
+    """Call ``fn`` turning expected errors into one clear line."""
     try:
         return fn()
-    except expected as exc:
-        _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     except UnicodeDecodeError as exc:
         _fail(f"cannot decode input text: {exc.reason}")
+    except Exception as exc:
+        if not isinstance(exc, _expected_errors()):
+            raise
+        _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
 
 def _parse_map(items: list[str]) -> dict[str, str]:

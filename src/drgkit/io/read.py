@@ -16,7 +16,6 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -163,6 +162,8 @@ def _read_text(path: Path) -> pa.Table:
 
 
 def _read_excel(path: Path, sheet: str | int | None) -> pa.Table:
+    import polars as pl  # only Excel and long-table input need polars; keep start-up light
+
     kwargs: dict = {"infer_schema_length": 0, "raise_if_empty": False}
     if isinstance(sheet, int):
         kwargs["sheet_id"] = sheet
@@ -432,6 +433,8 @@ _TRUE_FLAGS = ["1", "1.0", "y", "yes", "true", "t", "是"]
 def _long_codes(path: PathLike, kind: str, case_ids: pa.ChunkedArray | pa.Array,
                 key_hint: str | None) -> pa.ListArray:
     """Per-stay code lists from a long table: flagged principal/main code first, then file order."""
+    import polars as pl
+
     long = _read_raw(path)
     names = long.column_names
     key = key_hint if key_hint in names else find_header(names, ("case_id", *ALIASES["case_id"]))
