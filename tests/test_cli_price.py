@@ -74,3 +74,15 @@ def test_group_with_edits_adds_the_edit_ids_without_changing_groups(tmp_path: Pa
     # every record the grouper rejects carries at least one edit; most valid records carry none
     assert all(e for e, s in zip(edits, status) if s == "invalid")
     assert sum(1 for e in edits if not e) > 3000
+
+
+def test_explain_with_a_dip_catalogue(tmp_path: Path) -> None:
+    hist, cat = tmp_path / "hist.parquet", tmp_path / "cat"
+    assert runner.invoke(app, ["synth", "-n", "20000", "-o", str(hist), "-q", "--seed", "4"]).exit_code == 0
+    assert runner.invoke(app, ["dip", "build", str(hist), "-o", str(cat)]).exit_code == 0
+    r = runner.invoke(app, ["explain", "--scheme", f"dip:{cat}", "--dx", "I21.000x005|E11.900", "--px", "36.0601",
+                            "--age", "65", "--sex", "1", "--json"])
+    assert r.exit_code == 0, r.output
+    d = __import__("json").loads(r.output)
+    assert d["dx4"] == "I21.0"
+    assert d["status"] in ("ok", "ungroupable")

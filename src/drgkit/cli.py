@@ -248,6 +248,13 @@ def explain(
     from .api import explain as do_explain
 
     def work() -> None:
+        if scheme.startswith("dip:"):  # a DIP catalogue: same command, DIP's own explanation
+            from .dip import explain as dip_explain
+
+            d = dip_explain(scheme[len("dip:"):], dx=dx, px=px, age=age, age_days=age_days,
+                            leaving_type=leaving_type)
+            typer.echo(json.dumps(d, ensure_ascii=False, indent=2, default=str) if as_json else d["text"])
+            return
         e = do_explain(dx, px, age=age, sex=sex, age_days=age_days, birth_weight=weight, los=los,
                        leaving_type=leaving_type, dept=dept, icu_hours=icu_hours, scheme=scheme,
                        options=Options(convert_codes=convert_codes, fix_case=fix_case))
