@@ -26,6 +26,29 @@ def register(app: typer.Typer) -> None:
 
         return _run(guarded)
 
+    @dip_app.command("metrics")
+    def metrics_cmd(
+        grouped: Path = typer.Argument(..., help="Output of `drgkit dip group` (.parquet, .csv, .xlsx)"),
+        output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the indicators (.csv/.parquet)"),
+        by: str = typer.Option("hospital", "--by", help="hospital or dept"),
+    ) -> None:
+        """Indicators per hospital/department: core-group rate (入组率), CMI, time and cost consumption indices."""
+        import polars as pl
+        from rich.console import Console
+
+        from ..dip.metrics import metrics
+        from ..io import write_table
+        from ..io.read import _read_raw
+
+        def work() -> None:
+            data = pl.read_parquet(grouped) if grouped.suffix == ".parquet" else pl.from_arrow(_read_raw(grouped))
+            table = metrics(data, by=by)
+            if output:
+                write_table(table.to_arrow(), output)
+            Console().print(table)
+
+        run(work)
+
     @dip_app.command("build")
     def build_cmd(
         history: Path = typer.Argument(..., help="Discharge history (.parquet, .csv, .xlsx)"),
