@@ -140,34 +140,32 @@ def outcome_columns(prep: PreparedCases, enc: Encoded, out: Outcome, scheme: Com
     pos = np.searchsorted(codes, reason)
     reason_text = pc.take(_labels(scheme, "_reasons", [f"{P.REASONS[c][0]} {P.REASONS[c][1]}".strip() or None
                                                       for c in codes]), pa.array(pos))
-    reason_text = pc.if_else(pa.array(problem), pc.binary_join_element_wise(reason_text, prep.problems, ": "),
-                             reason_text)
+    if problem.any():
+        reason_text = pc.if_else(pa.array(problem), pc.binary_join_element_wise(reason_text, prep.problems, ": "),
+                                 reason_text)
     grouped = (status == P.ST_OK) | (status == P.ST_AMBIGUOUS)
-    drg_ids = pa.array(out.drg)
-    drg = pc.take(_labels(scheme, "drg", scheme.drg_codes), drg_ids)
-    mdc = pc.if_else(pa.array(grouped), pc.take(_labels(scheme, "mdc", scheme.drg_mdc), drg_ids), "0000")
+    # one index per row into each label list, then one take per column (no per-row strings built twice)
+    drg_idx = pa.array(np.where(grouped, out.drg, scheme.fail_drg).astype(np.int32))
     adrg_idx = np.where(status == P.ST_AMBIGUOUS, scheme.qy_adrg, np.where(grouped, out.adrg, scheme.fail_adrg))
-    adrg = pc.take(_labels(scheme, "adrg", scheme.adrg_codes), pa.array(adrg_idx))
-    drg = pc.if_else(pa.array(grouped), drg, _labels(scheme, "drg", scheme.drg_codes)[scheme.fail_drg])
-    drg_name = pc.if_else(pa.array(grouped), pc.take(_labels(scheme, "drg_names", scheme.drg_names), drg_ids),
-                          pa.nulls(n, pa.string()))
+    names = [None if i == scheme.fail_drg else name for i, name in enumerate(scheme.drg_names)]
     cc_level = pc.take(_labels(scheme, "cc", list(P.CC_NAMES)), pa.array(out.cc_level.astype(np.int32)))
     has_cc = out.cc_pos >= 0
     flat_idx = np.where(has_cc, enc.dx_off[:-1] + out.cc_pos, 0)
     cc_code = (pc.if_else(pa.array(has_cc), pc.take(enc.dx_flat, pa.array(flat_idx)), pa.nulls(n, pa.string()))
                if has_cc.any() else pa.nulls(n, pa.string()))
+    zeros = pa.array(np.zeros(n, np.int32))
     return {
         "status": pc.take(_labels(scheme, "status", list(P.STATUS_NAMES)), pa.array(status.astype(np.int32))),
         "reason": reason_text,
         "warnings": _warnings(prep, enc, scheme),
-        "mdc": mdc,
-        "adrg": adrg,
-        "drg": drg,
-        "drg_name": drg_name,
+        "mdc": pc.take(_labels(scheme, "mdc", scheme.drg_mdc), drg_idx),   # the fail DRG's MDC is '0000'
+        "adrg": pc.take(_labels(scheme, "adrg", scheme.adrg_codes), pa.array(adrg_idx.astype(np.int32))),
+        "drg": pc.take(_labels(scheme, "drg", scheme.drg_codes), drg_idx),
+        "drg_name": pc.take(_labels(scheme, "drg_names_out", names), drg_idx),
         "cc_level": cc_level,
         "cc_code": cc_code,
-        "scheme": pa.array(np.full(n, scheme.id, object), pa.string()),
-        "scheme_checksum": pa.array(np.full(n, scheme.checksum, object), pa.string()),
+        "scheme": pc.take(_labels(scheme, "scheme_id", [scheme.id]), zeros),
+        "scheme_checksum": pc.take(_labels(scheme, "scheme_checksum", [scheme.checksum]), zeros),
     }
 
 

@@ -7,6 +7,7 @@ the cost, ``0`` for gender.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,13 +77,28 @@ def _text(array: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
 
 
-def _message(condition: pa.Array, field: str, shown: pa.Array, suffix: str) -> pa.Array | None:
+def _message(condition: pa.Array, field: str, shown: pa.Array | Callable[[], pa.Array], suffix: str
+             ) -> pa.Array | None:
     """``"<field>: <shown><suffix>"`` where ``condition`` holds, else null; ``None`` if it never holds."""
     condition = pc.fill_null(condition, False)
     if not pc.any(condition).as_py():
         return None  # the common case: skip building n strings nobody will read
+    if callable(shown):  # built only now that some row needs it
+        shown = shown()
     text = pc.binary_join_element_wise(f"{field}: ", shown, suffix, "")
     return pc.if_else(condition, text, pa.scalar(None, pa.string()))
+
+
+def _lazy(build: Callable[[], pa.Array]) -> Callable[[], pa.Array]:
+    """A memoized builder: the value is made on first call only (most columns never need it)."""
+    cache: list[pa.Array] = []
+
+    def get() -> pa.Array:
+        if not cache:
+            cache.append(build())
+        return cache[0]
+
+    return get
 
 
 def _quoted(array: pa.Array) -> pa.Array:
@@ -102,17 +118,18 @@ def _plain_numbers(raw: pa.Array) -> pa.Array | None:
 
 
 def _parse_number(array: pa.Array | None, n: int, field: str,
-                  thousands: bool = False) -> tuple[pa.Array, list[pa.Array | None], pa.Array]:
-    """(float64 values with null for missing/unparsable, problem arrays, how each value is shown)."""
+                  thousands: bool = False
+                  ) -> tuple[pa.Array, list[pa.Array | None], pa.Array | Callable[[], pa.Array]]:
+    """(float64 values with null for missing/unparsable, problem arrays, how each value is shown — lazily)."""
     if array is None or pa.types.is_null(array.type):
         return pa.nulls(n, pa.float64()), [], pa.nulls(n, pa.string())
     if pa.types.is_integer(array.type) or pa.types.is_floating(array.type) or pa.types.is_decimal(array.type):
         values = pc.cast(array, pa.float64())
         if pa.types.is_floating(array.type):
             values = pc.if_else(pc.is_nan(values), pa.scalar(None, pa.float64()), values)
-        return values, [], pc.cast(array, pa.string())
+        return values, [], _lazy(lambda: pc.cast(array, pa.string()))
     raw = array.cast(pa.string()) if not pa.types.is_boolean(array.type) else pc.cast(array, pa.string())
-    shown = _quoted(raw)
+    shown = _lazy(lambda: _quoted(raw))
     fast = _plain_numbers(raw)
     if fast is not None:
         return fast, [], shown
@@ -182,7 +199,7 @@ def _gender(table: pa.Table, n: int, strict: bool) -> tuple[np.ndarray, list[pa.
     codes = pc.fill_null(distinct_codes.take(encoded.indices), 0).to_numpy(zero_copy_only=False)
     distinct_bad = pc.and_(pc.is_valid(text), pc.invert(pc.or_(pc.or_(male, female), pc.fill_null(unknown, False))))
     unrecognised = pc.fill_null(distinct_bad.take(encoded.indices), False)
-    return codes.astype(np.int8), [_message(unrecognised, "gender", _quoted(raw), " is not a recognised sex")]
+    return codes.astype(np.int8), [_message(unrecognised, "gender", lambda: _quoted(raw), " is not a recognised sex")]
 
 
 def _codes(table: pa.Table, name: str, n: int) -> tuple[pa.ListArray, pa.Array, pa.Array]:
@@ -261,7 +278,11 @@ def prepare(table: pa.Table, *, strict_gender: bool = False) -> PreparedCases:
     cost, cost_problems, _ = _parse_number(_column(table, "total_cost"), n, "total_cost", thousands=True)
     problems += cost_problems
     dept = _column(table, "dept")
-    dept = _text(dept) if dept is not None and not pa.types.is_null(dept.type) else pa.nulls(n, pa.string())
+    if dept is not None and not pa.types.is_null(dept.type):
+        encoded = pc.dictionary_encode(dept)  # few departments: clean each once
+        dept = _text(encoded.dictionary).take(encoded.indices)
+    else:
+        dept = pa.nulls(n, pa.string())
     case_id = _column(table, "case_id")
     dx, dx_rows, dx_notes = _codes(table, "dx", n)
     px, px_rows, px_notes = _codes(table, "px", n)
