@@ -384,3 +384,15 @@ def test_blank_main_procedure_is_not_replaced_by_the_next_one() -> None:
     assert blank["drg"] == none["drg"] != "FM19"
     assert "main procedure slot is blank" in blank["warnings"]
     assert none["warnings"] is None
+
+
+def test_fix_case_repairs_codes_before_grouping() -> None:
+    """--fix-case: the repaired code is the one grouped (the repair must not be undone by cached code ids)."""
+    import drgkit
+
+    t = pa.table({"case_id": ["a"], "gender": ["1"], "age": ["65"], "dx": ["i21.000x005|E11.900"], "px": ["36.0601"]})
+    plain = drgkit.group(t).to_pylist()[0]
+    fixed = drgkit.group(t, options=drgkit.Options(fix_case=True)).to_pylist()[0]
+    assert plain["status"] == "ungroupable" and "unknown diagnosis code i21.000x005" in plain["warnings"]
+    assert fixed["status"] == "ok" and fixed["adrg"] == "FM1"
+    assert "I21.000x005 ← i21.000x005" in fixed["warnings"]

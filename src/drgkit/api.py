@@ -78,7 +78,7 @@ def _repair(prep: PreparedCases, scheme: CompiledScheme, options: Options) -> Pr
     for extra in (dx_notes, px_notes):
         if extra is not None:
             notes = join_notes(notes, extra) if notes is not None else extra
-    return replace(prep, dx=dx, px=px, code_notes=notes)
+    return replace(prep, dx=dx, px=px, code_notes=notes, dx_distinct=None, px_distinct=None)  # ids follow the repair
 
 
 def group_canonical(table: pa.Table, scheme: CompiledScheme, options: Options = Options(),

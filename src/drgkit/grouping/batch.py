@@ -52,8 +52,8 @@ class Outcome:
 
 def encode(prep: PreparedCases, scheme: CompiledScheme) -> Encoded:
     """Code strings → ids, numeric fields → one ``(n, 8)`` int32 matrix (``program.FIELD_NAMES``)."""
-    dx_off, dx_ids, dx_flat = encode_lists(prep.dx, scheme, "dx")
-    px_off, px_ids, px_flat = encode_lists(prep.px, scheme, "px")
+    dx_off, dx_ids, dx_flat = encode_lists(prep.dx, scheme, "dx", prep.dx_distinct)
+    px_off, px_ids, px_flat = encode_lists(prep.px, scheme, "px", prep.px_distinct)
     num = np.empty((prep.n, P.N_FIELDS), np.int32)
     num[:, P.F_GENDER] = prep.gender
     num[:, P.F_AGE] = prep.age

@@ -36,8 +36,8 @@ def encode_unique(values: pa.Array, scheme: CompiledScheme, domain: str) -> np.n
     return out
 
 
-def encode_lists(lists: pa.Array | pa.ChunkedArray, scheme: CompiledScheme, domain: str
-                 ) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+def encode_lists(lists: pa.Array | pa.ChunkedArray, scheme: CompiledScheme, domain: str,
+                 distinct: tuple[np.ndarray, pa.Array] | None = None) -> tuple[np.ndarray, np.ndarray, pa.Array]:
     """CSR ``(offsets int64[n+1], ids int32[m], codes[m])`` of a list<string> column; null lists are empty."""
     if isinstance(lists, pa.ChunkedArray):
         lists = lists.combine_chunks() if lists.num_chunks != 1 else lists.chunk(0)
@@ -49,6 +49,9 @@ def encode_lists(lists: pa.Array | pa.ChunkedArray, scheme: CompiledScheme, doma
     offsets -= offsets[0]
     if len(flat) == 0:
         return offsets, np.zeros(0, np.int32), flat
+    if distinct is not None and len(distinct[0]) == len(flat):
+        # prepare() already knows each value's distinct code: look the distinct codes up once
+        return offsets, encode_unique(distinct[1], scheme, domain)[distinct[0]].astype(np.int32), flat
     enc = pc.dictionary_encode(flat)
     uniq_ids = encode_unique(enc.dictionary, scheme, domain)
     idx = enc.indices.to_numpy(zero_copy_only=False)

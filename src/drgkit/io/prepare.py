@@ -54,6 +54,10 @@ class PreparedCases:
     px: pa.ListArray
     problems: pa.Array
     code_notes: pa.Array
+    # the distinct codes behind dx / px values: (index per list value, distinct normalized codes); lets the
+    # grouper look each distinct code up once without hashing the column again. None when not available.
+    dx_distinct: tuple[np.ndarray, pa.Array] | None = None
+    px_distinct: tuple[np.ndarray, pa.Array] | None = None
 
     def __len__(self) -> int:
         return self.n
@@ -202,7 +206,8 @@ def _gender(table: pa.Table, n: int, strict: bool) -> tuple[np.ndarray, list[pa.
     return codes.astype(np.int8), [_message(unrecognised, "gender", lambda: _quoted(raw), " is not a recognised sex")]
 
 
-def _codes(table: pa.Table, name: str, n: int) -> tuple[pa.ListArray, pa.Array, pa.Array]:
+def _codes(table: pa.Table, name: str, n: int
+           ) -> tuple[pa.ListArray, pa.Array, pa.Array, tuple[np.ndarray, pa.Array] | None]:
     """(normalized code lists without emptied codes, note row index, note text).
 
     Normalization runs once per distinct code (codes repeat heavily), then spreads with ``take``.
@@ -232,7 +237,9 @@ def _codes(table: pa.Table, name: str, n: int) -> tuple[pa.ListArray, pa.Array, 
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(np.bincount(kept_parents, minlength=n), out=offsets[1:])
     cleaned = pa.ListArray.from_arrays(pa.array(offsets), new.filter(keep))
-    return cleaned, parents.filter(changed), note
+    idx = pc.fill_null(encoded.indices, -1).filter(keep).to_numpy(zero_copy_only=False)
+    distinct = (idx.astype(np.int64), distinct_new) if not encoded.indices.null_count else None
+    return cleaned, parents.filter(changed), note, distinct
 
 
 def _notes(n: int, rows: list[pa.Array], texts: list[pa.Array]) -> pa.Array:
@@ -284,8 +291,8 @@ def prepare(table: pa.Table, *, strict_gender: bool = False) -> PreparedCases:
     else:
         dept = pa.nulls(n, pa.string())
     case_id = _column(table, "case_id")
-    dx, dx_rows, dx_notes = _codes(table, "dx", n)
-    px, px_rows, px_notes = _codes(table, "px", n)
+    dx, dx_rows, dx_notes, dx_distinct = _codes(table, "dx", n)
+    px, px_rows, px_notes, px_distinct = _codes(table, "px", n)
     return PreparedCases(
         n=n,
         case_id=case_id if case_id is not None else pa.nulls(n, pa.string()),
@@ -294,6 +301,8 @@ def prepare(table: pa.Table, *, strict_gender: bool = False) -> PreparedCases:
         dept=dept,
         dx=dx,
         px=px,
+        dx_distinct=dx_distinct,
+        px_distinct=px_distinct,
         problems=_join_problems(n, problems),
         code_notes=_notes(n, [dx_rows, px_rows], [dx_notes, px_notes]),
         **ints,
