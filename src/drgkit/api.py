@@ -147,6 +147,20 @@ class Explanation:
         except ValueError:
             return None
 
+    def _rule_name(self, rule_id: str) -> str:
+        s = self.scheme
+        try:
+            r = s.rule_ids.index(rule_id)
+        except ValueError:
+            return ""
+        return s.adrg_names[int(s.rule_tab[r, P.R_ADRG])] or ""
+
+    def _drg_name(self, drg: str) -> str:
+        try:
+            return self.scheme.drg_names[self.scheme.drg_codes.index(drg)] or ""
+        except ValueError:
+            return ""
+
     def _code_info(self, code: str, cid: int, domain: str) -> dict[str, Any]:
         s = self.scheme
         names = s.dx_names if domain == "dx" else s.px_names
@@ -179,6 +193,10 @@ class Explanation:
             label = st["item"]
             if st["step"] == "mdc":
                 label = f"{label} {self._mdc_name(label) or ''}"
+            elif st["step"] == "rule":
+                label = f"{label} {self._rule_name(label)}"
+            elif st["step"] in ("split", "adrg"):
+                label = f"{label} {self._drg_name(label)}"
             lines.append(f"  {mark} {st['step']:<8} {label}  {atoms}")
         lines.append(f"结果 result: {d['status']}  MDC {d['mdc']}  ADRG {d['adrg']}  DRG {d['drg']}"
                      + (f"  {d['drg_name']}" if d["drg_name"] else ""))
