@@ -61,7 +61,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=5_000_000)
     ap.add_argument("--rss", default="1000000,10000000")
-    ap.add_argument("--batch", type=int, default=250_000)
+    ap.add_argument("--batch", type=int, default=125_000)
     ap.add_argument("--workdir", default="/tmp/drgkit-bench")
     args = ap.parse_args()
     work = Path(args.workdir)

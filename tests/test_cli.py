@@ -218,7 +218,8 @@ def test_failed_write_midway_keeps_existing_output(tmp_path: Path, monkeypatch: 
     monkeypatch.setattr(drgkit.api, "group_canonical", flaky)
     result = invoke("group", ORACLE, "-o", out, "--batch-size", "10")
     one_error_line(result, "simulated failure")
-    assert calls["n"] == 2
+    # stops at the failure (batches run two at a time, so the third may have started): far from all 500
+    assert 2 <= calls["n"] <= 4
     assert out.read_text(encoding="utf-8") == "old\n"
     assert no_temp_files(tmp_path) == []
 

@@ -39,3 +39,28 @@ def test_background_writer_writes_in_order_and_reports_errors() -> None:
         for i in range(10):
             w.submit(i)
         w.close()
+
+
+def test_ordered_map_keeps_input_order_with_two_workers() -> None:
+    import random
+    import time
+
+    from drgkit.io.pipeline import ordered_map
+
+    def slow_square(x: int) -> int:
+        time.sleep(random.random() / 500)  # finish out of order
+        return x * x
+
+    assert list(ordered_map(slow_square, range(200), workers=2)) == [x * x for x in range(200)]
+
+
+def test_ordered_map_reraises_worker_errors() -> None:
+    from drgkit.io.pipeline import ordered_map
+
+    def f(x: int) -> int:
+        if x == 5:
+            raise ValueError("bad batch 5")
+        return x
+
+    with pytest.raises(ValueError, match="bad batch 5"):
+        list(ordered_map(f, range(20), workers=2))

@@ -4,6 +4,7 @@ Everything here is vectorized over the batch (numpy / pyarrow); the only loop ov
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,8 @@ from ..io.prepare import PreparedCases
 from ..schemes import program as P
 from ..schemes.program import CompiledScheme
 from .encode import EMPTY, UNKNOWN, encode_dept, encode_lists
+
+_KERNEL_LOCK = threading.Lock()
 
 RESULT_COLUMNS = ("status", "reason", "warnings", "mdc", "adrg", "drg", "drg_name", "cc_level", "cc_code",
                   "scheme", "scheme_checksum")
@@ -77,10 +80,11 @@ def run_kernel(enc: Encoded, scheme: CompiledScheme, threads: int | None = None)
 
     from . import kernel
 
-    if threads:
-        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
-    kernel.group_batch(enc.dx_off, enc.dx_ids, enc.px_off, enc.px_ids, enc.num, *scheme.kernel_args(),
-                       out.status, out.drg, out.adrg, out.rule, out.reason, out.cc_level, out.cc_pos)
+    with _KERNEL_LOCK:  # one parallel launch at a time: numba's thread pool is shared by the process
+        if threads:
+            numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+        kernel.group_batch(enc.dx_off, enc.dx_ids, enc.px_off, enc.px_ids, enc.num, *scheme.kernel_args(),
+                           out.status, out.drg, out.adrg, out.rule, out.reason, out.cc_level, out.cc_pos)
     return out
 
 

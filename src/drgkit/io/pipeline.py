@@ -76,3 +76,23 @@ class BackgroundWriter:
         self._thread.join()
         if self._error is not None:
             raise self._error
+
+
+def ordered_map(fn: Callable[[T], object], items: Iterable[T], workers: int = 2) -> Iterator[object]:
+    """``map(fn, items)`` on ``workers`` threads, results in input order, at most ``workers`` items in flight.
+
+    Arrow compute and the numba kernel release the GIL, so two batches can be processed on two cores.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    if workers <= 1:
+        yield from map(fn, items)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drgkit-batch") as pool:
+        pending = []
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= workers:
+                yield pending.pop(0).result()
+        for future in pending:
+            yield future.result()
