@@ -148,16 +148,16 @@ def _key_index(df: pl.DataFrame, given: str | None, column: str, allowed: tuple[
         return choices, np.full(n, choices.index(value), dtype=np.int64)
     if column in df.columns:
         text = df[column].cast(pl.Utf8).fill_null("")
-        uniq = text.unique(maintain_order=True).to_list()
+        encoded = pc.dictionary_encode(text.to_arrow().cast(pa.string()))  # one hash pass: distinct values + codes
+        uniq = encoded.dictionary.to_pylist()
         mapping = {u: norm(u) for u in uniq}
         bad = [u for u, v in mapping.items() if v not in allowed]
         if bad:
             first = int(np.argmax((text == bad[0]).to_numpy()))
             raise TableError(f"row {first + 1}: unknown {what} '{bad[0]}' in column {column} for table {table_id} "
                              f"(this table has: {', '.join(allowed)}; give {option} to override)")
-        codes = pc.index_in(text.to_arrow().cast(pa.string()), value_set=pa.array(uniq, type=pa.string()))
         lookup = np.array([choices.index(mapping[u]) for u in uniq], dtype=np.int64)
-        return choices, lookup[np.asarray(codes.to_numpy(zero_copy_only=False), dtype=np.int64)]
+        return choices, lookup[encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)]
     if default is not None and default in allowed:
         return choices, np.full(n, choices.index(default), dtype=np.int64)
     if len(allowed) == 1:
