@@ -207,8 +207,9 @@ class Explanation:
         return "\n".join(lines)
 
 
-def _codes(value: str | list[str] | None) -> list[str]:
-    if value is None:
+def split_codes(value: str | list[str] | None) -> list[str]:
+    """Codes typed on a command line or passed to the API: ``"A|B"``, ``"A,B"`` or a list; blanks dropped."""
+    if not value:
         return []
     if isinstance(value, str):
         return [c.strip() for c in value.replace(",", "|").split("|") if c.strip()]
@@ -225,7 +226,7 @@ def explain(dx: str | list[str], px: str | list[str] | None = None, *, age: int 
     row = {"case_id": "explain", "gender": None if sex is None else str(sex), "age": age, "age_days": age_days,
            "birth_weight": birth_weight, "los": los, "leaving_type": leaving_type, "dept": dept,
            "icu_hours": icu_hours}
-    dx_list, px_list = _codes(dx), _codes(px)
+    dx_list, px_list = split_codes(dx), split_codes(px)
     table = pa.table({**{k: pa.array([None if v is None else str(v)], pa.string()) for k, v in row.items()},
                       "dx": pa.array([dx_list], pa.list_(pa.string())),
                       "px": pa.array([px_list], pa.list_(pa.string()))})

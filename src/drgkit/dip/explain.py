@@ -5,24 +5,17 @@ from typing import Any
 
 import polars as pl
 
+from ..api import split_codes
 from .catalogue import Catalogue, load_catalogue
 from .features import TIERS, TIERS_ZH, features
 from .grouper import outcome
-
-
-def _codes(value: str | list[str] | None) -> list[str]:
-    if not value:
-        return []
-    if isinstance(value, str):
-        return [c.strip() for c in value.replace(",", "|").split("|") if c.strip()]
-    return list(value)
 
 
 def explain(catalogue: Any, *, dx: str | list[str], px: str | list[str] | None = None, age: int | None = None,
             age_days: int | None = None, leaving_type: int | None = None, cost: float | None = None) -> dict:
     """A dict (``text`` holds the readable form) describing how the case is grouped."""
     cat: Catalogue = load_catalogue(catalogue)
-    table = pl.DataFrame({"case_id": ["explain"], "dx": ["|".join(_codes(dx))], "px": ["|".join(_codes(px))],
+    table = pl.DataFrame({"case_id": ["explain"], "dx": ["|".join(split_codes(dx))], "px": ["|".join(split_codes(px))],
                           "age": [age], "age_days": [age_days], "leaving_type": [leaving_type],
                           "total_cost": [cost]}, schema_overrides={"age": pl.Int64, "age_days": pl.Int64,
                                                                    "leaving_type": pl.Int64,

@@ -124,7 +124,8 @@ def _warnings(prep: PreparedCases, enc: Encoded, scheme: CompiledScheme) -> pa.A
 def unknown_pdx(pdx: np.ndarray, scheme: CompiledScheme) -> np.ndarray:
     """True where the principal diagnosis is a code the scheme's dictionary does not know (vectorized)."""
     known = pdx >= 0
-    return ~known | ((scheme.dx_known[np.maximum(pdx, 0)] == 0) & (scheme.dx_in_mdc[np.maximum(pdx, 0)] == 0))
+    safe = np.maximum(pdx, 0)
+    return ~known | ((scheme.dx_known[safe] == 0) & (scheme.dx_mdc_bits[safe] == 0))
 
 
 def outcome_columns(prep: PreparedCases, enc: Encoded, out: Outcome, scheme: CompiledScheme) -> dict[str, pa.Array]:

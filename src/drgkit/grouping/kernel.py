@@ -81,10 +81,7 @@ def complications(dx, mcc_tab, cc_tab, excl):
 def _atom(op, a, b, dx, px, num, cc, dx_ptr, dx_ids, px_ptr, px_ids, site, is_or, pxtab_lists, mask_ptr, masks):
     ndx = dx.shape[0]
     npx = px.shape[0]
-    if op == OP_PDX_IN:
-        return ndx > 0 and _in(dx[0], a, dx_ptr, dx_ids)
-    if op == OP_MAIN_PX_IN:
-        return npx > 0 and _in(px[0], a, px_ptr, px_ids)
+    # pdx_in, main_px_in and the mcc / mcc_or_cc tests are evaluated in place by run_steps
     if op == OP_TRUE:
         return True
     if op == OP_FALSE:
@@ -146,16 +143,8 @@ def _atom(op, a, b, dx, px, num, cc, dx_ptr, dx_ids, px_ptr, px_ids, site, is_or
         if w <= 0:  # unknown or zero weight fails every weight band
             return False
         return w >= b if op == OP_WEIGHT_GE else w < b
-    if op == OP_MCC:
-        return cc[0]
     if op == OP_CC:
         return cc[1]
-    if op == OP_MCC_OR_CC:
-        return cc[0] or cc[1]
-    if op == OP_MCC_ANY_DX:
-        return cc[2]
-    if op == OP_MCC_OR_CC_ANY_DX:
-        return cc[2] or cc[3]
     if op == OP_BODY_SITES_GE:
         seen = 0
         for i in range(ndx):

@@ -37,7 +37,6 @@ PathLike = str | os.PathLike[str]
 
 #: Separators between codes in a single text cell.  Full-width forms are included because Chinese
 #: input methods produce them (，；｜).
-CODE_SEPARATORS = r"[|,;，；｜]"
 CANONICAL_KEY = b"drgkit.canonical"
 _TEXT_SUFFIXES = {".csv", ".txt", ".tsv"}
 _EXCEL_SUFFIXES = {".xlsx", ".xls", ".xlsm"}
@@ -218,12 +217,14 @@ def _plain_strings(arr: pa.Array) -> pa.Array:
     return arr
 
 
+# code separators besides '|' (full-width forms typed with a Chinese input method included)
 _OTHER_SEPARATORS = (",", ";", "，", "；", "｜")
+_OTHER_SEPARATORS_RE = "[" + "".join(_OTHER_SEPARATORS) + "]"
 
 
 def _unify_separators(text: pa.Array) -> pa.Array:
     """Every code separator becomes ``|`` (literal replacements, only for separators present)."""
-    if not pc.any(pc.match_substring_regex(text, "[,;，；｜]")).as_py():  # one pass for the usual case
+    if not pc.any(pc.match_substring_regex(text, _OTHER_SEPARATORS_RE)).as_py():  # one pass for the usual case
         return text
     for sep in _OTHER_SEPARATORS:
         if pc.any(pc.match_substring(text, sep)).as_py():

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..api import DEFAULT_SCHEME, Options, _codes, explain
+from ..api import DEFAULT_SCHEME, Options, explain, split_codes
 
 _KEEP = ("status", "mdc", "adrg", "adrg_name", "drg", "drg_name", "cc_level", "cc_code")
 
@@ -124,7 +124,7 @@ def whatif(dx: str | list[str], px: str | list[str] | None = None, *, age: int |
            icu_hours: int | None = None, scheme: str = DEFAULT_SCHEME, options: Options = Options(),
            table: str | None = None, level: str | None = None, insurance: str | None = None) -> WhatIf:
     """What-if analysis of one case (see the module docstring). ``table`` / ``level`` add standard payments."""
-    dx_list, px_list = _codes(dx), _codes(px)
+    dx_list, px_list = split_codes(dx), split_codes(px)
     fields = dict(age=age, sex=sex, age_days=age_days, birth_weight=birth_weight, los=los,
                   leaving_type=leaving_type, dept=dept, icu_hours=icu_hours, scheme=scheme, options=options)
     pricing = _pricer(table, level, insurance)

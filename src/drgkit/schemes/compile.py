@@ -53,10 +53,11 @@ _COMPILER_DIGEST = _compiler_digest()
 class _Builder:
     """Accumulates lists, atoms and expressions while the tables are walked."""
 
-    def __init__(self, sid: str, dx_index: dict[str, int], px_index: dict[str, int],
+    def __init__(self, sid: str, codes: dict[str, list[str]], index: dict[str, dict[str, int]],
                  members: dict[tuple[str, str], list[str]]):
         self.sid = sid
-        self.index = {"dx": dx_index, "px": px_index}
+        self.codes = codes                # domain → code universe (grows with codes only the tables use)
+        self.index = index                # domain → code → id
         self.members = members            # (domain, list key) → codes, for every list a table defines
         self.lists: dict[tuple[str, str], int] = {}
         self.list_labels: list[str] = []
@@ -69,14 +70,27 @@ class _Builder:
         self.dept_literals: list[str] = []
         self.notes: list[str] = []
 
-    # ---- lists ----
+    # ---- code universe and lists ----
+    def add_code(self, code: str, domain: str) -> int:
+        idx = self.index[domain]
+        if code not in idx:
+            idx[code] = len(self.codes[domain])
+            self.codes[domain].append(code)
+        return idx[code]
+
     def list_id(self, domain: str, key: str) -> int:
+        """Id of a list, created on first reference (only referenced lists take part in grouping)."""
         k = (domain, key)
         if k not in self.lists:
+            if key.startswith("prefix:"):  # any_dx_prefix(P): every known code starting with P
+                prefix = key[len("prefix:"):]
+                self.members[k] = [c for c in self.codes[domain] if c.startswith(prefix)]
             codes = self.members.get(k)
             if codes is None:
                 self.notes.append(f"list {key} ({domain}) is referenced but has no codes: it matches nothing")
                 codes = []
+            for code in codes:
+                self.add_code(code, domain)
             idx = self.index[domain]
             self.lists[k] = len(self.list_labels)
             self.list_labels.append(key)
@@ -177,14 +191,10 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
     n_dx_known, n_px_known = len(dx_codes), len(px_codes)
     dx_index = {c: i for i, c in enumerate(dx_codes)}
     px_index = {c: i for i, c in enumerate(px_codes)}
-
-    def add(code: str, domain: str) -> None:
-        idx, codes = (dx_index, dx_codes) if domain == "dx" else (px_index, px_codes)
-        if code not in idx:
-            idx[code] = len(codes)
-            codes.append(code)
-
     members: dict[tuple[str, str], list[str]] = defaultdict(list)
+    b = _Builder(info.id, {"dx": dx_codes, "px": px_codes}, {"dx": dx_index, "px": px_index}, members)
+    add = b.add_code
+
     for r in rows["mdc_dx"]:
         members[("dx", f"MDC:{r['mdc']}")].append(r["dx"])
         add(r["dx"], "dx")
@@ -204,20 +214,7 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
         add(r["code"], "dx")
     for r in rows["cc_exclusion"]:
         add(r["pdx"], "dx")
-    # codes of rule / split lists join the universe of the domain they are used in (below, lazily)
-    b = _Builder(info.id, dx_index, px_index, members)
-    orig_list_id = b.list_id
-
-    def list_id_adding(domain: str, key: str) -> int:
-        for code in members.get((domain, key), ()):
-            add(code, domain)
-        if key.startswith("prefix:"):
-            prefix = key[len("prefix:"):]
-            members[(domain, key)] = [c for c in (dx_codes if domain == "dx" else px_codes)
-                                      if c.startswith(prefix)]
-        return orig_list_id(domain, key)
-
-    b.list_id = list_id_adding  # type: ignore[method-assign]
+    # codes of rule / split lists join the universe of the domain they are used in, when first referenced
     b.list_id("px", "OR")
 
     # ---- DRG and ADRG labels ----
@@ -308,7 +305,11 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
     true_expr = b.expr([[]], ("mdc", ""))
     atom_key = {k: key for key, k in b.atoms.items()}
     guards = [_guard([[atom_key[k] for k in conj] for conj in e]) for e in b.exprs]
-    # An MDC's principal-diagnosis list gets the bit of the MDC's position, so its guard costs one load
+    # An MDC's principal-diagnosis list gets the bit of the MDC's position, so its guard costs one load;
+    # every MDC list gets one (dx_mdc_bits != 0 also tells whether a code is on any MDC list)
+    for m in mdc_rows:
+        if ("dx", f"MDC:{m['mdc']}") in members:
+            b.list_id("dx", f"MDC:{m['mdc']}")
     mdc_order = {m["mdc"]: i for i, m in enumerate(mdc_rows)}
     if len(mdc_order) > 32:
         raise ExprError(f"{info.id}: more than 32 MDCs")
@@ -394,8 +395,6 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
     dx_mdc_bits = np.zeros(len(dx_codes), np.uint32)
     for lid, bit in mdc_list_bit.items():
         dx_mdc_bits[b.list_codes[lid]] |= np.uint32(1 << bit)
-    dx_in_mdc = np.zeros(len(dx_codes), np.uint8)
-    dx_in_mdc[[dx_index[r["dx"]] for r in rows["mdc_dx"]]] = 1
     dx_known = np.zeros(len(dx_codes), np.uint8)
     dx_known[:n_dx_known] = 1
     px_known = np.zeros(len(px_codes), np.uint8)
@@ -410,7 +409,7 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
         dx_known=dx_known, px_known=px_known, dx_prefixes=dx_prefixes,
         dx_list_ptr=dx_ptr, dx_list_ids=dx_ids, px_list_ptr=px_ptr, px_list_ids=px_ids,
         list_labels=b.list_labels,
-        dx_mcc_tab=dx_mcc, dx_cc_tab=dx_cc, dx_excl=dx_excl, dx_site=dx_site, px_is_or=px_is_or, dx_in_mdc=dx_in_mdc, dx_mdc_bits=dx_mdc_bits,
+        dx_mcc_tab=dx_mcc, dx_cc_tab=dx_cc, dx_excl=dx_excl, dx_site=dx_site, px_is_or=px_is_or, dx_mdc_bits=dx_mdc_bits,
         atoms=atoms, atom_text=flat_text, conj_ptr=np.array(conj_ptr, np.int32),
         expr_ptr=np.array(expr_ptr, np.int32),
         pxtab_lists=pxtab_lists, pxtab_mask_ptr=np.array(mask_ptr, np.int32),

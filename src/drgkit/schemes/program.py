@@ -30,13 +30,11 @@ OP_MCC, OP_CC, OP_MCC_OR_CC, OP_MCC_ANY_DX, OP_MCC_OR_CC_ANY_DX = 22, 23, 24, 25
 OP_BODY_SITES_GE = 27        # a = dx list, b = minimum number of distinct body sites
 OP_MAIN_PX_OR_IN = 28        # main procedure is an OR procedure or in list a
 
-OP_NAMES = {v: k[3:].lower() for k, v in globals().items() if k.startswith("OP_") and isinstance(v, int)}
 
 # --- numeric record fields (columns of the per-case ``num`` matrix) ----------------------------------------
 F_GENDER, F_AGE, F_AGE_DAYS, F_WEIGHT, F_LOS, F_LEAVING, F_ICU, F_DEPT = range(8)
 N_FIELDS = 8
 FIELD_NAMES = ("gender", "age", "age_days", "birth_weight", "los", "leaving_type", "icu_hours", "dept")
-MISSING = -1
 
 # --- table columns -------------------------------------------------------------------------------------
 (M_ENTRY, M_ELSE_QY, M_ELSE_QY_DRG, M_FIRST_QY, M_FIRST_QY_DRG, M_QY_ON, M_QY_POS, M_QY_TRIGGER,
@@ -113,7 +111,6 @@ class CompiledScheme:
     dx_excl: np.ndarray            # int32 exclusion table of the code as principal diagnosis, -1 = none
     dx_site: np.ndarray            # int32 multiple-trauma body site id, -1 = none
     px_is_or: np.ndarray           # uint8 OR procedure (有效手术室操作)
-    dx_in_mdc: np.ndarray          # uint8 1 when the code is on some MDC's principal-diagnosis list
     dx_mdc_bits: np.ndarray        # uint32 bit m set when the code is on the list of the m-th MDC (in order)
     # rule program
     atoms: np.ndarray              # int32 (n, 3)
