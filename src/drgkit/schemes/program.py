@@ -126,6 +126,13 @@ class CompiledScheme:
     steps: np.ndarray              # int32 (n_steps, 9) the linearized program
     returns: np.ndarray            # int32 (n_returns, 5) status, drg, adrg, rule, reason
     mdc_entry_pc: np.ndarray       # int32 (n_mdc + 1) entry step of each MDC, then the end step
+    # rule skipping (kernel only; see compile._skip_chains): where a guarded step's false chain ends, and per
+    # code the guarded steps its principal-diagnosis / main-procedure guard lets through
+    step_stop: np.ndarray          # int32 (n_steps,) == pc for steps that always run
+    dx_cand_ptr: np.ndarray
+    dx_cand: np.ndarray
+    px_cand_ptr: np.ndarray
+    px_cand: np.ndarray
     params: np.ndarray             # int64: [validity kind, cc mode, retry 0000 with other procedures,
                                    #         bit mask of MDCs a case may skip when its pdx is not on the list]
     # labels
@@ -146,7 +153,8 @@ class CompiledScheme:
 
     def kernel_args(self) -> tuple:
         """The arrays the kernel needs, in its argument order."""
-        return (self.steps, self.returns, self.dx_mdc_bits, self.mdc_entry_pc, self.atoms, self.conj_ptr, self.expr_ptr,
+        return (self.steps, self.returns, self.dx_mdc_bits, self.mdc_entry_pc, self.step_stop, self.dx_cand_ptr,
+                self.dx_cand, self.px_cand_ptr, self.px_cand, self.atoms, self.conj_ptr, self.expr_ptr,
                 self.dx_list_ptr, self.dx_list_ids, self.px_list_ptr, self.px_list_ids,
                 self.dx_mcc_tab, self.dx_cc_tab, self.dx_excl, self.dx_site, self.px_is_or,
                 self.pxtab_lists, self.pxtab_mask_ptr, self.pxtab_masks, self.params)
