@@ -37,19 +37,29 @@ def run_group(src: Path, dst: Path, batch: int) -> tuple[float, int]:
     return time.perf_counter() - t, usage.ru_maxrss
 
 
+def _template_values(template: pa.Table, name: str, k: int) -> pa.Array:
+    """``k`` values of a template column (repeated when the template is shorter)."""
+    col = template.column(name)
+    reps = -(-k // template.num_rows)
+    if reps > 1:
+        return pa.concat_arrays([c for _ in range(reps) for c in col.chunks])[:k]
+    return col.slice(0, k).combine_chunks()
+
+
 def floor(src: Path, dst: Path, template: pa.Table, batch: int) -> float:
-    """Read the input in batches and write the output's shape (input columns + result-like columns)."""
-    extra = [n for n in template.column_names if n not in pq.ParquetFile(src).schema_arrow.names]
+    """Read the input in batches and write a table of the output's shape: the output's columns with its
+    types, in its order. Input columns of the same type are written as read; the others (result columns,
+    and dx / px, which the output holds as lists of codes) take values from the output's first row group,
+    so nothing is computed."""
+    source = pq.ParquetFile(src).schema_arrow
+    as_read = {n for n in template.column_names if n in source.names and source.field(n).type ==
+               template.schema.field(n).type}
     t = time.perf_counter()
     writer = None
     for rb in pq.ParquetFile(src).iter_batches(batch_size=batch):
-        table = pa.Table.from_batches([rb])
-        k = table.num_rows
-        for name in extra:
-            col = template.column(name)
-            reps = -(-k // template.num_rows)
-            table = table.append_column(name, pa.concat_arrays([c for _ in range(reps) for c in col.chunks])[:k]
-                                        if reps > 1 else col.slice(0, k).combine_chunks())
+        k = rb.num_rows
+        table = pa.table({n: rb.column(n) if n in as_read else _template_values(template, n, k)
+                          for n in template.column_names})
         if writer is None:
             writer = pq.ParquetWriter(dst, table.schema, compression="zstd")
         writer.write_table(table)
