@@ -28,6 +28,36 @@ def _normalize_distinct(values: pa.Array) -> pa.Array:
     return out
 
 
+# Text the steps above cannot change: printable ASCII (NFKC keeps it, no whitespace, no '。') without '..' or a
+# trailing '.'.  Everything else *may* change and is normalized for real.
+_MAY_CHANGE = r"[^\x21-\x7e]|\.\.|\.$"
+
+
+def may_change(values: pa.Array) -> np.ndarray:
+    """Boolean mask over a string array: False where normalization surely leaves the value as it is.
+
+    One regex pass, far cheaper than NFKC and the replacements; nulls are False (they stay null).
+    """
+    hit = pc.match_substring_regex(_as_string(values), _MAY_CHANGE)
+    return pc.fill_null(hit, False).to_numpy(zero_copy_only=False).astype(bool)
+
+
+def normalize_distinct(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """:func:`normalize_codes` of a flat string array, running the costly steps only on the values
+    :func:`may_change` flags (give it distinct codes); returns ``(normalized, changed numpy mask)``."""
+    values = _as_string(values)
+    suspect = may_change(values)
+    changed = np.zeros(len(values), dtype=bool)
+    if not suspect.any():
+        return values, changed
+    subset = values.filter(pa.array(suspect))
+    normalized = _normalize_distinct(subset)
+    changed[suspect] = pc.fill_null(pc.not_equal(normalized, subset), False).to_numpy(zero_copy_only=False)
+    if not changed.any():
+        return values, changed
+    return pc.replace_with_mask(values, pa.array(suspect), normalized), changed
+
+
 def _normalize_strings(values: pa.Array) -> pa.Array:
     """Normalize a flat string array, doing the Unicode work once per distinct code."""
     if len(values) < 1024:

@@ -5,13 +5,14 @@ Everything here is vectorized over the batch (numpy / pyarrow); the only loop ov
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..arrowutil import join_notes, notes_per_row
+from ..arrowutil import notes_per_row, take_with
 from ..io.prepare import PreparedCases
 from ..schemes import program as P
 from ..schemes.program import CompiledScheme
@@ -88,15 +89,27 @@ def run_kernel(enc: Encoded, scheme: CompiledScheme, threads: int | None = None)
     return out
 
 
-def _labels(scheme: CompiledScheme, name: str, values: list[str]) -> pa.Array:
+def _labels(scheme: CompiledScheme, name: str, values: Callable[[], list[str | None]]) -> pa.Array:
+    """A label list of the scheme as a string array, built once per scheme."""
     cache = scheme.__dict__.setdefault("_label_arrays", {})
     if name not in cache:
-        cache[name] = pa.array(values, pa.string())
+        cache[name] = pa.array(values(), pa.string())
     return cache[name]
 
 
+def _positions(codes: list[int], values: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(codes, values)`` for many small integers: one search per distinct value in range."""
+    if values.size == 0:
+        return np.zeros(0, np.intp)
+    low, high = int(values.min()), int(values.max())
+    return np.searchsorted(codes, np.arange(low, high + 1))[values - low]
+
+
 def _warnings(prep: PreparedCases, enc: Encoded, scheme: CompiledScheme) -> pa.Array:
-    """Per row: unknown codes (reported, not dropped; they simply match no list) and code notes."""
+    """Per row: unknown codes (reported, not dropped; they simply match no list), then code notes.
+
+    Built from (row, text) pairs of the rows that have something to say; null elsewhere.
+    """
     parts, rows = [], []
     for label, flat, off, ids in (("diagnosis", enc.dx_flat, enc.dx_off, enc.dx_ids),
                                   ("procedure", enc.px_flat, enc.px_off, enc.px_ids)):
@@ -110,15 +123,33 @@ def _warnings(prep: PreparedCases, enc: Encoded, scheme: CompiledScheme) -> pa.A
     blank_main = np.flatnonzero((np.diff(enc.px_off) > 0) & (enc.px_ids[np.minimum(enc.px_off[:-1], max(len(enc.px_ids) - 1, 0))]
                                                              == EMPTY if len(enc.px_ids) else False))
     if blank_main.size:
-        parts.append(pa.array(["main procedure slot is blank"] * blank_main.size, pa.string()))
+        parts.append(pa.repeat(pa.scalar("main procedure slot is blank", pa.string()), blank_main.size))
         rows.append(blank_main)
-    text = notes_per_row(prep.n, np.concatenate(rows), pa.concat_arrays(parts)) if parts else pa.nulls(
-        prep.n, pa.string())
-    notes = prep.code_notes
-    if notes is not None and (pa.types.is_list(notes.type) or pa.types.is_large_list(notes.type)):
-        notes = pc.if_else(pc.greater(pc.fill_null(pc.list_value_length(notes), 0), 0), pc.binary_join(notes, "; "),
-                           pa.nulls(prep.n, pa.string()))
-    return join_notes(text, notes)
+    notes = _note_pairs(prep.code_notes)
+    if notes is not None:
+        rows.append(notes[0])
+        parts.append(notes[1])
+    if not parts:
+        return pa.nulls(prep.n, pa.string())
+    return notes_per_row(prep.n, np.concatenate(rows).astype(np.int64), pa.concat_arrays(parts))
+
+
+def _note_pairs(notes: pa.Array | None) -> tuple[np.ndarray, pa.Array] | None:
+    """(row, text) of the code notes: a list<string> per row (a row whose list holds a null has no
+    note, as '; '-joining it gives null) or one string per row."""
+    if notes is None or notes.null_count == len(notes):
+        return None
+    if not (pa.types.is_list(notes.type) or pa.types.is_large_list(notes.type)):
+        has = notes.is_valid()
+        return np.flatnonzero(has.to_numpy(zero_copy_only=False)), notes.filter(has).cast(pa.string())
+    texts = pc.list_flatten(notes).cast(pa.string())
+    rows = pc.list_parent_indices(notes).to_numpy(zero_copy_only=False).astype(np.int64)
+    if texts.null_count:
+        void = np.zeros(len(notes), bool)
+        void[rows[~texts.is_valid().to_numpy(zero_copy_only=False)]] = True
+        keep = ~void[rows]
+        rows, texts = rows[keep], texts.filter(pa.array(keep))
+    return (rows, texts) if len(texts) else None
 
 
 def unknown_pdx(pdx: np.ndarray, scheme: CompiledScheme) -> np.ndarray:
@@ -134,7 +165,7 @@ def outcome_columns(prep: PreparedCases, enc: Encoded, out: Outcome, scheme: Com
     status = out.status.copy()
     reason = out.reason.astype(np.int32)
     # a field that could not be read makes the record invalid whatever the scheme checks
-    problem = ~pc.is_null(prep.problems).to_numpy(zero_copy_only=False) if n else np.zeros(0, bool)
+    problem = prep.problems.is_valid().to_numpy(zero_copy_only=False) if n else np.zeros(0, bool)
     # a principal diagnosis unknown to the dictionary explains an ungroupable record better
     pdx = np.where(np.diff(enc.dx_off) > 0, enc.dx_ids[np.minimum(enc.dx_off[:-1], max(len(enc.dx_ids) - 1, 0))]
                    if len(enc.dx_ids) else -1, -2)
@@ -142,35 +173,35 @@ def outcome_columns(prep: PreparedCases, enc: Encoded, out: Outcome, scheme: Com
     status[problem] = P.ST_INVALID
     reason[problem] = P.R_INPUT
     codes = sorted(P.REASONS)
-    pos = np.searchsorted(codes, reason)
-    reason_text = pc.take(_labels(scheme, "_reasons", [f"{P.REASONS[c][0]} {P.REASONS[c][1]}".strip() or None
-                                                      for c in codes]), pa.array(pos))
-    if problem.any():
-        reason_text = pc.if_else(pa.array(problem), pc.binary_join_element_wise(reason_text, prep.problems, ": "),
-                                 reason_text)
+    pos = _positions(codes, reason)
+    reasons = _labels(scheme, "_reasons",
+                      lambda: [f"{P.REASONS[c][0]} {P.REASONS[c][1]}".strip() or None for c in codes])
+    # rows with input problems say which: "<reason>: <problems>", built for those rows only
+    bad = np.flatnonzero(problem)
+    reason_text = take_with(reasons, pos, bad, pc.binary_join_element_wise(
+        reasons.take(pa.array(pos[bad])), prep.problems.take(pa.array(bad)), ": "))
     grouped = (status == P.ST_OK) | (status == P.ST_AMBIGUOUS)
     # one index per row into each label list, then one take per column (no per-row strings built twice)
     drg_idx = pa.array(np.where(grouped, out.drg, scheme.fail_drg).astype(np.int32))
     adrg_idx = np.where(status == P.ST_AMBIGUOUS, scheme.qy_adrg, np.where(grouped, out.adrg, scheme.fail_adrg))
-    names = [None if i == scheme.fail_drg else name for i, name in enumerate(scheme.drg_names)]
-    cc_level = pc.take(_labels(scheme, "cc", list(P.CC_NAMES)), pa.array(out.cc_level.astype(np.int32)))
+    cc_level = pc.take(_labels(scheme, "cc", lambda: list(P.CC_NAMES)), pa.array(out.cc_level.astype(np.int32)))
     has_cc = out.cc_pos >= 0
     flat_idx = np.where(has_cc, enc.dx_off[:-1] + out.cc_pos, 0)
-    cc_code = (pc.if_else(pa.array(has_cc), pc.take(enc.dx_flat, pa.array(flat_idx)), pa.nulls(n, pa.string()))
+    cc_code = (pc.take(enc.dx_flat, pa.array(flat_idx, mask=~has_cc))  # a masked index gives null
                if has_cc.any() else pa.nulls(n, pa.string()))
-    zeros = pa.array(np.zeros(n, np.int32))
     return {
-        "status": pc.take(_labels(scheme, "status", list(P.STATUS_NAMES)), pa.array(status.astype(np.int32))),
+        "status": pc.take(_labels(scheme, "status", lambda: list(P.STATUS_NAMES)), pa.array(status.astype(np.int32))),
         "reason": reason_text,
         "warnings": _warnings(prep, enc, scheme),
-        "mdc": pc.take(_labels(scheme, "mdc", scheme.drg_mdc), drg_idx),   # the fail DRG's MDC is '0000'
-        "adrg": pc.take(_labels(scheme, "adrg", scheme.adrg_codes), pa.array(adrg_idx.astype(np.int32))),
-        "drg": pc.take(_labels(scheme, "drg", scheme.drg_codes), drg_idx),
-        "drg_name": pc.take(_labels(scheme, "drg_names_out", names), drg_idx),
+        "mdc": pc.take(_labels(scheme, "mdc", lambda: scheme.drg_mdc), drg_idx),   # the fail DRG's MDC is '0000'
+        "adrg": pc.take(_labels(scheme, "adrg", lambda: scheme.adrg_codes), pa.array(adrg_idx.astype(np.int32))),
+        "drg": pc.take(_labels(scheme, "drg", lambda: scheme.drg_codes), drg_idx),
+        "drg_name": pc.take(_labels(scheme, "drg_names_out", lambda: [
+            None if i == scheme.fail_drg else name for i, name in enumerate(scheme.drg_names)]), drg_idx),
         "cc_level": cc_level,
         "cc_code": cc_code,
-        "scheme": pc.take(_labels(scheme, "scheme_id", [scheme.id]), zeros),
-        "scheme_checksum": pc.take(_labels(scheme, "scheme_checksum", [scheme.checksum]), zeros),
+        "scheme": pa.repeat(pa.scalar(scheme.id, pa.string()), n),
+        "scheme_checksum": pa.repeat(pa.scalar(scheme.checksum, pa.string()), n),
     }
 
 

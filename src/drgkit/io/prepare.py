@@ -1,7 +1,8 @@
 """Turn a canonical table into the typed arrays the grouping kernel consumes.
 
-Everything here is vectorized with ``pyarrow.compute``: a column is parsed once, problems are built
-as string arrays with ``if_else`` / ``binary_join_element_wise``, and no Python code runs per row.
+Everything here is vectorized with ``pyarrow.compute`` and numpy, and no Python code runs per row.
+Text columns repeat a few values, so each distinct value is parsed once and the result spread over the
+rows with numpy; problem messages are built for the rows that have one only ``(rows, texts)``.
 Missing values use sentinels the kernel can test cheaply: ``-1`` for the integer fields, ``NaN`` for
 the cost, ``0`` for gender.
 """
@@ -14,7 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from drgkit.codes.normalize import normalize_codes
+from drgkit.arrowutil import drop_empty_strings, notes_per_row, null_or_empty
+from drgkit.codes.normalize import normalize_codes, normalize_distinct
 from drgkit.io.read import CANONICAL_KEY, code_lists
 
 #: Integer fields parsed by :func:`prepare`; ``-1`` marks a missing or invalid value.
@@ -26,6 +28,9 @@ _INT32_MAX = 2**31 - 1
 _MALE = r"^(1(\.0*)?|男|男性|m|male)$"
 _FEMALE = r"^(2(\.0*)?|女|女性|f|female)$"
 _UNKNOWN_SEX = r"^(0(\.0*)?|9(\.0*)?|未知|未说明)$"
+
+#: Problems of one field, sparse: the rows that have one and their message ('; '-joined if several).
+Problems = tuple[np.ndarray, pa.Array]
 
 
 @dataclass
@@ -146,25 +151,68 @@ def _parse_number(array: pa.Array | None, n: int, field: str,
     return values, [_message(not_number, field, shown, " is not a number")], shown
 
 
-def _int_field(table: pa.Table, field: str, n: int) -> tuple[np.ndarray, list[pa.Array | None]]:
+def _joined(messages: list[pa.Array | None]) -> pa.Array | None:
+    """'; '-join the non-null messages of each element; null where none; ``None`` when no element has one.
+
+    Folded pairwise rather than with ``null_handling="skip"``, which returns a short array when an
+    input is entirely null (pyarrow 26).
+    """
+    present = [m for m in messages if m is not None]
+    if not present:
+        return None
+    joined = present[0]
+    for message in present[1:]:
+        both = pc.binary_join_element_wise(joined, message, "; ")
+        joined = pc.if_else(pc.is_null(joined), message, pc.if_else(pc.is_null(message), joined, both))
+    return joined
+
+
+def _sparse(messages: pa.Array | None) -> Problems | None:
+    """The rows of a per-row message array that hold a message, with those messages."""
+    if messages is None or messages.null_count == len(messages):
+        return None
+    has = messages.is_valid()
+    return np.flatnonzero(has.to_numpy(zero_copy_only=False)), messages.filter(has)
+
+
+def _spread(messages: pa.Array | None, idx: np.ndarray) -> Problems | None:
+    """Per-distinct-value messages → the rows whose value has one (``idx``: each row's distinct value,
+    ``len(messages)`` for a null row)."""
+    if messages is None or messages.null_count == len(messages):
+        return None
+    has = np.append(messages.is_valid().to_numpy(zero_copy_only=False), False)
+    rows = np.flatnonzero(has[idx])
+    return rows, messages.take(pa.array(idx[rows]))
+
+
+def _distinct(array: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """(distinct values, index of each row's value; a null row gets ``len(distinct)``)."""
+    encoded = pc.dictionary_encode(array)
+    indices = encoded.indices
+    if indices.null_count:
+        indices = pc.fill_null(indices, len(encoded.dictionary))
+    return encoded.dictionary, indices.to_numpy(zero_copy_only=False)
+
+
+def _int_field(table: pa.Table, field: str, n: int) -> tuple[np.ndarray, Problems | None]:
     array = _column(table, field)
-    if array is not None and (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
-        # text columns hold few distinct values (ages, days, types): parse each once, spread with take()
-        encoded = pc.dictionary_encode(array)
-        ints, problems = _int_values(encoded.dictionary, len(encoded.dictionary), field)
-        idx = encoded.indices.to_numpy(zero_copy_only=False) if not encoded.indices.null_count else None
-        if idx is None:
-            valid = pc.is_valid(encoded.indices).to_numpy(zero_copy_only=False)
-            idx = np.where(valid, pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False), 0)
-            out = np.where(valid, ints[idx] if len(ints) else -1, -1).astype(np.int32)
-        else:
-            out = ints[idx] if len(ints) else np.full(n, -1, np.int32)
-        spread = [None if p is None else pc.take(p, encoded.indices) for p in problems]
-        return out.astype(np.int32), spread
-    return _int_values(array, n, field)
+    if array is None or pa.types.is_null(array.type):
+        return np.full(n, -1, np.int32), None
+    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+        return _int_text(array, field)
+    ints, messages = _int_values(array, n, field)
+    return ints, _sparse(messages)
 
 
-def _int_values(array: pa.Array | None, n: int, field: str) -> tuple[np.ndarray, list[pa.Array | None]]:
+def _int_text(text: pa.Array, field: str) -> tuple[np.ndarray, Problems | None]:
+    """A text column holds few distinct values (ages, days, types): parse each once, spread with numpy."""
+    distinct, idx = _distinct(text)
+    ints, messages = _int_values(distinct, len(distinct), field)
+    return np.append(ints, np.int32(-1))[idx], _spread(messages, idx)
+
+
+def _int_values(array: pa.Array | None, n: int, field: str) -> tuple[np.ndarray, pa.Array | None]:
+    """int32 values (-1 missing or invalid) and per-value messages (``None`` when there are none)."""
     values, problems, shown = _parse_number(array, n, field)
     finite = pc.fill_null(pc.is_finite(values), False)
     negative = pc.and_(finite, pc.less(values, 0))
@@ -179,18 +227,18 @@ def _int_values(array: pa.Array | None, n: int, field: str) -> tuple[np.ndarray,
     bad = pc.or_(pc.or_(negative, fractional), too_large)
     good = pc.and_(pc.fill_null(pc.invert(bad), False), pc.is_valid(values))
     ints = pc.if_else(good, values, -1.0).to_numpy(zero_copy_only=False)
-    return ints.astype(np.int32), problems
+    return ints.astype(np.int32), _joined(problems)
 
 
-def _gender(table: pa.Table, n: int, strict: bool) -> tuple[np.ndarray, list[pa.Array | None]]:
+def _gender(table: pa.Table, n: int, strict: bool) -> tuple[np.ndarray, Problems | None]:
     array = _column(table, "gender")
     if array is None or pa.types.is_null(array.type):
-        return np.zeros(n, dtype=np.int8), []
+        return np.zeros(n, dtype=np.int8), None
     raw = array.cast(pa.string()) if pa.types.is_string(array.type) or pa.types.is_large_string(array.type) \
         else pc.cast(array, pa.string())
-    # A handful of distinct values: classify each once, then spread the result with take().
-    encoded = pc.dictionary_encode(raw)
-    text = pc.utf8_lower(_text(encoded.dictionary))
+    # A handful of distinct values: classify each once, then spread the result with numpy.
+    distinct, idx = _distinct(raw)
+    text = pc.utf8_lower(_text(distinct))
     if strict:  # the reference groupers accept exactly the codes 1 and 2
         male, female = pc.equal(text, "1"), pc.equal(text, "2")
         unknown = pc.match_substring_regex(text, r"^[09]$")
@@ -199,27 +247,70 @@ def _gender(table: pa.Table, n: int, strict: bool) -> tuple[np.ndarray, list[pa.
         female = pc.match_substring_regex(text, _FEMALE)
         unknown = pc.match_substring_regex(text, _UNKNOWN_SEX)
     male, female = pc.fill_null(male, False), pc.fill_null(female, False)
-    distinct_codes = pc.if_else(male, 1, pc.if_else(female, 2, 0)).cast(pa.int8())
-    codes = pc.fill_null(distinct_codes.take(encoded.indices), 0).to_numpy(zero_copy_only=False)
+    distinct_codes = pc.if_else(male, 1, pc.if_else(female, 2, 0)).to_numpy(zero_copy_only=False)
+    codes = np.append(distinct_codes, 0).astype(np.int8)[idx]
     distinct_bad = pc.and_(pc.is_valid(text), pc.invert(pc.or_(pc.or_(male, female), pc.fill_null(unknown, False))))
-    unrecognised = pc.fill_null(distinct_bad.take(encoded.indices), False)
-    return codes.astype(np.int8), [_message(unrecognised, "gender", lambda: _quoted(raw), " is not a recognised sex")]
+    messages = _message(distinct_bad, "gender", lambda: _quoted(distinct), " is not a recognised sex")
+    return codes, _spread(messages, idx)
 
 
-def _codes(table: pa.Table, name: str, n: int
-           ) -> tuple[pa.ListArray, pa.Array, pa.Array, tuple[np.ndarray, pa.Array] | None]:
-    """(normalized code lists without emptied codes, note row index, note text).
-
-    Normalization runs once per distinct code (codes repeat heavily), then spreads with ``take``.
-    An empty first slot (blank principal diagnosis / main procedure) is kept as ``""`` so the grouper
-    reports it instead of promoting the next code.
-    """
+def _code_lists(table: pa.Table, name: str, n: int) -> pa.ListArray:
+    """The column's code lists: as they are in a canonical table, else split by :func:`code_lists`."""
     array = _column(table, name)
     canonical = (table.schema.metadata or {}).get(CANONICAL_KEY) == b"1"
     if canonical and array is not None and array.type == pa.list_(pa.string()):
-        lists = pc.fill_null(array, pa.scalar([], array.type)) if array.null_count else array
-    else:
-        lists = code_lists(array if array is not None else pa.nulls(n, pa.string()), keep_principal_slot=True)
+        return pc.fill_null(array, pa.scalar([], array.type)) if array.null_count else array
+    return code_lists(array if array is not None else pa.nulls(n, pa.string()), keep_principal_slot=True)
+
+
+def _codes(table: pa.Table, name: str, n: int
+           ) -> tuple[pa.ListArray, Problems | None, tuple[np.ndarray, pa.Array] | None]:
+    """(normalized code lists without emptied codes, code notes, distinct codes for the grouper).
+
+    Normalization runs once per distinct code (codes repeat heavily), and only on codes it could
+    change; the rest is numpy on the code indices.  An empty first slot (blank principal diagnosis /
+    main procedure) is kept as ``""`` so the grouper reports it instead of promoting the next code.
+    """
+    lists = _code_lists(table, name, n)
+    offsets = lists.offsets.to_numpy().astype(np.int64)
+    old = lists.values.slice(offsets[0], offsets[-1] - offsets[0])
+    offsets -= offsets[0]
+    if old.null_count:  # null codes: only from hand-made list columns
+        return _codes_general(lists, n)
+    distinct_old, idx = _distinct(old)
+    distinct_new, distinct_changed = normalize_distinct(distinct_old)
+    distinct_empty = null_or_empty(distinct_new)
+    if not distinct_changed.any() and not distinct_empty.any():  # the usual case: the lists stay as they are
+        return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), old), None, (idx, distinct_new)
+    keep = ~distinct_empty[idx]
+    nonempty_rows = offsets[1:] > offsets[:-1]
+    keep[offsets[:-1][nonempty_rows]] = True  # a row's first slot stays even when emptied
+    counts = np.zeros(len(keep) + 1, dtype=np.int64)
+    np.cumsum(keep, out=counts[1:])
+    kept_idx = idx[keep]
+    if distinct_changed.any():
+        values = distinct_new.take(pa.array(kept_idx))
+    else:  # only empty codes to drop: keep the string bytes as they are
+        values = drop_empty_strings(old, keep)
+    cleaned = pa.ListArray.from_arrays(pa.array(counts[offsets].astype(np.int32)), values)
+    return cleaned, _code_notes(offsets, idx, distinct_old, distinct_new, distinct_changed), (kept_idx, distinct_new)
+
+
+def _code_notes(offsets: np.ndarray, idx: np.ndarray, distinct_old: pa.Array, distinct_new: pa.Array,
+                distinct_changed: np.ndarray) -> Problems | None:
+    """"new ← 'old'" for every code that normalization changed, with its row."""
+    if not distinct_changed.any():
+        return None
+    changed = np.flatnonzero(distinct_changed[idx])
+    rows = np.searchsorted(offsets, changed, side="right") - 1
+    shown = pc.if_else(pc.equal(distinct_new, ""), "(removed)", distinct_new)
+    notes = pc.binary_join_element_wise(shown, " ← '", distinct_old, "'", "")
+    return rows, notes.take(pa.array(idx[changed]))
+
+
+def _codes_general(lists: pa.ListArray, n: int
+                   ) -> tuple[pa.ListArray, Problems | None, tuple[np.ndarray, pa.Array] | None]:
+    """:func:`_codes` for lists holding null codes: element by element with Arrow kernels."""
     old = pc.list_flatten(lists)
     parents = pc.list_parent_indices(lists)
     encoded = pc.dictionary_encode(old)
@@ -237,15 +328,15 @@ def _codes(table: pa.Table, name: str, n: int
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(np.bincount(kept_parents, minlength=n), out=offsets[1:])
     cleaned = pa.ListArray.from_arrays(pa.array(offsets), new.filter(keep))
-    idx = pc.fill_null(encoded.indices, -1).filter(keep).to_numpy(zero_copy_only=False)
-    distinct = (idx.astype(np.int64), distinct_new) if not encoded.indices.null_count else None
-    return cleaned, parents.filter(changed), note, distinct
+    note_rows = parents.filter(changed).to_numpy(zero_copy_only=False).astype(np.int64)
+    return cleaned, ((note_rows, note) if len(note) else None), None
 
 
-def _notes(n: int, rows: list[pa.Array], texts: list[pa.Array]) -> pa.Array:
+def _notes(n: int, notes: list[Problems | None]) -> pa.Array:
     """Group (row, text) pairs into one list per row, in the given order; null where none."""
-    row = np.concatenate([r.to_numpy(zero_copy_only=False) for r in rows]).astype(np.int64)
-    text = pa.concat_arrays([t.cast(pa.string()) for t in texts])
+    present = [p for p in notes if p is not None]
+    row = np.concatenate([r for r, _ in present]).astype(np.int64) if present else np.zeros(0, np.int64)
+    text = pa.concat_arrays([t.cast(pa.string()) for _, t in present]) if present else pa.array([], pa.string())
     order = np.argsort(row, kind="stable")
     counts = np.bincount(row, minlength=n)
     offsets = np.zeros(n + 1, dtype=np.int32)
@@ -254,17 +345,13 @@ def _notes(n: int, rows: list[pa.Array], texts: list[pa.Array]) -> pa.Array:
                                     mask=pa.array(counts == 0))
 
 
-def _join_problems(n: int, problems: list[pa.Array | None]) -> pa.Array:
-    """'; '-join the non-null messages of each row; null when a row has none.
-
-    Folded pairwise rather than with ``null_handling="skip"``, which returns a short array when an
-    input is entirely null (pyarrow 26).
-    """
-    joined = pa.nulls(n, pa.string())
-    for message in (m for m in problems if m is not None):
-        both = pc.binary_join_element_wise(joined, message, "; ")
-        joined = pc.if_else(pc.is_null(joined), message, pc.if_else(pc.is_null(message), joined, both))
-    return joined
+def _join_problems(n: int, problems: list[Problems | None]) -> pa.Array:
+    """'; '-join each row's messages in the given order; null when a row has none."""
+    present = [p for p in problems if p is not None]
+    if not present:
+        return pa.nulls(n, pa.string())
+    return notes_per_row(n, np.concatenate([r for r, _ in present]).astype(np.int64),
+                         pa.concat_arrays([t for _, t in present]))
 
 
 def prepare(table: pa.Table, *, strict_gender: bool = False) -> PreparedCases:
@@ -275,24 +362,26 @@ def prepare(table: pa.Table, *, strict_gender: bool = False) -> PreparedCases:
     are accepted as well.
     """
     n = table.num_rows
-    problems: list[pa.Array | None] = []
+    problems: list[Problems | None] = []
     gender, gender_problems = _gender(table, n, strict_gender)
-    problems += gender_problems
+    problems.append(gender_problems)
     ints: dict[str, np.ndarray] = {}
     for field in INT_FIELDS:
         ints[field], field_problems = _int_field(table, field, n)
-        problems += field_problems
+        problems.append(field_problems)
     cost, cost_problems, _ = _parse_number(_column(table, "total_cost"), n, "total_cost", thousands=True)
-    problems += cost_problems
+    problems.append(_sparse(_joined(cost_problems)))
     dept = _column(table, "dept")
     if dept is not None and not pa.types.is_null(dept.type):
         encoded = pc.dictionary_encode(dept)  # few departments: clean each once
-        dept = _text(encoded.dictionary).take(encoded.indices)
+        cleaned = _text(encoded.dictionary)
+        if not (dept.type == pa.string() and cleaned.equals(encoded.dictionary)):  # else all clean already
+            dept = cleaned.take(encoded.indices)
     else:
         dept = pa.nulls(n, pa.string())
     case_id = _column(table, "case_id")
-    dx, dx_rows, dx_notes, dx_distinct = _codes(table, "dx", n)
-    px, px_rows, px_notes, px_distinct = _codes(table, "px", n)
+    dx, dx_notes, dx_distinct = _codes(table, "dx", n)
+    px, px_notes, px_distinct = _codes(table, "px", n)
     return PreparedCases(
         n=n,
         case_id=case_id if case_id is not None else pa.nulls(n, pa.string()),
@@ -304,6 +393,6 @@ def prepare(table: pa.Table, *, strict_gender: bool = False) -> PreparedCases:
         dx_distinct=dx_distinct,
         px_distinct=px_distinct,
         problems=_join_problems(n, problems),
-        code_notes=_notes(n, [dx_rows, px_rows], [dx_notes, px_notes]),
+        code_notes=_notes(n, [dx_notes, px_notes]),
         **ints,
     )

@@ -13,6 +13,7 @@ import csv
 import io
 import os
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from drgkit.arrowutil import drop_empty_strings, null_or_empty, string_bytes
 from drgkit.io.columns import (
     CANONICAL_COLUMNS,
     LONG_CODE_ALIASES,
@@ -232,46 +234,138 @@ def _unify_separators(text: pa.Array) -> pa.Array:
     return text
 
 
+@dataclass(frozen=True)
+class _Scan:
+    """What one cheap byte scan of a text column could not rule out; ``_Scan()`` means "assume anything".
+
+    The steps these flags skip are no-ops on text without such bytes, so skipping them changes nothing.
+    """
+
+    other_separators: bool = True  # ',' ';' or any non-ASCII byte (the full-width separators are)
+    pipe: bool = True
+    whitespace: bool = True  # a byte <= 32: ASCII whitespace that trimming would remove (and controls)
+
+
+def _scan(text: pa.Array) -> _Scan:
+    """A few numpy passes over the column's bytes (far cheaper than a regex or a trim over every row)."""
+    data = string_bytes(text)
+    if data.size == 0:
+        return _Scan(False, False, False)
+    return _Scan(other_separators=bool(data.max() >= 0x80 or (data == ord(",")).any() or (data == ord(";")).any()),
+                 pipe=bool((data == ord("|")).any()), whitespace=bool((data <= 32).any()))
+
+
+def _split_text(text: pa.Array, scan: _Scan | None = None) -> tuple[np.ndarray, pa.Array]:
+    """Split a string column on every code separator and trim the pieces.
+
+    Returns ``(offsets, pieces)``: row ``r``'s pieces are ``pieces[offsets[r]:offsets[r + 1]]``, in order,
+    each trimmed of ASCII whitespace, empty ones and nulls included.  A null row has no piece or a
+    single null one; any other row has at least one.
+    """
+    scan = _scan(text) if scan is None else scan
+    if scan.other_separators:
+        text = _unify_separators(text)
+    if scan.pipe or scan.other_separators:
+        lists = pc.split_pattern(text, "|")  # literal split: far faster than a regex
+        offsets = lists.offsets.to_numpy().astype(np.int64)
+        pieces = lists.values.slice(offsets[0], offsets[-1] - offsets[0])
+        offsets -= offsets[0]
+    else:  # one code per cell (numbered columns, single codes): no split needed
+        offsets, pieces = np.arange(len(text) + 1, dtype=np.int64), text
+    if scan.whitespace:
+        pieces = pc.ascii_trim_whitespace(pieces)
+    return offsets, pieces
+
+
+def _head_blank(offsets: np.ndarray, blank: np.ndarray) -> np.ndarray:
+    """Rows whose first piece is blank, or that have no piece at all."""
+    has = np.diff(offsets) > 0
+    head = np.ones(len(offsets) - 1, dtype=bool)
+    head[has] = blank[offsets[:-1][has]]
+    return head
+
+
+def _keep_pieces(offsets: np.ndarray, pieces: pa.Array, keep: np.ndarray,
+                 kept: np.ndarray | None = None) -> tuple[np.ndarray, pa.Array]:
+    """The kept pieces and the row offsets into them (``kept``: the running count of ``keep``, if known)."""
+    if keep.all():
+        return offsets, pieces
+    if kept is None:
+        kept = _running_count(keep)
+    return kept[offsets], drop_empty_strings(pieces, keep)
+
+
+def _running_count(mask: np.ndarray) -> np.ndarray:
+    """``out[i]`` = how many of ``mask[:i]`` hold (length ``len(mask) + 1``; int32 like list offsets)."""
+    out = np.zeros(len(mask) + 1, dtype=np.int32)
+    np.cumsum(mask, out=out[1:])
+    return out
+
+
+def _text_lists(text: pa.Array, keep_principal_slot: bool, scan: _Scan | None = None) -> pa.ListArray:
+    """:func:`code_lists` of a string column: one split, then numpy on offsets (no per-row string kernels)."""
+    offsets, pieces = _split_text(text, scan)
+    blank = null_or_empty(pieces)
+    keep = ~blank
+    kept = _running_count(keep)
+    if keep_principal_slot:
+        # a blank first piece stays (it is "" after trimming) when the row has other codes
+        slot = _head_blank(offsets, blank) & (kept[offsets[1:]] > kept[offsets[:-1]])
+        if slot.any():
+            keep[offsets[:-1][slot]] = True
+            kept = None
+    offsets, pieces = _keep_pieces(offsets, pieces, keep, kept)
+    return _list_array(offsets, pieces)
+
+
+def _list_array(offsets: np.ndarray, values: pa.Array) -> pa.ListArray:
+    if offsets[-1] > np.iinfo(np.int32).max:
+        raise InputError("too many codes for one list column (over 2^31)")
+    return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), values)
+
+
+def _list_pieces(lists: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """As :func:`_split_text` for a list column (null rows and null elements have no code)."""
+    lists = lists.cast(_STRING_LIST)
+    values, parents = pc.list_flatten(lists), pc.list_parent_indices(lists)
+    offsets = np.zeros(len(lists) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(parents.to_numpy(zero_copy_only=False).astype(np.int64), minlength=len(lists)),
+              out=offsets[1:])
+    return offsets, pc.ascii_trim_whitespace(_plain_strings(values))
+
+
+def _column_pieces(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array] | None:
+    """(offsets, trimmed pieces) of any code column; ``None`` for an all-null column."""
+    column = _one_chunk(column)
+    if pa.types.is_null(column.type):
+        return None
+    if _is_list(column.type):
+        return _list_pieces(column)
+    return _split_text(_plain_strings(column))
+
+
 def _pieces(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     """Trimmed, non-empty codes of a column, flattened, with the row each one belongs to."""
-    parents, values, _ = _pieces_and_blank(column)
-    return parents, values
+    split = _column_pieces(column)
+    if split is None:
+        return np.zeros(0, dtype=np.int64), pa.array([], pa.string())
+    offsets, pieces = split
+    keep = ~null_or_empty(pieces)
+    offsets, pieces = _keep_pieces(offsets, pieces, keep)
+    parents = np.repeat(np.arange(len(offsets) - 1, dtype=np.int64), np.diff(offsets))
+    return parents, pieces
 
 
-def _pieces_and_blank(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array, np.ndarray]:
-    """As :func:`_pieces`, plus which rows have a blank first slot (see :func:`_first_slot_blank`)."""
+def _one_chunk(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    n = len(column)
-    if pa.types.is_null(column.type):
-        return np.zeros(0, dtype=np.int64), pa.array([], pa.string()), np.ones(n, dtype=bool)
-    if _is_list(column.type):
-        lists = column.cast(_STRING_LIST)
-        values, parents = pc.list_flatten(lists), pc.list_parent_indices(lists)
-        blank = None
-    else:
-        text = _unify_separators(_plain_strings(column))
-        if pc.any(pc.match_substring(text, "|")).as_py():
-            lists = pc.split_pattern(text, "|")  # literal split: far faster than a regex
-            values, parents = pc.list_flatten(lists), pc.list_parent_indices(lists)
-            head = pc.ascii_trim_whitespace(pc.list_element(pc.fill_null(lists, pa.scalar([""], _STRING_LIST)), 0))
-        else:  # one code per cell (numbered columns): no split needed
-            values, parents = text, pa.array(np.arange(n, dtype=np.int64))
-            head = pc.ascii_trim_whitespace(text)
-        blank = pc.fill_null(pc.equal(head, ""), True).to_numpy(zero_copy_only=False).astype(bool)
-    values = pc.ascii_trim_whitespace(_plain_strings(values))
-    keep = pc.fill_null(pc.not_equal(values, ""), False)
-    kept = parents.filter(keep).to_numpy(zero_copy_only=False).astype(np.int64)
-    if blank is None:
-        blank = _first_slot_blank(column)
-    return kept, values.filter(keep), blank
+        return column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    return column
 
 
 def _first_slot_blank(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Rows whose first code slot is blank: a null or blank cell, a leading separator (``'|I10.x00'``),
     or a list whose first element is null or blank (an empty list counts as blank)."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    column = _one_chunk(column)
     n = len(column)
     blank = np.ones(n, dtype=bool)
     if pa.types.is_null(column.type) or n == 0:
@@ -286,11 +380,19 @@ def _first_slot_blank(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
         head = pc.utf8_trim_whitespace(_plain_strings(values).take(pa.array(first)))
         blank[rows[first]] = pc.fill_null(pc.equal(head, ""), True).to_numpy(zero_copy_only=False)
         return blank
-    # blank cell, or a separator before any code ('|I10.x00', ' |I10.x00'): no split, no hashing needed
-    text = pc.utf8_trim_whitespace(_unify_separators(_plain_strings(column)))
-    blank_cell = pc.fill_null(pc.equal(text, ""), True)
-    return pc.or_(blank_cell, pc.fill_null(pc.starts_with(text, "|"), False)).to_numpy(
-        zero_copy_only=False).astype(bool)
+    return _text_first_blank(_plain_strings(column))
+
+
+def _text_first_blank(text: pa.Array, scan: _Scan | None = None) -> np.ndarray:
+    """:func:`_first_slot_blank` of a string column: a blank cell, or a separator before any code
+    (``'|I10.x00'``, ``' |I10.x00'``); no split, no hashing needed."""
+    scan = _scan(text) if scan is None else scan
+    if scan.other_separators or scan.whitespace:  # else nothing to unify or trim (pure ASCII, no spaces)
+        text = pc.utf8_trim_whitespace(_unify_separators(text) if scan.other_separators else text)
+    blank_cell = null_or_empty(text)
+    if scan.pipe or scan.other_separators:
+        blank_cell |= pc.fill_null(pc.starts_with(text, "|"), False).to_numpy(zero_copy_only=False)
+    return blank_cell
 
 
 def _lists_from_pieces(n: int, pieces: list[tuple[np.ndarray, pa.Array]],
@@ -348,8 +450,14 @@ def code_lists(column: pa.Array | pa.ChunkedArray, *, keep_principal_slot: bool 
     an empty string first (``['', 'I10.x00']``) instead of promoting the next code; the grouper then
     reports the missing principal code.  Other empty pieces are still dropped.
     """
-    parents, values, blank = _pieces_and_blank(column)
-    return _lists_from_pieces(len(column), [(parents, values)], blank if keep_principal_slot else None)
+    column = _one_chunk(column)
+    if pa.types.is_null(column.type):
+        return _empty_lists(len(column))
+    if not _is_list(column.type):
+        return _text_lists(_plain_strings(column), keep_principal_slot)
+    parents, values = _pieces(column)
+    blank = _first_slot_blank(column) if keep_principal_slot else None
+    return _lists_from_pieces(len(column), [(parents, values)], blank)
 
 
 def _is_principal_part(header: str) -> bool:
@@ -368,7 +476,7 @@ def _concat_code_columns(table: pa.Table, headers: list[str]) -> pa.ListArray:
 
 
 def _empty_lists(n: int) -> pa.ListArray:
-    return pa.ListArray.from_arrays(pa.array([0] * (n + 1), pa.int32()), pa.array([], pa.string()))
+    return pa.ListArray.from_arrays(pa.array(np.zeros(n + 1, np.int32)), pa.array([], pa.string()))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -404,8 +512,9 @@ def _apply_plan(table: pa.Table, plan: HeaderPlan) -> pa.Table:
         columns["dx"] = _concat_code_columns(table, plan.dx_parts)
     if plan.px_parts:
         columns["px"] = _concat_code_columns(table, plan.px_parts)
-    columns.setdefault("dx", _empty_lists(n))
-    columns.setdefault("px", _empty_lists(n))
+    for name in ("dx", "px"):
+        if name not in columns:
+            columns[name] = _empty_lists(n)
     order = [c for c in CANONICAL_COLUMNS if c in columns] + [c for c in columns if c not in CANONICAL_COLUMNS]
     # marks dx/px as already cleaned by code_lists(), so prepare() need not redo it
     return pa.table({name: columns[name] for name in order}, metadata={CANONICAL_KEY: b"1"})
