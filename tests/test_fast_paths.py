@@ -6,11 +6,15 @@ plain-Python model of the documented behaviour, so a fast path that silently div
 """
 from __future__ import annotations
 
+import gc
 import importlib
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,7 +22,7 @@ from hypothesis import strategies as st
 import drgkit
 from drgkit.arrowutil import drop_empty_strings, notes_per_row, null_or_empty, spread, string_bytes, take_with
 from drgkit.codes import normalize as N
-from drgkit.io import canonicalize, code_lists, prepare
+from drgkit.io import canonicalize, code_lists, iter_case_batches, prepare, read_cases
 from drgkit.io import read as R
 
 PR = importlib.import_module("drgkit.io.prepare")  # the module (drgkit.io.prepare is also the function)
@@ -158,6 +162,45 @@ def test_sparse_problems_join_like_the_dense_fold(columns: list[list[str | None]
     dense = [pa.array(c, pa.string()) for c in columns]
     sparse = [PR._sparse(d) for d in dense]
     assert PR._join_problems(6, sparse).to_pylist() == _old_join(6, dense).to_pylist()
+
+
+# --------------------------------------------------------------------------- Parquet columns read dictionary-encoded
+
+
+def _prepared(table: pa.Table) -> tuple:
+    p = prepare(table)
+    return (p.gender.tolist(), p.age.tolist(), p.los.tolist(), p.leaving_type.tolist(), p.dept.to_pylist(),
+            p.problems.to_pylist(), p.dx.to_pylist())
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(numbers, st.sampled_from(["1", "2", "男", "X", "", None]),
+                          st.sampled_from(["内科", " 内科 ", "ＩＣＵ", "", None])), min_size=1, max_size=30),
+       st.integers(1, 9), st.integers(1, 9))
+def test_parquet_batches_read_encoded_equal_plain_ones(rows: list[tuple], row_group: int, batch: int) -> None:
+    """Few-valued columns come from Parquet dictionary-encoded (prepare() reuses that encoding): the
+    batches, the canonical tables and what prepare() makes of them stay as with a plain read, also when
+    batches span row groups with different dictionaries."""
+    columns = {"age": [r[0] for r in rows], "los": [r[0] for r in reversed(rows)],
+               "leaving_type": [r[0] for r in rows], "gender": [r[1] for r in rows], "dept": [r[2] for r in rows],
+               "dx": ["I10.x00"] * len(rows)}
+    table = pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()})
+    before = len(R._ENCODED)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "few.parquet"
+        pq.write_table(table, path, row_group_size=row_group)
+        batches = list(iter_case_batches(path, batch_size=batch))
+        plain = [b.num_rows for b in pq.ParquetFile(path).iter_batches(batch_size=batch)]
+        assert [b.num_rows for b in batches] == plain
+        assert pa.concat_tables(batches).equals(read_cases(path))
+    for b in batches:
+        assert R.encoded_column(b, "age") is not None and R.encoded_column(b, "dept") is not None
+        copy = pa.Table.from_batches(b.to_batches(), b.schema)  # the same table without its encoded form
+        assert R.encoded_column(copy, "age") is None
+        assert _prepared(b) == _prepared(copy)
+    del batches, b
+    gc.collect()
+    assert len(R._ENCODED) == before  # the encoded forms go with their tables
 
 
 # --------------------------------------------------------------------------- Arrow helpers

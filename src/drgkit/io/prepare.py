@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from drgkit.arrowutil import drop_empty_strings, notes_per_row, null_or_empty
 from drgkit.codes.normalize import normalize_codes, normalize_distinct
-from drgkit.io.read import CANONICAL_KEY, code_lists
+from drgkit.io.read import CANONICAL_KEY, code_lists, encoded_column
 
 #: Integer fields parsed by :func:`prepare`; ``-1`` marks a missing or invalid value.
 INT_FIELDS: tuple[str, ...] = ("age", "age_days", "birth_weight", "los", "leaving_type", "icu_hours")
@@ -185,9 +185,14 @@ def _spread(messages: pa.Array | None, idx: np.ndarray) -> Problems | None:
     return rows, messages.take(pa.array(idx[rows]))
 
 
-def _distinct(array: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """(distinct values, index of each row's value; a null row gets ``len(distinct)``)."""
-    encoded = pc.dictionary_encode(array)
+def _distinct(array: pa.Array, encoded: pa.DictionaryArray | None = None) -> tuple[pa.Array, np.ndarray]:
+    """(distinct values, index of each row's value; a null row gets ``len(distinct)``).
+
+    ``encoded``: the same column already dictionary-encoded by the reader (its dictionary may repeat a
+    value or hold values no row has: each entry is still handled on its own), which saves hashing it.
+    """
+    if encoded is None or len(encoded) != len(array):
+        encoded = pc.dictionary_encode(array)
     indices = encoded.indices
     if indices.null_count:
         indices = pc.fill_null(indices, len(encoded.dictionary))
@@ -199,14 +204,15 @@ def _int_field(table: pa.Table, field: str, n: int) -> tuple[np.ndarray, Problem
     if array is None or pa.types.is_null(array.type):
         return np.full(n, -1, np.int32), None
     if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
-        return _int_text(array, field)
+        return _int_text(array, field, encoded_column(table, field))
     ints, messages = _int_values(array, n, field)
     return ints, _sparse(messages)
 
 
-def _int_text(text: pa.Array, field: str) -> tuple[np.ndarray, Problems | None]:
+def _int_text(text: pa.Array, field: str, encoded: pa.DictionaryArray | None = None
+              ) -> tuple[np.ndarray, Problems | None]:
     """A text column holds few distinct values (ages, days, types): parse each once, spread with numpy."""
-    distinct, idx = _distinct(text)
+    distinct, idx = _distinct(text, encoded)
     ints, messages = _int_values(distinct, len(distinct), field)
     return np.append(ints, np.int32(-1))[idx], _spread(messages, idx)
 
@@ -237,7 +243,7 @@ def _gender(table: pa.Table, n: int, strict: bool) -> tuple[np.ndarray, Problems
     raw = array.cast(pa.string()) if pa.types.is_string(array.type) or pa.types.is_large_string(array.type) \
         else pc.cast(array, pa.string())
     # A handful of distinct values: classify each once, then spread the result with numpy.
-    distinct, idx = _distinct(raw)
+    distinct, idx = _distinct(raw, encoded_column(table, "gender"))
     text = pc.utf8_lower(_text(distinct))
     if strict:  # the reference groupers accept exactly the codes 1 and 2
         male, female = pc.equal(text, "1"), pc.equal(text, "2")
@@ -373,10 +379,10 @@ def prepare(table: pa.Table, *, strict_gender: bool = False) -> PreparedCases:
     problems.append(_sparse(_joined(cost_problems)))
     dept = _column(table, "dept")
     if dept is not None and not pa.types.is_null(dept.type):
-        encoded = pc.dictionary_encode(dept)  # few departments: clean each once
-        cleaned = _text(encoded.dictionary)
-        if not (dept.type == pa.string() and cleaned.equals(encoded.dictionary)):  # else all clean already
-            dept = cleaned.take(encoded.indices)
+        distinct, idx = _distinct(dept, encoded_column(table, "dept"))  # few departments: clean each once
+        cleaned = _text(distinct)
+        if not (dept.type == pa.string() and cleaned.equals(distinct)):  # else all clean already
+            dept = pa.concat_arrays([cleaned, pa.nulls(1, cleaned.type)]).take(pa.array(idx))
     else:
         dept = pa.nulls(n, pa.string())
     case_id = _column(table, "case_id")

@@ -12,7 +12,8 @@ import codecs
 import csv
 import io
 import os
-from collections.abc import Iterator, Mapping
+import weakref
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -497,12 +498,21 @@ def _has_dx(plan: HeaderPlan) -> bool:
     return bool(plan.dx_parts) or "dx" in plan.rename.values()
 
 
-def _apply_plan(table: pa.Table, plan: HeaderPlan) -> pa.Table:
-    """Rename columns, assemble dx/px and order the canonical columns first."""
+def _apply_plan(table: pa.Table, plan: HeaderPlan, read_encoded: Collection[str] = ()) -> pa.Table:
+    """Rename columns, assemble dx/px and order the canonical columns first.
+
+    ``read_encoded``: source columns the reader was asked to deliver dictionary-encoded (see
+    :func:`_encoded_sources`); they are decoded back to strings here and their encoded form is kept
+    for :func:`prepare` (see :func:`encoded_column`).
+    """
     n = table.num_rows
     columns: dict[str, pa.Array | pa.ChunkedArray] = {}
+    encoded: dict[str, pa.DictionaryArray] = {}
     for source, target in plan.rename.items():
         column = table.column(source)
+        if source in read_encoded and pa.types.is_dictionary(column.type) and column.num_chunks:
+            encoded[target] = _joined_dictionaries(column)
+            column = encoded[target].dictionary_decode()
         if target in ("dx", "px"):
             column = code_lists(column, keep_principal_slot=True)
         elif pa.types.is_large_string(column.type) or pa.types.is_string_view(column.type):
@@ -517,7 +527,64 @@ def _apply_plan(table: pa.Table, plan: HeaderPlan) -> pa.Table:
             columns[name] = _empty_lists(n)
     order = [c for c in CANONICAL_COLUMNS if c in columns] + [c for c in columns if c not in CANONICAL_COLUMNS]
     # marks dx/px as already cleaned by code_lists(), so prepare() need not redo it
-    return pa.table({name: columns[name] for name in order}, metadata={CANONICAL_KEY: b"1"})
+    out = pa.table({name: columns[name] for name in order}, metadata={CANONICAL_KEY: b"1"})
+    if encoded:
+        _ENCODED[id(out)] = encoded
+        weakref.finalize(out, _ENCODED.pop, id(out), None)  # runs before the id can be reused
+    return out
+
+
+#: Canonical fields with few distinct values, which :func:`prepare` parses per distinct value.
+_FEW_VALUES = frozenset({"gender", "age", "age_days", "birth_weight", "los", "leaving_type", "icu_hours", "dept"})
+#: id(canonical table) → {field: the column dictionary-encoded as read}; entries leave with their table.
+_ENCODED: dict[int, dict[str, pa.DictionaryArray]] = {}
+
+
+def _encoded_sources(schema: pa.Schema, plan: HeaderPlan) -> list[str]:
+    """Parquet string columns of few distinct values, to be read dictionary-encoded: the file usually
+    stores them so, which makes reading them cheaper and saves prepare() hashing them again."""
+    return [source for source, target in plan.rename.items()
+            if target in _FEW_VALUES and schema.get_field_index(source) >= 0
+            and schema.field(source).type == pa.string()]
+
+
+def _joined_dictionaries(column: pa.ChunkedArray) -> pa.DictionaryArray:
+    """One dictionary array from chunks that each have their own dictionary: the dictionaries are
+    concatenated (a value may then repeat) and each chunk's indices shifted to its part."""
+    if column.num_chunks == 1:
+        return column.chunk(0)
+    shift = 0
+    indices = []
+    for chunk in column.chunks:
+        indices.append(pc.add(chunk.indices.cast(pa.int32()), pa.scalar(shift, pa.int32())))
+        shift += len(chunk.dictionary)
+    return pa.DictionaryArray.from_arrays(pa.concat_arrays(indices),
+                                          pa.concat_arrays([chunk.dictionary for chunk in column.chunks]))
+
+
+def _parquet_tables(parquet: pq.ParquetFile, batch_size: int) -> Iterator[pa.Table]:
+    """The file's rows in tables of ``batch_size`` rows (the last one shorter), where the plain
+    ``iter_batches`` cuts them.  Reading columns dictionary-encoded also cuts a batch where a row group
+    (a dictionary) ends; such pieces are joined again, so batches do not depend on the row groups."""
+    pending: list[pa.RecordBatch] = []
+    rows = 0
+    for piece in parquet.iter_batches(batch_size=batch_size):
+        pending.append(piece)
+        rows += piece.num_rows
+        while rows >= batch_size:
+            table = pa.Table.from_batches(pending)
+            yield table.slice(0, batch_size) if rows > batch_size else table
+            rest = table.slice(batch_size)
+            pending, rows = rest.to_batches(), rest.num_rows
+    if rows:
+        yield pa.Table.from_batches(pending)
+
+
+def encoded_column(table: pa.Table, name: str) -> pa.DictionaryArray | None:
+    """The dictionary-encoded form of ``table``'s column ``name`` as the reader delivered it (same
+    values, same order; the dictionary may hold values absent from the batch), or ``None``."""
+    found = _ENCODED.get(id(table))
+    return None if found is None else found.get(name)
 
 
 def _empty_canonical() -> pa.Table:
@@ -643,8 +710,14 @@ def iter_case_batches(
         if parquet.metadata.num_rows == 0:
             yield _apply_plan(parquet.schema_arrow.empty_table(), plan)
             return
-        for batch in parquet.iter_batches(batch_size=batch_size):
-            yield _apply_plan(pa.Table.from_batches([batch]), plan)
+        encoded = _encoded_sources(parquet.schema_arrow, plan)
+        if not encoded:
+            for batch in parquet.iter_batches(batch_size=batch_size):
+                yield _apply_plan(pa.Table.from_batches([batch]), plan)
+            return
+        parquet = pq.ParquetFile(file, pre_buffer=False, read_dictionary=encoded)
+        for table in _parquet_tables(parquet, batch_size):
+            yield _apply_plan(table, plan, encoded)
         return
     if suffix in _TEXT_SUFFIXES:
         yield from _iter_text(file, batch_size, mapping)
