@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..arrowutil import null_or_empty
 from ..schemes.program import CompiledScheme
 
 UNKNOWN, EMPTY = -1, -2
@@ -24,9 +25,11 @@ def _value_set(scheme: CompiledScheme, domain: str) -> pa.Array:
 def encode_unique(values: pa.Array, scheme: CompiledScheme, domain: str) -> np.ndarray:
     """Code ids of distinct code strings (-1 unknown, -2 empty or null)."""
     ids = pc.index_in(values, value_set=_value_set(scheme, domain))
-    out = ids.to_numpy(zero_copy_only=False)
-    out = np.where(pc.is_null(ids).to_numpy(zero_copy_only=False), UNKNOWN, out).astype(np.int32)
-    empty = pc.fill_null(pc.equal(pc.utf8_length(values), 0), True).to_numpy(zero_copy_only=False)
+    out = pc.fill_null(ids, UNKNOWN).to_numpy(zero_copy_only=False).astype(np.int32)
+    if values.type == pa.string():
+        empty = null_or_empty(values)  # from the offsets, no string kernel
+    else:
+        empty = pc.fill_null(pc.equal(pc.utf8_length(values), 0), True).to_numpy(zero_copy_only=False)
     out[empty] = EMPTY
     if domain == "dx" and scheme.dx_prefixes:
         unknown = out == UNKNOWN
@@ -51,7 +54,7 @@ def encode_lists(lists: pa.Array | pa.ChunkedArray, scheme: CompiledScheme, doma
         return offsets, np.zeros(0, np.int32), flat
     if distinct is not None and len(distinct[0]) == len(flat):
         # prepare() already knows each value's distinct code: look the distinct codes up once
-        return offsets, encode_unique(distinct[1], scheme, domain)[distinct[0]].astype(np.int32), flat
+        return offsets, encode_unique(distinct[1], scheme, domain)[distinct[0]], flat
     enc = pc.dictionary_encode(flat)
     uniq_ids = encode_unique(enc.dictionary, scheme, domain)
     idx = enc.indices.to_numpy(zero_copy_only=False)

@@ -285,12 +285,11 @@ def _codes(table: pa.Table, name: str, n: int
         return _codes_general(lists, n)
     distinct_old, idx = _distinct(old)
     distinct_new, distinct_changed = normalize_distinct(distinct_old)
-    distinct_empty = null_or_empty(distinct_new)
-    if not distinct_changed.any() and not distinct_empty.any():  # the usual case: the lists stay as they are
+    keep = _kept_codes(offsets, idx, null_or_empty(distinct_new))
+    if keep is None and not distinct_changed.any():  # the usual case: the lists stay as they are
         return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), old), None, (idx, distinct_new)
-    keep = ~distinct_empty[idx]
-    nonempty_rows = offsets[1:] > offsets[:-1]
-    keep[offsets[:-1][nonempty_rows]] = True  # a row's first slot stays even when emptied
+    if keep is None:
+        keep = np.ones(len(idx), dtype=bool)
     counts = np.zeros(len(keep) + 1, dtype=np.int64)
     np.cumsum(keep, out=counts[1:])
     kept_idx = idx[keep]
@@ -300,6 +299,16 @@ def _codes(table: pa.Table, name: str, n: int
         values = drop_empty_strings(old, keep)
     cleaned = pa.ListArray.from_arrays(pa.array(counts[offsets].astype(np.int32)), values)
     return cleaned, _code_notes(offsets, idx, distinct_old, distinct_new, distinct_changed), (kept_idx, distinct_new)
+
+
+def _kept_codes(offsets: np.ndarray, idx: np.ndarray, distinct_empty: np.ndarray) -> np.ndarray | None:
+    """Which codes stay: the non-empty ones and each row's first slot; ``None`` when all of them do."""
+    if not distinct_empty.any():
+        return None
+    keep = ~distinct_empty[idx]
+    nonempty_rows = offsets[1:] > offsets[:-1]
+    keep[offsets[:-1][nonempty_rows]] = True  # a blank principal slot stays, as ""
+    return None if keep.all() else keep
 
 
 def _code_notes(offsets: np.ndarray, idx: np.ndarray, distinct_old: pa.Array, distinct_new: pa.Array,

@@ -307,6 +307,8 @@ def _text_lists(text: pa.Array, keep_principal_slot: bool, scan: _Scan | None = 
     """:func:`code_lists` of a string column: one split, then numpy on offsets (no per-row string kernels)."""
     offsets, pieces = _split_text(text, scan)
     blank = null_or_empty(pieces)
+    if not blank.any():
+        return _list_array(offsets, pieces)
     keep = ~blank
     kept = _running_count(keep)
     if keep_principal_slot:
