@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -170,6 +171,10 @@ def group(
             label = f"DIP catalogue {scheme[len('dip:'):]}"
         else:
             compiled = load_compiled(scheme)
+            from .grouping.batch import warm_kernel
+
+            # the kernel loads (≈ 0.5 s) while the first batch is read
+            threading.Thread(target=warm_kernel, args=(compiled,), name="drgkit-warm", daemon=True).start()
 
             def group_batch(batch):
                 return group_canonical(batch, compiled, options, threads)

@@ -89,6 +89,18 @@ def run_kernel(enc: Encoded, scheme: CompiledScheme, threads: int | None = None)
     return out
 
 
+def warm_kernel(scheme: CompiledScheme) -> None:
+    """Load the compiled kernel (numba's on-disk cache, or a compile on first use) with one dummy case.
+
+    Loading takes about half a second; ``drgkit group`` calls this in a background thread so that it
+    overlaps reading the first batch instead of delaying it.
+    """
+    one = np.zeros(2, np.int64)
+    enc = Encoded(one, np.zeros(0, np.int32), one.copy(), np.zeros(0, np.int32),
+                  np.full((1, P.N_FIELDS), -1, np.int32), pa.array([], pa.string()), pa.array([], pa.string()))
+    run_kernel(enc, scheme)
+
+
 def _labels(scheme: CompiledScheme, name: str, values: Callable[[], list[str | None]]) -> pa.Array:
     """A label list of the scheme as a string array, built once per scheme."""
     cache = scheme.__dict__.setdefault("_label_arrays", {})
