@@ -54,11 +54,6 @@ def _atom(op, a, b, dx, d0, d1, px, p0, p1, dx_ptr, dx_ids, px_ptr, px_ids, site
     """The rarely visited atoms; the frequent ones are evaluated in place by ``group_range``."""
     if op == OP_PDX_NOT_IN:
         return not (d1 > d0 and _in(dx[d0], a, dx_ptr, dx_ids))
-    if op == OP_ANY_DX_IN or op == OP_SDX_IN:
-        for i in range(d0 + 1 if op == OP_SDX_IN else d0, d1):
-            if _in(dx[i], a, dx_ptr, dx_ids):
-                return True
-        return False
     if op == OP_SEC_PX_IN:
         for i in range(p0 + 1, p1):
             if _in(px[i], a, px_ptr, px_ids):
@@ -98,7 +93,7 @@ def _atom(op, a, b, dx, d0, d1, px, p0, p1, dx_ptr, dx_ids, px_ptr, px_ids, site
             seen &= seen - 1
             count += 1
         return count >= b
-    return op == OP_TRUE
+    return False
 
 
 @njit(cache=True)
@@ -283,6 +278,14 @@ def group_range(start, end, dx_off, dx, px_off, px, num, steps, returns, mdc_bit
                                 if _in(px[q], atoms[k, 1], px_ptr, px_ids):
                                     hit = True
                                     break
+                        elif op == OP_ANY_DX_IN or op == OP_SDX_IN:
+                            hit = False
+                            for q in range(d0 + 1 if op == OP_SDX_IN else d0, d1):
+                                if _in(dx[q], atoms[k, 1], dx_ptr, dx_ids):
+                                    hit = True
+                                    break
+                        elif op == OP_TRUE:
+                            hit = True
                         elif op == OP_FALSE:
                             hit = False
                         else:
