@@ -180,6 +180,17 @@ def test_random_cases_cover_every_outcome() -> None:
     assert set(np.unique(out.cc_level).tolist()) == {0, 1, 2}
 
 
+@pytest.mark.parametrize("scheme", ["chs-drg-2.0", "zhejiang-2022"])
+def test_serial_kernel_equals_parallel_kernel(scheme: str) -> None:
+    """`drgkit group` runs one serial kernel per batch on small machines; the API runs the parallel one."""
+    compiled = load_compiled(scheme)
+    enc = encode(prepare(random_cases(scheme, 20_000, seed=7)), compiled)
+    serial, parallel = run_kernel(enc, compiled, threads=1), run_kernel(enc, compiled)
+    assert (serial.status == 1).any() and (serial.status == 0).any()
+    for name in ("status", "drg", "adrg", "rule", "reason", "cc_level", "cc_pos"):
+        assert np.array_equal(getattr(serial, name), getattr(parallel, name)), name
+
+
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_kernel_equals_reference_numpy_random(scheme: str) -> None:
     n = int(os.environ.get("DRGKIT_DIFF_CASES", "20000"))

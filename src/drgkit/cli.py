@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -157,6 +158,12 @@ def group(
     from .io.pipeline import ordered_map, prefetch
     from .schemes.compile import load_compiled
 
+    # Two batches are in flight at once (their Arrow work runs on two cores); each batch's kernel gets its
+    # share of the cores — on two cores a serial kernel per batch, with no parallel launch to coordinate.
+    cores = threads or os.cpu_count() or 1
+    workers = 2 if cores > 1 else 1
+    batch_threads = max(1, cores // workers)
+
     def work() -> None:
         mapping = _parse_map(map_)
         options = Options(strict_gender=strict_gender, convert_codes=convert_codes, fix_case=fix_case)
@@ -174,10 +181,11 @@ def group(
             from .grouping.batch import warm_kernel
 
             # the kernel loads (≈ 0.5 s) while the first batch is read
-            threading.Thread(target=warm_kernel, args=(compiled,), name="drgkit-warm", daemon=True).start()
+            threading.Thread(target=warm_kernel, args=(compiled, batch_threads), name="drgkit-warm",
+                             daemon=True).start()
 
             def group_batch(batch):
-                return group_canonical(batch, compiled, options, threads)
+                return group_canonical(batch, compiled, options, batch_threads)
             label = compiled.id
         if diagnoses or procedures:
             batches = iter([read_cases(input, mapping=mapping, diagnoses=diagnoses, procedures=procedures)])
@@ -219,8 +227,8 @@ def group(
 
         def results():
             task = progress.add_task("group", total=total)
-            # two batches in flight: their Arrow work runs on both cores; output keeps input order
-            for result in ordered_map(process, batches, workers=2 if (threads or 2) > 1 else 1):
+            # output keeps input order
+            for result in ordered_map(process, batches, workers=workers):
                 if not quiet:
                     _tally(result, counts, drgs)
                 progress.update(task, advance=result.num_rows)

@@ -81,15 +81,19 @@ def run_kernel(enc: Encoded, scheme: CompiledScheme, threads: int | None = None)
 
     from . import kernel
 
+    args = (enc.dx_off, enc.dx_ids, enc.px_off, enc.px_ids, enc.num, *scheme.kernel_args(),
+            out.status, out.drg, out.adrg, out.rule, out.reason, out.cc_level, out.cc_pos)
+    if threads == 1:  # serial and without the GIL: callers may run several batches at once on their threads
+        kernel.group_range(0, n, *args)
+        return out
     with _KERNEL_LOCK:  # one parallel launch at a time: numba's thread pool is shared by the process
         if threads:
             numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
-        kernel.group_batch(enc.dx_off, enc.dx_ids, enc.px_off, enc.px_ids, enc.num, *scheme.kernel_args(),
-                           out.status, out.drg, out.adrg, out.rule, out.reason, out.cc_level, out.cc_pos)
+        kernel.group_batch(*args)
     return out
 
 
-def warm_kernel(scheme: CompiledScheme) -> None:
+def warm_kernel(scheme: CompiledScheme, threads: int | None = None) -> None:
     """Load the compiled kernel (numba's on-disk cache, or a compile on first use) with one dummy case.
 
     Loading takes about half a second; ``drgkit group`` calls this in a background thread so that it
@@ -98,7 +102,7 @@ def warm_kernel(scheme: CompiledScheme) -> None:
     one = np.zeros(2, np.int64)
     enc = Encoded(one, np.zeros(0, np.int32), one.copy(), np.zeros(0, np.int32),
                   np.full((1, P.N_FIELDS), -1, np.int32), pa.array([], pa.string()), pa.array([], pa.string()))
-    run_kernel(enc, scheme)
+    run_kernel(enc, scheme, threads)
 
 
 def _labels(scheme: CompiledScheme, name: str, values: Callable[[], list[str | None]]) -> pa.Array:

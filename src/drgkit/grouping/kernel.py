@@ -96,7 +96,7 @@ def _atom(op, a, b, dx, d0, d1, px, p0, p1, dx_ptr, dx_ids, px_ptr, px_ids, site
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def group_range(start, end, dx_off, dx, px_off, px, num, steps, returns, mdc_bits, entry_pc, stop, dcand_ptr,
                 dcand, pcand_ptr, pcand, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids, mcc_tab, cc_tab,
                 excl, site, is_or, pxtab_lists, mask_ptr, masks, params, status, drg, adrg, rule, reason, cc_level,
