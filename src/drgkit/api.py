@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -17,7 +16,8 @@ from .arrowutil import join_notes
 from .codes.repair import repair_lists
 from .grouping.batch import attach, encode, outcome_columns, run_kernel, unknown_pdx
 from .grouping.reference import Reference, Result
-from .io import canonicalize, prepare, read_cases
+from .io import canonicalize, prepare
+from .io.frames import from_arrow, to_arrow
 from .io.prepare import PreparedCases
 from .schemes import program as P
 from .schemes.compile import load_compiled
@@ -38,31 +38,6 @@ class Options:
     strict_gender: bool = False
     convert_codes: bool = False
     fix_case: bool = False
-
-
-def _to_arrow(data: Any) -> tuple[pa.Table, str]:
-    if isinstance(data, pa.Table):
-        return data, "arrow"
-    if isinstance(data, pa.RecordBatch):
-        return pa.Table.from_batches([data]), "arrow"
-    if isinstance(data, (str, Path)):
-        return read_cases(data), "arrow"
-    mod = type(data).__module__
-    if mod.startswith("polars"):
-        return data.to_arrow(), "polars"
-    if mod.startswith("pandas"):
-        return pa.Table.from_pandas(data, preserve_index=False), "pandas"
-    raise TypeError(f"group() takes a pyarrow Table, a polars or pandas DataFrame or a file path, not {type(data)}")
-
-
-def _from_arrow(table: pa.Table, kind: str) -> Any:
-    if kind == "polars":
-        import polars as pl
-
-        return pl.from_arrow(table)
-    if kind == "pandas":
-        return table.to_pandas()
-    return table
 
 
 def _repair(prep: PreparedCases, scheme: CompiledScheme, options: Options) -> PreparedCases:
@@ -100,9 +75,9 @@ def group(data: Any, scheme: str = DEFAULT_SCHEME, *, mapping: Mapping[str, str]
     ungroupable / ambiguous / invalid), ``reason``, ``warnings``, ``mdc``, ``adrg``, ``drg``, ``drg_name``,
     ``cc_level``, ``cc_code``, ``scheme``, ``scheme_checksum``.
     """
-    table, kind = _to_arrow(data)
+    table, kind = to_arrow(data)
     canon = canonicalize(table, mapping=mapping)
-    return _from_arrow(group_canonical(canon, load_compiled(scheme), options, threads), kind)
+    return from_arrow(group_canonical(canon, load_compiled(scheme), options, threads), kind)
 
 
 @dataclass

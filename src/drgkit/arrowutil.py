@@ -1,9 +1,14 @@
 """Small vectorized Arrow helpers shared by the pipeline stages."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 def notes_per_row(n: int, row: np.ndarray, texts: pa.Array, sep: str = "; ") -> pa.Array:

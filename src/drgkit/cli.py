@@ -195,14 +195,14 @@ def group(
             total = total_rows(input)
         pricing = None
         if price_table:
+            from functools import partial
+
             from .payment import load_table as load_payment_table
             from .payment import price
             from .payment.policy import load_policy
 
-            payment_table, payment_policy = load_payment_table(price_table), load_policy(policy)
-
-            def pricing(result):
-                return price(result, payment_table, level=level, insurance=insurance, policy=payment_policy)
+            pricing = partial(price, table=load_payment_table(price_table), level=level, insurance=insurance,
+                              policy=load_policy(policy))
         elif level or insurance or policy:
             raise CliError("--level, --insurance and --policy need --price TABLE")
         counts: Counter = Counter()
@@ -529,12 +529,12 @@ def pay(
     import pyarrow.compute as pc
 
     from .io import write_table
-    from .io.read import _read_raw
+    from .io.read import read_file
     from .payment import CASE_TYPES, price
 
     def work() -> None:
         start = time.perf_counter()
-        data = _read_raw(input)
+        data = read_file(input)
         if data.num_rows == 0:
             raise CliError(f"{input}: no rows could be read")
         result = price(data, table, level=level, insurance=insurance, policy=policy)
@@ -577,13 +577,12 @@ def calibrate(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Derive weights (RW = trimmed group mean ÷ overall mean), CV, RIV and a base rate from history."""
-    from .io.read import _read_raw
-    from .dip import DipError
+    from .io.read import read_file
     from .payment.calibrate import CalibrationError, calibrate as do_calibrate, parse_years
 
     def work() -> None:
         try:
-            cal = do_calibrate(_read_raw(input), trim=trim, years=parse_years(years), budget=budget,
+            cal = do_calibrate(read_file(input), trim=trim, years=parse_years(years), budget=budget,
                                fund_ratio=fund_ratio, min_cases=min_cases)
         except CalibrationError as exc:
             raise CliError(str(exc)) from None
@@ -609,11 +608,11 @@ def report(
     top: int = typer.Option(20, "--top", help="How many losing DRGs to list"),
 ) -> None:
     """Indicators by hospital or department: 入组率, CMI, time/cost consumption indices, margin, losing DRGs."""
-    from .io.read import _read_raw
+    from .io.read import read_file
     from .payment.report import ReportError, indicators, write_report
 
     def work() -> None:
-        data = _read_raw(input)
+        data = read_file(input)
         try:
             files = write_report(data, output, by=by, top=top)
             per, losing = indicators(data, by)

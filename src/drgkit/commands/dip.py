@@ -38,10 +38,10 @@ def register(app: typer.Typer) -> None:
 
         from ..dip.metrics import metrics
         from ..io import write_table
-        from ..io.read import _read_raw
+        from ..io.read import read_file
 
         def work() -> None:
-            data = pl.read_parquet(grouped) if grouped.suffix == ".parquet" else pl.from_arrow(_read_raw(grouped))
+            data = pl.read_parquet(grouped) if grouped.suffix == ".parquet" else pl.from_arrow(read_file(grouped))
             table = metrics(data, by=by)
             if output:
                 write_table(table.to_arrow(), output)

@@ -1,7 +1,6 @@
 """``drgkit validate`` (edits on every abstract), ``drgkit whatif`` (coder what-if), ``drgkit audit`` (signals)."""
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from pathlib import Path
@@ -11,7 +10,7 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from ..cli import CliError, _parse_map, _run, _write_stream, err_console, out_console
+    from ..cli import CliError, _parse_map, _run, _write_stream, out_console
 
     @app.command()
     def validate(

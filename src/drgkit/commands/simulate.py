@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
                      f"method {cfg.settlement.method}, budget basis {cfg.settlement.basis}",
                      f"Monte Carlo draws: {n_draws}" + (f" (volume shock SD {cfg.settlement.volume_shock_sd})"
                                                         if n_draws else "")]
-            paths = write(output, hosp, scen, results, notes)
+            write(output, hosp, scen, results, notes)
         except (ScenarioError, SimulationError, FileNotFoundError) as exc:
             err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
             raise typer.Exit(2)

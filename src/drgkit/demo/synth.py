@@ -195,7 +195,7 @@ def _world(scheme: str) -> _World:
     icd_px = [r[0] for r in icd_table(scheme, "icd_px")[1]]
     _, mdc_dx = load_table(scheme, "mdc_dx")
     _, adrg_rows = load_table(scheme, "adrg")
-    ah, codes = load_table(scheme, "adrg_codes")
+    _, codes = load_table(scheme, "adrg_codes")
     _, cc_rows = load_table(scheme, "cc")
     _, excl_rows = load_table(scheme, "cc_exclusion")
     _, or_rows = load_table(scheme, "or_procedures")

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import math
 from typing import Any, Mapping
 
 import numpy as np

@@ -125,10 +125,10 @@ def _exclusion_mask(codes: pl.Series, exclude: tuple[str, ...]) -> np.ndarray:
 def features(data: Any, *, mapping: Mapping[str, str] | None = None, exclude_px: tuple[str, ...] = (),
              cci: pl.DataFrame | None = None, canonical: pa.Table | None = None) -> tuple[pa.Table, Features]:
     """Canonical table and DIP features of ``data`` (pyarrow / polars / pandas / path)."""
-    from ..api import _to_arrow
+    from ..io.frames import to_arrow
 
     if canonical is None:
-        table, _ = _to_arrow(data)
+        table, _ = to_arrow(data)
         canonical = canonicalize(table, mapping=mapping)
     prep = prepare(canonical)
     n = prep.n

@@ -190,10 +190,10 @@ def group(data: Any, catalogue: str | Catalogue, *, mapping: Mapping[str, str] |
     ``dip_kind`` (core / primary_care / comprehensive), ``dip_tier``, ``aux_subtype``, ``aux_coefficient``,
     ``score`` (the group's catalogue score), ``dip_catalogue``.
     """
-    from ..api import _from_arrow, _to_arrow
+    from ..io.frames import from_arrow, to_arrow
     from ..grouping.batch import attach
 
     cat = load_catalogue(catalogue)
-    table, kind = _to_arrow(data)
+    table, kind = to_arrow(data)
     canon, feat = features(table, mapping=mapping, exclude_px=cat.exclude_prefixes(), cci=cat.cci)
-    return _from_arrow(attach(canon, outcome(feat, cat)), kind)
+    return from_arrow(attach(canon, outcome(feat, cat)), kind)

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from drgkit.io.columns import ALIASES, CANONICAL_COLUMNS, normalize_header, plan_headers
 from drgkit.io.prepare import PreparedCases, prepare
-from drgkit.io.read import InputError, canonicalize, code_lists, iter_case_batches, read_cases, total_rows
+from drgkit.io.frames import from_arrow, to_arrow
+from drgkit.io.read import (InputError, canonicalize, code_lists, iter_case_batches, read_cases, read_file,
+                          total_rows)
 from drgkit.io.write import IncrementalCsvWriter, IncrementalParquetWriter, IncrementalWriter, write_table
 
 __all__ = [
@@ -16,11 +18,14 @@ __all__ = [
     "PreparedCases",
     "canonicalize",
     "code_lists",
+    "from_arrow",
     "iter_case_batches",
     "normalize_header",
     "plan_headers",
     "prepare",
     "read_cases",
+    "read_file",
+    "to_arrow",
     "total_rows",
     "write_table",
 ]

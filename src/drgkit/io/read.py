@@ -183,8 +183,9 @@ def _read_excel(path: Path, sheet: str | int | None) -> pa.Table:
     return frame.to_arrow()
 
 
-def _read_raw(path: PathLike, sheet: str | int | None = None) -> pa.Table:
-    """The file's table with its own headers; raises :class:`InputError` on any read failure."""
+def read_file(path: PathLike, sheet: str | int | None = None) -> pa.Table:
+    """Any supported file (.parquet, .csv/.tsv/.txt in UTF-8 or GBK/GB18030, .xlsx/.xls) as a table with its own
+    headers, no column mapping; raises :class:`InputError` with one clear line on any read failure."""
     path = Path(path)
     _check_file(path)
     suffix = _suffix(path)
@@ -614,7 +615,7 @@ def _long_codes(path: PathLike, kind: str, case_ids: pa.ChunkedArray | pa.Array,
     """Per-stay code lists from a long table: flagged principal/main code first, then file order."""
     import polars as pl
 
-    long = _read_raw(path)
+    long = read_file(path)
     names = long.column_names
     key = key_hint if key_hint in names else find_header(names, ("case_id", *ALIASES["case_id"]))
     code = find_header(names, LONG_CODE_ALIASES[kind])
@@ -668,7 +669,7 @@ def read_cases(
     Raises :class:`InputError` for a missing or unreadable file, an unknown ``mapping`` column, or
     when no diagnosis column can be found.
     """
-    table = _read_raw(path, sheet)
+    table = read_file(path, sheet)
     if table.num_columns == 0:
         return _empty_canonical()
     plan = _plan(table, mapping, path)

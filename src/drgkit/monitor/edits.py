@@ -340,13 +340,13 @@ def validate(data: Any, scheme: str = DEFAULT_SCHEME, *, mapping: Mapping[str, s
     Output columns: ``case_id``, ``edits`` (list of ids), ``n_errors``, ``messages_zh``, ``messages_en``.
     ``edits`` is an edit list or the path of an edit table; ``disable`` switches edits off by id.
     """
-    from ..api import _from_arrow, _to_arrow
+    from ..io.frames import from_arrow, to_arrow
     from ..io import canonicalize
 
-    table, kind = _to_arrow(data)
+    table, kind = to_arrow(data)
     if edits is None or isinstance(edits, (str, Path)):
         edits = load_edits(edits, disable=disable)
     elif disable:
         off = set(disable)
         edits = [Edit(e.id, e.severity, e.enabled and e.id not in off, e.zh, e.en) for e in edits]
-    return _from_arrow(validate_canonical(canonicalize(table, mapping=mapping), scheme, edits), kind)
+    return from_arrow(validate_canonical(canonicalize(table, mapping=mapping), scheme, edits), kind)

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 from ..arrowutil import as_polars
 
 TRIMS = ("iqr", "sd3", "pct5_95", "pct2_5_97_5", "none")

@@ -1,0 +1,40 @@
+"""Data frames in and out: every public entry point takes a pyarrow Table, a polars or pandas DataFrame or a
+file path, works on Arrow, and answers in the caller's type."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+
+def to_arrow(data: Any) -> tuple[pa.Table, str]:
+    """``(table, kind)``: the data as an Arrow table and what it was ("arrow", "polars" or "pandas").
+
+    A path is read with :func:`drgkit.io.read_cases` (headers mapped to canonical names).
+    """
+    if isinstance(data, pa.Table):
+        return data, "arrow"
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data]), "arrow"
+    if isinstance(data, (str, Path)):
+        from drgkit.io.read import read_cases
+
+        return read_cases(data), "arrow"
+    mod = type(data).__module__
+    if mod.startswith("polars"):
+        return data.to_arrow(), "polars"
+    if mod.startswith("pandas"):
+        return pa.Table.from_pandas(data, preserve_index=False), "pandas"
+    raise TypeError(f"expected a pyarrow Table, a polars or pandas DataFrame or a file path, not {type(data)}")
+
+
+def from_arrow(table: pa.Table, kind: str) -> Any:
+    """The table back in the caller's type (``kind`` from :func:`to_arrow`)."""
+    if kind == "polars":
+        import polars as pl
+
+        return pl.from_arrow(table)
+    if kind == "pandas":
+        return table.to_pandas()
+    return table
