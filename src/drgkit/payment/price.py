@@ -104,20 +104,35 @@ def standards(table: str | PaymentTable, policy: Policy | dict | str | None = No
 _NEEDED = ("drg", "status", "total_cost", "hospital_level", "insurance_type", "los", "special_review")
 
 
-def _needed_columns(data: Any) -> tuple[pl.DataFrame, str]:
-    """The columns pricing reads, as a small polars frame (no copy of the rest of the data)."""
+def _needed_columns(data: Any) -> tuple[pa.Table, str]:
+    """The columns pricing reads, as a small Arrow table (no copy of the rest of the data)."""
     if isinstance(data, pl.DataFrame):
-        return data.select([c for c in _NEEDED if c in data.columns]), "polars"
+        return data.select([c for c in _NEEDED if c in data.columns]).to_arrow(), "polars"
     if isinstance(data, pa.Table):
-        return pl.from_arrow(data.select([c for c in _NEEDED if c in data.column_names])), "arrow"
+        return data.select([c for c in _NEEDED if c in data.column_names]).combine_chunks(), "arrow"
     try:
         import pandas as pd
 
         if isinstance(data, pd.DataFrame):
-            return pl.from_pandas(data[[c for c in _NEEDED if c in data.columns]]), "pandas"
+            return pa.Table.from_pandas(data[[c for c in _NEEDED if c in data.columns]], preserve_index=False), \
+                "pandas"
     except ImportError:  # pragma: no cover
         pass
     raise TypeError(f"price() takes a pyarrow Table, polars or pandas DataFrame, got {type(data).__name__}")
+
+
+def _floats(column: pa.ChunkedArray) -> np.ndarray:
+    """Numbers as float64, NaN where missing or unreadable (text columns are parsed leniently)."""
+    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_decimal(column.type):
+        return pc.fill_null(column.cast(pa.float64()), float("nan")).to_numpy()
+    return pl.from_arrow(column).cast(pl.Float64, strict=False).to_numpy().astype(np.float64)
+
+
+def _text(column: pa.ChunkedArray) -> pa.Array:
+    """A column as plain strings, '' for null."""
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    return pc.fill_null(column.cast(pa.string()), "").combine_chunks()
 
 
 def _attach(data: Any, kind: str, columns: dict[str, pa.Array]) -> Any:
@@ -133,10 +148,10 @@ def _attach(data: Any, kind: str, columns: dict[str, pa.Array]) -> Any:
     return out.assign(**{n: a.to_pandas() for n, a in columns.items()})
 
 
-def _key_index(df: pl.DataFrame, given: str | None, column: str, allowed: tuple[str, ...], default: str | None,
+def _key_index(df: pa.Table, given: str | None, column: str, allowed: tuple[str, ...], default: str | None,
                what: str, table_id: str, norm) -> tuple[list[str], np.ndarray]:
     """Per-case index into ``choices`` (the table's levels / insurance types, [''] if it has none)."""
-    n = df.height
+    n = df.num_rows
     option = "--" + what.split()[-1]
     if not allowed:
         return [""], np.zeros(n, dtype=np.int64)
@@ -146,18 +161,19 @@ def _key_index(df: pl.DataFrame, given: str | None, column: str, allowed: tuple[
         if value not in allowed:
             raise TableError(f"table {table_id}: unknown {what} '{given}' (this table has: {', '.join(allowed)})")
         return choices, np.full(n, choices.index(value), dtype=np.int64)
-    if column in df.columns:
-        text = df[column].cast(pl.Utf8).fill_null("")
-        encoded = pc.dictionary_encode(text.to_arrow().cast(pa.string()))  # one hash pass: distinct values + codes
-        uniq = encoded.dictionary.to_pylist()
+    if column in df.column_names:
+        # one hash pass over the column as it is (integer levels need no text): distinct values + codes
+        encoded = pc.dictionary_encode(df.column(column).combine_chunks())
+        indices = pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy(zero_copy_only=False)
+        uniq = ["" if u is None else str(u) for u in encoded.dictionary.to_pylist()] + [""]  # last: null
         mapping = {u: norm(u) for u in uniq}
-        bad = [u for u, v in mapping.items() if v not in allowed]
+        bad = [i for i, u in enumerate(uniq) if mapping[u] not in allowed and (indices == i).any()]
         if bad:
-            first = int(np.argmax((text == bad[0]).to_numpy()))
-            raise TableError(f"row {first + 1}: unknown {what} '{bad[0]}' in column {column} for table {table_id} "
-                             f"(this table has: {', '.join(allowed)}; give {option} to override)")
-        lookup = np.array([choices.index(mapping[u]) for u in uniq], dtype=np.int64)
-        return choices, lookup[encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)]
+            first = int(np.argmax(indices == bad[0]))
+            raise TableError(f"row {first + 1}: unknown {what} '{uniq[bad[0]]}' in column {column} for table "
+                             f"{table_id} (this table has: {', '.join(allowed)}; give {option} to override)")
+        lookup = np.array([choices.index(mapping[u]) if mapping[u] in allowed else -1 for u in uniq], dtype=np.int64)
+        return choices, lookup[indices.astype(np.int64)]
     if default is not None and default in allowed:
         return choices, np.full(n, choices.index(default), dtype=np.int64)
     if len(allowed) == 1:
@@ -178,9 +194,9 @@ def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, 
     policy = load_policy(policy)
     df, kind = _needed_columns(grouped)
     for c in ("drg", "status"):
-        if c not in df.columns:
+        if c not in df.column_names:
             raise TableError(f"grouped data has no '{c}' column: run `drgkit group` first")
-    n = df.height
+    n = df.num_rows
     lv_choices, lv_idx = _key_index(df, level, "hospital_level", t.info.levels, None, "hospital level", t.id,
                                     normalize_level)
     ins_choices, ins_idx = _key_index(df, insurance, "insurance_type", t.info.insurance_types,
@@ -196,7 +212,7 @@ def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, 
                                                       return_dtype=pl.Int64).to_numpy() * n_i
                + std["insurance_type"].replace_strict({c: i for i, c in enumerate(ins_choices)},
                                                       return_dtype=pl.Int64).to_numpy())
-    drg_arrow = df["drg"].cast(pl.Utf8).fill_null("").to_arrow().cast(pa.string())
+    drg_arrow = _text(df.column("drg"))
     case_drg = pc.index_in(drg_arrow, value_set=drg_codes.to_arrow().cast(pa.string()))
     in_table = np.asarray(case_drg.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     case_pos = (np.asarray(case_drg.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64) * n_l * n_i
@@ -216,12 +232,15 @@ def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, 
         dense[std_pos] = std["flags"].str.contains(name).fill_null(False).to_numpy()
         return dense[case_pos] & in_table
 
-    def boolean(series: pl.Series) -> np.ndarray:
-        return series.fill_null(False).to_numpy().astype(bool, copy=False)
+    # status: a few distinct values, compared as integer codes
+    status = pc.dictionary_encode(_text(df.column("status")))
+    status_codes = status.indices.to_numpy(zero_copy_only=False)
+    status_values = status.dictionary.to_pylist()
 
-    status = df["status"].cast(pl.Utf8).fill_null("")
-    cost = (df["total_cost"].cast(pl.Float64, strict=False).to_numpy().astype(np.float64)
-            if "total_cost" in df.columns else np.full(n, np.nan))
+    def has_status(value: str) -> np.ndarray:
+        return status_codes == status_values.index(value) if value in status_values else np.zeros(n, bool)
+
+    cost = _floats(df.column("total_cost")) if "total_cost" in df.column_names else np.full(n, np.nan)
     rw, rate, coef, standard = arr("rw"), arr("rate"), arr("coef"), arr("standard")
     published = arr("payment_standard")
     low_thr, high_thr = arr("low_outlier_threshold"), arr("high_outlier_threshold")
@@ -245,24 +264,24 @@ def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, 
     # 1. not grouped
     for st, share in (("ungroupable", policy.ungrouped_cost_share), ("ambiguous", policy.ambiguous_cost_share)):
         if not math.isnan(share):
-            assign(boolean(status == st), "special", f"{st}: paid {share:g} × cost", share * cost)
-    for st in status.unique().to_list():
+            assign(has_status(st), "special", f"{st}: paid {share:g} × cost", share * cost)
+    for st in status_values:
         if st != "ok":
-            assign(boolean(status == st), "unpriced", f"status {st or 'missing'}")
+            assign(has_status(st), "unpriced", f"status {st or 'missing'}")
     # 2. DRG missing from the table ({drg} is filled in below)
     assign(~in_table, "unpriced", "DRG {drg} not in table " + t.id)
     # 3. special cases, paid by item
-    if "special_review" in df.columns:
-        sr = df["special_review"]
+    if "special_review" in df.column_names:
+        sr = pl.from_arrow(df.column("special_review"))
         if sr.dtype in (pl.Utf8, pl.String):
             sr = sr.str.strip_chars().str.to_lowercase().is_in(["true", "1", "yes", "y", "是", "t"])
-        assign(boolean(sr.cast(pl.Boolean, strict=False)), "special",
+        assign(sr.cast(pl.Boolean, strict=False).fill_null(False).to_numpy().astype(bool, copy=False), "special",
                "special review (特例单议): paid by item", special_pay)
     for flag_ in policy.by_item_flags:
         assign(flag(flag_), "special", f"group flagged {flag_}: paid by item", special_pay)
     assign(published == 0, "special", "published standard is 0: paid by item", special_pay)
-    if "los" in df.columns and not (math.isnan(policy.los_min_days) and math.isnan(policy.los_max_days)):
-        los = df["los"].cast(pl.Float64, strict=False).to_numpy().astype(np.float64)
+    if "los" in df.column_names and not (math.isnan(policy.los_min_days) and math.isnan(policy.los_max_days)):
+        los = _floats(df.column("los"))
         if not math.isnan(policy.los_min_days):
             assign(los <= policy.los_min_days, "special", f"LOS ≤ {policy.los_min_days:g} days: paid by item",
                    special_pay)
@@ -305,21 +324,24 @@ def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, 
     priced = ctype != CASE_TYPES.index("unpriced")
     patient = np.where(priced, share * cost, np.nan)
     # reasons: one string per reason code, DRG-specific ones formatted for their rows only
-    reason_arr = pc.take(pa.array(reasons + [""], type=pa.string()),
-                         pa.array(np.where(rcode < 0, len(reasons), rcode)))
+    # no reason (normal cases, most rows) is null: a masked take copies only the rows that have one
+    silent = (rcode < 0) | np.isin(rcode, [i for i, why in enumerate(reasons) if not why])
+    index = np.where(silent, 0, rcode).astype(np.int64)
+    values = [pa.array(reasons or [""], type=pa.string())]
     for i, why in enumerate(reasons):
-        if "{drg}" in why:
+        if "{drg}" in why:  # formatted for its rows only, appended to the labels
+            rows = np.flatnonzero(rcode == i)
             before, after = why.split("{drg}")
-            drg_text = pc.binary_join_element_wise(before, drg_arrow, after, "")
-            reason_arr = pc.if_else(pa.array(rcode == i), drg_text, reason_arr)
-    reason_arr = pc.if_else(pc.equal(reason_arr, ""), pa.scalar(None, pa.string()), reason_arr)
+            index[rows] = sum(len(v) for v in values) + np.arange(len(rows))
+            values.append(pc.binary_join_element_wise(before, drg_arrow.take(pa.array(rows)), after, ""))
+    reason_arr = pa.concat_arrays(values).take(pa.array(index, mask=silent))
 
     def money(x: np.ndarray, digits: int | None = 2) -> pa.Array:
         x = np.round(x, digits) if digits is not None else x
         return pa.array(x, type=pa.float64(), from_pandas=True)  # NaN -> null
 
     columns = {
-        "pay_table": pc.take(pa.array([t.id], type=pa.string()), pa.array(np.zeros(n, dtype=np.int32))),
+        "pay_table": pa.repeat(pa.scalar(t.id, pa.string()), n),
         "pay_level": pc.take(pa.array(lv_choices, type=pa.string()), pa.array(lv_idx)),
         "pay_insurance": pc.take(pa.array(ins_choices, type=pa.string()), pa.array(ins_idx)),
         "rw": money(rw, None),

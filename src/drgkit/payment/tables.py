@@ -5,6 +5,7 @@ A table is a long CSV (one row per DRG × hospital level × insurance type it di
 """
 from __future__ import annotations
 
+
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -178,8 +179,14 @@ def load_table(table: str | Path | PaymentTable, *, strict: bool | None = None) 
         df, notes = _parse(_read_csv(path), str(path), strict=True if strict is None else strict)
         info = _info_from(df, path.stem, path)
         return PaymentTable(info, df, tuple(notes))
-    info = table_info(str(table))
-    df, notes = _parse(_read_csv(info.path), info.id, strict=False if strict is None else strict)
+    return _shipped_table(str(table), False if strict is None else strict)
+
+
+@lru_cache(maxsize=8)
+def _shipped_table(table: str, strict: bool) -> PaymentTable:
+    """A shipped table, parsed once per process (package data does not change while it runs)."""
+    info = table_info(table)
+    df, notes = _parse(_read_csv(info.path), info.id, strict=strict)
     return PaymentTable(info, df, tuple(notes))
 
 
