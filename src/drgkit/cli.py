@@ -15,6 +15,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .cli_options import Age, AgeDays, AsJson, Dx, LeavingType, Los, Px, SchemeId, Sex, Weight
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Group Chinese discharge abstracts (病案首页 / 医保结算清单) into CHS-DRG groups.")
 out_console = Console(highlight=False)
@@ -245,18 +247,18 @@ def group(
 
 @app.command()
 def explain(
-    dx: str = typer.Option(..., "--dx", help="Diagnoses, principal first, separated by | or ,"),
-    px: str = typer.Option("", "--px", help="Procedures, main first, separated by | or ,"),
-    age: Optional[int] = typer.Option(None, "--age", help="Age in years"),
-    sex: Optional[str] = typer.Option(None, "--sex", "--gender", help="1 male / 2 female (男/女, M/F accepted)"),
-    age_days: Optional[int] = typer.Option(None, "--age-days", help="Age in days (required at age 0)"),
-    weight: Optional[int] = typer.Option(None, "--weight", "--birth-weight", help="Birth weight in grams"),
-    los: Optional[int] = typer.Option(None, "--los", help="Length of stay in days"),
-    leaving_type: Optional[int] = typer.Option(None, "--leaving-type", help="Discharge type 1-5 (离院方式)"),
+    dx: Dx,
+    px: Px = "",
+    age: Age = None,
+    sex: Sex = None,
+    age_days: AgeDays = None,
+    weight: Weight = None,
+    los: Los = None,
+    leaving_type: LeavingType = None,
     dept: Optional[str] = typer.Option(None, "--dept", help="Department code"),
     icu_hours: Optional[int] = typer.Option(None, "--icu-hours", help="ICU hours"),
-    scheme: str = typer.Option("chs-drg-1.1", "--scheme", "-s"),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
+    scheme: SchemeId = "chs-drg-1.1",
+    as_json: AsJson = False,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="List every rule tried"),
     convert_codes: bool = typer.Option(False, help="Translate unknown 国临版 codes to 医保版"),
     fix_case: bool = typer.Option(False, help="Upper-case unknown codes"),

@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from ..cli_options import Age, AgeDays, AsJson, Dx, LeavingType, Los, Px, SchemeId, Sex, Weight
+
 
 def register(app: typer.Typer) -> None:
     from ..cli import CliError, _parse_map, _run, _write_stream, out_console
@@ -63,19 +65,19 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def whatif(
-        dx: str = typer.Option(..., "--dx", help="Diagnoses, principal first, separated by | or ,"),
-        px: str = typer.Option("", "--px", help="Procedures, main first, separated by | or ,"),
-        age: Optional[int] = typer.Option(None, "--age", help="Age in years"),
-        sex: Optional[str] = typer.Option(None, "--sex", "--gender", help="1 male / 2 female (男/女, M/F accepted)"),
-        age_days: Optional[int] = typer.Option(None, "--age-days", help="Age in days (required at age 0)"),
-        weight: Optional[int] = typer.Option(None, "--weight", "--birth-weight", help="Birth weight in grams"),
-        los: Optional[int] = typer.Option(None, "--los", help="Length of stay in days"),
-        leaving_type: Optional[int] = typer.Option(None, "--leaving-type", help="Discharge type 1-5 (离院方式)"),
-        scheme: str = typer.Option("chs-drg-1.1", "--scheme", "-s"),
+        dx: Dx,
+        px: Px = "",
+        age: Age = None,
+        sex: Sex = None,
+        age_days: AgeDays = None,
+        weight: Weight = None,
+        los: Los = None,
+        leaving_type: LeavingType = None,
+        scheme: SchemeId = "chs-drg-1.1",
         table: Optional[str] = typer.Option(None, "--table", help="Payment table for standard payments"),
         level: Optional[str] = typer.Option(None, "--level", help="Hospital level for --table"),
         insurance: Optional[str] = typer.Option(None, "--insurance", help="Insurance type for --table"),
-        as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
+        as_json: AsJson = False,
     ) -> None:
         """What-if for coders: CC/MCC of each secondary diagnosis, the group with each diagnosis as principal,
         without each CC/MCC and without each procedure (every answer re-grouped through the engine)."""

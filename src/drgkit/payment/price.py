@@ -204,16 +204,17 @@ def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, 
     std = standards(t, policy)
     # dense lookup: (drg, level, insurance) -> row of std; cases gather from it (no join, no per-row Python)
     drg_codes = std["drg"].unique(maintain_order=True)
+    drg_set = drg_codes.to_arrow().cast(pa.string())
     n_l, n_i = len(lv_choices), len(ins_choices)
     std_pos = (np.asarray(pc.index_in(std["drg"].to_arrow().cast(pa.string()),
-                                      value_set=drg_codes.to_arrow().cast(pa.string())).to_numpy(
+                                      value_set=drg_set).to_numpy(
                    zero_copy_only=False), dtype=np.int64) * n_l * n_i
                + std["hospital_level"].replace_strict({c: i for i, c in enumerate(lv_choices)},
                                                       return_dtype=pl.Int64).to_numpy() * n_i
                + std["insurance_type"].replace_strict({c: i for i, c in enumerate(ins_choices)},
                                                       return_dtype=pl.Int64).to_numpy())
     drg_arrow = _text(df.column("drg"))
-    case_drg = pc.index_in(drg_arrow, value_set=drg_codes.to_arrow().cast(pa.string()))
+    case_drg = pc.index_in(drg_arrow, value_set=drg_set)
     in_table = np.asarray(case_drg.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     case_pos = (np.asarray(case_drg.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64) * n_l * n_i
                 + lv_idx * n_i + ins_idx)
