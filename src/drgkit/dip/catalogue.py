@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,8 @@ from typing import Any
 import polars as pl
 
 from .features import TIERS, TIERS_ZH, default_cci_table
+
+from ..tomlutil import read_toml, toml_value
 
 KINDS = ("core", "primary_care", "comprehensive")
 
@@ -105,39 +106,25 @@ class Catalogue:
                  f"history_rows = {int(self.info.get('history_rows', 0))}",
                  f"history_cases_used = {int(self.info.get('history_cases_used', 0))}",
                  f"threshold_used = {int(self.info.get('threshold_used', self.param('threshold')))}",
-                 f"reference_mean = {_v(float(self.info.get('reference_mean', math.nan)))}"
+                 f"reference_mean = {toml_value(digits=10, v=float(self.info.get('reference_mean', math.nan)))}"
                  "   # M (or M_b): yuan of one score unit × scale",
-                 f"pv_initial = {_v(float(self.info.get('pv_initial', math.nan)))}"
+                 f"pv_initial = {toml_value(digits=10, v=float(self.info.get('pv_initial', math.nan)))}"
                  "   # 年初点值 = reference mean / scale (yuan per point)",
                  f"core_groups = {count.get('core', 0) + count.get('primary_care', 0)}",
                  f"primary_care_groups = {count.get('primary_care', 0)}",
                  f"comprehensive_groups = {count.get('comprehensive', 0)}",
-                 f"core_case_share = {_v(float(self.info.get('core_case_share', math.nan)))}",
+                 f"core_case_share = {toml_value(digits=10, v=float(self.info.get('core_case_share', math.nan)))}",
                  'files = ["groups.csv", "levels.csv", "aux.csv", "px_exclusions.csv", "cci.csv"]',
                  "", "[parameters]"]
         for k in DEFAULTS:
             v = self.param(k)
             if k == "years":
                 continue
-            lines.append(f"{k} = {_v(v)}")
+            lines.append(f"{k} = {toml_value(digits=10, v=v)}")
         lines.append("\n[parameters.years]")
         for y, w in sorted(self.param("years").items()):
-            lines.append(f'"{y}" = {_v(float(w))}')
+            lines.append(f'"{y}" = {toml_value(digits=10, v=float(w))}')
         return "\n".join(lines) + "\n"
-
-
-def _v(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return "nan" if math.isnan(v) else ("inf" if math.isinf(v) else repr(round(v, 10)))
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, str):
-        return '"' + v.replace('"', '\\"') + '"'
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_v(x) for x in v) + "]"
-    raise TypeError(v)
 
 
 GROUP_SCHEMA = {"group": pl.Utf8, "kind": pl.Utf8, "dx4": pl.Utf8, "main_px": pl.Utf8, "related_px": pl.Utf8,
@@ -186,10 +173,7 @@ def load_catalogue(folder: str | Path | Catalogue) -> Catalogue:
     mpath = folder / "manifest.toml"
     if not mpath.exists():
         raise DipError(f"{folder}: not a DIP catalogue (no manifest.toml)")
-    try:
-        manifest = tomllib.loads(mpath.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise DipError(f"{mpath}: not valid TOML: {exc}") from None
+    manifest = read_toml(mpath, DipError)
     params = dict(manifest.get("parameters", {}))
     unknown = sorted(set(params) - set(DEFAULTS))
     if unknown:

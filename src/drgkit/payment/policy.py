@@ -40,10 +40,11 @@ Policy TOML (every key optional)::
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+
+from ..tomlutil import read_toml, toml_value
 
 
 class PolicyError(ValueError):
@@ -110,26 +111,12 @@ class Policy:
             v = getattr(self, f.name)
             if isinstance(v, dict):
                 continue
-            lines.append(f"{f.name} = {_toml_value(v)}")
+            lines.append(f"{f.name} = {toml_value(v)}")
         for name in ("base_rates", "patient_shares"):
             lines.append(f"\n[{name}]")
             for k, v in getattr(self, name).items():
-                lines.append(f'"{k}" = {_toml_value(v)}')
+                lines.append(f'"{k}" = {toml_value(v)}')
         return "\n".join(lines) + "\n"
-
-
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return "nan" if math.isnan(v) else ("inf" if math.isinf(v) else repr(v))
-    if isinstance(v, (int,)):
-        return str(v)
-    if isinstance(v, str):
-        return '"' + v + '"'
-    if isinstance(v, (tuple, list)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    raise TypeError(v)
 
 
 def _num(name: str, v: Any, *, lo: float = 0.0, allow_nan: bool = False, allow_inf: bool = False) -> float:
@@ -202,10 +189,7 @@ def load_policy(source: str | Path | dict | None = None) -> Policy:
         path = Path(source)
         if not path.exists():
             raise FileNotFoundError(f"{path}: no such policy file")
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise PolicyError(f"{path}: not valid TOML: {exc}") from None
+        data = read_toml(path, PolicyError)
         where = str(path)
     known = {f.name for f in fields(Policy)}
     unknown = sorted(set(data) - known)

@@ -55,10 +55,11 @@ Layout::
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+
+from ..tomlutil import read_toml
 
 METHODS = ("drg_rate", "drg_points", "dip")
 BASES = ("auto", "fund", "fund_ratio")
@@ -378,10 +379,7 @@ def load(source: str | Path | dict | Config) -> Config:
     path = Path(source)
     if not path.exists():
         raise ScenarioError(f"{path}: no such scenario file")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    data = read_toml(path, ScenarioError)
     try:
         return parse(data, path.parent)
     except ScenarioError as exc:

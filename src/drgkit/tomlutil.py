@@ -1,0 +1,34 @@
+"""TOML in and out for the configuration files (payment policies, DIP catalogue manifests, scenarios)."""
+from __future__ import annotations
+
+import math
+import tomllib
+from pathlib import Path
+from typing import Any
+
+
+def read_toml(path: Path, error: type[Exception]) -> dict:
+    """Parse a TOML file; a syntax error becomes one ``error`` line naming the file."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{path}: not valid TOML: {exc}") from None
+
+
+def toml_value(v: Any, digits: int | None = None) -> str:
+    """A Python value as a TOML literal (floats rounded to ``digits`` when given; nan/inf as TOML spells them)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(round(v, digits) if digits is not None else v)
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(toml_value(x, digits) for x in v) + "]"
+    raise TypeError(v)
