@@ -109,7 +109,6 @@ class _World:
     valid_dx: frozenset
     # rules
     rule_id: np.ndarray
-    rule_adrg: np.ndarray
     rule_mdc: np.ndarray
     rule_cls: np.ndarray        # 0 medical, 1 non-OR procedure, 2 surgical (2nd letter of the ADRG code)
     rule_newborn: np.ndarray    # entry needs age_days <= 28 (MDCP newborn)
@@ -265,7 +264,7 @@ def _world(scheme: str) -> _World:
     dept_pos = {k: 2 * i for i, k in enumerate(_DEPT)}
 
     R = len(adrg_rows)
-    rid, radrg, rmdc, rcls = [], [], [], np.zeros(R, np.int8)
+    rid, rmdc, rcls = [], [], np.zeros(R, np.int8)
     newborn, infant, zrule = np.zeros(R, bool), np.zeros(R, bool), np.zeros(R, bool)
     wmin, wmax, weight = np.zeros(R), np.zeros(R), np.zeros(R)
     dept = np.zeros(R, np.int16)
@@ -276,7 +275,6 @@ def _world(scheme: str) -> _World:
             r[col["entry_expr"]], r[col["name"]]
         lists = rule_lists.get(rule, {})
         rid.append(rule)
-        radrg.append(adrg)
         rmdc.append(mdc)
         rcls[i] = _cls(adrg)
         newborn[i] = "newborn(" in expr
@@ -386,7 +384,7 @@ def _world(scheme: str) -> _World:
         dx_vocab=pa.array(dx_list, pa.string()), px_vocab=pa.array(px_list, pa.string()),
         dx_index=dx_index, valid_dx=valid_dx,
         dx_cat=np.unique(np.array([c[:3] for c in dx_list]), return_inverse=True)[1].astype(np.int32),
-        rule_id=np.array(rid), rule_adrg=np.array(radrg), rule_mdc=np.array(rmdc), rule_cls=rcls,
+        rule_id=np.array(rid), rule_mdc=np.array(rmdc), rule_cls=rcls,
         rule_newborn=newborn, rule_infant=infant, rule_wmin=wmin, rule_wmax=wmax, rule_weight=weight,
         rule_dept=dept, rule_z=zrule, popularity=pop,
         pdx=_Pool.build(pdx_l), main_px=_Pool.build(main_l), extra_px=[_Pool.build(x1_l), _Pool.build(x2_l)],

@@ -25,7 +25,7 @@ from typing import Any
 
 import polars as pl
 
-from .features import TIERS, TIERS_ZH, default_cci_table
+from .features import TIERS, default_cci_table
 
 from ..tomlutil import read_toml, toml_value
 
@@ -225,6 +225,3 @@ def validate(cat: Catalogue, where: str = "catalogue") -> None:
         if cat.param(k) is None or float(cat.param(k)) <= 0:
             raise DipError(f"{where}: parameter {k} must be positive, got {cat.param(k)}")
 
-
-def tier_zh(tier: str) -> str:
-    return TIERS_ZH[TIERS.index(tier)] if tier in TIERS else ""

@@ -140,7 +140,7 @@ def features(data: Any, *, mapping: Mapping[str, str] | None = None, exclude_px:
                      else pa.nulls(n, pa.string()), pa.scalar(None, pa.string()))
     pdx = pc.if_else(pc.equal(pdx, ""), pa.scalar(None, pa.string()), pdx)
     # --- procedures: distinct codes get their attributes once
-    px_par, px_pos, px_val = _flat(prep.px)
+    px_par, _, px_val = _flat(prep.px)
     enc = pc.dictionary_encode(px_val).combine_chunks() if isinstance(px_val, pa.ChunkedArray) else \
         pc.dictionary_encode(px_val)
     distinct = pl.Series("code", enc.dictionary, dtype=pl.Utf8)

@@ -6,7 +6,6 @@ A table is a long CSV (one row per DRG × hospital level × insurance type it di
 from __future__ import annotations
 
 
-import math
 import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -208,6 +207,3 @@ def normalize_insurance(value) -> str:
     s = str(value).strip()
     return INSURANCE_ALIASES.get(s, s)
 
-
-def is_missing(x) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x))
