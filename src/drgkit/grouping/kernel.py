@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ..schemes import casebits
 from ..schemes import program as P
 
 # numba sees module-level ints as compile-time constants
@@ -32,6 +33,9 @@ A_NEXT, A_RETURN = P.A_NEXT, P.A_RETURN
 G_PDX, G_MAIN_PX, G_PDX_MDC = P.G_PDX, P.G_MAIN_PX, P.G_PDX_MDC
 L_MDC, R_MDC_CONDITION, R_PDX_NO_MDC = P.L_MDC, P.R_MDC_CONDITION, P.R_PDX_NO_MDC
 VALIDITY_FULL, CC_MODE_ANY_DX = P.VALIDITY_FULL, P.CC_MODE_ANY_DX
+B_SEC_MCC, B_SEC_CC, B_SEC_MCC_OR_CC = casebits.B_SEC_MCC, casebits.B_SEC_CC, casebits.B_SEC_MCC_OR_CC
+B_ANY_MCC, B_ANY_MCC_OR_CC = casebits.B_ANY_MCC, casebits.B_ANY_MCC_OR_CC
+CC_STATE_BITS = casebits.N_CC_STATES - 1
 NO_CODE = -2  # an empty principal-diagnosis slot (the record has no principal diagnosis)
 
 
@@ -98,15 +102,16 @@ def _atom(op, a, b, dx, d0, d1, px, p0, p1, dx_ptr, dx_ids, px_ptr, px_ids, site
 
 @njit(cache=True, nogil=True)
 def group_range(start, end, dx_off, dx, px_off, px, num, steps, returns, mdc_bits, entry_pc, stop, dcand_ptr,
-                dcand, pcand_ptr, pcand, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids, mcc_tab, cc_tab,
-                excl, site, is_or, pxtab_lists, mask_ptr, masks, params, status, drg, adrg, rule, reason, cc_level,
-                cc_pos):
+                dcand, pcand_ptr, pcand, expr_ptr, conj_mask, conj_want, conj_ptr, atoms, dx_word, px_word,
+                pos_masks, chain_row, chain_tab, dx_ptr, dx_ids, px_ptr, px_ids, mcc_tab, cc_tab, excl, site, is_or,
+                pxtab_lists, mask_ptr, masks, params, status, drg, adrg, rule, reason, cc_level, cc_pos):
     """Group cases ``start..end`` serially.
 
     One function body on purpose: numba updates the reference counts of the arrays handed to every inlined
     helper (atomic instructions, per case), and its pruning pass cannot remove them across the loops of the
     step machine; so only the scalar-argument helper ``_in`` and the rare atoms (``_atom``) are calls.
-    For each case: the CC/MCC flags, the record check, then the step machine — run once with all
+    For each case: the CC/MCC flags and the case word (see :mod:`drgkit.schemes.casebits`), the record
+    check, then the step machine — run once with all
     procedures and, for zhejiang-2022's retry rule, again with each later procedure alone while the case
     stays ungroupable.
     """
@@ -115,6 +120,7 @@ def group_range(start, end, dx_off, dx, px_off, px, num, steps, returns, mdc_bit
     any_dx_mode = params[1] == CC_MODE_ANY_DX
     retry = params[2] == 1
     n_mdc = entry_pc.shape[0] - 1
+    pos_pdx, pos_sdx, pos_main, pos_other = pos_masks[0], pos_masks[1], pos_masks[2], pos_masks[3]
     for i in range(start, end):
         d0, d1, p0, p1 = dx_off[i], dx_off[i + 1], px_off[i], px_off[i + 1]
         pdx = dx[d0] if d1 > d0 else -1
@@ -123,10 +129,12 @@ def group_range(start, end, dx_off, dx, px_off, px, num, steps, returns, mdc_bit
         t = excl[pdx] if pdx >= 0 else -1
         sec_mcc = sec_cc = any_mcc = any_cc = False
         sec_mcc_pos = sec_cc_pos = any_mcc_pos = any_cc_pos = -1
+        wdx = np.int64(0)
         for q in range(d1 - d0):
             c = dx[d0 + q]
             if c < 0:
                 continue
+            wdx |= dx_word[c] & (pos_pdx if q == 0 else pos_sdx)
             m = mcc_tab[c]
             if m >= 0 and not (t >= 0 and m == t):
                 if q > 0 and not sec_mcc:
@@ -178,6 +186,16 @@ def group_range(start, end, dx_off, dx, px_off, px, num, steps, returns, mdc_bit
             reason[i] = why
             continue
 
+        if sec_mcc:
+            wdx |= np.int64(1 << B_SEC_MCC)
+        if sec_cc:
+            wdx |= np.int64(1 << B_SEC_CC)
+        if sec_mcc or sec_cc:
+            wdx |= np.int64(1 << B_SEC_MCC_OR_CC)
+        if any_mcc:
+            wdx |= np.int64(1 << B_ANY_MCC)
+        if any_mcc or any_cc:
+            wdx |= np.int64(1 << B_ANY_MCC_OR_CC)
         pdx_bits = mdc_bits[pdx] if pdx >= 0 else np.uint32(0)
         # MDCs worth visiting: those that cannot be skipped, and those whose list holds the principal diagnosis
         visit = (np.int64(pdx_bits) & skip) | ~skip
@@ -188,6 +206,10 @@ def group_range(start, end, dx_off, dx, px_off, px, num, steps, returns, mdc_bit
         for attempt in range(attempts):
             q0, q1 = (p0, p1) if attempt == 0 else (p0 + attempt, p0 + attempt + 1)
             mpx = px[q0] if q1 > q0 else -1
+            w = wdx
+            for q in range(q0, q1):
+                if px[q] >= 0:
+                    w |= px_word[px[q]] & (pos_main if q == q0 else pos_other)
             # candidate steps of the principal diagnosis and of the main procedure (pointers only move
             # forward, as the program only jumps forward)
             dpos = dend = ppos = pend = 0
@@ -212,6 +234,14 @@ def group_range(start, end, dx_off, dx, px_off, px, num, steps, returns, mdc_bit
                     if nxt != pc:
                         pc = nxt
                         continue
+                row = chain_row[pc]
+                if row >= 0:  # a run of CC splits: one lookup by the CC state (the word's low bits)
+                    v = chain_tab[row, w & CC_STATE_BITS]
+                    if v >= 0:
+                        r = v
+                    else:
+                        pc = -v - 1
+                    continue
                 if steps[pc, 5] == L_MDC:
                     m = steps[pc, 6]
                     if (visit >> m) & 1 == 0:
@@ -233,25 +263,15 @@ def group_range(start, end, dx_off, dx, px_off, px, num, steps, returns, mdc_bit
                     if not _in(mpx, steps[pc, 8], px_ptr, px_ids):
                         e = -1
                 for j in range(expr_ptr[e], expr_ptr[e + 1] if e >= 0 else 0):
+                    if w & conj_mask[j] != conj_want[j]:
+                        continue
                     ok = True
-                    for k in range(conj_ptr[j], conj_ptr[j + 1]):
+                    for k in range(conj_ptr[j], conj_ptr[j + 1]):  # the atoms the case word cannot answer
                         op = atoms[k, 0]
                         if op == OP_PDX_IN:
                             hit = _in(pdx, atoms[k, 1], dx_ptr, dx_ids)
                         elif op == OP_MAIN_PX_IN:
                             hit = _in(mpx, atoms[k, 1], px_ptr, px_ids)
-                        elif op == OP_MAIN_PX_OR:
-                            hit = mpx >= 0 and is_or[mpx] == 1
-                        elif op == OP_MCC:
-                            hit = sec_mcc
-                        elif op == OP_CC:
-                            hit = sec_cc
-                        elif op == OP_MCC_OR_CC:
-                            hit = sec_mcc or sec_cc
-                        elif op == OP_MCC_ANY_DX:
-                            hit = any_mcc
-                        elif op == OP_MCC_OR_CC_ANY_DX:
-                            hit = any_mcc or any_cc
                         elif op >= OP_NUM_EQ and op <= OP_NUM_IN_MASK:
                             v = num[i, atoms[k, 1]]
                             b = atoms[k, 2]
@@ -270,8 +290,8 @@ def group_range(start, end, dx_off, dx, px_off, px, num, steps, returns, mdc_bit
                             else:
                                 hit = v < 31 and (b >> v) & 1 == 1
                         elif op == OP_WEIGHT_GE or op == OP_WEIGHT_LT:
-                            w = num[i, F_WEIGHT]  # unknown or zero weight fails every weight band
-                            hit = w > 0 and (w >= atoms[k, 2] if op == OP_WEIGHT_GE else w < atoms[k, 2])
+                            bw = num[i, F_WEIGHT]  # unknown or zero weight fails every weight band
+                            hit = bw > 0 and (bw >= atoms[k, 2] if op == OP_WEIGHT_GE else bw < atoms[k, 2])
                         elif op == OP_ANY_PX_IN:
                             hit = False
                             for q in range(q0, q1):
@@ -284,10 +304,6 @@ def group_range(start, end, dx_off, dx, px_off, px, num, steps, returns, mdc_bit
                                 if _in(dx[q], atoms[k, 1], dx_ptr, dx_ids):
                                     hit = True
                                     break
-                        elif op == OP_TRUE:
-                            hit = True
-                        elif op == OP_FALSE:
-                            hit = False
                         else:
                             hit = _atom(op, atoms[k, 1], atoms[k, 2], dx, d0, d1, px, q0, q1, dx_ptr, dx_ids,
                                         px_ptr, px_ids, site, is_or, pxtab_lists, mask_ptr, masks)
@@ -327,14 +343,15 @@ def group_range(start, end, dx_off, dx, px_off, px, num, steps, returns, mdc_bit
 
 @njit(cache=True, parallel=True, nogil=True)
 def group_batch(dx_off, dx, px_off, px, num, steps, returns, mdc_bits, entry_pc, stop, dcand_ptr, dcand, pcand_ptr,
-                pcand, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids, px_ptr, px_ids, mcc_tab, cc_tab, excl, site, is_or,
-                pxtab_lists, mask_ptr, masks, params, status, drg, adrg, rule, reason, cc_level, cc_pos):
+                pcand, expr_ptr, conj_mask, conj_want, conj_ptr, atoms, dx_word, px_word, pos_masks, chain_row,
+                chain_tab, dx_ptr, dx_ids, px_ptr, px_ids, mcc_tab, cc_tab, excl, site, is_or, pxtab_lists, mask_ptr, masks, params, status,
+                drg, adrg, rule, reason, cc_level, cc_pos):
     """Group every case of a batch: chunks of cases run in parallel (``prange``), each chunk serially."""
     n = num.shape[0]
     chunk = 4096
     n_chunks = (n + chunk - 1) // chunk
     for c in prange(n_chunks):
         group_range(c * chunk, min(n, (c + 1) * chunk), dx_off, dx, px_off, px, num, steps, returns, mdc_bits,
-                    entry_pc, stop, dcand_ptr, dcand, pcand_ptr, pcand, atoms, conj_ptr, expr_ptr, dx_ptr, dx_ids,
-                    px_ptr, px_ids, mcc_tab, cc_tab, excl, site, is_or, pxtab_lists, mask_ptr, masks, params, status,
-                    drg, adrg, rule, reason, cc_level, cc_pos)
+                    entry_pc, stop, dcand_ptr, dcand, pcand_ptr, pcand, expr_ptr, conj_mask, conj_want, conj_ptr,
+                    atoms, dx_word, px_word, pos_masks, chain_row, chain_tab, dx_ptr, dx_ids, px_ptr, px_ids, mcc_tab, cc_tab, excl, site,
+                    is_or, pxtab_lists, mask_ptr, masks, params, status, drg, adrg, rule, reason, cc_level, cc_pos)

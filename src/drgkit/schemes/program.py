@@ -14,8 +14,12 @@ Both interpreters (the numba kernel and the pure-Python reference) read exactly 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # casebits reads this module's opcodes
+    from .casebits import CaseBits
 
 # --- atom opcodes -------------------------------------------------------------------------------------
 OP_TRUE, OP_FALSE = 0, 1
@@ -133,6 +137,7 @@ class CompiledScheme:
     dx_cand: np.ndarray
     px_cand_ptr: np.ndarray
     px_cand: np.ndarray
+    bits: CaseBits                 # kernel only: case words and residual expressions (see casebits)
     params: np.ndarray             # int64: [validity kind, cc mode, retry 0000 with other procedures,
                                    #         bit mask of MDCs a case may skip when its pdx is not on the list]
     # labels
@@ -153,8 +158,9 @@ class CompiledScheme:
 
     def kernel_args(self) -> tuple:
         """The arrays the kernel needs, in its argument order."""
+        k = self.bits
         return (self.steps, self.returns, self.dx_mdc_bits, self.mdc_entry_pc, self.step_stop, self.dx_cand_ptr,
-                self.dx_cand, self.px_cand_ptr, self.px_cand, self.atoms, self.conj_ptr, self.expr_ptr,
-                self.dx_list_ptr, self.dx_list_ids, self.px_list_ptr, self.px_list_ids,
+                self.dx_cand, self.px_cand_ptr, self.px_cand, k.expr_ptr, k.conj_mask, k.conj_want, k.conj_ptr,
+                k.atoms, k.dx_word, k.px_word, k.pos_masks, k.chain_row, k.chain_tab, self.dx_list_ptr, self.dx_list_ids, self.px_list_ptr, self.px_list_ids,
                 self.dx_mcc_tab, self.dx_cc_tab, self.dx_excl, self.dx_site, self.px_is_or,
                 self.pxtab_lists, self.pxtab_mask_ptr, self.pxtab_masks, self.params)

@@ -1,0 +1,192 @@
+"""Case words: the kernel's fast form of the atoms that depend only on a case's codes and CC level.
+
+Before it walks the program, the kernel folds each case into one 64-bit word (int64, bit 63 unused):
+its CC flags, whether its main procedure / any procedure is an OR procedure (有效手术室操作), and one bit
+per code list that the rules test with ``pdx_in``, ``any_dx_in``, ``sdx_in``, ``main_px_in`` or
+``any_px_in`` — OR-ed over the case's codes from per-code words, filtered by the code's position
+(principal / secondary diagnosis, main / other procedure). A conjunction then becomes ``(mask, want)``:
+it can only be true when ``word & mask == want``. Atoms that got no bit (numbers, birth weight, body sites,
+procedure tables, lists beyond the 56 list bits) stay *generic* and are evaluated one by one, as before.
+
+Guard atoms are dropped from the conjunctions: the kernel tests the step's guard before the expression,
+so a guarded expression is only evaluated when its guard atom is already known true.
+The reference interpreter reads the original atoms; the differential tests prove the two equal.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import program as P
+
+# fixed bits
+B_SEC_MCC, B_SEC_CC, B_SEC_MCC_OR_CC, B_ANY_MCC, B_ANY_MCC_OR_CC, B_MAIN_OR, B_ANY_OR = range(7)
+N_FIXED = 7
+N_BITS = 63   # bit 63 stays clear: the word is a signed int64 (numba turns int64 op uint64 into float64)
+
+# atom op → (fixed bit, negated)
+_FIXED = {P.OP_MCC: (B_SEC_MCC, False), P.OP_CC: (B_SEC_CC, False), P.OP_MCC_OR_CC: (B_SEC_MCC_OR_CC, False),
+          P.OP_MCC_ANY_DX: (B_ANY_MCC, False), P.OP_MCC_OR_CC_ANY_DX: (B_ANY_MCC_OR_CC, False),
+          P.OP_MAIN_PX_OR: (B_MAIN_OR, False), P.OP_MAIN_PX_NOT_OR: (B_MAIN_OR, True),
+          P.OP_ANY_PX_OR: (B_ANY_OR, False), P.OP_NO_PX_OR: (B_ANY_OR, True)}
+# list atom op → (list kind, negated); the kind says which code positions set the bit
+_LISTS = {P.OP_PDX_IN: ("pdx", False), P.OP_PDX_NOT_IN: ("pdx", True), P.OP_ANY_DX_IN: ("any_dx", False),
+          P.OP_SDX_IN: ("sdx", False), P.OP_MAIN_PX_IN: ("main_px", False), P.OP_ANY_PX_IN: ("any_px", False)}
+_DX_KINDS = ("pdx", "any_dx", "sdx")
+
+
+@dataclass
+class CaseBits:
+    """Arrays the kernel needs for case words (see the module docstring)."""
+
+    dx_word: np.ndarray      # int64 per dx code: bits of its lists (all diagnosis kinds)
+    px_word: np.ndarray      # int64 per px code: bits of its lists and its OR flags
+    pos_masks: np.ndarray    # int64 [principal dx, secondary dx, main px, other px]: bits each position may set
+    expr_ptr: np.ndarray     # per expression → its residual conjunctions
+    conj_mask: np.ndarray    # int64 per residual conjunction
+    conj_want: np.ndarray    # int64 per residual conjunction
+    conj_ptr: np.ndarray     # per residual conjunction → its generic atoms
+    atoms: np.ndarray        # int32 (n, 3) generic atoms
+    chain_row: np.ndarray    # int32 per step: row of ``chain_tab`` when a CC-only split chain starts here, else -1
+    chain_tab: np.ndarray    # int32 (rows, 32) per CC state: the return row (>= 0), or -(step + 1) to go on at
+
+
+def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int, int]], steps: np.ndarray,
+          n_lists: int, dx_ptr: np.ndarray, dx_ids: np.ndarray, px_ptr: np.ndarray, px_ids: np.ndarray,
+          px_is_or: np.ndarray) -> CaseBits:
+    """Case-word tables and residual expressions.
+
+    ``exprs`` holds every expression as DNF of ``(op, a, b)`` atoms; ``guards[e]`` is the guard of
+    expression ``e`` as ``(G_PDX | G_MAIN_PX, list id)`` or ``(G_NONE, -1)``; lists on the unguarded
+    ``steps`` (every case reaching them pays) get bits first; list ids run over ``n_lists`` (both domains
+    share them).
+    """
+    hot = np.bincount(steps[steps[:, P.T_GUARD] == P.G_NONE, P.T_EXPR], minlength=len(exprs))
+    guard_atom = {P.G_PDX: P.OP_PDX_IN, P.G_MAIN_PX: P.OP_MAIN_PX_IN}
+    residual = []
+    for e, dnf in enumerate(exprs):
+        kind, lst = guards[e]
+        drop = (guard_atom[kind], lst) if kind in guard_atom else None
+        residual.append([[t for t in conj if drop is None or (t[0], t[1]) != drop] for conj in dnf])
+
+    # list bits: lists on unguarded steps first, then by how often they occur
+    weight: Counter = Counter()
+    for e, dnf in enumerate(residual):
+        for conj in dnf:
+            for op, a, _b in conj:
+                if op in _LISTS:
+                    weight[(_LISTS[op][0], a)] += 1 + 1000 * hot[e]
+    keys = sorted(weight, key=lambda k: (-weight[k], k))[:N_BITS - N_FIXED]
+    bit_of = {k: N_FIXED + i for i, k in enumerate(keys)}
+
+    def lookup(op: int, a: int) -> tuple[int, bool] | None:
+        if op in _FIXED:
+            return _FIXED[op]
+        if op in _LISTS and (_LISTS[op][0], a) in bit_of:
+            return bit_of[(_LISTS[op][0], a)], _LISTS[op][1]
+        return None
+
+    expr_ptr, conj_mask, conj_want, conj_ptr, atoms = [0], [], [], [0], []
+    for dnf in residual:
+        for conj in dnf:
+            mask = want = 0
+            generic = []
+            possible = True
+            for op, a, b in conj:
+                if op == P.OP_TRUE:
+                    continue
+                if op == P.OP_FALSE:
+                    possible = False
+                    break
+                hit = lookup(op, a)
+                if hit is None:
+                    generic.append((op, a, b))
+                    continue
+                bit, negated = hit
+                value = 0 if negated else 1
+                if mask >> bit & 1 and (want >> bit & 1) != value:
+                    possible = False   # x and not x
+                    break
+                mask |= 1 << bit
+                want |= value << bit
+            if not possible:
+                continue   # a conjunction that can never be true is left out
+            conj_mask.append(mask)
+            conj_want.append(want)
+            atoms.extend(generic)
+            conj_ptr.append(len(atoms))
+        expr_ptr.append(len(conj_mask))
+
+    def words(ptr: np.ndarray, ids: np.ndarray, kinds: tuple[str, ...]) -> np.ndarray:
+        list_bits = np.zeros(n_lists, np.int64)
+        for (kind, lst), bit in bit_of.items():
+            if kind in kinds:
+                list_bits[lst] |= np.int64(1) << np.int64(bit)
+        word = np.zeros(len(ptr) - 1, np.int64)
+        codes = np.repeat(np.arange(len(ptr) - 1), np.diff(ptr))
+        np.bitwise_or.at(word, codes, list_bits[ids])
+        return word
+
+    def kind_mask(*kinds: str) -> int:
+        return sum(1 << bit for (kind, _lst), bit in bit_of.items() if kind in kinds)
+
+    dx_word = words(dx_ptr, dx_ids, _DX_KINDS)
+    px_word = words(px_ptr, px_ids, ("main_px", "any_px"))
+    px_word[px_is_or == 1] |= (1 << B_MAIN_OR) | (1 << B_ANY_OR)
+    pos_masks = np.array([kind_mask("pdx", "any_dx"), kind_mask("any_dx", "sdx"),
+                          kind_mask("main_px", "any_px") | (1 << B_MAIN_OR) | (1 << B_ANY_OR),
+                          kind_mask("any_px") | (1 << B_ANY_OR)], np.int64)
+    expr_ptr, conj_ptr = np.array(expr_ptr, np.int32), np.array(conj_ptr, np.int32)
+    conj_mask, conj_want = np.array(conj_mask, np.int64), np.array(conj_want, np.int64)
+    chain_row, chain_tab = _cc_chains(steps, expr_ptr, conj_mask, conj_want, conj_ptr)
+    return CaseBits(dx_word=dx_word, px_word=px_word, pos_masks=pos_masks, expr_ptr=expr_ptr, conj_mask=conj_mask,
+                    conj_want=conj_want, conj_ptr=conj_ptr, atoms=np.array(atoms, np.int32).reshape(-1, 3),
+                    chain_row=chain_row, chain_tab=chain_tab)
+
+
+N_CC_STATES = 1 << 5   # the five CC bits B_SEC_MCC .. B_ANY_MCC_OR_CC are the word's low bits
+
+
+def _cc_chains(steps: np.ndarray, expr_ptr: np.ndarray, conj_mask: np.ndarray, conj_want: np.ndarray,
+               conj_ptr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Resolve each run of DRG splits (细分组 by CC level) in one lookup.
+
+    After an ADRG rule matches, its splits (``mcc`` → x1, ``mcc_or_cc`` → x3, else x5) are tested in
+    order; each depends only on the case's CC state. For every split step, the outcome of walking from it
+    under each of the 32 CC states is precomputed: the return row, or the first step of the walk that
+    needs more than the CC state (encoded ``-(step + 1)``).
+    """
+    n = len(steps)
+    cc_bits = N_CC_STATES - 1
+
+    def cc_only(e: int) -> bool:
+        js = range(expr_ptr[e], expr_ptr[e + 1])
+        return all(conj_ptr[j] == conj_ptr[j + 1] and conj_mask[j] & ~cc_bits == 0 for j in js)
+
+    def value(e: int, state: int) -> bool:
+        return any(state & conj_mask[j] == conj_want[j] for j in range(expr_ptr[e], expr_ptr[e + 1]))
+
+    splits = (steps[:, P.T_LABEL_KIND] == P.L_SPLIT) | (steps[:, P.T_LABEL_KIND] == P.L_DEFAULT)
+    pure = np.array([bool(splits[pc]) and steps[pc, P.T_GUARD] == P.G_NONE and cc_only(int(steps[pc, P.T_EXPR]))
+                     for pc in range(n)], bool)
+    chain_row = np.full(n, -1, np.int32)
+    rows = []
+    for pc in np.flatnonzero(pure):
+        row = []
+        for state in range(N_CC_STATES):
+            q = int(pc)
+            while True:
+                if not pure[q]:
+                    row.append(-(q + 1))
+                    break
+                col = P.T_TRUE_KIND if value(int(steps[q, P.T_EXPR]), state) else P.T_FALSE_KIND
+                kind, arg = int(steps[q, col]), int(steps[q, col + 1])
+                if kind == P.A_RETURN:
+                    row.append(arg)
+                    break
+                q = q + 1 if kind == P.A_NEXT else arg
+        chain_row[pc] = len(rows)
+        rows.append(row)
+    return chain_row, np.array(rows, np.int32).reshape(-1, N_CC_STATES)
