@@ -221,7 +221,9 @@ def group_range(start, end, dx_off, dx, px_off, px, num, steps, returns, mdc_bit
             entered = False
             r = -1
             while r < 0:
+                # each pass evaluates one step; skipping and MDC jumps fall through to the step they land on
                 nxt = stop[pc]
+                known = False  # the step's guard is already known true (it is a candidate of the case's code)
                 if nxt != pc:  # a guarded rule: go to the first candidate on its false chain, or the chain's end
                     while dpos < dend and dcand[dpos] < pc:
                         dpos += 1
@@ -231,9 +233,8 @@ def group_range(start, end, dx_off, dx, px_off, px, num, steps, returns, mdc_bit
                         nxt = dcand[dpos]
                     if ppos < pend and pcand[ppos] < nxt:
                         nxt = pcand[ppos]
-                    if nxt != pc:
-                        pc = nxt
-                        continue
+                    known = nxt != stop[pc]
+                    pc = nxt
                 row = chain_row[pc]
                 if row >= 0:  # a run of CC splits: one lookup by the CC state (the word's low bits)
                     v = chain_tab[row, w & CC_STATE_BITS]
@@ -244,18 +245,19 @@ def group_range(start, end, dx_off, dx, px_off, px, num, steps, returns, mdc_bit
                     continue
                 if steps[pc, 5] == L_MDC:
                     m = steps[pc, 6]
-                    if (visit >> m) & 1 == 0:
+                    if (visit >> m) & 1 == 0:  # lands on the entry of an MDC to visit, or on the end step
                         m += 1
                         while m < n_mdc and (visit >> m) & 1 == 0:
                             m += 1
                         pc = entry_pc[m]
-                        continue
                 e = steps[pc, 0]
                 value = False
                 guard = steps[pc, 7]
                 if guard == G_PDX_MDC:
                     if (pdx_bits >> np.uint32(steps[pc, 8])) & np.uint32(1) == 0:
                         e = -1
+                elif known:
+                    pass
                 elif guard == G_PDX:
                     if not _in(pdx, steps[pc, 8], dx_ptr, dx_ids):
                         e = -1
