@@ -31,7 +31,7 @@ ST_OK, ST_UNGROUPABLE, ST_AMBIGUOUS, ST_INVALID = P.ST_OK, P.ST_UNGROUPABLE, P.S
 R_GENDER, R_AGE, R_AGE_DAYS, R_WEIGHT, R_NO_DX = P.R_GENDER, P.R_AGE, P.R_AGE_DAYS, P.R_WEIGHT, P.R_NO_DX
 A_NEXT, A_RETURN = P.A_NEXT, P.A_RETURN
 G_PDX, G_MAIN_PX, G_PDX_MDC = P.G_PDX, P.G_MAIN_PX, P.G_PDX_MDC
-L_MDC, R_MDC_CONDITION, R_PDX_NO_MDC = P.L_MDC, P.R_MDC_CONDITION, P.R_PDX_NO_MDC
+L_MDC, L_ELSE_QY, R_MDC_CONDITION, R_PDX_NO_MDC = P.L_MDC, P.L_ELSE_QY, P.R_MDC_CONDITION, P.R_PDX_NO_MDC
 VALIDITY_FULL, CC_MODE_ANY_DX = P.VALIDITY_FULL, P.CC_MODE_ANY_DX
 B_SEC_MCC, B_SEC_CC, B_SEC_MCC_OR_CC = casebits.B_SEC_MCC, casebits.B_SEC_CC, casebits.B_SEC_MCC_OR_CC
 B_ANY_MCC, B_ANY_MCC_OR_CC = casebits.B_ANY_MCC, casebits.B_ANY_MCC_OR_CC
@@ -103,8 +103,8 @@ def _atom(op, a, b, dx, d0, d1, px, p0, p1, dx_ptr, dx_ids, px_ptr, px_ids, site
 @njit(cache=True, nogil=True)
 def group_range(start, end, dx_off, dx, px_off, px, num, steps, returns, mdc_bits, entry_pc, stop, dcand_ptr,
                 dcand, pcand_ptr, pcand, expr_ptr, conj_mask, conj_want, conj_ptr, atoms, dx_word, px_word,
-                pos_masks, chain_row, chain_tab, dx_ptr, dx_ids, px_ptr, px_ids, mcc_tab, cc_tab, excl, site, is_or,
-                pxtab_lists, mask_ptr, masks, params, status, drg, adrg, rule, reason, cc_level, cc_pos):
+                pos_masks, chain_row, chain_tab, mdc_word, dx_ptr, dx_ids, px_ptr, px_ids, mcc_tab, cc_tab, excl,
+                site, is_or, pxtab_lists, mask_ptr, masks, params, status, drg, adrg, rule, reason, cc_level, cc_pos):
     """Group cases ``start..end`` serially.
 
     One function body on purpose: numba updates the reference counts of the arrays handed to every inlined
@@ -221,7 +221,41 @@ def group_range(start, end, dx_off, dx, px_off, px, num, steps, returns, mdc_bit
             entered = False
             r = -1
             while r < 0:
-                # each pass evaluates one step; skipping and MDC jumps fall through to the step they land on
+                # each pass evaluates one step; MDC jumps and skips fall through to the step they land on
+                if steps[pc, 5] == L_MDC:  # go to the first MDC that may take the case
+                    m = steps[pc, 6]
+                    while True:
+                        while m < n_mdc and (visit >> m) & 1 == 0:
+                            m += 1
+                        pc = entry_pc[m]
+                        if m == n_mdc or mdc_word[m] == 0:
+                            break  # evaluate that entry (or the end step) below
+                        # the entry, then its else-QY clause if any, decided by the case word
+                        hit = -1
+                        for t in range(2 if steps[pc + 1, 5] == L_ELSE_QY else 1):
+                            q = pc + t
+                            if steps[q, 7] == G_PDX_MDC and (pdx_bits >> np.uint32(steps[q, 8])) & np.uint32(1) == 0:
+                                continue
+                            e = steps[q, 0]
+                            for j in range(expr_ptr[e], expr_ptr[e + 1]):
+                                if w & conj_mask[j] == conj_want[j]:
+                                    hit = q
+                                    break
+                            if hit >= 0:
+                                break
+                        if hit < 0:
+                            m += 1
+                            continue
+                        if hit == pc and steps[pc, 7] == G_PDX_MDC:
+                            entered = True
+                        kind = steps[hit, 1]
+                        if kind == A_RETURN:
+                            r = steps[hit, 2]
+                        else:
+                            pc = hit + 1 if kind == A_NEXT else steps[hit, 2]
+                        break
+                    if r >= 0:
+                        break
                 nxt = stop[pc]
                 known = False  # the step's guard is already known true (it is a candidate of the case's code)
                 if nxt != pc:  # a guarded rule: go to the first candidate on its false chain, or the chain's end
@@ -243,13 +277,6 @@ def group_range(start, end, dx_off, dx, px_off, px, num, steps, returns, mdc_bit
                     else:
                         pc = -v - 1
                     continue
-                if steps[pc, 5] == L_MDC:
-                    m = steps[pc, 6]
-                    if (visit >> m) & 1 == 0:  # lands on the entry of an MDC to visit, or on the end step
-                        m += 1
-                        while m < n_mdc and (visit >> m) & 1 == 0:
-                            m += 1
-                        pc = entry_pc[m]
                 e = steps[pc, 0]
                 value = False
                 guard = steps[pc, 7]
@@ -344,16 +371,13 @@ def group_range(start, end, dx_off, dx, px_off, px, num, steps, returns, mdc_bit
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def group_batch(dx_off, dx, px_off, px, num, steps, returns, mdc_bits, entry_pc, stop, dcand_ptr, dcand, pcand_ptr,
-                pcand, expr_ptr, conj_mask, conj_want, conj_ptr, atoms, dx_word, px_word, pos_masks, chain_row,
-                chain_tab, dx_ptr, dx_ids, px_ptr, px_ids, mcc_tab, cc_tab, excl, site, is_or, pxtab_lists, mask_ptr, masks, params, status,
-                drg, adrg, rule, reason, cc_level, cc_pos):
-    """Group every case of a batch: chunks of cases run in parallel (``prange``), each chunk serially."""
-    n = num.shape[0]
+def group_batch(*args):
+    """Group every case of a batch: chunks of cases run in parallel (``prange``), each chunk serially.
+
+    ``args`` are ``group_range``'s arguments after ``start, end``.
+    """
+    n = args[4].shape[0]  # rows of ``num``
     chunk = 4096
     n_chunks = (n + chunk - 1) // chunk
     for c in prange(n_chunks):
-        group_range(c * chunk, min(n, (c + 1) * chunk), dx_off, dx, px_off, px, num, steps, returns, mdc_bits,
-                    entry_pc, stop, dcand_ptr, dcand, pcand_ptr, pcand, expr_ptr, conj_mask, conj_want, conj_ptr,
-                    atoms, dx_word, px_word, pos_masks, chain_row, chain_tab, dx_ptr, dx_ids, px_ptr, px_ids, mcc_tab, cc_tab, excl, site,
-                    is_or, pxtab_lists, mask_ptr, masks, params, status, drg, adrg, rule, reason, cc_level, cc_pos)
+        group_range(c * chunk, min(n, (c + 1) * chunk), *args)

@@ -51,17 +51,18 @@ class CaseBits:
     atoms: np.ndarray        # int32 (n, 3) generic atoms
     chain_row: np.ndarray    # int32 per step: row of ``chain_tab`` when a CC-only split chain starts here, else -1
     chain_tab: np.ndarray    # int32 (rows, 32) per CC state: the return row (>= 0), or -(step + 1) to go on at
+    mdc_word: np.ndarray     # uint8 per MDC: 1 when the case word (and the MDC bit) decides its entry clauses
 
 
 def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int, int]], steps: np.ndarray,
-          n_lists: int, dx_ptr: np.ndarray, dx_ids: np.ndarray, px_ptr: np.ndarray, px_ids: np.ndarray,
+          entry_pc: np.ndarray, n_lists: int, dx_ptr: np.ndarray, dx_ids: np.ndarray, px_ptr: np.ndarray, px_ids: np.ndarray,
           px_is_or: np.ndarray) -> CaseBits:
     """Case-word tables and residual expressions.
 
     ``exprs`` holds every expression as DNF of ``(op, a, b)`` atoms; ``guards[e]`` is the guard of
     expression ``e`` as ``(G_PDX | G_MAIN_PX, list id)`` or ``(G_NONE, -1)``; lists on the unguarded
-    ``steps`` (every case reaching them pays) get bits first; list ids run over ``n_lists`` (both domains
-    share them).
+    ``steps`` (every case reaching them pays) get bits first; ``entry_pc`` gives each MDC's entry step;
+    list ids run over ``n_lists`` (both domains share them).
     """
     hot = np.bincount(steps[steps[:, P.T_GUARD] == P.G_NONE, P.T_EXPR], minlength=len(exprs))
     guard_atom = {P.G_PDX: P.OP_PDX_IN, P.G_MAIN_PX: P.OP_MAIN_PX_IN}
@@ -141,9 +142,39 @@ def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int,
     expr_ptr, conj_ptr = np.array(expr_ptr, np.int32), np.array(conj_ptr, np.int32)
     conj_mask, conj_want = np.array(conj_mask, np.int64), np.array(conj_want, np.int64)
     chain_row, chain_tab = _cc_chains(steps, expr_ptr, conj_mask, conj_want, conj_ptr)
+    mdc_word = _mdc_word(steps, entry_pc, expr_ptr, conj_ptr)
     return CaseBits(dx_word=dx_word, px_word=px_word, pos_masks=pos_masks, expr_ptr=expr_ptr, conj_mask=conj_mask,
                     conj_want=conj_want, conj_ptr=conj_ptr, atoms=np.array(atoms, np.int32).reshape(-1, 3),
-                    chain_row=chain_row, chain_tab=chain_tab)
+                    chain_row=chain_row, chain_tab=chain_tab, mdc_word=mdc_word)
+
+
+def _mdc_word(steps: np.ndarray, entry_pc: np.ndarray, expr_ptr: np.ndarray, conj_ptr: np.ndarray) -> np.ndarray:
+    """MDCs whose entry (and else-QY clause) the kernel decides from the case word and MDC bits alone.
+
+    Such an MDC costs no step of its own: the kernel goes from the previous MDC straight into the body of
+    the first MDC that takes the case. Required: the clauses have no generic atoms and no guard other than
+    an MDC bit, and when both are false the program goes on to the next MDC's entry.
+    """
+    n_mdc = len(entry_pc) - 1
+    out = np.zeros(n_mdc, np.uint8)
+
+    def word_only(pc: int) -> bool:
+        e = int(steps[pc, P.T_EXPR])
+        return (int(steps[pc, P.T_GUARD]) in (P.G_NONE, P.G_PDX_MDC)
+                and all(conj_ptr[j] == conj_ptr[j + 1] for j in range(expr_ptr[e], expr_ptr[e + 1])))
+
+    for m in range(n_mdc):
+        pc = int(entry_pc[m])
+        clauses = [pc]
+        if steps[pc + 1, P.T_LABEL_KIND] == P.L_ELSE_QY:
+            if steps[pc, P.T_FALSE_KIND] != P.A_NEXT:
+                continue
+            clauses.append(pc + 1)
+        last = clauses[-1]
+        false_to = last + 1 if steps[last, P.T_FALSE_KIND] == P.A_NEXT else int(steps[last, P.T_FALSE_ARG])
+        if steps[last, P.T_FALSE_KIND] != P.A_RETURN and false_to == entry_pc[m + 1] and all(map(word_only, clauses)):
+            out[m] = 1
+    return out
 
 
 N_CC_STATES = 1 << 5   # the five CC bits B_SEC_MCC .. B_ANY_MCC_OR_CC are the word's low bits

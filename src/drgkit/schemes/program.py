@@ -161,6 +161,6 @@ class CompiledScheme:
         k = self.bits
         return (self.steps, self.returns, self.dx_mdc_bits, self.mdc_entry_pc, self.step_stop, self.dx_cand_ptr,
                 self.dx_cand, self.px_cand_ptr, self.px_cand, k.expr_ptr, k.conj_mask, k.conj_want, k.conj_ptr,
-                k.atoms, k.dx_word, k.px_word, k.pos_masks, k.chain_row, k.chain_tab, self.dx_list_ptr, self.dx_list_ids, self.px_list_ptr, self.px_list_ids,
+                k.atoms, k.dx_word, k.px_word, k.pos_masks, k.chain_row, k.chain_tab, k.mdc_word, self.dx_list_ptr, self.dx_list_ids, self.px_list_ptr, self.px_list_ids,
                 self.dx_mcc_tab, self.dx_cc_tab, self.dx_excl, self.dx_site, self.px_is_or,
                 self.pxtab_lists, self.pxtab_mask_ptr, self.pxtab_masks, self.params)
