@@ -1,7 +1,8 @@
 """The numba grouping kernel: one interpreter of the compiled rule program for every scheme.
 
-It reads only flat arrays (see :mod:`drgkit.schemes.program`); cases arrive as CSR code-id arrays plus a
-``(n, 8)`` matrix of numeric fields. ``group_batch`` runs cases in parallel with ``prange``.
+It reads only flat arrays: the packed program of :mod:`drgkit.schemes.kernel_program` and per-code tables.
+Cases arrive as CSR code-id arrays plus a ``(n, 8)`` matrix of numeric fields. ``group_batch`` runs cases in
+parallel with ``prange``.
 
 A case is addressed by index ranges into the batch arrays (``dx[d0:d1]``, ``px[p0:p1]``, row ``i`` of
 ``num``), never by array slices: each slice is a new array view whose reference count numba updates with
@@ -13,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ..schemes import casebits
+from ..schemes import kernel_program as KP
 from ..schemes import program as P
 
 # numba sees module-level ints as compile-time constants
@@ -33,9 +34,15 @@ A_NEXT, A_RETURN = P.A_NEXT, P.A_RETURN
 G_PDX, G_MAIN_PX, G_PDX_MDC = P.G_PDX, P.G_MAIN_PX, P.G_PDX_MDC
 L_MDC, L_ELSE_QY, R_MDC_CONDITION, R_PDX_NO_MDC = P.L_MDC, P.L_ELSE_QY, P.R_MDC_CONDITION, P.R_PDX_NO_MDC
 VALIDITY_FULL, CC_MODE_ANY_DX = P.VALIDITY_FULL, P.CC_MODE_ANY_DX
-B_SEC_MCC, B_SEC_CC, B_SEC_MCC_OR_CC = casebits.B_SEC_MCC, casebits.B_SEC_CC, casebits.B_SEC_MCC_OR_CC
-B_ANY_MCC, B_ANY_MCC_OR_CC = casebits.B_ANY_MCC, casebits.B_ANY_MCC_OR_CC
-CC_STATE_BITS = casebits.N_CC_STATES - 1
+B_SEC_MCC, B_SEC_CC, B_SEC_MCC_OR_CC = KP.B_SEC_MCC, KP.B_SEC_CC, KP.B_SEC_MCC_OR_CC
+B_ANY_MCC, B_ANY_MCC_OR_CC = KP.B_ANY_MCC, KP.B_ANY_MCC_OR_CC
+N_CC_STATES = KP.N_CC_STATES
+CC_STATE_BITS = N_CC_STATES - 1
+K_LABEL_KIND, K_LABEL, K_GUARD, K_GUARD_ARG, K_CONJ0, K_CONJ1 = (KP.K_LABEL_KIND, KP.K_LABEL, KP.K_GUARD,
+                                                                 KP.K_GUARD_ARG, KP.K_CONJ0, KP.K_CONJ1)
+K_TRUE_KIND, K_TRUE_ARG, K_FALSE_KIND, K_STOP, K_CHAIN, K_WORD = (KP.K_TRUE_KIND, KP.K_TRUE_ARG, KP.K_FALSE_KIND,
+                                                                  KP.K_STOP, KP.K_CHAIN, KP.K_WORD)
+KW, CW, AW = KP.KW, KP.CW, KP.AW
 NO_CODE = -2  # an empty principal-diagnosis slot (the record has no principal diagnosis)
 
 
@@ -101,19 +108,18 @@ def _atom(op, a, b, dx, d0, d1, px, p0, p1, dx_ptr, dx_ids, px_ptr, px_ids, site
 
 
 @njit(cache=True, nogil=True)
-def group_range(start, end, dx_off, dx, px_off, px, num, steps, returns, mdc_bits, entry_pc, stop, dcand_ptr,
-                dcand, pcand_ptr, pcand, expr_ptr, conj_mask, conj_want, conj_ptr, atoms, dx_word, px_word,
-                pos_masks, chain_row, chain_tab, mdc_word, dx_ptr, dx_ids, px_ptr, px_ids, mcc_tab, cc_tab, excl,
-                site, is_or, pxtab_lists, mask_ptr, masks, params, status, drg, adrg, rule, reason, cc_level, cc_pos):
+def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chain, dx_word, px_word, pos_masks,
+                returns, mdc_bits, entry_pc, dcand_ptr, dcand, pcand_ptr, pcand, dx_ptr, dx_ids, px_ptr, px_ids,
+                mcc_tab, cc_tab, excl, site, is_or, pxtab_lists, mask_ptr, masks, params, status, drg, adrg, rule,
+                reason, cc_level, cc_pos):
     """Group cases ``start..end`` serially.
 
     One function body on purpose: numba updates the reference counts of the arrays handed to every inlined
     helper (atomic instructions, per case), and its pruning pass cannot remove them across the loops of the
     step machine; so only the scalar-argument helper ``_in`` and the rare atoms (``_atom``) are calls.
-    For each case: the CC/MCC flags and the case word (see :mod:`drgkit.schemes.casebits`), the record
-    check, then the step machine — run once with all
-    procedures and, for zhejiang-2022's retry rule, again with each later procedure alone while the case
-    stays ungroupable.
+    For each case: the CC/MCC flags and the case word (see :mod:`drgkit.schemes.kernel_program`), the
+    record check, then the step machine — run once with all procedures and, for zhejiang-2022's retry
+    rule, again with each later procedure alone while the case stays ungroupable.
     """
     skip = params[3]
     full = params[0] == VALIDITY_FULL
@@ -210,6 +216,7 @@ def group_range(start, end, dx_off, dx, px_off, px, num, steps, returns, mdc_bit
             for q in range(q0, q1):
                 if px[q] >= 0:
                     w |= px_word[px[q]] & (pos_main if q == q0 else pos_other)
+            cstate = w & CC_STATE_BITS
             # candidate steps of the principal diagnosis and of the main procedure (pointers only move
             # forward, as the program only jumps forward)
             dpos = dend = ppos = pend = 0
@@ -222,134 +229,139 @@ def group_range(start, end, dx_off, dx, px_off, px, num, steps, returns, mdc_bit
             r = -1
             while r < 0:
                 # each pass evaluates one step; MDC jumps and skips fall through to the step they land on
-                if steps[pc, 5] == L_MDC:  # go to the first MDC that may take the case
-                    m = steps[pc, 6]
+                b = pc * KW
+                if prog[b + K_LABEL_KIND] == L_MDC:  # go to the first MDC that may take the case
+                    m = prog[b + K_LABEL]
                     while True:
                         while m < n_mdc and (visit >> m) & 1 == 0:
                             m += 1
                         pc = entry_pc[m]
-                        if m == n_mdc or mdc_word[m] == 0:
+                        b = pc * KW
+                        if m == n_mdc or prog[b + K_WORD] == 0:
                             break  # evaluate that entry (or the end step) below
                         # the entry, then its else-QY clause if any, decided by the case word
                         hit = -1
-                        for t in range(2 if steps[pc + 1, 5] == L_ELSE_QY else 1):
-                            q = pc + t
-                            if steps[q, 7] == G_PDX_MDC and (pdx_bits >> np.uint32(steps[q, 8])) & np.uint32(1) == 0:
+                        for u in range(2 if prog[b + KW + K_LABEL_KIND] == L_ELSE_QY else 1):
+                            ub = b + u * KW
+                            if (prog[ub + K_GUARD] == G_PDX_MDC
+                                    and (pdx_bits >> np.uint32(prog[ub + K_GUARD_ARG])) & np.uint32(1) == 0):
                                 continue
-                            e = steps[q, 0]
-                            for j in range(expr_ptr[e], expr_ptr[e + 1]):
-                                if w & conj_mask[j] == conj_want[j]:
-                                    hit = q
+                            for j in range(prog[ub + K_CONJ0], prog[ub + K_CONJ1]):
+                                if w & conj[j * CW] == conj[j * CW + 1]:
+                                    hit = pc + u
                                     break
                             if hit >= 0:
                                 break
                         if hit < 0:
                             m += 1
                             continue
-                        if hit == pc and steps[pc, 7] == G_PDX_MDC:
+                        if hit == pc and prog[b + K_GUARD] == G_PDX_MDC:
                             entered = True
-                        kind = steps[hit, 1]
+                        hb = hit * KW
+                        kind = prog[hb + K_TRUE_KIND]
                         if kind == A_RETURN:
-                            r = steps[hit, 2]
+                            r = prog[hb + K_TRUE_ARG]
                         else:
-                            pc = hit + 1 if kind == A_NEXT else steps[hit, 2]
+                            pc = hit + 1 if kind == A_NEXT else prog[hb + K_TRUE_ARG]
+                            b = pc * KW
                         break
                     if r >= 0:
                         break
-                nxt = stop[pc]
+                nxt = prog[b + K_STOP]
                 known = False  # the step's guard is already known true (it is a candidate of the case's code)
                 if nxt != pc:  # a guarded rule: go to the first candidate on its false chain, or the chain's end
                     while dpos < dend and dcand[dpos] < pc:
                         dpos += 1
                     while ppos < pend and pcand[ppos] < pc:
                         ppos += 1
+                    stop = nxt
                     if dpos < dend and dcand[dpos] < nxt:
                         nxt = dcand[dpos]
                     if ppos < pend and pcand[ppos] < nxt:
                         nxt = pcand[ppos]
-                    known = nxt != stop[pc]
+                    known = nxt != stop
                     pc = nxt
-                row = chain_row[pc]
+                    b = pc * KW
+                row = prog[b + K_CHAIN]
                 if row >= 0:  # a run of CC splits: one lookup by the CC state (the word's low bits)
-                    v = chain_tab[row, w & CC_STATE_BITS]
+                    v = chain[row * N_CC_STATES + cstate]
                     if v >= 0:
                         r = v
                     else:
                         pc = -v - 1
                     continue
-                e = steps[pc, 0]
-                value = False
-                guard = steps[pc, 7]
+                guard = prog[b + K_GUARD]
+                j0, j1 = prog[b + K_CONJ0], prog[b + K_CONJ1]
                 if guard == G_PDX_MDC:
-                    if (pdx_bits >> np.uint32(steps[pc, 8])) & np.uint32(1) == 0:
-                        e = -1
+                    if (pdx_bits >> np.uint32(prog[b + K_GUARD_ARG])) & np.uint32(1) == 0:
+                        j1 = j0
                 elif known:
                     pass
                 elif guard == G_PDX:
-                    if not _in(pdx, steps[pc, 8], dx_ptr, dx_ids):
-                        e = -1
+                    if not _in(pdx, prog[b + K_GUARD_ARG], dx_ptr, dx_ids):
+                        j1 = j0
                 elif guard == G_MAIN_PX:
-                    if not _in(mpx, steps[pc, 8], px_ptr, px_ids):
-                        e = -1
-                for j in range(expr_ptr[e], expr_ptr[e + 1] if e >= 0 else 0):
-                    if w & conj_mask[j] != conj_want[j]:
+                    if not _in(mpx, prog[b + K_GUARD_ARG], px_ptr, px_ids):
+                        j1 = j0
+                value = False
+                for j in range(j0, j1):
+                    if w & conj[j * CW] != conj[j * CW + 1]:
                         continue
                     ok = True
-                    for k in range(conj_ptr[j], conj_ptr[j + 1]):  # the atoms the case word cannot answer
-                        op = atoms[k, 0]
+                    for k in range(conj[j * CW + 2], conj[j * CW + 3]):  # the atoms the case word cannot answer
+                        op, a, bv = atoms[k * AW], atoms[k * AW + 1], atoms[k * AW + 2]
                         if op == OP_PDX_IN:
-                            hit = _in(pdx, atoms[k, 1], dx_ptr, dx_ids)
+                            hit = _in(pdx, a, dx_ptr, dx_ids)
                         elif op == OP_MAIN_PX_IN:
-                            hit = _in(mpx, atoms[k, 1], px_ptr, px_ids)
+                            hit = _in(mpx, a, px_ptr, px_ids)
                         elif op >= OP_NUM_EQ and op <= OP_NUM_IN_MASK:
-                            v = num[i, atoms[k, 1]]
-                            b = atoms[k, 2]
+                            v = num[i, a]
                             if v < 0:
                                 hit = False
                             elif op == OP_NUM_EQ:
-                                hit = v == b
+                                hit = v == bv
                             elif op == OP_NUM_LT:
-                                hit = v < b
+                                hit = v < bv
                             elif op == OP_NUM_LE:
-                                hit = v <= b
+                                hit = v <= bv
                             elif op == OP_NUM_GT:
-                                hit = v > b
+                                hit = v > bv
                             elif op == OP_NUM_GE:
-                                hit = v >= b
+                                hit = v >= bv
                             else:
-                                hit = v < 31 and (b >> v) & 1 == 1
+                                hit = v < 31 and (bv >> v) & 1 == 1
                         elif op == OP_WEIGHT_GE or op == OP_WEIGHT_LT:
                             bw = num[i, F_WEIGHT]  # unknown or zero weight fails every weight band
-                            hit = bw > 0 and (bw >= atoms[k, 2] if op == OP_WEIGHT_GE else bw < atoms[k, 2])
+                            hit = bw > 0 and (bw >= bv if op == OP_WEIGHT_GE else bw < bv)
                         elif op == OP_ANY_PX_IN:
                             hit = False
                             for q in range(q0, q1):
-                                if _in(px[q], atoms[k, 1], px_ptr, px_ids):
+                                if _in(px[q], a, px_ptr, px_ids):
                                     hit = True
                                     break
                         elif op == OP_ANY_DX_IN or op == OP_SDX_IN:
                             hit = False
                             for q in range(d0 + 1 if op == OP_SDX_IN else d0, d1):
-                                if _in(dx[q], atoms[k, 1], dx_ptr, dx_ids):
+                                if _in(dx[q], a, dx_ptr, dx_ids):
                                     hit = True
                                     break
                         else:
-                            hit = _atom(op, atoms[k, 1], atoms[k, 2], dx, d0, d1, px, q0, q1, dx_ptr, dx_ids,
-                                        px_ptr, px_ids, site, is_or, pxtab_lists, mask_ptr, masks)
+                            hit = _atom(op, a, bv, dx, d0, d1, px, q0, q1, dx_ptr, dx_ids, px_ptr, px_ids, site,
+                                        is_or, pxtab_lists, mask_ptr, masks)
                         if not hit:
                             ok = False
                             break
                     if ok:
                         value = True
                         break
-                if value and guard == G_PDX_MDC and steps[pc, 5] == L_MDC:
+                if value and guard == G_PDX_MDC and prog[b + K_LABEL_KIND] == L_MDC:
                     entered = True
-                col = 1 if value else 3
-                kind = steps[pc, col]
+                col = K_TRUE_KIND if value else K_FALSE_KIND
+                kind = prog[b + col]
                 if kind == A_RETURN:
-                    r = steps[pc, col + 1]
+                    r = prog[b + col + 1]
                 else:
-                    pc = pc + 1 if kind == A_NEXT else steps[pc, col + 1]
+                    pc = pc + 1 if kind == A_NEXT else prog[b + col + 1]
             if attempt == 0:
                 first_r = r
                 first_entered = entered

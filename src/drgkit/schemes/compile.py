@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..paths import cache_dir
-from . import casebits
+from . import kernel_program
 from . import program as P
 from .expr import ExprError, parse_dnf, parse_mdc_entry, parse_px_tables
 from .tables import icd_table, load_table, scheme_info
@@ -42,7 +42,7 @@ _PLAIN = {"true": P.OP_TRUE, "false": P.OP_FALSE, "main_px_or": P.OP_MAIN_PX_OR,
 
 def _compiler_digest() -> str:
     h = hashlib.sha256()
-    for name in ("compile.py", "program.py", "expr.py", "tables.py", "casebits.py"):
+    for name in ("compile.py", "program.py", "expr.py", "tables.py", "kernel_program.py"):
         h.update((Path(__file__).parent / name).read_bytes())
     return h.hexdigest()[:12]
 
@@ -370,8 +370,9 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
     dx_ptr, dx_ids = csr("dx", len(dx_codes))
     px_ptr, px_ids = csr("px", len(px_codes))
     step_stop, dx_cand_ptr, dx_cand, px_cand_ptr, px_cand = _skip_chains(steps, dx_ptr, dx_ids, px_ptr, px_ids)
-    bits = casebits.build([[[atom_key[k] for k in conj] for conj in e] for e in b.exprs], list_guards,
-                          steps, mdc_entry_pc, len(b.list_labels), dx_ptr, dx_ids, px_ptr, px_ids, px_is_or)
+    kprog = kernel_program.build([[[atom_key[k] for k in conj] for conj in e] for e in b.exprs], list_guards,
+                                 steps, step_stop, mdc_entry_pc, len(b.list_labels), dx_ptr, dx_ids, px_ptr,
+                                 px_ids, px_is_or)
 
     # ---- flatten expressions: one (op, a, b) row per atom occurrence, CSR by conjunction ----
     conj_ptr, expr_ptr, flat, flat_text = [0], [0], [], []
@@ -422,7 +423,7 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
         mdc_tab=np.array(mdc_tab, np.int32).reshape(-1, 11), rule_tab=np.array(rule_tab, np.int32).reshape(-1, 6),
         split_tab=np.array(split_tab, np.int32).reshape(-1, 2), params=params, steps=steps, returns=returns,
         mdc_entry_pc=mdc_entry_pc, step_stop=step_stop, dx_cand_ptr=dx_cand_ptr, dx_cand=dx_cand,
-        px_cand_ptr=px_cand_ptr, px_cand=px_cand, bits=bits,
+        px_cand_ptr=px_cand_ptr, px_cand=px_cand, kernel=kprog,
         mdc_codes=[m["mdc"] for m in mdc_rows], mdc_names=[m["name"] for m in mdc_rows], rule_ids=rule_ids,
         adrg_codes=adrg_codes, adrg_names=adrg_names, drg_codes=drg_codes, drg_names=drg_names,
         drg_weights=np.array(drg_weights, np.float64),

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:  # casebits reads this module's opcodes
-    from .casebits import CaseBits
+if TYPE_CHECKING:  # kernel_program reads this module's opcodes
+    from .kernel_program import KernelProgram
 
 # --- atom opcodes -------------------------------------------------------------------------------------
 OP_TRUE, OP_FALSE = 0, 1
@@ -137,7 +137,7 @@ class CompiledScheme:
     dx_cand: np.ndarray
     px_cand_ptr: np.ndarray
     px_cand: np.ndarray
-    bits: CaseBits                 # kernel only: case words and residual expressions (see casebits)
+    kernel: KernelProgram          # the kernel's packed form of ``steps`` (see kernel_program)
     params: np.ndarray             # int64: [validity kind, cc mode, retry 0000 with other procedures,
                                    #         bit mask of MDCs a case may skip when its pdx is not on the list]
     # labels
@@ -158,9 +158,9 @@ class CompiledScheme:
 
     def kernel_args(self) -> tuple:
         """The arrays the kernel needs, in its argument order."""
-        k = self.bits
-        return (self.steps, self.returns, self.dx_mdc_bits, self.mdc_entry_pc, self.step_stop, self.dx_cand_ptr,
-                self.dx_cand, self.px_cand_ptr, self.px_cand, k.expr_ptr, k.conj_mask, k.conj_want, k.conj_ptr,
-                k.atoms, k.dx_word, k.px_word, k.pos_masks, k.chain_row, k.chain_tab, k.mdc_word, self.dx_list_ptr, self.dx_list_ids, self.px_list_ptr, self.px_list_ids,
+        k = self.kernel
+        return (k.prog, k.conj, k.atoms, k.chain, k.dx_word, k.px_word, k.pos_masks, self.returns, self.dx_mdc_bits,
+                self.mdc_entry_pc, self.dx_cand_ptr, self.dx_cand, self.px_cand_ptr, self.px_cand,
+                self.dx_list_ptr, self.dx_list_ids, self.px_list_ptr, self.px_list_ids,
                 self.dx_mcc_tab, self.dx_cc_tab, self.dx_excl, self.dx_site, self.px_is_or,
                 self.pxtab_lists, self.pxtab_mask_ptr, self.pxtab_masks, self.params)

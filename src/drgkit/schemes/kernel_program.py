@@ -1,6 +1,12 @@
-"""Case words: the kernel's fast form of the atoms that depend only on a case's codes and CC level.
+"""The kernel's form of the rule program: packed step rows, case words and residual conjunctions.
 
-Before it walks the program, the kernel folds each case into one 64-bit word (int64, bit 63 unused):
+The reference interpreter walks ``steps`` and the original atoms; the kernel walks this form, built from
+the same program. Three things make it fast:
+
+* **Packed rows.** Everything the kernel reads for a step sits in one 64-byte row of ``prog`` (flat int32,
+  ``KW`` columns), and everything for a conjunction in one row of ``conj`` (flat int64): few arrays, fixed
+  strides, one cache line per step.
+* **Case words.** Before it walks the program, the kernel folds each case into one 64-bit word (int64, bit 63 unused):
 its CC flags, whether its main procedure / any procedure is an OR procedure (有效手术室操作), and one bit
 per code list that the rules test with ``pdx_in``, ``any_dx_in``, ``sdx_in``, ``main_px_in`` or
 ``any_px_in`` — OR-ed over the case's codes from per-code words, filtered by the code's position
@@ -8,9 +14,12 @@ per code list that the rules test with ``pdx_in``, ``any_dx_in``, ``sdx_in``, ``
 it can only be true when ``word & mask == want``. Atoms that got no bit (numbers, birth weight, body sites,
 procedure tables, lists beyond the 56 list bits) stay *generic* and are evaluated one by one, as before.
 
-Guard atoms are dropped from the conjunctions: the kernel tests the step's guard before the expression,
-so a guarded expression is only evaluated when its guard atom is already known true.
-The reference interpreter reads the original atoms; the differential tests prove the two equal.
+  Guard atoms are dropped from the conjunctions: the kernel tests the step's guard before the expression,
+  so a guarded expression is only evaluated when its guard atom is already known true.
+* **Fewer steps.** A run of DRG splits on the CC level is one table lookup (``chain``), and an MDC entry
+  decided by the case word costs no step (column ``K_WORD``).
+
+The differential tests prove the kernel equal to the reference interpreter.
 """
 from __future__ import annotations
 
@@ -37,27 +46,31 @@ _LISTS = {P.OP_PDX_IN: ("pdx", False), P.OP_PDX_NOT_IN: ("pdx", True), P.OP_ANY_
 _DX_KINDS = ("pdx", "any_dx", "sdx")
 
 
-@dataclass
-class CaseBits:
-    """Arrays the kernel needs for case words (see the module docstring)."""
+# columns of a ``prog`` row (one per step)
+(K_LABEL_KIND, K_LABEL, K_GUARD, K_GUARD_ARG, K_CONJ0, K_CONJ1, K_TRUE_KIND, K_TRUE_ARG, K_FALSE_KIND,
+ K_FALSE_ARG, K_STOP, K_CHAIN, K_WORD) = range(13)
+KW = 16            # row width: 64 bytes
+CW = 4             # ``conj`` row: mask, want, first generic atom, end of generic atoms
+AW = 3             # ``atoms`` row: op, a, b
 
+
+@dataclass
+class KernelProgram:
+    """Arrays the kernel reads (see the module docstring)."""
+
+    prog: np.ndarray         # int32 (n_steps * KW): per step, the columns K_*
+    conj: np.ndarray         # int64 (n_conj * CW): per residual conjunction, its mask, want and generic atoms
+    atoms: np.ndarray        # int32 (n_atoms * AW): generic atoms (op, a, b)
+    chain: np.ndarray        # int32 (rows * N_CC_STATES): per CC state, the return row (>= 0) or -(step + 1)
     dx_word: np.ndarray      # int64 per dx code: bits of its lists (all diagnosis kinds)
     px_word: np.ndarray      # int64 per px code: bits of its lists and its OR flags
     pos_masks: np.ndarray    # int64 [principal dx, secondary dx, main px, other px]: bits each position may set
-    expr_ptr: np.ndarray     # per expression → its residual conjunctions
-    conj_mask: np.ndarray    # int64 per residual conjunction
-    conj_want: np.ndarray    # int64 per residual conjunction
-    conj_ptr: np.ndarray     # per residual conjunction → its generic atoms
-    atoms: np.ndarray        # int32 (n, 3) generic atoms
-    chain_row: np.ndarray    # int32 per step: row of ``chain_tab`` when a CC-only split chain starts here, else -1
-    chain_tab: np.ndarray    # int32 (rows, 32) per CC state: the return row (>= 0), or -(step + 1) to go on at
-    mdc_word: np.ndarray     # uint8 per MDC: 1 when the case word (and the MDC bit) decides its entry clauses
 
 
 def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int, int]], steps: np.ndarray,
-          entry_pc: np.ndarray, n_lists: int, dx_ptr: np.ndarray, dx_ids: np.ndarray, px_ptr: np.ndarray, px_ids: np.ndarray,
-          px_is_or: np.ndarray) -> CaseBits:
-    """Case-word tables and residual expressions.
+          step_stop: np.ndarray, entry_pc: np.ndarray, n_lists: int, dx_ptr: np.ndarray, dx_ids: np.ndarray,
+          px_ptr: np.ndarray, px_ids: np.ndarray, px_is_or: np.ndarray) -> KernelProgram:
+    """The kernel program of a linearized scheme (``steps``, with ``step_stop`` from rule skipping).
 
     ``exprs`` holds every expression as DNF of ``(op, a, b)`` atoms; ``guards[e]`` is the guard of
     expression ``e`` as ``(G_PDX | G_MAIN_PX, list id)`` or ``(G_NONE, -1)``; lists on the unguarded
@@ -143,9 +156,23 @@ def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int,
     conj_mask, conj_want = np.array(conj_mask, np.int64), np.array(conj_want, np.int64)
     chain_row, chain_tab = _cc_chains(steps, expr_ptr, conj_mask, conj_want, conj_ptr)
     mdc_word = _mdc_word(steps, entry_pc, expr_ptr, conj_ptr)
-    return CaseBits(dx_word=dx_word, px_word=px_word, pos_masks=pos_masks, expr_ptr=expr_ptr, conj_mask=conj_mask,
-                    conj_want=conj_want, conj_ptr=conj_ptr, atoms=np.array(atoms, np.int32).reshape(-1, 3),
-                    chain_row=chain_row, chain_tab=chain_tab, mdc_word=mdc_word)
+
+    n = len(steps)
+    prog = np.zeros((n, KW), np.int32)
+    e = steps[:, P.T_EXPR]
+    prog[:, K_LABEL_KIND] = steps[:, P.T_LABEL_KIND]
+    prog[:, K_LABEL] = steps[:, P.T_LABEL]
+    prog[:, K_GUARD] = steps[:, P.T_GUARD]
+    prog[:, K_GUARD_ARG] = steps[:, P.T_GUARD_LIST]
+    prog[:, K_CONJ0] = expr_ptr[e]
+    prog[:, K_CONJ1] = expr_ptr[e + 1]
+    prog[:, K_TRUE_KIND:K_FALSE_ARG + 1] = steps[:, P.T_TRUE_KIND:P.T_FALSE_ARG + 1]
+    prog[:, K_STOP] = step_stop
+    prog[:, K_CHAIN] = chain_row
+    prog[entry_pc[:-1][mdc_word == 1], K_WORD] = 1
+    conj = np.stack([conj_mask, conj_want, conj_ptr[:-1].astype(np.int64), conj_ptr[1:].astype(np.int64)], axis=1)
+    return KernelProgram(prog=prog.ravel(), conj=conj.ravel(), atoms=np.array(atoms, np.int32).ravel(),
+                         chain=chain_tab.ravel(), dx_word=dx_word, px_word=px_word, pos_masks=pos_masks)
 
 
 def _mdc_word(steps: np.ndarray, entry_pc: np.ndarray, expr_ptr: np.ndarray, conj_ptr: np.ndarray) -> np.ndarray:
