@@ -21,7 +21,9 @@ from hypothesis import strategies as st
 from drgkit.grouping.batch import encode, run_kernel
 from drgkit.grouping.reference import Reference
 from drgkit.io import prepare
-from drgkit.schemes.compile import load_compiled
+from drgkit.schemes import kernel_program
+from drgkit.schemes.compile import compile_scheme, load_compiled
+from drgkit.schemes.program import CompiledScheme
 from drgkit.schemes.tables import SchemeError, load_table
 
 SCHEMES = ["chs-drg-1.1", "chs-drg-2.0", "zhejiang-2022", "foshan-2022", "wuxi-2022", "changzhou-2022"]
@@ -91,9 +93,10 @@ def to_table(cases: list[dict]) -> pa.Table:
     return pa.table(cols)
 
 
-def compare(scheme: str, table: pa.Table, limit: int | None = None) -> list[str]:
+def compare(scheme: str, table: pa.Table, limit: int | None = None,
+            compiled: CompiledScheme | None = None) -> list[str]:
     """Group ``table`` with the kernel and the reference; describe every case where they differ."""
-    compiled = load_compiled(scheme)
+    compiled = compiled or load_compiled(scheme)
     enc = encode(prepare(table), compiled)
     out = run_kernel(enc, compiled)
     kernel = np.stack([getattr(out, f).astype(np.int64) for f in FIELDS], axis=1)
@@ -189,6 +192,17 @@ def test_serial_kernel_equals_parallel_kernel(scheme: str) -> None:
     assert (serial.status == 1).any() and (serial.status == 0).any()
     for name in ("status", "drg", "adrg", "rule", "reason", "cc_level", "cc_pos"):
         assert np.array_equal(getattr(serial, name), getattr(parallel, name)), name
+
+
+@pytest.mark.parametrize("scheme", ["chs-drg-2.0", "zhejiang-2022", "foshan-2022"])
+def test_kernel_without_list_bits_equals_reference(scheme: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lists beyond the case word's bits are tested atom by atom: with no list bits at all, every list atom
+    takes that path, and the kernel must still equal the reference."""
+    monkeypatch.setattr(kernel_program, "LIST_BITS", 0)
+    compiled = compile_scheme(scheme)
+    assert not compiled.kernel.dx_word.any() and compiled.kernel.atoms.size > 0
+    bad = compare(scheme, random_cases(scheme, 4000, seed=11), limit=10, compiled=compiled)
+    assert not bad, "\n".join(bad)
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)

@@ -18,15 +18,12 @@ from ..schemes import kernel_program as KP
 from ..schemes import program as P
 
 # numba sees module-level ints as compile-time constants
-OP_TRUE, OP_FALSE = P.OP_TRUE, P.OP_FALSE
 OP_PDX_IN, OP_PDX_NOT_IN, OP_ANY_DX_IN, OP_SDX_IN = P.OP_PDX_IN, P.OP_PDX_NOT_IN, P.OP_ANY_DX_IN, P.OP_SDX_IN
 OP_MAIN_PX_IN, OP_ANY_PX_IN, OP_SEC_PX_IN = P.OP_MAIN_PX_IN, P.OP_ANY_PX_IN, P.OP_SEC_PX_IN
-OP_MAIN_PX_OR, OP_ANY_PX_OR, OP_NO_PX_OR = P.OP_MAIN_PX_OR, P.OP_ANY_PX_OR, P.OP_NO_PX_OR
-OP_MAIN_PX_NOT_OR, OP_PX_TABLES, OP_MAIN_PX_OR_IN = P.OP_MAIN_PX_NOT_OR, P.OP_PX_TABLES, P.OP_MAIN_PX_OR_IN
+OP_PX_TABLES, OP_MAIN_PX_OR_IN = P.OP_PX_TABLES, P.OP_MAIN_PX_OR_IN
 OP_NUM_EQ, OP_NUM_LT, OP_NUM_LE, OP_NUM_GT, OP_NUM_GE = P.OP_NUM_EQ, P.OP_NUM_LT, P.OP_NUM_LE, P.OP_NUM_GT, P.OP_NUM_GE
 OP_NUM_IN_MASK, OP_WEIGHT_GE, OP_WEIGHT_LT = P.OP_NUM_IN_MASK, P.OP_WEIGHT_GE, P.OP_WEIGHT_LT
-OP_MCC, OP_CC, OP_MCC_OR_CC = P.OP_MCC, P.OP_CC, P.OP_MCC_OR_CC
-OP_MCC_ANY_DX, OP_MCC_OR_CC_ANY_DX, OP_BODY_SITES_GE = P.OP_MCC_ANY_DX, P.OP_MCC_OR_CC_ANY_DX, P.OP_BODY_SITES_GE
+OP_BODY_SITES_GE = P.OP_BODY_SITES_GE
 F_GENDER, F_AGE, F_AGE_DAYS, F_WEIGHT = P.F_GENDER, P.F_AGE, P.F_AGE_DAYS, P.F_WEIGHT
 ST_OK, ST_UNGROUPABLE, ST_AMBIGUOUS, ST_INVALID = P.ST_OK, P.ST_UNGROUPABLE, P.ST_AMBIGUOUS, P.ST_INVALID
 R_GENDER, R_AGE, R_AGE_DAYS, R_WEIGHT, R_NO_DX = P.R_GENDER, P.R_AGE, P.R_AGE_DAYS, P.R_WEIGHT, P.R_NO_DX
@@ -62,7 +59,10 @@ def _in(code, lst, ptr, ids):
 @njit(cache=True)
 def _atom(op, a, b, dx, d0, d1, px, p0, p1, dx_ptr, dx_ids, px_ptr, px_ids, site, is_or, pxtab_lists, mask_ptr,
           masks):
-    """The rarely visited atoms; the frequent ones are evaluated in place by ``group_range``."""
+    """The rarely visited atoms; the frequent ones are evaluated in place by ``group_range``.
+
+    CC levels and OR-procedure tests never get here: they are always bits of the case word.
+    """
     if op == OP_PDX_NOT_IN:
         return not (d1 > d0 and _in(dx[d0], a, dx_ptr, dx_ids))
     if op == OP_SEC_PX_IN:
@@ -72,15 +72,6 @@ def _atom(op, a, b, dx, d0, d1, px, p0, p1, dx_ptr, dx_ids, px_ptr, px_ids, site
         return False
     if op == OP_MAIN_PX_OR_IN:
         return p1 > p0 and px[p0] >= 0 and (is_or[px[p0]] == 1 or _in(px[p0], a, px_ptr, px_ids))
-    if op == OP_ANY_PX_OR or op == OP_NO_PX_OR:
-        found = False
-        for i in range(p0, p1):
-            if px[i] >= 0 and is_or[px[i]] == 1:
-                found = True
-                break
-        return found if op == OP_ANY_PX_OR else not found
-    if op == OP_MAIN_PX_NOT_OR:
-        return p1 == p0 or px[p0] < 0 or is_or[px[p0]] == 0
     if op == OP_PX_TABLES:
         flags = 0
         for i in range(p0, p1):

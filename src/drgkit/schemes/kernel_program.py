@@ -6,16 +6,15 @@ the same program. Three things make it fast:
 * **Packed rows.** Everything the kernel reads for a step sits in one 64-byte row of ``prog`` (flat int32,
   ``KW`` columns), and everything for a conjunction in one row of ``conj`` (flat int64): few arrays, fixed
   strides, one cache line per step.
-* **Case words.** Before it walks the program, the kernel folds each case into one 64-bit word (int64, bit 63 unused):
-its CC flags, whether its main procedure / any procedure is an OR procedure (有效手术室操作), and one bit
-per code list that the rules test with ``pdx_in``, ``any_dx_in``, ``sdx_in``, ``main_px_in`` or
-``any_px_in`` — OR-ed over the case's codes from per-code words, filtered by the code's position
-(principal / secondary diagnosis, main / other procedure). A conjunction then becomes ``(mask, want)``:
-it can only be true when ``word & mask == want``. Atoms that got no bit (numbers, birth weight, body sites,
-procedure tables, lists beyond the 56 list bits) stay *generic* and are evaluated one by one, as before.
-
-  Guard atoms are dropped from the conjunctions: the kernel tests the step's guard before the expression,
-  so a guarded expression is only evaluated when its guard atom is already known true.
+* **Case words.** Before it walks the program, the kernel folds each case into one 64-bit word (int64,
+  bit 63 unused): its CC flags, whether its main procedure / any procedure is an OR procedure
+  (有效手术室操作), and one bit per code list that the rules test with ``pdx_in``, ``any_dx_in``,
+  ``sdx_in``, ``main_px_in`` or ``any_px_in`` — OR-ed over the case's codes from per-code words, filtered
+  by the code's position (principal / secondary diagnosis, main / other procedure). A conjunction then
+  becomes ``(mask, want)``: it can only be true when ``word & mask == want``. Atoms without a bit
+  (numbers, birth weight, body sites, procedure tables, lists beyond ``LIST_BITS``) stay *generic* and
+  are evaluated one by one. Guard atoms are dropped from the conjunctions: the kernel tests the step's
+  guard first, so a guarded expression is only evaluated when its guard atom is known true.
 * **Fewer steps.** A run of DRG splits on the CC level is one table lookup (``chain``), and an MDC entry
   decided by the case word costs no step (column ``K_WORD``).
 
@@ -34,6 +33,7 @@ from . import program as P
 B_SEC_MCC, B_SEC_CC, B_SEC_MCC_OR_CC, B_ANY_MCC, B_ANY_MCC_OR_CC, B_MAIN_OR, B_ANY_OR = range(7)
 N_FIXED = 7
 N_BITS = 63   # bit 63 stays clear: the word is a signed int64 (numba turns int64 op uint64 into float64)
+LIST_BITS = N_BITS - N_FIXED   # bits for code lists; the tests lower it to exercise the generic atoms
 
 # atom op → (fixed bit, negated)
 _FIXED = {P.OP_MCC: (B_SEC_MCC, False), P.OP_CC: (B_SEC_CC, False), P.OP_MCC_OR_CC: (B_SEC_MCC_OR_CC, False),
@@ -92,7 +92,7 @@ def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int,
             for op, a, _b in conj:
                 if op in _LISTS:
                     weight[(_LISTS[op][0], a)] += 1 + 1000 * hot[e]
-    keys = sorted(weight, key=lambda k: (-weight[k], k))[:N_BITS - N_FIXED]
+    keys = sorted(weight, key=lambda k: (-weight[k], k))[:LIST_BITS]
     bit_of = {k: N_FIXED + i for i, k in enumerate(keys)}
 
     def lookup(op: int, a: int) -> tuple[int, bool] | None:

@@ -1,0 +1,116 @@
+"""The kernel's packed program: case-word bits, residual conjunctions, CC split chains, word-decided MDCs.
+
+A tiny hand-written program (one MDC, one rule, three CC splits) is built directly, so each rule of
+``drgkit.schemes.kernel_program`` is checked against what it must produce, not against the kernel.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from drgkit.schemes import kernel_program as K
+from drgkit.schemes import program as P
+
+L_MDC_DX, L_RULE_PX, L_ANY_DX = 0, 1, 2   # list ids: the MDC's diagnoses, the rule's procedures, a dx list
+R_MCC, R_CC, R_NONE, R_FAIL = 0, 1, 2, 3  # return rows
+
+# expressions (DNF of (op, a, b) atoms)
+EXPRS = [
+    [[(P.OP_PDX_IN, L_MDC_DX, 0)]],                                   # 0 MDC entry
+    [[(P.OP_MAIN_PX_IN, L_RULE_PX, 0), (P.OP_ANY_DX_IN, L_ANY_DX, 0)],  # 1 rule: two ways in
+     [(P.OP_MAIN_PX_IN, L_RULE_PX, 0), (P.OP_NUM_GE, P.F_AGE, 65)]],
+    [[(P.OP_MCC, 0, 0)]],                                             # 2 split x1
+    [[(P.OP_MCC_OR_CC, 0, 0)]],                                       # 3 split x3
+    [[]],                                                             # 4 always (x5)
+    [[(P.OP_MAIN_PX_OR, 0, 0), (P.OP_MAIN_PX_NOT_OR, 0, 0)],            # 5 never true: x and not x
+     [(P.OP_FALSE, 0, 0)], [(P.OP_TRUE, 0, 0), (P.OP_NO_PX_OR, 0, 0)]],
+]
+GUARDS = [(P.G_PDX, L_MDC_DX), (P.G_MAIN_PX, L_RULE_PX), (P.G_NONE, -1), (P.G_NONE, -1), (P.G_NONE, -1),
+          (P.G_NONE, -1)]
+
+
+def step(expr: int, true: tuple[int, int], false: tuple[int, int], kind: int, label: int, guard: tuple[int, int]):
+    return [expr, *true, *false, kind, label, *guard]
+
+
+# step 0 MDC entry (guard: MDC bit 0), 1 rule, 2-4 splits, 5 end
+STEPS = np.array([
+    step(0, (P.A_NEXT, 0), (P.A_JUMP, 5), P.L_MDC, 0, (P.G_PDX_MDC, 0)),
+    step(1, (P.A_NEXT, 0), (P.A_JUMP, 5), P.L_RULE, 0, GUARDS[1]),
+    step(2, (P.A_RETURN, R_MCC), (P.A_NEXT, 0), P.L_SPLIT, 1, GUARDS[2]),
+    step(3, (P.A_RETURN, R_CC), (P.A_NEXT, 0), P.L_SPLIT, 2, GUARDS[3]),
+    step(4, (P.A_RETURN, R_NONE), (P.A_NEXT, 0), P.L_DEFAULT, 3, GUARDS[4]),
+    step(4, (P.A_RETURN, R_FAIL), (P.A_NEXT, 0), P.L_END, 0, GUARDS[4]),
+], np.int32)
+# codes: dx 0 on the MDC list and on L_ANY_DX, dx 1 on nothing; px 0 on the rule list and an OR procedure
+DX_PTR, DX_IDS = np.array([0, 2, 2], np.int32), np.array([L_MDC_DX, L_ANY_DX], np.int32)
+PX_PTR, PX_IDS = np.array([0, 1, 1], np.int32), np.array([L_RULE_PX], np.int32)
+PX_IS_OR = np.array([1, 0], np.uint8)
+
+
+def build() -> K.KernelProgram:
+    return K.build(EXPRS, GUARDS, STEPS, np.arange(len(STEPS), dtype=np.int32), np.array([0, 5], np.int32), 3,
+                   DX_PTR, DX_IDS, PX_PTR, PX_IDS, PX_IS_OR)
+
+
+def conjunctions(kp: K.KernelProgram, pc: int) -> list[tuple[int, int, list[tuple[int, int, int]]]]:
+    row = kp.prog.reshape(-1, K.KW)[pc]
+    conj = kp.conj.reshape(-1, K.CW)
+    atoms = kp.atoms.reshape(-1, K.AW)
+    return [(int(conj[j, 0]), int(conj[j, 1]), [tuple(int(v) for v in a) for a in atoms[conj[j, 2]:conj[j, 3]]])
+            for j in range(row[K.K_CONJ0], row[K.K_CONJ1])]
+
+
+def test_guard_atom_is_dropped_and_lists_become_bits() -> None:
+    kp = build()
+    (mask, want, generic), = conjunctions(kp, 0)
+    assert (mask, want, generic) == (0, 0, [])          # the MDC bit guard decides the entry alone
+    first, second = conjunctions(kp, 1)
+    any_dx_bit = int(kp.dx_word[0])                     # dx 0 carries exactly the bit of L_ANY_DX
+    assert bin(any_dx_bit).count("1") == 1 and any_dx_bit >> K.N_FIXED
+    assert first == (any_dx_bit, any_dx_bit, [])
+    assert second == (0, 0, [(P.OP_NUM_GE, P.F_AGE, 65)])  # numbers stay generic
+    assert kp.dx_word[1] == 0
+
+
+def test_impossible_conjunctions_are_left_out_and_negations_want_zero() -> None:
+    kp = build()
+    # expression 5 is only used by no step; rebuild a step on it to read its conjunctions
+    steps = STEPS.copy()
+    steps[5, P.T_EXPR] = 5
+    kp = K.build(EXPRS, GUARDS, steps, np.arange(len(steps), dtype=np.int32), np.array([0, 5], np.int32), 3,
+                 DX_PTR, DX_IDS, PX_PTR, PX_IDS, PX_IS_OR)
+    assert conjunctions(kp, 5) == [(1 << K.B_ANY_OR, 0, [])]
+
+
+def test_positions_filter_the_bits() -> None:
+    kp = build()
+    principal, secondary, main, other = (int(m) for m in kp.pos_masks)
+    bit = int(kp.dx_word[0])
+    assert bit & secondary and bit & principal            # any_dx_in counts every position
+    or_bits = (1 << K.B_MAIN_OR) | (1 << K.B_ANY_OR)
+    assert int(kp.px_word[0]) & or_bits == or_bits and int(kp.px_word[1]) == 0
+    assert main & (1 << K.B_MAIN_OR) and not other & (1 << K.B_MAIN_OR) and other & (1 << K.B_ANY_OR)
+
+
+def test_cc_splits_resolve_in_one_lookup() -> None:
+    kp = build()
+    prog = kp.prog.reshape(-1, K.KW)
+    chain = kp.chain.reshape(-1, K.N_CC_STATES)
+    assert prog[0, K.K_CHAIN] == -1 and prog[1, K.K_CHAIN] == -1 and prog[5, K.K_CHAIN] == -1
+    row = chain[prog[2, K.K_CHAIN]]
+    mcc, cc, either = 1 << K.B_SEC_MCC, 1 << K.B_SEC_CC, 1 << K.B_SEC_MCC_OR_CC
+    assert row[mcc | either] == R_MCC
+    assert row[cc | either] == R_CC
+    assert row[0] == R_NONE
+    assert row[1 << K.B_ANY_MCC] == R_NONE                 # the other CC mode's bits do not count here
+    assert chain[prog[3, K.K_CHAIN]][mcc | either] == R_CC  # entered later, the x1 split is not seen
+
+
+def test_mdc_entry_decided_by_word() -> None:
+    prog = build().prog.reshape(-1, K.KW)
+    assert prog[0, K.K_WORD] == 1                         # pdx on the MDC list decides it
+    steps = STEPS.copy()
+    steps[0, P.T_EXPR] = 1                                # an entry with a generic atom is evaluated as a step
+    kp = K.build(EXPRS, GUARDS, steps, np.arange(len(steps), dtype=np.int32), np.array([0, 5], np.int32), 3,
+                 DX_PTR, DX_IDS, PX_PTR, PX_IDS, PX_IS_OR)
+    assert kp.prog.reshape(-1, K.KW)[0, K.K_WORD] == 0
