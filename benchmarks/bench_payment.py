@@ -8,7 +8,6 @@ hospital_level column), best of 3 each, and prints both times and their ratio.
 from __future__ import annotations
 
 import argparse
-import time
 
 import drgkit
 from drgkit.demo import generate

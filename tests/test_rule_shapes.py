@@ -563,7 +563,6 @@ def test_px_tables_code_in_two_tables_counts_for_the_first_only(tmp_path, monkey
 
 @pytest.mark.parametrize("rid", ["PB1", "PK1"])
 def test_main_proc_and_newborn(rid):
-    o = O(V11)
     c = build(V11, rid)
     assert c["age"] == 0 and c["age_days"] <= 28
     assert_reaches(V11, rid, c)
