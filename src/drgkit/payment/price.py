@@ -255,11 +255,12 @@ def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, 
         m = mask & (ctype < 0)
         if not m.any():
             return
-        ctype[m] = CASE_TYPES.index(kind_)
+        # copyto with where= writes in place; boolean indexing would gather and scatter through copies
+        np.copyto(ctype, CASE_TYPES.index(kind_), where=m)
         reasons.append(why)
-        rcode[m] = len(reasons) - 1
+        np.copyto(rcode, len(reasons) - 1, where=m)
         if pay is not None:
-            payment[m] = pay[m] if isinstance(pay, np.ndarray) else pay
+            np.copyto(payment, pay, where=m)
 
     special_pay = policy.special_cost_share * cost
     # 1. not grouped
@@ -326,7 +327,8 @@ def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, 
     patient = np.where(priced, share * cost, np.nan)
     # reasons: one string per reason code, DRG-specific ones formatted for their rows only
     # no reason (normal cases, most rows) is null: a masked take copies only the rows that have one
-    silent = (rcode < 0) | np.isin(rcode, [i for i, why in enumerate(reasons) if not why])
+    quiet = np.array([not why for why in reasons] + [True], dtype=bool)  # [-1] → the last entry: no reason
+    silent = quiet[rcode]
     index = np.where(silent, 0, rcode).astype(np.int64)
     values = [pa.array(reasons or [""], type=pa.string())]
     for i, why in enumerate(reasons):
@@ -339,7 +341,7 @@ def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, 
 
     def money(x: np.ndarray, digits: int | None = 2) -> pa.Array:
         x = np.round(x, digits) if digits is not None else x
-        return pa.array(x, type=pa.float64(), from_pandas=True)  # NaN -> null
+        return pa.array(x, type=pa.float64(), mask=np.isnan(x))  # NaN -> null
 
     columns = {
         "pay_table": pa.repeat(pa.scalar(t.id, pa.string()), n),
