@@ -40,6 +40,11 @@ K_LABEL_KIND, K_LABEL, K_GUARD, K_GUARD_ARG, K_CONJ0, K_CONJ1 = (KP.K_LABEL_KIND
 K_TRUE_KIND, K_TRUE_ARG, K_FALSE_KIND, K_STOP, K_CHAIN, K_WORD = (KP.K_TRUE_KIND, KP.K_TRUE_ARG, KP.K_FALSE_KIND,
                                                                   KP.K_STOP, KP.K_CHAIN, KP.K_WORD)
 KW, CW, AW = KP.KW, KP.CW, KP.AW
+# the index of a power of two without a loop (a data-dependent loop mispredicts): de Bruijn multiply, table
+DEBRUIJN_MUL = 0x03F79D71B4CB0A89
+DEBRUIJN = np.zeros(64, np.int64)
+for _i in range(64):
+    DEBRUIJN[((1 << _i) * DEBRUIJN_MUL % (1 << 64)) >> 58] = _i
 NO_CODE = -2  # an empty principal-diagnosis slot (the record has no principal diagnosis)
 
 
@@ -195,7 +200,7 @@ def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chai
             wdx |= np.int64(1 << B_ANY_MCC_OR_CC)
         pdx_bits = mdc_bits[pdx] if pdx >= 0 else np.uint32(0)
         # MDCs worth visiting: those that cannot be skipped, and those whose list holds the principal diagnosis
-        visit = (np.int64(pdx_bits) & skip) | ~skip
+        visit = (np.int64(pdx_bits) & skip) | ~skip  # ~skip sets every bit from n_mdc up
         attempts = p1 - p0 if retry and p1 - p0 >= 2 else 1
         first_r = -1
         first_entered = False
@@ -224,8 +229,9 @@ def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chai
                 if prog[b + K_LABEL_KIND] == L_MDC:  # go to the first MDC that may take the case
                     m = prog[b + K_LABEL]
                     while True:
-                        while m < n_mdc and (visit >> m) & 1 == 0:
-                            m += 1
+                        low = visit & (np.int64(-1) << m)
+                        low &= -low  # the lowest MDC at or after m to visit (bit n_mdc is always set)
+                        m = DEBRUIJN[((low * DEBRUIJN_MUL) >> 58) & 63]
                         pc = entry_pc[m]
                         b = pc * KW
                         if m == n_mdc or prog[b + K_WORD] == 0:
