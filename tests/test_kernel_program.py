@@ -48,7 +48,7 @@ PX_IS_OR = np.array([1, 0], np.uint8)
 
 
 def build() -> K.KernelProgram:
-    return K.build(EXPRS, GUARDS, STEPS, np.arange(len(STEPS), dtype=np.int32), np.array([0, 5], np.int32), 3,
+    return K.build(EXPRS, GUARDS, STEPS, np.arange(len(STEPS), dtype=np.int32), np.array([0, 5], np.int32), 0, 3,
                    DX_PTR, DX_IDS, PX_PTR, PX_IDS, PX_IS_OR)
 
 
@@ -77,7 +77,7 @@ def test_impossible_conjunctions_are_left_out_and_negations_want_zero() -> None:
     # expression 5 is only used by no step; rebuild a step on it to read its conjunctions
     steps = STEPS.copy()
     steps[5, P.T_EXPR] = 5
-    kp = K.build(EXPRS, GUARDS, steps, np.arange(len(steps), dtype=np.int32), np.array([0, 5], np.int32), 3,
+    kp = K.build(EXPRS, GUARDS, steps, np.arange(len(steps), dtype=np.int32), np.array([0, 5], np.int32), 0, 3,
                  DX_PTR, DX_IDS, PX_PTR, PX_IDS, PX_IS_OR)
     assert conjunctions(kp, 5) == [(1 << K.B_ANY_OR, 0, [])]
 
@@ -111,6 +111,27 @@ def test_mdc_entry_decided_by_word() -> None:
     assert prog[0, K.K_WORD] == 1                         # pdx on the MDC list decides it
     steps = STEPS.copy()
     steps[0, P.T_EXPR] = 1                                # an entry with a generic atom is evaluated as a step
-    kp = K.build(EXPRS, GUARDS, steps, np.arange(len(steps), dtype=np.int32), np.array([0, 5], np.int32), 3,
+    # (skippable MDC: its number stays a generic atom, see the next test)
+    kp = K.build(EXPRS, GUARDS, steps, np.arange(len(steps), dtype=np.int32), np.array([0, 5], np.int32), 1, 3,
                  DX_PTR, DX_IDS, PX_PTR, PX_IDS, PX_IS_OR)
     assert kp.prog.reshape(-1, K.KW)[0, K.K_WORD] == 0
+
+
+def test_numbers_of_unskippable_mdc_entries_become_ranges() -> None:
+    """Every case evaluates the entry of an MDC it cannot skip: its comparisons become word bits (ranges)."""
+    exprs = [list(EXPRS[0]), *EXPRS[1:]]
+    exprs[0] = [[(P.OP_PDX_IN, L_MDC_DX, 0), (P.OP_NUM_EQ, P.F_AGE, 0), (P.OP_NUM_LE, P.F_AGE_DAYS, 28)]]
+
+    def entry(skip_mask: int) -> tuple[K.KernelProgram, list]:
+        kp = K.build(exprs, GUARDS, STEPS, np.arange(len(STEPS), dtype=np.int32), np.array([0, 5], np.int32),
+                     skip_mask, 3, DX_PTR, DX_IDS, PX_PTR, PX_IDS, PX_IS_OR)
+        return kp, conjunctions(kp, 0)
+
+    kp, [(mask, want, generic)] = entry(skip_mask=0)
+    rows = kp.num_tab.reshape(-1, K.NW).tolist()
+    assert sorted(r[:3] for r in rows) == [[P.F_AGE, 0, 0], [P.F_AGE_DAYS, 0, 28]]  # unknown (-1) is out of range
+    bits = sum(1 << r[3] for r in rows)
+    assert (mask, want, generic) == (bits, bits, [])
+    kp, [(mask, want, generic)] = entry(skip_mask=1)   # skippable: numbers stay generic atoms
+    assert kp.num_tab.size == 0 and mask == 0
+    assert sorted(generic) == [(P.OP_NUM_EQ, P.F_AGE, 0), (P.OP_NUM_LE, P.F_AGE_DAYS, 28)]

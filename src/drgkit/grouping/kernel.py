@@ -39,7 +39,7 @@ K_LABEL_KIND, K_LABEL, K_GUARD, K_GUARD_ARG, K_CONJ0, K_CONJ1 = (KP.K_LABEL_KIND
                                                                  KP.K_GUARD_ARG, KP.K_CONJ0, KP.K_CONJ1)
 K_TRUE_KIND, K_TRUE_ARG, K_FALSE_KIND, K_STOP, K_CHAIN, K_WORD = (KP.K_TRUE_KIND, KP.K_TRUE_ARG, KP.K_FALSE_KIND,
                                                                   KP.K_STOP, KP.K_CHAIN, KP.K_WORD)
-KW, CW, AW = KP.KW, KP.CW, KP.AW
+KW, CW, AW, NW = KP.KW, KP.CW, KP.AW, KP.NW
 # the index of a power of two without a loop (a data-dependent loop mispredicts): de Bruijn multiply, table
 DEBRUIJN_MUL = 0x03F79D71B4CB0A89
 DEBRUIJN = np.zeros(64, np.int64)
@@ -105,7 +105,7 @@ def _atom(op, a, b, dx, d0, d1, px, p0, p1, dx_ptr, dx_ids, px_ptr, px_ids, site
 
 @njit(cache=True, nogil=True)
 def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chain, dx_word, px_word, pos_masks,
-                returns, mdc_bits, entry_pc, dcand_ptr, dcand, pcand_ptr, pcand, dx_ptr, dx_ids, px_ptr, px_ids,
+                num_tab, returns, mdc_bits, entry_pc, dcand_ptr, dcand, pcand_ptr, pcand, dx_ptr, dx_ids, px_ptr, px_ids,
                 mcc_tab, cc_tab, excl, site, is_or, pxtab_lists, mask_ptr, masks, params, status, drg, adrg, rule,
                 reason, cc_level, cc_pos):
     """Group cases ``start..end`` serially.
@@ -198,6 +198,9 @@ def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chai
             wdx |= np.int64(1 << B_ANY_MCC)
         if any_mcc or any_cc:
             wdx |= np.int64(1 << B_ANY_MCC_OR_CC)
+        for k in range(0, num_tab.shape[0], NW):  # the numbers MDC entries test, as ranges (no branches)
+            v = num[i, num_tab[k]]
+            wdx |= np.int64((v >= num_tab[k + 1]) & (v <= num_tab[k + 2])) << num_tab[k + 3]
         pdx_bits = mdc_bits[pdx] if pdx >= 0 else np.uint32(0)
         # MDCs worth visiting: those that cannot be skipped, and those whose list holds the principal diagnosis
         visit = (np.int64(pdx_bits) & skip) | ~skip  # ~skip sets every bit from n_mdc up

@@ -52,6 +52,13 @@ _DX_KINDS = ("pdx", "any_dx", "sdx")
 KW = 16            # row width: 64 bytes
 CW = 4             # ``conj`` row: mask, want, first generic atom, end of generic atoms
 AW = 3             # ``atoms`` row: op, a, b
+NW = 4             # ``num_tab`` row: field, low, high, bit
+MAX_NUM_BITS = 8
+_HUGE = 1 << 40
+# a numeric atom as the range its (known, >= 0) value must lie in; unknown values are -1 and fail every range
+_RANGES = {P.OP_NUM_EQ: lambda b: (b, b), P.OP_NUM_LT: lambda b: (0, b - 1), P.OP_NUM_LE: lambda b: (0, b),
+           P.OP_NUM_GT: lambda b: (b + 1, _HUGE), P.OP_NUM_GE: lambda b: (b, _HUGE),
+           P.OP_WEIGHT_GE: lambda b: (max(b, 1), _HUGE), P.OP_WEIGHT_LT: lambda b: (1, b - 1)}
 
 
 @dataclass
@@ -65,17 +72,19 @@ class KernelProgram:
     dx_word: np.ndarray      # int64 per dx code: bits of its lists (all diagnosis kinds)
     px_word: np.ndarray      # int64 per px code: bits of its lists and its OR flags
     pos_masks: np.ndarray    # int64 [principal dx, secondary dx, main px, other px]: bits each position may set
+    num_tab: np.ndarray      # int64 (n * NW): numeric atoms with a bit, as ranges (field, low, high, bit)
 
 
 def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int, int]], steps: np.ndarray,
-          step_stop: np.ndarray, entry_pc: np.ndarray, n_lists: int, dx_ptr: np.ndarray, dx_ids: np.ndarray,
-          px_ptr: np.ndarray, px_ids: np.ndarray, px_is_or: np.ndarray) -> KernelProgram:
+          step_stop: np.ndarray, entry_pc: np.ndarray, skip_mask: int, n_lists: int, dx_ptr: np.ndarray,
+          dx_ids: np.ndarray, px_ptr: np.ndarray, px_ids: np.ndarray, px_is_or: np.ndarray) -> KernelProgram:
     """The kernel program of a linearized scheme (``steps``, with ``step_stop`` from rule skipping).
 
     ``exprs`` holds every expression as DNF of ``(op, a, b)`` atoms; ``guards[e]`` is the guard of
     expression ``e`` as ``(G_PDX | G_MAIN_PX, list id)`` or ``(G_NONE, -1)``; lists on the unguarded
-    ``steps`` (every case reaching them pays) get bits first; ``entry_pc`` gives each MDC's entry step;
-    list ids run over ``n_lists`` (both domains share them).
+    ``steps`` (every case reaching them pays) get bits first; ``entry_pc`` gives each MDC's entry step and
+    ``skip_mask`` the MDCs a case skips when its principal diagnosis is not on their list; list ids run over
+    ``n_lists`` (both domains share them).
     """
     hot = np.bincount(steps[steps[:, P.T_GUARD] == P.G_NONE, P.T_EXPR], minlength=len(exprs))
     guard_atom = {P.G_PDX: P.OP_PDX_IN, P.G_MAIN_PX: P.OP_MAIN_PX_IN}
@@ -92,12 +101,24 @@ def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int,
             for op, a, _b in conj:
                 if op in _LISTS:
                     weight[(_LISTS[op][0], a)] += 1 + 1000 * hot[e]
-    keys = sorted(weight, key=lambda k: (-weight[k], k))[:LIST_BITS]
-    bit_of = {k: N_FIXED + i for i, k in enumerate(keys)}
+    # numeric bits: only the comparisons of the MDC entry clauses that every case evaluates (MDCs it cannot
+    # skip by its principal diagnosis, such as a newborn MDC open to any code), so that the word decides
+    # them; each costs a comparison per case, which elsewhere does not pay
+    entries = np.isin(steps[:, P.T_LABEL_KIND], (P.L_MDC, P.L_ELSE_QY))
+    unskippable = np.array([not (skip_mask >> int(m)) & 1 for m in steps[:, P.T_LABEL]], bool)
+    entry_exprs = steps[entries & unskippable, P.T_EXPR]
+    numeric = sorted({t for e in set(entry_exprs.tolist()) for conj in residual[e] for t in conj
+                      if t[0] in _RANGES})[:MAX_NUM_BITS]
+    num_bit = {t: N_FIXED + i for i, t in enumerate(numeric)}
+    first_list_bit = N_FIXED + len(numeric)
+    keys = sorted(weight, key=lambda k: (-weight[k], k))[:min(LIST_BITS, N_BITS - first_list_bit)]
+    bit_of = {k: first_list_bit + i for i, k in enumerate(keys)}
 
-    def lookup(op: int, a: int) -> tuple[int, bool] | None:
+    def lookup(op: int, a: int, b: int) -> tuple[int, bool] | None:
         if op in _FIXED:
             return _FIXED[op]
+        if (op, a, b) in num_bit:
+            return num_bit[(op, a, b)], False
         if op in _LISTS and (_LISTS[op][0], a) in bit_of:
             return bit_of[(_LISTS[op][0], a)], _LISTS[op][1]
         return None
@@ -114,7 +135,7 @@ def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int,
                 if op == P.OP_FALSE:
                     possible = False
                     break
-                hit = lookup(op, a)
+                hit = lookup(op, a, b)
                 if hit is None:
                     generic.append((op, a, b))
                     continue
@@ -171,8 +192,11 @@ def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int,
     prog[:, K_CHAIN] = chain_row
     prog[entry_pc[:-1][mdc_word == 1], K_WORD] = 1
     conj = np.stack([conj_mask, conj_want, conj_ptr[:-1].astype(np.int64), conj_ptr[1:].astype(np.int64)], axis=1)
+    num_tab = np.array([(a, *_RANGES[op](b), num_bit[(op, a, b)]) for op, a, b in numeric],
+                       np.int64).reshape(-1, NW)
     return KernelProgram(prog=prog.ravel(), conj=conj.ravel(), atoms=np.array(atoms, np.int32).ravel(),
-                         chain=chain_tab.ravel(), dx_word=dx_word, px_word=px_word, pos_masks=pos_masks)
+                         chain=chain_tab.ravel(), dx_word=dx_word, px_word=px_word, pos_masks=pos_masks,
+                         num_tab=num_tab.ravel())
 
 
 def _mdc_word(steps: np.ndarray, entry_pc: np.ndarray, expr_ptr: np.ndarray, conj_ptr: np.ndarray) -> np.ndarray:
