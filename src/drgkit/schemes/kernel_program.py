@@ -11,9 +11,10 @@ the same program. Three things make it fast:
   (有效手术室操作), and one bit per code list that the rules test with ``pdx_in``, ``any_dx_in``,
   ``sdx_in``, ``main_px_in`` or ``any_px_in`` — OR-ed over the case's codes from per-code words, filtered
   by the code's position (principal / secondary diagnosis, main / other procedure). A conjunction then
-  becomes ``(mask, want)``: it can only be true when ``word & mask == want``. Atoms without a bit
-  (numbers, birth weight, body sites, procedure tables, lists beyond ``LIST_BITS``) stay *generic* and
-  are evaluated one by one. Guard atoms are dropped from the conjunctions: the kernel tests the step's
+  becomes ``(mask, want)``: it can only be true when ``word & mask == want``. The comparisons of the MDC
+  entries every case evaluates get bits too (as ranges of a field). Atoms without a bit (other numbers,
+  birth weight, body sites, procedure tables, lists beyond ``LIST_BITS``) stay *generic* and are
+  evaluated one by one. Guard atoms are dropped from the conjunctions: the kernel tests the step's
   guard first, so a guarded expression is only evaluated when its guard atom is known true.
 * **Fewer steps.** A run of DRG splits on the CC level is one table lookup (``chain``), and an MDC entry
   decided by the case word costs no step (column ``K_WORD``).
