@@ -24,7 +24,8 @@ import sys, numpy as np, pyarrow as pa
 from drgkit.grouping.batch import Encoded, run_kernel
 from drgkit.schemes.compile import load_compiled
 z = np.load(sys.argv[1]); reps = int(sys.argv[3])
-enc = Encoded(z["dx_off"], z["dx"], z["px_off"], z["px"], z["num"], pa.array([], pa.string()), pa.array([], pa.string()))
+no_codes = pa.array([], pa.string())
+enc = Encoded(z["dx_off"], z["dx"], z["px_off"], z["px"], z["num"], no_codes, no_codes)
 scheme = load_compiled(sys.argv[2])
 for _ in range(reps + 1):
     run_kernel(enc, scheme, threads=1)
