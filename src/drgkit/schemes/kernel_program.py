@@ -33,6 +33,7 @@ from . import program as P
 # fixed bits
 B_SEC_MCC, B_SEC_CC, B_SEC_MCC_OR_CC, B_ANY_MCC, B_ANY_MCC_OR_CC, B_MAIN_OR, B_ANY_OR = range(7)
 N_FIXED = 7
+N_CC_STATES = 1 << 5   # the five CC bits B_SEC_MCC .. B_ANY_MCC_OR_CC are the word's low bits
 N_BITS = 63   # bit 63 stays clear: the word is a signed int64 (numba turns int64 op uint64 into float64)
 LIST_BITS = N_BITS - N_FIXED   # bits for code lists; the tests lower it to exercise the generic atoms
 
@@ -176,8 +177,13 @@ def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int,
                           kind_mask("any_px") | (1 << B_ANY_OR)], np.int64)
     expr_ptr, conj_ptr = np.array(expr_ptr, np.int32), np.array(conj_ptr, np.int32)
     conj_mask, conj_want = np.array(conj_mask, np.int64), np.array(conj_want, np.int64)
-    chain_row, chain_tab = _cc_chains(steps, expr_ptr, conj_mask, conj_want, conj_ptr)
-    mdc_word = _mdc_word(steps, entry_pc, expr_ptr, conj_ptr)
+    # per expression: no generic atom left (the word decides it), and the word bits it reads
+    word_only = np.array([conj_ptr[expr_ptr[e]] == conj_ptr[expr_ptr[e + 1]] for e in range(len(exprs))], bool)
+    bits_read = np.array([np.bitwise_or.reduce(conj_mask[expr_ptr[e]:expr_ptr[e + 1]], initial=0)
+                          for e in range(len(exprs))], np.int64)
+    cc_only = word_only & (bits_read & ~np.int64(N_CC_STATES - 1) == 0)
+    chain_row, chain_tab = _cc_chains(steps, expr_ptr, conj_mask, conj_want, cc_only)
+    mdc_word = _mdc_word(steps, entry_pc, word_only)
 
     n = len(steps)
     prog = np.zeros((n, KW), np.int32)
@@ -200,7 +206,7 @@ def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int,
                          num_tab=num_tab.ravel())
 
 
-def _mdc_word(steps: np.ndarray, entry_pc: np.ndarray, expr_ptr: np.ndarray, conj_ptr: np.ndarray) -> np.ndarray:
+def _mdc_word(steps: np.ndarray, entry_pc: np.ndarray, word_only: np.ndarray) -> np.ndarray:
     """MDCs whose entry (and else-QY clause) the kernel decides from the case word and MDC bits alone.
 
     Such an MDC costs no step of its own: the kernel goes from the previous MDC straight into the body of
@@ -210,10 +216,8 @@ def _mdc_word(steps: np.ndarray, entry_pc: np.ndarray, expr_ptr: np.ndarray, con
     n_mdc = len(entry_pc) - 1
     out = np.zeros(n_mdc, np.uint8)
 
-    def word_only(pc: int) -> bool:
-        e = int(steps[pc, P.T_EXPR])
-        return (int(steps[pc, P.T_GUARD]) in (P.G_NONE, P.G_PDX_MDC)
-                and all(conj_ptr[j] == conj_ptr[j + 1] for j in range(expr_ptr[e], expr_ptr[e + 1])))
+    def decided(pc: int) -> bool:
+        return int(steps[pc, P.T_GUARD]) in (P.G_NONE, P.G_PDX_MDC) and bool(word_only[steps[pc, P.T_EXPR]])
 
     for m in range(n_mdc):
         pc = int(entry_pc[m])
@@ -224,36 +228,29 @@ def _mdc_word(steps: np.ndarray, entry_pc: np.ndarray, expr_ptr: np.ndarray, con
             clauses.append(pc + 1)
         last = clauses[-1]
         false_to = last + 1 if steps[last, P.T_FALSE_KIND] == P.A_NEXT else int(steps[last, P.T_FALSE_ARG])
-        if steps[last, P.T_FALSE_KIND] != P.A_RETURN and false_to == entry_pc[m + 1] and all(map(word_only, clauses)):
+        if steps[last, P.T_FALSE_KIND] != P.A_RETURN and false_to == entry_pc[m + 1] and all(map(decided, clauses)):
             out[m] = 1
     return out
 
 
-N_CC_STATES = 1 << 5   # the five CC bits B_SEC_MCC .. B_ANY_MCC_OR_CC are the word's low bits
-
 
 def _cc_chains(steps: np.ndarray, expr_ptr: np.ndarray, conj_mask: np.ndarray, conj_want: np.ndarray,
-               conj_ptr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+               cc_only: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Resolve each run of DRG splits (细分组 by CC level) in one lookup.
 
     After an ADRG rule matches, its splits (``mcc`` → x1, ``mcc_or_cc`` → x3, else x5) are tested in
     order; each depends only on the case's CC state. For every split step, the outcome of walking from it
     under each of the 32 CC states is precomputed: the return row, or the first step of the walk that
-    needs more than the CC state (encoded ``-(step + 1)``).
+    needs more than the CC state (encoded ``-(step + 1)``). ``cc_only[e]``: expression ``e`` reads only the
+    CC bits of the word.
     """
     n = len(steps)
-    cc_bits = N_CC_STATES - 1
-
-    def cc_only(e: int) -> bool:
-        js = range(expr_ptr[e], expr_ptr[e + 1])
-        return all(conj_ptr[j] == conj_ptr[j + 1] and conj_mask[j] & ~cc_bits == 0 for j in js)
 
     def value(e: int, state: int) -> bool:
         return any(state & conj_mask[j] == conj_want[j] for j in range(expr_ptr[e], expr_ptr[e + 1]))
 
     splits = (steps[:, P.T_LABEL_KIND] == P.L_SPLIT) | (steps[:, P.T_LABEL_KIND] == P.L_DEFAULT)
-    pure = np.array([bool(splits[pc]) and steps[pc, P.T_GUARD] == P.G_NONE and cc_only(int(steps[pc, P.T_EXPR]))
-                     for pc in range(n)], bool)
+    pure = splits & (steps[:, P.T_GUARD] == P.G_NONE) & cc_only[steps[:, P.T_EXPR]]
     chain_row = np.full(n, -1, np.int32)
     rows = []
     for pc in np.flatnonzero(pure):
