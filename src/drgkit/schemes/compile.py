@@ -422,7 +422,7 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
         pxtab_masks=np.array(masks or [0], np.int32),
         mdc_tab=np.array(mdc_tab, np.int32).reshape(-1, 11), rule_tab=np.array(rule_tab, np.int32).reshape(-1, 6),
         split_tab=np.array(split_tab, np.int32).reshape(-1, 2), params=params, steps=steps, returns=returns,
-        mdc_entry_pc=mdc_entry_pc, step_stop=step_stop, dx_cand_ptr=dx_cand_ptr, dx_cand=dx_cand,
+        mdc_entry_pc=mdc_entry_pc, dx_cand_ptr=dx_cand_ptr, dx_cand=dx_cand,
         px_cand_ptr=px_cand_ptr, px_cand=px_cand, kernel=kprog,
         mdc_codes=[m["mdc"] for m in mdc_rows], mdc_names=[m["name"] for m in mdc_rows], rule_ids=rule_ids,
         adrg_codes=adrg_codes, adrg_names=adrg_names, drg_codes=drg_codes, drg_names=drg_names,

@@ -130,9 +130,8 @@ class CompiledScheme:
     steps: np.ndarray              # int32 (n_steps, 9) the linearized program
     returns: np.ndarray            # int32 (n_returns, 5) status, drg, adrg, rule, reason
     mdc_entry_pc: np.ndarray       # int32 (n_mdc + 1) entry step of each MDC, then the end step
-    # rule skipping (kernel only; see compile._skip_chains): where a guarded step's false chain ends, and per
-    # code the guarded steps its principal-diagnosis / main-procedure guard lets through
-    step_stop: np.ndarray          # int32 (n_steps,) == pc for steps that always run
+    # rule skipping (kernel only; see compile._skip_chains): per code, the guarded steps its
+    # principal-diagnosis / main-procedure guard lets through (where each chain ends is in ``kernel.prog``)
     dx_cand_ptr: np.ndarray
     dx_cand: np.ndarray
     px_cand_ptr: np.ndarray
