@@ -55,8 +55,8 @@ NO_CODE = -2  # an empty principal-diagnosis slot (the record has no principal d
 def _in(code, lst, ptr, ids):
     if code < 0:
         return False
-    for k in range(ptr[code], ptr[code + 1]):
-        v = ids[k]
+    for k in range(ptr[U(code)], ptr[U(code + 1)]):
+        v = ids[U(k)]
         if v == lst:
             return True
         if v > lst:
@@ -127,20 +127,20 @@ def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chai
     n_mdc = entry_pc.shape[0] - 1
     pos_pdx, pos_sdx, pos_main, pos_other = pos_masks[0], pos_masks[1], pos_masks[2], pos_masks[3]
     for i in range(start, end):
-        d0, d1, p0, p1 = dx_off[i], dx_off[i + 1], px_off[i], px_off[i + 1]
-        pdx = dx[d0] if d1 > d0 else -1
+        d0, d1, p0, p1 = dx_off[U(i)], dx_off[U(i + 1)], px_off[U(i)], px_off[U(i + 1)]
+        pdx = dx[U(d0)] if d1 > d0 else -1
 
         # ---- complications: (mcc, cc) over secondary diagnoses and over all diagnoses (CHS-DRG 2.0) ----
-        t = excl[pdx] if pdx >= 0 else -1
+        t = excl[U(pdx)] if pdx >= 0 else -1
         sec_mcc = sec_cc = any_mcc = any_cc = False
         sec_mcc_pos = sec_cc_pos = any_mcc_pos = any_cc_pos = -1
         wdx = np.int64(0)
         for q in range(d1 - d0):
-            c = dx[d0 + q]
+            c = dx[U(d0 + q)]
             if c < 0:
                 continue
-            wdx |= dx_word[c] & (pos_pdx if q == 0 else pos_sdx)
-            m = mcc_tab[c]
+            wdx |= dx_word[U(c)] & (pos_pdx if q == 0 else pos_sdx)
+            m = mcc_tab[U(c)]
             if m >= 0 and not (t >= 0 and m == t):
                 if q > 0 and not sec_mcc:
                     sec_mcc = True
@@ -148,7 +148,7 @@ def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chai
                 if not any_mcc:
                     any_mcc = True
                     any_mcc_pos = q
-            m = cc_tab[c]
+            m = cc_tab[U(c)]
             if m >= 0 and not (t >= 0 and m == t):
                 if q > 0 and not sec_cc:
                     sec_cc = True
@@ -160,35 +160,35 @@ def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chai
             any_mcc = any_cc = False
             any_mcc_pos = any_cc_pos = -1
         if any_dx_mode:
-            cc_level[i] = 2 if any_mcc else (1 if any_cc else 0)
-            cc_pos[i] = any_mcc_pos if any_mcc else any_cc_pos
+            cc_level[U(i)] = 2 if any_mcc else (1 if any_cc else 0)
+            cc_pos[U(i)] = any_mcc_pos if any_mcc else any_cc_pos
         else:
-            cc_level[i] = 2 if sec_mcc else (1 if sec_cc else 0)
-            cc_pos[i] = sec_mcc_pos if sec_mcc else sec_cc_pos
+            cc_level[U(i)] = 2 if sec_mcc else (1 if sec_cc else 0)
+            cc_pos[U(i)] = sec_mcc_pos if sec_mcc else sec_cc_pos
 
         # ---- record check ----
         why = 0
-        g = num[i, F_GENDER]
+        g = num[U(i), F_GENDER]
         if g != 1 and g != 2:
             why = R_GENDER
         elif d1 == d0 or pdx == NO_CODE:
             why = R_NO_DX
         elif full:
-            age = num[i, F_AGE]
+            age = num[U(i), F_AGE]
             if age < 0:
                 why = R_AGE
             elif age == 0:
-                days = num[i, F_AGE_DAYS]
+                days = num[U(i), F_AGE_DAYS]
                 if days < 0:
                     why = R_AGE_DAYS
-                elif days <= 28 and num[i, F_WEIGHT] < 0:
+                elif days <= 28 and num[U(i), F_WEIGHT] < 0:
                     why = R_WEIGHT
         if why != 0:
-            status[i] = ST_INVALID
-            drg[i] = 0
-            adrg[i] = -1
-            rule[i] = -1
-            reason[i] = why
+            status[U(i)] = ST_INVALID
+            drg[U(i)] = 0
+            adrg[U(i)] = -1
+            rule[U(i)] = -1
+            reason[U(i)] = why
             continue
 
         if sec_mcc:
@@ -202,9 +202,9 @@ def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chai
         if any_mcc or any_cc:
             wdx |= np.int64(1 << B_ANY_MCC_OR_CC)
         for k in range(0, num_tab.shape[0], NW):  # the numbers MDC entries test, as ranges (no branches)
-            v = num[i, num_tab[k]]
-            wdx |= np.int64((v >= num_tab[k + 1]) & (v <= num_tab[k + 2])) << num_tab[k + 3]
-        pdx_bits = mdc_bits[pdx] if pdx >= 0 else np.uint32(0)
+            v = num[U(i), U(num_tab[U(k)])]
+            wdx |= np.int64((v >= num_tab[U(k + 1)]) & (v <= num_tab[U(k + 2)])) << num_tab[U(k + 3)]
+        pdx_bits = mdc_bits[U(pdx)] if pdx >= 0 else np.uint32(0)
         # MDCs worth visiting: those that cannot be skipped, and those whose list holds the principal diagnosis
         visit = (np.int64(pdx_bits) & skip) | ~skip  # ~skip sets every bit from n_mdc up
         attempts = p1 - p0 if retry and p1 - p0 >= 2 else 1
@@ -213,19 +213,20 @@ def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chai
         final = -1
         for attempt in range(attempts):
             q0, q1 = (p0, p1) if attempt == 0 else (p0 + attempt, p0 + attempt + 1)
-            mpx = px[q0] if q1 > q0 else -1
+            mpx = px[U(q0)] if q1 > q0 else -1
             w = wdx
             for q in range(q0, q1):
-                if px[q] >= 0:
-                    w |= px_word[px[q]] & (pos_main if q == q0 else pos_other)
+                c = px[U(q)]
+                if c >= 0:
+                    w |= px_word[U(c)] & (pos_main if q == q0 else pos_other)
             cstate = w & CC_STATE_BITS
             # candidate steps of the principal diagnosis and of the main procedure (pointers only move
             # forward, as the program only jumps forward)
             dpos = dend = ppos = pend = 0
             if pdx >= 0:
-                dpos, dend = dcand_ptr[pdx], dcand_ptr[pdx + 1]
+                dpos, dend = dcand_ptr[U(pdx)], dcand_ptr[U(pdx + 1)]
             if mpx >= 0:
-                ppos, pend = pcand_ptr[mpx], pcand_ptr[mpx + 1]
+                ppos, pend = pcand_ptr[U(mpx)], pcand_ptr[U(mpx + 1)]
             pc = 0
             entered = False
             r = -1
@@ -237,8 +238,8 @@ def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chai
                     while True:
                         low = visit & (np.int64(-1) << m)
                         low &= -low  # the lowest MDC at or after m to visit (bit n_mdc is always set)
-                        m = DEBRUIJN[((low * DEBRUIJN_MUL) >> 58) & 63]
-                        pc = entry_pc[m]
+                        m = DEBRUIJN[U(((low * DEBRUIJN_MUL) >> 58) & 63)]
+                        pc = entry_pc[U(m)]
                         b = pc * KW
                         if m == n_mdc or prog[U(b + K_WORD)] == 0:
                             break  # evaluate that entry (or the end step) below
@@ -273,15 +274,15 @@ def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chai
                 nxt = prog[U(b + K_STOP)]
                 known = False  # the step's guard is already known true (it is a candidate of the case's code)
                 if nxt != pc:  # a guarded rule: go to the first candidate on its false chain, or the chain's end
-                    while dpos < dend and dcand[dpos] < pc:
+                    while dpos < dend and dcand[U(dpos)] < pc:
                         dpos += 1
-                    while ppos < pend and pcand[ppos] < pc:
+                    while ppos < pend and pcand[U(ppos)] < pc:
                         ppos += 1
                     stop = nxt
-                    if dpos < dend and dcand[dpos] < nxt:
-                        nxt = dcand[dpos]
-                    if ppos < pend and pcand[ppos] < nxt:
-                        nxt = pcand[ppos]
+                    if dpos < dend and dcand[U(dpos)] < nxt:
+                        nxt = dcand[U(dpos)]
+                    if ppos < pend and pcand[U(ppos)] < nxt:
+                        nxt = pcand[U(ppos)]
                     known = nxt != stop
                     pc = nxt
                     b = pc * KW
@@ -313,13 +314,13 @@ def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chai
                     ok = True
                     # the atoms the case word cannot answer
                     for k in range(conj[U(j * CW + 2)], conj[U(j * CW + 3)]):
-                        op, a, bv = atoms[k * AW], atoms[k * AW + 1], atoms[k * AW + 2]
+                        op, a, bv = atoms[U(k * AW)], atoms[U(k * AW + 1)], atoms[U(k * AW + 2)]
                         if op == OP_PDX_IN:
                             hit = _in(pdx, a, dx_ptr, dx_ids)
                         elif op == OP_MAIN_PX_IN:
                             hit = _in(mpx, a, px_ptr, px_ids)
                         elif op >= OP_NUM_EQ and op <= OP_NUM_IN_MASK:
-                            v = num[i, a]
+                            v = num[U(i), U(a)]
                             if v < 0:
                                 hit = False
                             elif op == OP_NUM_EQ:
@@ -335,18 +336,18 @@ def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chai
                             else:
                                 hit = v < 31 and (bv >> v) & 1 == 1
                         elif op == OP_WEIGHT_GE or op == OP_WEIGHT_LT:
-                            bw = num[i, F_WEIGHT]  # unknown or zero weight fails every weight band
+                            bw = num[U(i), F_WEIGHT]  # unknown or zero weight fails every weight band
                             hit = bw > 0 and (bw >= bv if op == OP_WEIGHT_GE else bw < bv)
                         elif op == OP_ANY_PX_IN:
                             hit = False
                             for q in range(q0, q1):
-                                if _in(px[q], a, px_ptr, px_ids):
+                                if _in(px[U(q)], a, px_ptr, px_ids):
                                     hit = True
                                     break
                         elif op == OP_ANY_DX_IN or op == OP_SDX_IN:
                             hit = False
                             for q in range(d0 + 1 if op == OP_SDX_IN else d0, d1):
-                                if _in(dx[q], a, dx_ptr, dx_ids):
+                                if _in(dx[U(q)], a, dx_ptr, dx_ids):
                                     hit = True
                                     break
                         else:
@@ -369,7 +370,7 @@ def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chai
             if attempt == 0:
                 first_r = r
                 first_entered = entered
-            if returns[r, 0] != ST_UNGROUPABLE:
+            if returns[U(r), 0] != ST_UNGROUPABLE:
                 final = r
                 break
         if final < 0:  # ungroupable: tell "no rule matched" from "no MDC would take the case"
@@ -379,11 +380,11 @@ def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chai
                 why = R_MDC_CONDITION if pdx >= 0 and mdc_bits[pdx] != 0 else R_PDX_NO_MDC
         else:
             why = returns[final, 4]
-        status[i] = returns[final, 0]
-        drg[i] = returns[final, 1]
-        adrg[i] = returns[final, 2]
-        rule[i] = returns[final, 3]
-        reason[i] = why
+        status[U(i)] = returns[U(final), 0]
+        drg[U(i)] = returns[U(final), 1]
+        adrg[U(i)] = returns[U(final), 2]
+        rule[U(i)] = returns[U(final), 3]
+        reason[U(i)] = why
 
 
 @njit(cache=True, parallel=True, nogil=True)
