@@ -48,6 +48,7 @@ for _i in range(64):
 # Indices into the packed program are cast to unsigned: numba then leaves out the negative-index wraparound
 # it adds to every signed index (≈ 15 % fewer instructions per case, counted by benchmarks/count_kernel.py).
 U = np.uint64
+LOW32 = np.int64(0xFFFFFFFF)
 NO_CODE = -2  # an empty principal-diagnosis slot (the record has no principal diagnosis)
 
 
@@ -107,9 +108,9 @@ def _atom(op, a, b, dx, d0, d1, px, p0, p1, dx_ptr, dx_ids, px_ptr, px_ids, site
 
 
 @njit(cache=True, nogil=True)
-def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chain, dx_word, px_word, pos_masks,
+def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chain, dx_tab, px_word, pos_masks,
                 num_tab, returns, mdc_bits, entry_pc, dcand_ptr, dcand, pcand_ptr, pcand, dx_ptr, dx_ids, px_ptr,
-                px_ids, mcc_tab, cc_tab, excl, site, is_or, pxtab_lists, mask_ptr, masks, params, status, drg, adrg,
+                px_ids, excl, site, is_or, pxtab_lists, mask_ptr, masks, params, status, drg, adrg,
                 rule, reason, cc_level, cc_pos):
     """Group cases ``start..end`` serially.
 
@@ -130,41 +131,37 @@ def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chai
         d0, d1, p0, p1 = dx_off[U(i)], dx_off[U(i + 1)], px_off[U(i)], px_off[U(i + 1)]
         pdx = dx[U(d0)] if d1 > d0 else -1
 
-        # ---- complications: (mcc, cc) over secondary diagnoses and over all diagnoses (CHS-DRG 2.0) ----
-        t = excl[U(pdx)] if pdx >= 0 else -1
-        sec_mcc = sec_cc = any_mcc = any_cc = False
-        sec_mcc_pos = sec_cc_pos = any_mcc_pos = any_cc_pos = -1
+        # ---- complications: first MCC / CC position among the secondary diagnoses and among all diagnoses
+        # (CHS-DRG 2.0); a code's CC entry packs its exclusion tables as MCC and as CC, each + 1 (0: none) ----
         wdx = np.int64(0)
-        for q in range(d1 - d0):
+        t1 = np.int64(0)  # exclusion table of the principal diagnosis + 1 (0: none)
+        pdx_mcc = pdx_cc = False
+        if pdx >= 0:
+            t1 = excl[U(pdx)] + 1
+            wdx = dx_tab[U(2 * pdx)] & pos_pdx
+            x = dx_tab[U(2 * pdx + 1)]
+            m1, k1 = x & LOW32, x >> 32
+            pdx_mcc = m1 != 0 and m1 != t1
+            pdx_cc = k1 != 0 and k1 != t1
+        smcc = scc = -1
+        for q in range(1, d1 - d0):
             c = dx[U(d0 + q)]
             if c < 0:
                 continue
-            wdx |= dx_word[U(c)] & (pos_pdx if q == 0 else pos_sdx)
-            m = mcc_tab[U(c)]
-            if m >= 0 and not (t >= 0 and m == t):
-                if q > 0 and not sec_mcc:
-                    sec_mcc = True
-                    sec_mcc_pos = q
-                if not any_mcc:
-                    any_mcc = True
-                    any_mcc_pos = q
-            m = cc_tab[U(c)]
-            if m >= 0 and not (t >= 0 and m == t):
-                if q > 0 and not sec_cc:
-                    sec_cc = True
-                    sec_cc_pos = q
-                if not any_cc:
-                    any_cc = True
-                    any_cc_pos = q
-        if d1 - d0 < 2:  # 2.0 judges the principal diagnosis too, but only when there is a second diagnosis
-            any_mcc = any_cc = False
-            any_mcc_pos = any_cc_pos = -1
-        if any_dx_mode:
-            cc_level[U(i)] = 2 if any_mcc else (1 if any_cc else 0)
-            cc_pos[U(i)] = any_mcc_pos if any_mcc else any_cc_pos
-        else:
-            cc_level[U(i)] = 2 if sec_mcc else (1 if sec_cc else 0)
-            cc_pos[U(i)] = sec_mcc_pos if sec_mcc else sec_cc_pos
+            wdx |= dx_tab[U(2 * c)] & pos_sdx
+            x = dx_tab[U(2 * c + 1)]
+            if x != 0:
+                m1, k1 = x & LOW32, x >> 32
+                if smcc < 0 and m1 != 0 and m1 != t1:
+                    smcc = q
+                if scc < 0 and k1 != 0 and k1 != t1:
+                    scc = q
+        # 2.0 judges the principal diagnosis too, but only when there is a second diagnosis
+        amcc = 0 if pdx_mcc and d1 - d0 >= 2 else smcc
+        acc = 0 if pdx_cc and d1 - d0 >= 2 else scc
+        mp, cp = (amcc, acc) if any_dx_mode else (smcc, scc)
+        cc_level[U(i)] = 2 if mp >= 0 else (1 if cp >= 0 else 0)
+        cc_pos[U(i)] = mp if mp >= 0 else cp
 
         # ---- record check ----
         why = 0
@@ -191,16 +188,9 @@ def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chai
             reason[U(i)] = why
             continue
 
-        if sec_mcc:
-            wdx |= np.int64(1 << B_SEC_MCC)
-        if sec_cc:
-            wdx |= np.int64(1 << B_SEC_CC)
-        if sec_mcc or sec_cc:
-            wdx |= np.int64(1 << B_SEC_MCC_OR_CC)
-        if any_mcc:
-            wdx |= np.int64(1 << B_ANY_MCC)
-        if any_mcc or any_cc:
-            wdx |= np.int64(1 << B_ANY_MCC_OR_CC)
+        sm, sc, am, ac = np.int64(smcc >= 0), np.int64(scc >= 0), np.int64(amcc >= 0), np.int64(acc >= 0)
+        wdx |= ((sm << B_SEC_MCC) | (sc << B_SEC_CC) | ((sm | sc) << B_SEC_MCC_OR_CC) | (am << B_ANY_MCC)
+                | ((am | ac) << B_ANY_MCC_OR_CC))
         for k in range(0, num_tab.shape[0], NW):  # the numbers MDC entries test, as ranges (no branches)
             v = num[U(i), U(num_tab[U(k)])]
             wdx |= np.int64((v >= num_tab[U(k + 1)]) & (v <= num_tab[U(k + 2)])) << num_tab[U(k + 3)]

@@ -372,7 +372,7 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
     step_stop, dx_cand_ptr, dx_cand, px_cand_ptr, px_cand = _skip_chains(steps, dx_ptr, dx_ids, px_ptr, px_ids)
     kprog = kernel_program.build([[[atom_key[k] for k in conj] for conj in e] for e in b.exprs], list_guards,
                                  steps, step_stop, mdc_entry_pc, skip_mask, len(b.list_labels), dx_ptr,
-                                 dx_ids, px_ptr, px_ids, px_is_or)
+                                 dx_ids, px_ptr, px_ids, px_is_or, dx_mcc, dx_cc)
 
     # ---- flatten expressions: one (op, a, b) row per atom occurrence, CSR by conjunction ----
     conj_ptr, expr_ptr, flat, flat_text = [0], [0], [], []

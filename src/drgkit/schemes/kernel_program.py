@@ -71,22 +71,30 @@ class KernelProgram:
     conj: np.ndarray         # int64 (n_conj * CW): per residual conjunction, its mask, want and generic atoms
     atoms: np.ndarray        # int32 (n_atoms * AW): generic atoms (op, a, b)
     chain: np.ndarray        # int32 (rows * N_CC_STATES): per CC state, the return row (>= 0) or -(step + 1)
-    dx_word: np.ndarray      # int64 per dx code: bits of its lists (all diagnosis kinds)
+    dx_tab: np.ndarray       # int64 (n_dx * 2): per dx code, its word (bits of its lists, all diagnosis
+                             # kinds) and its CC entry (exclusion table as MCC + 1) | (as CC + 1) << 32
     px_word: np.ndarray      # int64 per px code: bits of its lists and its OR flags
     pos_masks: np.ndarray    # int64 [principal dx, secondary dx, main px, other px]: bits each position may set
     num_tab: np.ndarray      # int64 (n * NW): numeric atoms with a bit, as ranges (field, low, high, bit)
 
+    @property
+    def dx_word(self) -> np.ndarray:
+        """Per dx code, the bits of its lists."""
+        return self.dx_tab[0::2]
+
 
 def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int, int]], steps: np.ndarray,
           step_stop: np.ndarray, entry_pc: np.ndarray, skip_mask: int, n_lists: int, dx_ptr: np.ndarray,
-          dx_ids: np.ndarray, px_ptr: np.ndarray, px_ids: np.ndarray, px_is_or: np.ndarray) -> KernelProgram:
+          dx_ids: np.ndarray, px_ptr: np.ndarray, px_ids: np.ndarray, px_is_or: np.ndarray, dx_mcc: np.ndarray,
+          dx_cc: np.ndarray) -> KernelProgram:
     """The kernel program of a linearized scheme (``steps``, with ``step_stop`` from rule skipping).
 
     ``exprs`` holds every expression as DNF of ``(op, a, b)`` atoms; ``guards[e]`` is the guard of
     expression ``e`` as ``(G_PDX | G_MAIN_PX, list id)`` or ``(G_NONE, -1)``; lists on the unguarded
     ``steps`` (every case reaching them pays) get bits first; ``entry_pc`` gives each MDC's entry step and
     ``skip_mask`` the MDCs a case skips when its principal diagnosis is not on their list; list ids run over
-    ``n_lists`` (both domains share them).
+    ``n_lists`` (both domains share them); ``dx_mcc`` / ``dx_cc`` give each dx code's exclusion table as an
+    MCC / a CC (-1: it is none).
     """
     hot = np.bincount(steps[steps[:, P.T_GUARD] == P.G_NONE, P.T_EXPR], minlength=len(exprs))
     guard_atom = {P.G_PDX: P.OP_PDX_IN, P.G_MAIN_PX: P.OP_MAIN_PX_IN}
@@ -169,7 +177,9 @@ def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int,
     def kind_mask(*kinds: str) -> int:
         return sum(1 << bit for (kind, _lst), bit in bit_of.items() if kind in kinds)
 
-    dx_word = words(dx_ptr, dx_ids, _DX_KINDS)
+    # one 16-byte entry per diagnosis: a secondary diagnosis costs one cache line
+    dx_tab = np.stack([words(dx_ptr, dx_ids, _DX_KINDS),
+                       (dx_mcc.astype(np.int64) + 1) | (dx_cc.astype(np.int64) + 1) << 32], axis=1).ravel()
     px_word = words(px_ptr, px_ids, ("main_px", "any_px"))
     px_word[px_is_or == 1] |= (1 << B_MAIN_OR) | (1 << B_ANY_OR)
     pos_masks = np.array([kind_mask("pdx", "any_dx"), kind_mask("any_dx", "sdx"),
@@ -202,7 +212,7 @@ def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int,
     num_tab = np.array([(a, *_RANGES[op](b), num_bit[(op, a, b)]) for op, a, b in numeric],
                        np.int64).reshape(-1, NW)
     return KernelProgram(prog=prog.ravel(), conj=conj.ravel(), atoms=np.array(atoms, np.int32).ravel(),
-                         chain=chain_tab.ravel(), dx_word=dx_word, px_word=px_word, pos_masks=pos_masks,
+                         chain=chain_tab.ravel(), dx_tab=dx_tab, px_word=px_word, pos_masks=pos_masks,
                          num_tab=num_tab.ravel())
 
 

@@ -158,8 +158,8 @@ class CompiledScheme:
     def kernel_args(self) -> tuple:
         """The arrays the kernel needs, in its argument order."""
         k = self.kernel
-        return (k.prog, k.conj, k.atoms, k.chain, k.dx_word, k.px_word, k.pos_masks, k.num_tab, self.returns,
+        return (k.prog, k.conj, k.atoms, k.chain, k.dx_tab, k.px_word, k.pos_masks, k.num_tab, self.returns,
                 self.dx_mdc_bits, self.mdc_entry_pc, self.dx_cand_ptr, self.dx_cand, self.px_cand_ptr, self.px_cand,
                 self.dx_list_ptr, self.dx_list_ids, self.px_list_ptr, self.px_list_ids,
-                self.dx_mcc_tab, self.dx_cc_tab, self.dx_excl, self.dx_site, self.px_is_or,
+                self.dx_excl, self.dx_site, self.px_is_or,
                 self.pxtab_lists, self.pxtab_mask_ptr, self.pxtab_masks, self.params)
