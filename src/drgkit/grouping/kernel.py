@@ -276,6 +276,8 @@ def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chai
                     known = nxt != stop
                     pc = nxt
                     b = pc * KW
+                    if not known and prog[U(b + K_LABEL_KIND)] == L_MDC:
+                        continue  # the chain ends at the next MDC: choose it by the MDC bits, above
                 row = prog[U(b + K_CHAIN)]
                 if row >= 0:  # a run of CC splits: one lookup by the CC state (the word's low bits)
                     v = chain[U(row * N_CC_STATES + cstate)]
