@@ -49,7 +49,7 @@ DX_MCC, DX_CC = np.array([7, -1], np.int32), np.array([-1, 0], np.int32)  # dx 0
 
 
 def build() -> K.KernelProgram:
-    return K.build(EXPRS, GUARDS, STEPS, np.arange(len(STEPS), dtype=np.int32), np.array([0, 5], np.int32), 0, 3,
+    return K.build(EXPRS, GUARDS, STEPS, np.array([0, 5], np.int32), 0, 3,
                    DX_PTR, DX_IDS, PX_PTR, PX_IDS, PX_IS_OR, DX_MCC, DX_CC)
 
 
@@ -78,7 +78,7 @@ def test_impossible_conjunctions_are_left_out_and_negations_want_zero() -> None:
     # expression 5 is only used by no step; rebuild a step on it to read its conjunctions
     steps = STEPS.copy()
     steps[5, P.T_EXPR] = 5
-    kp = K.build(EXPRS, GUARDS, steps, np.arange(len(steps), dtype=np.int32), np.array([0, 5], np.int32), 0, 3,
+    kp = K.build(EXPRS, GUARDS, steps, np.array([0, 5], np.int32), 0, 3,
                  DX_PTR, DX_IDS, PX_PTR, PX_IDS, PX_IS_OR, DX_MCC, DX_CC)
     assert conjunctions(kp, 5) == [(1 << K.B_ANY_OR, 0, [])]
 
@@ -113,7 +113,7 @@ def test_mdc_entry_decided_by_word() -> None:
     steps = STEPS.copy()
     steps[0, P.T_EXPR] = 1                                # an entry with a generic atom is evaluated as a step
     # (skippable MDC: its number stays a generic atom, see the next test)
-    kp = K.build(EXPRS, GUARDS, steps, np.arange(len(steps), dtype=np.int32), np.array([0, 5], np.int32), 1, 3,
+    kp = K.build(EXPRS, GUARDS, steps, np.array([0, 5], np.int32), 1, 3,
                  DX_PTR, DX_IDS, PX_PTR, PX_IDS, PX_IS_OR, DX_MCC, DX_CC)
     assert kp.prog.reshape(-1, K.KW)[0, K.K_WORD] == 0
 
@@ -124,7 +124,7 @@ def test_numbers_of_unskippable_mdc_entries_become_ranges() -> None:
     exprs[0] = [[(P.OP_PDX_IN, L_MDC_DX, 0), (P.OP_NUM_EQ, P.F_AGE, 0), (P.OP_NUM_LE, P.F_AGE_DAYS, 28)]]
 
     def entry(skip_mask: int) -> tuple[K.KernelProgram, list]:
-        kp = K.build(exprs, GUARDS, STEPS, np.arange(len(STEPS), dtype=np.int32), np.array([0, 5], np.int32),
+        kp = K.build(exprs, GUARDS, STEPS, np.array([0, 5], np.int32),
                      skip_mask, 3, DX_PTR, DX_IDS, PX_PTR, PX_IDS, PX_IS_OR, DX_MCC, DX_CC)
         return kp, conjunctions(kp, 0)
 
@@ -143,7 +143,7 @@ def test_cc_entries_pack_both_exclusion_tables() -> None:
     kp = build()
     cc = kp.dx_tab[1::2]
     assert int(cc[0]) == 7 + 1 and int(cc[1]) == (0 + 1) << 32
-    both = K.build(EXPRS, GUARDS, STEPS, np.arange(len(STEPS), dtype=np.int32), np.array([0, 5], np.int32), 0, 3,
+    both = K.build(EXPRS, GUARDS, STEPS, np.array([0, 5], np.int32), 0, 3,
                    DX_PTR, DX_IDS, PX_PTR, PX_IDS, PX_IS_OR, np.array([3, -1], np.int32), np.array([4, -1], np.int32))
     assert int(both.dx_tab[1]) == (3 + 1) | (4 + 1) << 32 and int(both.dx_tab[3]) == 0
     assert np.array_equal(kp.dx_word, kp.dx_tab[0::2])

@@ -39,6 +39,7 @@ K_LABEL_KIND, K_LABEL, K_GUARD, K_GUARD_ARG, K_CONJ0, K_CONJ1 = (KP.K_LABEL_KIND
                                                                  KP.K_GUARD_ARG, KP.K_CONJ0, KP.K_CONJ1)
 K_TRUE_KIND, K_TRUE_ARG, K_FALSE_KIND, K_STOP, K_CHAIN, K_WORD = (KP.K_TRUE_KIND, KP.K_TRUE_ARG, KP.K_FALSE_KIND,
                                                                   KP.K_STOP, KP.K_CHAIN, KP.K_WORD)
+K_WNEXT, K_WAFTER = KP.K_WNEXT, KP.K_WAFTER
 KW, CW, AW, NW = KP.KW, KP.CW, KP.AW, KP.NW
 # the index of a power of two without a loop (a data-dependent loop mispredicts): de Bruijn multiply, table
 DEBRUIJN_MUL = 0x03F79D71B4CB0A89
@@ -274,6 +275,17 @@ def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chai
                     if ppos < pend and pcand[U(ppos)] < nxt:
                         nxt = pcand[U(ppos)]
                     known = nxt != stop
+                    ws = prog[U(b + K_WNEXT)]
+                    while ws < nxt:  # the word steps on the way: land on the first one the case word makes true
+                        wb = ws * KW
+                        j, j1 = prog[U(wb + K_CONJ0)], prog[U(wb + K_CONJ1)]
+                        while j < j1 and w & conj[U(j * CW)] != conj[U(j * CW + 1)]:
+                            j += 1
+                        if j < j1:
+                            nxt = ws
+                            known = False
+                        else:
+                            ws = prog[U(wb + K_WAFTER)]
                     pc = nxt
                     b = pc * KW
                     if not known and prog[U(b + K_LABEL_KIND)] == L_MDC:

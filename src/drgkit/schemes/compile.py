@@ -369,9 +369,8 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
 
     dx_ptr, dx_ids = csr("dx", len(dx_codes))
     px_ptr, px_ids = csr("px", len(px_codes))
-    step_stop, dx_cand_ptr, dx_cand, px_cand_ptr, px_cand = _skip_chains(steps, dx_ptr, dx_ids, px_ptr, px_ids)
     kprog = kernel_program.build([[[atom_key[k] for k in conj] for conj in e] for e in b.exprs], list_guards,
-                                 steps, step_stop, mdc_entry_pc, skip_mask, len(b.list_labels), dx_ptr,
+                                 steps, mdc_entry_pc, skip_mask, len(b.list_labels), dx_ptr,
                                  dx_ids, px_ptr, px_ids, px_is_or, dx_mcc, dx_cc)
 
     # ---- flatten expressions: one (op, a, b) row per atom occurrence, CSR by conjunction ----
@@ -422,8 +421,7 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
         pxtab_masks=np.array(masks or [0], np.int32),
         mdc_tab=np.array(mdc_tab, np.int32).reshape(-1, 11), rule_tab=np.array(rule_tab, np.int32).reshape(-1, 6),
         split_tab=np.array(split_tab, np.int32).reshape(-1, 2), params=params, steps=steps, returns=returns,
-        mdc_entry_pc=mdc_entry_pc, dx_cand_ptr=dx_cand_ptr, dx_cand=dx_cand,
-        px_cand_ptr=px_cand_ptr, px_cand=px_cand, kernel=kprog,
+        mdc_entry_pc=mdc_entry_pc, kernel=kprog,
         mdc_codes=[m["mdc"] for m in mdc_rows], mdc_names=[m["name"] for m in mdc_rows], rule_ids=rule_ids,
         adrg_codes=adrg_codes, adrg_names=adrg_names, drg_codes=drg_codes, drg_names=drg_names,
         drg_weights=np.array(drg_weights, np.float64),
@@ -443,71 +441,6 @@ def _guard(expr: list[list[tuple[int, int, int]]]) -> tuple[int, int]:
         if common:
             return kind, min(common)
     return P.G_NONE, -1
-
-
-def _skip_chains(steps: np.ndarray, dx_ptr: np.ndarray, dx_ids: np.ndarray, px_ptr: np.ndarray,
-                 px_ids: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Let the kernel jump over the rule steps a case's codes cannot satisfy.
-
-    A step guarded by "principal diagnosis (or main procedure) in list L" is false for every case whose code
-    is not in L, and then goes to its false target. Following false targets from a guarded step gives a
-    chain of guarded steps (the rules of one MDC, in order) that ends at an unguarded step, the *stop*.
-    On that chain only the steps whose guard list holds the case's principal diagnosis or main procedure
-    can be true: the *candidates* of that code (CSR code id → sorted step numbers). The kernel goes from a
-    guarded step straight to the first candidate before the stop, or to the stop. Returns
-    ``(step_stop, dx_cand_ptr, dx_cand, px_cand_ptr, px_cand)``; ``step_stop[pc] == pc`` marks a step that
-    is always run. A step is only made skippable when every guarded step between it and its stop lies on
-    its chain (jumping to a candidate off the chain would skip a step that must run).
-    """
-    n = len(steps)
-    guard = steps[:, P.T_GUARD]
-    guarded = (guard == P.G_PDX) | (guard == P.G_MAIN_PX)
-    false_kind, false_arg = steps[:, P.T_FALSE_KIND], steps[:, P.T_FALSE_ARG]
-    target = np.where(false_kind == P.A_NEXT, np.arange(n) + 1, false_arg)
-    for col in (P.T_TRUE_KIND, P.T_FALSE_KIND):  # monotone candidate pointers need forward-only jumps
-        jumps = steps[:, col] == P.A_JUMP
-        if (steps[jumps, col + 1] <= np.flatnonzero(jumps)).any():
-            guarded[:] = False
-    skippable = guarded & (false_kind != P.A_RETURN) & (target > np.arange(n))
-    while True:
-        stop = np.arange(n, dtype=np.int32)
-        for pc in range(n - 1, -1, -1):  # targets lie ahead: one backward sweep resolves the chains
-            if skippable[pc]:
-                stop[pc] = stop[target[pc]]
-        bad = []
-        for pc in np.flatnonzero(skippable):
-            chain, q = set(), int(pc)
-            while q != stop[pc]:
-                chain.add(q)
-                q = int(target[q])
-            between = np.flatnonzero(guarded[pc:stop[pc]]) + pc
-            if any(int(q) not in chain for q in between):
-                bad.append(pc)
-        if not bad:
-            break
-        skippable[bad] = False
-
-    def candidates(kind: int, ptr: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        n_codes = len(ptr) - 1
-        g_pcs = np.flatnonzero(guard == kind).astype(np.int64)
-        g_lists = steps[g_pcs, P.T_GUARD_LIST].astype(np.int64)
-        order = np.argsort(g_lists, kind="stable")
-        g_pcs, g_lists = g_pcs[order], g_lists[order]
-        codes = np.repeat(np.arange(n_codes, dtype=np.int64), np.diff(ptr))  # (code, list) pairs of the CSR
-        lo = np.searchsorted(g_lists, ids, "left")
-        hi = np.searchsorted(g_lists, ids, "right")
-        cnt = hi - lo
-        pair_code = np.repeat(codes, cnt)
-        starts = np.repeat(lo - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))
-        pair_pc = g_pcs[starts]
-        order = np.lexsort((pair_pc, pair_code))
-        out_ptr = np.zeros(n_codes + 1, np.int32)
-        np.cumsum(np.bincount(pair_code, minlength=n_codes), out=out_ptr[1:])
-        return out_ptr, pair_pc[order].astype(np.int32)
-
-    dx_cand_ptr, dx_cand = candidates(P.G_PDX, dx_ptr, dx_ids)
-    px_cand_ptr, px_cand = candidates(P.G_MAIN_PX, px_ptr, px_ids)
-    return stop, dx_cand_ptr, dx_cand, px_cand_ptr, px_cand
 
 
 def _mdc_skips(steps: np.ndarray, n_mdc: int) -> tuple[np.ndarray, int]:

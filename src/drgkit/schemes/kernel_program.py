@@ -50,7 +50,7 @@ _DX_KINDS = ("pdx", "any_dx", "sdx")
 
 # columns of a ``prog`` row (one per step)
 (K_LABEL_KIND, K_LABEL, K_GUARD, K_GUARD_ARG, K_CONJ0, K_CONJ1, K_TRUE_KIND, K_TRUE_ARG, K_FALSE_KIND,
- K_FALSE_ARG, K_STOP, K_CHAIN, K_WORD) = range(13)
+ K_FALSE_ARG, K_STOP, K_CHAIN, K_WORD, K_WNEXT, K_WAFTER) = range(15)
 KW = 16            # row width: 64 bytes
 CW = 4             # ``conj`` row: mask, want, first generic atom, end of generic atoms
 AW = 3             # ``atoms`` row: op, a, b
@@ -76,6 +76,12 @@ class KernelProgram:
     px_word: np.ndarray      # int64 per px code: bits of its lists and its OR flags
     pos_masks: np.ndarray    # int64 [principal dx, secondary dx, main px, other px]: bits each position may set
     num_tab: np.ndarray      # int64 (n * NW): numeric atoms with a bit, as ranges (field, low, high, bit)
+    # rule skipping (see _skip_chains): per code, the guarded steps its principal-diagnosis / main-procedure
+    # guard lets through
+    dx_cand_ptr: np.ndarray
+    dx_cand: np.ndarray
+    px_cand_ptr: np.ndarray
+    px_cand: np.ndarray
 
     @property
     def dx_word(self) -> np.ndarray:
@@ -84,10 +90,10 @@ class KernelProgram:
 
 
 def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int, int]], steps: np.ndarray,
-          step_stop: np.ndarray, entry_pc: np.ndarray, skip_mask: int, n_lists: int, dx_ptr: np.ndarray,
+          entry_pc: np.ndarray, skip_mask: int, n_lists: int, dx_ptr: np.ndarray,
           dx_ids: np.ndarray, px_ptr: np.ndarray, px_ids: np.ndarray, px_is_or: np.ndarray, dx_mcc: np.ndarray,
           dx_cc: np.ndarray) -> KernelProgram:
-    """The kernel program of a linearized scheme (``steps``, with ``step_stop`` from rule skipping).
+    """The kernel program of a linearized scheme (``steps``).
 
     ``exprs`` holds every expression as DNF of ``(op, a, b)`` atoms; ``guards[e]`` is the guard of
     expression ``e`` as ``(G_PDX | G_MAIN_PX, list id)`` or ``(G_NONE, -1)``; lists on the unguarded
@@ -194,6 +200,10 @@ def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int,
     cc_only = word_only & (bits_read & ~np.int64(N_CC_STATES - 1) == 0)
     chain_row, chain_tab = _cc_chains(steps, expr_ptr, conj_mask, conj_want, cc_only)
     mdc_word = _mdc_word(steps, entry_pc, word_only)
+    word_step = ((steps[:, P.T_GUARD] == P.G_NONE) & (steps[:, P.T_LABEL_KIND] == P.L_RULE)
+                 & word_only[steps[:, P.T_EXPR]])
+    step_stop, word_next, word_after, dx_cand_ptr, dx_cand, px_cand_ptr, px_cand = _skip_chains(
+        steps, word_step, dx_ptr, dx_ids, px_ptr, px_ids)
 
     n = len(steps)
     prog = np.zeros((n, KW), np.int32)
@@ -206,6 +216,8 @@ def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int,
     prog[:, K_CONJ1] = expr_ptr[e + 1]
     prog[:, K_TRUE_KIND:K_FALSE_ARG + 1] = steps[:, P.T_TRUE_KIND:P.T_FALSE_ARG + 1]
     prog[:, K_STOP] = step_stop
+    prog[:, K_WNEXT] = word_next
+    prog[:, K_WAFTER] = word_after
     prog[:, K_CHAIN] = chain_row
     prog[entry_pc[:-1][mdc_word == 1], K_WORD] = 1
     conj = np.stack([conj_mask, conj_want, conj_ptr[:-1].astype(np.int64), conj_ptr[1:].astype(np.int64)], axis=1)
@@ -213,7 +225,8 @@ def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int,
                        np.int64).reshape(-1, NW)
     return KernelProgram(prog=prog.ravel(), conj=conj.ravel(), atoms=np.array(atoms, np.int32).ravel(),
                          chain=chain_tab.ravel(), dx_tab=dx_tab, px_word=px_word, pos_masks=pos_masks,
-                         num_tab=num_tab.ravel())
+                         num_tab=num_tab.ravel(), dx_cand_ptr=dx_cand_ptr, dx_cand=dx_cand,
+                         px_cand_ptr=px_cand_ptr, px_cand=px_cand)
 
 
 def _mdc_word(steps: np.ndarray, entry_pc: np.ndarray, word_only: np.ndarray) -> np.ndarray:
@@ -280,3 +293,78 @@ def _cc_chains(steps: np.ndarray, expr_ptr: np.ndarray, conj_mask: np.ndarray, c
         chain_row[pc] = len(rows)
         rows.append(row)
     return chain_row, np.array(rows, np.int32).reshape(-1, N_CC_STATES)
+
+
+def _skip_chains(steps: np.ndarray, word_step: np.ndarray, dx_ptr: np.ndarray, dx_ids: np.ndarray,
+                 px_ptr: np.ndarray, px_ids: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Let the kernel jump over the rule steps a case cannot satisfy.
+
+    A step guarded by "principal diagnosis (or main procedure) in list L" is false for every case whose code
+    is not in L, and then goes to its false target; so is a *word step* (an unguarded rule that the case
+    word decides) whose conjunctions all fail on the case's word. Following false targets from such a step
+    gives a chain (the rules of one MDC, in order) that ends at the first other step, the *stop*. On that
+    chain only the guarded steps whose guard list holds the case's principal diagnosis or main procedure can
+    be true: the *candidates* of that code (CSR code id → sorted step numbers); the word steps are tested on
+    the way. The kernel goes from a chain step straight to the first candidate or true word step before the
+    stop, or to the stop. Returns ``(step_stop, word_next, word_after, dx_cand_ptr, dx_cand, px_cand_ptr,
+    px_cand)``: ``step_stop[pc] == pc`` marks a step that is always run; ``word_next[pc]`` is the first word
+    step of the chain from ``pc`` on (``pc`` itself when it is one, the stop when there is none),
+    ``word_after[pc]`` the one after it. A step is only made skippable when every guarded step between it
+    and its stop lies on its chain (jumping to a candidate off the chain would skip a step that must run).
+    """
+    n = len(steps)
+    guard = steps[:, P.T_GUARD]
+    guarded = (guard == P.G_PDX) | (guard == P.G_MAIN_PX)
+    false_kind, false_arg = steps[:, P.T_FALSE_KIND], steps[:, P.T_FALSE_ARG]
+    target = np.where(false_kind == P.A_NEXT, np.arange(n) + 1, false_arg)
+    for col in (P.T_TRUE_KIND, P.T_FALSE_KIND):  # monotone candidate pointers need forward-only jumps
+        jumps = steps[:, col] == P.A_JUMP
+        if (steps[jumps, col + 1] <= np.flatnonzero(jumps)).any():
+            guarded[:] = False
+            word_step = np.zeros(n, bool)
+    skippable = (guarded | word_step) & (false_kind != P.A_RETURN) & (target > np.arange(n))
+    while True:
+        stop = np.arange(n, dtype=np.int32)
+        for pc in range(n - 1, -1, -1):  # targets lie ahead: one backward sweep resolves the chains
+            if skippable[pc]:
+                stop[pc] = stop[target[pc]]
+        bad = []
+        for pc in np.flatnonzero(skippable):
+            chain, q = set(), int(pc)
+            while q != stop[pc]:
+                chain.add(q)
+                q = int(target[q])
+            between = np.flatnonzero(guarded[pc:stop[pc]]) + pc
+            if any(int(q) not in chain for q in between):
+                bad.append(pc)
+        if not bad:
+            break
+        skippable[bad] = False
+
+    def candidates(kind: int, ptr: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n_codes = len(ptr) - 1
+        g_pcs = np.flatnonzero(guard == kind).astype(np.int64)
+        g_lists = steps[g_pcs, P.T_GUARD_LIST].astype(np.int64)
+        order = np.argsort(g_lists, kind="stable")
+        g_pcs, g_lists = g_pcs[order], g_lists[order]
+        codes = np.repeat(np.arange(n_codes, dtype=np.int64), np.diff(ptr))  # (code, list) pairs of the CSR
+        lo = np.searchsorted(g_lists, ids, "left")
+        hi = np.searchsorted(g_lists, ids, "right")
+        cnt = hi - lo
+        pair_code = np.repeat(codes, cnt)
+        starts = np.repeat(lo - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))
+        pair_pc = g_pcs[starts]
+        order = np.lexsort((pair_pc, pair_code))
+        out_ptr = np.zeros(n_codes + 1, np.int32)
+        np.cumsum(np.bincount(pair_code, minlength=n_codes), out=out_ptr[1:])
+        return out_ptr, pair_pc[order].astype(np.int32)
+
+    word_next, word_after = np.arange(n, dtype=np.int32), np.arange(n, dtype=np.int32)
+    for pc in range(n - 1, -1, -1):
+        if skippable[pc]:
+            t = int(target[pc])
+            word_after[pc] = word_next[t] if skippable[t] else t
+            word_next[pc] = pc if word_step[pc] else word_after[pc]
+    dx_cand_ptr, dx_cand = candidates(P.G_PDX, dx_ptr, dx_ids)
+    px_cand_ptr, px_cand = candidates(P.G_MAIN_PX, px_ptr, px_ids)
+    return stop, word_next, word_after, dx_cand_ptr, dx_cand, px_cand_ptr, px_cand

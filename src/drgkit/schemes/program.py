@@ -130,12 +130,6 @@ class CompiledScheme:
     steps: np.ndarray              # int32 (n_steps, 9) the linearized program
     returns: np.ndarray            # int32 (n_returns, 5) status, drg, adrg, rule, reason
     mdc_entry_pc: np.ndarray       # int32 (n_mdc + 1) entry step of each MDC, then the end step
-    # rule skipping (kernel only; see compile._skip_chains): per code, the guarded steps its
-    # principal-diagnosis / main-procedure guard lets through (where each chain ends is in ``kernel.prog``)
-    dx_cand_ptr: np.ndarray
-    dx_cand: np.ndarray
-    px_cand_ptr: np.ndarray
-    px_cand: np.ndarray
     kernel: KernelProgram          # the kernel's packed form of ``steps`` (see kernel_program)
     params: np.ndarray             # int64: [validity kind, cc mode, retry 0000 with other procedures,
                                    #         bit mask of MDCs a case may skip when its pdx is not on the list]
@@ -159,7 +153,7 @@ class CompiledScheme:
         """The arrays the kernel needs, in its argument order."""
         k = self.kernel
         return (k.prog, k.conj, k.atoms, k.chain, k.dx_tab, k.px_word, k.pos_masks, k.num_tab, self.returns,
-                self.dx_mdc_bits, self.mdc_entry_pc, self.dx_cand_ptr, self.dx_cand, self.px_cand_ptr, self.px_cand,
+                self.dx_mdc_bits, self.mdc_entry_pc, k.dx_cand_ptr, k.dx_cand, k.px_cand_ptr, k.px_cand,
                 self.dx_list_ptr, self.dx_list_ids, self.px_list_ptr, self.px_list_ids,
                 self.dx_excl, self.dx_site, self.px_is_or,
                 self.pxtab_lists, self.pxtab_mask_ptr, self.pxtab_masks, self.params)
