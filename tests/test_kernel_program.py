@@ -46,11 +46,12 @@ DX_PTR, DX_IDS = np.array([0, 2, 2], np.int32), np.array([L_MDC_DX, L_ANY_DX], n
 PX_PTR, PX_IDS = np.array([0, 1, 1], np.int32), np.array([L_RULE_PX], np.int32)
 PX_IS_OR = np.array([1, 0], np.uint8)
 DX_MCC, DX_CC = np.array([7, -1], np.int32), np.array([-1, 0], np.int32)  # dx 0 an MCC, dx 1 a CC
+DX_EXCL, DX_MDC_BITS = np.array([2, -1], np.int32), np.array([1, 0], np.uint32)  # dx 0 on the MDC list
 
 
 def build() -> K.KernelProgram:
     return K.build(EXPRS, GUARDS, STEPS, np.array([0, 5], np.int32), 0, 3,
-                   DX_PTR, DX_IDS, PX_PTR, PX_IDS, PX_IS_OR, DX_MCC, DX_CC)
+                   DX_PTR, DX_IDS, PX_PTR, PX_IDS, PX_IS_OR, DX_MCC, DX_CC, DX_EXCL, DX_MDC_BITS)
 
 
 def conjunctions(kp: K.KernelProgram, pc: int) -> list[tuple[int, int, list[tuple[int, int, int]]]]:
@@ -79,7 +80,7 @@ def test_impossible_conjunctions_are_left_out_and_negations_want_zero() -> None:
     steps = STEPS.copy()
     steps[5, P.T_EXPR] = 5
     kp = K.build(EXPRS, GUARDS, steps, np.array([0, 5], np.int32), 0, 3,
-                 DX_PTR, DX_IDS, PX_PTR, PX_IDS, PX_IS_OR, DX_MCC, DX_CC)
+                 DX_PTR, DX_IDS, PX_PTR, PX_IDS, PX_IS_OR, DX_MCC, DX_CC, DX_EXCL, DX_MDC_BITS)
     assert conjunctions(kp, 5) == [(1 << K.B_ANY_OR, 0, [])]
 
 
@@ -114,7 +115,7 @@ def test_mdc_entry_decided_by_word() -> None:
     steps[0, P.T_EXPR] = 1                                # an entry with a generic atom is evaluated as a step
     # (skippable MDC: its number stays a generic atom, see the next test)
     kp = K.build(EXPRS, GUARDS, steps, np.array([0, 5], np.int32), 1, 3,
-                 DX_PTR, DX_IDS, PX_PTR, PX_IDS, PX_IS_OR, DX_MCC, DX_CC)
+                 DX_PTR, DX_IDS, PX_PTR, PX_IDS, PX_IS_OR, DX_MCC, DX_CC, DX_EXCL, DX_MDC_BITS)
     assert kp.prog.reshape(-1, K.KW)[0, K.K_WORD] == 0
 
 
@@ -125,7 +126,7 @@ def test_numbers_of_unskippable_mdc_entries_become_ranges() -> None:
 
     def entry(skip_mask: int) -> tuple[K.KernelProgram, list]:
         kp = K.build(exprs, GUARDS, STEPS, np.array([0, 5], np.int32),
-                     skip_mask, 3, DX_PTR, DX_IDS, PX_PTR, PX_IDS, PX_IS_OR, DX_MCC, DX_CC)
+                     skip_mask, 3, DX_PTR, DX_IDS, PX_PTR, PX_IDS, PX_IS_OR, DX_MCC, DX_CC, DX_EXCL, DX_MDC_BITS)
         return kp, conjunctions(kp, 0)
 
     kp, [(mask, want, generic)] = entry(skip_mask=0)
@@ -144,6 +145,7 @@ def test_cc_entries_pack_both_exclusion_tables() -> None:
     cc = kp.dx_tab[1::2]
     assert int(cc[0]) == 7 + 1 and int(cc[1]) == (0 + 1) << 32
     both = K.build(EXPRS, GUARDS, STEPS, np.array([0, 5], np.int32), 0, 3,
-                   DX_PTR, DX_IDS, PX_PTR, PX_IDS, PX_IS_OR, np.array([3, -1], np.int32), np.array([4, -1], np.int32))
+                   DX_PTR, DX_IDS, PX_PTR, PX_IDS, PX_IS_OR, np.array([3, -1], np.int32), np.array([4, -1], np.int32),
+                   DX_EXCL, DX_MDC_BITS)
     assert int(both.dx_tab[1]) == (3 + 1) | (4 + 1) << 32 and int(both.dx_tab[3]) == 0
     assert np.array_equal(kp.dx_word, kp.dx_tab[0::2])

@@ -109,9 +109,9 @@ def _atom(op, a, b, dx, d0, d1, px, p0, p1, dx_ptr, dx_ids, px_ptr, px_ids, site
 
 
 @njit(cache=True, nogil=True)
-def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chain, dx_tab, px_word, pos_masks,
-                num_tab, returns, mdc_bits, entry_pc, dcand_ptr, dcand, pcand_ptr, pcand, dx_ptr, dx_ids, px_ptr,
-                px_ids, excl, site, is_or, pxtab_lists, mask_ptr, masks, params, status, drg, adrg,
+def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chain, dx_tab, pdx_tab, px_tab,
+                pos_masks, num_tab, returns, entry_pc, dcand, pcand, dx_ptr, dx_ids, px_ptr,
+                px_ids, site, is_or, pxtab_lists, mask_ptr, masks, params, status, drg, adrg,
                 rule, reason, cc_level, cc_pos):
     """Group cases ``start..end`` serially.
 
@@ -135,10 +135,14 @@ def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chai
         # ---- complications: first MCC / CC position among the secondary diagnoses and among all diagnoses
         # (CHS-DRG 2.0); a code's CC entry packs its exclusion tables as MCC and as CC, each + 1 (0: none) ----
         wdx = np.int64(0)
-        t1 = np.int64(0)  # exclusion table of the principal diagnosis + 1 (0: none)
+        t1 = np.int32(0)  # exclusion table of the principal diagnosis + 1 (0: none)
+        pdx_bits = np.uint32(0)  # the MDC lists it is on
+        dstart = dend = np.int32(0)  # its candidate steps
         pdx_mcc = pdx_cc = False
         if pdx >= 0:
-            t1 = excl[U(pdx)] + 1
+            pb = 4 * pdx
+            t1, pdx_bits = pdx_tab[U(pb)], np.uint32(pdx_tab[U(pb + 1)])
+            dstart, dend = pdx_tab[U(pb + 2)], pdx_tab[U(pb + 3)]
             wdx = dx_tab[U(2 * pdx)] & pos_pdx
             x = dx_tab[U(2 * pdx + 1)]
             m1, k1 = x & LOW32, x >> 32
@@ -195,7 +199,6 @@ def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chai
         for k in range(0, num_tab.shape[0], NW):  # the numbers MDC entries test, as ranges (no branches)
             v = num[U(i), U(num_tab[U(k)])]
             wdx |= np.int64((v >= num_tab[U(k + 1)]) & (v <= num_tab[U(k + 2)])) << num_tab[U(k + 3)]
-        pdx_bits = mdc_bits[U(pdx)] if pdx >= 0 else np.uint32(0)
         # MDCs worth visiting: those that cannot be skipped, and those whose list holds the principal diagnosis
         visit = (np.int64(pdx_bits) & skip) | ~skip  # ~skip sets every bit from n_mdc up
         attempts = p1 - p0 if retry and p1 - p0 >= 2 else 1
@@ -209,15 +212,15 @@ def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chai
             for q in range(q0, q1):
                 c = px[U(q)]
                 if c >= 0:
-                    w |= px_word[U(c)] & (pos_main if q == q0 else pos_other)
+                    w |= px_tab[U(2 * c)] & (pos_main if q == q0 else pos_other)
             cstate = w & CC_STATE_BITS
             # candidate steps of the principal diagnosis and of the main procedure (pointers only move
             # forward, as the program only jumps forward)
-            dpos = dend = ppos = pend = 0
-            if pdx >= 0:
-                dpos, dend = dcand_ptr[U(pdx)], dcand_ptr[U(pdx + 1)]
+            dpos = dstart
+            ppos = pend = np.int64(0)
             if mpx >= 0:
-                ppos, pend = pcand_ptr[U(mpx)], pcand_ptr[U(mpx + 1)]
+                x = px_tab[U(2 * mpx + 1)]
+                ppos, pend = x & LOW32, x >> 32
             pc = 0
             entered = False
             r = -1
@@ -381,7 +384,7 @@ def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chai
             final = first_r
             why = returns[final, 4]
             if not first_entered:
-                why = R_MDC_CONDITION if pdx >= 0 and mdc_bits[pdx] != 0 else R_PDX_NO_MDC
+                why = R_MDC_CONDITION if pdx_bits != 0 else R_PDX_NO_MDC
         else:
             why = returns[final, 4]
         status[U(i)] = returns[U(final), 0]

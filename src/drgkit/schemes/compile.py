@@ -369,9 +369,12 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
 
     dx_ptr, dx_ids = csr("dx", len(dx_codes))
     px_ptr, px_ids = csr("px", len(px_codes))
+    dx_mdc_bits = np.zeros(len(dx_codes), np.uint32)
+    for lid, bit in mdc_list_bit.items():
+        dx_mdc_bits[b.list_codes[lid]] |= np.uint32(1 << bit)
     kprog = kernel_program.build([[[atom_key[k] for k in conj] for conj in e] for e in b.exprs], list_guards,
                                  steps, mdc_entry_pc, skip_mask, len(b.list_labels), dx_ptr,
-                                 dx_ids, px_ptr, px_ids, px_is_or, dx_mcc, dx_cc)
+                                 dx_ids, px_ptr, px_ids, px_is_or, dx_mcc, dx_cc, dx_excl, dx_mdc_bits)
 
     # ---- flatten expressions: one (op, a, b) row per atom occurrence, CSR by conjunction ----
     conj_ptr, expr_ptr, flat, flat_text = [0], [0], [], []
@@ -397,9 +400,6 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
                        int(bool(info.manifest.get("retry_0000_with_each_other_proc", False))),
                        skip_mask], np.int64)
 
-    dx_mdc_bits = np.zeros(len(dx_codes), np.uint32)
-    for lid, bit in mdc_list_bit.items():
-        dx_mdc_bits[b.list_codes[lid]] |= np.uint32(1 << bit)
     dx_known = np.zeros(len(dx_codes), np.uint8)
     dx_known[:n_dx_known] = 1
     px_known = np.zeros(len(px_codes), np.uint8)

@@ -73,26 +73,31 @@ class KernelProgram:
     chain: np.ndarray        # int32 (rows * N_CC_STATES): per CC state, the return row (>= 0) or -(step + 1)
     dx_tab: np.ndarray       # int64 (n_dx * 2): per dx code, its word (bits of its lists, all diagnosis
                              # kinds) and its CC entry (exclusion table as MCC + 1) | (as CC + 1) << 32
-    px_word: np.ndarray      # int64 per px code: bits of its lists and its OR flags
+    pdx_tab: np.ndarray      # int32 (n_dx * 4): per dx code as principal diagnosis, its exclusion table + 1
+                             # (0: none), MDC bits, and its candidate steps (start, end in ``dx_cand``)
+    px_tab: np.ndarray       # int64 (n_px * 2): per px code, its word (bits of its lists and its OR flags)
+                             # and its candidate steps as main procedure (start | end << 32 in ``px_cand``)
     pos_masks: np.ndarray    # int64 [principal dx, secondary dx, main px, other px]: bits each position may set
     num_tab: np.ndarray      # int64 (n * NW): numeric atoms with a bit, as ranges (field, low, high, bit)
-    # rule skipping (see _skip_chains): per code, the guarded steps its principal-diagnosis / main-procedure
-    # guard lets through
-    dx_cand_ptr: np.ndarray
-    dx_cand: np.ndarray
-    px_cand_ptr: np.ndarray
-    px_cand: np.ndarray
+    # rule skipping (see _skip_chains): the guarded steps a principal diagnosis / main procedure lets through
+    dx_cand: np.ndarray      # int32
+    px_cand: np.ndarray      # int32
 
     @property
     def dx_word(self) -> np.ndarray:
         """Per dx code, the bits of its lists."""
         return self.dx_tab[0::2]
 
+    @property
+    def px_word(self) -> np.ndarray:
+        """Per px code, the bits of its lists and its OR flags."""
+        return self.px_tab[0::2]
+
 
 def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int, int]], steps: np.ndarray,
           entry_pc: np.ndarray, skip_mask: int, n_lists: int, dx_ptr: np.ndarray,
           dx_ids: np.ndarray, px_ptr: np.ndarray, px_ids: np.ndarray, px_is_or: np.ndarray, dx_mcc: np.ndarray,
-          dx_cc: np.ndarray) -> KernelProgram:
+          dx_cc: np.ndarray, dx_excl: np.ndarray, dx_mdc_bits: np.ndarray) -> KernelProgram:
     """The kernel program of a linearized scheme (``steps``).
 
     ``exprs`` holds every expression as DNF of ``(op, a, b)`` atoms; ``guards[e]`` is the guard of
@@ -100,7 +105,8 @@ def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int,
     ``steps`` (every case reaching them pays) get bits first; ``entry_pc`` gives each MDC's entry step and
     ``skip_mask`` the MDCs a case skips when its principal diagnosis is not on their list; list ids run over
     ``n_lists`` (both domains share them); ``dx_mcc`` / ``dx_cc`` give each dx code's exclusion table as an
-    MCC / a CC (-1: it is none).
+    MCC / a CC (-1: it is none), ``dx_excl`` its exclusion table as principal diagnosis (-1: none) and
+    ``dx_mdc_bits`` the MDC lists it is on (bit m: the m-th MDC).
     """
     hot = np.bincount(steps[steps[:, P.T_GUARD] == P.G_NONE, P.T_EXPR], minlength=len(exprs))
     guard_atom = {P.G_PDX: P.OP_PDX_IN, P.G_MAIN_PX: P.OP_MAIN_PX_IN}
@@ -216,6 +222,11 @@ def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int,
     prog[:, K_CONJ1] = expr_ptr[e + 1]
     prog[:, K_TRUE_KIND:K_FALSE_ARG + 1] = steps[:, P.T_TRUE_KIND:P.T_FALSE_ARG + 1]
     prog[:, K_STOP] = step_stop
+    # what the kernel reads of a principal diagnosis / main procedure sits in one row (one cache line)
+    pdx_tab = np.stack([dx_excl.astype(np.int64) + 1, dx_mdc_bits.astype(np.int64), dx_cand_ptr[:-1],
+                        dx_cand_ptr[1:]], axis=1).astype(np.int32)
+    px_tab = np.stack([px_word, px_cand_ptr[:-1].astype(np.int64) | px_cand_ptr[1:].astype(np.int64) << 32],
+                      axis=1)
     prog[:, K_WNEXT] = word_next
     prog[:, K_WAFTER] = word_after
     prog[:, K_CHAIN] = chain_row
@@ -224,9 +235,9 @@ def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int,
     num_tab = np.array([(a, *_RANGES[op](b), num_bit[(op, a, b)]) for op, a, b in numeric],
                        np.int64).reshape(-1, NW)
     return KernelProgram(prog=prog.ravel(), conj=conj.ravel(), atoms=np.array(atoms, np.int32).ravel(),
-                         chain=chain_tab.ravel(), dx_tab=dx_tab, px_word=px_word, pos_masks=pos_masks,
-                         num_tab=num_tab.ravel(), dx_cand_ptr=dx_cand_ptr, dx_cand=dx_cand,
-                         px_cand_ptr=px_cand_ptr, px_cand=px_cand)
+                         chain=chain_tab.ravel(), dx_tab=dx_tab, pdx_tab=pdx_tab.ravel(), px_tab=px_tab.ravel(),
+                         pos_masks=pos_masks,
+                         num_tab=num_tab.ravel(), dx_cand=dx_cand, px_cand=px_cand)
 
 
 def _mdc_word(steps: np.ndarray, entry_pc: np.ndarray, word_only: np.ndarray) -> np.ndarray:
