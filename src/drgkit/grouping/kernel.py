@@ -39,7 +39,7 @@ K_LABEL_KIND, K_LABEL, K_GUARD, K_GUARD_ARG, K_CONJ0, K_CONJ1 = (KP.K_LABEL_KIND
                                                                  KP.K_GUARD_ARG, KP.K_CONJ0, KP.K_CONJ1)
 K_TRUE_KIND, K_TRUE_ARG, K_FALSE_KIND, K_STOP, K_CHAIN, K_WORD = (KP.K_TRUE_KIND, KP.K_TRUE_ARG, KP.K_FALSE_KIND,
                                                                   KP.K_STOP, KP.K_CHAIN, KP.K_WORD)
-K_WNEXT, K_WAFTER = KP.K_WNEXT, KP.K_WAFTER
+K_WNEXT, K_WAFTER, K_GUARD_ONLY = KP.K_WNEXT, KP.K_WAFTER, KP.K_GUARD_ONLY
 KW, CW, AW, NW = KP.KW, KP.CW, KP.AW, KP.NW
 # the index of a power of two without a loop (a data-dependent loop mispredicts): de Bruijn multiply, table
 DEBRUIJN_MUL = 0x03F79D71B4CB0A89
@@ -209,18 +209,19 @@ def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chai
             q0, q1 = (p0, p1) if attempt == 0 else (p0 + attempt, p0 + attempt + 1)
             mpx = px[U(q0)] if q1 > q0 else -1
             w = wdx
-            for q in range(q0, q1):
-                c = px[U(q)]
-                if c >= 0:
-                    w |= px_tab[U(2 * c)] & (pos_main if q == q0 else pos_other)
-            cstate = w & CC_STATE_BITS
             # candidate steps of the principal diagnosis and of the main procedure (pointers only move
             # forward, as the program only jumps forward)
             dpos = dstart
             ppos = pend = np.int64(0)
             if mpx >= 0:
+                w |= px_tab[U(2 * mpx)] & pos_main
                 x = px_tab[U(2 * mpx + 1)]
                 ppos, pend = x & LOW32, x >> 32
+            for q in range(q0 + 1, q1):
+                c = px[U(q)]
+                if c >= 0:
+                    w |= px_tab[U(2 * c)] & pos_other
+            cstate = w & CC_STATE_BITS
             pc = 0
             entered = False
             r = -1
@@ -235,11 +236,12 @@ def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chai
                         m = DEBRUIJN[U(((low * DEBRUIJN_MUL) >> 58) & 63)]
                         pc = entry_pc[U(m)]
                         b = pc * KW
-                        if m == n_mdc or prog[U(b + K_WORD)] == 0:
+                        n_clauses = prog[U(b + K_WORD)]
+                        if m == n_mdc or n_clauses == 0:
                             break  # evaluate that entry (or the end step) below
                         # the entry, then its else-QY clause if any, decided by the case word
                         hit = -1
-                        for u in range(2 if prog[U(b + KW + K_LABEL_KIND)] == L_ELSE_QY else 1):
+                        for u in range(n_clauses):
                             ub = b + u * KW
                             if (prog[U(ub + K_GUARD)] == G_PDX_MDC
                                     and (pdx_bits >> np.uint32(prog[U(ub + K_GUARD_ARG)])) & np.uint32(1) == 0):
@@ -291,7 +293,15 @@ def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chai
                             ws = prog[U(wb + K_WAFTER)]
                     pc = nxt
                     b = pc * KW
-                    if not known and prog[U(b + K_LABEL_KIND)] == L_MDC:
+                    if known:
+                        if prog[U(b + K_GUARD_ONLY)] == 1:  # true once its guard is: take the true branch
+                            kind = prog[U(b + K_TRUE_KIND)]
+                            if kind == A_RETURN:
+                                r = prog[U(b + K_TRUE_ARG)]
+                            else:
+                                pc = pc + 1 if kind == A_NEXT else prog[U(b + K_TRUE_ARG)]
+                            continue
+                    elif prog[U(b + K_LABEL_KIND)] == L_MDC:
                         continue  # the chain ends at the next MDC: choose it by the MDC bits, above
                 row = prog[U(b + K_CHAIN)]
                 if row >= 0:  # a run of CC splits: one lookup by the CC state (the word's low bits)

@@ -50,7 +50,7 @@ _DX_KINDS = ("pdx", "any_dx", "sdx")
 
 # columns of a ``prog`` row (one per step)
 (K_LABEL_KIND, K_LABEL, K_GUARD, K_GUARD_ARG, K_CONJ0, K_CONJ1, K_TRUE_KIND, K_TRUE_ARG, K_FALSE_KIND,
- K_FALSE_ARG, K_STOP, K_CHAIN, K_WORD, K_WNEXT, K_WAFTER) = range(15)
+ K_FALSE_ARG, K_STOP, K_CHAIN, K_WORD, K_WNEXT, K_WAFTER, K_GUARD_ONLY) = range(16)
 KW = 16            # row width: 64 bytes
 CW = 4             # ``conj`` row: mask, want, first generic atom, end of generic atoms
 AW = 3             # ``atoms`` row: op, a, b
@@ -230,7 +230,11 @@ def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int,
     prog[:, K_WNEXT] = word_next
     prog[:, K_WAFTER] = word_after
     prog[:, K_CHAIN] = chain_row
-    prog[entry_pc[:-1][mdc_word == 1], K_WORD] = 1
+    prog[entry_pc[:-1], K_WORD] = mdc_word
+    # a guarded rule with a conjunction the guard alone makes true (``pdx_in(L)``): true on every candidate
+    always = np.array([any(conj_mask[j] == 0 and conj_ptr[j] == conj_ptr[j + 1]
+                           for j in range(expr_ptr[x], expr_ptr[x + 1])) for x in range(len(exprs))], bool)
+    prog[:, K_GUARD_ONLY] = np.isin(steps[:, P.T_GUARD], (P.G_PDX, P.G_MAIN_PX)) & always[e]
     conj = np.stack([conj_mask, conj_want, conj_ptr[:-1].astype(np.int64), conj_ptr[1:].astype(np.int64)], axis=1)
     num_tab = np.array([(a, *_RANGES[op](b), num_bit[(op, a, b)]) for op, a, b in numeric],
                        np.int64).reshape(-1, NW)
@@ -245,7 +249,8 @@ def _mdc_word(steps: np.ndarray, entry_pc: np.ndarray, word_only: np.ndarray) ->
 
     Such an MDC costs no step of its own: the kernel goes from the previous MDC straight into the body of
     the first MDC that takes the case. Required: the clauses have no generic atoms and no guard other than
-    an MDC bit, and when both are false the program goes on to the next MDC's entry.
+    an MDC bit, and when both are false the program goes on to the next MDC's entry. Per MDC: the number of
+    clauses the kernel tests (1: the entry, 2: the entry and its else-QY clause), 0 when it is not decided so.
     """
     n_mdc = len(entry_pc) - 1
     out = np.zeros(n_mdc, np.uint8)
@@ -263,7 +268,7 @@ def _mdc_word(steps: np.ndarray, entry_pc: np.ndarray, word_only: np.ndarray) ->
         last = clauses[-1]
         false_to = last + 1 if steps[last, P.T_FALSE_KIND] == P.A_NEXT else int(steps[last, P.T_FALSE_ARG])
         if steps[last, P.T_FALSE_KIND] != P.A_RETURN and false_to == entry_pc[m + 1] and all(map(decided, clauses)):
-            out[m] = 1
+            out[m] = len(clauses)
     return out
 
 
