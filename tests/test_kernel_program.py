@@ -119,6 +119,20 @@ def test_mdc_entry_decided_by_word() -> None:
     assert kp.prog.reshape(-1, K.KW)[0, K.K_WORD] == 0
 
 
+def test_skippable_mdc_with_nothing_more_to_test_is_taken_on_every_visit() -> None:
+    """A case visits a skippable MDC only when its principal diagnosis is on the MDC's list; an entry that
+    tests nothing more is then true, and the kernel takes it without testing (MDC_TAKEN)."""
+    def word(skip_mask: int, exprs: list = EXPRS) -> int:
+        kp = K.build(exprs, GUARDS, STEPS, np.array([0, 5], np.int32), skip_mask, 3,
+                     DX_PTR, DX_IDS, PX_PTR, PX_IDS, PX_IS_OR, DX_MCC, DX_CC, DX_EXCL, DX_MDC_BITS)
+        return int(kp.prog.reshape(-1, K.KW)[0, K.K_WORD])
+
+    assert word(skip_mask=1) == K.MDC_TAKEN
+    assert word(skip_mask=0) == 1                         # every case visits it: the MDC bit is still tested
+    with_more = [[[(P.OP_PDX_IN, L_MDC_DX, 0), (P.OP_MAIN_PX_OR, 0, 0)]], *EXPRS[1:]]
+    assert word(skip_mask=1, exprs=with_more) == 1        # and so is anything else the entry asks for
+
+
 def test_numbers_of_unskippable_mdc_entries_become_ranges() -> None:
     """Every case evaluates the entry of an MDC it cannot skip: its comparisons become word bits (ranges)."""
     exprs = [list(EXPRS[0]), *EXPRS[1:]]

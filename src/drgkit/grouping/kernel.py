@@ -39,7 +39,7 @@ K_LABEL_KIND, K_LABEL, K_GUARD, K_GUARD_ARG, K_CONJ0, K_CONJ1 = (KP.K_LABEL_KIND
                                                                  KP.K_GUARD_ARG, KP.K_CONJ0, KP.K_CONJ1)
 K_TRUE_KIND, K_TRUE_ARG, K_FALSE_KIND, K_STOP, K_CHAIN, K_WORD = (KP.K_TRUE_KIND, KP.K_TRUE_ARG, KP.K_FALSE_KIND,
                                                                   KP.K_STOP, KP.K_CHAIN, KP.K_WORD)
-K_WNEXT, K_WAFTER, K_GUARD_ONLY = KP.K_WNEXT, KP.K_WAFTER, KP.K_GUARD_ONLY
+K_WNEXT, K_WAFTER, K_GUARD_ONLY, MDC_TAKEN = KP.K_WNEXT, KP.K_WAFTER, KP.K_GUARD_ONLY, KP.MDC_TAKEN
 KW, CW, AW, NW = KP.KW, KP.CW, KP.AW, KP.NW
 # the index of a power of two without a loop (a data-dependent loop mispredicts): de Bruijn multiply, table
 DEBRUIJN_MUL = 0x03F79D71B4CB0A89
@@ -240,8 +240,8 @@ def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chai
                         if m == n_mdc or n_clauses == 0:
                             break  # evaluate that entry (or the end step) below
                         # the entry, then its else-QY clause if any, decided by the case word
-                        hit = -1
-                        for u in range(n_clauses):
+                        hit = pc if n_clauses == MDC_TAKEN else -1
+                        for u in range(n_clauses if hit < 0 else 0):
                             ub = b + u * KW
                             if (prog[U(ub + K_GUARD)] == G_PDX_MDC
                                     and (pdx_bits >> np.uint32(prog[U(ub + K_GUARD_ARG)])) & np.uint32(1) == 0):

@@ -56,6 +56,7 @@ CW = 4             # ``conj`` row: mask, want, first generic atom, end of generi
 AW = 3             # ``atoms`` row: op, a, b
 NW = 4             # ``num_tab`` row: field, low, high, bit
 MAX_NUM_BITS = 8
+MDC_TAKEN = 3      # ``K_WORD`` of an MDC entry every visiting case passes
 _HUGE = 1 << 40
 # a numeric atom as the range its (known, >= 0) value must lie in; unknown values are -1 and fail every range
 _RANGES = {P.OP_NUM_EQ: lambda b: (b, b), P.OP_NUM_LT: lambda b: (0, b - 1), P.OP_NUM_LE: lambda b: (0, b),
@@ -205,7 +206,10 @@ def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int,
                           for e in range(len(exprs))], np.int64)
     cc_only = word_only & (bits_read & ~np.int64(N_CC_STATES - 1) == 0)
     chain_row, chain_tab = _cc_chains(steps, expr_ptr, conj_mask, conj_want, cc_only)
-    mdc_word = _mdc_word(steps, entry_pc, word_only)
+    # per expression: a conjunction with nothing left to test (true once the step's guard holds)
+    always = np.array([any(conj_mask[j] == 0 and conj_ptr[j] == conj_ptr[j + 1]
+                           for j in range(expr_ptr[x], expr_ptr[x + 1])) for x in range(len(exprs))], bool)
+    mdc_word = _mdc_word(steps, entry_pc, word_only, always, skip_mask)
     word_step = ((steps[:, P.T_GUARD] == P.G_NONE) & (steps[:, P.T_LABEL_KIND] == P.L_RULE)
                  & word_only[steps[:, P.T_EXPR]])
     step_stop, word_next, word_after, dx_cand_ptr, dx_cand, px_cand_ptr, px_cand = _skip_chains(
@@ -232,8 +236,6 @@ def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int,
     prog[:, K_CHAIN] = chain_row
     prog[entry_pc[:-1], K_WORD] = mdc_word
     # a guarded rule with a conjunction the guard alone makes true (``pdx_in(L)``): true on every candidate
-    always = np.array([any(conj_mask[j] == 0 and conj_ptr[j] == conj_ptr[j + 1]
-                           for j in range(expr_ptr[x], expr_ptr[x + 1])) for x in range(len(exprs))], bool)
     prog[:, K_GUARD_ONLY] = np.isin(steps[:, P.T_GUARD], (P.G_PDX, P.G_MAIN_PX)) & always[e]
     conj = np.stack([conj_mask, conj_want, conj_ptr[:-1].astype(np.int64), conj_ptr[1:].astype(np.int64)], axis=1)
     num_tab = np.array([(a, *_RANGES[op](b), num_bit[(op, a, b)]) for op, a, b in numeric],
@@ -244,13 +246,16 @@ def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int,
                          num_tab=num_tab.ravel(), dx_cand=dx_cand, px_cand=px_cand)
 
 
-def _mdc_word(steps: np.ndarray, entry_pc: np.ndarray, word_only: np.ndarray) -> np.ndarray:
+def _mdc_word(steps: np.ndarray, entry_pc: np.ndarray, word_only: np.ndarray, always: np.ndarray,
+              skip_mask: int) -> np.ndarray:
     """MDCs whose entry (and else-QY clause) the kernel decides from the case word and MDC bits alone.
 
     Such an MDC costs no step of its own: the kernel goes from the previous MDC straight into the body of
     the first MDC that takes the case. Required: the clauses have no generic atoms and no guard other than
     an MDC bit, and when both are false the program goes on to the next MDC's entry. Per MDC: the number of
-    clauses the kernel tests (1: the entry, 2: the entry and its else-QY clause), 0 when it is not decided so.
+    clauses the kernel tests (1: the entry, 2: the entry and its else-QY clause), 0 when it is not decided so,
+    ``MDC_TAKEN`` when a case that visits the MDC always enters it: the MDC is skipped by cases whose principal
+    diagnosis is not on its list, and its one clause needs nothing more.
     """
     n_mdc = len(entry_pc) - 1
     out = np.zeros(n_mdc, np.uint8)
@@ -269,6 +274,9 @@ def _mdc_word(steps: np.ndarray, entry_pc: np.ndarray, word_only: np.ndarray) ->
         false_to = last + 1 if steps[last, P.T_FALSE_KIND] == P.A_NEXT else int(steps[last, P.T_FALSE_ARG])
         if steps[last, P.T_FALSE_KIND] != P.A_RETURN and false_to == entry_pc[m + 1] and all(map(decided, clauses)):
             out[m] = len(clauses)
+            if (len(clauses) == 1 and (skip_mask >> m) & 1 and steps[pc, P.T_GUARD] == P.G_PDX_MDC
+                    and steps[pc, P.T_GUARD_LIST] == m and always[steps[pc, P.T_EXPR]]):
+                out[m] = MDC_TAKEN
     return out
 
 
