@@ -1,7 +1,7 @@
 """The kernel's form of the rule program: packed step rows, case words and residual conjunctions.
 
 The reference interpreter walks ``steps`` and the original atoms; the kernel walks this form, built from
-the same program. Three things make it fast:
+the same program. Four things make it fast:
 
 * **Packed rows.** Everything the kernel reads for a step sits in one 64-byte row of ``prog`` (flat int32,
   ``KW`` columns), and everything for a conjunction in one row of ``conj`` (flat int64): few arrays, fixed
@@ -16,8 +16,15 @@ the same program. Three things make it fast:
   birth weight, body sites, procedure tables, lists beyond ``LIST_BITS``) stay *generic* and are
   evaluated one by one. Guard atoms are dropped from the conjunctions: the kernel tests the step's
   guard first, so a guarded expression is only evaluated when its guard atom is known true.
-* **Fewer steps.** A run of DRG splits on the CC level is one table lookup (``chain``), and an MDC entry
-  decided by the case word costs no step (column ``K_WORD``).
+* **Fewer steps.** A run of DRG splits on the CC level is one table lookup (``chain``); an MDC entry
+  decided by the case word costs no step (column ``K_WORD``), nor does one every visiting case passes
+  (``MDC_TAKEN``); rules a case cannot satisfy are jumped over along their chain of false branches
+  (``_skip_chains``: rules guarded by a list the case's code is not on, and *word steps* whose
+  conjunctions fail on the case word), and a candidate rule its guard alone decides takes its true
+  branch at once (``K_GUARD_ONLY``).
+* **One cache line per code.** What the kernel reads of a diagnosis (its word and CC entry), of a
+  principal diagnosis (exclusion table, MDC bits, candidate range) and of a procedure (word, candidate
+  range) sits in one row each (``dx_tab``, ``pdx_tab``, ``px_tab``).
 
 The differential tests prove the kernel equal to the reference interpreter.
 """
