@@ -131,6 +131,11 @@ def test_skippable_mdc_with_nothing_more_to_test_is_taken_on_every_visit() -> No
     assert word(skip_mask=0) == 1                         # every case visits it: the MDC bit is still tested
     with_more = [[[(P.OP_PDX_IN, L_MDC_DX, 0), (P.OP_MAIN_PX_OR, 0, 0)]], *EXPRS[1:]]
     assert word(skip_mask=1, exprs=with_more) == 1        # and so is anything else the entry asks for
+    steps = STEPS.copy()
+    steps[0, P.T_GUARD], steps[0, P.T_GUARD_LIST], steps[0, P.T_EXPR] = P.G_NONE, -1, 4   # an entry always true
+    kp = K.build(EXPRS, GUARDS, steps, np.array([0, 5], np.int32), 0, 3,
+                 DX_PTR, DX_IDS, PX_PTR, PX_IDS, PX_IS_OR, DX_MCC, DX_CC, DX_EXCL, DX_MDC_BITS)
+    assert kp.prog.reshape(-1, K.KW)[0, K.K_WORD] == K.MDC_TAKEN
 
 
 def test_numbers_of_unskippable_mdc_entries_become_ranges() -> None:

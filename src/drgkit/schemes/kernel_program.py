@@ -261,8 +261,9 @@ def _mdc_word(steps: np.ndarray, entry_pc: np.ndarray, word_only: np.ndarray, al
     the first MDC that takes the case. Required: the clauses have no generic atoms and no guard other than
     an MDC bit, and when both are false the program goes on to the next MDC's entry. Per MDC: the number of
     clauses the kernel tests (1: the entry, 2: the entry and its else-QY clause), 0 when it is not decided so,
-    ``MDC_TAKEN`` when a case that visits the MDC always enters it: the MDC is skipped by cases whose principal
-    diagnosis is not on its list, and its one clause needs nothing more.
+    ``MDC_TAKEN`` when a case that visits the MDC always enters it: its one clause needs nothing more, either
+    at all or beyond the principal diagnosis being on the MDC's list (and cases whose principal diagnosis is
+    not are made to skip the MDC).
     """
     n_mdc = len(entry_pc) - 1
     out = np.zeros(n_mdc, np.uint8)
@@ -281,8 +282,9 @@ def _mdc_word(steps: np.ndarray, entry_pc: np.ndarray, word_only: np.ndarray, al
         false_to = last + 1 if steps[last, P.T_FALSE_KIND] == P.A_NEXT else int(steps[last, P.T_FALSE_ARG])
         if steps[last, P.T_FALSE_KIND] != P.A_RETURN and false_to == entry_pc[m + 1] and all(map(decided, clauses)):
             out[m] = len(clauses)
-            if (len(clauses) == 1 and (skip_mask >> m) & 1 and steps[pc, P.T_GUARD] == P.G_PDX_MDC
-                    and steps[pc, P.T_GUARD_LIST] == m and always[steps[pc, P.T_EXPR]]):
+            own_bit = ((skip_mask >> m) & 1 and steps[pc, P.T_GUARD] == P.G_PDX_MDC
+                       and steps[pc, P.T_GUARD_LIST] == m)
+            if len(clauses) == 1 and always[steps[pc, P.T_EXPR]] and (own_bit or steps[pc, P.T_GUARD] == P.G_NONE):
                 out[m] = MDC_TAKEN
     return out
 
