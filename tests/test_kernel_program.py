@@ -138,6 +138,26 @@ def test_skippable_mdc_with_nothing_more_to_test_is_taken_on_every_visit() -> No
     assert kp.prog.reshape(-1, K.KW)[0, K.K_WORD] == K.MDC_TAKEN
 
 
+def test_mdc_every_case_visits_with_one_mask_test_is_decided_with_the_visit_mask() -> None:
+    """An MDC no case can skip, whose entry is one mask test (CHS-DRG 1.1's pre-MDC: main procedure is an OR
+    procedure), is tested while the MDCs to visit are chosen; a visit then means the case is taken."""
+    exprs = [[[(P.OP_MAIN_PX_OR, 0, 0)]], *EXPRS[1:]]
+    guards = [(P.G_NONE, -1), *GUARDS[1:]]
+    steps = STEPS.copy()
+    steps[0, P.T_GUARD], steps[0, P.T_GUARD_LIST] = P.G_NONE, -1
+
+    def build_with(skip_mask: int) -> K.KernelProgram:
+        return K.build(exprs, guards, steps, np.array([0, 5], np.int32), skip_mask, 3,
+                       DX_PTR, DX_IDS, PX_PTR, PX_IDS, PX_IS_OR, DX_MCC, DX_CC, DX_EXCL, DX_MDC_BITS)
+
+    kp = build_with(skip_mask=0)
+    or_bit = 1 << K.B_MAIN_OR
+    assert kp.mdc_pre.tolist() == [0, or_bit, or_bit]    # MDC 0: clear its bit unless word & mask == want
+    assert kp.prog.reshape(-1, K.KW)[0, K.K_WORD] == K.MDC_TAKEN
+    skippable = build_with(skip_mask=1)                   # skippable: left to the MDC choice
+    assert skippable.mdc_pre.size == 0 and skippable.prog.reshape(-1, K.KW)[0, K.K_WORD] == 1
+
+
 def test_numbers_of_unskippable_mdc_entries_become_ranges() -> None:
     """Every case evaluates the entry of an MDC it cannot skip: its comparisons become word bits (ranges)."""
     exprs = [list(EXPRS[0]), *EXPRS[1:]]

@@ -110,7 +110,7 @@ def _atom(op, a, b, dx, d0, d1, px, p0, p1, dx_ptr, dx_ids, px_ptr, px_ids, site
 
 @njit(cache=True, nogil=True)
 def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chain, dx_tab, pdx_tab, px_tab,
-                pos_masks, num_tab, returns, entry_pc, dcand, pcand, dx_ptr, dx_ids, px_ptr,
+                pos_masks, num_tab, mdc_pre, returns, entry_pc, dcand, pcand, dx_ptr, dx_ids, px_ptr,
                 px_ids, site, is_or, pxtab_lists, mask_ptr, masks, params, status, drg, adrg,
                 rule, reason, cc_level, cc_pos):
     """Group cases ``start..end`` serially.
@@ -222,6 +222,9 @@ def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chai
                 if c >= 0:
                     w |= px_tab[U(2 * c)] & pos_other
             cstate = w & CC_STATE_BITS
+            vis = visit
+            for k in range(0, mdc_pre.shape[0], 3):  # MDCs every case visits, decided by one mask test
+                vis &= ~(np.int64(w & mdc_pre[U(k + 1)] != mdc_pre[U(k + 2)]) << mdc_pre[U(k)])
             pc = 0
             entered = False
             r = -1
@@ -231,7 +234,7 @@ def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chai
                 if prog[U(b + K_LABEL_KIND)] == L_MDC:  # go to the first MDC that may take the case
                     m = prog[U(b + K_LABEL)]
                     while True:
-                        low = visit & (np.int64(-1) << m)
+                        low = vis & (np.int64(-1) << m)
                         low &= -low  # the lowest MDC at or after m to visit (bit n_mdc is always set)
                         m = DEBRUIJN[U(((low * DEBRUIJN_MUL) >> 58) & 63)]
                         pc = entry_pc[U(m)]

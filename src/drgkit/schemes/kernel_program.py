@@ -18,7 +18,8 @@ the same program. Four things make it fast:
   guard first, so a guarded expression is only evaluated when its guard atom is known true.
 * **Fewer steps.** A run of DRG splits on the CC level is one table lookup (``chain``); an MDC entry
   decided by the case word costs no step (column ``K_WORD``), nor does one every visiting case passes
-  (``MDC_TAKEN``); rules a case cannot satisfy are jumped over along their chain of false branches
+  (``MDC_TAKEN``), nor one that every case visits and one mask test decides (``mdc_pre``: its bit is
+  cleared from the MDCs to visit when the test fails); rules a case cannot satisfy are jumped over along their chain of false branches
   (``_skip_chains``: rules guarded by a list the case's code is not on, and *word steps* whose
   conjunctions fail on the case word), and a candidate rule its guard alone decides takes its true
   branch at once (``K_GUARD_ONLY``).
@@ -90,6 +91,7 @@ class KernelProgram:
     # rule skipping (see _skip_chains): the guarded steps a principal diagnosis / main procedure lets through
     dx_cand: np.ndarray      # int32
     px_cand: np.ndarray      # int32
+    mdc_pre: np.ndarray      # int64 (n * 3): MDCs tested while choosing the MDCs to visit (MDC, mask, want)
 
     @property
     def dx_word(self) -> np.ndarray:
@@ -241,6 +243,14 @@ def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int,
     prog[:, K_WNEXT] = word_next
     prog[:, K_WAFTER] = word_after
     prog[:, K_CHAIN] = chain_row
+    # an MDC every case visits whose one clause is one mask test: tested while the MDCs to visit are chosen,
+    # by clearing its bit when the test fails (no branch), so a visit means the case is taken
+    pre = [(m, int(conj_mask[expr_ptr[steps[pc, P.T_EXPR]]]), int(conj_want[expr_ptr[steps[pc, P.T_EXPR]]]))
+           for m, pc in enumerate(entry_pc[:-1].tolist())
+           if mdc_word[m] == 1 and not (skip_mask >> m) & 1 and steps[pc, P.T_GUARD] == P.G_NONE
+           and expr_ptr[steps[pc, P.T_EXPR] + 1] - expr_ptr[steps[pc, P.T_EXPR]] == 1]
+    for m, _mask, _want in pre:
+        mdc_word[m] = MDC_TAKEN
     prog[entry_pc[:-1], K_WORD] = mdc_word
     # a guarded rule with a conjunction the guard alone makes true (``pdx_in(L)``): true on every candidate
     prog[:, K_GUARD_ONLY] = np.isin(steps[:, P.T_GUARD], (P.G_PDX, P.G_MAIN_PX)) & always[e]
@@ -250,7 +260,8 @@ def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int,
     return KernelProgram(prog=prog.ravel(), conj=conj.ravel(), atoms=np.array(atoms, np.int32).ravel(),
                          chain=chain_tab.ravel(), dx_tab=dx_tab, pdx_tab=pdx_tab.ravel(), px_tab=px_tab.ravel(),
                          pos_masks=pos_masks,
-                         num_tab=num_tab.ravel(), dx_cand=dx_cand, px_cand=px_cand)
+                         num_tab=num_tab.ravel(), dx_cand=dx_cand, px_cand=px_cand,
+                         mdc_pre=np.array(pre, np.int64).reshape(-1, 3).ravel())
 
 
 def _mdc_word(steps: np.ndarray, entry_pc: np.ndarray, word_only: np.ndarray, always: np.ndarray,

@@ -153,7 +153,7 @@ class CompiledScheme:
         """The arrays the kernel needs, in its argument order."""
         k = self.kernel
         return (k.prog, k.conj, k.atoms, k.chain, k.dx_tab, k.pdx_tab, k.px_tab, k.pos_masks, k.num_tab,
-                self.returns, self.mdc_entry_pc, k.dx_cand, k.px_cand,
+                k.mdc_pre, self.returns, self.mdc_entry_pc, k.dx_cand, k.px_cand,
                 self.dx_list_ptr, self.dx_list_ids, self.px_list_ptr, self.px_list_ids,
                 self.dx_site, self.px_is_or,
                 self.pxtab_lists, self.pxtab_mask_ptr, self.pxtab_masks, self.params)
