@@ -184,7 +184,7 @@ def test_cc_entries_pack_both_exclusion_tables() -> None:
     cc = kp.dx_tab[1::2]
     assert int(cc[0]) == 7 + 1 and int(cc[1]) == (0 + 1) << 32
     both = K.build(EXPRS, GUARDS, STEPS, np.array([0, 5], np.int32), 0, 3,
-                   DX_PTR, DX_IDS, PX_PTR, PX_IDS, PX_IS_OR, np.array([3, -1], np.int32), np.array([4, -1], np.int32),
-                   DX_EXCL, DX_MDC_BITS)
+                   DX_PTR, DX_IDS, PX_PTR, PX_IDS, PX_IS_OR, np.array([3, -1], np.int32),
+                   np.array([4, -1], np.int32), DX_EXCL, DX_MDC_BITS)
     assert int(both.dx_tab[1]) == (3 + 1) | (4 + 1) << 32 and int(both.dx_tab[3]) == 0
     assert np.array_equal(kp.dx_word, kp.dx_tab[0::2])

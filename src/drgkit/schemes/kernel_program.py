@@ -19,10 +19,10 @@ the same program. Four things make it fast:
 * **Fewer steps.** A run of DRG splits on the CC level is one table lookup (``chain``); an MDC entry
   decided by the case word costs no step (column ``K_WORD``), nor does one every visiting case passes
   (``MDC_TAKEN``), nor one that every case visits and one mask test decides (``mdc_pre``: its bit is
-  cleared from the MDCs to visit when the test fails); rules a case cannot satisfy are jumped over along their chain of false branches
-  (``_skip_chains``: rules guarded by a list the case's code is not on, and *word steps* whose
-  conjunctions fail on the case word), and a candidate rule its guard alone decides takes its true
-  branch at once (``K_GUARD_ONLY``).
+  cleared from the MDCs to visit when the test fails); rules a case cannot satisfy are jumped over along
+  their chain of false branches (``_skip_chains``: rules guarded by a list the case's code is not on, and
+  *word steps* whose conjunctions fail on the case word), and a candidate rule its guard alone decides
+  takes its true branch at once (``K_GUARD_ONLY``).
 * **One cache line per code.** What the kernel reads of a diagnosis (its word and CC entry), of a
   principal diagnosis (exclusion table, MDC bits, candidate range) and of a procedure (word, candidate
   range) sits in one row each (``dx_tab``, ``pdx_tab``, ``px_tab``).
@@ -295,7 +295,8 @@ def _mdc_word(steps: np.ndarray, entry_pc: np.ndarray, word_only: np.ndarray, al
             out[m] = len(clauses)
             own_bit = ((skip_mask >> m) & 1 and steps[pc, P.T_GUARD] == P.G_PDX_MDC
                        and steps[pc, P.T_GUARD_LIST] == m)
-            if len(clauses) == 1 and always[steps[pc, P.T_EXPR]] and (own_bit or steps[pc, P.T_GUARD] == P.G_NONE):
+            unguarded = steps[pc, P.T_GUARD] == P.G_NONE
+            if len(clauses) == 1 and always[steps[pc, P.T_EXPR]] and (own_bit or unguarded):
                 out[m] = MDC_TAKEN
     return out
 
