@@ -188,3 +188,21 @@ def test_cc_entries_pack_both_exclusion_tables() -> None:
                    np.array([4, -1], np.int32), DX_EXCL, DX_MDC_BITS)
     assert int(both.dx_tab[1]) == (3 + 1) | (4 + 1) << 32 and int(both.dx_tab[3]) == 0
     assert np.array_equal(kp.dx_word, kp.dx_tab[0::2])
+
+
+def test_common_bits_of_an_mdc_entry_filter_the_mdcs_to_visit() -> None:
+    """What every conjunction of an MDC's clauses requires of the word rules the MDC out when missing; an
+    entry with more than that stays tested on a visit."""
+    assert K._common_bits(np.array([0b011, 0b101]), np.array([0b001, 0b001])) == (0b001, 0b001)
+    assert K._common_bits(np.array([0b011, 0b011]), np.array([0b001, 0b010])) is None  # bit 0: 1 or 0
+    assert K._common_bits(np.array([0b1]), np.array([0b0])) == (0b1, 0b0)             # a negation counts too
+    mask, want = K._common_bits(np.array([], np.int64), np.array([], np.int64))        # nothing can be true
+    assert mask & want != want
+    or_bit = 1 << K.B_MAIN_OR
+    exprs = [[[(P.OP_MAIN_PX_OR, 0, 0), (P.OP_ANY_DX_IN, L_ANY_DX, 0)], [(P.OP_MAIN_PX_OR, 0, 0)]], *EXPRS[1:]]
+    steps = STEPS.copy()
+    steps[0, P.T_GUARD], steps[0, P.T_GUARD_LIST] = P.G_NONE, -1
+    kp = K.build(exprs, [(P.G_NONE, -1), *GUARDS[1:]], steps, np.array([0, 5], np.int32), 0, 3,
+                 DX_PTR, DX_IDS, PX_PTR, PX_IDS, PX_IS_OR, DX_MCC, DX_CC, DX_EXCL, DX_MDC_BITS)
+    assert kp.mdc_pre.tolist() == [0, or_bit, or_bit]
+    assert kp.prog.reshape(-1, K.KW)[0, K.K_WORD] == 1    # two ways in: still tested when visited

@@ -223,7 +223,7 @@ def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chai
                     w |= px_tab[U(2 * c)] & pos_other
             cstate = w & CC_STATE_BITS
             vis = visit
-            for k in range(0, mdc_pre.shape[0], 3):  # MDCs every case visits, decided by one mask test
+            for k in range(0, mdc_pre.shape[0], 3):  # MDCs every case visits: drop those the word rules out
                 vis &= ~(np.int64(w & mdc_pre[U(k + 1)] != mdc_pre[U(k + 2)]) << mdc_pre[U(k)])
             pc = 0
             entered = False

@@ -18,8 +18,8 @@ the same program. Four things make it fast:
   guard first, so a guarded expression is only evaluated when its guard atom is known true.
 * **Fewer steps.** A run of DRG splits on the CC level is one table lookup (``chain``); an MDC entry
   decided by the case word costs no step (column ``K_WORD``), nor does one every visiting case passes
-  (``MDC_TAKEN``), nor one that every case visits and one mask test decides (``mdc_pre``: its bit is
-  cleared from the MDCs to visit when the test fails); rules a case cannot satisfy are jumped over along
+  (``MDC_TAKEN``); an MDC every case visits is dropped from the MDCs to visit, without a branch, when the
+  case word lacks what all its conjunctions require (``mdc_pre``); rules a case cannot satisfy are jumped over along
   their chain of false branches (``_skip_chains``: rules guarded by a list the case's code is not on, and
   *word steps* whose conjunctions fail on the case word), and a candidate rule its guard alone decides
   takes its true branch at once (``K_GUARD_ONLY``).
@@ -91,7 +91,8 @@ class KernelProgram:
     # rule skipping (see _skip_chains): the guarded steps a principal diagnosis / main procedure lets through
     dx_cand: np.ndarray      # int32
     px_cand: np.ndarray      # int32
-    mdc_pre: np.ndarray      # int64 (n * 3): MDCs tested while choosing the MDCs to visit (MDC, mask, want)
+    mdc_pre: np.ndarray      # int64 (n * 3): MDCs every case visits, with the word bits all their conjunctions
+                             # require (MDC, mask, want): tested while choosing the MDCs to visit
 
     @property
     def dx_word(self) -> np.ndarray:
@@ -243,14 +244,21 @@ def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int,
     prog[:, K_WNEXT] = word_next
     prog[:, K_WAFTER] = word_after
     prog[:, K_CHAIN] = chain_row
-    # an MDC every case visits whose one clause is one mask test: tested while the MDCs to visit are chosen,
-    # by clearing its bit when the test fails (no branch), so a visit means the case is taken
-    pre = [(m, int(conj_mask[expr_ptr[steps[pc, P.T_EXPR]]]), int(conj_want[expr_ptr[steps[pc, P.T_EXPR]]]))
-           for m, pc in enumerate(entry_pc[:-1].tolist())
-           if mdc_word[m] == 1 and not (skip_mask >> m) & 1 and steps[pc, P.T_GUARD] == P.G_NONE
-           and expr_ptr[steps[pc, P.T_EXPR] + 1] - expr_ptr[steps[pc, P.T_EXPR]] == 1]
-    for m, _mask, _want in pre:
-        mdc_word[m] = MDC_TAKEN
+    # the MDCs every case visits that the case word decides: what all their conjunctions require of the word is
+    # tested while the MDCs to visit are chosen, clearing the MDC's bit when it fails (no branch); an MDC whose
+    # entry is that one test alone is then taken on every visit
+    pre = []
+    for m, pc in enumerate(entry_pc[:-1].tolist()):
+        if mdc_word[m] not in (1, 2) or (skip_mask >> m) & 1:
+            continue
+        js = [j for u in range(mdc_word[m]) for j in range(expr_ptr[steps[pc + u, P.T_EXPR]],
+                                                            expr_ptr[steps[pc + u, P.T_EXPR] + 1])]
+        need = _common_bits(conj_mask[js], conj_want[js])
+        if need is None:
+            continue
+        pre.append((m, *need))
+        if mdc_word[m] == 1 and len(js) == 1 and steps[pc, P.T_GUARD] == P.G_NONE:
+            mdc_word[m] = MDC_TAKEN
     prog[entry_pc[:-1], K_WORD] = mdc_word
     # a guarded rule with a conjunction the guard alone makes true (``pdx_in(L)``): true on every candidate
     prog[:, K_GUARD_ONLY] = np.isin(steps[:, P.T_GUARD], (P.G_PDX, P.G_MAIN_PX)) & always[e]
@@ -262,6 +270,18 @@ def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int,
                          pos_masks=pos_masks,
                          num_tab=num_tab.ravel(), dx_cand=dx_cand, px_cand=px_cand,
                          mdc_pre=np.array(pre, np.int64).reshape(-1, 3).ravel())
+
+
+def _common_bits(masks: np.ndarray, wants: np.ndarray) -> tuple[int, int] | None:
+    """The word bits every one of these conjunctions requires, with the value they require, as
+    ``(mask, want)``; None when they share none. With no conjunction nothing can be true: an impossible
+    pair (a wanted bit outside the mask)."""
+    if len(masks) == 0:
+        return 1, 2
+    mask = int(np.bitwise_and.reduce(masks))
+    for w in wants[1:]:
+        mask &= ~(int(w) ^ int(wants[0]))
+    return (mask, int(wants[0]) & mask) if mask else None
 
 
 def _mdc_word(steps: np.ndarray, entry_pc: np.ndarray, word_only: np.ndarray, always: np.ndarray,
