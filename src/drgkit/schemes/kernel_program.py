@@ -19,10 +19,10 @@ the same program. Four things make it fast:
 * **Fewer steps.** A run of DRG splits on the CC level is one table lookup (``chain``); an MDC entry
   decided by the case word costs no step (column ``K_WORD``), nor does one every visiting case passes
   (``MDC_TAKEN``); an MDC every case visits is dropped from the MDCs to visit, without a branch, when the
-  case word lacks what all its conjunctions require (``mdc_pre``); rules a case cannot satisfy are jumped over along
-  their chain of false branches (``_skip_chains``: rules guarded by a list the case's code is not on, and
-  *word steps* whose conjunctions fail on the case word), and a candidate rule its guard alone decides
-  takes its true branch at once (``K_GUARD_ONLY``).
+  case word lacks what all its conjunctions require (``mdc_pre``); rules a case cannot satisfy are jumped
+  over along their chain of false branches (``_skip_chains``: rules guarded by a list the case's code is
+  not on, and *word steps* whose conjunctions fail on the case word), and a candidate rule its guard alone
+  decides takes its true branch at once (``K_GUARD_ONLY``).
 * **One cache line per code.** What the kernel reads of a diagnosis (its word and CC entry), of a
   principal diagnosis (exclusion table, MDC bits, candidate range) and of a procedure (word, candidate
   range) sits in one row each (``dx_tab``, ``pdx_tab``, ``px_tab``).
@@ -219,7 +219,7 @@ def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int,
     # per expression: a conjunction with nothing left to test (true once the step's guard holds)
     always = np.array([any(conj_mask[j] == 0 and conj_ptr[j] == conj_ptr[j + 1]
                            for j in range(expr_ptr[x], expr_ptr[x + 1])) for x in range(len(exprs))], bool)
-    mdc_word = _mdc_word(steps, entry_pc, word_only, always, skip_mask)
+    mdc_word, pre = _mdc_word(steps, entry_pc, word_only, always, skip_mask, expr_ptr, conj_mask, conj_want)
     word_step = ((steps[:, P.T_GUARD] == P.G_NONE) & (steps[:, P.T_LABEL_KIND] == P.L_RULE)
                  & word_only[steps[:, P.T_EXPR]])
     step_stop, word_next, word_after, dx_cand_ptr, dx_cand, px_cand_ptr, px_cand = _skip_chains(
@@ -244,21 +244,6 @@ def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int,
     prog[:, K_WNEXT] = word_next
     prog[:, K_WAFTER] = word_after
     prog[:, K_CHAIN] = chain_row
-    # the MDCs every case visits that the case word decides: what all their conjunctions require of the word is
-    # tested while the MDCs to visit are chosen, clearing the MDC's bit when it fails (no branch); an MDC whose
-    # entry is that one test alone is then taken on every visit
-    pre = []
-    for m, pc in enumerate(entry_pc[:-1].tolist()):
-        if mdc_word[m] not in (1, 2) or (skip_mask >> m) & 1:
-            continue
-        js = [j for u in range(mdc_word[m]) for j in range(expr_ptr[steps[pc + u, P.T_EXPR]],
-                                                            expr_ptr[steps[pc + u, P.T_EXPR] + 1])]
-        need = _common_bits(conj_mask[js], conj_want[js])
-        if need is None:
-            continue
-        pre.append((m, *need))
-        if mdc_word[m] == 1 and len(js) == 1 and steps[pc, P.T_GUARD] == P.G_NONE:
-            mdc_word[m] = MDC_TAKEN
     prog[entry_pc[:-1], K_WORD] = mdc_word
     # a guarded rule with a conjunction the guard alone makes true (``pdx_in(L)``): true on every candidate
     prog[:, K_GUARD_ONLY] = np.isin(steps[:, P.T_GUARD], (P.G_PDX, P.G_MAIN_PX)) & always[e]
@@ -285,19 +270,24 @@ def _common_bits(masks: np.ndarray, wants: np.ndarray) -> tuple[int, int] | None
 
 
 def _mdc_word(steps: np.ndarray, entry_pc: np.ndarray, word_only: np.ndarray, always: np.ndarray,
-              skip_mask: int) -> np.ndarray:
-    """MDCs whose entry (and else-QY clause) the kernel decides from the case word and MDC bits alone.
+              skip_mask: int, expr_ptr: np.ndarray, conj_mask: np.ndarray,
+              conj_want: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+    """How the kernel decides each MDC's entry (and else-QY clause): ``(K_WORD per MDC, mdc_pre rows)``.
 
-    Such an MDC costs no step of its own: the kernel goes from the previous MDC straight into the body of
-    the first MDC that takes the case. Required: the clauses have no generic atoms and no guard other than
-    an MDC bit, and when both are false the program goes on to the next MDC's entry. Per MDC: the number of
-    clauses the kernel tests (1: the entry, 2: the entry and its else-QY clause), 0 when it is not decided so,
-    ``MDC_TAKEN`` when a case that visits the MDC always enters it: its one clause needs nothing more, either
-    at all or beyond the principal diagnosis being on the MDC's list (and cases whose principal diagnosis is
-    not are made to skip the MDC).
+    An MDC decided from the case word and MDC bits alone costs no step of its own: the kernel goes from the
+    previous MDC straight into the body of the first MDC that takes the case. Required: the clauses have no
+    generic atoms and no guard other than an MDC bit, and when both are false the program goes on to the next
+    MDC's entry. ``K_WORD``: the number of clauses the kernel tests (1: the entry, 2: the entry and its else-QY
+    clause), 0 when it is not decided so, ``MDC_TAKEN`` when a case that visits the MDC always enters it.
+    An MDC every case visits (not skippable) gets an ``mdc_pre`` row ``(MDC, mask, want)``: what all its
+    conjunctions require of the word, tested while the MDCs to visit are chosen (the MDC's bit is cleared
+    when it fails, without a branch). It is ``MDC_TAKEN`` when its one clause needs nothing more: at all, or
+    beyond the principal diagnosis being on the MDC's list (cases whose principal diagnosis is not skip the
+    MDC), or beyond its ``mdc_pre`` test.
     """
     n_mdc = len(entry_pc) - 1
     out = np.zeros(n_mdc, np.uint8)
+    pre = []
 
     def decided(pc: int) -> bool:
         return int(steps[pc, P.T_GUARD]) in (P.G_NONE, P.G_PDX_MDC) and bool(word_only[steps[pc, P.T_EXPR]])
@@ -311,14 +301,25 @@ def _mdc_word(steps: np.ndarray, entry_pc: np.ndarray, word_only: np.ndarray, al
             clauses.append(pc + 1)
         last = clauses[-1]
         false_to = last + 1 if steps[last, P.T_FALSE_KIND] == P.A_NEXT else int(steps[last, P.T_FALSE_ARG])
-        if steps[last, P.T_FALSE_KIND] != P.A_RETURN and false_to == entry_pc[m + 1] and all(map(decided, clauses)):
-            out[m] = len(clauses)
-            own_bit = ((skip_mask >> m) & 1 and steps[pc, P.T_GUARD] == P.G_PDX_MDC
-                       and steps[pc, P.T_GUARD_LIST] == m)
-            unguarded = steps[pc, P.T_GUARD] == P.G_NONE
-            if len(clauses) == 1 and always[steps[pc, P.T_EXPR]] and (own_bit or unguarded):
+        if not (steps[last, P.T_FALSE_KIND] != P.A_RETURN and false_to == entry_pc[m + 1]
+                and all(map(decided, clauses))):
+            continue
+        out[m] = len(clauses)
+        skippable = (skip_mask >> m) & 1
+        unguarded = steps[pc, P.T_GUARD] == P.G_NONE
+        own_bit = skippable and steps[pc, P.T_GUARD] == P.G_PDX_MDC and steps[pc, P.T_GUARD_LIST] == m
+        if len(clauses) == 1 and always[steps[pc, P.T_EXPR]] and (own_bit or unguarded):
+            out[m] = MDC_TAKEN
+            continue
+        if skippable:
+            continue
+        js = [j for c in clauses for j in range(expr_ptr[steps[c, P.T_EXPR]], expr_ptr[steps[c, P.T_EXPR] + 1])]
+        need = _common_bits(conj_mask[js], conj_want[js])
+        if need is not None:
+            pre.append((m, *need))
+            if len(js) == 1 and unguarded:
                 out[m] = MDC_TAKEN
-    return out
+    return out, pre
 
 
 
