@@ -27,7 +27,9 @@ def invoke(*args: str):
 
 def one_error_line(result, *needles: str) -> str:
     assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
+    # the mapping report ("columns read: …") may come first; the error is one line, the last
+    lines = [ln for ln in result.stderr.strip().splitlines()
+             if not ln.startswith(("columns read:", "carried through:", "skipped "))]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: "), lines[0]
     assert "Traceback" not in result.output
@@ -85,7 +87,7 @@ def test_group_map_option(tmp_path: Path) -> None:
                     "a,1,65,I21.000x005|E11.900,36.0601\n"
                     "b,2,30,K35.301,\n", encoding="utf-8")
     out = tmp_path / "mine.parquet"
-    result = invoke("group", path, "-o", out, "--map", "diags=dx", "--map", "procs=px", "--map", "sexe=gender",
+    result = invoke("group", path, "-o", out, "--canonical", "--map", "diags=dx", "--map", "procs=px", "--map", "sexe=gender",
                     "--map", "years=age", "--map", "stay=case_id", "-q")
     assert result.exit_code == 0, result.output
     table = pq.read_table(out)
@@ -119,12 +121,21 @@ def test_group_gbk_csv_with_chinese_headers(tmp_path: Path) -> None:
     lines = [",".join(GBK_HEADER)] + [",".join(r) for r in GBK_ROWS]
     path.write_bytes(("\r\n".join(lines) + "\r\n").encode("gbk"))
     out = tmp_path / "out.parquet"
-    result = invoke("group", path, "-o", out)
+    result = invoke("group", path, "-o", out, "--canonical")
     assert result.exit_code == 0, result.output
     table = pq.read_table(out)
     assert table.column("case_id").to_pylist() == ["病例1", "病例2", "病例3", "病例4"]
     assert table.column("dx").to_pylist()[0] == ["I21.000x005", "E11.900"]
     assert table.column("dept").to_pylist()[1] == "新生儿科"
+    # by default the input's own columns come back, in order, numbers typed, results appended
+    shaped = tmp_path / "shaped.parquet"
+    assert invoke("group", path, "-o", shaped, "-q").exit_code == 0
+    own = pq.read_table(shaped)
+    assert own.column_names[:len(GBK_HEADER)] == GBK_HEADER
+    assert own.column_names[len(GBK_HEADER)] == "status"
+    assert own.column("drg").to_pylist() == table.column("drg").to_pylist()
+    assert pa.types.is_floating(own.schema.field(GBK_HEADER[7]).type)  # the cost column: typed
+    assert own.column(GBK_HEADER[7]).to_pylist()[:3] == [35000.5, 8000.0, 5000.0]
     status = table.column("status").to_pylist()
     drg = table.column("drg").to_pylist()
     assert (status[0], drg[0]) == ("ok", "FM19")
@@ -154,8 +165,10 @@ def test_group_xlsx_in_and_out(tmp_path: Path) -> None:
     header = list(rows[0])
     assert "status" in header and "drg" in header
     assert len(rows) == 1 + len(GBK_ROWS)
-    assert [r[header.index("case_id")] for r in rows[1:]] == ["病例1", "病例2", "病例3", "病例4"]
+    assert header[:len(GBK_HEADER)] == GBK_HEADER  # the coder's own headers, in her order
+    assert [r[header.index("病案号")] for r in rows[1:]] == ["病例1", "病例2", "病例3", "病例4"]
     assert rows[1][header.index("drg")] == "FM19"
+    assert rows[1][header.index("年龄")] == 65  # a number, not text
     assert no_temp_files(tmp_path) == []
 
 

@@ -26,7 +26,7 @@ from drgkit.io import (
     write_table,
 )
 from drgkit.io.columns import normalize_header, plan_headers
-from drgkit.io.read import detect_encoding
+from drgkit.io.formats import detect_encoding
 
 DATA = Path(__file__).parent / "data"
 
@@ -64,8 +64,9 @@ def test_gbk_front_sheet_numbered_columns_in_numeric_order(tmp_path: Path) -> No
     assert table.column("dept").to_pylist() == ["0801", "0302"]  # text: the leading zero stays
     assert table.column("los").to_pylist() == ["7", "2"]
     assert table.column("total_cost").to_pylist() == ["12345.60", "800"]
-    assert table.column("医院名称").to_pylist() == ["人民医院", "人民医院"]  # pass-through
-    assert not any(name.startswith("其他诊断编码") for name in table.column_names)
+    assert table.column("hospital_name").to_pylist() == ["人民医院", "人民医院"]  # a known field
+    # the source code columns stay (the output keeps them as given), after the canonical ones
+    assert table.column("其他诊断编码10").to_pylist() == ["D10.000", None]
     # canonical columns first, in canonical order, then pass-through
     assert table.column_names[:8] == ["case_id", "gender", "age", "dept", "los", "dx", "px", "total_cost"]
 
@@ -151,7 +152,8 @@ def test_national_interface_field_codes() -> None:
         "brdy": "birth_date", "nwb_bir_wt": "birth_weight", "nwb_adm_wt": "admission_weight",
         "adm_time": "admission_date", "dscg_time": "discharge_date", "dscg_caty": "dept",
         "act_ipt_days": "los", "dscg_way": "leaving_type", "vent_used_dura": "ventilator_hours",
-        "amount": "total_cost",
+        "amount": "total_cost", "diag_code1": "diag_code1", "diag_code2": "diag_code2",
+        "oprn_oprt_code1": "oprn_oprt_code1",
     }
     assert plan.dx_parts == ["diag_code1", "diag_code2"]
     assert plan.px_parts == ["oprn_oprt_code1"]
@@ -187,14 +189,26 @@ def test_empty_files(tmp_path: Path) -> None:
     header_only = write_text(tmp_path / "h.csv", [["病案号", "性别", "主要诊断编码", "其他诊断编码1"]])
     table = read_cases(header_only)
     assert table.num_rows == 0
-    assert table.column_names == ["case_id", "gender", "dx", "px"]
+    assert table.column_names == ["case_id", "gender", "dx", "px", "主要诊断编码", "其他诊断编码1"]
     assert table.schema.field("dx").type == pa.list_(pa.string())
 
-    empty = tmp_path / "zero.csv"
-    empty.write_bytes(b"")
-    table = read_cases(empty)
-    assert table.num_rows == 0 and "dx" in table.column_names and "case_id" in table.column_names
-    assert [b.num_rows for b in iter_case_batches(empty)] == [0]
+    # a 0-byte or blank-only file has no header: an error, not a silent 0-row result
+    for name, content in (("zero.csv", b""), ("blank.csv", b"\r\n  \n\t\n"), ("bom.csv", b"\xef\xbb\xbf\n\n")):
+        empty = tmp_path / name
+        empty.write_bytes(content)
+        with pytest.raises(InputError, match="empty"):
+            read_cases(empty)
+        with pytest.raises(InputError, match="empty"):
+            list(iter_case_batches(empty))
+
+
+@pytest.mark.parametrize("prefix", [b"\n", b"\r\n", b"\xef\xbb\xbf\n", b"\n\n  \n", b"2024\xe5\xb9\xb4\xe5\xaf\xbc\xe5\x87\xba\n\n"])
+def test_blank_and_title_lines_above_the_header_are_skipped(tmp_path: Path, prefix: bytes) -> None:
+    path = tmp_path / "c.csv"
+    path.write_bytes(prefix + "case_id,gender,age,dx\n1,1,65,I21.000x005\n2,2,70,J18.900\n".encode())
+    table = read_cases(path)
+    assert table.column("case_id").to_pylist() == ["1", "2"]
+    assert table.column("dx").to_pylist() == [["I21.000x005"], ["J18.900"]]
 
 
 def test_unreadable_files_raise_input_error(tmp_path: Path) -> None:
@@ -366,7 +380,7 @@ def test_code_lists_on_sliced_chunked_and_typed_inputs() -> None:
 def test_canonicalize_in_memory_table_and_stream_mapping_error(tmp_path: Path) -> None:
     table = pa.table({"住院号": ["1"], "出院诊断编码1": ["A01.000"], "出院诊断编码2": ["B01.000"]})
     out = canonicalize(table)
-    assert out.column_names == ["case_id", "dx", "px"]
+    assert out.column_names == ["case_id", "dx", "px", "出院诊断编码1", "出院诊断编码2"]
     assert out.column("dx").to_pylist() == [["A01.000", "B01.000"]]
     path = write_text(tmp_path / "s.csv", [["case_id", "dx"], ["1", "A"]])
     with pytest.raises(InputError, match="missing_col"):

@@ -146,11 +146,12 @@ def test_header_only_file_gives_zero_rows(tmp_path: Path) -> None:
     assert "status" in out.column_names and "drg" in out.column_names
 
 
-def test_zero_byte_file_does_not_crash(tmp_path: Path) -> None:
-    # An empty file reads as an empty table (tests/test_io.py::test_empty_files pins this behaviour).
+def test_zero_byte_file_is_one_clear_error(tmp_path: Path) -> None:
+    # An empty file has no header: an error, not a silent 0-row result (tests/test_io.py::test_empty_files).
     path = tmp_path / "zero.csv"
     path.write_bytes(b"")
-    assert drgkit.group(path).num_rows == 0
+    with pytest.raises(InputError, match="empty"):
+        drgkit.group(path)
 
 
 GARBAGE = {
@@ -327,9 +328,13 @@ def test_list_column_with_blank_first_element(tmp_path: Path) -> None:
                                                                          ["", "A"]]
 
 
-def test_only_other_diagnosis_columns_have_no_principal_slot() -> None:
-    t = canonicalize(pa.table({"其他诊断编码1": [None, "I10.x00"], "其他诊断编码2": ["E11.900", None]}))
-    assert t.column("dx").to_pylist() == [["E11.900"], ["I10.x00"]]
+def test_only_other_diagnosis_columns_are_refused_not_promoted() -> None:
+    # no principal column: the first secondary code must not silently become the principal diagnosis
+    table = pa.table({"其他诊断编码1": [None, "I10.x00"], "其他诊断编码2": ["E11.900", None]})
+    with pytest.raises(InputError, match=r"no principal diagnosis.*--map 'COLUMN=dx_main'"):
+        canonicalize(table)
+    t = canonicalize(table, mapping={"其他诊断编码1": "dx_main"})
+    assert t.column("dx").to_pylist() == [["", "E11.900"], ["I10.x00"]]
 
 
 def test_code_lists_default_still_drops_every_empty_piece() -> None:

@@ -16,8 +16,9 @@ from .arrowutil import join_notes
 from .codes.repair import repair_lists
 from .grouping.batch import attach, encode, outcome_columns, run_kernel, unknown_pdx
 from .grouping.reference import Reference, Result
-from .io import canonicalize, prepare
+from .io import prepare
 from .io.frames import from_arrow, to_arrow
+from .io.output import typed_fields
 from .io.prepare import PreparedCases
 from .schemes import program as P
 from .schemes.compile import load_compiled
@@ -62,22 +63,41 @@ def group_canonical(table: pa.Table, scheme: CompiledScheme, options: Options = 
     prep = _repair(prepare(table, strict_gender=options.strict_gender), scheme, options)
     enc = encode(prep, scheme)
     out = run_kernel(enc, scheme, threads)
-    return attach(table, outcome_columns(prep, enc, out, scheme))
+    typed, notes = typed_fields(table, prep)
+    columns = outcome_columns(prep, enc, out, scheme)
+    if notes is not None:
+        columns["warnings"] = join_notes(columns["warnings"], notes)
+    return attach(typed, columns)
 
 
 def group(data: Any, scheme: str = DEFAULT_SCHEME, *, mapping: Mapping[str, str] | None = None,
-          options: Options = Options(), threads: int | None = None) -> Any:
+          options: Options = Options(), threads: int | None = None, canonical: bool = False,
+          allow_unmapped: bool = False) -> Any:
     """Group discharge abstracts; one output row per input row, in input order.
 
     ``data`` is a pyarrow Table, polars or pandas DataFrame (returned as the same type) or a file path.
     Columns may use canonical names or the Chinese labels / interface codes of the settlement list;
-    ``mapping`` renames anything else (``{"my_dx_col": "dx"}``). Result columns: ``status`` (ok /
-    ungroupable / ambiguous / invalid), ``reason``, ``warnings``, ``mdc``, ``adrg``, ``drg``, ``drg_name``,
-    ``cc_level``, ``cc_code``, ``scheme``, ``scheme_checksum``.
+    ``mapping`` renames anything else (``{"my_dx_col": "dx"}``).  The input's columns come back under their
+    own names and in their own order (``canonical=True``: canonical names), numbers typed, then the result
+    columns: ``status`` (ok / ungroupable / ambiguous / invalid), ``reason``, ``warnings``, ``mdc``,
+    ``adrg``, ``drg``, ``drg_name``, ``cc_level``, ``cc_code``, ``scheme``, ``scheme_checksum``.
+    A column that holds codes but would go unread raises :class:`~drgkit.io.InputError` unless
+    ``allow_unmapped``.
     """
-    table, kind = to_arrow(data)
-    canon = canonicalize(table, mapping=mapping)
-    return from_arrow(group_canonical(canon, load_compiled(scheme), options, threads), kind)
+    from pathlib import Path
+
+    from .io.output import input_shaped
+    from .io.read import canonicalize_with_plan, open_cases
+
+    if isinstance(data, (str, Path)):
+        source = open_cases(data, mapping=mapping, allow_unmapped=allow_unmapped, batch_size=1 << 62)
+        tables = list(source.batches())
+        canon, plan, kind = (tables[0] if len(tables) == 1 else pa.concat_tables(tables)), source.plan, "arrow"
+    else:
+        table, kind = to_arrow(data)
+        canon, plan, _ = canonicalize_with_plan(table, mapping=mapping, allow_unmapped=allow_unmapped)
+    out = group_canonical(canon, load_compiled(scheme), options, threads)
+    return from_arrow(out if canonical else input_shaped(out, plan), kind)
 
 
 @dataclass

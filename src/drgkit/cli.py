@@ -100,12 +100,29 @@ def _write_stream(output: Path, tables, empty_message: str) -> int:
     return rows
 
 
-def _tally(result, counts: Counter, drgs: Counter) -> None:
+def _sheet(value: str | None) -> str | int | None:
+    """``--sheet``: a 1-based number or a name."""
+    return int(value) if value is not None and value.strip().isdigit() else value
+
+
+def _report_mapping(source) -> None:
+    """Say which column became which field (stderr, so piped output stays clean)."""
+    for line in source.mapping_report():
+        err_console.print(line, soft_wrap=True, markup=False)
+
+
+def _tally(result, counts: Counter, drgs: Counter, reasons: Counter | None = None) -> None:
     """Add a batch's status and DRG counts (vectorized: one entry per distinct value)."""
     import pyarrow.compute as pc
 
     for item in pc.value_counts(result.column("status")).to_pylist():
         counts[item["values"]] += item["counts"]
+    if reasons is not None and "reason" in result.column_names:
+        # the reason without the values it quotes, so rows failing the same way count together
+        shape = pc.replace_substring_regex(result.column("reason"), r"'[^']*'", "'…'")
+        for item in pc.value_counts(shape).to_pylist():
+            if item["values"] is not None:
+                reasons[item["values"]] += item["counts"]
     grouped = result.filter(pc.is_in(result.column("status"), value_set=pa.array(["ok", "ambiguous"])))
     code, name = ("drg", "drg_name") if "drg" in result.column_names else ("dip_group", "dip_kind")
     keys = pc.binary_join_element_wise(grouped.column(code), pc.fill_null(grouped.column(name), ""), "\t")
@@ -113,7 +130,8 @@ def _tally(result, counts: Counter, drgs: Counter) -> None:
         drgs[tuple(item["values"].split("\t", 1))] += item["counts"]
 
 
-def _summary(counts: Counter, drgs: Counter, rows: int, seconds: float, scheme: str) -> None:
+def _summary(counts: Counter, drgs: Counter, rows: int, seconds: float, scheme: str,
+             reasons: Counter | None = None) -> None:
     rate = rows / seconds if seconds > 0 else float("inf")
     out_console.print(f"grouped {rows:,} abstracts with {scheme} in {seconds:.2f} s ({rate:,.0f} rows/s)")
     t = Table(title="status")
@@ -123,6 +141,13 @@ def _summary(counts: Counter, drgs: Counter, rows: int, seconds: float, scheme: 
     for status in ("ok", "ambiguous", "ungroupable", "invalid"):
         t.add_row(status, f"{counts.get(status, 0):,}", f"{100 * counts.get(status, 0) / max(rows, 1):.1f}%")
     out_console.print(t)
+    if reasons:
+        t = Table(title="top reasons (rows not grouped)")
+        t.add_column("reason", overflow="fold")
+        t.add_column("rows", justify="right", no_wrap=True)
+        for reason, k in reasons.most_common(8):
+            t.add_row(reason, f"{k:,}")
+        out_console.print(t)
     if drgs:
         t = Table(title="top groups")
         t.add_column("group")
@@ -153,11 +178,21 @@ def group(
     insurance: Optional[str] = typer.Option(None, "--insurance", help="employee / resident for --price"),
     policy: Optional[Path] = typer.Option(None, "--policy", help="Payment policy TOML for --price"),
     edits: bool = typer.Option(False, "--edits", help="Also run the coding edits (drgkit validate): column `edits`"),
+    sheet: Optional[str] = typer.Option(None, "--sheet", help="Excel sheet: name or 1-based number "
+                                        "(default: the first sheet with a diagnosis column)"),
+    header_row: Optional[int] = typer.Option(None, "--header-row", help="1-based row of the header "
+                                             "(default: found below title and note rows)"),
+    allow_unmapped: bool = typer.Option(False, "--allow-unmapped", help="Carry code-like columns that are not "
+                                        "read as codes through with a warning instead of stopping"),
+    canonical: bool = typer.Option(False, "--canonical", help="Write canonical column names (dx/px lists) "
+                                   "instead of the input's own columns"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors"),
 ) -> None:
-    """Group every abstract of INPUT; one output row per input row, same order."""
+    """Group every abstract of INPUT; one output row per input row, same order: the input's columns (numbers
+    typed), then status, reason, warnings and the group."""
     from .api import Options, group_canonical
-    from .io import iter_case_batches, read_cases, total_rows
+    from .io import open_cases
+    from .io.output import input_shaped
     from .io.pipeline import ordered_map, prefetch
     from .schemes.compile import load_compiled
 
@@ -190,12 +225,13 @@ def group(
             def group_batch(batch):
                 return group_canonical(batch, compiled, options, batch_threads)
             label = compiled.id
-        if diagnoses or procedures:
-            batches = iter([read_cases(input, mapping=mapping, diagnoses=diagnoses, procedures=procedures)])
-            total = None
-        else:
-            batches = prefetch(iter_case_batches(input, batch_size=batch_size, mapping=mapping))
-            total = total_rows(input)
+        source = open_cases(input, mapping=mapping, sheet=_sheet(sheet), header_row=header_row,
+                            diagnoses=diagnoses, procedures=procedures, allow_unmapped=allow_unmapped,
+                            batch_size=batch_size)
+        if not quiet:
+            _report_mapping(source)
+        batches = prefetch(source.batches())
+        total = source.total_rows
         pricing = None
         if price_table:
             from functools import partial
@@ -210,6 +246,7 @@ def group(
             raise CliError("--level, --insurance and --policy need --price TABLE")
         counts: Counter = Counter()
         drgs: Counter = Counter()
+        reasons: Counter = Counter()
         start = time.perf_counter()
         show = not quiet and sys.stderr.isatty()
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -226,21 +263,21 @@ def group(
                 result = result.append_column("edits", found.column("edits"))
             if pricing is not None:
                 result = pricing(result)
-            return result
+            return result if canonical else input_shaped(result, source.plan)
 
         def results():
             task = progress.add_task("group", total=total)
             # output keeps input order
             for result in ordered_map(process, batches, workers=workers):
                 if not quiet:
-                    _tally(result, counts, drgs)
+                    _tally(result, counts, drgs, reasons)
                 progress.update(task, advance=result.num_rows)
                 yield result
 
         with progress:
             rows = _write_stream(output, results(), f"{input}: no rows could be read")
         if not quiet:
-            _summary(counts, drgs, rows, time.perf_counter() - start, label)
+            _summary(counts, drgs, rows, time.perf_counter() - start, label, reasons)
 
     _run(work)
 

@@ -1,23 +1,23 @@
-"""Header aliases: map the column names of real exports to drgkit's canonical columns.
+"""Headers → fields: map the column names of real exports to drgkit's canonical columns.
 
-Inputs come from two families of exports:
+The vocabulary is data (``io/vocab/fields.csv``, ``field_labels.csv``, ``header_variants.csv``); this module
+only reads it.  Inputs come from the 医保结算清单 (settlement list) and the 病案首页 (front sheet), with
+Chinese labels, or from the national interface (国家医保信息平台接口) with ASCII field codes (``setl_id``).
 
-* the 医保结算清单 (medical-insurance settlement list) and the 病案首页 (inpatient front sheet, the
-  hospital's discharge abstract), with Chinese labels such as 主要诊断编码 (principal diagnosis code);
-* the national medical-insurance interface (国家医保信息平台接口), whose field codes are ASCII
-  (``setl_id``, ``dscg_caty``, ...).
-
-Headers are compared after :func:`normalize_header` (Unicode NFKC, which turns full-width brackets
-and letters into ASCII; all whitespace removed; case folded), so ``年龄（周岁）`` matches ``年龄(周岁)``.
-Diagnosis and procedure codes often arrive spread over numbered columns (其他诊断编码1..N); those are
-recognised by pattern and returned as ordered *parts* to be assembled into one list column.
+A header is compared by its *key*: Unicode NFKC (full-width → ASCII), whitespace removed, case folded,
+then the wording variants rewritten (代码 → 编码, 手术及操作 → 手术操作, 次要 → 其他 …).  Diagnosis and
+procedure codes often arrive spread over numbered columns (其他诊断编码1…N, 手术及操作编码(1)…); those are
+*code parts*, assembled in order into one list column.
 """
 from __future__ import annotations
 
+import csv
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
 
 #: Canonical columns, in the order drgkit writes them.  ``dx``/``px`` are list<string>, principal first.
 CANONICAL_COLUMNS: tuple[str, ...] = (
@@ -35,79 +35,151 @@ CANONICAL_COLUMNS: tuple[str, ...] = (
     "total_cost",
 )
 
-#: Canonical (and well-known pass-through) names → aliases, highest priority first.  When a file has
-#: two headers for the same name (say both 结算ID and 就诊ID), the earlier alias wins and the other
-#: column passes through under its own name.
-ALIASES: dict[str, tuple[str, ...]] = {
-    "case_id": ("结算ID", "结算编号", "就诊ID", "病案号", "住院号", "setl_id", "mdtrt_id", "medcasno", "caseId"),
-    "patient_id": ("人员编号", "医保编号", "psn_no"),
-    "hospital": ("定点医药机构代码", "定点医药机构编码", "医疗机构代码", "组织机构代码", "fixmedins_code"),
-    "gender": ("性别", "性别代码", "gend", "sex"),
-    "birth_date": ("出生日期", "brdy"),
-    "age": ("年龄", "年龄(岁)", "年龄(周岁)", "age"),
-    "age_days": ("年龄(天)", "年龄不足1周岁的天龄", "年龄不足1周岁的年龄(天)", "天龄", "ageDay", "age_day"),
-    "birth_weight": ("新生儿出生体重", "新生儿出生体重(克)", "新生儿出生体重(g)", "nwb_bir_wt", "weight"),
-    "admission_weight": ("新生儿入院体重", "新生儿入院体重(克)", "nwb_adm_wt"),
-    "admission_date": ("入院时间", "入院日期", "adm_time"),
-    "discharge_date": ("出院时间", "出院日期", "dscg_time"),
-    "dept": ("出院科别", "出院科别代码", "出院科室", "dscg_caty"),
-    "los": ("实际住院天数", "住院天数", "act_ipt_days", "inHospitalTime"),
-    "leaving_type": ("离院方式", "dscg_way", "leavingType"),
-    "ventilator_hours": ("呼吸机使用时间", "vent_used_dura"),
-    "icu_hours": ("重症监护时长", "重症监护时长(小时)", "icuHours"),
-    "total_cost": ("总费用", "金额合计", "医疗费总额", "住院总费用", "住院费用", "medfee_sumamt", "amount"),
-    # Single columns holding every code of the stay, delimited by | , or ;
-    "dx": ("诊断编码", "诊断代码", "诊断编码串"),
-    "px": ("手术操作编码", "手术操作代码", "手术编码串"),
-}
+#: Code-part roles, in assembly order within ``dx`` / ``px``.
+PART_ROLES: dict[str, tuple[str, ...]] = {"dx": ("dx_main", "dx_all", "dx_other"),
+                                          "px": ("px_main", "px_all", "px_other")}
+_ROLE_KIND = {role: kind for kind, roles in PART_ROLES.items() for role in roles}
+_ROLE_RANK = {role: rank for roles in PART_ROLES.values() for rank, role in enumerate(roles)}
+_LONG_FIELDS = ("long_dx_code", "long_dx_flag", "long_px_code", "long_px_flag")
 
-# Principal diagnosis / main procedure columns (one code each).
-_DX_MAIN = ("dx_main", "主要诊断编码", "主要诊断代码", "出院主要诊断编码", "出院主要诊断代码", "主诊断编码", "主诊断代码")
-_PX_MAIN = ("px_main", "主要手术操作编码", "主要手术操作代码", "主要手术编码", "主要手术代码", "主手术操作编码")
-# Un-numbered "other codes" columns (delimited strings) that follow the principal one.
-_DX_OTHER = ("其他诊断编码", "其他诊断代码")
-_PX_OTHER = ("其他手术操作编码", "其他手术操作代码")
 
-# Numbered columns: the number orders them (numerically, so 10 comes after 9).
-_DX_NUMBERED = re.compile(
-    r"^(?:其他诊断编码|其他诊断代码|出院诊断编码|出院诊断代码|诊断编码|诊断代码|dx|diag_code|diagcode)_?(\d+)$"
-)
-_PX_NUMBERED = re.compile(
-    r"^(?:其他手术操作编码|其他手术操作代码|手术操作编码|手术操作代码|其他手术编码|手术编码|px|oprn_oprt_code)_?(\d+)$"
-)
+def _vocab_rows(name: str) -> list[dict[str, str]]:
+    with resources.files("drgkit.io").joinpath("vocab", name).open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
 
-#: Column roles in the long diagnosis / procedure tables of the three-table layout.
-LONG_CODE_ALIASES: dict[str, tuple[str, ...]] = {
-    "dx": ("诊断代码", "诊断编码", "diag_code", "dx", "code"),
-    "px": ("手术操作代码", "手术操作编码", "oprn_oprt_code", "px", "code"),
-}
-LONG_FLAG_ALIASES: dict[str, tuple[str, ...]] = {
-    "dx": ("主诊断标志", "主要诊断标志", "maindiag_flag", "main_flag", "principal"),
-    "px": ("主要手术标志", "主手术标志", "main_oprn_flag", "main_flag", "main"),
-}
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """One field of the vocabulary (``io/vocab/fields.csv``)."""
+
+    name: str
+    type: str
+    zh: str
+    en: str
+
+
+@lru_cache(maxsize=1)
+def fields() -> dict[str, FieldInfo]:
+    """Every field drgkit reads or carries, by name."""
+    return {r["field"]: FieldInfo(r["field"], r["type"], r["zh"], r["en"]) for r in _vocab_rows("fields.csv")}
+
+
+@lru_cache(maxsize=1)
+def _variants() -> tuple[tuple[re.Pattern[str], str], ...]:
+    return tuple((re.compile(r["pattern"]), r["replacement"]) for r in _vocab_rows("header_variants.csv"))
+
 
 _SPACE = re.compile(r"\s+")
 
 
 def normalize_header(header: str) -> str:
-    """Comparison key of a header: NFKC (full-width → ASCII), whitespace removed, case folded."""
-    return _SPACE.sub("", unicodedata.normalize("NFKC", str(header))).casefold()
+    """Comparison key of a header: NFKC (full-width → ASCII), whitespace removed, case folded, and the
+    wording variants of ``header_variants.csv`` rewritten."""
+    key = _SPACE.sub("", unicodedata.normalize("NFKC", str(header))).casefold()
+    for pattern, replacement in _variants():
+        key = pattern.sub(replacement, key)
+    return key
 
 
-def _lookup() -> dict[str, tuple[str, int]]:
-    table: dict[str, tuple[str, int]] = {}
-    for canonical, aliases in ALIASES.items():
-        table.setdefault(normalize_header(canonical), (canonical, 0))
-        for rank, alias in enumerate(aliases, start=1):
-            table.setdefault(normalize_header(alias), (canonical, rank))
-    return table
+_CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 
 
-_LOOKUP = _lookup()
-_DX_MAIN_KEYS = {normalize_header(h) for h in _DX_MAIN}
-_PX_MAIN_KEYS = {normalize_header(h) for h in _PX_MAIN}
-_DX_OTHER_KEYS = {normalize_header(h) for h in _DX_OTHER}
-_PX_OTHER_KEYS = {normalize_header(h) for h in _PX_OTHER}
+def _cn_number(text: str) -> int | None:
+    """一 … 九十九 as an int (the numbering some exports use: 其他诊断编码一)."""
+    if not text or any(c not in _CN_DIGITS and c != "十" for c in text):
+        return None
+    if "十" not in text:
+        return _CN_DIGITS[text] if len(text) == 1 else None
+    tens, _, ones = text.partition("十")
+    if len(tens) > 1 or len(ones) > 1:
+        return None
+    return (_CN_DIGITS[tens] if tens else 1) * 10 + (_CN_DIGITS[ones] if ones else 0)
+
+
+# trailing number: 1, _1, -1, (1), [1], 一; or a number before 编码: 其他诊断1编码
+_TRAILING_NUMBER = re.compile(r"^(?P<stem>.*?\D)[_\-]?[\(\[]?(?P<num>\d{1,3}|[一二三四五六七八九十]{1,3})[\)\]]?$")
+_MIDDLE_NUMBER = re.compile(r"^(?P<stem>.*?\D)[_\-]?[\(\[]?(?P<num>\d{1,3})[\)\]]?(?P<tail>编码)$")
+
+
+def _split_number(key: str) -> tuple[str, int] | None:
+    """(stem, number) of a numbered header key, else ``None``."""
+    for pattern in (_TRAILING_NUMBER, _MIDDLE_NUMBER):
+        match = pattern.match(key)
+        if match:
+            raw = match.group("num")
+            number = int(raw) if raw.isdigit() else _cn_number(raw)
+            if number is None:
+                continue
+            stem = match.group("stem").rstrip("_-") + (match.groupdict().get("tail") or "")
+            return stem, number
+    return None
+
+
+@dataclass(frozen=True)
+class _Vocabulary:
+    exact: dict[str, tuple[str, int]]   # key → (field, priority)
+    numbered: dict[str, str]            # stem key → part role
+
+
+@lru_cache(maxsize=1)
+def _vocabulary() -> _Vocabulary:
+    exact: dict[str, tuple[str, int]] = {}
+    numbered: dict[str, str] = {}
+    for rank, row in enumerate(_vocab_rows("field_labels.csv")):
+        name, label = row["field"], row["label"]
+        if label.endswith("N") and name in _ROLE_KIND:
+            numbered.setdefault(normalize_header(label[:-1]).rstrip("_-"), name)
+        else:
+            exact.setdefault(normalize_header(label), (name, rank))
+    return _Vocabulary(exact, numbered)
+
+
+def labels_of(name: str) -> tuple[str, ...]:
+    """The header labels of a field, highest priority first (as written in ``field_labels.csv``)."""
+    return tuple(r["label"] for r in _vocab_rows("field_labels.csv") if r["field"] == name)
+
+
+#: Field → labels, highest priority first (read from the vocabulary; kept for callers of the old table).
+ALIASES: dict[str, tuple[str, ...]] = {name: labels_of(name) for name in fields()
+                                       if name not in _ROLE_KIND and name not in _LONG_FIELDS}
+#: Column roles in the long diagnosis / procedure tables of the three-table layout.
+LONG_CODE_ALIASES: dict[str, tuple[str, ...]] = {"dx": labels_of("long_dx_code"), "px": labels_of("long_px_code")}
+LONG_FLAG_ALIASES: dict[str, tuple[str, ...]] = {"dx": labels_of("long_dx_flag"), "px": labels_of("long_px_flag")}
+
+
+@dataclass(frozen=True)
+class CodePart:
+    """A source column holding some of a row's codes: its role, its number (``None`` if unnumbered)."""
+
+    header: str
+    role: str
+    number: int | None
+    position: int
+
+    @property
+    def kind(self) -> str:
+        return _ROLE_KIND[self.role]
+
+    def order(self) -> tuple[int, float, int]:
+        return (_ROLE_RANK[self.role], float("inf") if self.number is None else self.number, self.position)
+
+
+def classify_header(header: str) -> tuple[str, int | None] | None:
+    """(field or part role, number) a header stands for by the vocabulary, or ``None`` if unknown."""
+    key = normalize_header(header)
+    vocab = _vocabulary()
+    hit = vocab.exact.get(key)
+    if hit is not None:
+        return hit[0], None
+    split = _split_number(key)
+    if split is not None and split[0] in vocab.numbered:
+        return vocab.numbered[split[0]], split[1]
+    return None
+
+
+def is_known_header(header: str) -> bool:
+    """Whether the vocabulary knows this header (used to find the header row of a sheet)."""
+    return classify_header(header) is not None
 
 
 @dataclass
@@ -116,13 +188,16 @@ class HeaderPlan:
 
     ``rename`` maps every kept source header to its output name (canonical or unchanged).
     ``dx_parts`` / ``px_parts`` list the source headers whose codes are concatenated, in order, into the
-    ``dx`` / ``px`` list column; those headers are dropped from the output.  They are empty when a single
-    ``dx`` / ``px`` column exists (it is then in ``rename``).
+    ``dx`` / ``px`` list column; they stay in the table under their own names too (so the output can keep
+    them as the user gave them).  ``headers`` is the file's header row, in order.
     """
 
     rename: dict[str, str] = field(default_factory=dict)
     dx_parts: list[str] = field(default_factory=list)
     px_parts: list[str] = field(default_factory=list)
+    headers: list[str] = field(default_factory=list)
+    parts: dict[str, CodePart] = field(default_factory=dict)
+    user_mapped: set[str] = field(default_factory=set)
 
     def source_of(self, canonical: str) -> str | None:
         """The source header that became ``canonical``, if any."""
@@ -131,30 +206,51 @@ class HeaderPlan:
                 return source
         return None
 
+    def has_dx(self) -> bool:
+        return bool(self.dx_parts) or "dx" in self.rename.values()
 
-def _code_part(key: str) -> tuple[str, int] | None:
-    """(``dx``/``px``, order) when the header is a principal, other or numbered code column."""
-    if key in _DX_MAIN_KEYS:
-        return "dx", -2
-    if key in _PX_MAIN_KEYS:
-        return "px", -2
-    if key in _DX_OTHER_KEYS:
-        return "dx", 10**9
-    if key in _PX_OTHER_KEYS:
-        return "px", 10**9
-    for kind, pattern in (("dx", _DX_NUMBERED), ("px", _PX_NUMBERED)):
-        match = pattern.match(key)
-        if match:
-            return kind, int(match.group(1))
-    return None
+    def has_px(self) -> bool:
+        return bool(self.px_parts) or "px" in self.rename.values()
+
+    def principal_part(self, kind: str) -> bool:
+        """Whether the first code part of ``kind`` holds the principal diagnosis / main procedure."""
+        headers = self.dx_parts if kind == "dx" else self.px_parts
+        if not headers:
+            return False
+        part = self.parts[headers[0]]
+        return part.role.endswith("_main") or part.role.endswith("_all")
+
+    def is_read(self, header: str) -> bool:
+        """Whether a source column is read as a field or as codes (else it is carried through unread)."""
+        return header in self.parts or header in self.user_mapped or self.rename.get(header) in fields()
+
+    def carried(self) -> list[str]:
+        """Source headers passed through unchanged (not read as a field)."""
+        return [h for h in self.rename if not self.is_read(h)]
+
+    def describe(self) -> list[str]:
+        """One line per field read, then the columns carried through: what ``drgkit group`` prints."""
+        lines = []
+        for source, target in self.rename.items():
+            if source in self.parts or not self.is_read(source):
+                continue
+            lines.append(f"{source} → {target}" if source != target else target)
+        for kind in ("dx", "px"):
+            parts = self.dx_parts if kind == "dx" else self.px_parts
+            if parts:
+                shown = parts if len(parts) <= 3 else [parts[0], parts[1], "…", parts[-1]]
+                lines.append(f"{' + '.join(shown)} → {kind} ({len(parts)} column{'s' if len(parts) > 1 else ''},"
+                             f" {'principal' if kind == 'dx' else 'main'} first)")
+        return lines
 
 
 def plan_headers(headers: Iterable[str], mapping: Mapping[str, str] | None = None) -> HeaderPlan:
     """Decide the canonical name of every header.
 
-    ``mapping`` ({source header: canonical name}) wins over the built-in aliases; its keys must be
-    headers of the file (compared exactly, then after :func:`normalize_header`), otherwise
-    :class:`KeyError` names the first missing one.
+    ``mapping`` ({source header: field or part role}) wins over the vocabulary; its keys must be headers
+    of the file (compared exactly, then by key), otherwise :class:`KeyError` names the first missing one.
+    Mapping targets may be canonical fields, other known fields, or code-part roles (``dx_main``,
+    ``dx_other``, ``dx3``, ``其他诊断编码2`` …).
     """
     headers = list(headers)
     by_key: dict[str, str] = {}
@@ -163,59 +259,59 @@ def plan_headers(headers: Iterable[str], mapping: Mapping[str, str] | None = Non
 
     # (priority, position) of the header currently holding each target name; lower wins.
     claims: dict[str, tuple[tuple[int, int], str]] = {}
+    position = {h: i for i, h in reversed(list(enumerate(headers)))}
 
     def claim(target: str, header: str, priority: int) -> None:
-        rank = (priority, headers.index(header))
+        rank = (priority, position[header])
         held = claims.get(target)
         if held is None or rank < held[0]:
             claims[target] = (rank, header)
 
-    user_sources: set[str] = set()
+    plan = HeaderPlan(headers=headers)
+    parts: list[CodePart] = []
     for source, target in (mapping or {}).items():
-        header = source if source in headers else by_key.get(normalize_header(source))
+        header = source if source in position else by_key.get(normalize_header(source))
         if header is None:
             raise KeyError(source)
-        user_sources.add(header)
-        claim(target, header, -1)
+        plan.user_mapped.add(header)
+        known = classify_header(target) if target not in fields() else (target, None)
+        if known is not None and known[0] in _ROLE_KIND:
+            parts.append(CodePart(header, known[0], known[1], -1))
+        else:
+            claim(known[0] if known is not None and known[0] in CANONICAL_COLUMNS else target, header, -1)
 
-    parts: dict[str, list[tuple[int, int, str]]] = {"dx": [], "px": []}
-    for position, header in enumerate(headers):
-        if header in user_sources:
+    vocab = _vocabulary()
+    for index, header in enumerate(headers):
+        if header in plan.user_mapped:
             continue
         key = normalize_header(header)
-        hit = _LOOKUP.get(key)
-        if hit is not None:
+        hit = vocab.exact.get(key)
+        if hit is not None and hit[0] in _ROLE_KIND:
+            parts.append(CodePart(header, hit[0], None, index))
+        elif hit is not None and hit[0] not in _LONG_FIELDS:
             claim(hit[0], header, hit[1])
-            continue
-        part = _code_part(key)
-        if part is not None:
-            parts[part[0]].append((part[1], position, header))
+        elif hit is None:
+            split = _split_number(key)
+            if split is not None and split[0] in vocab.numbered:
+                parts.append(CodePart(header, vocab.numbered[split[0]], split[1], index))
 
-    plan = HeaderPlan()
     winners = {header: target for target, (_, header) in claims.items()}
-    # A user mapping onto a code-part name (e.g. "dx3", "dx_main") adds that column to the parts.
-    for header, target in list(winners.items()):
-        part = _code_part(normalize_header(target))
-        if part is not None:
-            parts[part[0]].append((part[1], -1, header))
-            del winners[header]
     taken = set(winners.values())
     for kind in ("dx", "px"):
         if kind in taken:
-            continue  # a single dx/px column wins; part columns pass through untouched
-        ordered = [header for _, _, header in sorted(parts[kind])]
+            continue  # a single dx/px column wins; part columns pass through (and are reported as unread)
+        ordered = sorted((p for p in parts if p.kind == kind), key=CodePart.order)
+        for part in ordered:
+            plan.parts[part.header] = part
         if kind == "dx":
-            plan.dx_parts = ordered
+            plan.dx_parts = [p.header for p in ordered]
         else:
-            plan.px_parts = ordered
+            plan.px_parts = [p.header for p in ordered]
 
-    consumed = set(plan.dx_parts) | set(plan.px_parts)
     for header in headers:
-        if header in consumed:
-            continue
         if header in winners:
             plan.rename[header] = winners[header]
-        elif header in taken:
+        elif header in taken and header not in plan.parts:
             # A loser whose own name is now another column's target keeps its data under a new name.
             plan.rename[header] = f"{header}_source"
         else:
@@ -237,4 +333,4 @@ def find_header(headers: Iterable[str], aliases: Iterable[str]) -> str | None:
 
 def expected_dx_headers() -> str:
     """A short human list of recognised diagnosis headers, for error messages."""
-    return "dx, 诊断编码, 主要诊断编码, 其他诊断编码1..N, 出院诊断编码1..N, dx1..N, diag_code1..N"
+    return "dx, 诊断编码, 主要诊断编码 / 主要诊断代码, 其他诊断编码1..N, 出院诊断编码1..N, dx1..N, diag_code1..N"

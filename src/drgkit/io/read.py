@@ -1,494 +1,42 @@
 """Read discharge abstracts from Parquet, CSV/TSV/TXT or Excel into canonical Arrow tables.
 
-The output has the canonical columns present in the file (see :mod:`drgkit.io.columns`), always a
-``dx`` and a ``px`` column of list<string> (principal diagnosis / main procedure first), then every
-other column unchanged.  Text files are read with every column as a string, so codes such as
-``00.0100`` and department codes such as ``0801`` keep their leading and trailing zeros; typing the
-numeric fields is :func:`drgkit.io.prepare.prepare`'s job.
+:func:`open_cases` opens a file: it finds the header, plans which column becomes which field
+(:mod:`drgkit.io.columns`), refuses columns that hold codes but would go unread (:mod:`drgkit.io.unmapped`)
+and then yields canonical batches.  A canonical table has the canonical columns present in the file, always
+a ``dx`` and a ``px`` column of list<string> (principal diagnosis / main procedure first), then every other
+column unchanged (the source code columns too, so the output can keep them as given).  Typing the fields
+is :func:`drgkit.io.prepare.prepare`'s job.
 """
 from __future__ import annotations
 
-import codecs
-import csv
-import io
-import os
-import weakref
-from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from drgkit.arrowutil import drop_empty_strings, null_or_empty, string_bytes
-from drgkit.io.columns import (
-    CANONICAL_COLUMNS,
-    LONG_CODE_ALIASES,
-    LONG_FLAG_ALIASES,
-    ALIASES,
-    HeaderPlan,
-    expected_dx_headers,
-    find_header,
-    normalize_header,
-    plan_headers,
-)
+from drgkit.io.codelists import code_lists, concat_code_columns, empty_lists
+from drgkit.io.columns import CANONICAL_COLUMNS, HeaderPlan, expected_dx_headers, plan_headers
+from drgkit.io.errors import InputError, one_line as _one_line
+from drgkit.io.formats import (TEXT_SUFFIXES, PathLike, _check_file, _suffix, csv_options,
+                               read_file, text_layout)
+from drgkit.io.columns import is_known_header
+from drgkit.io.long_tables import long_codes
+from drgkit.io.unmapped import unread_code_columns
 
-PathLike = str | os.PathLike[str]
-
-#: Separators between codes in a single text cell.  Full-width forms are included because Chinese
-#: input methods produce them (，；｜).
+#: Marks a table whose dx/px lists were built by the reader (already split and trimmed).
 CANONICAL_KEY = b"drgkit.canonical"
-_TEXT_SUFFIXES = {".csv", ".txt", ".tsv"}
-_EXCEL_SUFFIXES = {".xlsx", ".xls", ".xlsm"}
 _STRING_LIST = pa.list_(pa.string())
-
-
-class InputError(Exception):
-    """A problem with the user's input file; ``str(e)`` is one line fit for the command line."""
-
-
-# ----------------------------------------------------------------------------------------------
-# Raw readers (no renaming)
-
-
-def _suffix(path: Path) -> str:
-    return path.suffix.lower()
-
-
-def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise InputError(f"{path}: file not found")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory, expected a file")
-    if not os.access(path, os.R_OK):
-        raise InputError(f"{path}: permission denied")
-
-
-def detect_encoding(path: PathLike, probe_bytes: int = 1 << 20) -> str:
-    """``utf-8-sig`` (BOM), ``utf-8`` or ``gb18030`` (a superset of GBK / GB2312).
-
-    The file is scanned in chunks until the first non-ASCII bytes decide it, so a file whose first
-    Chinese text sits far down is still detected correctly; pure-ASCII files are ``utf-8``.
-    """
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    with open(path, "rb") as handle:
-        head = handle.read(3)
-        if head == codecs.BOM_UTF8:
-            return "utf-8-sig"
-        chunk = head + handle.read(probe_bytes)
-        while chunk:
-            try:
-                decoder.decode(chunk, final=False)
-            except UnicodeDecodeError:
-                return "gb18030"
-            if not chunk.isascii():
-                # Non-ASCII text that decodes as UTF-8 is almost never GBK (GBK byte pairs rarely form
-                # valid UTF-8 sequences over a whole chunk).
-                return "utf-8"
-            chunk = handle.read(probe_bytes)
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return "gb18030"
-    return "utf-8"
-
-
-def _first_line(path: Path, encoding: str) -> str:
-    with open(path, encoding=encoding, errors="replace", newline="") as handle:
-        return handle.readline()
-
-
-def _sniff_delimiter(path: Path, header_line: str) -> str:
-    if _suffix(path) == ".tsv":
-        return "\t"
-    counts = {sep: header_line.count(sep) for sep in (",", "\t", ";", "|")}
-    best = max(counts, key=lambda sep: counts[sep])
-    return best if counts[best] > 0 else ","
-
-
-def _unique_names(names: list[str]) -> list[str]:
-    """Make header names unique (duplicated headers would be ambiguous after renaming)."""
-    seen: dict[str, int] = {}
-    out: list[str] = []
-    for name in names:
-        name = name.strip() or "column"
-        if name in seen:
-            seen[name] += 1
-            candidate = f"{name}_{seen[name]}"
-            while candidate in seen:
-                seen[name] += 1
-                candidate = f"{name}_{seen[name]}"
-            name = candidate
-        seen.setdefault(name, 0)
-        out.append(name)
-    return out
-
-
-def _csv_options(path: Path, block_size: int | None = None):
-    """Read, parse and convert options that keep every column as text and blank cells as null."""
-    encoding = detect_encoding(path)
-    line = _first_line(path, encoding)
-    if not line.strip():
-        return None
-    delimiter = _sniff_delimiter(path, line)
-    header = next(csv.reader(io.StringIO(line), delimiter=delimiter))
-    if header and header[0].startswith("\ufeff"):
-        header[0] = header[0][1:]
-    names = _unique_names(header)
-    read_kwargs: dict = {"column_names": names, "skip_rows": 1}
-    if encoding == "gb18030":
-        read_kwargs["encoding"] = "gb18030"
-    if block_size is not None:
-        read_kwargs["block_size"] = block_size
-    read_options = pacsv.ReadOptions(**read_kwargs)
-    # Arrow skips a UTF-8 BOM itself, so utf-8-sig needs no transcoding.
-    parse_options = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
-    convert_options = pacsv.ConvertOptions(
-        column_types={name: pa.string() for name in names},
-        strings_can_be_null=True,
-        null_values=[""],
-    )
-    return read_options, parse_options, convert_options, names
-
-
-def _read_text(path: Path) -> pa.Table:
-    options = _csv_options(path)
-    if options is None:
-        return pa.table({})
-    read_options, parse_options, convert_options, _ = options
-    return pacsv.read_csv(path, read_options=read_options, parse_options=parse_options,
-                          convert_options=convert_options)
-
-
-def _read_excel(path: Path, sheet: str | int | None) -> pa.Table:
-    import polars as pl  # only Excel and long-table input need polars; keep start-up light
-
-    kwargs: dict = {"infer_schema_length": 0, "raise_if_empty": False}
-    if isinstance(sheet, int):
-        kwargs["sheet_id"] = sheet
-    elif sheet is not None:
-        kwargs["sheet_name"] = sheet
-    try:
-        frame = pl.read_excel(path, engine="calamine", **kwargs)
-    except ImportError:
-        if _suffix(path) == ".xls":
-            raise InputError(f"{path}: reading .xls needs the 'fastexcel' package") from None
-        frame = pl.read_excel(path, engine="openpyxl", **kwargs)
-    if isinstance(frame, dict):  # pragma: no cover - only when several sheets were asked for
-        frame = next(iter(frame.values()))
-    frame = frame.select(pl.all().cast(pl.String))
-    return frame.to_arrow()
-
-
-def read_file(path: PathLike, sheet: str | int | None = None) -> pa.Table:
-    """Any supported file (.parquet, .csv/.tsv/.txt in UTF-8 or GBK/GB18030, .xlsx/.xls) as a table with its own
-    headers, no column mapping; raises :class:`InputError` with one clear line on any read failure."""
-    path = Path(path)
-    _check_file(path)
-    suffix = _suffix(path)
-    try:
-        if suffix == ".parquet":
-            return pq.read_table(path)
-        if suffix in _TEXT_SUFFIXES:
-            return _read_text(path)
-        if suffix in _EXCEL_SUFFIXES:
-            return _read_excel(path, sheet)
-    except InputError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - every reader failure becomes one clear line
-        raise InputError(f"{path}: cannot read {suffix[1:]} file: {_one_line(exc)}") from exc
-    raise InputError(f"{path}: unsupported file type '{suffix}' (use .parquet, .csv, .tsv, .txt, .xlsx or .xls)")
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
-# ----------------------------------------------------------------------------------------------
-# Code lists
-
-
-def _plain_strings(arr: pa.Array) -> pa.Array:
-    """Cast any scalar column to pa.string() (numbers become their text)."""
-    if pa.types.is_dictionary(arr.type):
-        arr = arr.dictionary_decode()
-    if arr.type != pa.string():
-        arr = pc.cast(arr, pa.string())
-    return arr
-
-
-# code separators besides '|' (full-width forms typed with a Chinese input method included)
-_OTHER_SEPARATORS = (",", ";", "，", "；", "｜")
-_OTHER_SEPARATORS_RE = "[" + "".join(_OTHER_SEPARATORS) + "]"
-
-
-def _unify_separators(text: pa.Array) -> pa.Array:
-    """Every code separator becomes ``|`` (literal replacements, only for separators present)."""
-    if not pc.any(pc.match_substring_regex(text, _OTHER_SEPARATORS_RE)).as_py():  # one pass for the usual case
-        return text
-    for sep in _OTHER_SEPARATORS:
-        if pc.any(pc.match_substring(text, sep)).as_py():
-            text = pc.replace_substring(text, sep, "|")
-    return text
-
-
-@dataclass(frozen=True)
-class _Scan:
-    """What one cheap byte scan of a text column could not rule out; ``_Scan()`` means "assume anything".
-
-    The steps these flags skip are no-ops on text without such bytes, so skipping them changes nothing.
-    """
-
-    other_separators: bool = True  # ',' ';' or any non-ASCII byte (the full-width separators are)
-    pipe: bool = True
-    whitespace: bool = True  # a byte <= 32: ASCII whitespace that trimming would remove (and controls)
-
-
-def _scan(text: pa.Array) -> _Scan:
-    """A few numpy passes over the column's bytes (far cheaper than a regex or a trim over every row)."""
-    data = string_bytes(text)
-    if data.size == 0:
-        return _Scan(False, False, False)
-    return _Scan(other_separators=bool(data.max() >= 0x80 or (data == ord(",")).any() or (data == ord(";")).any()),
-                 pipe=bool((data == ord("|")).any()), whitespace=bool((data <= 32).any()))
-
-
-def _split_text(text: pa.Array, scan: _Scan | None = None) -> tuple[np.ndarray, pa.Array]:
-    """Split a string column on every code separator and trim the pieces.
-
-    Returns ``(offsets, pieces)``: row ``r``'s pieces are ``pieces[offsets[r]:offsets[r + 1]]``, in order,
-    each trimmed of ASCII whitespace, empty ones and nulls included.  A null row has no piece or a
-    single null one; any other row has at least one.
-    """
-    scan = _scan(text) if scan is None else scan
-    if scan.other_separators:
-        text = _unify_separators(text)
-    if scan.pipe or scan.other_separators:
-        lists = pc.split_pattern(text, "|")  # literal split: far faster than a regex
-        offsets = lists.offsets.to_numpy().astype(np.int64)
-        pieces = lists.values.slice(offsets[0], offsets[-1] - offsets[0])
-        offsets -= offsets[0]
-    else:  # one code per cell (numbered columns, single codes): no split needed
-        offsets, pieces = np.arange(len(text) + 1, dtype=np.int64), text
-    if scan.whitespace:
-        pieces = pc.ascii_trim_whitespace(pieces)
-    return offsets, pieces
-
-
-def _head_blank(offsets: np.ndarray, blank: np.ndarray) -> np.ndarray:
-    """Rows whose first piece is blank, or that have no piece at all."""
-    has = np.diff(offsets) > 0
-    head = np.ones(len(offsets) - 1, dtype=bool)
-    head[has] = blank[offsets[:-1][has]]
-    return head
-
-
-def _keep_pieces(offsets: np.ndarray, pieces: pa.Array, keep: np.ndarray,
-                 kept: np.ndarray | None = None) -> tuple[np.ndarray, pa.Array]:
-    """The kept pieces and the row offsets into them (``kept``: the running count of ``keep``, if known)."""
-    if keep.all():
-        return offsets, pieces
-    if kept is None:
-        kept = _running_count(keep)
-    return kept[offsets], drop_empty_strings(pieces, keep)
-
-
-def _running_count(mask: np.ndarray) -> np.ndarray:
-    """``out[i]`` = how many of ``mask[:i]`` hold (length ``len(mask) + 1``; int32 like list offsets)."""
-    out = np.zeros(len(mask) + 1, dtype=np.int32)
-    np.cumsum(mask, out=out[1:])
-    return out
-
-
-def _text_lists(text: pa.Array, keep_principal_slot: bool, scan: _Scan | None = None) -> pa.ListArray:
-    """:func:`code_lists` of a string column: one split, then numpy on offsets (no per-row string kernels)."""
-    offsets, pieces = _split_text(text, scan)
-    blank = null_or_empty(pieces)
-    if not blank.any():
-        return _list_array(offsets, pieces)
-    keep = ~blank
-    kept = _running_count(keep)
-    if keep_principal_slot:
-        # a blank first piece stays (it is "" after trimming) when the row has other codes
-        slot = _head_blank(offsets, blank) & (kept[offsets[1:]] > kept[offsets[:-1]])
-        if slot.any():
-            keep[offsets[:-1][slot]] = True
-            kept = None
-    offsets, pieces = _keep_pieces(offsets, pieces, keep, kept)
-    return _list_array(offsets, pieces)
-
-
-def _list_array(offsets: np.ndarray, values: pa.Array) -> pa.ListArray:
-    if offsets[-1] > np.iinfo(np.int32).max:
-        raise InputError("too many codes for one list column (over 2^31)")
-    return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), values)
-
-
-def _list_pieces(lists: pa.Array) -> tuple[np.ndarray, pa.Array]:
-    """As :func:`_split_text` for a list column (null rows and null elements have no code)."""
-    lists = lists.cast(_STRING_LIST)
-    values, parents = pc.list_flatten(lists), pc.list_parent_indices(lists)
-    offsets = np.zeros(len(lists) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(parents.to_numpy(zero_copy_only=False).astype(np.int64), minlength=len(lists)),
-              out=offsets[1:])
-    return offsets, pc.ascii_trim_whitespace(_plain_strings(values))
-
-
-def _column_pieces(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array] | None:
-    """(offsets, trimmed pieces) of any code column; ``None`` for an all-null column."""
-    column = _one_chunk(column)
-    if pa.types.is_null(column.type):
-        return None
-    if _is_list(column.type):
-        return _list_pieces(column)
-    return _split_text(_plain_strings(column))
-
-
-def _pieces(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
-    """Trimmed, non-empty codes of a column, flattened, with the row each one belongs to."""
-    split = _column_pieces(column)
-    if split is None:
-        return np.zeros(0, dtype=np.int64), pa.array([], pa.string())
-    offsets, pieces = split
-    keep = ~null_or_empty(pieces)
-    offsets, pieces = _keep_pieces(offsets, pieces, keep)
-    parents = np.repeat(np.arange(len(offsets) - 1, dtype=np.int64), np.diff(offsets))
-    return parents, pieces
-
-
-def _one_chunk(column: pa.Array | pa.ChunkedArray) -> pa.Array:
-    if isinstance(column, pa.ChunkedArray):
-        return column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    return column
-
-
-def _first_slot_blank(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Rows whose first code slot is blank: a null or blank cell, a leading separator (``'|I10.x00'``),
-    or a list whose first element is null or blank (an empty list counts as blank)."""
-    column = _one_chunk(column)
-    n = len(column)
-    blank = np.ones(n, dtype=bool)
-    if pa.types.is_null(column.type) or n == 0:
-        return blank
-    if _is_list(column.type):
-        lists = column.cast(_STRING_LIST)
-        values, parents = pc.list_flatten(lists), pc.list_parent_indices(lists)
-        if len(values) == 0:
-            return blank
-        rows = parents.to_numpy(zero_copy_only=False).astype(np.int64)
-        first = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])  # each row's first element
-        head = pc.utf8_trim_whitespace(_plain_strings(values).take(pa.array(first)))
-        blank[rows[first]] = pc.fill_null(pc.equal(head, ""), True).to_numpy(zero_copy_only=False)
-        return blank
-    return _text_first_blank(_plain_strings(column))
-
-
-def _text_first_blank(text: pa.Array, scan: _Scan | None = None) -> np.ndarray:
-    """:func:`_first_slot_blank` of a string column: a blank cell, or a separator before any code
-    (``'|I10.x00'``, ``' |I10.x00'``); no split, no hashing needed."""
-    scan = _scan(text) if scan is None else scan
-    if scan.other_separators or scan.whitespace:  # else nothing to unify or trim (pure ASCII, no spaces)
-        text = pc.utf8_trim_whitespace(_unify_separators(text) if scan.other_separators else text)
-    blank_cell = null_or_empty(text)
-    if scan.pipe or scan.other_separators:
-        blank_cell |= pc.fill_null(pc.starts_with(text, "|"), False).to_numpy(zero_copy_only=False)
-    return blank_cell
-
-
-def _lists_from_pieces(n: int, pieces: list[tuple[np.ndarray, pa.Array]],
-                       blank_first: np.ndarray | None = None) -> pa.ListArray:
-    """Row-wise concatenation of several columns' codes, in column order (vectorized scatter).
-
-    ``blank_first``: rows whose principal slot (first code of the first column) is blank; where such
-    a row still has other codes, its list starts with an empty string ``""`` so that the next code is
-    not silently promoted to principal diagnosis / main procedure.
-    """
-    if blank_first is not None:
-        codes = np.zeros(n, dtype=np.int64)
-        for parents, _ in pieces:
-            codes += np.bincount(parents, minlength=n)
-        rows = np.flatnonzero(blank_first & (codes > 0))
-        if rows.size:
-            pieces = [(rows.astype(np.int64), pa.repeat(pa.scalar("", pa.string()), rows.size)), *pieces]
-    counts = [np.bincount(parents, minlength=n) for parents, _ in pieces]
-    total = np.sum(counts, axis=0) if counts else np.zeros(n, dtype=np.int64)
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(total, out=offsets[1:])
-    if offsets[-1] > np.iinfo(np.int32).max:
-        raise InputError("too many codes for one list column (over 2^31)")
-    if len(pieces) == 1:
-        values = pieces[0][1]
-    else:
-        # Destination of each piece = start of its row + codes of earlier columns in that row
-        # + its rank among this column's codes of that row.
-        base = offsets[:-1].copy()
-        destinations = []
-        for (parents, _), count in zip(pieces, counts):
-            first = np.zeros(n, dtype=np.int64)
-            np.cumsum(count[:-1], out=first[1:])
-            destinations.append(base[parents] + np.arange(len(parents)) - first[parents])
-            base += count
-        order = np.empty(int(offsets[-1]), dtype=np.int64)
-        order[np.concatenate(destinations)] = np.arange(int(offsets[-1]))
-        values = pa.concat_arrays([v for _, v in pieces]).take(pa.array(order))
-    return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), values)
-
-
-def _is_list(type_: pa.DataType) -> bool:
-    return (pa.types.is_list(type_) or pa.types.is_large_list(type_) or pa.types.is_fixed_size_list(type_)
-            or pa.types.is_list_view(type_) or pa.types.is_large_list_view(type_))
-
-
-def code_lists(column: pa.Array | pa.ChunkedArray, *, keep_principal_slot: bool = False) -> pa.ListArray:
-    """One list<string> per row from a list column or a delimited text column.
-
-    Text is split on ``|``, ``,`` or ``;`` (and their full-width forms); pieces are trimmed and empty
-    pieces dropped.  Null rows give empty lists.
-
-    ``keep_principal_slot``: the first code of a row is its principal diagnosis / main procedure.  When
-    that slot is blank (``'|I10.x00'``, ``['', 'I10.x00']``) but the row has other codes, the list keeps
-    an empty string first (``['', 'I10.x00']``) instead of promoting the next code; the grouper then
-    reports the missing principal code.  Other empty pieces are still dropped.
-    """
-    column = _one_chunk(column)
-    if pa.types.is_null(column.type):
-        return _empty_lists(len(column))
-    if not _is_list(column.type):
-        return _text_lists(_plain_strings(column), keep_principal_slot)
-    parents, values = _pieces(column)
-    blank = _first_slot_blank(column) if keep_principal_slot else None
-    return _lists_from_pieces(len(column), [(parents, values)], blank)
-
-
-def _is_principal_part(header: str) -> bool:
-    """Whether the first of the code-part columns holds the principal code (not an 其他... column)."""
-    return not normalize_header(header).startswith("其他")
-
-
-def _concat_code_columns(table: pa.Table, headers: list[str]) -> pa.ListArray:
-    """Concatenate the codes of several columns row by row, in column order.
-
-    When the first column is a principal column (主要诊断编码, 诊断编码1, ...) and it is blank in a row
-    that has other codes, the row's list starts with ``""`` (see :func:`code_lists`).
-    """
-    blank = _first_slot_blank(table.column(headers[0])) if headers and _is_principal_part(headers[0]) else None
-    return _lists_from_pieces(table.num_rows, [_pieces(table.column(h)) for h in headers], blank)
-
-
-def _empty_lists(n: int) -> pa.ListArray:
-    return pa.ListArray.from_arrays(pa.array(np.zeros(n + 1, np.int32)), pa.array([], pa.string()))
 
 
 # ----------------------------------------------------------------------------------------------
 # Canonical assembly
 
 
-def _plan(table_or_schema: pa.Table | pa.Schema, mapping: Mapping[str, str] | None, path: PathLike) -> HeaderPlan:
-    names = table_or_schema.names if isinstance(table_or_schema, pa.Schema) else table_or_schema.column_names
+def _plan(names: list[str], mapping: Mapping[str, str] | None, path: PathLike) -> HeaderPlan:
     try:
         return plan_headers(names, mapping)
     except KeyError as exc:
@@ -497,50 +45,67 @@ def _plan(table_or_schema: pa.Table | pa.Schema, mapping: Mapping[str, str] | No
         ) from None
 
 
-def _has_dx(plan: HeaderPlan) -> bool:
-    return bool(plan.dx_parts) or "dx" in plan.rename.values()
+def check_plan(plan: HeaderPlan, sample: pa.Table, path: PathLike, *, allow_unmapped: bool = False,
+               require_dx: bool = True) -> list[str]:
+    """Refuse a plan that would read the file wrongly without a word; return its warnings.
+
+    Errors (one line, naming the column and the ``--map`` that fixes it): no diagnosis column; code columns
+    of the other kind but no principal / main one (其他诊断编码N without 主要诊断编码); a column holding codes,
+    by its header or values, that would go unread (a warning with ``allow_unmapped``).
+    """
+    if require_dx and not plan.has_dx():
+        unread = [u for u in unread_code_columns(plan, sample) if u.kind == "dx"]
+        hint = f"; {unread[0].message(plan)}" if unread else ""
+        raise InputError(f"{path}: no diagnosis column found; expected one of {expected_dx_headers()}{hint}")
+    for kind, parts in (("dx", plan.dx_parts), ("px", plan.px_parts)):
+        if parts and not plan.principal_part(kind):
+            what = "principal diagnosis (主要诊断编码)" if kind == "dx" else "main procedure (主要手术操作编码)"
+            raise InputError(f"{path}: no {what} column, only '{parts[0]}'"
+                             f"{' …' if len(parts) > 1 else ''}; the first of them would silently become the "
+                             f"{'principal' if kind == 'dx' else 'main'} code — add --map 'COLUMN={kind}_main' "
+                             f"for the column that holds it")
+    warnings = []
+    for unread in unread_code_columns(plan, sample):
+        if not allow_unmapped:
+            raise InputError(f"{path}: {unread.message(plan)}")
+        warnings.append(f"{unread.message(plan).split('; add')[0]}; carried through unread (--allow-unmapped)")
+    return warnings
 
 
-def _apply_plan(table: pa.Table, plan: HeaderPlan, read_encoded: Collection[str] = ()) -> pa.Table:
+def _apply_plan(table: pa.Table, plan: HeaderPlan) -> pa.Table:
     """Rename columns, assemble dx/px and order the canonical columns first.
 
-    ``read_encoded``: source columns the reader was asked to deliver dictionary-encoded (see
-    :func:`_encoded_sources`); they are decoded back to strings here and their encoded form is kept
-    for :func:`prepare` (see :func:`encoded_column`).
+    Code-part columns stay under their own names after the canonical ones (the output can keep them as
+    the user gave them).  Dictionary-encoded columns stay encoded: :func:`prepare` parses each distinct
+    value once and can use the reader's dictionary as it is.
     """
     n = table.num_rows
     columns: dict[str, pa.Array | pa.ChunkedArray] = {}
-    encoded: dict[str, pa.DictionaryArray] = {}
     for source, target in plan.rename.items():
         column = table.column(source)
-        if source in read_encoded and pa.types.is_dictionary(column.type) and column.num_chunks:
-            encoded[target] = _joined_dictionaries(column)
-            column = encoded[target].dictionary_decode()
         if target in ("dx", "px"):
+            if source != target:  # kept as the user wrote it, for the output in the input's shape
+                columns[source] = column
             column = code_lists(column, keep_principal_slot=True)
+        elif pa.types.is_dictionary(column.type) and column.num_chunks > 1:
+            column = _joined_dictionaries(column)
         elif pa.types.is_large_string(column.type) or pa.types.is_string_view(column.type):
             column = column.cast(pa.string())
         columns[target] = column
     if plan.dx_parts:
-        columns["dx"] = _concat_code_columns(table, plan.dx_parts)
+        columns["dx"] = concat_code_columns(table, plan.dx_parts, plan.principal_part("dx"))
     if plan.px_parts:
-        columns["px"] = _concat_code_columns(table, plan.px_parts)
+        columns["px"] = concat_code_columns(table, plan.px_parts, plan.principal_part("px"))
     for name in ("dx", "px"):
         if name not in columns:
-            columns[name] = _empty_lists(n)
+            columns[name] = empty_lists(n)
     order = [c for c in CANONICAL_COLUMNS if c in columns] + [c for c in columns if c not in CANONICAL_COLUMNS]
     # marks dx/px as already cleaned by code_lists(), so prepare() need not redo it
-    out = pa.table({name: columns[name] for name in order}, metadata={CANONICAL_KEY: b"1"})
-    if encoded:
-        _ENCODED[id(out)] = encoded
-        weakref.finalize(out, _ENCODED.pop, id(out), None)  # runs before the id can be reused
-    return out
+    return pa.table({name: columns[name] for name in order}, metadata={CANONICAL_KEY: b"1"})
 
 
 #: Canonical fields with few distinct values, which :func:`prepare` parses per distinct value.
 _FEW_VALUES = frozenset({"gender", "age", "age_days", "birth_weight", "los", "leaving_type", "icu_hours", "dept"})
-#: id(canonical table) → {field: the column dictionary-encoded as read}; entries leave with their table.
-_ENCODED: dict[int, dict[str, pa.DictionaryArray]] = {}
 
 
 def _encoded_sources(schema: pa.Schema, plan: HeaderPlan) -> list[str]:
@@ -584,10 +149,15 @@ def _parquet_tables(parquet: pq.ParquetFile, batch_size: int) -> Iterator[pa.Tab
 
 
 def encoded_column(table: pa.Table, name: str) -> pa.DictionaryArray | None:
-    """The dictionary-encoded form of ``table``'s column ``name`` as the reader delivered it (same
-    values, same order; the dictionary may hold values absent from the batch), or ``None``."""
-    found = _ENCODED.get(id(table))
-    return None if found is None else found.get(name)
+    """``table``'s column ``name`` when it is dictionary-encoded (as the reader delivered it), else ``None``."""
+    if name not in table.column_names:
+        return None
+    column = table.column(name)
+    if not pa.types.is_dictionary(column.type):
+        return None
+    if column.num_chunks == 0:
+        return None
+    return column.chunk(0) if column.num_chunks == 1 else _joined_dictionaries(column)
 
 
 def _empty_canonical() -> pa.Table:
@@ -595,61 +165,195 @@ def _empty_canonical() -> pa.Table:
     return pa.table({c: pa.array([], types.get(c, pa.string())) for c in CANONICAL_COLUMNS})
 
 
-def canonicalize(table: pa.Table, *, mapping: Mapping[str, str] | None = None,
-                 require_dx: bool = True, source: PathLike = "<table>") -> pa.Table:
-    """Rename an in-memory table's headers to canonical names and assemble ``dx`` / ``px``."""
-    plan = _plan(table, mapping, source)
-    if require_dx and not _has_dx(plan):
-        raise InputError(f"{source}: no diagnosis column found; expected one of {expected_dx_headers()}")
-    return _apply_plan(table, plan)
+def canonicalize_with_plan(table: pa.Table, *, mapping: Mapping[str, str] | None = None, require_dx: bool = True,
+                           source: PathLike = "<table>", allow_unmapped: bool = False
+                           ) -> tuple[pa.Table, HeaderPlan, list[str]]:
+    """:func:`canonicalize`, also returning the header plan and the reader's warnings.  A table this
+    module already made canonical is returned as it is."""
+    if (table.schema.metadata or {}).get(CANONICAL_KEY) == b"1" and not mapping:
+        return table, plan_headers([n for n in table.column_names if n in CANONICAL_COLUMNS]), []
+    plan = _plan(table.column_names, mapping, source)
+    warnings = check_plan(plan, table, source, allow_unmapped=allow_unmapped, require_dx=require_dx)
+    return _apply_plan(table, plan), plan, warnings
+
+
+def canonicalize(table: pa.Table, *, mapping: Mapping[str, str] | None = None, require_dx: bool = True,
+                 source: PathLike = "<table>", allow_unmapped: bool = False) -> pa.Table:
+    """Rename an in-memory table's headers to canonical names and assemble ``dx`` / ``px``.
+
+    Raises :class:`InputError` when no diagnosis column is found or a column holds codes that would go
+    unread (unless ``allow_unmapped``; see :func:`check_plan`).
+    """
+    return canonicalize_with_plan(table, mapping=mapping, require_dx=require_dx, source=source,
+                                  allow_unmapped=allow_unmapped)[0]
 
 
 # ----------------------------------------------------------------------------------------------
-# Three-table input (stay table + long diagnosis table + long procedure table)
-
-_TRUE_FLAGS = ["1", "1.0", "y", "yes", "true", "t", "是"]
+# Opening a file
 
 
-def _long_codes(path: PathLike, kind: str, case_ids: pa.ChunkedArray | pa.Array,
-                key_hint: str | None) -> pa.ListArray:
-    """Per-stay code lists from a long table: flagged principal/main code first, then file order."""
-    import polars as pl
+@dataclass
+class CaseSource:
+    """An input file opened for reading: how its columns are read, and its rows in canonical batches.
 
-    long = read_file(path)
-    names = long.column_names
-    key = key_hint if key_hint in names else find_header(names, ("case_id", *ALIASES["case_id"]))
-    code = find_header(names, LONG_CODE_ALIASES[kind])
-    flag = find_header(names, LONG_FLAG_ALIASES[kind])
-    what = "diagnoses" if kind == "dx" else "procedures"
-    if key is None:
-        raise InputError(f"{path}: {what} table has no stay key column (setl_id, mdtrt_id, 结算ID, 就诊ID or case_id)")
-    if code is None:
-        raise InputError(f"{path}: {what} table has no code column (expected one of {', '.join(LONG_CODE_ALIASES[kind])})")
-    frame = pl.from_arrow(pa.table({
-        "key": _plain_strings(long.column(key).combine_chunks()),
-        "code": _plain_strings(long.column(code).combine_chunks()),
-        "flag": _plain_strings(long.column(flag).combine_chunks()) if flag else pa.nulls(long.num_rows, pa.string()),
-    }))
-    grouped = (
-        frame.with_row_index("row")
-        .with_columns(
-            code=pl.col("code").str.strip_chars(),
-            main=pl.col("flag").str.strip_chars().str.to_lowercase().is_in(_TRUE_FLAGS).fill_null(False),
-        )
-        .filter(pl.col("code").is_not_null() & (pl.col("code") != "") & pl.col("key").is_not_null())
-        .sort(["main", "row"], descending=[True, False])
-        .group_by("key", maintain_order=True)
-        .agg(pl.col("code"))
-    )
-    if isinstance(case_ids, pa.ChunkedArray):
-        case_ids = case_ids.combine_chunks()
-    stays = pl.from_arrow(pa.table({"key": _plain_strings(case_ids)}))
-    joined = stays.join(grouped, on="key", how="left", maintain_order="left")
-    return code_lists(joined.get_column("code").to_arrow())
+    ``plan``: which column became which field; ``warnings``: what the reader decided that the user should
+    know (title rows skipped, code columns carried through unread with ``allow_unmapped``).
+    """
+
+    path: Path
+    plan: HeaderPlan
+    warnings: list[str] = field(default_factory=list)
+    total_rows: int | None = None
+    _batches: Iterator[pa.Table] | None = None
+
+    def batches(self) -> Iterator[pa.Table]:
+        """The canonical batches, in file order (once)."""
+        if self._batches is None:
+            raise RuntimeError("the batches of this source were already read")
+        batches, self._batches = self._batches, None
+        return batches
+
+    def mapping_report(self) -> list[str]:
+        """The fields read, the code columns assembled, the columns carried through, and the warnings."""
+        lines = ["columns read: " + "; ".join(self.plan.describe())]
+        carried = self.plan.carried()
+        if carried:
+            shown = carried if len(carried) <= 12 else [*carried[:12], f"… {len(carried) - 12} more"]
+            lines.append("carried through: " + ", ".join(shown))
+        return lines + self.warnings
+
+
+def _rebatch(tables: Iterator[pa.Table | pa.RecordBatch], batch_size: int) -> Iterator[pa.Table]:
+    """Tables of exactly ``batch_size`` rows (the last one shorter) from pieces of any size."""
+    pending: list[pa.RecordBatch] = []
+    rows = 0
+    for piece in tables:
+        pending.extend(piece.to_batches() if isinstance(piece, pa.Table) else [piece])
+        rows += piece.num_rows
+        while rows >= batch_size:
+            table = pa.Table.from_batches(pending)
+            yield table.slice(0, batch_size)
+            rest = table.slice(batch_size)
+            pending, rows = rest.to_batches(), rest.num_rows
+    if rows:
+        yield pa.Table.from_batches(pending)
+
+
+def open_cases(
+    path: PathLike,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    sheet: str | int | None = None,
+    header_row: int | None = None,
+    diagnoses: PathLike | None = None,
+    procedures: PathLike | None = None,
+    allow_unmapped: bool = False,
+    batch_size: int = 1_000_000,
+) -> CaseSource:
+    """Open a file of discharge abstracts (see :class:`CaseSource`); raises :class:`InputError` with one
+    line for a missing or unreadable file, an unknown ``mapping`` column, no diagnosis column, or a code
+    column that would go unread.  Parquet and text files are streamed; Excel and three-table input are read
+    whole.  Rows in = rows out, in file order.
+    """
+    file = Path(path)
+    _check_file(file)
+    suffix = _suffix(file)
+    long_tables = diagnoses is not None or procedures is not None
+    warnings: list[str] = []
+    if suffix == ".parquet" and not long_tables:
+        try:
+            parquet = pq.ParquetFile(file, pre_buffer=False)  # pre-buffering keeps every read row group
+        except Exception as exc:  # noqa: BLE001
+            raise InputError(f"{file}: cannot read parquet file: {_one_line(exc)}") from exc
+        schema = parquet.schema_arrow
+        plan = _plan(schema.names, mapping, file)
+        first = next(parquet.iter_batches(batch_size=SAMPLE_ROWS), None)
+        sample = pa.Table.from_batches([first]) if first is not None else schema.empty_table()
+        warnings += check_plan(plan, sample, file, allow_unmapped=allow_unmapped)
+        total = parquet.metadata.num_rows
+        batches = _parquet_batches(file, parquet, plan, batch_size) if total else iter(
+            [_apply_plan(schema.empty_table(), plan)])
+        return CaseSource(file, plan, warnings, total, batches)
+    if suffix in TEXT_SUFFIXES and not long_tables:
+        layout = text_layout(file, header_row, is_known_header)
+        if layout.skipped:
+            warnings.append(f"skipped {len(layout.skipped)} line(s) above the header: "
+                            + " | ".join(s[:40] for s in layout.skipped[:3]))
+        plan = _plan(layout.names, mapping, file)
+        raw = _text_batches(file, layout, batch_size)
+        first = next(raw, None)
+        sample = pa.Table.from_batches([first]) if first is not None else pa.table(
+            {n: pa.array([], pa.string()) for n in layout.names})
+        warnings += check_plan(plan, sample, file, allow_unmapped=allow_unmapped)
+        pieces = _chain([first] if first is not None else [], raw)
+        tables = (_apply_plan(t, plan) for t in _rebatch(pieces, batch_size))
+        return CaseSource(file, plan, warnings, None, _or_empty(tables, lambda: _apply_plan(sample, plan)))
+    table = read_file(file, sheet, header_row)
+    if table.num_columns == 0:
+        raise InputError(f"{file}: no columns could be read")
+    plan = _plan(table.column_names, mapping, file)
+    warnings += check_plan(plan, table, file, allow_unmapped=allow_unmapped, require_dx=diagnoses is None)
+    out = _apply_plan(table, plan)
+    if long_tables:
+        if "case_id" not in out.column_names:
+            raise InputError(f"{file}: separate diagnosis/procedure tables need a stay id column "
+                             "(setl_id, mdtrt_id, 结算ID, 就诊ID or case_id)")
+        key_hint = plan.source_of("case_id")
+        for kind, long_path in (("dx", diagnoses), ("px", procedures)):
+            if long_path is not None:
+                lists = long_codes(long_path, kind, out.column("case_id"), key_hint)
+                out = out.set_column(out.column_names.index(kind), kind, lists)
+    slices = (out.slice(start, batch_size) for start in range(0, max(out.num_rows, 1), batch_size))
+    return CaseSource(file, plan, warnings, out.num_rows, slices)
+
+
+#: Rows of the first batch looked at to judge what unnamed columns hold.
+SAMPLE_ROWS = 10_000
+
+
+def _chain(first: list, rest: Iterator) -> Iterator:
+    yield from first
+    yield from rest
+
+
+def _or_empty(tables: Iterator[pa.Table], empty) -> Iterator[pa.Table]:
+    """``tables``, or one empty canonical table when there are none (the output still gets its columns)."""
+    emitted = False
+    for table in tables:
+        emitted = True
+        yield table
+    if not emitted:
+        yield empty()
+
+
+def _parquet_batches(file: Path, parquet: pq.ParquetFile, plan: HeaderPlan, batch_size: int) -> Iterator[pa.Table]:
+    encoded = _encoded_sources(parquet.schema_arrow, plan)
+    if not encoded:
+        for batch in parquet.iter_batches(batch_size=batch_size):
+            yield _apply_plan(pa.Table.from_batches([batch]), plan)
+        return
+    parquet = pq.ParquetFile(file, pre_buffer=False, read_dictionary=encoded)
+    for table in _parquet_tables(parquet, batch_size):
+        yield _apply_plan(table, plan)
+
+
+def _text_batches(path: Path, layout, batch_size: int) -> Iterator[pa.RecordBatch]:
+    """The raw record batches of a text file (every column a string); read errors as one line."""
+    # Arrow's block size is in bytes; assume roughly 200 bytes per abstract, bounded for memory.
+    block = int(min(max(batch_size * 200, 1 << 20), 1 << 30))
+    read_options, parse_options, convert_options = csv_options(layout, block_size=block)
+    try:
+        reader = pacsv.open_csv(path, read_options=read_options, parse_options=parse_options,
+                                convert_options=convert_options)
+        yield from reader
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(f"{path}: cannot read {path.suffix[1:]} file: {_one_line(exc)}") from exc
 
 
 # ----------------------------------------------------------------------------------------------
-# Public API
+# Public API (compatible wrappers)
 
 
 def read_cases(
@@ -657,35 +361,22 @@ def read_cases(
     *,
     mapping: Mapping[str, str] | None = None,
     sheet: str | int | None = None,
+    header_row: int | None = None,
     diagnoses: PathLike | None = None,
     procedures: PathLike | None = None,
+    allow_unmapped: bool = False,
 ) -> pa.Table:
-    """Read a file of discharge abstracts into a canonical table (rows in = rows out, same order).
+    """Read a whole file of discharge abstracts into one canonical table (see :func:`open_cases`).
 
-    ``mapping``: {source header: canonical name}, applied before the built-in aliases.
-    ``sheet``: Excel sheet name, or 1-based sheet number; default the first sheet.
+    ``mapping``: {source header: field}, applied before the built-in vocabulary.
+    ``sheet``: Excel sheet name, or 1-based sheet number; default the first sheet with a diagnosis column.
     ``diagnoses`` / ``procedures``: long tables of the national interface's three-table layout, keyed
     by the stay (setl_id / mdtrt_id / 结算ID / 就诊ID); their codes replace any codes in ``path``.
-    Raises :class:`InputError` for a missing or unreadable file, an unknown ``mapping`` column, or
-    when no diagnosis column can be found.
     """
-    table = read_file(path, sheet)
-    if table.num_columns == 0:
-        return _empty_canonical()
-    plan = _plan(table, mapping, path)
-    if diagnoses is None and not _has_dx(plan):
-        raise InputError(f"{path}: no diagnosis column found; expected one of {expected_dx_headers()}")
-    out = _apply_plan(table, plan)
-    if diagnoses is not None or procedures is not None:
-        if "case_id" not in out.column_names:
-            raise InputError(f"{path}: separate diagnosis/procedure tables need a stay id column "
-                             "(setl_id, mdtrt_id, 结算ID, 就诊ID or case_id)")
-        key_hint = plan.source_of("case_id")
-        for kind, long_path in (("dx", diagnoses), ("px", procedures)):
-            if long_path is not None:
-                lists = _long_codes(long_path, kind, out.column("case_id"), key_hint)
-                out = out.set_column(out.column_names.index(kind), kind, lists)
-    return out
+    source = open_cases(path, mapping=mapping, sheet=sheet, header_row=header_row, diagnoses=diagnoses,
+                        procedures=procedures, allow_unmapped=allow_unmapped, batch_size=1 << 62)
+    tables = list(source.batches())
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 
 
 def iter_case_batches(
@@ -693,75 +384,10 @@ def iter_case_batches(
     *,
     batch_size: int = 1_000_000,
     mapping: Mapping[str, str] | None = None,
+    allow_unmapped: bool = False,
 ) -> Iterator[pa.Table]:
-    """Yield canonical tables of at most about ``batch_size`` rows, in file order.
-
-    Parquet and text files are streamed; Excel files arrive as one batch.  The header plan is made
-    once from the file's schema and applied to every batch, so all batches share one schema.
-    """
-    file = Path(path)
-    _check_file(file)
-    suffix = _suffix(file)
-    if suffix == ".parquet":
-        try:
-            parquet = pq.ParquetFile(file, pre_buffer=False)  # pre-buffering keeps every read row group: memory would grow
-        except Exception as exc:  # noqa: BLE001
-            raise InputError(f"{file}: cannot read parquet file: {_one_line(exc)}") from exc
-        plan = _plan(parquet.schema_arrow, mapping, file)
-        if not _has_dx(plan):
-            raise InputError(f"{file}: no diagnosis column found; expected one of {expected_dx_headers()}")
-        if parquet.metadata.num_rows == 0:
-            yield _apply_plan(parquet.schema_arrow.empty_table(), plan)
-            return
-        encoded = _encoded_sources(parquet.schema_arrow, plan)
-        if not encoded:
-            for batch in parquet.iter_batches(batch_size=batch_size):
-                yield _apply_plan(pa.Table.from_batches([batch]), plan)
-            return
-        parquet = pq.ParquetFile(file, pre_buffer=False, read_dictionary=encoded)
-        for table in _parquet_tables(parquet, batch_size):
-            yield _apply_plan(table, plan, encoded)
-        return
-    if suffix in _TEXT_SUFFIXES:
-        yield from _iter_text(file, batch_size, mapping)
-        return
-    table = read_cases(file, mapping=mapping)
-    yield from (table.slice(start, batch_size) for start in range(0, max(table.num_rows, 1), batch_size))
-
-
-def _iter_text(path: Path, batch_size: int, mapping: Mapping[str, str] | None) -> Iterator[pa.Table]:
-    try:
-        # Arrow's block size is in bytes; assume roughly 200 bytes per abstract, bounded for memory.
-        block = int(min(max(batch_size * 200, 1 << 20), 1 << 30))
-        options = _csv_options(path, block_size=block)
-        if options is None:
-            yield _empty_canonical()
-            return
-        read_options, parse_options, convert_options, names = options
-        plan = _plan(pa.schema([(n, pa.string()) for n in names]), mapping, path)
-        if not _has_dx(plan):
-            raise InputError(f"{path}: no diagnosis column found; expected one of {expected_dx_headers()}")
-        reader = pacsv.open_csv(path, read_options=read_options, parse_options=parse_options,
-                                convert_options=convert_options)
-        emitted = False
-        pending: list[pa.RecordBatch] = []
-        rows = 0
-        for batch in reader:
-            pending.append(batch)
-            rows += batch.num_rows
-            while rows >= batch_size:
-                table = pa.Table.from_batches(pending)
-                yield _apply_plan(table.slice(0, batch_size), plan)
-                emitted = True
-                rest = table.slice(batch_size)
-                pending, rows = rest.to_batches(), rest.num_rows
-        if rows or not emitted:
-            table = pa.Table.from_batches(pending, schema=reader.schema)
-            yield _apply_plan(table, plan)
-    except InputError:
-        raise
-    except Exception as exc:  # noqa: BLE001
-        raise InputError(f"{path}: cannot read {path.suffix[1:]} file: {_one_line(exc)}") from exc
+    """Yield canonical tables of at most ``batch_size`` rows, in file order (see :func:`open_cases`)."""
+    yield from open_cases(path, mapping=mapping, batch_size=batch_size, allow_unmapped=allow_unmapped).batches()
 
 
 def total_rows(path: PathLike) -> int | None:
