@@ -319,6 +319,23 @@ def plan_headers(headers: Iterable[str], mapping: Mapping[str, str] | None = Non
     return plan
 
 
+def field_sources(headers: Iterable[str], names: Iterable[str]) -> dict[str, str]:
+    """{field: header} for the fields among ``names`` a table has, under their canonical name or any label
+    of the vocabulary (the best-ranked label wins) — how a stage downstream of ``group`` finds its inputs
+    in a result that kept the user's own headers."""
+    headers = list(headers)
+    plan = plan_headers(headers)
+    found = {}
+    for name in names:
+        if name in headers:
+            found[name] = name
+        else:
+            source = plan.source_of(name)
+            if source is not None:
+                found[name] = source
+    return found
+
+
 def find_header(headers: Iterable[str], aliases: Iterable[str]) -> str | None:
     """The first header (in alias priority order) matching one of ``aliases``."""
     by_key: dict[str, str] = {}

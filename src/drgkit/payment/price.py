@@ -105,17 +105,24 @@ _NEEDED = ("drg", "status", "total_cost", "hospital_level", "insurance_type", "l
 
 
 def _needed_columns(data: Any) -> tuple[pa.Table, str]:
-    """The columns pricing reads, as a small Arrow table (no copy of the rest of the data)."""
+    """The columns pricing reads, as a small Arrow table under canonical names (no copy of the rest of the
+    data); a result that kept the user's own headers (总费用, 实际住院天数 …) is read through the vocabulary."""
+    from ..io.columns import field_sources
+
     if isinstance(data, pl.DataFrame):
-        return data.select([c for c in _NEEDED if c in data.columns]).to_arrow(), "polars"
+        found = field_sources(data.columns, _NEEDED)
+        return data.select([pl.col(src).alias(name) for name, src in found.items()]).to_arrow(), "polars"
     if isinstance(data, pa.Table):
-        return data.select([c for c in _NEEDED if c in data.column_names]).combine_chunks(), "arrow"
+        found = field_sources(data.column_names, _NEEDED)
+        table = data.select(list(found.values())).rename_columns(list(found))
+        return table.combine_chunks(), "arrow"
     try:
         import pandas as pd
 
         if isinstance(data, pd.DataFrame):
-            return pa.Table.from_pandas(data[[c for c in _NEEDED if c in data.columns]], preserve_index=False), \
-                "pandas"
+            found = field_sources([str(c) for c in data.columns], _NEEDED)
+            frame = data[list(found.values())].set_axis(list(found), axis=1)
+            return pa.Table.from_pandas(frame, preserve_index=False), "pandas"
     except ImportError:  # pragma: no cover
         pass
     raise TypeError(f"price() takes a pyarrow Table, polars or pandas DataFrame, got {type(data).__name__}")
