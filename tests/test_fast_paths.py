@@ -7,6 +7,7 @@ plain-Python model of the documented behaviour, so a fast path that silently div
 from __future__ import annotations
 
 import importlib
+import re
 import tempfile
 from pathlib import Path
 
@@ -23,12 +24,13 @@ from drgkit.arrowutil import drop_empty_strings, notes_per_row, null_or_empty, s
 from drgkit.codes import normalize as N
 from drgkit.io import canonicalize, code_lists, iter_case_batches, prepare, read_cases
 from drgkit.io import codelists as R
+from drgkit.io.codelists import SPACE_BEFORE_CODE
 from drgkit.io import read as RD
 
 PR = importlib.import_module("drgkit.io.prepare")  # the module (drgkit.io.prepare is also the function)
 
 ASCII_WS = " \t\n\v\f\r"
-SEPARATORS = (",", ";", "，", "；", "｜")
+SEPARATORS = (",", ";", "，", "；", "｜", "、")
 # code-ish characters, every separator, ASCII and Unicode whitespace, full-width forms, dots
 ODD = "AIK0x.|,;，；｜ \t\v\x1f\u3000\u00a0Ｉ１．。"
 cells = st.one_of(st.none(), st.text(alphabet=ODD, max_size=14))
@@ -41,6 +43,7 @@ def model_code_list(cell: str | None, keep_principal_slot: bool) -> list[str]:
         return []
     for sep in SEPARATORS:
         cell = cell.replace(sep, "|")
+    cell = re.sub(SPACE_BEFORE_CODE, r"\1|\2", cell)  # whitespace before a code separates two codes
     pieces = [p.strip(ASCII_WS) for p in cell.split("|")]
     rest = [p for p in pieces[1:] if p]
     if pieces[0]:

@@ -203,12 +203,16 @@ class Explanation:
 
 
 def split_codes(value: str | list[str] | None) -> list[str]:
-    """Codes typed on a command line or passed to the API: ``"A|B"``, ``"A,B"`` or a list; blanks dropped."""
-    if not value:
+    """Codes typed on a command line or passed to the API (``"A|B"``, ``"A,B"``, ``"A B"`` or a list), split
+    exactly as ``group`` splits a cell: the same separators, and a blank first slot kept as ``""`` (a
+    missing principal diagnosis / main procedure is reported, not filled with the next code)."""
+    if value is None or value == "" or value == []:
         return []
-    if isinstance(value, str):
-        return [c.strip() for c in value.replace(",", "|").split("|") if c.strip()]
-    return list(value)
+    from .io.codelists import code_lists
+
+    array = pa.array([value], pa.list_(pa.string())) if isinstance(value, (list, tuple)) else \
+        pa.array([str(value)], pa.string())
+    return code_lists(array, keep_principal_slot=True).to_pylist()[0]
 
 
 def explain(dx: str | list[str], px: str | list[str] | None = None, *, age: int | None = None,

@@ -26,7 +26,7 @@ def plain_strings(arr: pa.Array) -> pa.Array:
 
 
 # code separators besides '|' (full-width forms typed with a Chinese input method included)
-_OTHER_SEPARATORS = (",", ";", "，", "；", "｜")
+_OTHER_SEPARATORS = (",", ";", "，", "；", "｜", "、")
 _OTHER_SEPARATORS_RE = "[" + "".join(_OTHER_SEPARATORS) + "]"
 
 
@@ -38,6 +38,17 @@ def _unify_separators(text: pa.Array) -> pa.Array:
         if pc.any(pc.match_substring(text, sep)).as_py():
             text = pc.replace_substring(text, sep, "|")
     return text
+
+
+#: Whitespace followed by the start of a code (J18.900 E11.900, 36.0601 88.7201) separates two codes; other
+#: whitespace inside a cell (36.06 00, I21.000 x005) is a typing slip inside one code, which normalization
+#: removes.
+SPACE_BEFORE_CODE = r"([^ \t\n\v\f\r])[ \t\n\v\f\r]+([A-Za-z][0-9]{2}\.|[0-9]{2}\.[0-9])"
+
+
+def split_at_spaces(text: pa.Array) -> pa.Array:
+    """Whitespace between two codes becomes ``|`` (see :data:`SPACE_BEFORE_CODE`)."""
+    return pc.replace_substring_regex(text, SPACE_BEFORE_CODE, "\\1|\\2")
 
 
 @dataclass(frozen=True)
@@ -71,7 +82,9 @@ def _split_text(text: pa.Array, scan: _Scan | None = None) -> tuple[np.ndarray, 
     scan = _scan(text) if scan is None else scan
     if scan.other_separators:
         text = _unify_separators(text)
-    if scan.pipe or scan.other_separators:
+    if scan.whitespace:
+        text = split_at_spaces(text)
+    if scan.pipe or scan.other_separators or scan.whitespace:
         lists = pc.split_pattern(text, "|")  # literal split: far faster than a regex
         offsets = lists.offsets.to_numpy().astype(np.int64)
         pieces = lists.values.slice(offsets[0], offsets[-1] - offsets[0])
