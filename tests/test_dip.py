@@ -133,3 +133,27 @@ def test_coverage_threshold_and_years():
         dip.build(h, years="2022:1,2023:2")
     with pytest.raises(dip.DipError, match="--years"):
         dip.parse_years("2022-1")
+
+
+def test_a_case_tier_does_not_depend_on_the_other_cases_of_the_batch():
+    """42.9200x007 carries two treatment categories; it once duplicated a row in the per-code join and shifted
+    the tier of every later code, so case B was 'diagnostic' beside case A and 'therapeutic' alone."""
+    from drgkit.dip.features import features, treatment_types
+
+    assert treatment_types()["code"].is_unique().all()
+    a = {"case_id": "A", "gender": "1", "age": "60", "dx": "C16.802", "px": "42.9200x007|88.9700"}
+    b = {"case_id": "B", "gender": "1", "age": "60", "dx": "D38.501|Q27.306", "px": "31.9804"}
+    together = features(pl.DataFrame([a, b]).to_arrow())[1].cases["tier"].to_list()
+    alone_a = features(pl.DataFrame([a]).to_arrow())[1].cases["tier"].to_list()
+    alone_b = features(pl.DataFrame([b]).to_arrow())[1].cases["tier"].to_list()
+    assert together == alone_a + alone_b
+
+
+def test_dip_rows_do_not_depend_on_their_neighbours_or_the_batch(planted):
+    history = planted_history()
+    whole = dip.group(history, planted)
+    shuffled = np.random.default_rng(3).permutation(history.height)
+    parts = pl.concat([dip.group(history[shuffled[i:i + 7].tolist()], planted) for i in range(0, history.height, 7)])
+    by_id = {r["case_id"]: (r["status"], r["dip_group"], r["score"]) for r in parts.iter_rows(named=True)}
+    assert [by_id[r["case_id"]] for r in whole.iter_rows(named=True)] == \
+        list(zip(whole["status"], whole["dip_group"], whole["score"]))

@@ -72,8 +72,12 @@ def default_cci_table() -> pl.DataFrame:
 def treatment_types() -> pl.DataFrame:
     """code → treatment tier rank (2 diagnostic, 3 therapeutic, 4 surgery / interventional)."""
     df = pl.read_csv(icd_dir() / "px_treatment_type_chs_v2.csv", infer_schema_length=0)
-    return df.select(pl.col("code"), pl.col("treatment_type").replace_strict(TYPE_RANK, default=1,
-                                                                              return_dtype=pl.Int8).alias("rank"))
+    ranked = df.select(pl.col("code"), pl.col("treatment_type").replace_strict(TYPE_RANK, default=1,
+                                                                                return_dtype=pl.Int8).alias("rank"))
+    # six codes carry two categories (42.9200x007 is both surgery and therapeutic): one row per code, the
+    # higher tier — a duplicated code would duplicate rows in the per-code joins and shift every later code's
+    # tier, making a case's DIP group depend on the other cases of its batch
+    return ranked.group_by("code", maintain_order=True).agg(pl.col("rank").max())
 
 
 @lru_cache(maxsize=1)
@@ -149,6 +153,7 @@ def features(data: Any, *, mapping: Mapping[str, str] | None = None, exclude_px:
     d = pl.DataFrame({"code": distinct}).with_columns(pl.col("code").str.slice(0, 7).alias("_base"))
     d = d.join(types, on="code", how="left").join(types.rename({"code": "_base", "rank": "_rank_base"}),
                                                   on="_base", how="left")
+    assert d.height == len(distinct), "treatment types must be one row per code"
     rank_d = d["rank"].fill_null(d["_rank_base"]).fill_null(1).to_numpy().astype(np.int8)
     usable_d = ~_exclusion_mask(distinct, exclude_px) & (distinct != "").fill_null(False).to_numpy()
     known_d = pc.is_in(enc.dictionary, value_set=px_dictionary()).to_numpy(zero_copy_only=False)
