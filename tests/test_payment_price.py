@@ -259,3 +259,22 @@ def test_spec_worked_example_dip_points(tmp_path):
     case_points = (out["payment"] / 5.0).to_list()
     assert case_points == pytest.approx([2200, 3800, 300, 500, 1800, 720, 500])
     assert out.filter(pl.col("hospital_level") == "level3")["payment"].sum() / 5 == pytest.approx(6800)
+
+
+def test_unusable_costs_are_unpriced_with_a_reason_never_paid_in_full():
+    """1,234.50 is read as the grouper reads it; a blank, negative or infinite cost cannot decide the case
+    type, so the case is unpriced and says why (it was paid the full standard as 'normal')."""
+    import drgkit
+
+    t = pa.table({"case_id": list("abcde"), "gender": ["1"] * 5, "age": ["70"] * 5, "dx": ["J18.900"] * 5,
+                  "total_cost": ["1,234.50", None, "-30000", "5000", "5,000"]})
+    priced = drgkit.price(drgkit.group(t, canonical=True), "suzhou-2023", level="level3").to_pylist()
+    assert priced[0]["case_type"] == "low_ratio" and priced[0]["payment"] == 1234.5
+    assert (priced[1]["case_type"], priced[1]["price_reason"]) == ("unpriced", "total_cost missing or unreadable")
+    assert (priced[2]["case_type"], priced[2]["price_reason"]) == ("unpriced", "total_cost is negative")
+    assert priced[3]["payment"] == priced[4]["payment"] and priced[3]["case_type"] == "normal"
+    no_cost = drgkit.price(pa.table({"drg": ["ES35"], "status": ["ok"]}), "suzhou-2023", level="level3").to_pylist()
+    assert no_cost[0]["case_type"] == "unpriced" and "no total_cost column" in no_cost[0]["price_reason"]
+    inf = drgkit.price(pa.table({"drg": ["ES35"], "status": ["ok"], "total_cost": [float("inf")]}),
+                       "suzhou-2023", level="level3").to_pylist()
+    assert inf[0]["case_type"] == "unpriced" and inf[0]["price_reason"] == "total_cost is not finite"

@@ -129,10 +129,14 @@ def _needed_columns(data: Any) -> tuple[pa.Table, str]:
 
 
 def _floats(column: pa.ChunkedArray) -> np.ndarray:
-    """Numbers as float64, NaN where missing or unreadable (text columns are parsed leniently)."""
+    """Numbers as float64, NaN where missing or unreadable; text is read as the grouper reads amounts
+    (``1,234.50``, ``1234.50元``)."""
     if pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_decimal(column.type):
         return pc.fill_null(column.cast(pa.float64()), float("nan")).to_numpy()
-    return pl.from_arrow(column).cast(pl.Float64, strict=False).to_numpy().astype(np.float64)
+    from ..io.output import parse_money
+
+    values, _ = parse_money(column)
+    return pc.fill_null(values, float("nan")).to_numpy(zero_copy_only=False).astype(np.float64)
 
 
 def _text(column: pa.ChunkedArray) -> pa.Array:
@@ -270,6 +274,14 @@ def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, 
             np.copyto(payment, pay, where=m)
 
     special_pay = policy.special_cost_share * cost
+    # 0. a case that would be paid needs a usable cost: its case type (and by-item payment) depends on it
+    payable = has_status("ok") | has_status("ungroupable") | has_status("ambiguous")
+    if "total_cost" not in df.column_names:
+        assign(payable, "unpriced", "no total_cost column: the case type needs the cost")
+    else:
+        assign(payable & np.isnan(cost), "unpriced", "total_cost missing or unreadable")
+        assign(payable & np.isinf(cost), "unpriced", "total_cost is not finite")
+        assign(payable & (cost < 0), "unpriced", "total_cost is negative")
     # 1. not grouped
     for st, share in (("ungroupable", policy.ungrouped_cost_share), ("ambiguous", policy.ambiguous_cost_share)):
         if not math.isnan(share):
