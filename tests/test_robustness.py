@@ -401,3 +401,26 @@ def test_fix_case_repairs_codes_before_grouping() -> None:
     assert plain["status"] == "ungroupable" and "unknown diagnosis code i21.000x005" in plain["warnings"]
     assert fixed["status"] == "ok" and fixed["adrg"] == "FM1"
     assert "I21.000x005 ← i21.000x005" in fixed["warnings"]
+
+
+def test_regrouping_a_priced_file_drops_the_stale_results(tmp_path: Path) -> None:
+    """A file grouped and priced before, fed in again: the old payment must not sit beside the new group."""
+    from typer.testing import CliRunner
+
+    from drgkit.cli import app
+
+    src = tmp_path / "in.csv"
+    src.write_text("case_id,gender,age,dx,total_cost\n1,1,70,J18.900,5000\n", encoding="utf-8")
+    runner = CliRunner()
+    assert runner.invoke(app, ["group", str(src), "-o", str(tmp_path / "p.parquet"), "-q", "--price",
+                               "suzhou-2023", "--level", "level3"]).exit_code == 0
+    stale = pq.read_table(tmp_path / "p.parquet").to_pylist()[0]
+    assert stale["payment"] is not None
+    changed = pa.table({k: [v] for k, v in {**stale, "dx": "I21.000x005"}.items()})
+    pq.write_table(changed, tmp_path / "again.parquet")
+    result = runner.invoke(app, ["group", str(tmp_path / "again.parquet"), "-o", str(tmp_path / "out.parquet")])
+    assert result.exit_code == 0, result.output
+    assert "dropped the result columns of an earlier run" in result.stderr
+    out = pq.read_table(tmp_path / "out.parquet")
+    assert "payment" not in out.column_names and "rw" not in out.column_names
+    assert out.column("drg").to_pylist() != [stale["drg"]]

@@ -19,11 +19,11 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..outputs import DIP_COLUMNS
 from .catalogue import Catalogue, load_catalogue
 from .features import TIERS, TIERS_ZH, Features, features, subtypes
 
-OUTPUT_COLUMNS = ("status", "reason", "warnings", "dip_group", "dip_kind", "dip_tier", "aux_subtype",
-                  "aux_coefficient", "score", "dip_catalogue")
+OUTPUT_COLUMNS = DIP_COLUMNS
 
 REASONS = {
     "V05": ("no principal diagnosis", "缺少主要诊断"),

@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..outputs import DRG_COLUMNS
 from ..arrowutil import notes_per_row, take_with
 from ..io.prepare import PreparedCases
 from ..schemes import program as P
@@ -20,8 +21,7 @@ from .encode import EMPTY, UNKNOWN, encode_dept, encode_lists
 
 _KERNEL_LOCK = threading.Lock()
 
-RESULT_COLUMNS = ("status", "reason", "warnings", "mdc", "adrg", "drg", "drg_name", "cc_level", "cc_code",
-                  "scheme", "scheme_checksum")
+RESULT_COLUMNS = DRG_COLUMNS
 
 
 @dataclass

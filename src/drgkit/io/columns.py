@@ -198,6 +198,7 @@ class HeaderPlan:
     headers: list[str] = field(default_factory=list)
     parts: dict[str, CodePart] = field(default_factory=dict)
     user_mapped: set[str] = field(default_factory=set)
+    dropped: list[str] = field(default_factory=list)  # result columns of an earlier drgkit run
 
     def source_of(self, canonical: str) -> str | None:
         """The source header that became ``canonical``, if any."""
@@ -308,7 +309,12 @@ def plan_headers(headers: Iterable[str], mapping: Mapping[str, str] | None = Non
         else:
             plan.px_parts = [p.header for p in ordered]
 
+    from drgkit.outputs import ALL_RESULT_COLUMNS
+
     for header in headers:
+        if header in ALL_RESULT_COLUMNS and header not in winners and header not in plan.parts:
+            plan.dropped.append(header)  # recomputed: a stale payment must not sit beside a new group
+            continue
         if header in winners:
             plan.rename[header] = winners[header]
         elif header in taken and header not in plan.parts:

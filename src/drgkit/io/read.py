@@ -65,6 +65,9 @@ def check_plan(plan: HeaderPlan, sample: pa.Table, path: PathLike, *, allow_unma
                              f"{'principal' if kind == 'dx' else 'main'} code — add --map 'COLUMN={kind}_main' "
                              f"for the column that holds it")
     warnings = []
+    if plan.dropped:
+        warnings.append("dropped the result columns of an earlier run (they are recomputed): "
+                        + ", ".join(plan.dropped))
     for unread in unread_code_columns(plan, sample):
         if not allow_unmapped:
             raise InputError(f"{path}: {unread.message(plan)}")

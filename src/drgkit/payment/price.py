@@ -17,13 +17,12 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..outputs import PRICE_COLUMNS
 from .policy import Policy, load_policy
 from .tables import LEVELS, PaymentTable, TableError, load_table, normalize_insurance, normalize_level
 
 CASE_TYPES = ("normal", "high_ratio", "low_ratio", "special", "unpriced")
-OUTPUT_COLUMNS = ("pay_table", "pay_level", "pay_insurance", "rw", "base_rate", "level_coefficient",
-                  "standard_payment", "cost_ratio", "case_type", "payment", "patient_payment", "fund_payment",
-                  "margin", "price_reason")
+OUTPUT_COLUMNS = PRICE_COLUMNS
 
 
 def _policy_rate(policy: Policy, level: str, ins: str) -> float | None:
