@@ -540,3 +540,26 @@ def test_typed_incremental_writers_check_extension(tmp_path: Path) -> None:
     with IncrementalCsvWriter(tmp_path / "x.csv", schema) as writer:
         writer.write(_result_table())
     assert os.path.getsize(tmp_path / "x.csv") > 3
+
+
+@pytest.mark.parametrize("text, encoding, expected", [
+    ("case_id,gender,dx\n1,女,I21.000\n", "gbk", "gb18030"),          # 女 in GBK is valid UTF-8 (Ů)
+    ("case_id,leave,dx\n1,转院,I21.000\n", "gbk", "gb18030"),         # 转院 in GBK reads תԺ as UTF-8
+    ("case_id,性别,dx\n1,女,I21.000\n", "utf-8", "utf-8"),
+    ("case_id,name,dx\n1,José Müller·×,I21.000\n", "utf-8", "utf-8"),  # Latin-1 letters and symbols
+])
+def test_encoding_is_decided_by_which_reading_gives_chinese(tmp_path: Path, text: str, encoding: str,
+                                                            expected: str) -> None:
+    path = tmp_path / "e.csv"
+    path.write_bytes(text.encode(encoding))
+    assert detect_encoding(path) == expected
+    assert read_cases(path).num_rows == 1
+
+
+def test_gbk_chinese_first_seen_past_the_first_megabyte(tmp_path: Path) -> None:
+    rows = ["case_id,gender,age,dx"] + [f"{i},1,65,I21.000x005" for i in range(60_000)] + ["x,男,65,I21.000x005"]
+    path = tmp_path / "late.csv"
+    path.write_bytes(("\n".join(rows) + "\n").encode("gbk"))
+    assert path.stat().st_size > 1 << 20
+    table = read_cases(path)
+    assert table.num_rows == 60_001 and table.column("gender")[-1].as_py() == "男"

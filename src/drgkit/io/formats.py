@@ -38,6 +38,33 @@ def _check_file(path: Path) -> None:
         raise InputError(f"{path}: permission denied")
 
 
+def _is_cjk(c: str) -> bool:
+    return ("\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf" or "\u3000" <= c <= "\u303f"
+            or "\uff00" <= c <= "\uffef")
+
+
+def _is_plausible_utf8(c: str) -> bool:
+    """Characters real UTF-8 exports hold: Chinese text, Latin-1 letters (José), punctuation and symbols
+    (·, ×, ℃, ①), Greek (µ, α).  GBK bytes misread as UTF-8 give other scripts (女 → Ů, 转院 → תԺ)."""
+    return (_is_cjk(c) or "\u00a0" <= c <= "\u00ff" or "\u2000" <= c <= "\u2bff" or "\u0370" <= c <= "\u03ff"
+            or "\ufe30" <= c <= "\ufe4f")
+
+
+def _share(data: bytes, encoding: str, plausible) -> float:
+    """Share of the non-ASCII characters of ``data`` decoded as ``encoding`` that ``plausible`` accepts;
+    -1 when ``data`` does not decode (a character cut at the end of the chunk is no evidence)."""
+    for cut in (0, 1, 2, 3):
+        try:
+            text = data[:len(data) - cut].decode(encoding, errors="strict")
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        return -1.0
+    wide = [c for c in text if ord(c) > 127]
+    return sum(1 for c in wide if plausible(c)) / len(wide) if wide else 0.0
+
+
 def detect_encoding(path: PathLike, probe_bytes: int = 1 << 20) -> str:
     """``utf-8-sig`` (BOM), ``utf-8`` or ``gb18030`` (a superset of GBK / GB2312).
 
@@ -56,9 +83,10 @@ def detect_encoding(path: PathLike, probe_bytes: int = 1 << 20) -> str:
             except UnicodeDecodeError:
                 return "gb18030"
             if not chunk.isascii():
-                # Non-ASCII text that decodes as UTF-8 is almost never GBK (GBK byte pairs rarely form
-                # valid UTF-8 sequences over a whole chunk).
-                return "utf-8"
+                # Short GBK text can be valid UTF-8 too (女 = C5 AE = "Ů", 转院 = "תԺ"): the reading whose
+                # non-ASCII characters are Chinese wins.
+                as_utf8 = _share(chunk, "utf-8", _is_plausible_utf8)
+                return "utf-8" if as_utf8 >= 0.9 or as_utf8 >= _share(chunk, "gb18030", _is_cjk) else "gb18030"
             chunk = handle.read(probe_bytes)
         try:
             decoder.decode(b"", final=True)
