@@ -563,3 +563,15 @@ def test_gbk_chinese_first_seen_past_the_first_megabyte(tmp_path: Path) -> None:
     assert path.stat().st_size > 1 << 20
     table = read_cases(path)
     assert table.num_rows == 60_001 and table.column("gender")[-1].as_py() == "男"
+
+
+def test_an_open_quote_that_swallows_rows_is_an_error_but_a_two_line_note_is_not(tmp_path: Path) -> None:
+    swallowed = tmp_path / "q.csv"
+    swallowed.write_text('case_id,gender,age,dx,note\n1,1,65,I21.000x005,a\n2,1,65,"I21.000x005,x\n'
+                         '3,1,65,J18.900",y\n4,1,65,J18.900,z\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"data row 2, column 'dx': a quote"):
+        read_cases(swallowed)
+    note = tmp_path / "n.csv"
+    note.write_text('case_id,gender,age,dx,note\n1,1,65,I21.000x005,"first line\nsecond line"\n2,1,65,J18.900,z\n',
+                    encoding="utf-8")
+    assert read_cases(note).column("note").to_pylist() == ["first line\nsecond line", "z"]

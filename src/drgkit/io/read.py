@@ -340,6 +340,21 @@ def _parquet_batches(file: Path, parquet: pq.ParquetFile, plan: HeaderPlan, batc
         yield _apply_plan(table, plan)
 
 
+def _check_swallowed_rows(path: Path, batch: pa.RecordBatch, layout, first_row: int) -> None:
+    """A quote left open swallows the following lines into one cell, silently losing rows: a cell holding a
+    line break followed by a whole row's worth of separators is that, not a note typed on two lines."""
+    need = max(len(layout.names) - 1, 1)
+    for name, column in zip(batch.schema.names, batch.columns):
+        if not pc.any(pc.fill_null(pc.match_substring(column, "\n"), False)).as_py():
+            continue
+        counts = pc.count_substring(column, layout.delimiter)
+        bad = pc.and_(pc.fill_null(pc.match_substring(column, "\n"), False), pc.greater_equal(counts, need))
+        hit = pc.index(bad, True).as_py()
+        if hit >= 0:
+            raise InputError(f"{path}: data row {first_row + hit + 1}, column '{name}': a quote (\") opened there "
+                             f"runs over the following line(s), which would be lost as rows; fix the quotes")
+
+
 def _text_batches(path: Path, layout, batch_size: int) -> Iterator[pa.RecordBatch]:
     """The raw record batches of a text file (every column a string); read errors as one line."""
     # Arrow's block size is in bytes; assume roughly 200 bytes per abstract, bounded for memory.
@@ -348,7 +363,11 @@ def _text_batches(path: Path, layout, batch_size: int) -> Iterator[pa.RecordBatc
     try:
         reader = pacsv.open_csv(path, read_options=read_options, parse_options=parse_options,
                                 convert_options=convert_options)
-        yield from reader
+        rows = 0
+        for batch in reader:
+            _check_swallowed_rows(path, batch, layout, rows)
+            rows += batch.num_rows
+            yield batch
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001
