@@ -424,3 +424,12 @@ def test_regrouping_a_priced_file_drops_the_stale_results(tmp_path: Path) -> Non
     out = pq.read_table(tmp_path / "out.parquet")
     assert "payment" not in out.column_names and "rw" not in out.column_names
     assert out.column("drg").to_pylist() != [stale["drg"]]
+
+
+def test_pandas_results_keep_the_callers_index() -> None:
+    frame = pd.DataFrame({"case_id": ["a", "b"], "gender": ["1", "2"], "age": ["60", "30"],
+                          "dx": ["I21.000x005", "K35.800"]}, index=[17, 4])
+    out = drgkit.group(frame)
+    assert list(out.index) == [17, 4] and list(out["case_id"]) == ["a", "b"]
+    joined = frame.join(out[["drg"]])
+    assert joined.loc[4, "drg"] == out.loc[4, "drg"]

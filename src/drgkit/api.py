@@ -97,7 +97,7 @@ def group(data: Any, scheme: str = DEFAULT_SCHEME, *, mapping: Mapping[str, str]
         table, kind = to_arrow(data)
         canon, plan, _ = canonicalize_with_plan(table, mapping=mapping, allow_unmapped=allow_unmapped)
     out = group_canonical(canon, load_compiled(scheme), options, threads)
-    return from_arrow(out if canonical else input_shaped(out, plan), kind)
+    return from_arrow(out if canonical else input_shaped(out, plan), kind, data)
 
 
 @dataclass

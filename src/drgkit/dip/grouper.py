@@ -196,4 +196,4 @@ def group(data: Any, catalogue: str | Catalogue, *, mapping: Mapping[str, str] |
     cat = load_catalogue(catalogue)
     table, kind = to_arrow(data)
     canon, feat = features(table, mapping=mapping, exclude_px=cat.exclude_prefixes(), cci=cat.cci)
-    return from_arrow(attach(canon, outcome(feat, cat)), kind)
+    return from_arrow(attach(canon, outcome(feat, cat)), kind, data)

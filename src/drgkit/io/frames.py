@@ -29,12 +29,16 @@ def to_arrow(data: Any) -> tuple[pa.Table, str]:
     raise TypeError(f"expected a pyarrow Table, a polars or pandas DataFrame or a file path, not {type(data)}")
 
 
-def from_arrow(table: pa.Table, kind: str) -> Any:
-    """The table back in the caller's type (``kind`` from :func:`to_arrow`)."""
+def from_arrow(table: pa.Table, kind: str, like: Any = None) -> Any:
+    """The table back in the caller's type (``kind`` from :func:`to_arrow`).  ``like``: the caller's own
+    data; a pandas result takes its index (rows in = rows out, same order), so joining back by index works."""
     if kind == "polars":
         import polars as pl
 
         return pl.from_arrow(table)
     if kind == "pandas":
-        return table.to_pandas()
+        frame = table.to_pandas()
+        if like is not None and hasattr(like, "index") and len(like.index) == len(frame):
+            frame.index = like.index
+        return frame
     return table

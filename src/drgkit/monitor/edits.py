@@ -349,4 +349,4 @@ def validate(data: Any, scheme: str = DEFAULT_SCHEME, *, mapping: Mapping[str, s
     elif disable:
         off = set(disable)
         edits = [Edit(e.id, e.severity, e.enabled and e.id not in off, e.zh, e.en) for e in edits]
-    return from_arrow(validate_canonical(canonicalize(table, mapping=mapping), scheme, edits), kind)
+    return from_arrow(validate_canonical(canonicalize(table, mapping=mapping), scheme, edits), kind, data)
