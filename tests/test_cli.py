@@ -321,3 +321,16 @@ def test_demo(tmp_path: Path) -> None:
 def test_no_arguments_shows_help() -> None:
     result = runner.invoke(app, [])
     assert "group" in result.output and "explain" in result.output
+
+
+def test_a_named_pipe_and_a_zero_batch_size_end_in_exit_2_not_a_hang(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    one_error_line(invoke("group", fifo, "-o", tmp_path / "x.parquet"), "not a regular file")
+    src = tmp_path / "c.csv"
+    src.write_text("case_id,gender,age,dx\n1,1,65,I21.000x005\n", encoding="utf-8")
+    for size in ("0", "-5"):
+        assert invoke("group", src, "-o", tmp_path / "y.parquet", "--batch-size", size).exit_code == 2
+    assert not (tmp_path / "y.parquet").exists()

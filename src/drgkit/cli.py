@@ -169,7 +169,7 @@ def group(
     procedures: Optional[Path] = typer.Option(None, help="Long procedure table (one row per code)"),
     threads: Optional[int] = typer.Option(None, "--threads", "-t",
                                           help="Cores to use (default: all); 1 = one batch at a time"),
-    batch_size: int = typer.Option(125_000, help="Rows per streamed batch (memory grows with it)"),
+    batch_size: int = typer.Option(125_000, min=1, help="Rows per streamed batch (memory grows with it)"),
     strict_gender: bool = typer.Option(False, help="Accept only 1/2 as gender (as the reference groupers)"),
     convert_codes: bool = typer.Option(False, help="Translate unknown 国临版 codes to 医保版 via the maps"),
     fix_case: bool = typer.Option(False, help="Upper-case unknown codes the scheme knows in canonical case"),

@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
         map_: list[str] = typer.Option([], "--map", help="Rename a column: SRC=canonical (repeatable)"),
         edits: Optional[Path] = typer.Option(None, "--edits", help="Own edit table (id,severity,enabled,zh,en)"),
         disable: list[str] = typer.Option([], "--disable", help="Switch an edit off by id (repeatable)"),
-        batch_size: int = typer.Option(1_000_000, "--batch-size", help="Rows per batch"),
+        batch_size: int = typer.Option(1_000_000, "--batch-size", min=1, help="Rows per batch"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors"),
     ) -> None:
         """Run the coding-quality edits on every abstract: one row per input row with the edits that fired."""

@@ -34,6 +34,8 @@ def _check_file(path: Path) -> None:
         raise InputError(f"{path}: file not found")
     if path.is_dir():
         raise InputError(f"{path}: is a directory, expected a file")
+    if not path.is_file():  # a named pipe or a device: reading would block or never end
+        raise InputError(f"{path}: is not a regular file (a pipe or a device); save it to a file first")
     if not os.access(path, os.R_OK):
         raise InputError(f"{path}: permission denied")
 

@@ -260,6 +260,8 @@ def open_cases(
     """
     file = Path(path)
     _check_file(file)
+    if batch_size < 1:
+        raise InputError(f"batch size must be at least 1, got {batch_size}")
     suffix = _suffix(file)
     long_tables = diagnoses is not None or procedures is not None
     warnings: list[str] = []
