@@ -575,3 +575,11 @@ def test_an_open_quote_that_swallows_rows_is_an_error_but_a_two_line_note_is_not
     note.write_text('case_id,gender,age,dx,note\n1,1,65,I21.000x005,"first line\nsecond line"\n2,1,65,J18.900,z\n',
                     encoding="utf-8")
     assert read_cases(note).column("note").to_pylist() == ["first line\nsecond line", "z"]
+
+
+def test_a_renamed_column_never_overwrites_another(tmp_path: Path) -> None:
+    table = pa.table({"note": ["n"], "x": ["old x"], "x_source": ["kept"], "dx": ["I21.000"]})
+    out = canonicalize(table, mapping={"note": "x"})
+    assert out.column("x").to_pylist() == ["n"]
+    assert out.column("x_source").to_pylist() == ["kept"]
+    assert out.column("x_source_2").to_pylist() == ["old x"]

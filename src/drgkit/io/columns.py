@@ -318,8 +318,14 @@ def plan_headers(headers: Iterable[str], mapping: Mapping[str, str] | None = Non
         if header in winners:
             plan.rename[header] = winners[header]
         elif header in taken and header not in plan.parts:
-            # A loser whose own name is now another column's target keeps its data under a new name.
-            plan.rename[header] = f"{header}_source"
+            # A loser whose own name is now another column's target keeps its data under a new name, one no
+            # other column has (x_source may exist already: x_source_2 then)
+            used = set(headers) | taken | set(plan.rename.values())
+            name, k = f"{header}_source", 1
+            while name in used:
+                k += 1
+                name = f"{header}_source_{k}"
+            plan.rename[header] = name
         else:
             plan.rename[header] = header
     return plan
