@@ -334,3 +334,19 @@ def test_a_named_pipe_and_a_zero_batch_size_end_in_exit_2_not_a_hang(tmp_path: P
     for size in ("0", "-5"):
         assert invoke("group", src, "-o", tmp_path / "y.parquet", "--batch-size", size).exit_code == 2
     assert not (tmp_path / "y.parquet").exists()
+
+
+def test_three_table_output_shows_the_codes_it_grouped_and_the_report_names_the_tables(tmp_path: Path) -> None:
+    (tmp_path / "s.csv").write_text("结算ID,性别,年龄\nS1,2,30\nS2,1,70\n", encoding="utf-8")
+    (tmp_path / "d.csv").write_text("结算ID,诊断代码,主诊断标志\nS1,O34.201,0\nS1,O82.000,1\nS2,J18.900,1\n",
+                                    encoding="utf-8")
+    (tmp_path / "p.csv").write_text("结算ID,手术操作代码,主要手术标志\nS1,74.1x01,1\n", encoding="utf-8")
+    out = tmp_path / "out.parquet"
+    result = invoke("group", tmp_path / "s.csv", "--diagnoses", tmp_path / "d.csv", "--procedures",
+                    tmp_path / "p.csv", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "主诊断标志 → principal diagnosis" in result.stderr
+    table = pq.read_table(out)
+    assert table.column_names[:5] == ["结算ID", "性别", "年龄", "dx", "px"]
+    assert table.column("drg").to_pylist()[0] == "OB19"  # the caesarean, from the procedure table
+    assert table.column("dx").to_pylist() == [["O82.000", "O34.201"], ["J18.900"]]

@@ -583,3 +583,17 @@ def test_a_renamed_column_never_overwrites_another(tmp_path: Path) -> None:
     assert out.column("x").to_pylist() == ["n"]
     assert out.column("x_source").to_pylist() == ["kept"]
     assert out.column("x_source_2").to_pylist() == ["old x"]
+
+
+def test_three_tables_flags_blank_principals_and_a_one_stay_long_table(tmp_path: Path) -> None:
+    stays = write_text(tmp_path / "s.csv", [["结算ID", "性别", "年龄"], ["S1", "2", "30"], ["S2", "1", "70"]])
+    # principal listed second, flagged; S2 has no flagged diagnosis; only S1 has a procedure
+    diag = write_text(tmp_path / "d.csv", [["结算ID", "诊断代码", "主诊断标志"], ["S1", "O34.201", "0"],
+                                           ["S1", "O82.000", "1"], ["S2", "J18.900", "0"]])
+    oprn = write_text(tmp_path / "p.csv", [["结算ID", "手术操作代码", "主要手术标志"], ["S1", "74.1x01", "1"]])
+    table = read_cases(stays, diagnoses=diag, procedures=oprn)
+    assert table.column("dx").to_pylist() == [["O82.000", "O34.201"], ["", "J18.900"]]
+    assert table.column("px").to_pylist() == [["74.1x01"], []]
+    flags_nothing = write_text(tmp_path / "d2.csv", [["结算ID", "诊断代码", "主诊断标志"], ["S1", "O82.000", "主"]])
+    with pytest.raises(InputError, match="flags no code as the principal diagnosis"):
+        read_cases(stays, diagnoses=flags_nothing)

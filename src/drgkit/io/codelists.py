@@ -145,9 +145,15 @@ def _list_array(offsets: np.ndarray, values: pa.Array) -> pa.ListArray:
     return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), values)
 
 
+def _no_null_lists(lists: pa.Array) -> pa.Array:
+    """Null rows as empty lists.  A null row may still span values (polars' left joins make such rows);
+    ``list_flatten`` skips them but ``list_parent_indices`` does not, so they must go first."""
+    return pc.fill_null(lists, pa.scalar([], lists.type)) if lists.null_count else lists
+
+
 def _list_pieces(lists: pa.Array) -> tuple[np.ndarray, pa.Array]:
     """As :func:`_split_text` for a list column (null rows and null elements have no code)."""
-    lists = lists.cast(_STRING_LIST)
+    lists = _no_null_lists(lists.cast(_STRING_LIST))
     values, parents = pc.list_flatten(lists), pc.list_parent_indices(lists)
     offsets = np.zeros(len(lists) + 1, dtype=np.int64)
     np.cumsum(np.bincount(parents.to_numpy(zero_copy_only=False).astype(np.int64), minlength=len(lists)),
@@ -192,7 +198,7 @@ def _first_slot_blank(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if pa.types.is_null(column.type) or n == 0:
         return blank
     if _is_list(column.type):
-        lists = column.cast(_STRING_LIST)
+        lists = _no_null_lists(column.cast(_STRING_LIST))
         values, parents = pc.list_flatten(lists), pc.list_parent_indices(lists)
         if len(values) == 0:
             return blank

@@ -199,6 +199,7 @@ class HeaderPlan:
     parts: dict[str, CodePart] = field(default_factory=dict)
     user_mapped: set[str] = field(default_factory=set)
     dropped: list[str] = field(default_factory=list)  # result columns of an earlier drgkit run
+    long_tables: dict[str, str] = field(default_factory=dict)  # dx / px → the long table they came from
 
     def source_of(self, canonical: str) -> str | None:
         """The source header that became ``canonical``, if any."""

@@ -143,6 +143,10 @@ def input_shaped(result: pa.Table, plan: HeaderPlan) -> pa.Table:
             columns[header] = result.column(name)
             used.add(name)
             used.add(header)
+    for kind in plan.long_tables:  # codes from separate tables: shown, since the input row had none
+        if kind in result.column_names and kind not in columns:
+            columns[kind] = result.column(kind)
+            used.add(kind)
     canonical_or_source = set(CANONICAL_COLUMNS) | set(plan.rename.values()) | set(plan.headers)
     for name in result.column_names:
         if name not in used and name not in canonical_or_source:

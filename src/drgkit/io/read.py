@@ -306,8 +306,10 @@ def open_cases(
         key_hint = plan.source_of("case_id")
         for kind, long_path in (("dx", diagnoses), ("px", procedures)):
             if long_path is not None:
-                lists = long_codes(long_path, kind, out.column("case_id"), key_hint)
+                lists, note = long_codes(long_path, kind, out.column("case_id"), key_hint)
                 out = out.set_column(out.column_names.index(kind), kind, lists)
+                plan.long_tables[kind] = str(long_path)
+                warnings.append(note)
     slices = (out.slice(start, batch_size) for start in range(0, max(out.num_rows, 1), batch_size))
     return CaseSource(file, plan, warnings, out.num_rows, slices)
 
