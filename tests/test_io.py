@@ -597,3 +597,22 @@ def test_three_tables_flags_blank_principals_and_a_one_stay_long_table(tmp_path:
     flags_nothing = write_text(tmp_path / "d2.csv", [["结算ID", "诊断代码", "主诊断标志"], ["S1", "O82.000", "主"]])
     with pytest.raises(InputError, match="flags no code as the principal diagnosis"):
         read_cases(stays, diagnoses=flags_nothing)
+
+
+def test_outputs_never_hold_live_formulas_and_xlsx_is_typed_and_usable(tmp_path: Path) -> None:
+    import openpyxl
+
+    table = pa.table({"医院": ["=HYPERLINK(\"http://x\",\"a\")", "@SUM(A1)", "-5", "+细节", "a\x01b"],
+                      "费用": [1.5, 2.0, 3.0, 4.0, 5.0]})
+    write_table(table, tmp_path / "o.xlsx")
+    sheet = openpyxl.load_workbook(tmp_path / "o.xlsx").active
+    assert [c.data_type for c in sheet["A"][1:3]] == ["s", "s"]  # text, not formulas
+    assert sheet["A2"].value == table.column("医院")[0].as_py()
+    assert sheet["A6"].value == "a\ufffdb" and sheet["B2"].value == 1.5
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:B6"
+    write_table(table, tmp_path / "o.csv")
+    text = (tmp_path / "o.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert text[1].startswith("\"'=HYPERLINK") and text[2].startswith("\"'@SUM")
+    assert text[3].startswith("\"-5\"") and text[4].startswith("\"'+细节")
+    with pytest.raises(InputError, match="over Excel's 32,767"):
+        write_table(pa.table({"x": ["a" * 40_000]}), tmp_path / "long.xlsx")

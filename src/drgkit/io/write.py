@@ -74,18 +74,88 @@ def _flat_schema(schema: pa.Schema) -> pa.Schema:
     return pa.schema([pa.field(f.name, _flat_type(f.type)) for f in schema])
 
 
+#: Excel's limits: characters in a cell and columns in a sheet.
+_EXCEL_MAX_CELL = 32_767
+_EXCEL_MAX_COLUMNS = 16_384
+
+
 def _write_xlsx(table: pa.Table, path: Path) -> None:
+    """A sheet a coder can work in: numbers and dates typed, the header frozen with a filter, columns as
+    wide as their content; text that looks like a formula (``=HYPERLINK(…)``) stays text, never a live
+    formula; control characters Excel refuses are shown as U+FFFD; a cell over Excel's limit is an error,
+    not a silent cut."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.utils import get_column_letter
+
     if table.num_rows > _EXCEL_MAX_ROWS:
         raise InputError(f"{path}: {table.num_rows:,} rows do not fit in an Excel sheet; write .parquet or .csv")
-    frame = flatten_for_text(table).to_pandas()
-    # pandas drives openpyxl; xlsx has no streaming writer here, so the whole table is written at once.
-    frame.to_excel(path, index=False, engine="openpyxl")
+    if table.num_columns > _EXCEL_MAX_COLUMNS:
+        raise InputError(f"{path}: {table.num_columns:,} columns do not fit in an Excel sheet; write .parquet or .csv")
+    flat = flatten_for_text(table)
+    columns = []
+    for name, column in zip(flat.column_names, flat.columns):
+        if pa.types.is_timestamp(column.type) and column.type.tz is not None:
+            column = column.cast(pa.timestamp(column.type.unit))  # Excel has no time zones: UTC wall time
+        values = column.to_pylist()
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            longest = max((len(v) for v in values if v is not None), default=0)
+            if longest > _EXCEL_MAX_CELL:
+                raise InputError(f"{path}: column '{name}' holds a text of {longest:,} characters, over Excel's "
+                                 f"{_EXCEL_MAX_CELL:,}; write .csv or .parquet")
+        columns.append(values)
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet()
+    sheet.freeze_panes = "A2"
+    widths = [min(60, max([_display_width(str(n))] + [_display_width(str(v)) for v in col[:2000] if v is not None]))
+              for n, col in zip(flat.column_names, columns)]
+    for i, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(i)].width = width + 2
+    if flat.num_columns:
+        sheet.auto_filter.ref = f"A1:{get_column_letter(flat.num_columns)}{max(flat.num_rows + 1, 1)}"
+
+    def cell(value):
+        if isinstance(value, str):
+            if ILLEGAL_CHARACTERS_RE.search(value):
+                value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+            if value[:1] == "=":  # text, not a formula
+                c = WriteOnlyCell(sheet, value=value)
+                c.data_type = "s"
+                return c
+        return value
+
+    sheet.append([cell(str(n)) for n in flat.column_names])
+    for row in zip(*columns) if columns else ():
+        sheet.append([cell(v) for v in row])
+    book.save(path)
+
+
+def _display_width(text: str) -> int:
+    """Columns a text takes on screen: a Chinese character takes two."""
+    return sum(2 if ord(c) > 0x2E80 else 1 for c in text)
+
+
+#: A text cell Excel would run as a formula when it opens the CSV (=, @, or + / - before a non-number).
+_FORMULA_START = r"^([=@]|[+\-][^0-9.\s])"
+
+
+def guard_formulas(table: pa.Table) -> pa.Table:
+    """Text cells that Excel would run as a formula get a leading apostrophe, Excel's own "this is text"
+    mark (shown by no viewer, kept by Excel when the file is saved again); numbers are untouched."""
+    columns = {}
+    for name, column in zip(table.column_names, table.columns):
+        if (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)) and \
+                pc.any(pc.match_substring_regex(column, _FORMULA_START)).as_py():
+            column = pc.replace_substring_regex(column, _FORMULA_START, "'\\1")
+        columns[name] = column
+    return pa.table(columns)
 
 
 def _write_csv_file(table: pa.Table, path: Path) -> None:
     with open(path, "wb") as handle:
         handle.write(codecs.BOM_UTF8)
-        pacsv.write_csv(flatten_for_text(table), handle)
+        pacsv.write_csv(guard_formulas(flatten_for_text(table)), handle)
 
 
 def write_table(table: pa.Table, path: PathLike) -> None:
@@ -142,7 +212,7 @@ class IncrementalWriter:
         if self._parquet is not None:
             self._parquet.write_table(table)
         elif self._csv is not None:
-            self._csv.write_table(flatten_for_text(table).cast(_flat_schema(self.schema)))
+            self._csv.write_table(guard_formulas(flatten_for_text(table)).cast(_flat_schema(self.schema)))
         else:
             self._pending.append(table)
 
