@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from drgkit.arrowutil import drop_empty_strings, notes_per_row, null_or_empty
 from drgkit.codes.normalize import normalize_codes, normalize_distinct
+from drgkit.io import values
 from drgkit.io.read import CANONICAL_KEY, code_lists, encoded_column
 
 #: Integer fields parsed by :func:`prepare`; ``-1`` marks a missing or invalid value.
@@ -24,10 +25,6 @@ INT_FIELDS: tuple[str, ...] = ("age", "age_days", "birth_weight", "los", "leavin
 
 _NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _INT32_MAX = 2**31 - 1
-# GB/T 2261.1 sex codes: 1 male, 2 female (0 unknown, 9 unspecified); plus the usual words and letters.
-_MALE = r"^(1(\.0*)?|男|男性|m|male)$"
-_FEMALE = r"^(2(\.0*)?|女|女性|f|female)$"
-_UNKNOWN_SEX = r"^(0(\.0*)?|9(\.0*)?|未知|未说明)$"
 
 #: Problems of one field, sparse: the rows that have one and their message ('; '-joined if several).
 Problems = tuple[np.ndarray, pa.Array]
@@ -143,8 +140,8 @@ def _parse_number(array: pa.Array | None, n: int, field: str,
     if fast is not None:
         return fast, [], shown
     text = _text(raw)
-    if thousands:  # "1,234.50" as exported by spreadsheets
-        text = pc.replace_substring(text, ",", "")
+    if thousands:  # "1,234.50", "1234.50元", "¥1234.5" as exported by spreadsheets
+        text = pc.replace_substring_regex(pc.replace_substring(text, ",", ""), r"^[¥￥]|元$", "")
     numeric = pc.fill_null(pc.match_substring_regex(text, _NUMBER), False)
     values = pc.cast(pc.if_else(numeric, text, pa.scalar(None, pa.string())), pa.float64())
     not_number = pc.and_(pc.is_valid(text), pc.invert(numeric))
@@ -199,20 +196,38 @@ def _distinct(array: pa.Array, encoded: pa.DictionaryArray | None = None) -> tup
     return encoded.dictionary, indices.to_numpy(zero_copy_only=False)
 
 
-def _int_field(table: pa.Table, field: str, n: int) -> tuple[np.ndarray, Problems | None]:
+def _int_field(table: pa.Table, field: str, n: int, derived_days: list[np.ndarray] | None = None
+               ) -> tuple[np.ndarray, Problems | None]:
     array = _column(table, field)
     if array is None or pa.types.is_null(array.type):
         return np.full(n, -1, np.int32), None
     if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
-        return _int_text(array, field, encoded_column(table, field))
+        return _int_text(array, field, encoded_column(table, field), derived_days)
     ints, messages = _int_values(array, n, field)
     return ints, _sparse(messages)
 
 
-def _int_text(text: pa.Array, field: str, encoded: pa.DictionaryArray | None = None
-              ) -> tuple[np.ndarray, Problems | None]:
-    """A text column holds few distinct values (ages, days, types): parse each once, spread with numpy."""
+def _int_text(text: pa.Array, field: str, encoded: pa.DictionaryArray | None = None,
+              derived_days: list[np.ndarray] | None = None) -> tuple[np.ndarray, Problems | None]:
+    """A text column holds few distinct values (ages, days, types): parse each once, spread with numpy.
+
+    Values as exports write them (``82岁``, ``3月``, ``医嘱离院``, ``12天``) are read first (see
+    :mod:`drgkit.io.values`), only when some distinct value is not a plain number.  ``derived_days``
+    (age only) receives the age in days each row's age implies (``3月`` → 90), -1 where none.
+    """
     distinct, idx = _distinct(text, encoded)
+    if len(distinct) and not pc.all(pc.fill_null(pc.match_substring_regex(distinct, r"^\d+$"), True)).as_py():
+        raw = distinct.to_pylist()
+        if field == "age":
+            read = values.ages(raw)
+            distinct = pa.array([years for years, _ in read], pa.string())
+            if derived_days is not None:
+                days = np.array([-1 if d is None else d for _, d in read] + [-1], np.int32)
+                derived_days.append(days[idx])
+        elif field == "leaving_type":
+            distinct = pa.array([values.lookup("leaving_type", v) or v for v in raw], pa.string())
+        else:
+            distinct = pa.array(values.strip_unit(field, raw), pa.string())
     ints, messages = _int_values(distinct, len(distinct), field)
     return np.append(ints, np.int32(-1))[idx], _spread(messages, idx)
 
@@ -248,10 +263,9 @@ def _gender(table: pa.Table, n: int, strict: bool) -> tuple[np.ndarray, Problems
     if strict:  # the reference groupers accept exactly the codes 1 and 2
         male, female = pc.equal(text, "1"), pc.equal(text, "2")
         unknown = pc.match_substring_regex(text, r"^[09]$")
-    else:
-        male = pc.match_substring_regex(text, _MALE)
-        female = pc.match_substring_regex(text, _FEMALE)
-        unknown = pc.match_substring_regex(text, _UNKNOWN_SEX)
+    else:  # the words of io/vocab/gender.csv, once per distinct value
+        read = pa.array(values.codes("gender", text.to_pylist()), pa.string())
+        male, female, unknown = pc.equal(read, "1"), pc.equal(read, "2"), pc.equal(read, "0")
     male, female = pc.fill_null(male, False), pc.fill_null(female, False)
     distinct_codes = pc.if_else(male, 1, pc.if_else(female, 2, 0)).to_numpy(zero_copy_only=False)
     codes = np.append(distinct_codes, 0).astype(np.int8)[idx]
@@ -381,9 +395,13 @@ def prepare(table: pa.Table, *, strict_gender: bool = False) -> PreparedCases:
     gender, gender_problems = _gender(table, n, strict_gender)
     problems.append(gender_problems)
     ints: dict[str, np.ndarray] = {}
+    derived_days: list[np.ndarray] = []
     for field in INT_FIELDS:
-        ints[field], field_problems = _int_field(table, field, n)
+        ints[field], field_problems = _int_field(table, field, n, derived_days if field == "age" else None)
         problems.append(field_problems)
+    if derived_days:  # an age written in months or days (3月, 15天) gives the age in days the row lacks
+        fill = (ints["age_days"] < 0) & (derived_days[0] >= 0)
+        ints["age_days"] = np.where(fill, derived_days[0], ints["age_days"]).astype(np.int32)
     cost, cost_problems, _ = _parse_number(_column(table, "total_cost"), n, "total_cost", thousands=True)
     problems.append(_sparse(_joined(cost_problems)))
     dept = _column(table, "dept")

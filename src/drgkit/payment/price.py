@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from ..outputs import PRICE_COLUMNS
 from .policy import Policy, load_policy
-from .tables import LEVELS, PaymentTable, TableError, load_table, normalize_insurance, normalize_level
+from .tables import LEVEL_BROADER, LEVELS, PaymentTable, TableError, load_table, normalize_insurance, normalize_level
 
 CASE_TYPES = ("normal", "high_ratio", "low_ratio", "special", "unpriced")
 OUTPUT_COLUMNS = PRICE_COLUMNS
@@ -166,8 +166,14 @@ def _key_index(df: pa.Table, given: str | None, column: str, allowed: tuple[str,
     if not allowed:
         return [""], np.zeros(n, dtype=np.int64)
     choices = list(allowed)
+
+    def fit(value):  # the table's own level when it lacks the finer one written (三级甲等 → level3)
+        found = norm(value)
+        while found not in allowed and found in LEVEL_BROADER:
+            found = LEVEL_BROADER[found]
+        return found
     if given is not None:
-        value = norm(given)
+        value = fit(given)
         if value not in allowed:
             raise TableError(f"table {table_id}: unknown {what} '{given}' (this table has: {', '.join(allowed)})")
         return choices, np.full(n, choices.index(value), dtype=np.int64)
@@ -176,7 +182,7 @@ def _key_index(df: pa.Table, given: str | None, column: str, allowed: tuple[str,
         encoded = pc.dictionary_encode(df.column(column).combine_chunks())
         indices = pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy(zero_copy_only=False)
         uniq = ["" if u is None else str(u) for u in encoded.dictionary.to_pylist()] + [""]  # last: null
-        mapping = {u: norm(u) for u in uniq}
+        mapping = {u: fit(u) for u in uniq}
         bad = [i for i, u in enumerate(uniq) if mapping[u] not in allowed and (indices == i).any()]
         if bad:
             first = int(np.argmax(indices == bad[0]))

@@ -24,11 +24,10 @@ COLUMNS = ("drg", "drg_name", "basis", "rw", "hospital_level", "insurance_type",
 LEVELS = ("level1", "level2", "level3", "level3a", "level3b", "provincial_level3a", "level1_and_primary",
           "named_top_hospitals", "rate_tier_1")
 INSURANCE = ("employee", "resident")
-# how hospital levels are written in discharge data -> table level ids
-LEVEL_ALIASES = {"1": "level1", "2": "level2", "3": "level3", "一级": "level1", "二级": "level2", "三级": "level3",
-                 "三甲": "level3a", "三乙": "level3b", "省三甲": "provincial_level3a", "一级及基层": "level1_and_primary"}
-INSURANCE_ALIASES = {"职工": "employee", "居民": "resident", "城镇职工": "employee", "城乡居民": "resident",
-                     "1": "employee", "2": "resident"}
+#: A finer level → the level it belongs to, for tables that do not distinguish the finer one (a 三级甲等
+#: hospital is priced at the 三级 rate where the table has only 三级).
+LEVEL_BROADER = {"level3a": "level3", "level3b": "level3", "provincial_level3a": "level3a",
+                 "level1_and_primary": "level1"}
 
 
 class TableError(ValueError):
@@ -199,11 +198,19 @@ def _info_from(df: pl.DataFrame, tid: str, path: Path) -> TableInfo:
 
 
 def normalize_level(value) -> str:
+    """A hospital level as written (3, 三级, 三级甲等, 三甲, Ⅲ级 …) as a table level id (``io/vocab/hospital_level.csv``);
+    an id or unknown text comes back as it was (the caller reports it)."""
+    from ..io.values import lookup
+
     s = str(value).strip()
-    return LEVEL_ALIASES.get(s, s)
+    return lookup("hospital_level", s) or s
 
 
 def normalize_insurance(value) -> str:
+    """An insurance type as written (310, 职工基本医疗保险, 城乡居民 …) as ``employee`` / ``resident``
+    (``io/vocab/insurance.csv``); unknown text comes back as it was."""
+    from ..io.values import lookup
+
     s = str(value).strip()
-    return INSURANCE_ALIASES.get(s, s)
+    return lookup("insurance", s) or s
 

@@ -1,0 +1,133 @@
+"""Field values as exports write them: ``82岁``, ``3月``, ``医嘱离院``, ``三级甲等``, ``职工基本医疗保险``, ``12天``.
+
+Each function takes the *distinct* values of a column (a few hundred at most: ages, days, codes) and
+returns what each one means; callers spread the answers over the rows with numpy, so nothing here runs
+per row.  The word lists are data (``io/vocab/*.csv``).
+"""
+from __future__ import annotations
+
+import csv
+import re
+import unicodedata
+from functools import lru_cache
+from importlib import resources
+
+_SPACE = re.compile(r"\s+")
+
+
+def clean(value: str) -> str:
+    """Comparison form of a value: NFKC (full-width → ASCII), whitespace removed, case folded."""
+    return _SPACE.sub("", unicodedata.normalize("NFKC", value)).casefold()
+
+
+@lru_cache(maxsize=None)
+def vocabulary(name: str) -> dict[str, str]:
+    """``io/vocab/<name>.csv`` as {cleaned value: meaning}."""
+    with resources.files("drgkit.io").joinpath("vocab", f"{name}.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    return {clean(value): meaning for value, meaning in rows[1:]}
+
+
+# a code written before its text: "1.医嘱离院", "1-医嘱离院", "1 医嘱离院", "(1)医嘱离院"
+_CODE_THEN_TEXT = re.compile(r"^\(?(\d{1,3})\)?[.\-、:：)]?(\D.*)$")
+_NUMBER = r"\d+(?:\.\d+)?"
+
+
+def lookup(name: str, value: str | None) -> str | None:
+    """The meaning of ``value`` in vocabulary ``name`` (``None`` when it has none).  A value such as
+    ``1.医嘱离院`` is read by its text when both agree, else refused (the code and the text contradict)."""
+    if value is None:
+        return None
+    words = vocabulary(name)
+    key = clean(value)
+    if key in words:
+        return words[key]
+    if key.endswith(".0") and key[:-2] in words:  # a code stored as a float by a spreadsheet
+        return words[key[:-2]]
+    match = _CODE_THEN_TEXT.match(key)
+    if match:
+        by_code, by_text = words.get(match.group(1)), words.get(match.group(2))
+        if by_code is not None and by_code == by_text:
+            return by_code
+    return None
+
+
+def codes(name: str, values: list[str | None]) -> list[str | None]:
+    """:func:`lookup` of every value."""
+    return [lookup(name, v) for v in values]
+
+
+_AGE = re.compile(rf"^(?:(?P<y>{_NUMBER})(?:岁|周岁|y|yr|yrs|years?))?(?:(?P<m>{_NUMBER})(?:个月|月|m|mo|months?))?"
+                  rf"(?:(?P<d>{_NUMBER})(?:天|日|d|days?))?$")
+
+
+def ages(values: list[str | None]) -> list[tuple[str | None, int | None]]:
+    """Each age as (years as text for the number parser, derived age in days or ``None``).
+
+    ``82``, ``82岁``, ``82.0``, ``８２`` → ("82", None); ``3月`` → ("0", 90); ``15天`` → ("0", 15); ``1岁2月``
+    → ("1", None); ``2月15天`` → ("0", 75).  Age in days is derived only under one year, as 30 days a month
+    (the convention of the 病案首页 age-in-days field; it decides newborn groups only by whole-day bands).
+    A value that is not an age comes back unchanged, for the number parser to report.
+    """
+    out: list[tuple[str | None, int | None]] = []
+    for value in values:
+        if value is None:
+            out.append((None, None))
+            continue
+        key = clean(value)
+        match = _AGE.match(key) if key else None
+        if not match or not any(match.group(g) for g in "ymd") or re.fullmatch(_NUMBER, key):
+            out.append((value, None))  # the number parser reads it, or reports it as written
+            continue
+        years = float(match.group("y") or 0)
+        months = float(match.group("m") or 0)
+        days = float(match.group("d") or 0)
+        whole = int(years) if years == int(years) else years
+        if years == 0 and (months or days):
+            out.append(("0", int(round(months * 30 + days))))
+        else:
+            out.append((str(whole), None))
+    return out
+
+
+_UNITS = {
+    "los": r"天|日|d|days?",
+    "age_days": r"天|日|d|days?",
+    "birth_weight": r"克|g|grams?",
+    "admission_weight": r"克|g|grams?",
+    "icu_hours": r"小时|时|h|hours?",
+    "ventilator_hours": r"小时|时|h|hours?",
+}
+
+
+def strip_unit(field: str, values: list[str | None]) -> list[str | None]:
+    """Numbers written with their unit (``12天``, ``3200克``, ``48小时``) as plain numbers; others unchanged."""
+    unit = _UNITS.get(field)
+    if unit is None:
+        return values
+    pattern = re.compile(rf"^({_NUMBER})(?:{unit})$")
+    out = []
+    for value in values:
+        if value is None:
+            out.append(None)
+            continue
+        match = pattern.match(clean(value))
+        out.append(match.group(1) if match else value)
+    return out
+
+
+_MONEY = re.compile(r"^[¥￥]?([+-]?(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d+)?)元?$")
+
+
+def amounts(values: list[str | None]) -> list[str | None]:
+    """Amounts as written (``12,345.60``, ``12345.60元``, ``￥12345.6``, full-width digits) as plain numbers;
+    others unchanged (for the number parser to report)."""
+    out = []
+    for value in values:
+        if value is None:
+            out.append(None)
+            continue
+        key = clean(value).replace("，", ",")
+        match = _MONEY.match(key)
+        out.append(match.group(1).replace(",", "") if match else value)
+    return out
