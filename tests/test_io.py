@@ -292,12 +292,14 @@ def test_excel_numbered_columns_and_sheet_choice(tmp_path: Path) -> None:
     for row in second.iter_rows():
         sheet.append(list(row))
     book.save(path)
-    for choice in ("病案", 2):
+    for choice in ("病案", 2, None):  # by default: the first sheet with a diagnosis column, not the notes
         table = read_cases(path, sheet=choice)
         assert table.column("case_id").to_pylist() == ["Z1", "Z2"]
         assert table.column("dx").to_pylist() == [["O80.000", "Z37.000", "O70.000"], ["A01.000", "B01.000"]]
     with pytest.raises(InputError, match="no diagnosis column"):
-        read_cases(path)  # first sheet has no codes
+        read_cases(path, sheet="说明")  # the notes sheet, asked for by name, has no codes
+    with pytest.raises(InputError, match=r"no sheet named '数据' \(sheets: 说明, 病案\)"):
+        read_cases(path, sheet="数据")
 
 
 def test_three_table_input(tmp_path: Path) -> None:
