@@ -49,14 +49,15 @@ def check_plan(plan: HeaderPlan, sample: pa.Table, path: PathLike, *, allow_unma
                require_dx: bool = True) -> list[str]:
     """Refuse a plan that would read the file wrongly without a word; return its warnings.
 
-    Errors (one line, naming the column and the ``--map`` that fixes it): no diagnosis column; code columns
-    of the other kind but no principal / main one (其他诊断编码N without 主要诊断编码); a column holding codes,
-    by its header or values, that would go unread (a warning with ``allow_unmapped``).
+    Errors (one line, naming the column and the ``--map`` that fixes it): a column holding codes, by its
+    header or values, that would go unread (a warning with ``allow_unmapped``); no diagnosis column; code
+    columns of the other kind but no principal / main one (其他诊断编码N without 主要诊断编码).
     """
+    unread = unread_code_columns(plan, sample)
+    if unread and not allow_unmapped:
+        raise InputError(f"{path}: {unread[0].message(plan)}")
     if require_dx and not plan.has_dx():
-        unread = [u for u in unread_code_columns(plan, sample) if u.kind == "dx"]
-        hint = f"; {unread[0].message(plan)}" if unread else ""
-        raise InputError(f"{path}: no diagnosis column found; expected one of {expected_dx_headers()}{hint}")
+        raise InputError(f"{path}: no diagnosis column found; expected one of {expected_dx_headers()}")
     for kind, parts in (("dx", plan.dx_parts), ("px", plan.px_parts)):
         if parts and not plan.principal_part(kind):
             what = "principal diagnosis (主要诊断编码)" if kind == "dx" else "main procedure (主要手术操作编码)"
@@ -68,10 +69,8 @@ def check_plan(plan: HeaderPlan, sample: pa.Table, path: PathLike, *, allow_unma
     if plan.dropped:
         warnings.append("dropped the result columns of an earlier run (they are recomputed): "
                         + ", ".join(plan.dropped))
-    for unread in unread_code_columns(plan, sample):
-        if not allow_unmapped:
-            raise InputError(f"{path}: {unread.message(plan)}")
-        warnings.append(f"{unread.message(plan).split('; add')[0]}; carried through unread (--allow-unmapped)")
+    for column in unread:
+        warnings.append(f"{column.message(plan).split('; add')[0]}; carried through unread (--allow-unmapped)")
     return warnings
 
 

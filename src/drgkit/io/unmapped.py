@@ -43,7 +43,8 @@ class UnreadColumn:
 
     def suggestion(self, plan: HeaderPlan) -> str:
         """The ``--map`` that reads it: onto the list of the other codes of its kind."""
-        has_main = plan.has_dx() if self.kind == "dx" else plan.has_px()
+        # onto the other codes when the principal / main one is read already, else as that one
+        has_main = plan.principal_part(self.kind) or self.kind in plan.rename.values()
         role = f"{self.kind}_other" if has_main else f"{self.kind}_main"
         return f"--map '{self.header}={role}'"
 
