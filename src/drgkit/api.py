@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from .arrowutil import join_notes
+from .codes.grey import finer_codes, grey_flags
 from .codes.repair import repair_lists
 from .grouping.batch import attach, encode, outcome_columns, run_kernel, unknown_pdx
 from .grouping.reference import Reference, Result
@@ -160,6 +161,9 @@ class Explanation:
         s = self.scheme
         names = s.dx_names if domain == "dx" else s.px_names
         info: dict[str, Any] = {"code": code, "known": cid >= 0, "name": names[cid] if cid >= 0 else None}
+        if cid >= 0 and grey_flags(s, domain)[cid]:
+            info["grey"] = True
+            info["finer_codes"] = [{"code": c, "name": n} for c, n in finer_codes(s, domain, code)]
         if domain == "dx" and cid >= 0:
             info["mcc"] = bool(s.dx_mcc_tab[cid] >= 0)
             info["cc"] = bool(s.dx_cc_tab[cid] >= 0)
@@ -168,6 +172,18 @@ class Explanation:
             info["or_procedure"] = bool(s.px_is_or[cid])
         return info
 
+    @staticmethod
+    def _finer_lines(info: dict[str, Any], limit: int = 12) -> list[str]:
+        """Under a grey code: the finer codes (细目) to code instead, with their names."""
+        if not info.get("grey"):
+            return []
+        finer = info["finer_codes"]
+        lines = [f"      灰码 grey code: not valid for settlement; finer codes 细目 ({len(finer)}):"]
+        lines += [f"        {f['code']:<16} {f['name']}" for f in finer[:limit]]
+        if len(finer) > limit:
+            lines.append(f"        … {len(finer) - limit} more (drgkit whatif lists them with their groups)")
+        return lines
+
     def text(self, verbose: bool = False) -> str:
         """Readable path in Chinese and English. ``verbose`` lists every rule tried, not only matches."""
         d = self.as_dict()
@@ -175,9 +191,11 @@ class Explanation:
         for info in d["diagnoses"]:
             flag = " MCC" if info.get("mcc") else (" CC" if info.get("cc") else "")
             lines.append(f"  诊断 dx  {info['code']:<16} {info['name'] or '(未知编码 unknown code)'}{flag}")
+            lines += self._finer_lines(info)
         for info in d["procedures"]:
             flag = " [OR]" if info.get("or_procedure") else ""
             lines.append(f"  手术 px  {info['code']:<16} {info['name'] or '(未知编码 unknown code)'}{flag}")
+            lines += self._finer_lines(info)
         lines.append("路径 path:")
         for st in d["trace"]:
             if not verbose and not st["matched"] and st["step"] in ("mdc", "rule", "split", "qy"):
@@ -236,6 +254,8 @@ def explain(dx: str | list[str], px: str | list[str] | None = None, *, age: int 
         pdx = enc.dx_ids[:1] if len(enc.dx_ids) else np.array([-2])
         if unknown_pdx(pdx, compiled)[0]:
             result.reason = P.R_PDX_UNKNOWN
+        elif pdx[0] >= 0 and grey_flags(compiled, "dx")[pdx[0]]:
+            result.reason = P.R_PDX_GREY
     if prep.problems[0].is_valid:
         result = Result(P.ST_INVALID, 0, -1, -1, P.R_INPUT, result.cc_level, result.cc_pos, result.trace)
     return Explanation(compiled, result, row, enc.dx_flat.to_pylist(), enc.px_flat.to_pylist(),

@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 
 from ..outputs import DRG_COLUMNS
 from ..arrowutil import notes_per_row, take_with
+from ..codes.grey import grey_flags
 from ..io.prepare import PreparedCases
 from ..schemes import program as P
 from ..schemes.program import CompiledScheme
@@ -121,12 +122,28 @@ def _positions(codes: list[int], values: np.ndarray) -> np.ndarray:
     return np.searchsorted(codes, np.arange(low, high + 1))[values - low]
 
 
-def _warnings(prep: PreparedCases, enc: Encoded, scheme: CompiledScheme) -> pa.Array:
-    """Per row: unknown codes (reported, not dropped; they simply match no list), then code notes.
+def _warnings(prep: PreparedCases, enc: Encoded, scheme: CompiledScheme,
+              grey_in_reason: np.ndarray | None = None) -> pa.Array:
+    """Per row: unknown codes (reported, not dropped; they simply match no list), grey codes (灰码, they
+    change the group: a grey 96.7200 beside 96.0400 turns AH29 into EQY), then code notes.
 
     Built from (row, text) pairs of the rows that have something to say; null elsewhere.
+    ``grey_in_reason``: rows whose grey principal diagnosis the reason names already.
     """
     parts, rows = [], []
+    for label, flat, off, ids, domain in (("diagnosis", enc.dx_flat, enc.dx_off, enc.dx_ids, "dx"),
+                                          ("procedure", enc.px_flat, enc.px_off, enc.px_ids, "px")):
+        flags = grey_flags(scheme, domain)
+        if not len(ids) or not len(flags):
+            continue
+        grey = (ids >= 0) & flags[np.maximum(ids, 0)]
+        if domain == "dx" and grey_in_reason is not None and grey_in_reason.any():
+            grey[off[:-1][grey_in_reason]] = False  # the reason names it
+        at = np.flatnonzero(grey)
+        if at.size:
+            parts.append(pc.binary_join_element_wise(f"grey {label} code", pc.take(flat, pa.array(at)),
+                                                     "(灰码): code a finer code", " "))
+            rows.append(np.searchsorted(off, at, side="right") - 1)
     for label, flat, off, ids in (("diagnosis", enc.dx_flat, enc.dx_off, enc.dx_ids),
                                   ("procedure", enc.px_flat, enc.px_off, enc.px_ids)):
         bad = np.flatnonzero(ids == UNKNOWN)
@@ -186,6 +203,10 @@ def outcome_columns(prep: PreparedCases, enc: Encoded, out: Outcome, scheme: Com
     pdx = np.where(np.diff(enc.dx_off) > 0, enc.dx_ids[np.minimum(enc.dx_off[:-1], max(len(enc.dx_ids) - 1, 0))]
                    if len(enc.dx_ids) else -1, -2)
     reason[(status == P.ST_UNGROUPABLE) & unknown_pdx(pdx, scheme)] = P.R_PDX_UNKNOWN
+    # a grey principal (灰码) is the commonest reason a real case fails to group: say so, and name it
+    grey_dx = grey_flags(scheme, "dx")
+    pdx_grey = (pdx >= 0) & grey_dx[np.maximum(pdx, 0)] if len(grey_dx) else np.zeros(n, bool)
+    reason[(status == P.ST_UNGROUPABLE) & pdx_grey] = P.R_PDX_GREY
     status[problem] = P.ST_INVALID
     reason[problem] = P.R_INPUT
     codes = sorted(P.REASONS)
@@ -196,6 +217,12 @@ def outcome_columns(prep: PreparedCases, enc: Encoded, out: Outcome, scheme: Com
     bad = np.flatnonzero(problem)
     reason_text = take_with(reasons, pos, bad, pc.binary_join_element_wise(
         reasons.take(pa.array(pos[bad])), prep.problems.take(pa.array(bad)), ": "))
+    named = np.flatnonzero(reason == P.R_PDX_GREY)
+    if named.size:  # "U05 …: I21.000"
+        codes = pc.take(enc.dx_flat, pa.array(enc.dx_off[:-1][named]))
+        reason_text = pc.if_else(pa.array(reason == P.R_PDX_GREY), take_with(
+            reasons, pos, named, pc.binary_join_element_wise(reasons.take(pa.array(pos[named])), codes, ": ")),
+            reason_text)
     grouped = (status == P.ST_OK) | (status == P.ST_AMBIGUOUS)
     # one index per row into each label list, then one take per column (no per-row strings built twice)
     drg_idx = pa.array(np.where(grouped, out.drg, scheme.fail_drg).astype(np.int32))
@@ -208,7 +235,7 @@ def outcome_columns(prep: PreparedCases, enc: Encoded, out: Outcome, scheme: Com
     return {
         "status": pc.take(_labels(scheme, "status", lambda: list(P.STATUS_NAMES)), pa.array(status.astype(np.int32))),
         "reason": reason_text,
-        "warnings": _warnings(prep, enc, scheme),
+        "warnings": _warnings(prep, enc, scheme, reason == P.R_PDX_GREY),
         "mdc": pc.take(_labels(scheme, "mdc", lambda: scheme.drg_mdc), drg_idx),   # the fail DRG's MDC is '0000'
         "adrg": pc.take(_labels(scheme, "adrg", lambda: scheme.adrg_codes), pa.array(adrg_idx.astype(np.int32))),
         "drg": pc.take(_labels(scheme, "drg", lambda: scheme.drg_codes), drg_idx),

@@ -24,7 +24,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..paths import edits_dir, icd_dir
+from ..paths import edits_dir
 
 DEFAULT_SCHEME = "chs-drg-1.1"
 SEVERITIES = ("error", "warning")
@@ -126,19 +126,19 @@ def sex_codes(scheme: str = DEFAULT_SCHEME) -> dict[str, frozenset[str]]:
 @lru_cache(maxsize=32)
 def code_properties(scheme: str = DEFAULT_SCHEME) -> dict[str, pl.DataFrame]:
     """Per-code property tables for ``dx`` and ``px``: code, known, suggestion, grey, sex ('F'/'M'/null)."""
+    from ..codes.grey import edition, grey_codes
     from ..schemes.compile import load_compiled
     from ..schemes.tables import icd_table
 
     s = load_compiled(scheme)
     sexes = sex_codes(scheme)
     out = {}
-    for domain, codes, known, grey_file in (("dx", s.dx_codes, s.dx_known, "grey_dx_chs_v2.csv"),
-                                            ("px", s.px_codes, s.px_known, "grey_px_chs_v2.csv")):
+    for domain, codes, known in (("dx", s.dx_codes, s.dx_known), ("px", s.px_codes, s.px_known)):
         known_codes = {c for c, k in zip(codes, known) if k}
         header, rows = icd_table(scheme, f"map_{domain}")
         fi, ti = header.index("from"), header.index("to")
         suggest = {r[fi]: r[ti] for r in rows if r[fi] != r[ti] and r[fi] not in known_codes and r[ti] in known_codes}
-        grey = set(_read_codes(icd_dir() / grey_file)) & known_codes
+        grey = grey_codes(edition(s), domain) & known_codes  # the scheme's ICD edition's grey list
         female, male = sexes[f"{domain}_F"], sexes[f"{domain}_M"]
         allc = sorted(known_codes | set(suggest) | female | male)
         out[domain] = pl.DataFrame({

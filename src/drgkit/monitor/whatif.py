@@ -9,7 +9,9 @@ interpreter, tested equal to the kernel), so an answer is never a guess about th
 * ``as_principal`` — the group if that diagnosis were the principal one (the old principal becomes secondary);
 * ``drop_cc`` — the group if that CC / MCC were not coded;
 * ``procedures`` — the group without each procedure, and which procedure decides the ADRG (removing it changes
-  the ADRG).
+  the ADRG);
+* ``finer`` — for each grey code (灰码) of the case, each valid finer code (细目) in its place: its name, group and
+  (with a payment table) standard payment.
 """
 from __future__ import annotations
 
@@ -20,7 +22,10 @@ from typing import Any
 import numpy as np
 
 from ..api import DEFAULT_SCHEME, Options, explain, split_codes
+from ..codes.grey import finer_codes, is_grey
 
+#: Finer codes regrouped per grey code (a few grey codes have dozens).
+FINER_LIMIT = 20
 _KEEP = ("status", "mdc", "adrg", "adrg_name", "drg", "drg_name", "cc_level", "cc_code")
 
 
@@ -34,12 +39,13 @@ class WhatIf:
     as_principal: list[dict[str, Any]] = field(default_factory=list)
     drop_cc: list[dict[str, Any]] = field(default_factory=list)
     procedures: list[dict[str, Any]] = field(default_factory=list)
+    finer: list[dict[str, Any]] = field(default_factory=list)
     deciding_procedure: str | None = None
     rule: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"case": self.case, "now": self.now, "secondary": self.secondary, "as_principal": self.as_principal,
-                "drop_cc": self.drop_cc, "procedures": self.procedures,
+                "drop_cc": self.drop_cc, "procedures": self.procedures, "finer": self.finer,
                 "deciding_procedure": self.deciding_procedure, "rule": self.rule}
 
     def json(self) -> str:
@@ -84,6 +90,14 @@ class WhatIf:
             for a in self.procedures:
                 mark = " *" if a["changed"] else ""
                 lines.append(f"  {a['code']:<16} → {g(a)}{mark}")
+        for grey in self.finer:
+            lines.append(f"灰码 grey code {grey['code']} ({'诊断 dx' if grey['domain'] == 'dx' else '手术 px'}): "
+                         f"细目 finer codes instead ({len(grey['alternatives'])}):")
+            for a in grey["alternatives"]:
+                mark = " *" if a["changed"] else ""
+                lines.append(f"  {a['code']:<16} → {g(a)}{mark}  {a['name']}")
+            if grey["more"]:
+                lines.append(f"  … {grey['more']} more")
         lines.append("(* = 分组改变 group changes)")
         return "\n".join(lines)
 
@@ -169,6 +183,18 @@ def whatif(dx: str | list[str], px: str | list[str] | None = None, *, age: int |
                                   "adrg_changed": adrg_changed})
         if adrg_changed and result.deciding_procedure is None:
             result.deciding_procedure = base.px[k]
+    for domain, codes in (("dx", d_codes), ("px", list(base.px))):
+        for k, code in enumerate(codes):
+            if not is_grey(s, domain, code):
+                continue
+            finer = finer_codes(s, domain, code)
+            alternatives = []
+            for fine, name in finer[:FINER_LIMIT]:
+                swapped = [fine if j == k else c for j, c in enumerate(codes)]
+                alt = _summary(regroup(swapped, px_list) if domain == "dx" else regroup(d_codes, swapped), pricing)
+                alternatives.append({"code": fine, "name": name, **alt, "changed": changed(alt)})
+            result.finer.append({"domain": domain, "pos": k, "code": code, "alternatives": alternatives,
+                                 "more": max(len(finer) - FINER_LIMIT, 0)})
     rule_steps = [st for st in base.as_dict()["trace"] if st["step"] == "rule" and st["matched"]]
     if rule_steps:
         st = rule_steps[-1]

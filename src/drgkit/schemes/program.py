@@ -63,7 +63,7 @@ STATUS_NAMES = ("ok", "ungroupable", "ambiguous", "invalid")
 # reason codes: (code, English, Chinese)
 R_NONE = 0
 R_GENDER, R_AGE, R_AGE_DAYS, R_WEIGHT, R_NO_DX, R_INPUT = 10, 11, 12, 13, 14, 15
-R_PDX_UNKNOWN, R_PDX_NO_MDC, R_NO_ADRG, R_MDC_CONDITION = 20, 21, 22, 23
+R_PDX_UNKNOWN, R_PDX_NO_MDC, R_NO_ADRG, R_MDC_CONDITION, R_PDX_GREY = 20, 21, 22, 23, 24
 R_QY_OR_PROC, R_QY_ENTRY = 30, 31
 REASONS = {
     R_NONE: ("", "", ""),
@@ -77,6 +77,8 @@ REASONS = {
     R_PDX_NO_MDC: ("U02", "principal diagnosis enters no MDC", "主要诊断不属于任何MDC"),
     R_NO_ADRG: ("U03", "entered the principal diagnosis's MDC but no ADRG rule matched", "进入主要诊断所属MDC但未匹配任何ADRG"),
     R_MDC_CONDITION: ("U04", "the principal diagnosis's MDC requires another sex or age", "主要诊断所属MDC的性别或年龄条件不符"),
+    R_PDX_GREY: ("U05", "principal diagnosis is a grey code (灰码), not valid for settlement; code a finer code (细目)",
+                 "主要诊断为灰码，不得用于结算，请编码到细目"),
     R_QY_OR_PROC: ("Q01", "OR procedure unrelated to the principal diagnosis", "手术与主要诊断不相关（歧义组）"),
     R_QY_ENTRY: ("Q02", "record conflicts with the MDC entry (sex or newborn rule)", "病案与MDC入组条件冲突（歧义组）"),
 }
