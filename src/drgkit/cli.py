@@ -15,7 +15,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .cli_options import Age, AgeDays, AsJson, Dx, LeavingType, Los, Px, SchemeId, Sex, Weight
+from .cli_options import (Age, AgeDays, AllowUnmapped, AsJson, Canonical, Dx, HeaderRowOption, LeavingType, Los,
+                          MapOption, Px, SchemeId, Sex, SheetOption, Weight)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Group Chinese discharge abstracts (病案首页 / 医保结算清单) into CHS-DRG groups.")
@@ -164,7 +165,7 @@ def group(
     output: Path = typer.Option(..., "-o", "--output", help="Result file: .parquet, .csv or .xlsx"),
     scheme: str = typer.Option("chs-drg-1.1", "--scheme", "-s",
                                help="Scheme id (see `drgkit schemes`), or dip:CATALOGUE_FOLDER for DIP"),
-    map_: list[str] = typer.Option([], "--map", help="Rename a column: SRC=canonical (repeatable)"),
+    map_: MapOption = [],
     diagnoses: Optional[Path] = typer.Option(None, help="Long diagnosis table (one row per code)"),
     procedures: Optional[Path] = typer.Option(None, help="Long procedure table (one row per code)"),
     threads: Optional[int] = typer.Option(None, "--threads", "-t",
@@ -178,14 +179,10 @@ def group(
     insurance: Optional[str] = typer.Option(None, "--insurance", help="employee / resident for --price"),
     policy: Optional[Path] = typer.Option(None, "--policy", help="Payment policy TOML for --price"),
     edits: bool = typer.Option(False, "--edits", help="Also run the coding edits (drgkit validate): column `edits`"),
-    sheet: Optional[str] = typer.Option(None, "--sheet", help="Excel sheet: name or 1-based number "
-                                        "(default: the first sheet with a diagnosis column)"),
-    header_row: Optional[int] = typer.Option(None, "--header-row", help="1-based row of the header "
-                                             "(default: found below title and note rows)"),
-    allow_unmapped: bool = typer.Option(False, "--allow-unmapped", help="Carry code-like columns that are not "
-                                        "read as codes through with a warning instead of stopping"),
-    canonical: bool = typer.Option(False, "--canonical", help="Write canonical column names (dx/px lists) "
-                                   "instead of the input's own columns"),
+    sheet: SheetOption = None,
+    header_row: HeaderRowOption = None,
+    allow_unmapped: AllowUnmapped = False,
+    canonical: Canonical = False,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors"),
 ) -> None:
     """Group every abstract of INPUT; one output row per input row, same order: the input's columns (numbers

@@ -15,3 +15,15 @@ Los = Annotated[Optional[int], typer.Option("--los", help="Length of stay in day
 LeavingType = Annotated[Optional[int], typer.Option("--leaving-type", help="Discharge type 1-5 (离院方式)")]
 SchemeId = Annotated[str, typer.Option("--scheme", "-s")]
 AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
+
+# How an input file is read, shared by `group`, `validate` and `dip group`.
+MapOption = Annotated[list[str], typer.Option("--map", help="Read a column as a field: SRC=field (repeatable; "
+                                                           "fields: case_id, age, dx_main, dx_other, px_main …)")]
+SheetOption = Annotated[Optional[str], typer.Option("--sheet", help="Excel sheet: name or 1-based number "
+                                                                   "(default: the first sheet with a diagnosis column)")]
+HeaderRowOption = Annotated[Optional[int], typer.Option("--header-row", min=1, help="1-based row of the header "
+                                                                                  "(default: found below title rows)")]
+AllowUnmapped = Annotated[bool, typer.Option("--allow-unmapped", help="Carry code-like columns that are not read "
+                                                                      "as codes through with a warning")]
+Canonical = Annotated[bool, typer.Option("--canonical", help="Write canonical column names (dx/px lists) instead "
+                                                             "of the input's own columns")]

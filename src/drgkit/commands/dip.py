@@ -6,7 +6,10 @@ import time
 from pathlib import Path
 from typing import Optional
 
+import pyarrow as pa
 import typer
+
+from ..cli_options import AllowUnmapped, Canonical, HeaderRowOption, MapOption, SheetOption
 
 
 def register(app: typer.Typer) -> None:
@@ -93,17 +96,29 @@ def register(app: typer.Typer) -> None:
         input: Path = typer.Argument(..., help="Discharge abstracts (.parquet, .csv, .xlsx)"),
         output: Path = typer.Option(..., "-o", "--output", help="Result file: .parquet, .csv or .xlsx"),
         catalogue: Path = typer.Option(..., "--catalogue", "-c", help="Catalogue folder (drgkit dip build)"),
+        map_: MapOption = [],
+        sheet: SheetOption = None,
+        header_row: HeaderRowOption = None,
+        allow_unmapped: AllowUnmapped = False,
+        canonical: Canonical = False,
         quiet: bool = typer.Option(False, "--quiet", "-q"),
     ) -> None:
         """Group cases into a DIP catalogue: dip_group, dip_kind, aux_coefficient, score, status, reason."""
-        from ..cli import out_console
+        from ..cli import _parse_map, _report_mapping, _sheet, out_console
         from ..dip import group, load_catalogue
-        from ..io import read_cases, write_table
+        from ..io import open_cases, write_table
+        from ..io.output import input_shaped
 
         def work() -> None:
             t0 = time.perf_counter()
             cat = load_catalogue(catalogue)
-            out = group(read_cases(input), cat)
+            source = open_cases(input, mapping=_parse_map(map_), sheet=_sheet(sheet), header_row=header_row,
+                                allow_unmapped=allow_unmapped, batch_size=1 << 62)
+            if not quiet:
+                _report_mapping(source)
+            tables = list(source.batches())
+            out = group(tables[0] if len(tables) == 1 else pa.concat_tables(tables), cat)
+            out = out if canonical else input_shaped(out, source.plan)
             write_table(out, output)
             if not quiet:
                 import pyarrow.compute as pc

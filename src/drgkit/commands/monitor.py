@@ -8,25 +8,32 @@ from typing import Optional
 
 import typer
 
+from ..cli_options import AllowUnmapped, Canonical, HeaderRowOption, MapOption, SheetOption
+
 from ..cli_options import Age, AgeDays, AsJson, Dx, LeavingType, Los, Px, SchemeId, Sex, Weight
 
 
 def register(app: typer.Typer) -> None:
-    from ..cli import CliError, _parse_map, _run, _write_stream, out_console
+    from ..cli import CliError, _parse_map, _report_mapping, _run, _sheet, _write_stream, out_console
 
     @app.command()
     def validate(
         input: Path = typer.Argument(..., help="Abstracts: .parquet, .csv (UTF-8 or GBK/GB18030), .xlsx"),
         output: Path = typer.Option(..., "-o", "--output", help="Edits file: .parquet, .csv or .xlsx"),
         scheme: str = typer.Option("chs-drg-1.1", "--scheme", "-s", help="Scheme whose dictionary is checked"),
-        map_: list[str] = typer.Option([], "--map", help="Rename a column: SRC=canonical (repeatable)"),
+        map_: MapOption = [],
         edits: Optional[Path] = typer.Option(None, "--edits", help="Own edit table (id,severity,enabled,zh,en)"),
         disable: list[str] = typer.Option([], "--disable", help="Switch an edit off by id (repeatable)"),
         batch_size: int = typer.Option(1_000_000, "--batch-size", min=1, help="Rows per batch"),
+        sheet: SheetOption = None,
+        header_row: HeaderRowOption = None,
+        allow_unmapped: AllowUnmapped = False,
+        canonical: Canonical = False,
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors"),
     ) -> None:
         """Run the coding-quality edits on every abstract: one row per input row with the edits that fired."""
-        from ..io import iter_case_batches
+        from ..io import open_cases
+        from ..io.output import input_shaped
         from ..monitor.edits import load_edits, validate_canonical
 
         def work() -> None:
@@ -40,8 +47,13 @@ def register(app: typer.Typer) -> None:
             def results():
                 import pyarrow.compute as pc
 
-                for batch in iter_case_batches(input, batch_size=batch_size, mapping=_parse_map(map_)):
+                source = open_cases(input, mapping=_parse_map(map_), sheet=_sheet(sheet), header_row=header_row,
+                                    allow_unmapped=allow_unmapped, batch_size=batch_size)
+                if not quiet:
+                    _report_mapping(source)
+                for batch in source.batches():
                     out = validate_canonical(batch, scheme, table)
+                    out = out if canonical else input_shaped(out, source.plan)
                     if not quiet:
                         for item in pc.value_counts(pc.list_flatten(out.column("edits"))).to_pylist():
                             counts[item["values"]] += item["counts"]
