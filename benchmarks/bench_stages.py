@@ -32,7 +32,7 @@ STAGES = ("read", "canonicalize", "prepare", "encode", "kernel", "outcome")
 def one_pass(src: Path, batch: int, scheme) -> tuple[dict[str, float], int]:
     """CPU seconds per stage over the whole file, and the number of rows."""
     parquet = pq.ParquetFile(src, pre_buffer=False)
-    plan = R._plan(parquet.schema_arrow, None, src)
+    plan = R._plan(parquet.schema_arrow.names, None, src)
     encoded = R._encoded_sources(parquet.schema_arrow, plan)
     if encoded:
         parquet = pq.ParquetFile(src, pre_buffer=False, read_dictionary=encoded)
@@ -45,7 +45,7 @@ def one_pass(src: Path, batch: int, scheme) -> tuple[dict[str, float], int]:
         if piece is None:
             break
         t1 = time.thread_time()
-        table = R._apply_plan(pa.Table.from_batches([piece]), plan, encoded)
+        table = R._apply_plan(pa.Table.from_batches([piece]), plan)
         t2 = time.thread_time()
         prep = prepare(table)
         t3 = time.thread_time()

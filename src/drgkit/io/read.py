@@ -132,24 +132,6 @@ def _joined_dictionaries(column: pa.ChunkedArray) -> pa.DictionaryArray:
                                           pa.concat_arrays([chunk.dictionary for chunk in column.chunks]))
 
 
-def _parquet_tables(parquet: pq.ParquetFile, batch_size: int) -> Iterator[pa.Table]:
-    """The file's rows in tables of ``batch_size`` rows (the last one shorter), where the plain
-    ``iter_batches`` cuts them.  Reading columns dictionary-encoded also cuts a batch where a row group
-    (a dictionary) ends; such pieces are joined again, so batches do not depend on the row groups."""
-    pending: list[pa.RecordBatch] = []
-    rows = 0
-    for piece in parquet.iter_batches(batch_size=batch_size):
-        pending.append(piece)
-        rows += piece.num_rows
-        while rows >= batch_size:
-            table = pa.Table.from_batches(pending)
-            yield table.slice(0, batch_size) if rows > batch_size else table
-            rest = table.slice(batch_size)
-            pending, rows = rest.to_batches(), rest.num_rows
-    if rows:
-        yield pa.Table.from_batches(pending)
-
-
 def encoded_column(table: pa.Table, name: str) -> pa.DictionaryArray | None:
     """``table``'s column ``name`` when it is dictionary-encoded (as the reader delivered it), else ``None``."""
     if name not in table.column_names:
@@ -339,7 +321,9 @@ def _parquet_batches(file: Path, parquet: pq.ParquetFile, plan: HeaderPlan, batc
             yield _apply_plan(pa.Table.from_batches([batch]), plan)
         return
     parquet = pq.ParquetFile(file, pre_buffer=False, read_dictionary=encoded)
-    for table in _parquet_tables(parquet, batch_size):
+    # reading columns dictionary-encoded cuts a batch where a row group (a dictionary) ends: join them again,
+    # so batches do not depend on the row groups
+    for table in _rebatch(parquet.iter_batches(batch_size=batch_size), batch_size):
         yield _apply_plan(table, plan)
 
 
