@@ -136,3 +136,10 @@ def test_a_date_that_does_not_read_is_named_in_warnings_not_dropped_silently() -
     out = drgkit.group(table).to_pylist()
     assert out[1]["出院日期"] is None and "'2024-13-45' is not a date" in out[1]["warnings"]
     assert out[0]["warnings"] is None
+
+
+def test_the_api_reports_the_mapping_it_uses() -> None:
+    report = drgkit.column_mapping(pa.table({"住院号": ["1"], "出院诊断编码1": ["A01.000"], "出院诊断编码2": ["B01.000"],
+                                             "备注": ["x"]}))
+    assert report[0] == "columns read: 住院号 → case_id; 出院诊断编码1 + 出院诊断编码2 → dx (2 columns, principal first)"
+    assert report[1] == "carried through: 备注"

@@ -101,6 +101,21 @@ def group(data: Any, scheme: str = DEFAULT_SCHEME, *, mapping: Mapping[str, str]
     return from_arrow(out if canonical else input_shaped(out, plan), kind, data)
 
 
+def column_mapping(data: Any, *, mapping: Mapping[str, str] | None = None, allow_unmapped: bool = False) -> list[str]:
+    """How :func:`group` would read ``data`` (a file path or a table): which column becomes which field, the
+    code columns assembled, the columns carried through, and the reader's warnings — the lines ``drgkit group``
+    prints.  Raises :class:`~drgkit.io.InputError` as :func:`group` would (a code column left unread …)."""
+    from pathlib import Path
+
+    from .io.read import CaseSource, canonicalize_with_plan, open_cases
+
+    if isinstance(data, (str, Path)):
+        return open_cases(data, mapping=mapping, allow_unmapped=allow_unmapped).mapping_report()
+    table, _ = to_arrow(data)
+    _, plan, warnings = canonicalize_with_plan(table, mapping=mapping, allow_unmapped=allow_unmapped)
+    return CaseSource(Path("<table>"), plan, warnings).mapping_report()
+
+
 @dataclass
 class Explanation:
     """One case grouped by the reference interpreter, with its trace."""

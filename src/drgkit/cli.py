@@ -574,6 +574,13 @@ def pay(
         data = read_file(input)
         if data.num_rows == 0:
             raise CliError(f"{input}: no rows could be read")
+        if not quiet:  # which columns pricing reads (a result may keep the coder's own headers: 总费用 …)
+            from .io.columns import field_sources
+            from .payment.price import NEEDED
+
+            found = field_sources(data.column_names, NEEDED)
+            err_console.print("columns read: " + "; ".join(src if src == f else f"{src} → {f}"
+                                                          for f, src in found.items()), soft_wrap=True, markup=False)
         result = price(data, table, level=level, insurance=insurance, policy=policy)
         write_table(result, output)
         if quiet:

@@ -100,7 +100,7 @@ def standards(table: str | PaymentTable, policy: Policy | dict | str | None = No
                     "high_outlier_threshold", "flags", "_basic")
 
 
-_NEEDED = ("drg", "status", "total_cost", "hospital_level", "insurance_type", "los", "special_review")
+NEEDED = ("drg", "status", "total_cost", "hospital_level", "insurance_type", "los", "special_review")
 
 
 def _needed_columns(data: Any) -> tuple[pa.Table, str]:
@@ -109,17 +109,17 @@ def _needed_columns(data: Any) -> tuple[pa.Table, str]:
     from ..io.columns import field_sources
 
     if isinstance(data, pl.DataFrame):
-        found = field_sources(data.columns, _NEEDED)
+        found = field_sources(data.columns, NEEDED)
         return data.select([pl.col(src).alias(name) for name, src in found.items()]).to_arrow(), "polars"
     if isinstance(data, pa.Table):
-        found = field_sources(data.column_names, _NEEDED)
+        found = field_sources(data.column_names, NEEDED)
         table = data.select(list(found.values())).rename_columns(list(found))
         return table.combine_chunks(), "arrow"
     try:
         import pandas as pd
 
         if isinstance(data, pd.DataFrame):
-            found = field_sources([str(c) for c in data.columns], _NEEDED)
+            found = field_sources([str(c) for c in data.columns], NEEDED)
             frame = data[list(found.values())].set_axis(list(found), axis=1)
             return pa.Table.from_pandas(frame, preserve_index=False), "pandas"
     except ImportError:  # pragma: no cover
