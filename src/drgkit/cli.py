@@ -151,9 +151,9 @@ def _summary(counts: Counter, drgs: Counter, rows: int, seconds: float, scheme: 
         out_console.print(t)
     if drgs:
         t = Table(title="top groups")
-        t.add_column("group")
-        t.add_column("name")
-        t.add_column("rows", justify="right")
+        t.add_column("group", no_wrap=True)
+        t.add_column("name", overflow="fold")
+        t.add_column("rows", justify="right", no_wrap=True)
         for (drg, name), k in drgs.most_common(10):
             t.add_row(drg, name or "", f"{k:,}")
         out_console.print(t)
