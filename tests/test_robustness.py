@@ -433,3 +433,11 @@ def test_pandas_results_keep_the_callers_index() -> None:
     assert list(out.index) == [17, 4] and list(out["case_id"]) == ["a", "b"]
     joined = frame.join(out[["drg"]])
     assert joined.loc[4, "drg"] == out.loc[4, "drg"]
+
+
+def test_an_invalid_record_has_no_complication_level_in_group_and_explain() -> None:
+    t = pa.table({"case_id": ["1"], "gender": ["1"], "age": ["70"], "dx": ["|J18.900|I50.900"]})
+    [row] = drgkit.group(t).to_pylist()
+    assert (row["status"], row["cc_level"], row["cc_code"]) == ("invalid", "none", None)
+    d = drgkit.explain(dx="|J18.900|I50.900", age=70, sex=1).as_dict()
+    assert (d["status"], d["cc_level"], d["cc_code"]) == ("invalid", "none", None)

@@ -272,6 +272,9 @@ def explain(dx: str | list[str], px: str | list[str] | None = None, *, age: int 
         elif pdx[0] >= 0 and grey_flags(compiled, "dx")[pdx[0]]:
             result.reason = P.R_PDX_GREY
     if prep.problems[0].is_valid:
-        result = Result(P.ST_INVALID, 0, -1, -1, P.R_INPUT, result.cc_level, result.cc_pos, result.trace)
+        result = Result(P.ST_INVALID, 0, -1, -1, P.R_INPUT, P.CC_NONE, -1, result.trace)
+    elif result.status == P.ST_INVALID:  # no group, so no complication level (as group reports it)
+        result = Result(result.status, result.drg, result.adrg, result.rule, result.reason, P.CC_NONE, -1,
+                        result.trace)
     return Explanation(compiled, result, row, enc.dx_flat.to_pylist(), enc.px_flat.to_pylist(),
                        [int(i) for i in enc.dx_ids], [int(i) for i in enc.px_ids])

@@ -227,8 +227,11 @@ def outcome_columns(prep: PreparedCases, enc: Encoded, out: Outcome, scheme: Com
     # one index per row into each label list, then one take per column (no per-row strings built twice)
     drg_idx = pa.array(np.where(grouped, out.drg, scheme.fail_drg).astype(np.int32))
     adrg_idx = np.where(status == P.ST_AMBIGUOUS, scheme.qy_adrg, np.where(grouped, out.adrg, scheme.fail_adrg))
-    cc_level = pc.take(_labels(scheme, "cc", lambda: list(P.CC_NAMES)), pa.array(out.cc_level.astype(np.int32)))
-    has_cc = out.cc_pos >= 0
+    # an invalid record has no group, so no complication level either (the kernel may have computed one)
+    invalid = status == P.ST_INVALID
+    cc_levels = np.where(invalid, P.CC_NONE, out.cc_level).astype(np.int32)
+    cc_level = pc.take(_labels(scheme, "cc", lambda: list(P.CC_NAMES)), pa.array(cc_levels))
+    has_cc = (out.cc_pos >= 0) & ~invalid
     flat_idx = np.where(has_cc, enc.dx_off[:-1] + out.cc_pos, 0)
     cc_code = (pc.take(enc.dx_flat, pa.array(flat_idx, mask=~has_cc))  # a masked index gives null
                if has_cc.any() else pa.nulls(n, pa.string()))
