@@ -182,3 +182,14 @@ def test_cli_validate(tmp_path):
     assert result.exit_code == 0, result.output
     out = pq.read_table(tmp_path / "e.parquet").to_pylist()
     assert [r["edits"] for r in out] == [[], ["S02"]]
+
+
+def test_an_own_edit_table_with_an_unknown_id_is_refused(tmp_path):
+    import pytest as _pytest
+
+    from drgkit.monitor.edits import load_edits
+
+    own = tmp_path / "own.csv"
+    own.write_text("id,severity,enabled,zh,en\nX99,error,1,自定义,my edit\n", encoding="utf-8")
+    with _pytest.raises(ValueError, match="'X99' is not one drgkit implements"):
+        load_edits(own)

@@ -278,3 +278,9 @@ def test_unusable_costs_are_unpriced_with_a_reason_never_paid_in_full():
     inf = drgkit.price(pa.table({"drg": ["ES35"], "status": ["ok"], "total_cost": [float("inf")]}),
                        "suzhou-2023", level="level3").to_pylist()
     assert inf[0]["case_type"] == "unpriced" and inf[0]["price_reason"] == "total_cost is not finite"
+
+
+@pytest.mark.parametrize("key", ["Level3", "level3/employe", "三级", "level3/employee/x"])
+def test_a_base_rate_key_typo_is_an_error_not_silently_ignored(key):
+    with pytest.raises(PolicyError, match="base_rates key"):
+        load_policy({"base_rates": {key: 5000}})

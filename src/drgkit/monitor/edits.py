@@ -61,6 +61,14 @@ def load_edits(path: str | Path | None = None, *, disable: Iterable[str] = (), e
     unknown = (off | on) - {e.id for e in out}
     if unknown:
         raise ValueError(f"unknown edit id(s): {', '.join(sorted(unknown))}")
+    if path != edits_dir() / "edits.csv":
+        # an own table may re-word, re-grade or switch off drgkit's edits, not invent ids: an unknown id
+        # would silently check nothing
+        builtin = {e.id for e in load_edits()}
+        foreign = [e.id for e in out if e.id not in builtin]
+        if foreign:
+            raise ValueError(f"{path}: edit id {foreign[0]!r} is not one drgkit implements "
+                             f"(known: {', '.join(sorted(builtin))})")
     return out
 
 

@@ -171,7 +171,16 @@ def validate(p: Policy) -> None:
         raise PolicyError(f"policy: basic_group_coefficient must be auto, table or a positive number, got {b!r}")
     if p.default_insurance not in ("employee", "resident"):
         raise PolicyError(f"policy: default_insurance must be employee or resident, got {p.default_insurance!r}")
+    from .tables import INSURANCE, LEVELS
+
     for key, rate in p.base_rates.items():
+        # a typo (Level3, level3/employe) would otherwise be silently ignored and the table's rate used
+        parts = str(key).split("/") if key else []
+        wrong = [part for part in parts if part and part not in LEVELS and part not in INSURANCE]
+        if wrong or len(parts) > 2:
+            raise PolicyError(f"policy: base_rates key {key!r}: {wrong[0] if wrong else key!r} is not a level "
+                              f"({', '.join(LEVELS)}) or an insurance type ({', '.join(INSURANCE)}); write "
+                              f"\"level3\", \"employee\" or \"level3/employee\"")
         if _num(f"base_rates.{key}", rate) <= 0:
             raise PolicyError(f"policy: base_rates.{key} must be positive, got {rate}")
 
