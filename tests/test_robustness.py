@@ -441,3 +441,32 @@ def test_an_invalid_record_has_no_complication_level_in_group_and_explain() -> N
     assert (row["status"], row["cc_level"], row["cc_code"]) == ("invalid", "none", None)
     d = drgkit.explain(dx="|J18.900|I50.900", age=70, sex=1).as_dict()
     assert (d["status"], d["cc_level"], d["cc_code"]) == ("invalid", "none", None)
+
+
+def test_a_cache_file_of_another_scheme_is_not_trusted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from drgkit.schemes import compile as C
+
+    monkeypatch.setenv("DRGKIT_CACHE_DIR", str(tmp_path))
+    C.load_compiled.cache_clear()
+    one = C.load_compiled("chs-drg-1.1")
+    two_info = C.scheme_info("chs-drg-2.0")
+    C.load_compiled.cache_clear()
+    [pickle_11] = list(tmp_path.glob("chs-drg-1.1-*.pkl"))
+    shutil.copy(pickle_11, tmp_path / f"chs-drg-2.0-{two_info.checksum}-{C._COMPILER_DIGEST}.pkl")
+    two = C.load_compiled("chs-drg-2.0")
+    assert (two.id, two.checksum) == ("chs-drg-2.0", two_info.checksum) and one.id == "chs-drg-1.1"
+    C.load_compiled.cache_clear()
+
+
+def test_an_unusable_cache_folder_compiles_in_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from drgkit.schemes import compile as C
+
+    blocker = tmp_path / "cache-is-a-file"
+    blocker.write_text("x")
+    monkeypatch.setenv("DRGKIT_CACHE_DIR", str(blocker))
+    C.load_compiled.cache_clear()
+    with pytest.warns(UserWarning, match="compiling in memory"):
+        assert C.load_compiled("chs-drg-1.1").id == "chs-drg-1.1"
+    C.load_compiled.cache_clear()

@@ -35,7 +35,10 @@ def cache_dir() -> Path:
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "drgkit"
     )
     path = Path(root)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a file, or a read-only place: schemes are then compiled in memory (load_compiled warns)
+        pass
     return path
 
 

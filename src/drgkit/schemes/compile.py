@@ -530,12 +530,25 @@ def load_compiled(scheme: str | Path) -> P.CompiledScheme:
     if path.is_file():
         try:
             with open(path, "rb") as fh:
-                return pickle.load(fh)
-        except Exception:  # a damaged cache file is rebuilt, never trusted
+                cached = pickle.load(fh)
+            # a file of another scheme under this name (copied, renamed) is not this scheme
+            if isinstance(cached, P.CompiledScheme) and cached.id == info.id and cached.checksum == info.checksum:
+                return cached
+        except Exception:  # noqa: BLE001 - a damaged cache file is rebuilt, never trusted
+            pass
+        try:
             path.unlink(missing_ok=True)
+        except OSError:
+            pass
     compiled = compile_scheme(scheme)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "wb") as fh:
-        pickle.dump(compiled, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(compiled, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError as exc:  # an unwritable cache costs a compile per run, not the run
+        import warnings
+
+        warnings.warn(f"drgkit: cannot write the scheme cache {path.parent} ({exc.strerror}); compiling in memory",
+                      stacklevel=2)
     return compiled
