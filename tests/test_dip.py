@@ -157,3 +157,29 @@ def test_dip_rows_do_not_depend_on_their_neighbours_or_the_batch(planted):
     by_id = {r["case_id"]: (r["status"], r["dip_group"], r["score"]) for r in parts.iter_rows(named=True)}
     assert [by_id[r["case_id"]] for r in whole.iter_rows(named=True)] == \
         list(zip(whole["status"], whole["dip_group"], whole["score"]))
+
+
+def test_catalogue_ids_cannot_break_the_manifest_and_rewrites_are_whole(planted, tmp_path):
+    import tomllib
+
+    saved_id = planted.info.get("id")
+    planted.info["id"] = 'my"cat\nx = 1'
+    folder = planted.write(tmp_path / "cat")
+    assert tomllib.loads((folder / "manifest.toml").read_text(encoding="utf-8"))["id"] == 'my"cat\nx = 1'
+    before = (folder / "groups.csv").read_bytes()
+
+    class Broken(Exception):
+        pass
+
+    def fail(*args, **kwargs):
+        raise Broken
+
+    original = planted.cci
+    planted.cci = type("T", (), {"write_csv": staticmethod(fail)})()
+    with pytest.raises(Broken):
+        planted.write(folder)  # fails after groups.csv was written: the old catalogue stays whole
+    planted.cci = original
+    assert (folder / "groups.csv").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cat"]
+    assert dip.load_catalogue(folder).groups.height == planted.groups.height
+    planted.info["id"] = saved_id

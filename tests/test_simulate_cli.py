@@ -41,3 +41,14 @@ def test_bad_file_one_line_error(tmp_path):
     r = runner.invoke(app, ["simulate", str(f), "-o", str(tmp_path / "o")])
     assert r.exit_code == 2
     assert "scenario 'a'.volume_growth must be ≥ -1" in r.output
+
+
+def test_example_never_overwrites_the_users_files(tmp_path):
+    from typer.testing import CliRunner as _Runner
+
+    from drgkit.cli import app as _app
+
+    (tmp_path / "scenarios.toml").write_text("# mine\n", encoding="utf-8")
+    result = _Runner().invoke(_app, ["simulate", "--example", "-o", str(tmp_path)])
+    assert result.exit_code == 2 and "already holds scenarios.toml" in result.output
+    assert (tmp_path / "scenarios.toml").read_text(encoding="utf-8") == "# mine\n"

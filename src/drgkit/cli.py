@@ -44,7 +44,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from .schemes.expr import ExprError
     from .schemes.tables import SchemeError
 
-    return (InputError, SchemeError, ExprError, CliError, FileNotFoundError, PermissionError, TableError,
+    return (InputError, SchemeError, ExprError, CliError, FileNotFoundError, FileExistsError, PermissionError, TableError,
             PolicyError, CalibrationError, ReportError, DipError)
 
 

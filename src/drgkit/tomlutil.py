@@ -1,6 +1,7 @@
 """TOML in and out for the configuration files (payment policies, DIP catalogue manifests, scenarios)."""
 from __future__ import annotations
 
+import json
 import math
 import tomllib
 from pathlib import Path
@@ -28,7 +29,8 @@ def toml_value(v: Any, digits: int | None = None) -> str:
     if isinstance(v, int):
         return str(v)
     if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        # JSON's string escapes are TOML's (\\", \\\\, \\n, \\uXXXX): quotes and control characters cannot break out
+        return json.dumps(v, ensure_ascii=False)
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(toml_value(x, digits) for x in v) + "]"
     raise TypeError(v)

@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
                      f"Monte Carlo draws: {n_draws}" + (f" (volume shock SD {cfg.settlement.volume_shock_sd})"
                                                         if n_draws else "")]
             write(output, hosp, scen, results, notes)
-        except (ScenarioError, SimulationError, FileNotFoundError) as exc:
+        except (ScenarioError, SimulationError, FileNotFoundError, FileExistsError) as exc:
             err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
             raise typer.Exit(2)
         out_console.print(summary_table(scen, hosp))

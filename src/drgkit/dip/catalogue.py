@@ -86,14 +86,34 @@ class Catalogue:
         return tuple(p for p in self.exclusions["prefix"].to_list() if p)
 
     def write(self, folder: str | Path) -> Path:
+        """Write the catalogue as a whole: the tables go to a new sibling folder, which then takes the place
+        of ``folder`` — a failure midway leaves the old catalogue as it was, never a mix of old and new."""
+        import shutil
+        import tempfile
+
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        self.groups.write_csv(folder / "groups.csv")
-        self.levels.write_csv(folder / "levels.csv")
-        self.aux.write_csv(folder / "aux.csv")
-        self.exclusions.write_csv(folder / "px_exclusions.csv")
-        self.cci.write_csv(folder / "cci.csv")
-        (folder / "manifest.toml").write_text(self.manifest(), encoding="utf-8")
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        try:
+            self.groups.write_csv(staging / "groups.csv")
+            self.levels.write_csv(staging / "levels.csv")
+            self.aux.write_csv(staging / "aux.csv")
+            self.exclusions.write_csv(staging / "px_exclusions.csv")
+            self.cci.write_csv(staging / "cci.csv")
+            (staging / "manifest.toml").write_text(self.manifest(), encoding="utf-8")
+            if folder.exists():
+                if not (folder / "manifest.toml").exists() and any(folder.iterdir()):
+                    raise DipError(f"{folder}: exists and is not a DIP catalogue; choose another folder")
+                old = folder.with_name(f".{folder.name}.old")
+                shutil.rmtree(old, ignore_errors=True)
+                folder.rename(old)
+                staging.rename(folder)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                staging.rename(folder)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         self.path = folder
         return folder
 
@@ -101,8 +121,8 @@ class Catalogue:
         kinds = self.groups["kind"].value_counts()
         count = {k: int(v) for k, v in kinds.iter_rows()}
         lines = ["# DIP catalogue (病种库) built by drgkit; edit the CSV tables, keep this manifest.",
-                 f'id = "{self.id}"',
-                 f'built = "{self.info.get("built", _dt.date.today().isoformat())}"',
+                 f"id = {toml_value(str(self.id))}",
+                 f"built = {toml_value(str(self.info.get('built', _dt.date.today().isoformat())))}",
                  f"history_rows = {int(self.info.get('history_rows', 0))}",
                  f"history_cases_used = {int(self.info.get('history_cases_used', 0))}",
                  f"threshold_used = {int(self.info.get('threshold_used', self.param('threshold')))}",

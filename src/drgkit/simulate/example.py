@@ -70,6 +70,11 @@ def write_example(out_dir: str | Path, rows: int = 30_000, hospitals: int = 20, 
     from ..payment import price
 
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{out}: is a file; --example writes a folder (history.parquet, scenarios.toml)")
+    existing = [name for name in ("history.parquet", "scenarios.toml") if (out / name).exists()]
+    if existing:  # never overwrite the user's own scenarios or history with the example's
+        raise FileExistsError(f"{out}: already holds {', '.join(existing)}; give --example an empty folder")
     out.mkdir(parents=True, exist_ok=True)
     raw = generate(rows, scheme="suzhou-2023", seed=seed, dirty=0.0, hospitals=hospitals)
     priced = price(group(raw, scheme="suzhou-2023"), "suzhou-2023")
