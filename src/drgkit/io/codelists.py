@@ -161,11 +161,19 @@ def _list_pieces(lists: pa.Array) -> tuple[np.ndarray, pa.Array]:
     return offsets, pc.ascii_trim_whitespace(plain_strings(values))
 
 
+def _check_code_type(column: pa.Array) -> None:
+    """Codes are text (or numbers, or lists of either); a struct or bytes column is refused, not cast."""
+    value_type = column.type.value_type if _is_list(column.type) else column.type
+    if pa.types.is_nested(value_type) or pa.types.is_binary(value_type) or pa.types.is_large_binary(value_type):
+        raise InputError(f"a code column holds {column.type} values; codes must be text, or lists of text")
+
+
 def _column_pieces(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array] | None:
     """(offsets, trimmed pieces) of any code column; ``None`` for an all-null column."""
     column = _one_chunk(column)
     if pa.types.is_null(column.type):
         return None
+    _check_code_type(column)
     if _is_list(column.type):
         return _list_pieces(column)
     return _split_text(plain_strings(column))
@@ -280,6 +288,7 @@ def code_lists(column: pa.Array | pa.ChunkedArray, *, keep_principal_slot: bool 
     column = _one_chunk(column)
     if pa.types.is_null(column.type):
         return empty_lists(len(column))
+    _check_code_type(column)
     if not _is_list(column.type):
         return _text_lists(plain_strings(column), keep_principal_slot)
     parents, values = _pieces(column)

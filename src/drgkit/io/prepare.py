@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from drgkit.arrowutil import drop_empty_strings, notes_per_row, null_or_empty
 from drgkit.codes.normalize import normalize_codes, normalize_distinct
 from drgkit.io import values
+from drgkit.io.errors import InputError
 from drgkit.io.read import CANONICAL_KEY, code_lists, encoded_column
 
 #: Integer fields parsed by :func:`prepare`; ``-1`` marks a missing or invalid value.
@@ -130,10 +131,13 @@ def _parse_number(array: pa.Array | None, n: int, field: str,
     if array is None or pa.types.is_null(array.type):
         return pa.nulls(n, pa.float64()), [], pa.nulls(n, pa.string())
     if pa.types.is_integer(array.type) or pa.types.is_floating(array.type) or pa.types.is_decimal(array.type):
-        values = pc.cast(array, pa.float64())
+        # unsafe: an int64 beyond 2^53 becomes the nearest float (then reported too large), not an error
+        values = pc.cast(array, pa.float64(), safe=False)
         if pa.types.is_floating(array.type):
             values = pc.if_else(pc.is_nan(values), pa.scalar(None, pa.float64()), values)
         return values, [], _lazy(lambda: pc.cast(array, pa.string()))
+    if pa.types.is_nested(array.type) or pa.types.is_binary(array.type) or pa.types.is_large_binary(array.type):
+        raise InputError(f"column {field}: holds {array.type} values, not numbers or text")
     raw = array.cast(pa.string()) if not pa.types.is_boolean(array.type) else pc.cast(array, pa.string())
     shown = _lazy(lambda: _quoted(raw))
     fast = _plain_numbers(raw)

@@ -168,7 +168,9 @@ def _num(df: pl.DataFrame, name: str) -> pl.Expr:
     dtype = df.schema[name]
     if dtype.is_numeric():
         return pl.col(name).cast(pl.Float64).alias(name)
-    text = pl.col(name).cast(pl.Utf8).str.strip_chars().str.replace_all(",", "")
+    # as the grouper reads them: full-width digits, units and 元 (82岁, １２天, 1,234元)
+    text = (pl.col(name).cast(pl.Utf8).str.normalize("NFKC").str.strip_chars().str.replace_all(",", "")
+            .str.replace(r"(岁|周岁|天|日|克|g|小时|元)$", ""))
     return text.cast(pl.Float64, strict=False).alias(name)
 
 
@@ -208,6 +210,9 @@ def validate_canonical(canon: pa.Table, scheme: str = DEFAULT_SCHEME, edits: lis
     order = {e.id: i for i, e in enumerate(enabled)}
     prep = prepare(canon)
     n = prep.n
+    if n == 0:  # literal columns would broadcast to one row
+        case_id = pl.Series("case_id", [], pl.Utf8)
+        return _assemble(0, case_id, [], enabled, order)
     rest = canon.drop_columns([c for c in ("dx", "px") if c in canon.column_names])
     raw = pl.from_arrow(rest) if rest.num_columns else pl.DataFrame({"_row": np.arange(n)})
     case_id = raw["case_id"].cast(pl.Utf8) if "case_id" in raw.columns else pl.Series("case_id", [None] * n, pl.Utf8)
@@ -229,7 +234,9 @@ def validate_canonical(canon: pa.Table, scheme: str = DEFAULT_SCHEME, edits: lis
     has_leaving = "leaving_type" in canon.column_names
     days = (pl.col("discharge_date") - pl.col("admission_date")).dt.total_days()
     adult = pl.col("age") >= 1
-    s = lambda e: e.cast(pl.Int64).cast(pl.Utf8)  # noqa: E731
+    # the value shown with an edit: whole numbers without ".0"; inf / nan as they are (an int cast would fail)
+    s = lambda e: pl.when(e.is_finite()).then(e.cast(pl.Int64, strict=False).cast(pl.Utf8)).otherwise(  # noqa: E731
+        e.cast(pl.Utf8))
     row_rules: dict[str, tuple[pl.Expr, pl.Expr | None]] = {
         "M01": (pl.col("case_id").is_null() | (pl.col("case_id") == ""), None),
         "M02": (pl.col("gender") == 0, None),
