@@ -350,3 +350,24 @@ def test_three_table_output_shows_the_codes_it_grouped_and_the_report_names_the_
     assert table.column_names[:5] == ["结算ID", "性别", "年龄", "dx", "px"]
     assert table.column("drg").to_pylist()[0] == "OB19"  # the caesarean, from the procedure table
     assert table.column("dx").to_pylist() == [["O82.000", "O34.201"], ["J18.900"]]
+
+
+def test_os_errors_and_every_drgkit_error_are_one_line(tmp_path: Path) -> None:
+    import drgkit
+    from drgkit.io import InputError
+    from drgkit.payment import PolicyError, TableError
+
+    assert all(issubclass(e, drgkit.DrgkitError) for e in (InputError, PolicyError, TableError))
+    src = tmp_path / "c.csv"
+    src.write_text("case_id,gender,age,dx\n1,1,65,I21.000x005\n", encoding="utf-8")
+    (tmp_path / "adir").mkdir()
+    one_error_line(invoke("group", src, "-o", tmp_path / "adir"), "adir")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        result = invoke("group", src, "-o", locked / "out.parquet")
+        if result.exit_code != 0:  # root may write anyway
+            one_error_line(result)
+    finally:
+        locked.chmod(0o700)

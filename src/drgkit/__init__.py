@@ -11,6 +11,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 from .api import Explanation, Options, column_mapping, explain, group  # noqa: E402
+from .errors import DrgkitError  # noqa: E402
 from .schemes.tables import list_schemes  # noqa: E402
 
 _LAZY = {
@@ -21,7 +22,7 @@ _LAZY = {
 }
 _SUBPACKAGES = {"simulate", "dip", "payment", "monitor", "spark"}
 
-__all__ = ["audit", "Explanation", "Options", "Policy", "column_mapping", "explain", "group", "list_schemes", "list_tables",
+__all__ = ["audit", "DrgkitError", "Explanation", "Options", "Policy", "column_mapping", "explain", "group", "list_schemes", "list_tables",
            "load_policy", "load_table", "price", "simulate", "dip", "validate", "whatif", "__version__"]
 
 

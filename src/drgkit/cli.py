@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .errors import DrgkitError
 from .cli_options import (Age, AgeDays, AllowUnmapped, AsJson, Canonical, Dx, HeaderRowOption, LeavingType, Los,
                           MapOption, Px, SchemeId, Sex, SheetOption, Weight)
 
@@ -24,7 +25,7 @@ out_console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 
-class CliError(Exception):
+class CliError(DrgkitError):
     """An error already phrased for the user."""
 
 
@@ -34,18 +35,9 @@ def _fail(message: str) -> None:
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
-    """Errors already phrased for the user (imported only when one happened, to keep start-up fast)."""
-    from .dip import DipError
-    from .io import InputError
-    from .payment.calibrate import CalibrationError
-    from .payment.policy import PolicyError
-    from .payment.report import ReportError
-    from .payment.tables import TableError
-    from .schemes.expr import ExprError
-    from .schemes.tables import SchemeError
-
-    return (InputError, SchemeError, ExprError, CliError, FileNotFoundError, FileExistsError, PermissionError, TableError,
-            PolicyError, CalibrationError, ReportError, DipError)
+    """Errors already phrased for the user: drgkit's own (one error model, :class:`DrgkitError`) and the
+    operating system's (a missing file, a read-only folder, a full disk)."""
+    return (DrgkitError, OSError)
 
 
 def _run(fn):
@@ -57,6 +49,9 @@ def _run(fn):
     except Exception as exc:
         if not isinstance(exc, _expected_errors()):
             raise
+        if isinstance(exc, OSError) and exc.strerror:  # "out.parquet: Read-only file system"
+            where = exc.filename if exc.filename is not None else ""
+            _fail(f"{where}: {exc.strerror}" if where else exc.strerror)
         _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
 

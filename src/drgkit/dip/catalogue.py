@@ -17,6 +17,8 @@ exclusion is picked up by :func:`load_catalogue`, which checks every table and n
 """
 from __future__ import annotations
 
+from ..errors import DrgkitError
+
 import datetime as _dt
 import math
 from dataclasses import dataclass, field
@@ -32,7 +34,7 @@ from ..tomlutil import read_toml, toml_value
 KINDS = ("core", "primary_care", "comprehensive")
 
 
-class DipError(ValueError):
+class DipError(DrgkitError, ValueError):
     """A DIP catalogue, history or parameter that cannot be used; the message says which and where."""
 
 

@@ -1,8 +1,10 @@
 """The error every reader raises: one line fit for the command line."""
 from __future__ import annotations
 
+from drgkit.errors import DrgkitError
 
-class InputError(Exception):
+
+class InputError(DrgkitError):
     """A problem with the user's input file; ``str(e)`` is one line fit for the command line."""
 
 

@@ -12,6 +12,8 @@
 """
 from __future__ import annotations
 
+from ..errors import DrgkitError
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ from ..arrowutil import as_polars
 TRIMS = ("iqr", "sd3", "pct5_95", "pct2_5_97_5", "none")
 
 
-class CalibrationError(ValueError):
+class CalibrationError(DrgkitError, ValueError):
     pass
 
 

@@ -39,6 +39,8 @@ Policy TOML (every key optional)::
 """
 from __future__ import annotations
 
+from ..errors import DrgkitError
+
 import math
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -47,7 +49,7 @@ from typing import Any
 from ..tomlutil import read_toml, toml_value
 
 
-class PolicyError(ValueError):
+class PolicyError(DrgkitError, ValueError):
     """A policy file or value that cannot be used; the message names the key."""
 
 

@@ -6,6 +6,8 @@ total margin; and the DRGs losing most (sum of margin). Figures (PNG) with matpl
 """
 from __future__ import annotations
 
+from ..errors import DrgkitError
+
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ import polars as pl
 from ..arrowutil import as_polars
 
 
-class ReportError(ValueError):
+class ReportError(DrgkitError, ValueError):
     pass
 
 

@@ -5,6 +5,8 @@ A table is a long CSV (one row per DRG × hospital level × insurance type it di
 """
 from __future__ import annotations
 
+from ..errors import DrgkitError
+
 
 import tomllib
 from dataclasses import dataclass, field
@@ -30,7 +32,7 @@ LEVEL_BROADER = {"level3a": "level3", "level3b": "level3", "provincial_level3a":
                  "level1_and_primary": "level1"}
 
 
-class TableError(ValueError):
+class TableError(DrgkitError, ValueError):
     """A payment table that cannot be used; the message names the table and row."""
 
 

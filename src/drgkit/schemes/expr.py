@@ -9,6 +9,8 @@ opcodes.
 """
 from __future__ import annotations
 
+from ..errors import DrgkitError
+
 import itertools
 import re
 from dataclasses import dataclass
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 DNF = list[list[str]]
 
 
-class ExprError(ValueError):
+class ExprError(DrgkitError, ValueError):
     """An expression the parser does not understand: compiling stops instead of guessing."""
 
 

@@ -7,6 +7,8 @@ table is checked against the SHA-256 prefix recorded in the manifest, so a damag
 """
 from __future__ import annotations
 
+from ..errors import DrgkitError
+
 import csv
 import hashlib
 import io
@@ -21,7 +23,7 @@ TABLES = ("mdc", "mdc_dx", "mdc_px", "adrg", "adrg_codes", "drg", "drg_codes", "
           "or_procedures")
 
 
-class SchemeError(ValueError):
+class SchemeError(DrgkitError, ValueError):
     """A scheme id that does not exist or a scheme folder that is inconsistent."""
 
 

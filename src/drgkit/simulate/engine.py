@@ -17,6 +17,8 @@ in steps (final P + shared), the total shared optionally capped at reserve_share
 """
 from __future__ import annotations
 
+from ..errors import DrgkitError
+
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +33,7 @@ from ..payment.tables import PaymentTable, TableError
 from .scenario import Config, Scenario, ScenarioError, Sharing, load
 
 
-class SimulationError(ValueError):
+class SimulationError(DrgkitError, ValueError):
     """A scenario that cannot be settled (no rate, budget below by-item payments …)."""
 
 

@@ -54,6 +54,8 @@ Layout::
 """
 from __future__ import annotations
 
+from ..errors import DrgkitError
+
 import math
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -66,7 +68,7 @@ BASES = ("auto", "fund", "fund_ratio")
 COMPARATORS = ("provisional", "final")
 
 
-class ScenarioError(ValueError):
+class ScenarioError(DrgkitError, ValueError):
     """A scenario file or value that cannot be used; the message names the field."""
 
 
