@@ -85,3 +85,37 @@ def test_split_rule_by_hand():
     assert "split_admission" not in flags["c"]                       # 45 days later
     assert "split_admission" not in flags["e"] and "short_readmission" in flags["e"]   # other hospital
     assert flags["f"] == []
+
+
+def test_dates_that_are_not_dates_are_said_not_silently_dropped(year, tmp_path):
+    from drgkit.monitor.audit import AuditError
+
+    _, priced, a = year
+    split_flags = a.cases["flags"].list.contains("split_admission").sum()
+    df = pl.from_arrow(priced)
+    text = df.with_columns(pl.col("admission_date").cast(pl.Utf8).str.replace_all("-", "/"))
+    again = audit(text)
+    assert again.cases["flags"].list.contains("split_admission").sum() == split_flags  # 2024/05/10 reads
+    broken = df.with_columns(pl.lit("not a date").alias("admission_date"))
+    with pytest.raises(AuditError, match="no value is a date"):
+        audit(broken)
+    some = df.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("32/13/2024"))
+                           .otherwise(pl.col("admission_date").cast(pl.Utf8)).alias("admission_date"))
+    noted = audit(some)
+    assert noted.notes and "1 value(s) are not dates" in noted.notes[0]
+    with pytest.raises(AuditError, match="readmit_days"):
+        audit(priced, readmit_days=-5)
+
+
+def test_report_cells_cannot_inject_html_or_break_the_table(year, tmp_path):
+    _, priced, _ = year
+    df = pl.from_arrow(priced).with_columns(
+        pl.when(pl.col("hospital") == pl.col("hospital").first()).then(pl.lit("<script>x</script>|H0"))
+        .otherwise(pl.col("hospital")).alias("hospital"))
+    result = audit(df)
+    (tmp_path / "quarterly_trends.png").write_bytes(b"stale")
+    result.quarters = result.quarters.head(0)
+    result.write(tmp_path)
+    report = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "<script>" not in report and "&lt;script&gt;x&lt;/script&gt;\\|H0" in report
+    assert "quarterly_trends.png" not in report and not (tmp_path / "quarterly_trends.png").exists()

@@ -14,7 +14,7 @@ from ..cli_options import Age, AgeDays, AsJson, Dx, LeavingType, Los, Px, Scheme
 
 
 def register(app: typer.Typer) -> None:
-    from ..cli import CliError, _parse_map, _report_mapping, _run, _sheet, _write_stream, out_console
+    from ..cli import CliError, _parse_map, _report_mapping, _run, _sheet, _write_stream, err_console, out_console
 
     @app.command()
     def validate(
@@ -109,7 +109,7 @@ def register(app: typer.Typer) -> None:
     def audit(
         input: Path = typer.Argument(..., help="Grouped (ideally priced) cases: .parquet or .csv"),
         output: Path = typer.Option(Path("audit"), "-o", "--output", help="Output folder"),
-        readmit_days: int = typer.Option(15, "--readmit-days", help="Readmission window in days"),
+        readmit_days: int = typer.Option(15, "--readmit-days", min=1, help="Readmission window in days"),
         scheme: Optional[str] = typer.Option(None, "--scheme", "-s", help="Scheme for reference weights"),
         figures: bool = typer.Option(True, "--figures/--no-figures", help="Write report.md and figures"),
     ) -> None:
@@ -125,6 +125,8 @@ def register(app: typer.Typer) -> None:
                 result = do_audit(input, readmit_days=readmit_days, scheme=scheme)
             except ValueError as exc:
                 raise CliError(str(exc)) from exc
+            for note in result.notes:
+                err_console.print(f"note: {note}", soft_wrap=True, markup=False)
             files = result.write(output, figures=figures)
             seconds = time.perf_counter() - start
             out_console.print(f"audited {result.cases.height:,} cases in {seconds:.2f} s → {output}/ "

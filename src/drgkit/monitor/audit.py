@@ -28,7 +28,9 @@ Weights: the ``rw`` column of priced input; else the scheme's reference weights;
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..errors import DrgkitError
+
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,10 @@ SIGNALS: dict[str, int] = {
     "alos": -1, "death_share": -1, "transfer_share": 1, "high_rw_share": -1, "split_share": 1, "readmit_share": 1,
 }
 GROUPED = ("ok", "ambiguous")
+
+
+class AuditError(DrgkitError, ValueError):
+    """Audit settings or data that cannot be used; one line."""
 MIN_CASES = 30
 
 
@@ -50,6 +56,7 @@ class Audit:
     quarters: pl.DataFrame
     depts: pl.DataFrame | None = None
     doctors: pl.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
 
     def write(self, folder: str | Path, figures: bool = True) -> list[Path]:
         folder = Path(folder)
@@ -82,7 +89,10 @@ def _frame(data: Any) -> pl.DataFrame:
     return pl.from_arrow(data)
 
 
-def _as_date(df: pl.DataFrame, name: str) -> pl.Expr:
+def _as_date(df: pl.DataFrame, name: str, notes: list[str] | None = None) -> pl.Expr:
+    """A date column read as the grouper reads dates (2024-05-10, 2024/5/10, 20240510, Excel serials …).
+    Values that are not dates are counted in ``notes``; a column none of whose values is a date is an error —
+    it would switch the readmission and split-admission checks off without a word."""
     if name not in df.columns:
         return pl.lit(None, pl.Date).alias(name)
     dt = df.schema[name]
@@ -90,8 +100,19 @@ def _as_date(df: pl.DataFrame, name: str) -> pl.Expr:
         return pl.col(name)
     if isinstance(dt, pl.Datetime):
         return pl.col(name).dt.date()
-    return pl.col(name).cast(pl.Utf8).str.slice(0, 10).str.replace_all("/", "-").str.to_date("%Y-%m-%d", strict=False
-                                                                                               ).alias(name)
+    from ..io.output import parse_dates
+
+    typed, unread = parse_dates(df[name].cast(pl.Utf8).to_arrow())
+    if unread.size:
+        present = int(df[name].cast(pl.Utf8).str.strip_chars().replace("", None).is_not_null().sum())
+        example = df[name][int(unread[0])]
+        if unread.size == present:
+            raise AuditError(f"column {name}: no value is a date (e.g. {example!r} in row {int(unread[0]) + 1}); "
+                             f"the readmission checks need dates such as 2024-05-10")
+        if notes is not None:
+            notes.append(f"{name}: {unread.size:,} value(s) are not dates (e.g. {example!r} in row "
+                         f"{int(unread[0]) + 1}); those stays take no part in the readmission checks")
+    return pl.lit(pl.Series(name, typed).cast(pl.Date)).alias(name)
 
 
 def _num(df: pl.DataFrame, name: str) -> pl.Expr:
@@ -117,7 +138,7 @@ def _weights(df: pl.DataFrame, scheme: str | None) -> pl.Expr:
     return pl.when(grouped).then(cost.mean().over("drg") / cost.filter(grouped).mean())
 
 
-def _case_frame(data: Any, scheme: str | None) -> pl.DataFrame:
+def _case_frame(data: Any, scheme: str | None, notes: list[str] | None = None) -> pl.DataFrame:
     df = _frame(data)
     for need in ("case_id", "status", "drg"):
         if need not in df.columns:
@@ -130,7 +151,7 @@ def _case_frame(data: Any, scheme: str | None) -> pl.DataFrame:
         *[str_or_null(c) for c in ("patient_id", "hospital", "dept", "doctor", "mdc", "adrg", "drg", "cc_level",
                                    "cc_code", "case_type", "status")],
         (pl.col("hospital_level").cast(pl.Utf8) if "hospital_level" in df.columns else pl.lit("all")).alias("level"),
-        _as_date(df, "admission_date"), _as_date(df, "discharge_date"),
+        _as_date(df, "admission_date", notes), _as_date(df, "discharge_date", notes),
         _num(df, "los"), _num(df, "leaving_type"), _num(df, "total_cost"),
         *([_num(df, "rw")] if "rw" in df.columns else []),
     ).with_row_index("row")
@@ -228,8 +249,12 @@ def _signals(f: pl.DataFrame, keys: list[str], peers: list[str], high_rw: float)
 
 
 def audit(grouped: Any, *, readmit_days: int = 15, scheme: str | None = None, high_rw: float = 2.0) -> Audit:
-    """Audit a year of grouped (ideally priced) cases; see the module docstring."""
-    f = _case_frame(grouped, scheme)
+    """Audit a year of grouped (ideally priced) cases; see the module docstring.  ``Audit.notes`` says what
+    the audit could not use (dates that are not dates)."""
+    if isinstance(readmit_days, bool) or not isinstance(readmit_days, int) or readmit_days < 1:
+        raise AuditError(f"readmit_days must be a whole number of days ≥ 1, got {readmit_days!r}")
+    notes: list[str] = []
+    f = _case_frame(grouped, scheme, notes)
     f = _flags(f, readmit_days)
     f = f.with_columns(_unusual_cc(f).fill_null(False).alias("unusual_cc"))
     # a bit per flag, then one small lookup (distinct bit patterns → list) instead of building lists per row
@@ -261,4 +286,4 @@ def audit(grouped: Any, *, readmit_days: int = 15, scheme: str | None = None, hi
         depts = _signals(f, ["hospital", "dept"], ["level", "dept"], high_rw)
     if f["doctor"].is_not_null().any():
         doctors = _signals(f, ["hospital", "dept", "doctor"], ["dept"], high_rw)
-    return Audit(cases=cases, hospitals=hospitals, quarters=quarters, depts=depts, doctors=doctors)
+    return Audit(cases=cases, hospitals=hospitals, quarters=quarters, depts=depts, doctors=doctors, notes=notes)

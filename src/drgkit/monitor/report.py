@@ -7,6 +7,13 @@ import numpy as np
 import polars as pl
 
 
+def _cell(value) -> str:
+    """Text from the data as a Markdown table cell: HTML escaped, ``|`` and line breaks made harmless."""
+    import html
+
+    return html.escape(str(value)).replace("|", "\\|").replace("\n", " ").replace("\r", " ")
+
+
 def write_report(audit, folder: Path) -> list[Path]:
     import matplotlib
 
@@ -40,6 +47,8 @@ def write_report(audit, folder: Path) -> list[Path]:
     written.append(path)
 
     q = audit.quarters
+    trends = folder / "quarterly_trends.png"
+    trends.unlink(missing_ok=True)  # a figure of an earlier run in a reused folder must not be linked
     if q.height:
         top = audit.hospitals.head(5)["hospital"].to_list()
         fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -60,16 +69,20 @@ def write_report(audit, folder: Path) -> list[Path]:
         plt.close(fig)
         written.append(path)
 
-    lines = ["# drgkit audit", "", "| hospital | level | cases | CC/MCC share | z | CMI | risk score | signals |",
-             "|---|---|---:|---:|---:|---:|---:|---|"]
+    lines = ["# drgkit audit", ""] + [f"- {_cell(note)}" for note in getattr(audit, "notes", [])]
+    lines += ["", "| hospital | level | cases | CC/MCC share | z | CMI | risk score | signals |",
+              "|---|---|---:|---:|---:|---:|---:|---|"]
     for r in audit.hospitals.head(20).iter_rows(named=True):
         def f(v, d=3):
             return "" if v is None else f"{v:.{d}f}"
-        lines.append(f"| {r['hospital']} | {r['level']} | {r['cases']} | {f(r['cc_share'])} | {f(r['z_cc_share'], 2)} "
-                     f"| {f(r['cmi'])} | {f(r['risk_score'], 2)} | {', '.join(r['risk_signals'] or [])} |")
+        lines.append(f"| {_cell(r['hospital'])} | {_cell(r['level'])} | {r['cases']} | {f(r['cc_share'])} "
+                     f"| {f(r['z_cc_share'], 2)} | {f(r['cmi'])} | {f(r['risk_score'], 2)} "
+                     f"| {', '.join(r['risk_signals'] or [])} |")
     counts = audit.cases["flags"].explode().drop_nulls().value_counts().sort("count", descending=True)
     lines += ["", "| case flag | cases |", "|---|---:|"] + [f"| {a} | {b} |" for a, b in counts.iter_rows()]
-    lines += ["", "![funnel](funnel_cc_share.png)", "", "![trends](quarterly_trends.png)", ""]
+    lines += ["", "![funnel](funnel_cc_share.png)", ""]
+    if trends.exists():
+        lines += ["![trends](quarterly_trends.png)", ""]
     path = folder / "report.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     written.append(path)
