@@ -470,3 +470,11 @@ def test_an_unusable_cache_folder_compiles_in_memory(tmp_path: Path, monkeypatch
     with pytest.warns(UserWarning, match="compiling in memory"):
         assert C.load_compiled("chs-drg-1.1").id == "chs-drg-1.1"
     C.load_compiled.cache_clear()
+
+
+def test_api_takes_mixed_object_columns_and_lazy_frames() -> None:
+    frame = pd.DataFrame({"case_id": [1, "a"], "gender": ["1", "2"], "age": [65, 30], "dx": ["I21.000x005", 3.5]})
+    out = drgkit.group(frame)
+    assert list(out["case_id"]) == ["1", "a"] and len(out) == 2
+    lazy = pl.DataFrame({"case_id": ["1"], "gender": ["1"], "age": ["65"], "dx": ["I21.000x005"]}).lazy()
+    assert drgkit.group(lazy)["drg"].to_list() == drgkit.group(lazy.collect())["drg"].to_list()

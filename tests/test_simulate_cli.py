@@ -52,3 +52,12 @@ def test_example_never_overwrites_the_users_files(tmp_path):
     result = _Runner().invoke(_app, ["simulate", "--example", "-o", str(tmp_path)])
     assert result.exit_code == 2 and "already holds scenarios.toml" in result.output
     assert (tmp_path / "scenarios.toml").read_text(encoding="utf-8") == "# mine\n"
+
+
+def test_a_folder_given_as_the_scenario_file_is_one_line(tmp_path):
+    from typer.testing import CliRunner as _Runner
+
+    from drgkit.cli import app as _app
+
+    result = _Runner().invoke(_app, ["simulate", str(tmp_path)])
+    assert result.exit_code == 2 and "Is a directory" in result.output and "Traceback" not in result.output

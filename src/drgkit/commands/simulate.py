@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+
+from ..errors import DrgkitError
 from rich.console import Console
 
 out_console = Console(highlight=False)
@@ -26,7 +28,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Project every hospital's revenue under a global budget: floating DRG rate / DIP point value,
         year-end settlement with surplus/overspend sharing, Monte Carlo bands, figures and an HTML report."""
-        from ..simulate import ScenarioError, SimulationError, frames, load, run_config
+        from ..simulate import ScenarioError, frames, load, run_config
         from ..simulate.report import summary_table, write
 
         try:
@@ -50,8 +52,9 @@ def register(app: typer.Typer) -> None:
                      f"Monte Carlo draws: {n_draws}" + (f" (volume shock SD {cfg.settlement.volume_shock_sd})"
                                                         if n_draws else "")]
             write(output, hosp, scen, results, notes)
-        except (ScenarioError, SimulationError, FileNotFoundError, FileExistsError) as exc:
-            err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        except (DrgkitError, OSError) as exc:
+            message = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) and exc.strerror else str(exc)
+            err_console.print("[red]error:[/red] " + message.replace("[", "\\["), soft_wrap=True)
             raise typer.Exit(2)
         out_console.print(summary_table(scen, hosp))
         out_console.print(f"simulated {len(results)} scenarios × {hosp['hospital'].n_unique()} hospitals in "

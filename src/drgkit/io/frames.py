@@ -23,9 +23,20 @@ def to_arrow(data: Any) -> tuple[pa.Table, str]:
         return read_cases(data), "arrow"
     mod = type(data).__module__
     if mod.startswith("polars"):
+        if type(data).__name__ == "LazyFrame":  # a query: run it (the result is a polars DataFrame)
+            data = data.collect()
         return data.to_arrow(), "polars"
     if mod.startswith("pandas"):
-        return pa.Table.from_pandas(data, preserve_index=False), "pandas"
+        try:
+            return pa.Table.from_pandas(data, preserve_index=False), "pandas"
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            # an object column mixing types (1 and "a"): read it as text, as a CSV of it would be
+            frame = data.copy()
+            for name in frame.columns:
+                if frame[name].dtype == object:
+                    frame[name] = frame[name].map(lambda v: v if v is None or isinstance(v, str) or v != v
+                                                  else str(v))
+            return pa.Table.from_pandas(frame, preserve_index=False), "pandas"
     raise TypeError(f"expected a pyarrow Table, a polars or pandas DataFrame or a file path, not {type(data)}")
 
 
