@@ -371,3 +371,37 @@ def test_os_errors_and_every_drgkit_error_are_one_line(tmp_path: Path) -> None:
             one_error_line(result)
     finally:
         locked.chmod(0o700)
+
+
+def test_stale_temporary_outputs_of_killed_runs_are_swept(tmp_path: Path) -> None:
+    import os
+    import time
+
+    src = tmp_path / "c.csv"
+    src.write_text("case_id,gender,age,dx\n1,1,65,I21.000x005\n", encoding="utf-8")
+    stale = tmp_path / ".out.csv.abc123.tmp"
+    fresh = tmp_path / ".out.csv.def456.tmp"  # another run may be writing this one now
+    stale.write_text("x")
+    fresh.write_text("y")
+    old = time.time() - 2 * 86400
+    os.utime(stale, (old, old))
+    assert invoke("group", src, "-o", tmp_path / "out.csv", "-q").exit_code == 0
+    assert not stale.exists() and fresh.exists()
+
+
+def test_sigterm_leaves_no_temporary_file(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    big = tmp_path / "big.parquet"
+    assert invoke("synth", "-n", "2000000", "-o", big, "-q").exit_code == 0
+    proc = subprocess.Popen([sys.executable, "-m", "drgkit.cli", "group", str(big), "-o", str(tmp_path / "o.csv"),
+                             "-q", "--threads", "1"])
+    deadline = time.time() + 60
+    while not list(tmp_path.glob(".o.csv.*.tmp")) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    assert not list(tmp_path.glob(".o.csv.*.tmp"))

@@ -21,6 +21,16 @@ from .cli_options import (Age, AgeDays, AllowUnmapped, AsJson, Canonical, Dx, He
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Group Chinese discharge abstracts (病案首页 / 医保结算清单) into CHS-DRG groups.")
+
+
+@app.callback()
+def _on_start() -> None:
+    """Group Chinese discharge abstracts (病案首页 / 医保结算清单) into CHS-DRG groups."""
+    import signal
+
+    # SIGTERM (a scheduler stopping the job) unwinds like Ctrl-C: writers remove their temporary files
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 out_console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 

@@ -37,9 +37,28 @@ def _temp_path(path: Path) -> Path:
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise InputError(f"{path}: output folder {directory} does not exist")
+    _sweep(directory, path.name)
     handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     os.close(handle)
     return Path(name)
+
+
+#: A temporary output older than this was left by a run that was killed (SIGKILL, power loss): swept.
+STALE_SECONDS = 6 * 3600
+
+
+def _sweep(directory: Path, name: str) -> None:
+    """Remove temporary files of earlier writes of ``name`` that a killed run left behind (a write in progress
+    touches its file far more often than every few hours)."""
+    import time
+
+    now = time.time()
+    for old in directory.glob(f".{name}.*.tmp"):
+        try:
+            if now - old.stat().st_mtime > STALE_SECONDS:
+                old.unlink()
+        except OSError:
+            pass
 
 
 def _flat_type(type_: pa.DataType) -> pa.DataType:
