@@ -15,10 +15,9 @@ def _cell(value) -> str:
 
 
 def write_report(audit, folder: Path) -> list[Path]:
-    import matplotlib
+    from ..figures import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     written = []
     h = audit.hospitals.filter(pl.col("cc_share").is_not_null())

@@ -60,11 +60,9 @@ def indicators(data: Any, by: str = "hospital", rw_column: str = "rw") -> tuple[
 
 def write_report(data: Any, out_dir: str | Path, by: str = "hospital", top: int = 20) -> list[Path]:
     """Write indicators.csv, losing_drgs.csv and PNG figures to ``out_dir``; returns the files written."""
-    import matplotlib
+    from ..figures import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     per, losing = indicators(data, by)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -13,12 +13,9 @@ from .engine import ScenarioResult
 
 
 def _plt():
-    import matplotlib
+    from ..figures import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return pyplot()
 
 
 def _change(hosp: pl.DataFrame, baseline: str) -> pl.DataFrame:

@@ -1,0 +1,45 @@
+"""Figures that render Chinese: one place chooses matplotlib's backend and a font with Chinese glyphs.
+
+Without a CJK font every hospital name, scenario name and 科室 (department) in a figure is an empty box, and
+matplotlib warns once per missing glyph.  :func:`pyplot` selects a Chinese font the machine has (Noto Sans CJK
+SC, Source Han Sans, WenQuanYi, Microsoft YaHei, SimHei, PingFang …), else the subset of Noto Sans CJK SC that
+ships with drgkit (``fonts/drgkit-cjk-sans.otf``, SIL Open Font License; GB 2312 and every character of the
+project's own names), and returns ``matplotlib.pyplot``.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+#: System fonts with Chinese glyphs, preferred in this order over the shipped subset.
+SYSTEM_CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN",
+                    "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Microsoft YaHei", "SimHei", "PingFang SC",
+                    "Heiti SC", "Sarasa Gothic SC")
+SHIPPED_FONT = "drgkit CJK Sans"
+
+
+@lru_cache(maxsize=1)
+def chinese_font() -> str:
+    """The font family figures use for Chinese (registered with matplotlib when it is the shipped one)."""
+    from matplotlib import font_manager
+
+    installed = {entry.name for entry in font_manager.fontManager.ttflist}
+    for family in SYSTEM_CJK_FONTS:
+        if family in installed:
+            return family
+    with resources.as_file(resources.files("drgkit").joinpath("fonts", "drgkit-cjk-sans.otf")) as path:
+        font_manager.fontManager.addfont(str(path))
+    return SHIPPED_FONT
+
+
+def pyplot():
+    """``matplotlib.pyplot`` on the file-only Agg backend, with a Chinese font first and DejaVu Sans after it
+    (matplotlib falls back glyph by glyph), and a real minus sign that the CJK font may lack."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["font.family"] = [chinese_font(), "DejaVu Sans"]  # a list: matplotlib falls back per glyph
+    plt.rcParams["axes.unicode_minus"] = False
+    return plt
