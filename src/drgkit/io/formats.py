@@ -174,6 +174,26 @@ def text_layout(path: Path, header_row: int | None = None,
     return TextLayout(encoding, delimiter, index, _unique_names(header), skipped)
 
 
+def _invalid_row(layout: TextLayout):
+    """A row whose field count is wrong: a whitespace-only line (often the last) is not a row and is skipped;
+    any other is an error that names its line, instead of Arrow's message without one."""
+    def handle(row) -> str:
+        if not row.text.strip():
+            return "skip"
+        line = "" if row.number is None else f"line {row.number + layout.header_line}: "
+        handle.problem = (f"{line}{row.actual_columns} fields where the header has {row.expected_columns} "
+                          f"({row.text[:60]!r}); check the separators and quotes of that line")
+        return "error"  # Arrow stops; the reader reports handle.problem (an exception here would be lost)
+
+    handle.problem = None
+    return handle
+
+
+def invalid_row_problem(parse_options) -> str | None:
+    """What the invalid-row handler of these parse options saw, for the error message."""
+    return getattr(parse_options.invalid_row_handler, "problem", None)
+
+
 def csv_options(layout: TextLayout, block_size: int | None = None):
     """Read, parse and convert options that keep every column as text and blank cells as null."""
     names = layout.names
@@ -184,7 +204,8 @@ def csv_options(layout: TextLayout, block_size: int | None = None):
         read_kwargs["block_size"] = block_size
     read_options = pacsv.ReadOptions(**read_kwargs)
     # Arrow skips a UTF-8 BOM itself, so utf-8-sig needs no transcoding.
-    parse_options = pacsv.ParseOptions(delimiter=layout.delimiter, newlines_in_values=True)
+    parse_options = pacsv.ParseOptions(delimiter=layout.delimiter, newlines_in_values=True,
+                                       invalid_row_handler=_invalid_row(layout))
     convert_options = pacsv.ConvertOptions(
         column_types={name: pa.string() for name in names},
         strings_can_be_null=True,
@@ -195,8 +216,14 @@ def csv_options(layout: TextLayout, block_size: int | None = None):
 
 def _read_text(path: Path, header_row: int | None, is_known_header: Callable[[str], bool] | None) -> pa.Table:
     read_options, parse_options, convert_options = csv_options(text_layout(path, header_row, is_known_header))
-    return pacsv.read_csv(path, read_options=read_options, parse_options=parse_options,
-                          convert_options=convert_options)
+    try:
+        return pacsv.read_csv(path, read_options=read_options, parse_options=parse_options,
+                              convert_options=convert_options)
+    except pa.ArrowInvalid:
+        problem = invalid_row_problem(parse_options)
+        if problem:
+            raise InputError(f"{path}: {problem}") from None
+        raise
 
 
 def _has_diagnosis_field(headers: list[str]) -> bool:

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from drgkit.io.codelists import code_lists, concat_code_columns, empty_lists
 from drgkit.io.columns import CANONICAL_COLUMNS, HeaderPlan, expected_dx_headers, plan_headers
 from drgkit.io.errors import InputError, one_line as _one_line
-from drgkit.io.formats import (TEXT_SUFFIXES, PathLike, _check_file, _suffix, csv_options,
+from drgkit.io.formats import (TEXT_SUFFIXES, PathLike, _check_file, _suffix, csv_options, invalid_row_problem,
                                read_file, text_layout)
 from drgkit.io.columns import is_known_header
 from drgkit.io.long_tables import long_codes
@@ -358,6 +358,9 @@ def _text_batches(path: Path, layout, batch_size: int) -> Iterator[pa.RecordBatc
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001
+        problem = invalid_row_problem(parse_options)
+        if problem:
+            raise InputError(f"{path}: {problem}") from None
         raise InputError(f"{path}: cannot read {path.suffix[1:]} file: {_one_line(exc)}") from exc
 
 

@@ -98,7 +98,7 @@ _EXCEL_MAX_CELL = 32_767
 _EXCEL_MAX_COLUMNS = 16_384
 
 
-def _write_xlsx(table: pa.Table, path: Path) -> None:
+def _write_xlsx(table: pa.Table, path: Path, shown: Path | None = None) -> None:
     """A sheet a coder can work in: numbers and dates typed, the header frozen with a filter, columns as
     wide as their content; text that looks like a formula (``=HYPERLINK(…)``) stays text, never a live
     formula; control characters Excel refuses are shown as U+FFFD; a cell over Excel's limit is an error,
@@ -108,6 +108,7 @@ def _write_xlsx(table: pa.Table, path: Path) -> None:
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.utils import get_column_letter
 
+    target, path = path, shown or path  # errors name the output the user asked for, not its temporary file
     if table.num_rows > _EXCEL_MAX_ROWS:
         raise InputError(f"{path}: {table.num_rows:,} rows do not fit in an Excel sheet; write .parquet or .csv")
     if table.num_columns > _EXCEL_MAX_COLUMNS:
@@ -147,7 +148,7 @@ def _write_xlsx(table: pa.Table, path: Path) -> None:
     sheet.append([cell(str(n)) for n in flat.column_names])
     for row in zip(*columns) if columns else ():
         sheet.append([cell(v) for v in row])
-    book.save(path)
+    book.save(target)
 
 
 def _display_width(text: str) -> int:
@@ -188,7 +189,7 @@ def write_table(table: pa.Table, path: PathLike) -> None:
         elif suffix == ".csv":
             _write_csv_file(table, temp)
         else:
-            _write_xlsx(table, temp)
+            _write_xlsx(table, temp, target)
         os.replace(temp, target)
     except BaseException:
         temp.unlink(missing_ok=True)
@@ -247,7 +248,7 @@ class IncrementalWriter:
                 self._handle.close()
             if self.suffix == ".xlsx":
                 _write_xlsx(pa.concat_tables(self._pending) if self._pending else self.schema.empty_table(),
-                            self._temp)
+                            self._temp, self.path)
             os.replace(self._temp, self.path)
             self._closed = True
         except BaseException:

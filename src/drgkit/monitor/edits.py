@@ -217,9 +217,10 @@ def validate_canonical(canon: pa.Table, scheme: str = DEFAULT_SCHEME, edits: lis
     raw = pl.from_arrow(rest) if rest.num_columns else pl.DataFrame({"_row": np.arange(n)})
     case_id = raw["case_id"].cast(pl.Utf8) if "case_id" in raw.columns else pl.Series("case_id", [None] * n, pl.Utf8)
     f = raw.select(
+        pl.int_range(pl.len()).alias("_n"),  # a column of the frame's length: literals alone would give one row
         _num(raw, "age"), _num(raw, "age_days"), _num(raw, "birth_weight"), _num(raw, "los"),
         _num(raw, "leaving_type"), _num(raw, "total_cost"), _date(raw, "admission_date"), _date(raw, "discharge_date"),
-    )
+    ).drop("_n")
     f = f.with_columns(
         pl.Series("case_id", case_id).str.strip_chars().alias("case_id"),
         pl.Series("gender", prep.gender),

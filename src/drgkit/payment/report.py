@@ -67,8 +67,8 @@ def write_report(data: Any, out_dir: str | Path, by: str = "hospital", top: int 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = [out / "indicators.csv", out / "losing_drgs.csv"]
-    per.write_csv(files[0])
-    losing.head(top).write_csv(files[1])
+    per.write_csv(files[0], include_bom=True)  # opened by people in Excel on Chinese Windows
+    losing.head(top).write_csv(files[1], include_bom=True)
     fig, ax = plt.subplots(figsize=(8, max(3, 0.3 * per.height)))
     ax.barh(per[by].to_list(), per["margin"].fill_null(0).to_list(),
             color=["tab:red" if (m or 0) < 0 else "tab:green" for m in per["margin"].to_list()])
