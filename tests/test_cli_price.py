@@ -16,9 +16,11 @@ def test_group_with_price_equals_group_then_pay(tmp_path: Path) -> None:
     one = tmp_path / "one.parquet"
     grouped = tmp_path / "grouped.parquet"
     two = tmp_path / "two.parquet"
-    r = runner.invoke(app, ["group", str(DATA), "-o", str(one), "--price", "suzhou-2023", "--level", "level3", "-q"])
+    # a table prices its own scheme's groups (the national 1.1 cases grouped with Suzhou's 1.1-based scheme)
+    r = runner.invoke(app, ["group", str(DATA), "-o", str(one), "--price", "suzhou-2023", "--level", "level3",
+                            "--scheme", "suzhou-2023", "-q"])
     assert r.exit_code == 0, r.output
-    assert runner.invoke(app, ["group", str(DATA), "-o", str(grouped), "-q"]).exit_code == 0
+    assert runner.invoke(app, ["group", str(DATA), "-o", str(grouped), "--scheme", "suzhou-2023", "-q"]).exit_code == 0
     r = runner.invoke(app, ["pay", str(grouped), "-o", str(two), "--table", "suzhou-2023", "--level", "level3", "-q"])
     assert r.exit_code == 0, r.output
     a, b = pq.read_table(one), pq.read_table(two)
@@ -86,3 +88,16 @@ def test_explain_with_a_dip_catalogue(tmp_path: Path) -> None:
     d = __import__("json").loads(r.output)
     assert d["dx4"] == "I21.0"
     assert d["status"] in ("ok", "ungroupable")
+
+
+def test_pricing_another_schemes_groups_is_refused(tmp_path: Path) -> None:
+    grouped = tmp_path / "g.parquet"
+    assert runner.invoke(app, ["group", str(DATA), "-o", str(grouped), "-q", "--scheme", "chs-drg-2.0"]).exit_code == 0
+    r = runner.invoke(app, ["pay", str(grouped), "-o", str(tmp_path / "p.parquet"), "--table", "suzhou-2023",
+                            "--level", "level3"])
+    assert r.exit_code == 2 and "prices the groups of suzhou-2023" in r.output and "chs-drg-2.0" in r.output
+    r = runner.invoke(app, ["group", str(DATA), "-o", str(tmp_path / "x.parquet"), "--price", "suzhou-2023"])
+    assert r.exit_code == 2 and "--scheme suzhou-2023" in r.output
+    r = runner.invoke(app, ["pay", str(grouped), "-o", str(tmp_path / "p.parquet"), "--table", "suzhou-2023",
+                            "--level", "level3", "--allow-scheme-mismatch", "-q"])
+    assert r.exit_code == 0

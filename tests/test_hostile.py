@@ -19,7 +19,8 @@ COMMANDS = {
     "group": ["group", "{in}", "-o", "{out}.parquet"],
     "group-csv": ["group", "{in}", "-o", "{out}.csv"],
     "group-xlsx": ["group", "{in}", "-o", "{out}.xlsx"],
-    "group-price": ["group", "{in}", "-o", "{out}.parquet", "--price", "suzhou-2023", "--level", "level3"],
+    "group-price": ["group", "{in}", "-o", "{out}.parquet", "--price", "suzhou-2023", "--level", "level3",
+                    "--scheme", "suzhou-2023"],
     "group-edits": ["group", "{in}", "-o", "{out}.parquet", "--edits", "--scheme", "chs-drg-2.0"],
     "validate": ["validate", "{in}", "-o", "{out}.parquet"],
 }

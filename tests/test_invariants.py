@@ -125,7 +125,7 @@ def test_batch_size_and_threads_do_not_change_any_row(generated: Path, tmp_path:
 
 
 def test_pricing_a_batch_equals_pricing_each_row(generated: Path) -> None:
-    grouped = drgkit.group(generated, canonical=True)
+    grouped = drgkit.group(generated, scheme="suzhou-2023", canonical=True)
     priced = drgkit.price(grouped, "suzhou-2023", level="level3")
     cols = ["case_type", "payment", "price_reason"]
     for i in range(0, grouped.num_rows, 50):

@@ -17,7 +17,7 @@ from drgkit.monitor.plant import planted_year
 @pytest.fixture(scope="module")
 def year():
     y = planted_year(40000, seed=11, split_pairs=400, far_pairs=400)
-    priced = drgkit.price(drgkit.group(y), "suzhou-2023")
+    priced = drgkit.price(drgkit.group(y, scheme="suzhou-2023"), "suzhou-2023")
     return y, priced, audit(priced)
 
 

@@ -268,7 +268,8 @@ def test_unusable_costs_are_unpriced_with_a_reason_never_paid_in_full():
 
     t = pa.table({"case_id": list("abcde"), "gender": ["1"] * 5, "age": ["70"] * 5, "dx": ["J18.900"] * 5,
                   "total_cost": ["1,234.50", None, "-30000", "5000", "5,000"]})
-    priced = drgkit.price(drgkit.group(t, canonical=True), "suzhou-2023", level="level3").to_pylist()
+    priced = drgkit.price(drgkit.group(t, scheme="suzhou-2023", canonical=True), "suzhou-2023",
+                          level="level3").to_pylist()
     assert priced[0]["case_type"] == "low_ratio" and priced[0]["payment"] == 1234.5
     assert (priced[1]["case_type"], priced[1]["price_reason"]) == ("unpriced", "total_cost missing or unreadable")
     assert (priced[2]["case_type"], priced[2]["price_reason"]) == ("unpriced", "total_cost is negative")

@@ -413,7 +413,7 @@ def test_regrouping_a_priced_file_drops_the_stale_results(tmp_path: Path) -> Non
     src.write_text("case_id,gender,age,dx,total_cost\n1,1,70,J18.900,5000\n", encoding="utf-8")
     runner = CliRunner()
     assert runner.invoke(app, ["group", str(src), "-o", str(tmp_path / "p.parquet"), "-q", "--price",
-                               "suzhou-2023", "--level", "level3"]).exit_code == 0
+                               "suzhou-2023", "--level", "level3", "--scheme", "suzhou-2023"]).exit_code == 0
     stale = pq.read_table(tmp_path / "p.parquet").to_pylist()[0]
     assert stale["payment"] is not None
     changed = pa.table({k: [v] for k, v in {**stale, "dx": "I21.000x005"}.items()})

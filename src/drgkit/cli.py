@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .errors import DrgkitError
-from .cli_options import (Age, AgeDays, AllowUnmapped, AsJson, Canonical, Dx, HeaderRowOption, LeavingType, Los,
+from .cli_options import (Age, AgeDays, AllowSchemeMismatch, AllowUnmapped, AsJson, Canonical, Dx, HeaderRowOption, LeavingType, Los,
                           MapOption, Px, SchemeId, Sex, SheetOption, Weight)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -182,6 +182,7 @@ def group(
     price_table: Optional[str] = typer.Option(None, "--price", help="Also price with this payment table (one pass)"),
     level: Optional[str] = typer.Option(None, "--level", help="Hospital level for --price (level1, level2, ...)"),
     insurance: Optional[str] = typer.Option(None, "--insurance", help="employee / resident for --price"),
+    allow_scheme_mismatch: AllowSchemeMismatch = False,
     policy: Optional[Path] = typer.Option(None, "--policy", help="Payment policy TOML for --price"),
     edits: bool = typer.Option(False, "--edits", help="Also run the coding edits (drgkit validate): column `edits`"),
     sheet: SheetOption = None,
@@ -242,8 +243,15 @@ def group(
             from .payment import price
             from .payment.policy import load_policy
 
-            pricing = partial(price, table=load_payment_table(price_table), level=level, insurance=insurance,
-                              policy=load_policy(policy))
+            payment_table = load_payment_table(price_table)
+            grouped_with = scheme if not scheme.startswith("dip:") else ""
+            if payment_table.info.scheme and grouped_with and not allow_scheme_mismatch and \
+                    load_compiled(grouped_with).id != payment_table.info.scheme:
+                raise CliError(f"table {payment_table.id} prices the groups of {payment_table.info.scheme}, not "
+                               f"{grouped_with}: add --scheme {payment_table.info.scheme}, or "
+                               f"--allow-scheme-mismatch to price them anyway")
+            pricing = partial(price, table=payment_table, level=level, insurance=insurance,
+                              policy=load_policy(policy), allow_scheme_mismatch=allow_scheme_mismatch)
         elif level or insurance or policy:
             raise CliError("--level, --insurance and --policy need --price TABLE")
         counts: Counter = Counter()
@@ -565,6 +573,7 @@ def pay(
     level: Optional[str] = typer.Option(None, "--level", help="Hospital level (default: the hospital_level column)"),
     insurance: Optional[str] = typer.Option(None, "--insurance", help="employee / resident (default: column or policy)"),
     policy: Optional[Path] = typer.Option(None, "--policy", help="Policy TOML (thresholds, formulas, rates)"),
+    allow_scheme_mismatch: AllowSchemeMismatch = False,
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Price every grouped case: standard payment, case type, payment, fund and patient shares, margin."""
@@ -586,7 +595,8 @@ def pay(
             found = field_sources(data.column_names, NEEDED)
             err_console.print("columns read: " + "; ".join(src if src == f else f"{src} → {f}"
                                                           for f, src in found.items()), soft_wrap=True, markup=False)
-        result = price(data, table, level=level, insurance=insurance, policy=policy)
+        result = price(data, table, level=level, insurance=insurance, policy=policy,
+                       allow_scheme_mismatch=allow_scheme_mismatch)
         write_table(result, output)
         if quiet:
             return

@@ -27,3 +27,5 @@ AllowUnmapped = Annotated[bool, typer.Option("--allow-unmapped", help="Carry cod
                                                                       "as codes through with a warning")]
 Canonical = Annotated[bool, typer.Option("--canonical", help="Write canonical column names (dx/px lists) instead "
                                                              "of the input's own columns")]
+AllowSchemeMismatch = Annotated[bool, typer.Option("--allow-scheme-mismatch",
+                                                   help="Price groups of another scheme than the table's")]

@@ -100,7 +100,7 @@ def standards(table: str | PaymentTable, policy: Policy | dict | str | None = No
                     "high_outlier_threshold", "flags", "_basic")
 
 
-NEEDED = ("drg", "status", "total_cost", "hospital_level", "insurance_type", "los", "special_review")
+NEEDED = ("drg", "status", "total_cost", "hospital_level", "insurance_type", "los", "special_review", "scheme")
 
 
 def _needed_columns(data: Any) -> tuple[pa.Table, str]:
@@ -199,12 +199,14 @@ def _key_index(df: pa.Table, given: str | None, column: str, allowed: tuple[str,
 
 
 def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, insurance: str | None = None,
-          policy: Policy | dict | str | None = None) -> Any:
+          policy: Policy | dict | str | None = None, allow_scheme_mismatch: bool = False) -> Any:
     """Price grouped cases (output of :func:`drgkit.group`); returns the same type with pricing columns added.
 
     ``level`` / ``insurance`` apply to every case; without them a ``hospital_level`` / ``insurance_type`` column
     is used (1/2/3, 一级/二级/三级, level3 …; 职工/居民, employee/resident), then the table's only level / the
-    policy's default insurance type. Columns read: drg, status, total_cost (and los, special_review if present).
+    policy's default insurance type. Columns read: drg, status, total_cost (and los, special_review, scheme if
+    present).  Groups of another scheme than the table's are refused (the same DRG code can mean another group,
+    and codes the table lacks would go unpriced) unless ``allow_scheme_mismatch``.
     """
     t = load_table(table)
     policy = load_policy(policy)
@@ -212,6 +214,13 @@ def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, 
     for c in ("drg", "status"):
         if c not in df.column_names:
             raise TableError(f"grouped data has no '{c}' column: run `drgkit group` first")
+    if "scheme" in df.column_names and t.info.scheme and not allow_scheme_mismatch:
+        schemes = [s for s in pc.unique(df.column("scheme")).to_pylist() if s]
+        other = [s for s in schemes if s != t.info.scheme]
+        if other:
+            raise TableError(f"table {t.id} prices the groups of {t.info.scheme}, but these cases were grouped with "
+                             f"{other[0]}: group them with --scheme {t.info.scheme}, or give "
+                             f"--allow-scheme-mismatch to price them anyway")
     n = df.num_rows
     lv_choices, lv_idx = _key_index(df, level, "hospital_level", t.info.levels, None, "hospital level", t.id,
                                     normalize_level)
