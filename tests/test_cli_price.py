@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from typer.testing import CliRunner
 
 from drgkit.cli import app
@@ -101,3 +102,17 @@ def test_pricing_another_schemes_groups_is_refused(tmp_path: Path) -> None:
     r = runner.invoke(app, ["pay", str(grouped), "-o", str(tmp_path / "p.parquet"), "--table", "suzhou-2023",
                             "--level", "level3", "--allow-scheme-mismatch", "-q"])
     assert r.exit_code == 0
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_tables_list_never_cuts_an_id_at_80_or_120_columns(width: int, monkeypatch) -> None:
+    from drgkit import cli
+    from drgkit.payment import list_tables
+    from rich.console import Console
+
+    monkeypatch.setattr(cli, "out_console", Console(width=width, highlight=False, record=True))
+    assert runner.invoke(app, ["tables", "list"]).exit_code == 0
+    text = cli.out_console.export_text()
+    for info in list_tables():
+        assert info.id in text and (not info.scheme or info.scheme in text)
+    assert "…" not in text

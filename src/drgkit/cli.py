@@ -463,13 +463,19 @@ def tables_list(as_json: bool = typer.Option(False, "--json")) -> None:
         if as_json:
             typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
             return
+        # ids, schemes and numbers are never cut: at a narrow terminal the lower-priority columns go, and say so
+        columns = ["id", "city", "year", "scheme", "drgs"]
+        extra = ["levels", "insurance", "published"]
+        wide = out_console.width >= 150
         t = Table(title=f"{len(rows)} payment tables")
-        for col in ("id", "city", "year", "scheme", "drgs", "levels", "insurance", "published"):
-            t.add_column(col)
+        for col in columns + (extra if wide else []):
+            t.add_column(col, no_wrap=col in ("id", "year", "scheme", "drgs"), overflow="fold",
+                         justify="right" if col in ("year", "drgs") else "left")
         for r in rows:
-            t.add_row(*(str(r[c]) for c in ("id", "city", "year", "scheme", "drgs", "levels", "insurance",
-                                              "published")))
+            t.add_row(*(str(r[c]) for c in columns + (extra if wide else [])))
         out_console.print(t)
+        if not wide:
+            out_console.print(f"({', '.join(extra)}: a terminal of 150 columns, or --json)")
 
     _run_pay(work)
 
