@@ -163,11 +163,11 @@ def test_group_xlsx_in_and_out(tmp_path: Path) -> None:
     sheet = openpyxl.load_workbook(out, read_only=True).active
     rows = list(sheet.iter_rows(values_only=True))
     header = list(rows[0])
-    assert "status" in header and "drg" in header
+    assert "状态" in header and "DRG" in header  # the coder's workbook: result headers in Chinese
     assert len(rows) == 1 + len(GBK_ROWS)
     assert header[:len(GBK_HEADER)] == GBK_HEADER  # the coder's own headers, in her order
     assert [r[header.index("病案号")] for r in rows[1:]] == ["病例1", "病例2", "病例3", "病例4"]
-    assert rows[1][header.index("drg")] == "FM19"
+    assert rows[1][header.index("DRG")] == "FM19"
     assert rows[1][header.index("年龄")] == 65  # a number, not text
     assert no_temp_files(tmp_path) == []
 

@@ -122,3 +122,33 @@ def test_broken_workbooks_are_one_line(tmp_path: Path, content: bytes, message: 
     path.write_bytes(content)
     with pytest.raises(InputError, match=message):
         read_cases(path)
+
+
+def test_the_grouped_workbook_is_chinese_first_with_summary_and_problem_sheets(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from drgkit.cli import app
+
+    src = _book(tmp_path / "in.xlsx", title=True, middle_blank=True)
+    out = tmp_path / "out.xlsx"
+    result = CliRunner().invoke(app, ["group", str(src), "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    book = openpyxl.load_workbook(out)
+    assert book.sheetnames == ["病案", "汇总", "问题病例"]
+    rows = list(book["病案"].iter_rows(values_only=True))
+    header = list(rows[0])
+    assert header[:len(HEADER)] == HEADER and header[len(HEADER):len(HEADER) + 3] == ["状态", "原因", "提示"]
+    assert [r[header.index("状态")] for r in rows[1:]] == ["入组", "无效病案", "入组"]
+    assert rows[2][header.index("原因")] == "V01 性别缺失或无效"  # the blank row: its reason in Chinese
+    assert rows[1][header.index("年龄")] == 30 and isinstance(rows[1][header.index("总费用")], float)
+    summary = {r[0]: r[1] for r in book["汇总"].iter_rows(values_only=True) if r[0]}
+    assert summary["病例数 cases"] == "3" and summary["入组率 grouping rate"] == "66.7%"
+    problems = list(book["问题病例"].iter_rows(values_only=True))
+    assert len(problems) == 2 and problems[1][problems[0].index("原因")].startswith("V01")
+    # the workbook fed back: priced through its Chinese headers and statuses, re-grouped without stale results
+    priced = CliRunner().invoke(app, ["pay", str(out), "-o", str(tmp_path / "p.parquet"), "--table", "suzhou-2023",
+                                      "--level", "level3", "--allow-scheme-mismatch", "-q"])
+    assert priced.exit_code == 0, priced.output
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(tmp_path / "p.parquet").column("case_type").to_pylist()[1] == "unpriced"

@@ -75,7 +75,7 @@ def _parse_map(items: list[str]) -> dict[str, str]:
     return mapping
 
 
-def _write_stream(output: Path, tables, empty_message: str) -> int:
+def _write_stream(output: Path, tables, empty_message: str, workbook: bool = False) -> int:
     """Write tables to ``output`` as they come (in a background thread, so writing one batch overlaps
     computing the next); the file appears only when all went well. Returns the number of rows."""
     from .io import IncrementalWriter
@@ -86,7 +86,7 @@ def _write_stream(output: Path, tables, empty_message: str) -> int:
     try:
         for table in tables:
             if writer is None:
-                writer = IncrementalWriter(output, table.schema)
+                writer = IncrementalWriter(output, table.schema, workbook=workbook)
                 background = BackgroundWriter(writer.write)
             background.submit(table)
             rows += table.num_rows
@@ -285,7 +285,8 @@ def group(
                 yield result
 
         with progress:
-            rows = _write_stream(output, results(), f"{input}: no rows could be read")
+            rows = _write_stream(output, results(), f"{input}: no rows could be read",
+                                 workbook=not scheme.startswith("dip:"))
         if not quiet:
             _summary(counts, drgs, rows, time.perf_counter() - start, label, reasons)
 

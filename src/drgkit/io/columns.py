@@ -246,7 +246,8 @@ class HeaderPlan:
         return lines
 
 
-def plan_headers(headers: Iterable[str], mapping: Mapping[str, str] | None = None) -> HeaderPlan:
+def plan_headers(headers: Iterable[str], mapping: Mapping[str, str] | None = None, *,
+                 drop_results: bool = True) -> HeaderPlan:
     """Decide the canonical name of every header.
 
     ``mapping`` ({source header: field or part role}) wins over the vocabulary; its keys must be headers
@@ -312,8 +313,11 @@ def plan_headers(headers: Iterable[str], mapping: Mapping[str, str] | None = Non
 
     from drgkit.outputs import ALL_RESULT_COLUMNS
 
+    vocabulary = fields()
     for header in headers:
-        if header in ALL_RESULT_COLUMNS and header not in winners and header not in plan.parts:
+        stale = (header in ALL_RESULT_COLUMNS and header not in winners) or (
+            header in winners and getattr(vocabulary.get(winners[header]), "type", "") == "result")
+        if drop_results and stale and header not in plan.parts and header not in plan.user_mapped:
             plan.dropped.append(header)  # recomputed: a stale payment must not sit beside a new group
             continue
         if header in winners:
@@ -337,7 +341,7 @@ def field_sources(headers: Iterable[str], names: Iterable[str]) -> dict[str, str
     of the vocabulary (the best-ranked label wins) — how a stage downstream of ``group`` finds its inputs
     in a result that kept the user's own headers."""
     headers = list(headers)
-    plan = plan_headers(headers)
+    plan = plan_headers(headers, drop_results=False)
     found = {}
     for name in names:
         if name in headers:

@@ -98,26 +98,33 @@ _EXCEL_MAX_CELL = 32_767
 _EXCEL_MAX_COLUMNS = 16_384
 
 
-def _write_xlsx(table: pa.Table, path: Path, shown: Path | None = None) -> None:
+def _write_xlsx(table: pa.Table, path: Path, shown: Path | None = None,
+                more: dict[str, pa.Table] | None = None) -> None:
     """A sheet a coder can work in: numbers and dates typed, the header frozen with a filter, columns as
     wide as their content; text that looks like a formula (``=HYPERLINK(…)``) stays text, never a live
     formula; control characters Excel refuses are shown as U+FFFD; a cell over Excel's limit is an error,
-    not a silent cut."""
+    not a silent cut.  ``more``: further sheets by title (the workbook's 汇总 and 问题病例)."""
     from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-    from openpyxl.utils import get_column_letter
 
     target, path = path, shown or path  # errors name the output the user asked for, not its temporary file
     if table.num_rows > _EXCEL_MAX_ROWS:
         raise InputError(f"{path}: {table.num_rows:,} rows do not fit in an Excel sheet; write .parquet or .csv")
     if table.num_columns > _EXCEL_MAX_COLUMNS:
         raise InputError(f"{path}: {table.num_columns:,} columns do not fit in an Excel sheet; write .parquet or .csv")
-    flat = flatten_for_text(table)
+    book = Workbook(write_only=True)
+    for title, sheet_table in {("病案" if more else "Sheet"): table, **(more or {})}.items():
+        flat = flatten_for_text(sheet_table)
+        _fill(book.create_sheet(title), flat, _cell_values(flat, path))
+    book.save(target)
+
+
+def _cell_values(flat: pa.Table, path: Path) -> list[list]:
+    """Each column's values as Excel can hold them (time zones dropped: UTC wall time), refusing a text over
+    Excel's cell limit rather than cutting it."""
     columns = []
     for name, column in zip(flat.column_names, flat.columns):
         if pa.types.is_timestamp(column.type) and column.type.tz is not None:
-            column = column.cast(pa.timestamp(column.type.unit))  # Excel has no time zones: UTC wall time
+            column = column.cast(pa.timestamp(column.type.unit))
         values = column.to_pylist()
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
             longest = max((len(v) for v in values if v is not None), default=0)
@@ -125,8 +132,15 @@ def _write_xlsx(table: pa.Table, path: Path, shown: Path | None = None) -> None:
                 raise InputError(f"{path}: column '{name}' holds a text of {longest:,} characters, over Excel's "
                                  f"{_EXCEL_MAX_CELL:,}; write .csv or .parquet")
         columns.append(values)
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet()
+    return columns
+
+
+def _fill(sheet, flat: pa.Table, columns: list[list]) -> None:
+    """One sheet: header frozen, filter, fitted widths; formulas stay text; illegal characters shown as U+FFFD."""
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.utils import get_column_letter
+
     sheet.freeze_panes = "A2"
     widths = [min(60, max([_display_width(str(n))] + [_display_width(str(v)) for v in col[:2000] if v is not None]))
               for n, col in zip(flat.column_names, columns)]
@@ -148,7 +162,6 @@ def _write_xlsx(table: pa.Table, path: Path, shown: Path | None = None) -> None:
     sheet.append([cell(str(n)) for n in flat.column_names])
     for row in zip(*columns) if columns else ():
         sheet.append([cell(v) for v in row])
-    book.save(target)
 
 
 def _display_width(text: str) -> int:
@@ -203,9 +216,12 @@ class IncrementalWriter:
     exception the temporary file is removed and any earlier file at ``path`` is left untouched.
     """
 
-    def __init__(self, path: PathLike, schema: pa.Schema) -> None:
+    def __init__(self, path: PathLike, schema: pa.Schema, workbook: bool = False) -> None:
+        """``workbook``: an .xlsx output is the coder's workbook (Chinese headers, 汇总 and 问题病例 sheets; see
+        :mod:`drgkit.io.workbook`), not a plain sheet."""
         self.path = Path(path)
         self.schema = schema
+        self.workbook = workbook
         self.suffix = _suffix(self.path)
         self._temp = _temp_path(self.path)
         self._closed = False
@@ -247,8 +263,13 @@ class IncrementalWriter:
                 self._csv.close()
                 self._handle.close()
             if self.suffix == ".xlsx":
-                _write_xlsx(pa.concat_tables(self._pending) if self._pending else self.schema.empty_table(),
-                            self._temp, self.path)
+                table = pa.concat_tables(self._pending) if self._pending else self.schema.empty_table()
+                if self.workbook:
+                    from .workbook import chinese_sheet, summary_sheets
+
+                    _write_xlsx(chinese_sheet(table), self._temp, self.path, summary_sheets(table))
+                else:
+                    _write_xlsx(table, self._temp, self.path)
             os.replace(self._temp, self.path)
             self._closed = True
         except BaseException:

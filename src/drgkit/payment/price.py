@@ -259,7 +259,12 @@ def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, 
         return dense[case_pos] & in_table
 
     # status: a few distinct values, compared as integer codes
+    # the grouped workbook writes statuses in Chinese (入组, 未入组 (0000) …): read them back
+    from ..io.workbook import STATUS_ZH
+
     status = pc.dictionary_encode(_text(df.column("status")))
+    status = pa.DictionaryArray.from_arrays(status.indices, pa.array(
+        [{zh: en for en, zh in STATUS_ZH.items()}.get(v, v) for v in status.dictionary.to_pylist()], pa.string()))
     status_codes = status.indices.to_numpy(zero_copy_only=False)
     status_values = status.dictionary.to_pylist()
 
