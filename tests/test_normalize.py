@@ -74,3 +74,15 @@ def test_unique_codes_feed_suggestions_once_per_distinct_code() -> None:
     codes = unique_codes(lists)
     assert sorted(codes) == ["I10.x00", "i21.000", "k35.800"]
     assert suggest_case_fix(codes) == {"i21.000": "I21.000", "k35.800": "K35.800"}
+
+
+def test_control_and_bidirectional_characters_are_removed_and_reported():
+    import drgkit
+
+    t = pa.table({"case_id": ["1", "2"], "gender": ["1", "1"], "age": ["65", "65"],
+                  "dx": ["I21.000\x01x005", "\u202eJ18.900\u200f"]})
+    rows = drgkit.group(t).to_pylist()
+    assert rows[0]["drg"] == drgkit.group(pa.table({"case_id": ["1"], "gender": ["1"], "age": ["65"],
+                                                      "dx": ["I21.000x005"]})).column("drg")[0].as_py()
+    assert "I21.000x005 ← " in rows[0]["warnings"] and "J18.900 ← " in rows[1]["warnings"]
+    assert rows[1]["status"] == "ok"

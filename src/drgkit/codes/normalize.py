@@ -14,8 +14,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-# Whitespace that NFKC does not turn into an ASCII space, plus ASCII whitespace (RE2's \s is ASCII only).
-_WHITESPACE = r"[\s\x{00A0}\x{1680}\x{2000}-\x{200B}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}\x{FEFF}]+"
+# Whitespace that NFKC does not turn into an ASCII space, plus ASCII whitespace (RE2's \s is ASCII only), and the
+# invisible characters copy-paste carries into a code: control characters (SOH, ESC …) and the bidirectional
+# marks (U+200E/F, U+202A–E such as the right-to-left override, U+2066–9).  Removing them is reported as a
+# code note like any clean-up.
+_WHITESPACE = (r"[\s\x00-\x1F\x7F-\x9F\x{00A0}\x{061C}\x{1680}\x{2000}-\x{200F}\x{2028}-\x{202F}\x{205F}"
+               r"\x{2066}-\x{2069}\x{3000}\x{FEFF}]+")
 
 
 def _normalize_distinct(values: pa.Array) -> pa.Array:
