@@ -91,3 +91,11 @@ def test_unreadable_values_make_the_row_invalid_naming_field_and_value() -> None
     rows = _group(gender=["1", "x"], age=["abc岁", "60"])
     assert rows[0]["status"] == "invalid" and "age: 'abc岁'" in rows[0]["reason"]
     assert rows[1]["status"] == "invalid" and "gender: 'x'" in rows[1]["reason"]
+
+
+def test_implausible_values_are_read_but_warned() -> None:
+    rows = _group(gender=["1", "1"], age=["200", "65"], los=["1000000000", "3"])
+    assert rows[0]["status"] == rows[1]["status"] == "ok"
+    assert "age: 200 years is outside the plausible 0–120" in rows[0]["warnings"]
+    assert "los: 1000000000 days is outside" in rows[0]["warnings"]
+    assert rows[1]["warnings"] is None

@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 from drgkit.arrowutil import notes_per_row
 from drgkit.io.columns import CANONICAL_COLUMNS, HeaderPlan, fields
 from drgkit.io.prepare import INT_FIELDS, PreparedCases
+from drgkit.io.values import PLAUSIBLE
 
 #: Date forms seen in exports, tried in order (a value takes the first that reads it).
 DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M",
@@ -67,6 +68,16 @@ def typed_fields(table: pa.Table, prep: PreparedCases) -> tuple[pa.Table, pa.Arr
             note_rows.append(unread)
             note_texts.append(pc.binary_join_element_wise(
                 f"{name}: '", shown, f"' is not {'a date' if info.type == 'date' else 'an amount'}; written empty", ""))
+    for name, (low, high, unit) in PLAUSIBLE.items():
+        if name not in names:
+            continue
+        read = getattr(prep, name)
+        odd = np.flatnonzero((read >= 0) & ((read < low) | (read > high)))
+        if odd.size:
+            note_rows.append(odd)
+            note_texts.append(pc.binary_join_element_wise(
+                f"{name}: ", pa.array(read[odd]).cast(pa.string()),
+                f" {unit} is outside the plausible {low:,}–{high:,}; check the record", ""))
     for name, array in replace.items():
         table = table.set_column(table.column_names.index(name), name, array)
     notes = (notes_per_row(table.num_rows, np.concatenate(note_rows), pa.concat_arrays(note_texts))

@@ -131,3 +131,9 @@ def amounts(values: list[str | None]) -> list[str | None]:
         match = _MONEY.match(key)
         out.append(match.group(1).replace(",", "") if match else value)
     return out
+
+
+#: Ranges outside which a value is read but warned about (a typing slip far more often than a real case):
+#: (lowest, highest, unit).  Age in days only matters under one year; birth weights from 300 g to 7 kg.
+PLAUSIBLE = {"age": (0, 120, "years"), "age_days": (0, 365, "days"), "birth_weight": (300, 7000, "g"),
+             "los": (0, 3 * 365, "days"), "icu_hours": (0, 24 * 3 * 365, "hours")}
