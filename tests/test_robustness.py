@@ -478,3 +478,23 @@ def test_api_takes_mixed_object_columns_and_lazy_frames() -> None:
     assert list(out["case_id"]) == ["1", "a"] and len(out) == 2
     lazy = pl.DataFrame({"case_id": ["1"], "gender": ["1"], "age": ["65"], "dx": ["I21.000x005"]}).lazy()
     assert drgkit.group(lazy)["drg"].to_list() == drgkit.group(lazy.collect())["drg"].to_list()
+
+
+def test_a_damaged_numba_cache_is_rebuilt_not_fatal(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from drgkit.grouping import kernel
+
+    drgkit.group(pa.table({"case_id": ["1"], "gender": ["1"], "age": ["65"], "dx": ["I21.000x005"]}))
+    cache_dir = Path(kernel.__file__).parent / "__pycache__"
+    damaged = [f for f in cache_dir.glob("kernel.*.nbi")]
+    assert damaged, "the kernel is cached on disk"
+    for f in damaged:
+        f.write_bytes(b"garbage")
+    src = tmp_path / "c.csv"
+    src.write_text("case_id,gender,age,dx\n1,1,65,I21.000x005\n", encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "drgkit.cli", "group", str(src), "-o", str(tmp_path / "o.parquet"),
+                          "-q"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+    assert pq.read_table(tmp_path / "o.parquet").column("drg").to_pylist() == ["FR19"]

@@ -85,13 +85,44 @@ def run_kernel(enc: Encoded, scheme: CompiledScheme, threads: int | None = None)
     args = (enc.dx_off, enc.dx_ids, enc.px_off, enc.px_ids, enc.num, *scheme.kernel_args(),
             out.status, out.drg, out.adrg, out.rule, out.reason, out.cc_level, out.cc_pos)
     if threads == 1:  # serial and without the GIL: callers may run several batches at once on their threads
-        kernel.group_range(0, n, *args)
+        _with_sound_cache(kernel, lambda: kernel.group_range(0, n, *args))
         return out
     with _KERNEL_LOCK:  # one parallel launch at a time: numba's thread pool is shared by the process
         if threads:
             numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
-        kernel.group_batch(*args)
+        _with_sound_cache(kernel, lambda: kernel.group_batch(*args))
     return out
+
+
+_CACHE_LOCK = threading.Lock()
+
+
+def _with_sound_cache(kernel, call: Callable[[], None]) -> None:
+    """Run a kernel call; if numba's on-disk cache of the kernel is damaged (a truncated .nbi / .nbc after a
+    full disk or a killed compile), empty it and compile afresh once, instead of failing every run until the
+    files are deleted by hand."""
+    import pickle
+
+    try:
+        call()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError) as exc:
+        if "numba" not in "".join(_frames(exc)):
+            raise
+        with _CACHE_LOCK:
+            for value in vars(kernel).values():
+                cache = getattr(value, "_cache", None)
+                if cache is not None and hasattr(cache, "flush"):
+                    cache.flush()
+        call()
+
+
+def _frames(exc: BaseException) -> list[str]:
+    """The file names of a traceback (to tell a numba cache failure from a real error)."""
+    names, tb = [], exc.__traceback__
+    while tb is not None:
+        names.append(tb.tb_frame.f_code.co_filename)
+        tb = tb.tb_next
+    return names
 
 
 def warm_kernel(scheme: CompiledScheme, threads: int | None = None) -> None:
