@@ -76,3 +76,19 @@ def test_whatif_gives_the_group_and_payment_of_each_finer_code() -> None:
         assert alt["drg"] == again["drg"] and alt["changed"]
         assert alt["standard_payment"] and alt["standard_payment"] > 0
     assert "细目 finer codes instead (5)" in w.text()
+
+
+def test_group_explain_says_why_in_one_sentence_per_row(tmp_path) -> None:
+    from drgkit.api import group_canonical
+    from drgkit.io import canonicalize
+
+    table = canonicalize(pa.table({"case_id": ["a", "b", "c"], "gender": ["1", "1", "1"], "age": ["65", "65", None],
+                                   "dx": ["I21.000x005|I50.900", "I21.000", "J18.900"], "px": ["36.0601", "", ""]}))
+    scheme = load_compiled("chs-drg-1.1")
+    rows = group_canonical(table, scheme, explain="all").to_pylist()
+    assert rows[0]["explanation"].startswith("主要诊断 I21.000x005 急性前壁尖部心肌梗死 → MDCF")
+    assert f"→ {rows[0]['drg']} " in rows[0]["explanation"] and "MCC：I50.900" in rows[0]["explanation"]
+    assert rows[1]["explanation"].startswith("U05 主要诊断为灰码") and "I21.001 急性前壁心肌梗死" in rows[1]["explanation"]
+    assert rows[2]["explanation"] == "V02 年龄缺失"
+    problems = group_canonical(table, scheme, explain="problems").column("explanation").to_pylist()
+    assert problems[0] is None and problems[1:] == [rows[1]["explanation"], rows[2]["explanation"]]

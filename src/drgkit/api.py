@@ -59,13 +59,20 @@ def _repair(prep: PreparedCases, scheme: CompiledScheme, options: Options) -> Pr
 
 
 def group_canonical(table: pa.Table, scheme: CompiledScheme, options: Options = Options(),
-                    threads: int | None = None) -> pa.Table:
-    """Group a canonical table (see :mod:`drgkit.io`): its columns plus the result columns."""
+                    threads: int | None = None, explain: str | None = None) -> pa.Table:
+    """Group a canonical table (see :mod:`drgkit.io`): its columns plus the result columns.  ``explain``
+    (``problems`` or ``all``) adds an ``explanation`` column: why each row got its group, in one sentence."""
     prep = _repair(prepare(table, strict_gender=options.strict_gender), scheme, options)
     enc = encode(prep, scheme)
     out = run_kernel(enc, scheme, threads)
     typed, notes = typed_fields(table, prep)
     columns = outcome_columns(prep, enc, out, scheme)
+    if explain:
+        from .grouping.batch import final_status
+        from .grouping.sentences import sentences
+
+        status, reason, _ = final_status(prep, enc, out, scheme)
+        columns["explanation"] = sentences(enc, out, scheme, explain, status, reason)
     if notes is not None:
         columns["warnings"] = join_notes(columns["warnings"], notes)
     return attach(typed, columns)

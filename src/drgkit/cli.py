@@ -189,6 +189,8 @@ def group(
     header_row: HeaderRowOption = None,
     allow_unmapped: AllowUnmapped = False,
     canonical: Canonical = False,
+    explain_rows: Optional[str] = typer.Option(None, "--explain", help="Add a column saying why, in one sentence: "
+                                               "'problems' (rows not grouped) or 'all'"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors"),
 ) -> None:
     """Group every abstract of INPUT; one output row per input row, same order: the input's columns (numbers
@@ -207,6 +209,8 @@ def group(
 
     def work() -> None:
         mapping = _parse_map(map_)
+        if explain_rows not in (None, "problems", "all"):
+            raise CliError(f"--explain takes problems or all, not {explain_rows!r}")
         options = Options(strict_gender=strict_gender, convert_codes=convert_codes, fix_case=fix_case)
         if scheme.startswith("dip:"):  # a DIP catalogue folder instead of a DRG scheme
             from .dip import load_catalogue
@@ -226,7 +230,7 @@ def group(
                              daemon=True).start()
 
             def group_batch(batch):
-                return group_canonical(batch, compiled, options, batch_threads)
+                return group_canonical(batch, compiled, options, batch_threads, explain=explain_rows)
             label = compiled.id
         source = open_cases(input, mapping=mapping, sheet=_sheet(sheet), header_row=header_row,
                             diagnoses=diagnoses, procedures=procedures, allow_unmapped=allow_unmapped,

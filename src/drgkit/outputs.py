@@ -15,7 +15,10 @@ DIP_COLUMNS = ("status", "reason", "warnings", "dip_group", "dip_kind", "dip_tie
 PRICE_COLUMNS = ("pay_table", "pay_level", "pay_insurance", "rw", "base_rate", "level_coefficient",
                  "standard_payment", "cost_ratio", "case_type", "payment", "patient_payment", "fund_payment",
                  "margin", "price_reason")
+#: ``group --explain``.
+EXPLAIN_COLUMNS = ("explanation",)
 #: ``group --edits`` / ``validate``.
 EDIT_COLUMNS = ("edits",)
 #: Every column a stage adds.
-ALL_RESULT_COLUMNS = tuple(dict.fromkeys(DRG_COLUMNS + DIP_COLUMNS + PRICE_COLUMNS + EDIT_COLUMNS))
+ALL_RESULT_COLUMNS = tuple(dict.fromkeys(DRG_COLUMNS + DIP_COLUMNS + PRICE_COLUMNS + EDIT_COLUMNS
+                                         + EXPLAIN_COLUMNS))

@@ -223,14 +223,15 @@ def unknown_pdx(pdx: np.ndarray, scheme: CompiledScheme) -> np.ndarray:
     return ~known | ((scheme.dx_known[safe] == 0) & (scheme.dx_mdc_bits[safe] == 0))
 
 
-def outcome_columns(prep: PreparedCases, enc: Encoded, out: Outcome, scheme: CompiledScheme) -> dict[str, pa.Array]:
-    """The result columns of a batch (``RESULT_COLUMNS``)."""
+def final_status(prep: PreparedCases, enc: Encoded, out: Outcome, scheme: CompiledScheme
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(status, reason, rows with unreadable fields) as reported: the kernel's, refined where the record says
+    more — an unreadable field makes it invalid whatever the scheme checks; a principal diagnosis unknown to
+    the dictionary (U01) or grey (U05) explains an ungroupable record better than "enters no MDC"."""
     n = prep.n
     status = out.status.copy()
     reason = out.reason.astype(np.int32)
-    # a field that could not be read makes the record invalid whatever the scheme checks
     problem = prep.problems.is_valid().to_numpy(zero_copy_only=False) if n else np.zeros(0, bool)
-    # a principal diagnosis unknown to the dictionary explains an ungroupable record better
     pdx = np.where(np.diff(enc.dx_off) > 0, enc.dx_ids[np.minimum(enc.dx_off[:-1], max(len(enc.dx_ids) - 1, 0))]
                    if len(enc.dx_ids) else -1, -2)
     reason[(status == P.ST_UNGROUPABLE) & unknown_pdx(pdx, scheme)] = P.R_PDX_UNKNOWN
@@ -240,6 +241,13 @@ def outcome_columns(prep: PreparedCases, enc: Encoded, out: Outcome, scheme: Com
     reason[(status == P.ST_UNGROUPABLE) & pdx_grey] = P.R_PDX_GREY
     status[problem] = P.ST_INVALID
     reason[problem] = P.R_INPUT
+    return status, reason, problem
+
+
+def outcome_columns(prep: PreparedCases, enc: Encoded, out: Outcome, scheme: CompiledScheme) -> dict[str, pa.Array]:
+    """The result columns of a batch (``RESULT_COLUMNS``)."""
+    n = prep.n
+    status, reason, problem = final_status(prep, enc, out, scheme)
     codes = sorted(P.REASONS)
     pos = _positions(codes, reason)
     reasons = _labels(scheme, "_reasons",
