@@ -498,3 +498,10 @@ def test_a_damaged_numba_cache_is_rebuilt_not_fatal(tmp_path: Path) -> None:
                           "-q"], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
     assert pq.read_table(tmp_path / "o.parquet").column("drg").to_pylist() == ["FR19"]
+
+
+def test_explain_names_the_unreadable_field_as_group_does() -> None:
+    d = drgkit.explain(dx="I21.000x005", age=65, sex="x").as_dict()
+    [row] = drgkit.group(pa.table({"case_id": ["1"], "gender": ["x"], "age": ["65"], "dx": ["I21.000x005"]})).to_pylist()
+    assert d["reason"]["code"] == "V06" and d["reason"]["detail"] == "gender: 'x' is not a recognised sex"
+    assert row["reason"].endswith(d["reason"]["detail"])

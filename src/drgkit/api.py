@@ -134,6 +134,7 @@ class Explanation:
     px: list[str]
     dx_ids: list[int]
     px_ids: list[int]
+    detail: str | None = None  # which field could not be read (V06), as group's reason says it
 
     def as_dict(self) -> dict[str, Any]:
         """Machine-readable form (``drgkit explain --json``)."""
@@ -143,7 +144,7 @@ class Explanation:
         return {
             "scheme": s.id, "scheme_checksum": s.checksum,
             "status": P.STATUS_NAMES[r.status],
-            "reason": {"code": code, "en": en, "zh": zh} if code else None,
+            "reason": {"code": code, "en": en, "zh": zh, "detail": self.detail} if code else None,
             "mdc": s.drg_mdc[r.drg] if grouped else "0000",
             "mdc_name": self._mdc_name(s.drg_mdc[r.drg]) if grouped else None,
             "adrg": (s.adrg_codes[r.adrg] if r.adrg >= 0 else "QY") if grouped else "00",
@@ -236,7 +237,8 @@ class Explanation:
         lines.append(f"结果 result: {d['status']}  MDC {d['mdc']}  ADRG {d['adrg']}  DRG {d['drg']}"
                      + (f"  {d['drg_name']}" if d["drg_name"] else ""))
         if d["reason"]:
-            lines.append(f"原因 reason: {d['reason']['code']} {d['reason']['zh']} / {d['reason']['en']}")
+            detail = f": {d['reason']['detail']}" if d["reason"].get("detail") else ""
+            lines.append(f"原因 reason: {d['reason']['code']} {d['reason']['zh']} / {d['reason']['en']}{detail}")
         cc = d["cc_level"]
         lines.append(f"并发症 complication level: {cc}" + (f" (set by {d['cc_code']})" if d["cc_code"] else ""))
         return "\n".join(lines)
@@ -284,4 +286,5 @@ def explain(dx: str | list[str], px: str | list[str] | None = None, *, age: int 
         result = Result(result.status, result.drg, result.adrg, result.rule, result.reason, P.CC_NONE, -1,
                         result.trace)
     return Explanation(compiled, result, row, enc.dx_flat.to_pylist(), enc.px_flat.to_pylist(),
-                       [int(i) for i in enc.dx_ids], [int(i) for i in enc.px_ids])
+                       [int(i) for i in enc.dx_ids], [int(i) for i in enc.px_ids],
+                       detail=prep.problems[0].as_py() if result.reason == P.R_INPUT else None)

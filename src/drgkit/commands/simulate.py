@@ -33,6 +33,8 @@ def register(app: typer.Typer) -> None:
 
         try:
             t0 = time.perf_counter()
+            if output.exists() and not output.is_dir():  # said before the run, not after it
+                raise ScenarioError(f"{output}: is a file; -o names the folder for the results")
             if example:
                 from ..simulate.example import write_example
 
