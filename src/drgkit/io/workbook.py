@@ -24,6 +24,8 @@ def headers_zh() -> dict[str, str]:
 
 STATUS_ZH = {"ok": "入组", "ungroupable": "未入组 (0000)", "ambiguous": "歧义组 (QY)", "invalid": "无效病案"}
 CC_ZH = {"none": "无", "cc": "CC 一般并发症", "mcc": "MCC 严重并发症"}
+CASE_TYPE_ZH = {"normal": "正常病例", "high_ratio": "高倍率病例", "low_ratio": "低倍率病例",
+                "special": "特殊病例（按项目）", "unpriced": "未计价"}
 
 
 def _translate(column: pa.ChunkedArray | pa.Array, mapping: dict[str, str]) -> pa.Array:
@@ -51,6 +53,8 @@ def chinese_sheet(result: pa.Table) -> pa.Table:
             column = _translate(column, STATUS_ZH)
         elif name == "cc_level":
             column = _translate(column, CC_ZH)
+        elif name == "case_type":
+            column = _translate(column, CASE_TYPE_ZH)
         elif name == "reason":
             column = _reason_zh(column)
         header = headers_zh().get(name, name)
