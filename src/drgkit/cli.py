@@ -125,7 +125,8 @@ def _tally(result, counts: Counter, drgs: Counter, reasons: Counter | None = Non
         counts[item["values"]] += item["counts"]
     if reasons is not None and "reason" in result.column_names:
         # the reason without the values it quotes, so rows failing the same way count together
-        shape = pc.replace_substring_regex(result.column("reason"), r"'[^']*'|(?:: [A-Z]\d{2}\.\S*$)", "'…'")
+        shape = pc.replace_substring_regex(result.column("reason"), r"'[^']*'", "'…'")
+        shape = pc.replace_substring_regex(shape, r": [A-Z]\d{2}\.\S*$", ": …")  # the grey code U05 names
         for item in pc.value_counts(shape).to_pylist():
             if item["values"] is not None:
                 reasons[item["values"]] += item["counts"]
