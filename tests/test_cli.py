@@ -257,7 +257,7 @@ def test_explain_prints_path_and_chinese_names() -> None:
     for needle in ("chs-drg-1.1", "MDCF", "循环系统疾病及功能障碍", "FM1", "FM19", "经皮冠状动脉支架植入",
                    "I21.000x005", "E11.900", "36.0601", "冠状动脉药物涂层支架置入术", "结果 result: ok"):
         assert needle in out, needle
-    assert "✓ rule     FM1" in out
+    assert "✓ 入组规则   FM1" in out and "主要手术在本组手术表内" in out
 
 
 def test_explain_json() -> None:

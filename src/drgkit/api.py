@@ -24,6 +24,7 @@ from .io.prepare import PreparedCases
 from .schemes import program as P
 from .schemes.compile import load_compiled
 from .schemes.program import CompiledScheme
+from .schemes.words import phrase
 
 DEFAULT_SCHEME = "chs-drg-1.1"
 
@@ -121,6 +122,11 @@ def column_mapping(data: Any, *, mapping: Mapping[str, str] | None = None, allow
     table, _ = to_arrow(data)
     _, plan, warnings = canonicalize_with_plan(table, mapping=mapping, allow_unmapped=allow_unmapped)
     return CaseSource(Path("<table>"), plan, warnings).mapping_report()
+
+
+#: The kinds of step a trace records, as a coder reads them.
+_STEP_ZH = {"mdc": "MDC", "rule": "入组规则", "split": "细分", "adrg": "ADRG", "qy": "歧义检查", "first_qy": "歧义检查",
+            "else_qy": "歧义检查", "check": "病案校验", "retry": "重试"}
 
 
 @dataclass
@@ -223,8 +229,8 @@ class Explanation:
         for st in d["trace"]:
             if not verbose and not st["matched"] and st["step"] in ("mdc", "rule", "split", "qy"):
                 continue
-            atoms = ", ".join(f"{a['atom']}={'✓' if a['value'] else '✗'}" for a in st["atoms"])
-            atoms = atoms or ("always" if st["step"] == "split" else "")
+            atoms = "；".join(phrase(a["atom"], a["value"]) for a in st["atoms"])  # plain words, not atoms
+            atoms = atoms or ("无条件" if st["step"] == "split" else "")
             mark = "✓" if st["matched"] else "✗"
             label = st["item"]
             if st["step"] == "mdc":
@@ -233,7 +239,8 @@ class Explanation:
                 label = f"{label} {self._rule_name(label)}"
             elif st["step"] in ("split", "adrg"):
                 label = f"{label} {self._drg_name(label)}"
-            lines.append(f"  {mark} {st['step']:<8} {label}  {atoms}")
+            step = _STEP_ZH.get(st["step"], st["step"])
+            lines.append(f"  {mark} {step:<6} {label}  {atoms}")
         lines.append(f"结果 result: {d['status']}  MDC {d['mdc']}  ADRG {d['adrg']}  DRG {d['drg']}"
                      + (f"  {d['drg_name']}" if d["drg_name"] else ""))
         if d["reason"]:

@@ -1,0 +1,36 @@
+"""Rule atoms in plain Chinese: every atom of every shipped scheme has a phrase, and explain prints phrases."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import drgkit
+from drgkit.schemes.compile import load_compiled
+from drgkit.schemes.tables import list_schemes
+from drgkit.schemes.words import phrase
+
+
+@pytest.mark.parametrize("scheme", [s.id for s in list_schemes()])
+def test_every_atom_of_every_scheme_has_a_phrase(scheme: str) -> None:
+    for atom in load_compiled(scheme).atom_text:
+        for holds in (True, False):
+            text = phrase(atom, holds)
+            assert text != atom and "不成立" not in text, atom
+            assert not re.search(r"[a-z_]+\(", text), (atom, text)
+
+
+@pytest.mark.parametrize("atom, holds, expected", [
+    ("main_px_in(px)", True, "主要手术在本组手术表内"), ("pdx_in(dx)", False, "主要诊断不在本组诊断表内"),
+    ("age<=28", True, "年龄 <= 28 岁"), ("weight<1500", False, "出生体重不满足 < 1500 克"),
+    ("gender_eq(2)", True, "性别为女"), ("leaving_type_in(2;3)", True, "离院方式为 2;3"), ("mcc", False,
+                                                                                        "不伴严重并发症或合并症（MCC）"),
+])
+def test_phrases(atom: str, holds: bool, expected: str) -> None:
+    assert phrase(atom, holds) == expected
+
+
+def test_explain_prints_words_not_atoms() -> None:
+    text = drgkit.explain(dx="I21.000x005|I50.900", px="36.0601", age=65, sex=1).text(verbose=True)
+    assert "主要手术在本组手术表内" in text and "入组规则" in text
+    assert "main_px_in" not in text and "pdx_in" not in text and "=✓" not in text
