@@ -220,7 +220,9 @@ class HeaderPlan:
         if not headers:
             return False
         part = self.parts[headers[0]]
-        return part.role.endswith("_main") or part.role.endswith("_all")
+        # a numbered-from-the-principal family holds it only in its column 1: with 出院诊断编码1 missing,
+        # 出院诊断编码2 would silently become the principal
+        return part.role.endswith("_main") or (part.role.endswith("_all") and part.number in (None, 0, 1))
 
     def is_read(self, header: str) -> bool:
         """Whether a source column is read as a field or as codes (else it is carried through unread)."""

@@ -31,6 +31,8 @@ def vocabulary(name: str) -> dict[str, str]:
 # a code written before its text: "1.医嘱离院", "1-医嘱离院", "1 医嘱离院", "(1)医嘱离院"
 _CODE_THEN_TEXT = re.compile(r"^\(?(\d{1,3})\)?[.\-、:：)]?(\D.*)$")
 _NUMBER = r"\d+(?:\.\d+)?"
+# a leading sign is read too, so that "-3天" is reported as negative rather than as not a number
+_SIGNED = r"[+-]?\d+(?:\.\d+)?"
 
 
 def lookup(name: str, value: str | None) -> str | None:
@@ -57,7 +59,7 @@ def codes(name: str, values: list[str | None]) -> list[str | None]:
     return [lookup(name, v) for v in values]
 
 
-_AGE = re.compile(rf"^(?:(?P<y>{_NUMBER})(?:岁|周岁|y|yr|yrs|years?))?(?:(?P<m>{_NUMBER})(?:个月|月|m|mo|months?))?"
+_AGE = re.compile(rf"^(?P<sign>[+-])?(?:(?P<y>{_NUMBER})(?:岁|周岁|y|yr|yrs|years?))?(?:(?P<m>{_NUMBER})(?:个月|月|m|mo|months?))?"
                   rf"(?:(?P<d>{_NUMBER})(?:天|日|d|days?))?$")
 
 
@@ -76,14 +78,17 @@ def ages(values: list[str | None]) -> list[tuple[str | None, int | None]]:
             continue
         key = clean(value)
         match = _AGE.match(key) if key else None
-        if not match or not any(match.group(g) for g in "ymd") or re.fullmatch(_NUMBER, key):
+        if not match or not any(match.group(g) for g in "ymd") or re.fullmatch(_SIGNED, key):
             out.append((value, None))  # the number parser reads it, or reports it as written
+            continue
+        if match.group("sign") == "-":  # "-3岁", "-2月": the number parser reports it as negative
+            out.append(("-" + next(match.group(g) for g in "ymd" if match.group(g)), None))
             continue
         years = float(match.group("y") or 0)
         months = float(match.group("m") or 0)
         days = float(match.group("d") or 0)
         whole = int(years) if years == int(years) else years
-        if years == 0 and (months or days):
+        if years == 0 and (match.group("m") or match.group("d")):  # 3月, 15天, and 0天 (born that day)
             out.append(("0", int(round(months * 30 + days))))
         else:
             out.append((str(whole), None))
@@ -105,7 +110,7 @@ def strip_unit(field: str, values: list[str | None]) -> list[str | None]:
     unit = _UNITS.get(field)
     if unit is None:
         return values
-    pattern = re.compile(rf"^({_NUMBER})(?:{unit})$")
+    pattern = re.compile(rf"^({_SIGNED})(?:{unit})$")
     out = []
     for value in values:
         if value is None:
@@ -116,7 +121,12 @@ def strip_unit(field: str, values: list[str | None]) -> list[str | None]:
     return out
 
 
-_MONEY = re.compile(r"^[¥￥]?([+-]?(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d+)?)元?$")
+#: An amount as exports write it: an optional ¥ (NFKC turns ￥ into ¥), digits with or without correct
+#: thousands commas (``12,345.60``; ``1,23`` is refused: a decimal comma or a typing slip, not 123), an
+#: optional 元 (yuan); spaces only next to the ¥ / 元.  Group 1 is the number.  RE2 syntax: prepare()
+#: applies it to whole columns with pyarrow, as amounts are nearly all distinct.
+MONEY = r"^¥?\s*([+-]?(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d+)?)\s*元?$"
+_MONEY = re.compile(MONEY)
 
 
 def amounts(values: list[str | None]) -> list[str | None]:
@@ -127,8 +137,7 @@ def amounts(values: list[str | None]) -> list[str | None]:
         if value is None:
             out.append(None)
             continue
-        key = clean(value).replace("，", ",")
-        match = _MONEY.match(key)
+        match = _MONEY.match(unicodedata.normalize("NFKC", value).strip())
         out.append(match.group(1).replace(",", "") if match else value)
     return out
 

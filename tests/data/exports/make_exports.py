@@ -30,14 +30,19 @@ CN_NUMBERS = ["一", "二", "三", "四", "五", "六", "七", "八", "九", "�
 
 
 def dev_rows(name: str, n: int, seed: int) -> list[dict[str, str]]:
-    """``n`` rows of a dev file: the most diagnoses and procedures, newborns, no procedure, then a spread."""
+    """``n`` rows of a dev file: the most diagnoses and procedures, newborns, no procedure, a blank field
+    (gender, age or diagnoses), a gender that is not 1/2, infants aged whole months, then a seeded spread."""
     with open(DATA / name, encoding="utf-8") as f:
         rows = [{k: r[k] for k in CANONICAL} for r in csv.DictReader(f)]
     rng = random.Random(seed)
     by_codes = sorted(range(len(rows)), key=lambda i: -(rows[i]["dx"].count("|") + rows[i]["px"].count("|")))
     newborns = [i for i, r in enumerate(rows) if r["age"] == "0" and r["age_days"]]
     no_px = [i for i, r in enumerate(rows) if not r["px"]]
-    picked = list(dict.fromkeys(by_codes[:30] + newborns[:25] + no_px[:20] + rng.sample(range(len(rows)), n)))
+    blank = [i for i, r in enumerate(rows) if not (r["gender"] and r["age"] and r["dx"])]  # a field left blank
+    odd_gender = [i for i, r in enumerate(rows) if r["gender"] not in ("1", "2", "")]  # M, 0, 3, 9
+    whole_months = [i for i in newborns if int(rows[i]["age_days"]) % 30 == 0 and rows[i]["age_days"] != "0"]  # 3月
+    picked = list(dict.fromkeys(by_codes[:30] + newborns[:25] + whole_months[:2] + no_px[:20] + blank[:8] + odd_gender[:4]
+                                + rng.sample(range(len(rows)), n)))
     return [rows[i] for i in sorted(picked[:n])]
 
 
@@ -135,6 +140,42 @@ def as_written_2(field: str, value: str) -> str:
     return value
 
 
+def as_written_3(field: str, value: str) -> str:
+    """82.0 (the age a spreadsheet wrote as a float), 12345.60元, 12天, 男/女, 医嘱离院 …"""
+    if value == "":
+        return value
+    if field == "age":
+        return f"{value}.0"
+    if field == "total_cost":
+        return f"{float(value):.2f}元"
+    if field in ("gender", "leaving_type", "los"):
+        return as_written(field, value)
+    return value
+
+
+def newborn_age(age: str, age_days: str) -> str:
+    """年龄 as the front sheet writes an age under one year: 15天, 3月, 3月5天 (30 days a month); 82岁 above."""
+    if age == "0" and age_days:
+        months, days = divmod(int(age_days), 30)
+        if not months:
+            return f"{days}天"
+        return f"{months}月" if not days else f"{months}月{days}天"
+    return f"{age}岁" if age else ""
+
+
+def ages_twin(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The twin of an export whose only age columns is 年龄 (15天 / 3月 / 82岁): age in days kept under one
+    year (the 年龄 value says it), blank above (no column holds it)."""
+    return [{**r, "age_days": r["age_days"] if r["age"] == "0" else ""} for r in rows]
+
+
+def newborn_ages(rows: list[dict[str, str]]) -> list[dict[str, object]]:
+    out = wide(rows, days=None, values=as_written)
+    for row, r in zip(out, rows):
+        row["年龄"] = newborn_age(r["age"], r["age_days"])
+    return out
+
+
 def as_mf(field: str, value: str) -> str:
     if field == "gender":
         return {"1": "M", "2": "F"}.get(value, value)
@@ -154,13 +195,15 @@ def write_csv(path: Path, rows: list[dict[str, object]], *, encoding="utf-8", ne
 
 
 def write_xlsx(path: Path, rows: list[dict[str, object]], *, title: bool = False, notes: bool = False,
-               typed: bool = False) -> None:
+               typed: bool = False, sheet_name: str = "病案首页") -> None:
     book = openpyxl.Workbook()
     sheet = book.active
     if notes:
         sheet.title = "说明"
         sheet.append(["本文件由病案管理系统导出；字段说明：性别 1 男 2 女；离院方式 1 医嘱离院 …"])
-        sheet = book.create_sheet("病案首页")
+        sheet = book.create_sheet(sheet_name)
+    else:
+        sheet.title = sheet_name
     header = list(rows[0])
     if title:
         sheet.append(["住院病案首页数据导出（2024年）"])
@@ -232,6 +275,14 @@ def three_tables(folder: Path, stem: str, rows, chinese: bool) -> tuple[str, str
     return names
 
 
+def write_twin(path: Path, rows: list[dict[str, str]]) -> str:
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, CANONICAL, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path.name
+
+
 def main() -> None:
     out = HERE
     for old in out.glob("*"):
@@ -241,13 +292,10 @@ def main() -> None:
     sets = {"chs-drg-1.1": dev_rows("chs-drg-1.1-dev.csv", 200, 11), "chs-drg-2.0": dev_rows("chs-drg-2.0-dev.csv", 150, 20)}
     for scheme, rows in sets.items():
         tag = scheme.replace("chs-drg-", "v").replace(".", "")
-        twin = f"{tag}.twin.csv"
-        with open(out / twin, "w", encoding="utf-8", newline="") as f:
-            writer = csv.DictWriter(f, CANONICAL, lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
+        twin = write_twin(out / f"{tag}.twin.csv", rows)
+        ages = write_twin(out / f"{tag}_ages.twin.csv", ages_twin(rows))
 
-        def add(name: str, note: str, **extra: str) -> None:
+        def add(name: str, note: str, twin: str = twin, **extra: str) -> None:
             manifest.append({"file": name, "twin": twin, "scheme": scheme, "diagnoses": extra.get("diagnoses", ""),
                              "procedures": extra.get("procedures", ""), "notes": note})
 
@@ -273,6 +321,21 @@ def main() -> None:
         write_xlsx(out / f, wide(rows, with_names=True), title=True, notes=True)
         add(f, "xlsx: notes sheet first, merged title row and a blank row above the header")
         if scheme != "chs-drg-1.1":
+            # the 2.0 cases again: newborn ages in an xlsx with a title row only, values and one code column
+            f = "v20_newborn_ages.xlsx"
+            write_xlsx(out / f, newborn_ages(rows), title=True, sheet_name="Sheet1")
+            add(f, "年龄 as 15天 / 3月 / 3月5天 / 82岁 (no 天龄 column), xlsx with a merged title row", twin=ages)
+            f = "v20_values_2_crlf.csv"
+            write_csv(out / f, wide(rows, dx_other="次要诊断编码{n}", values=as_written_2), newline="\r\n")
+            add(f, "男性/女性, full-width ages, 1.医嘱离院, 元; 次要诊断编码N; UTF-8 CRLF")
+            f = "v20_single_fullwidth_gbk.csv"
+            write_csv(out / f, single_column(rows, "，", "，"), encoding="gbk")
+            add(f, "one column joined by ，, GBK")
+            f = "v20_interface_wide.xls"
+            write_xls(out / f, wide(rows, case="setl_id", sex="gend", age="age", days="nwb_age", weight="nwb_bir_wt",
+                                    dept="dscg_caty", los="act_ipt_days", leave="dscg_way", cost="medfee_sumamt",
+                                    dx_main=None, dx_other="diag_code{n}", px_main=None, px_other="oprn_oprt_code{n}"))
+            add(f, ".xls with interface field codes, numbered diag_code1… / oprn_oprt_code1…")
             continue
         # the rest: every other family, on the 1.1 cases
         for f, kw, note in [
@@ -325,6 +388,12 @@ def main() -> None:
         f = "v11_values.xlsx"
         write_xlsx(out / f, wide(rows, values=as_written))
         add(f, "xlsx with values as written")
+        f = "v11_newborn_ages_crlf.csv"
+        write_csv(out / f, newborn_ages(rows), newline="\r\n")
+        add(f, "年龄 as 15天 / 3月 / 3月5天 / 82岁 (no 天龄 column), UTF-8 CRLF", twin=ages)
+        f = "v11_values_3.csv"
+        write_csv(out / f, wide(rows, values=as_written_3, dx_other="其他诊断编码（{n}）"), encoding="utf-8-sig")
+        add(f, "年龄 82.0, 12345.60元, 12天, 男/女, 医嘱离院; numbering （1）; UTF-8 with BOM")
         f = "v11_old.xls"
         write_xls(out / f, wide(rows, dx_main="主要诊断代码", dx_other="其他诊断代码{n}"))
         add(f, ".xls (Excel 97-2003)")
