@@ -143,3 +143,41 @@ def test_every_writer_reads_back_what_it_wrote(generated: Path, tmp_path: Path, 
     assert back.column("drg").to_pylist() == out.column("drg").to_pylist() if "drg" in back.column_names else True
     key = "case_id"
     assert [str(v) for v in back.column(key).to_pylist()] == out.column(key).to_pylist()
+
+
+def test_validate_rows_do_not_depend_on_the_batch_size(generated: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    outs = []
+    for batch in ("1000", "7", "1"):
+        out = tmp_path / f"v-{batch}.parquet"
+        result = runner.invoke(app, ["validate", str(generated), "-o", str(out), "-q", "--batch-size", batch])
+        assert result.exit_code == 0, result.output
+        outs.append(pq.read_table(out))
+    assert outs[0].num_rows == 503
+    assert all(other.equals(outs[0]) for other in outs[1:])
+
+
+def test_dip_group_through_group_and_dip_group_agree_at_any_batch_size(tmp_path: Path) -> None:
+    import polars as pl
+
+    from drgkit import dip
+
+    rows = []
+    for k, (pdx, px, n) in enumerate([("K35.300", "47.0100", 30), ("I21.000", "36.0601", 30), ("J18.900", "", 30),
+                                      ("D38.501|Q27.306", "31.9804", 20), ("C16.802", "42.9200x007|88.9700", 20)]):
+        rows += [{"case_id": f"c{k}-{i}", "gender": "1", "age": "60", "dx": pdx, "px": px, "los": "5",
+                  "total_cost": str(8000 + 37 * i)} for i in range(n)]
+    history = pl.DataFrame(rows)
+    folder = dip.build(history, threshold=10).write(tmp_path / "cat")
+    src = tmp_path / "cases.csv"
+    history.sample(fraction=1.0, shuffle=True, seed=4).write_csv(src)
+    runner = CliRunner()
+    outs = []
+    for args in (["group", str(src), "--scheme", f"dip:{folder}", "--batch-size", "7"],
+                 ["group", str(src), "--scheme", f"dip:{folder}", "--batch-size", "1000"],
+                 ["dip", "group", str(src), "--catalogue", str(folder)]):
+        out = tmp_path / f"o{len(outs)}.parquet"
+        result = runner.invoke(app, [*args, "-o", str(out), "-q"])
+        assert result.exit_code == 0, result.output
+        outs.append(pq.read_table(out).select(["case_id", "status", "dip_group", "score"]).to_pylist())
+    assert outs[0] == outs[1] == outs[2]

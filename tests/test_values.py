@@ -2,19 +2,25 @@
 value that cannot be read makes the row invalid with a reason naming the field and the value."""
 from __future__ import annotations
 
+import csv
+from importlib import resources
+
+import numpy as np
 import pyarrow as pa
 import pytest
 
 import drgkit
 from drgkit.io import canonicalize, prepare
-from drgkit.io.values import ages, amounts, lookup, strip_unit, vocabulary
+from drgkit.io.prepare import PreparedCases
+from drgkit.io.values import ages, amounts, clean, lookup, strip_unit, vocabulary
 from drgkit.payment.tables import INSURANCE, LEVELS, normalize_insurance, normalize_level
 
 
 @pytest.mark.parametrize("written, years, days", [
     ("82", "82", None), ("82岁", "82", None), ("82 岁", "82", None), ("８２岁", "82", None),
     ("3月", "0", 90), ("3个月", "0", 90), ("15天", "0", 15), ("2月15天", "0", 75), ("1岁2月", "1", None),
-    ("0岁", "0", None),
+    ("0岁", "0", None), ("82.0", "82.0", None), ("82.0岁", "82", None), ("15日", "0", 15), ("1岁2个月", "1", None),
+    ("１岁２个月", "1", None), ("0岁3月", "0", 90), ("-3岁", "-3", None), ("-2月", "-2", None),
 ])
 def test_ages(written: str, years: str, days: int | None) -> None:
     assert ages([written]) == [(years, days)]
@@ -27,6 +33,8 @@ def test_an_age_that_is_not_one_comes_back_as_written() -> None:
 @pytest.mark.parametrize("written, code", [
     ("医嘱离院", "1"), ("医嘱转院", "2"), ("医嘱转社区卫生服务机构/乡镇卫生院", "3"), ("非医嘱离院", "4"), ("死亡", "5"),
     ("其他", "9"), ("1.医嘱离院", "1"), ("5-死亡", "5"), ("（2）医嘱转院", "2"), ("２", "2"), ("1.0", "1"),
+    ("医嘱转社区卫生服务机构", "3"), ("医嘱转乡镇卫生院", "3"), ("转社区", "3"), ("1-医嘱离院", "1"), ("1 医嘱离院", "1"),
+    ("3.医嘱转社区卫生服务机构/乡镇卫生院", "3"),
 ])
 def test_leaving_type_words(written: str, code: str) -> None:
     assert lookup("leaving_type", written) == code
@@ -39,8 +47,29 @@ def test_a_code_that_contradicts_its_text_is_not_read() -> None:
 def test_units_and_money() -> None:
     assert strip_unit("los", ["12天", "3日", "7", "x天"]) == ["12", "3", "7", "x天"]
     assert strip_unit("birth_weight", ["3200克", "3200g", "3200 G"]) == ["3200", "3200", "3200"]
-    assert amounts(["12,345.60", "12345.60元", "￥12345.6", "１２３４５.６", "1,23"]) == \
-        ["12345.60", "12345.60", "12345.6", "12345.6", "1,23"]
+    assert strip_unit("icu_hours", ["48小时", "48h", "48.0"]) == ["48", "48", "48.0"]
+    assert strip_unit("los", ["-3天"]) == ["-3"]  # then reported as negative, not as "not a number"
+    assert amounts(["12,345.60", "12345.60元", "￥12345.6", "１２３４５.６", "1,23", "¥ 12,345.60 元", "12,34,5"]) == \
+        ["12345.60", "12345.60", "12345.6", "12345.6", "1,23", "12345.60", "12,34,5"]
+
+
+VALID = {"gender": ({"0", "1", "2"}, "code"), "leaving_type": ({"1", "2", "3", "4", "5", "9"}, "code"),
+         "hospital_level": (set(LEVELS), "level"), "insurance": (set(INSURANCE), "insurance")}
+
+
+@pytest.mark.parametrize("name", sorted(VALID))
+def test_vocabulary_file_rows(name: str) -> None:
+    """Each file: a `value,<meaning>` header, two non-blank fields a row, every meaning valid, and no two
+    rows that read the same once cleaned (NFKC, spaces, case) but mean different things."""
+    valid, meaning = VALID[name]
+    with resources.files("drgkit.io").joinpath("vocab", f"{name}.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["value", meaning]
+    seen: dict[str, str] = {}
+    for row in rows[1:]:
+        assert len(row) == 2 and row[0].strip() and row[1] in valid, row
+        assert seen.setdefault(clean(row[0]), row[1]) == row[1], row
+        assert lookup(name, row[0]) == row[1]
 
 
 def test_every_vocabulary_maps_to_a_valid_value() -> None:
@@ -79,6 +108,46 @@ def test_written_values_group_exactly_as_their_plain_twins() -> None:
             (p["age"], p["gender"], p["leaving_type"], p["los"], p["total_cost"])
 
 
+def _prepared(**columns: list) -> PreparedCases:
+    n = len(next(iter(columns.values())))
+    return prepare(canonicalize(pa.table({"case_id": [str(i) for i in range(n)], "dx": ["I21.000x005"] * n,
+                                          **columns})))
+
+
+def test_written_forms_read_as_their_numbers() -> None:
+    p = _prepared(age=["82", "82岁", "82.0", "82 岁", "８２", "1岁2个月"],
+                  los=["12天", "12日", "12.0", "１２天", "12 天", "12"],
+                  birth_weight=["3200克", "3200g", "3200G", "3200.0", "3200 g", "3200"],
+                  icu_hours=["48小时", "48h", "48.0", "48 小时", "４８h", "48"],
+                  leaving_type=["医嘱离院", "1.医嘱离院", "1-医嘱离院", "1 医嘱离院", "1.0", "1"],
+                  total_cost=["12345.6", "12,345.60", "12345.60元", "￥12345.6", "¥ 12,345.60 元", "１２，３４５.６"])
+    assert p.problems.null_count == 6
+    assert p.age.tolist() == [82, 82, 82, 82, 82, 1]
+    assert set(p.los.tolist()) == {12} and set(p.birth_weight.tolist()) == {3200} and set(p.icu_hours.tolist()) == {48}
+    assert set(p.leaving_type.tolist()) == {1}
+    assert np.allclose(p.total_cost, 12345.6)
+    assert p.age_days.tolist() == [-1] * 6  # years, or years and months: no age in days
+
+
+def test_every_leaving_type_word_gives_its_code() -> None:
+    words = ["医嘱离院", "医嘱转院", "医嘱转社区卫生服务机构/乡镇卫生院", "非医嘱离院", "死亡", "其他", "转社区", "医嘱转乡镇卫生院"]
+    assert _prepared(leaving_type=words).leaving_type.tolist() == [1, 2, 3, 4, 5, 9, 3, 3]
+
+
+def test_unreadable_values_are_reported_as_written() -> None:
+    p = _prepared(age=["82.5岁", "-3岁", "60", "60", "60"], los=["5", "-3天", "x天", "5", "5"],
+                  leaving_type=["1", "1", "1", "1.死亡", "离开"], total_cost=["1,23", "100", "100", "100", "¥x"])
+    assert p.problems.to_pylist() == [
+        "age: '82.5岁' is not a whole number; total_cost: '1,23' is not a number",
+        "age: '-3岁' is negative; los: '-3天' is negative",
+        "los: 'x天' is not a number",
+        "leaving_type: '1.死亡' is not a number",  # the code and the words disagree: neither is trusted
+        "leaving_type: '离开' is not a number; total_cost: '¥x' is not a number",
+    ]
+    assert p.age.tolist()[:2] == [-1, -1] and p.los.tolist()[1:3] == [-1, -1]
+    assert np.isnan(p.total_cost[0]) and np.isnan(p.total_cost[4])
+
+
 def test_an_age_in_months_gives_the_age_in_days_it_implies() -> None:
     table = canonicalize(pa.table({"case_id": ["a", "b", "c"], "dx": ["P07.100"] * 3, "age": ["3月", "15天", "3月"],
                                    "age_days": [None, None, "80"]}))
@@ -87,10 +156,36 @@ def test_an_age_in_months_gives_the_age_in_days_it_implies() -> None:
     assert prepared.age_days.tolist() == [90, 15, 80]  # a given age in days is never overwritten
 
 
+def test_an_age_in_days_groups_a_newborn_as_the_age_in_days_column_does() -> None:
+    """Newborn groups (MDCP) hang on the age in days: 15天 is a 15-day-old, 3月 a 90-day-old."""
+    rows = _group(gender=["1"] * 4, age=["15天", "0", "3月", "0"], age_days=[None, "15", None, "90"],
+                  birth_weight=["2000"] * 4, dx=["P07.200x011|J18.900"] * 4)
+    assert [(r["status"], r["drg"], r["age"], r["age_days"]) for r in rows[:2]] == [("ok", "PS39", 0, 15)] * 2
+    assert [(r["status"], r["drg"], r["age"], r["age_days"]) for r in rows[2:]] == [("ok", "PV13", 0, 90)] * 2
+
+
+def test_death_written_in_words_groups_as_code_5() -> None:
+    """changzhou-2022 is the one shipped scheme with 离院方式 rules (BR17 …: 5天内死亡或转院, died or
+    transferred within 5 days); 死亡 / 医嘱转院 must group exactly as 5 / 2 there."""
+    def run(leaving: list[str]) -> list[tuple]:
+        n = len(leaving)
+        table = pa.table({"case_id": [str(i) for i in range(n)], "gender": ["1"] * n, "age": ["70"] * n,
+                          "los": ["3"] * n, "leaving_type": leaving, "dx": ["I60.000x001"] * n})
+        out = drgkit.group(table, "changzhou-2022", canonical=True).to_pylist()
+        return [(r["status"], r["drg"], r["leaving_type"]) for r in out]
+
+    written, plain = run(["死亡", "5-死亡", "医嘱转院", "医嘱离院"]), run(["5", "5", "2", "1"])
+    assert written == plain
+    assert [lt for _, _, lt in written] == [5, 5, 2, 1]
+
+
 def test_unreadable_values_make_the_row_invalid_naming_field_and_value() -> None:
-    rows = _group(gender=["1", "x"], age=["abc岁", "60"])
+    rows = _group(gender=["1", "x", "1", "1"], age=["abc岁", "60", "60", "60"], leaving_type=["1", "1", "离开", "1"],
+                  total_cost=["100", "100", "100", "12,34"])
     assert rows[0]["status"] == "invalid" and "age: 'abc岁'" in rows[0]["reason"]
     assert rows[1]["status"] == "invalid" and "gender: 'x'" in rows[1]["reason"]
+    assert rows[2]["status"] == "invalid" and "leaving_type: '离开'" in rows[2]["reason"]
+    assert rows[3]["status"] == "invalid" and "total_cost: '12,34'" in rows[3]["reason"]
 
 
 def test_implausible_values_are_read_but_warned() -> None:

@@ -125,9 +125,9 @@ def test_dates_in_every_common_form_and_excel_serials() -> None:
 
 
 def test_money_in_every_common_form() -> None:
-    typed, unread = parse_money(pa.array(["12,345.60", "12345.60元", "￥12345.6", "12 345.6", "x", None]))
-    assert typed.to_pylist() == [12345.6, 12345.6, 12345.6, 12345.6, None, None]
-    assert unread.tolist() == [4]
+    typed, unread = parse_money(pa.array(["12,345.60", "12345.60元", "￥12345.6", "¥ 100 元", "x", None, "1,23"]))
+    assert typed.to_pylist() == [12345.6, 12345.6, 12345.6, 100.0, None, None, None]
+    assert unread.tolist() == [4, 6]  # 1,23: a decimal comma or a slip, not 123 (as the grouper reads costs)
 
 
 def test_a_date_that_does_not_read_is_named_in_warnings_not_dropped_silently() -> None:

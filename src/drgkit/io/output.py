@@ -13,7 +13,8 @@ import pyarrow.compute as pc
 from drgkit.arrowutil import notes_per_row
 from drgkit.io.columns import CANONICAL_COLUMNS, HeaderPlan, fields
 from drgkit.io.prepare import INT_FIELDS, PreparedCases
-from drgkit.io.values import PLAUSIBLE
+
+from drgkit.io.values import MONEY, PLAUSIBLE
 
 #: Date forms seen in exports, tried in order (a value takes the first that reads it).
 DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M",
@@ -127,9 +128,12 @@ def parse_dates(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarra
 def parse_money(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarray]:
     """A text column of amounts (``12,345.60``, ``12345.60元``, ``¥12345.6``) as float64 and the rows whose
     non-blank value is not an amount (null)."""
-    distinct, idx = _distinct_text(column)
-    cleaned = pc.replace_substring_regex(distinct, r"[,，\s]|元$|^[¥￥]", "")
-    number = pc.match_substring_regex(cleaned, r"^[+-]?(\d+\.?\d*|\.\d+)$")
+    distinct, idx = _distinct_text(column)  # NFKC: ￥ is ¥, full-width digits are ASCII
+    plain = pc.match_substring_regex(distinct, r"^[+-]?(\d+\.?\d*|\.\d+)$")
+    # as the grouper reads a cost (io/values.MONEY): 12,345.60, 12345.60元, ¥ 12345.6; 1,23 is not an amount
+    amount = pc.struct_field(pc.extract_regex(distinct, MONEY.replace("(", "(?P<n>", 1)), "n")
+    cleaned = pc.if_else(pc.fill_null(plain, False), distinct, pc.replace_substring(amount, ",", ""))
+    number = pc.is_valid(cleaned)
     blank = pc.fill_null(pc.equal(distinct, ""), True)
     unread = pc.and_(pc.invert(blank), pc.invert(pc.fill_null(number, False))).to_numpy(zero_copy_only=False)
     rows = np.flatnonzero(np.append(unread, False)[idx])

@@ -26,6 +26,7 @@ INT_FIELDS: tuple[str, ...] = ("age", "age_days", "birth_weight", "los", "leavin
 
 _NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _INT32_MAX = 2**31 - 1
+_MONEY = values.MONEY.replace("(", "(?P<n>", 1)  # its number group named, for pc.extract_regex
 
 #: Problems of one field, sparse: the rows that have one and their message ('; '-joined if several).
 Problems = tuple[np.ndarray, pa.Array]
@@ -125,9 +126,13 @@ def _plain_numbers(raw: pa.Array) -> pa.Array | None:
 
 
 def _parse_number(array: pa.Array | None, n: int, field: str,
-                  thousands: bool = False
+                  thousands: bool = False, written: pa.Array | None = None
                   ) -> tuple[pa.Array, list[pa.Array | None], pa.Array | Callable[[], pa.Array]]:
-    """(float64 values with null for missing/unparsable, problem arrays, how each value is shown — lazily)."""
+    """(float64 values with null for missing/unparsable, problem arrays, how each value is shown — lazily).
+
+    ``written``: the values as the input wrote them, when ``array`` holds a reading of them (``82.5`` of
+    ``82.5岁``): messages quote what the user can find in their file.
+    """
     if array is None or pa.types.is_null(array.type):
         return pa.nulls(n, pa.float64()), [], pa.nulls(n, pa.string())
     if pa.types.is_integer(array.type) or pa.types.is_floating(array.type) or pa.types.is_decimal(array.type):
@@ -139,16 +144,19 @@ def _parse_number(array: pa.Array | None, n: int, field: str,
     if pa.types.is_nested(array.type) or pa.types.is_binary(array.type) or pa.types.is_large_binary(array.type):
         raise InputError(f"column {field}: holds {array.type} values, not numbers or text")
     raw = array.cast(pa.string()) if not pa.types.is_boolean(array.type) else pc.cast(array, pa.string())
-    shown = _lazy(lambda: _quoted(raw))
+    shown = _lazy(lambda: _quoted(raw if written is None else written))
     fast = _plain_numbers(raw)
     if fast is not None:
         return fast, [], shown
     text = _text(raw)
-    if thousands:  # "1,234.50", "1234.50元", "¥1234.5" as exported by spreadsheets
-        text = pc.replace_substring_regex(pc.replace_substring(text, ",", ""), r"^[¥￥]|元$", "")
     numeric = pc.fill_null(pc.match_substring_regex(text, _NUMBER), False)
-    values = pc.cast(pc.if_else(numeric, text, pa.scalar(None, pa.string())), pa.float64())
-    not_number = pc.and_(pc.is_valid(text), pc.invert(numeric))
+    read = pc.if_else(numeric, text, pa.scalar(None, pa.string()))
+    other = pc.and_(pc.is_valid(text), pc.invert(numeric))
+    if thousands and pc.any(other).as_py():  # "12,345.60", "12345.60元", "¥ 12345.6": see values.MONEY
+        money = pc.struct_field(pc.extract_regex(text.filter(other), _MONEY), "n")  # null: not an amount
+        read = pc.replace_with_mask(read, other, pc.replace_substring(money, ",", ""))
+    values = pc.cast(read, pa.float64())
+    not_number = pc.and_(pc.is_valid(text), pc.is_null(read))
     return values, [_message(not_number, field, shown, " is not a number")], shown
 
 
@@ -232,13 +240,18 @@ def _int_text(text: pa.Array, field: str, encoded: pa.DictionaryArray | None = N
             distinct = pa.array([values.lookup("leaving_type", v) or v for v in raw], pa.string())
         else:
             distinct = pa.array(values.strip_unit(field, raw), pa.string())
-    ints, messages = _int_values(distinct, len(distinct), field)
+        written = pa.array(raw, pa.string())
+    else:
+        written = None
+    ints, messages = _int_values(distinct, len(distinct), field, written)
     return np.append(ints, np.int32(-1))[idx], _spread(messages, idx)
 
 
-def _int_values(array: pa.Array | None, n: int, field: str) -> tuple[np.ndarray, pa.Array | None]:
-    """int32 values (-1 missing or invalid) and per-value messages (``None`` when there are none)."""
-    values, problems, shown = _parse_number(array, n, field)
+def _int_values(array: pa.Array | None, n: int, field: str, written: pa.Array | None = None
+                ) -> tuple[np.ndarray, pa.Array | None]:
+    """int32 values (-1 missing or invalid) and per-value messages (``None`` when there are none);
+    ``written``: see :func:`_parse_number`."""
+    values, problems, shown = _parse_number(array, n, field, written=written)
     finite = pc.fill_null(pc.is_finite(values), False)
     negative = pc.and_(finite, pc.less(values, 0))
     fractional = pc.and_(pc.and_(finite, pc.invert(negative)), pc.not_equal(pc.floor(values), values))

@@ -67,8 +67,10 @@ def ages(values: list[str | None]) -> list[tuple[str | None, int | None]]:
     """Each age as (years as text for the number parser, derived age in days or ``None``).
 
     ``82``, ``82岁``, ``82.0``, ``８２`` → ("82", None); ``3月`` → ("0", 90); ``15天`` → ("0", 15); ``1岁2月``
-    → ("1", None); ``2月15天`` → ("0", 75).  Age in days is derived only under one year, as 30 days a month
-    (the convention of the 病案首页 age-in-days field; it decides newborn groups only by whole-day bands).
+    → ("1", None); ``2月15天`` → ("0", 75).  Age in days is derived only when the years are 0 (the 病案首页
+    (front sheet) age-in-days field is for infants under one year), as months × 30 + days: drgkit's own
+    convention, as a month-form age has lost its exact days; the newborn window (28 days) is decided the same
+    either way, since any whole month is past it.  ``-3岁`` → ("-3", None), reported as negative.
     A value that is not an age comes back unchanged, for the number parser to report.
     """
     out: list[tuple[str | None, int | None]] = []
