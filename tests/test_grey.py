@@ -3,6 +3,7 @@ grey secondary diagnoses and procedures are named in warnings, and explain / wha
 (细目) to code instead, with their groups."""
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
@@ -10,20 +11,22 @@ import pytest
 import drgkit
 from drgkit.codes.grey import finer_codes, grey_codes
 from drgkit.monitor.whatif import whatif
+from drgkit.paths import icd_dir
 from drgkit.schemes.compile import load_compiled
 
 INPUT = ["case_id", "gender", "age", "age_days", "birth_weight", "dept", "los", "leaving_type", "dx", "px",
          "total_cost"]
 
 
-@pytest.mark.parametrize("name, scheme, expected", [("chs-drg-1.1-dev.csv", "chs-drg-1.1", 13),
-                                                    ("chs-drg-2.0-dev.csv", "chs-drg-2.0", 19)])
+# (grey principals that do not group and get U05, grey principals that group and are warned)
+@pytest.mark.parametrize("name, scheme, expected", [("chs-drg-1.1-dev.csv", "chs-drg-1.1", (13, 3)),
+                                                    ("chs-drg-2.0-dev.csv", "chs-drg-2.0", (19, 0))])
 def test_every_grey_principal_of_the_dev_cases_is_named(name: str, scheme: str, expected: int) -> None:
     table = pacsv.read_csv(f"tests/data/{name}", convert_options=pacsv.ConvertOptions(
         column_types={c: pa.string() for c in INPUT}))
     out = drgkit.group(table.select(INPUT), scheme=scheme, options=drgkit.Options(strict_gender=True))
     grey = grey_codes("chs-v2", "dx")
-    named = 0
+    named = warned = 0
     for row, label in zip(out.to_pylist(), table.to_pylist()):
         if not row["dx"] or row["dx"][0] not in grey:
             continue
@@ -35,16 +38,21 @@ def test_every_grey_principal_of_the_dev_cases_is_named(name: str, scheme: str, 
         else:  # grouped by the rules (as the reference does): still said
             assert f"grey diagnosis code {pdx}" in row["warnings"], row
             assert row["drg"] == label["exp_drg"]
-    assert named == expected
+            warned += 1
+    assert named == expected[0] and warned == expected[1]
 
 
 def test_grey_secondary_diagnoses_and_procedures_are_warned_in_any_position() -> None:
-    t = pa.table({"case_id": ["a", "b"], "gender": ["1", "1"], "age": ["70", "70"],
-                  "dx": ["J18.900|Z51.100", "J96.000"], "px": ["", "96.0400|96.7200"]})
+    t = pa.table({"case_id": ["a", "b", "c"], "gender": ["1", "1", "1"], "age": ["70", "70", "70"],
+                  "dx": ["J18.900|Z51.100", "J96.000", "J96.000|I10.x00|E11.900"],
+                  "px": ["", "96.0400|96.7200", "96.7200"]})
     rows = drgkit.group(t).to_pylist()
     assert "grey diagnosis code Z51.100 (灰码)" in rows[0]["warnings"]
     assert "grey procedure code 96.7200 (灰码)" in rows[1]["warnings"]
-    assert rows[0]["status"] == rows[1]["status"] == "ok"
+    assert {"grey diagnosis code I10.x00 (灰码): code a finer code",  # a main procedure and a middle dx too
+            "grey procedure code 96.7200 (灰码): code a finer code"} <= set(rows[2]["warnings"].split("; "))
+    assert "E11.900" not in rows[2]["warnings"]
+    assert rows[0]["status"] == rows[1]["status"] == rows[2]["status"] == "ok"
 
 
 def test_finer_codes_share_the_stem_and_are_not_grey() -> None:
@@ -57,13 +65,51 @@ def test_finer_codes_share_the_stem_and_are_not_grey() -> None:
     assert not any(c in grey for c, _ in finer_codes(scheme, "dx", "S32.800"))
 
 
+def test_grey_flags_are_compiled_in_per_code_id() -> None:
+    for sid in ("chs-drg-1.0", "chs-drg-1.1", "chs-drg-2.0", "beijing-2022"):
+        scheme = load_compiled(sid)
+        assert scheme.icd == "chs-v2" and scheme.dx_grey.dtype == np.uint8
+        for domain in ("dx", "px"):
+            codes = scheme.dx_codes if domain == "dx" else scheme.px_codes
+            flags = scheme.dx_grey if domain == "dx" else scheme.px_grey
+            assert len(flags) == len(codes)
+            assert {c for c, f in zip(codes, flags) if f} == grey_codes("chs-v2", domain)
+    assert grey_codes("chs-v1", "dx") == frozenset()  # an edition without a published list has none
+
+
+def test_an_edited_grey_list_changes_the_compiled_cache_key(tmp_path, monkeypatch) -> None:
+    from drgkit.schemes import compile as C
+
+    for f in ("grey_dx_chs_v2.csv", "grey_px_chs_v2.csv"):
+        (tmp_path / f).write_bytes((icd_dir() / f).read_bytes())
+    monkeypatch.setattr(C, "icd_dir", lambda: tmp_path)
+    same = C._compiler_digest()
+    assert same == C._COMPILER_DIGEST
+    with open(tmp_path / "grey_px_chs_v2.csv", "a", encoding="utf-8") as fh:
+        fh.write("96.7201,呼吸机治疗[大于等于96小时]\n")
+    assert C._compiler_digest() != same
+
+
+def test_a_site_unspecified_grey_procedure_offers_its_subcategory() -> None:
+    scheme = load_compiled("chs-drg-1.1")
+    finer = [c for c, _ in finer_codes(scheme, "px", "79.3000")]  # 骨折开放性复位术伴内固定, site unspecified
+    assert len(finer) == 114 and finer[0].startswith("79.31") and any(c.startswith("79.35") for c in finer)
+    assert [c for c, _ in finer_codes(scheme, "px", "96.7000")] == ["96.7101", "96.7201"]
+    # a grey procedure with codes under its own stem does not borrow its 4th-digit neighbours
+    assert all(c.startswith("99.10") for c, _ in finer_codes(scheme, "px", "99.1000"))
+    assert finer_codes(scheme, "px", "81.5300") == []  # refined in another category (00.70-00.73): none offered
+    e = drgkit.explain(dx="S72.000", px="81.5300", age=65, sex=1)
+    assert "no finer code 细目 under its stem" in e.text()
+
+
 def test_explain_lists_the_finer_codes_of_a_grey_principal() -> None:
     e = drgkit.explain(dx="I21.000|E11.900", age=65, sex=1)
     d = e.as_dict()
-    assert d["reason"]["code"] == "U05" and d["status"] == "ungroupable"
+    assert d["reason"]["code"] == "U05" and d["status"] == "ungroupable" and d["reason"]["detail"] == "I21.000"
     assert d["diagnoses"][0]["grey"] and len(d["diagnoses"][0]["finer_codes"]) == 5
     text = e.text()
     assert "灰码 grey code" in text and "I21.001          急性前壁心肌梗死" in text
+    assert "(细目): I21.000" in text  # the reason names the code, as group's reason column does
 
 
 def test_whatif_gives_the_group_and_payment_of_each_finer_code() -> None:
@@ -76,6 +122,17 @@ def test_whatif_gives_the_group_and_payment_of_each_finer_code() -> None:
         assert alt["drg"] == again["drg"] and alt["changed"]
         assert alt["standard_payment"] and alt["standard_payment"] > 0
     assert "细目 finer codes instead (5)" in w.text()
+
+
+def test_whatif_caps_the_finer_codes_and_says_how_many_more() -> None:
+    w = whatif("S72.000", "79.3000|81.5300", age=65, sex=1)
+    wide, none = w.finer
+    assert (wide["code"], len(wide["alternatives"]), wide["more"]) == ("79.3000", 20, 94)
+    assert all(a["status"] == "ok" and a["drg"] for a in wide["alternatives"])
+    assert (none["code"], none["alternatives"], none["more"]) == ("81.5300", [], 0)
+    text = w.text()
+    assert "细目 finer codes instead (114)" in text and "… 94 more" in text
+    assert "81.5300 (手术 px): no finer code 细目" in text
 
 
 def test_group_explain_says_why_in_one_sentence_per_row(tmp_path) -> None:

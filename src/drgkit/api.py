@@ -140,7 +140,7 @@ class Explanation:
     px: list[str]
     dx_ids: list[int]
     px_ids: list[int]
-    detail: str | None = None  # which field could not be read (V06), as group's reason says it
+    detail: str | None = None  # which field could not be read (V06) or the grey principal (U05), as group says
 
     def as_dict(self) -> dict[str, Any]:
         """Machine-readable form (``drgkit explain --json``)."""
@@ -207,10 +207,12 @@ class Explanation:
         if not info.get("grey"):
             return []
         finer = info["finer_codes"]
+        if not finer:  # 8 grey procedures (81.5300 …): nothing finer under their stem in the dictionary
+            return ["      灰码 grey code: not valid for settlement; no finer code 细目 under its stem in the dictionary"]
         lines = [f"      灰码 grey code: not valid for settlement; finer codes 细目 ({len(finer)}):"]
         lines += [f"        {f['code']:<16} {f['name']}" for f in finer[:limit]]
         if len(finer) > limit:
-            lines.append(f"        … {len(finer) - limit} more (drgkit whatif lists them with their groups)")
+            lines.append(f"        … {len(finer) - limit} more (--json lists all; drgkit whatif gives groups)")
         return lines
 
     def text(self, verbose: bool = False) -> str:
@@ -294,4 +296,5 @@ def explain(dx: str | list[str], px: str | list[str] | None = None, *, age: int 
                         result.trace)
     return Explanation(compiled, result, row, enc.dx_flat.to_pylist(), enc.px_flat.to_pylist(),
                        [int(i) for i in enc.dx_ids], [int(i) for i in enc.px_ids],
-                       detail=prep.problems[0].as_py() if result.reason == P.R_INPUT else None)
+                       detail=prep.problems[0].as_py() if result.reason == P.R_INPUT
+                       else enc.dx_flat[0].as_py() if result.reason == P.R_PDX_GREY else None)

@@ -92,7 +92,8 @@ def register(app: typer.Typer) -> None:
         as_json: AsJson = False,
     ) -> None:
         """What-if for coders: CC/MCC of each secondary diagnosis, the group with each diagnosis as principal,
-        without each CC/MCC and without each procedure (every answer re-grouped through the engine)."""
+        without each CC/MCC and without each procedure, and for each grey code (灰码) the group of each finer code
+        (细目, first 20) in its place (every answer re-grouped through the engine; --table adds payments)."""
         from ..monitor.whatif import whatif as do_whatif
 
         def work() -> None:

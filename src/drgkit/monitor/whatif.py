@@ -11,7 +11,8 @@ interpreter, tested equal to the kernel), so an answer is never a guess about th
 * ``procedures`` — the group without each procedure, and which procedure decides the ADRG (removing it changes
   the ADRG);
 * ``finer`` — for each grey code (灰码) of the case, each valid finer code (细目) in its place: its name, group and
-  (with a payment table) standard payment.
+  (with a payment table) standard payment; the first ``FINER_LIMIT`` in dictionary order, ``more`` counts the
+  rest (see :func:`drgkit.codes.grey.finer_codes` for which codes are finer).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..api import DEFAULT_SCHEME, Options, explain, split_codes
-from ..codes.grey import finer_codes, is_grey
+from ..codes.grey import finer_codes, grey_flags
 
 #: Finer codes regrouped per grey code (a few grey codes have dozens).
 FINER_LIMIT = 20
@@ -91,8 +92,12 @@ class WhatIf:
                 mark = " *" if a["changed"] else ""
                 lines.append(f"  {a['code']:<16} → {g(a)}{mark}")
         for grey in self.finer:
-            lines.append(f"灰码 grey code {grey['code']} ({'诊断 dx' if grey['domain'] == 'dx' else '手术 px'}): "
-                         f"细目 finer codes instead ({len(grey['alternatives'])}):")
+            head = f"灰码 grey code {grey['code']} ({'诊断 dx' if grey['domain'] == 'dx' else '手术 px'}): "
+            total = len(grey["alternatives"]) + grey["more"]
+            if not total:  # 81.5300 …: nothing finer under its stem in the dictionary
+                lines.append(head + "no finer code 细目 under its stem in the dictionary")
+                continue
+            lines.append(head + f"细目 finer codes instead ({total}):")
             for a in grey["alternatives"]:
                 mark = " *" if a["changed"] else ""
                 lines.append(f"  {a['code']:<16} → {g(a)}{mark}  {a['name']}")
@@ -183,9 +188,10 @@ def whatif(dx: str | list[str], px: str | list[str] | None = None, *, age: int |
                                   "adrg_changed": adrg_changed})
         if adrg_changed and result.deciding_procedure is None:
             result.deciding_procedure = base.px[k]
-    for domain, codes in (("dx", d_codes), ("px", list(base.px))):
-        for k, code in enumerate(codes):
-            if not is_grey(s, domain, code):
+    for domain, codes, ids in (("dx", d_codes, d_ids), ("px", list(base.px), base.px_ids)):
+        flags = grey_flags(s, domain)
+        for k, (code, cid) in enumerate(zip(codes, ids)):
+            if cid < 0 or not flags[cid]:
                 continue
             finer = finer_codes(s, domain, code)
             alternatives = []

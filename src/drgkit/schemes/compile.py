@@ -3,7 +3,8 @@
 Adding a scheme needs no code: any folder of the documented tables compiles. An atom outside the
 vocabulary stops compilation with an :class:`~drgkit.schemes.expr.ExprError` (nothing is guessed).
 The cache key is the scheme's checksum (its manifest, which records every table's SHA-256) plus a digest
-of the compiler's own source, so a table edit or a compiler change never serves a stale program.
+of the compiler's own source and of the grey-code lists it compiles in, so a table edit, a grey-list edit or
+a compiler change never serves a stale program.
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..paths import cache_dir
+from ..codes.grey import grey_codes
+from ..paths import cache_dir, icd_dir
 from . import kernel_program
 from . import program as P
 from .expr import ExprError, parse_dnf, parse_mdc_entry, parse_px_tables
@@ -42,12 +44,23 @@ _PLAIN = {"true": P.OP_TRUE, "false": P.OP_FALSE, "main_px_or": P.OP_MAIN_PX_OR,
 
 def _compiler_digest() -> str:
     h = hashlib.sha256()
-    for name in ("compile.py", "program.py", "expr.py", "tables.py", "kernel_program.py"):
-        h.update((Path(__file__).parent / name).read_bytes())
+    here = Path(__file__).parent
+    for path in (*(here / n for n in ("compile.py", "program.py", "expr.py", "tables.py", "kernel_program.py")),
+                 here.parent / "codes" / "grey.py",
+                 # the grey lists (灰码) of every edition are compiled in (dx_grey / px_grey) but are not in the
+                 # scheme's checksum: an edited list must not be served from a stale cache
+                 *sorted(icd_dir().glob("grey_*.csv"))):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
     return h.hexdigest()[:12]
 
 
-# computed at import, so the key describes the code that is running (not files edited since)
+def _grey_array(edition: str, domain: str, codes: list[str]) -> np.ndarray:
+    """uint8 per code id: 1 for a grey code of the edition (an edition without a list has none)."""
+    grey = grey_codes(edition, domain)
+    return np.fromiter((c in grey for c in codes), np.uint8, len(codes))
+
+
+# computed at import, so the key describes the code and grey lists in use (not files edited since)
 _COMPILER_DIGEST = _compiler_digest()
 
 
@@ -407,11 +420,13 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
     # names for codes that only the tables know
     dx_names += [""] * (len(dx_codes) - len(dx_names))
     px_names += [""] * (len(px_codes) - len(px_names))
+    edition = info.manifest.get("icd", "chs-v2")
 
     return P.CompiledScheme(
-        id=info.id, name=info.name, checksum=info.checksum,
+        id=info.id, name=info.name, checksum=info.checksum, icd=edition,
         dx_codes=dx_codes, px_codes=px_codes, dx_names=dx_names, px_names=px_names,
         dx_known=dx_known, px_known=px_known, dx_prefixes=dx_prefixes,
+        dx_grey=_grey_array(edition, "dx", dx_codes), px_grey=_grey_array(edition, "px", px_codes),
         dx_list_ptr=dx_ptr, dx_list_ids=dx_ids, px_list_ptr=px_ptr, px_list_ids=px_ids,
         list_labels=b.list_labels,
         dx_mcc_tab=dx_mcc, dx_cc_tab=dx_cc, dx_excl=dx_excl, dx_site=dx_site, px_is_or=px_is_or, dx_mdc_bits=dx_mdc_bits,

@@ -97,6 +97,7 @@ class CompiledScheme:
     id: str
     name: str
     checksum: str
+    icd: str                      # ICD edition of the codes (``chs-v2``): names the grey lists it was built with
     # code universe
     dx_codes: list[str]
     px_codes: list[str]
@@ -104,6 +105,8 @@ class CompiledScheme:
     px_names: list[str]
     dx_known: np.ndarray          # uint8: 1 when the code is in the scheme's ICD dictionary
     px_known: np.ndarray
+    dx_grey: np.ndarray           # uint8: 1 when the code is a grey code (灰码) of the edition, not for settlement
+    px_grey: np.ndarray
     dx_prefixes: list[tuple[str, int]]   # (prefix, synthetic code id) for unknown codes that share a prefix
     # list membership
     dx_list_ptr: np.ndarray
