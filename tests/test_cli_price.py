@@ -116,3 +116,15 @@ def test_tables_list_never_cuts_an_id_at_80_or_120_columns(width: int, monkeypat
     for info in list_tables():
         assert info.id in text and (not info.scheme or info.scheme in text)
     assert "…" not in text
+
+
+def test_pay_says_which_policy_values_it_assumed(tmp_path: Path) -> None:
+    from drgkit.payment import load_policy
+
+    assert "patient_share 0.3 (default)" in load_policy(None).assumptions()
+    assert "patient_share 0.2" in load_policy({"patient_share": 0.2}).assumptions()
+    grouped = tmp_path / "g.parquet"
+    assert runner.invoke(app, ["group", str(DATA), "-o", str(grouped), "-q", "--scheme", "suzhou-2023"]).exit_code == 0
+    r = runner.invoke(app, ["pay", str(grouped), "-o", str(tmp_path / "p.parquet"), "--table", "suzhou-2023",
+                            "--level", "level3"])
+    assert r.exit_code == 0 and "policy: patient_share 0.3 (default)" in r.stderr

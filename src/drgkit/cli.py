@@ -609,6 +609,11 @@ def pay(
                                                           for f, src in found.items()), soft_wrap=True, markup=False)
         result = price(data, table, level=level, insurance=insurance, policy=policy,
                        allow_scheme_mismatch=allow_scheme_mismatch)
+        if not quiet:
+            from .payment.policy import load_policy
+
+            err_console.print("policy: " + "; ".join(load_policy(policy).assumptions()), soft_wrap=True,
+                              markup=False)
         write_table(result, output)
         if quiet:
             return

@@ -95,6 +95,19 @@ class Policy:
     def __post_init__(self) -> None:
         validate(self)
 
+    def assumptions(self) -> list[str]:
+        """The settings pricing leans on most, each marked ``(default)`` when no policy set it — so a priced
+        run says it assumed a 30 % patient share and the default outlier bands instead of hiding it."""
+        default = Policy()
+        shown = ("patient_share", "low_ratio", "low_payment", "high_bands", "high_payment", "comparator")
+        out = []
+        for name in shown:
+            value = getattr(self, name)
+            if name == "high_bands":
+                value = ", ".join(f"RW≤{b:g}: {k:g}×" for b, k in value)
+            out.append(f"{name} {value}" + (" (default)" if getattr(self, name) == getattr(default, name) else ""))
+        return out
+
     def replace(self, **changes: Any) -> "Policy":
         return replace(self, **changes)
 
