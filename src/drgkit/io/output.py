@@ -14,7 +14,7 @@ from drgkit.arrowutil import notes_per_row
 from drgkit.io.columns import CANONICAL_COLUMNS, HeaderPlan, fields
 from drgkit.io.prepare import INT_FIELDS, PreparedCases
 
-from drgkit.io.values import MONEY, PLAUSIBLE
+from drgkit.io.values import MONEY_NAMED, PLAUSIBLE
 
 #: Date forms seen in exports, tried in order (a value takes the first that reads it).
 DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M",
@@ -131,7 +131,7 @@ def parse_money(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarra
     distinct, idx = _distinct_text(column)  # NFKC: ￥ is ¥, full-width digits are ASCII
     plain = pc.match_substring_regex(distinct, r"^[+-]?(\d+\.?\d*|\.\d+)$")
     # as the grouper reads a cost (io/values.MONEY): 12,345.60, 12345.60元, ¥ 12345.6; 1,23 is not an amount
-    amount = pc.struct_field(pc.extract_regex(distinct, MONEY.replace("(", "(?P<n>", 1)), "n")
+    amount = pc.struct_field(pc.extract_regex(distinct, MONEY_NAMED), "n")
     cleaned = pc.if_else(pc.fill_null(plain, False), distinct, pc.replace_substring(amount, ",", ""))
     number = pc.is_valid(cleaned)
     blank = pc.fill_null(pc.equal(distinct, ""), True)

@@ -26,7 +26,7 @@ INT_FIELDS: tuple[str, ...] = ("age", "age_days", "birth_weight", "los", "leavin
 
 _NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _INT32_MAX = 2**31 - 1
-_MONEY = values.MONEY.replace("(", "(?P<n>", 1)  # its number group named, for pc.extract_regex
+_MONEY = values.MONEY_NAMED
 
 #: Problems of one field, sparse: the rows that have one and their message ('; '-joined if several).
 Problems = tuple[np.ndarray, pa.Array]

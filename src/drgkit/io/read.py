@@ -19,11 +19,10 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from drgkit.io.codelists import code_lists, concat_code_columns, empty_lists
-from drgkit.io.columns import CANONICAL_COLUMNS, HeaderPlan, expected_dx_headers, plan_headers
+from drgkit.io.columns import CANONICAL_COLUMNS, HeaderPlan, expected_dx_headers, is_known_header, plan_headers
 from drgkit.io.errors import InputError, one_line as _one_line
 from drgkit.io.formats import (TEXT_SUFFIXES, PathLike, _check_file, _suffix, csv_options, invalid_row_problem,
                                read_file, text_layout)
-from drgkit.io.columns import is_known_header
 from drgkit.io.long_tables import long_codes
 from drgkit.io.unmapped import unread_code_columns
 

@@ -129,6 +129,8 @@ def strip_unit(field: str, values: list[str | None]) -> list[str | None]:
 #: applies it to whole columns with pyarrow, as amounts are nearly all distinct.
 MONEY = r"^¥?\s*([+-]?(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d+)?)\s*元?$"
 _MONEY = re.compile(MONEY)
+#: MONEY with its number group named ``n``, for ``pyarrow.compute.extract_regex``.
+MONEY_NAMED = MONEY.replace("(", "(?P<n>", 1)
 
 
 def amounts(values: list[str | None]) -> list[str | None]:
