@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import polars as pl
+import pytest
 from typer.testing import CliRunner
 
 from drgkit.cli import app
@@ -38,3 +39,15 @@ def test_dip_cli_round_trip(tmp_path):
     assert r.exit_code == 2 and "not both" in r.output
     r = runner.invoke(app, ["dip", "group", str(hist), "-c", str(tmp_path / "nope"), "-o", str(out)])
     assert r.exit_code == 2 and "no such DIP catalogue" in r.output
+
+
+@pytest.mark.parametrize("option, value, words", [("--scale", "0", "scale must be a number > 0"),
+                                                  ("--scale", "-5", "scale must be a number > 0"),
+                                                  ("--coverage", "0", "coverage must be in (0, 1]"),
+                                                  ("--threshold", "0", "threshold must be ≥ 1")])
+def test_dip_build_refuses_parameters_that_make_no_catalogue(tmp_path, option, value, words):
+    hist = tmp_path / "h.parquet"
+    planted_history().write_parquet(hist)
+    r = runner.invoke(app, ["dip", "build", str(hist), "-o", str(tmp_path / "cat"), option, value])
+    assert r.exit_code == 2 and words in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "cat").exists()

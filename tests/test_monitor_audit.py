@@ -13,6 +13,8 @@ from drgkit.cli import app
 from drgkit.monitor.audit import audit
 from drgkit.monitor.plant import planted_year
 
+runner = CliRunner()
+
 
 @pytest.fixture(scope="module")
 def year():
@@ -119,3 +121,36 @@ def test_report_cells_cannot_inject_html_or_break_the_table(year, tmp_path):
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "<script>" not in report and "&lt;script&gt;x&lt;/script&gt;\\|H0" in report
     assert "quarterly_trends.png" not in report and not (tmp_path / "quarterly_trends.png").exists()
+
+
+def test_the_workbook_a_gbk_csv_and_a_csv_audit_alike(year, tmp_path):
+    """The coder's workbook (Chinese headers and status texts) and a GBK CSV give the flags the Parquet gives;
+    离院方式 written as text (死亡) counts as code 5."""
+    _, priced, a = year
+    small = pl.from_arrow(priced).head(3000) if not isinstance(priced, pl.DataFrame) else priced.head(3000)
+    parquet = tmp_path / "g.parquet"
+    small.write_parquet(parquet)
+    expected = audit(parquet).cases
+    workbook, csv, gbk = tmp_path / "g.xlsx", tmp_path / "g.csv", tmp_path / "g_gbk.csv"
+    for path in (workbook, csv):
+        assert runner.invoke(app, ["group", str(parquet), "-o", str(path), "--scheme", "suzhou-2023", "--price",
+                                   "suzhou-2023", "-q"]).exit_code == 0
+    gbk.write_bytes(csv.read_text(encoding="utf-8-sig").encode("gbk"))
+    for path in (workbook, csv, gbk):
+        got = audit(path).cases
+        assert got["flags"].to_list() == expected["flags"].to_list(), path.name
+    assert expected["flags"].list.contains("death").sum() > 0
+    worded = small.with_columns(pl.col("leaving_type").cast(pl.Utf8).replace({"5": "死亡", "1": "医嘱离院"}))
+    assert audit(worded).cases["flags"].to_list() == expected["flags"].to_list()
+
+
+def test_no_hospital_column_or_no_rows(year, tmp_path):
+    _, priced, _ = year
+    small = (pl.from_arrow(priced) if not isinstance(priced, pl.DataFrame) else priced).head(500)
+    a = audit(small.drop("hospital"))
+    assert a.cases.height == 500 and set(a.cases["hospital"]) == {"all"}
+    assert any("no hospital column" in n for n in a.notes)
+    path = tmp_path / "empty.csv"
+    small.head(0).select("case_id", "status", "drg").write_csv(path)
+    r = runner.invoke(app, ["audit", str(path), "-o", str(tmp_path / "au")])
+    assert r.exit_code == 2 and "no rows" in r.output and "Traceback" not in r.output

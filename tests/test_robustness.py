@@ -505,3 +505,32 @@ def test_explain_names_the_unreadable_field_as_group_does() -> None:
     [row] = drgkit.group(pa.table({"case_id": ["1"], "gender": ["x"], "age": ["65"], "dx": ["I21.000x005"]})).to_pylist()
     assert d["reason"]["code"] == "V06" and d["reason"]["detail"] == "gender: 'x' is not a recognised sex"
     assert row["reason"].endswith(d["reason"]["detail"])
+
+
+def _umask() -> int:
+    import os
+
+    old = os.umask(0)
+    os.umask(old)
+    return old
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv", ".xlsx"])
+def test_outputs_get_ordinary_permissions_and_keep_a_symlink(tmp_path: Path, suffix: str) -> None:
+    import os
+
+    from drgkit.io.write import IncrementalWriter, write_table
+
+    table = pa.table({"case_id": ["1"], "drg": ["FR19"]})
+    fresh = tmp_path / f"fresh{suffix}"
+    write_table(table, fresh)
+    assert fresh.stat().st_mode & 0o777 == 0o666 & ~_umask()  # not mkstemp's 0600
+    shared = tmp_path / f"shared{suffix}"
+    shared.write_bytes(b"")
+    os.chmod(shared, 0o640)
+    link = tmp_path / f"link{suffix}"
+    link.symlink_to(shared.name)
+    with IncrementalWriter(link, table.schema) as writer:
+        writer.write(table)
+    assert link.is_symlink() and shared.stat().st_size > 0  # written through the link, the link kept
+    assert shared.stat().st_mode & 0o777 == 0o640  # the replaced file's mode kept

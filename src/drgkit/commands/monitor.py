@@ -108,7 +108,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def audit(
-        input: Path = typer.Argument(..., help="Grouped (ideally priced) cases: .parquet or .csv"),
+        input: Path = typer.Argument(..., help="Grouped (ideally priced) cases: .parquet, .csv or .xlsx"),
         output: Path = typer.Option(Path("audit"), "-o", "--output", help="Output folder"),
         readmit_days: int = typer.Option(15, "--readmit-days", min=1, help="Readmission window in days"),
         scheme: Optional[str] = typer.Option(None, "--scheme", "-s", help="Scheme for reference weights"),
@@ -135,6 +135,7 @@ def register(app: typer.Typer) -> None:
             for r in result.hospitals.head(5).iter_rows(named=True):
                 sig = ", ".join(r["risk_signals"] or [])
                 score = "" if r["risk_score"] is None else f"{r['risk_score']:.2f}"
-                out_console.print(f"  {r['hospital']:<10} level {r['level']}  risk {score:>6}  {sig}")
+                out_console.print(f"  {r['hospital'] or '-':<10} level {r['level'] or '-'}  risk {score:>6}  {sig}",
+                                  soft_wrap=True, markup=False)
 
         _run(work)

@@ -15,6 +15,8 @@
 """
 from __future__ import annotations
 
+import math
+
 import datetime as _dt
 from typing import Any, Mapping
 
@@ -99,12 +101,17 @@ def build(history: Any, *, threshold: int | None = None, coverage: float | None 
     p.update(params)
     if threshold is not None:
         p["threshold"] = int(threshold)
-    if coverage:
+    if coverage is not None:
         p["coverage"] = float(coverage)
+        if not 0 < p["coverage"] <= 1:  # an explicit 0 is not "off": it is a mistake
+            raise DipError(f"coverage must be in (0, 1], got {coverage}")
     p["years"] = parse_years(years) if isinstance(years, str) else dict(years or {})
     p["trim"] = parse_trim(trim) if (trim is None or isinstance(trim, str)) else [float(x) for x in trim]
     if p["threshold"] < 1:
         raise DipError(f"threshold must be ≥ 1, got {p['threshold']}")
+    scale = float(p["scale"])
+    if not (scale > 0 and math.isfinite(scale)):  # a score is m / M × scale, the point value M / scale
+        raise DipError(f"scale must be a number > 0 (1, 100, 1000), got {p['scale']}")
     if p["score_method"] not in ("mean", "benchmark", "quota"):
         raise DipError(f"score_method must be mean, benchmark or quota, got {p['score_method']!r}")
     if p["level_coefficient"] not in ("raw", "casemix"):

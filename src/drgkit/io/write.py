@@ -33,6 +33,25 @@ def _suffix(path: PathLike) -> str:
     return suffix
 
 
+def _destination(path: PathLike) -> Path:
+    """Where the output really goes: the file a symlink points at (so the link survives the rename)."""
+    path = Path(path)
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+def _publish(temp: Path, target: Path) -> None:
+    """Move a finished temporary file over ``target`` with the permissions a plain ``open()`` would give:
+    the mode of the file it replaces, else 0666 less the umask (``mkstemp`` creates files 0600)."""
+    try:
+        mode = target.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    os.chmod(temp, mode)
+    os.replace(temp, target)
+
+
 def _temp_path(path: Path) -> Path:
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
@@ -193,7 +212,7 @@ def _write_csv_file(table: pa.Table, path: Path) -> None:
 
 def write_table(table: pa.Table, path: PathLike) -> None:
     """Write ``table`` to ``path`` (.parquet with zstd, .csv UTF-8 with BOM, or .xlsx), atomically."""
-    target = Path(path)
+    target = _destination(path)
     suffix = _suffix(target)
     temp = _temp_path(target)
     try:
@@ -203,7 +222,7 @@ def write_table(table: pa.Table, path: PathLike) -> None:
             _write_csv_file(table, temp)
         else:
             _write_xlsx(table, temp, target)
-        os.replace(temp, target)
+        _publish(temp, target)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
@@ -219,7 +238,7 @@ class IncrementalWriter:
     def __init__(self, path: PathLike, schema: pa.Schema, workbook: bool = False) -> None:
         """``workbook``: an .xlsx output is the coder's workbook (Chinese headers, 汇总 and 问题病例 sheets; see
         :mod:`drgkit.io.workbook`), not a plain sheet."""
-        self.path = Path(path)
+        self.path = _destination(path)
         self.schema = schema
         self.workbook = workbook
         self.suffix = _suffix(self.path)
@@ -270,7 +289,7 @@ class IncrementalWriter:
                     _write_xlsx(chinese_sheet(table), self._temp, self.path, summary_sheets(table))
                 else:
                     _write_xlsx(table, self._temp, self.path)
-            os.replace(self._temp, self.path)
+            _publish(self._temp, self.path)
             self._closed = True
         except BaseException:
             self.abort()

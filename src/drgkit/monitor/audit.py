@@ -77,16 +77,32 @@ class Audit:
         return written
 
 
+#: the result and input fields the audit reads, found under any header of the field vocabulary
+FIELDS = ("case_id", "patient_id", "hospital", "dept", "doctor", "mdc", "adrg", "drg", "cc_level", "cc_code",
+          "case_type", "status", "hospital_level", "admission_date", "discharge_date", "los", "leaving_type",
+          "total_cost", "rw", "scheme")
+
+
 def _frame(data: Any) -> pl.DataFrame:
-    if isinstance(data, pl.DataFrame):
-        return data
-    if isinstance(data, (str, Path)):
-        p = Path(data)
-        return pl.read_parquet(p) if p.suffix == ".parquet" else pl.read_csv(p, infer_schema_length=0)
-    mod = type(data).__module__
-    if mod.startswith("pandas"):
-        return pl.from_pandas(data)
-    return pl.from_arrow(data)
+    """Any grouped result (a file in any format the reader takes, the Chinese workbook, a frame) under
+    canonical names and values."""
+    from ..io.results import as_arrow, canonical_results
+
+    return pl.from_arrow(canonical_results(as_arrow(data), FIELDS))
+
+
+def _leaving_type(df: pl.DataFrame) -> pl.Expr:
+    """离院方式 as its code 1-9 whether written 5, 5.0 or 死亡 (the grouper's vocabulary)."""
+    if "leaving_type" not in df.columns:
+        return pl.lit(None, pl.Float64).alias("leaving_type")
+    if df.schema["leaving_type"] != pl.Utf8:
+        return pl.col("leaving_type").cast(pl.Float64, strict=False)
+    from ..io.values import lookup
+
+    distinct = df["leaving_type"].unique().drop_nulls().to_list()
+    codes = {v: lookup("leaving_type", v) for v in distinct}
+    return pl.col("leaving_type").replace_strict(codes, default=None, return_dtype=pl.Utf8) \
+        .cast(pl.Float64, strict=False).alias("leaving_type")
 
 
 def _as_date(df: pl.DataFrame, name: str, notes: list[str] | None = None) -> pl.Expr:
@@ -142,17 +158,22 @@ def _case_frame(data: Any, scheme: str | None, notes: list[str] | None = None) -
     df = _frame(data)
     for need in ("case_id", "status", "drg"):
         if need not in df.columns:
-            raise ValueError(f"grouped data has no '{need}' column: run `drgkit group` (and `drgkit pay`) first")
+            raise AuditError(f"grouped data has no '{need}' column: run `drgkit group` (and `drgkit pay`) first")
+    if df.height == 0:
+        raise AuditError("grouped data has no rows: nothing to audit")
+    if "hospital" not in df.columns and notes is not None:
+        notes.append("no hospital column: every case is audited as one hospital 'all' (no peers to compare)")
     if "scheme" in df.columns and scheme is None and df.height:
         scheme = df["scheme"].drop_nulls().first()
     str_or_null = lambda c: (pl.col(c).cast(pl.Utf8) if c in df.columns else pl.lit(None, pl.Utf8)).alias(c)  # noqa
     f = df.select(
         pl.col("case_id").cast(pl.Utf8),
-        *[str_or_null(c) for c in ("patient_id", "hospital", "dept", "doctor", "mdc", "adrg", "drg", "cc_level",
+        *[str_or_null(c) for c in ("patient_id", "dept", "doctor", "mdc", "adrg", "drg", "cc_level",
                                    "cc_code", "case_type", "status")],
+        (pl.col("hospital").cast(pl.Utf8) if "hospital" in df.columns else pl.lit("all")).alias("hospital"),
         (pl.col("hospital_level").cast(pl.Utf8) if "hospital_level" in df.columns else pl.lit("all")).alias("level"),
         _as_date(df, "admission_date", notes), _as_date(df, "discharge_date", notes),
-        _num(df, "los"), _num(df, "leaving_type"), _num(df, "total_cost"),
+        _num(df, "los"), _leaving_type(df), _num(df, "total_cost"),
         *([_num(df, "rw")] if "rw" in df.columns else []),
     ).with_row_index("row")
     f = f.with_columns(_weights(f, scheme).alias("weight"))

@@ -105,23 +105,23 @@ NEEDED = ("drg", "status", "total_cost", "hospital_level", "insurance_type", "lo
 
 def _needed_columns(data: Any) -> tuple[pa.Table, str]:
     """The columns pricing reads, as a small Arrow table under canonical names (no copy of the rest of the
-    data); a result that kept the user's own headers (总费用, 实际住院天数 …) is read through the vocabulary."""
+    data); a result that kept the user's own headers (总费用, 实际住院天数 …) or is the Chinese workbook
+    (入组, 未入组 …) is read through the vocabulary (:mod:`drgkit.io.results`)."""
     from ..io.columns import field_sources
+    from ..io.results import canonical_results
 
     if isinstance(data, pl.DataFrame):
         found = field_sources(data.columns, NEEDED)
-        return data.select([pl.col(src).alias(name) for name, src in found.items()]).to_arrow(), "polars"
+        return canonical_results(data.select(list(found.values())).to_arrow(), NEEDED), "polars"
     if isinstance(data, pa.Table):
-        found = field_sources(data.column_names, NEEDED)
-        table = data.select(list(found.values())).rename_columns(list(found))
-        return table.combine_chunks(), "arrow"
+        return canonical_results(data, NEEDED).combine_chunks(), "arrow"
     try:
         import pandas as pd
 
         if isinstance(data, pd.DataFrame):
             found = field_sources([str(c) for c in data.columns], NEEDED)
-            frame = data[list(found.values())].set_axis(list(found), axis=1)
-            return pa.Table.from_pandas(frame, preserve_index=False), "pandas"
+            frame = data[list(found.values())]
+            return canonical_results(pa.Table.from_pandas(frame, preserve_index=False), NEEDED), "pandas"
     except ImportError:  # pragma: no cover
         pass
     raise TypeError(f"price() takes a pyarrow Table, polars or pandas DataFrame, got {type(data).__name__}")
@@ -258,13 +258,9 @@ def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, 
         dense[std_pos] = std["flags"].str.contains(name).fill_null(False).to_numpy()
         return dense[case_pos] & in_table
 
-    # status: a few distinct values, compared as integer codes
-    # the grouped workbook writes statuses in Chinese (入组, 未入组 (0000) …): read them back
-    from ..io.workbook import STATUS_ZH
-
+    # status: a few distinct values (canonical: _needed_columns read the workbook's Chinese back), compared as
+    # integer codes
     status = pc.dictionary_encode(_text(df.column("status")))
-    status = pa.DictionaryArray.from_arrays(status.indices, pa.array(
-        [{zh: en for en, zh in STATUS_ZH.items()}.get(v, v) for v in status.dictionary.to_pylist()], pa.string()))
     status_codes = status.indices.to_numpy(zero_copy_only=False)
     status_values = status.dictionary.to_pylist()
 

@@ -1,0 +1,60 @@
+"""Read a grouped result back in, whatever shape it was saved in.
+
+Stages after ``group`` (``pay``, ``audit``) read results that may be Parquet with canonical names, a CSV, or
+the coder's workbook with Chinese headers and Chinese status texts (入组, 未入组 (0000) …).  This module is the
+one place that turns any of those into canonical columns and canonical values, so every downstream stage
+reads a result the same way.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .columns import field_sources
+
+
+def _decoders() -> dict[str, dict[str, str]]:
+    """Result field → {human text written by the workbook: canonical value}."""
+    from .workbook import CASE_TYPE_ZH, CC_ZH, STATUS_ZH
+
+    return {name: {zh: en for en, zh in words.items()}
+            for name, words in (("status", STATUS_ZH), ("cc_level", CC_ZH), ("case_type", CASE_TYPE_ZH))}
+
+
+def _decode(column: pa.ChunkedArray, words: dict[str, str]) -> pa.Array:
+    """Canonical values through a small dictionary: one Python step per distinct value, not per row."""
+    encoded = pc.dictionary_encode(column.combine_chunks().cast(pa.string()))
+    values = [words.get(v.strip(), v.strip()) if v is not None else None for v in encoded.dictionary.to_pylist()]
+    return pa.array(values, pa.string()).take(encoded.indices)
+
+
+def as_arrow(data: Any) -> pa.Table:
+    """A path (any format the reader takes), a pyarrow Table, a polars or a pandas DataFrame as a pyarrow Table."""
+    if isinstance(data, (str, Path)):
+        from .formats import read_file
+
+        return read_file(data)
+    if isinstance(data, pa.Table):
+        return data
+    if type(data).__module__.startswith("polars"):
+        return data.to_arrow()
+    if type(data).__module__.startswith("pandas"):
+        return pa.Table.from_pandas(data, preserve_index=False)
+    raise TypeError(f"expected a path, a pyarrow Table, a polars or pandas DataFrame, got {type(data).__name__}")
+
+
+def canonical_results(table: pa.Table, names: Iterable[str]) -> pa.Table:
+    """The columns of ``names`` that ``table`` has — under their canonical name or any header of the field
+    vocabulary (总费用, 状态 …) — renamed to the canonical names, with the workbook's Chinese status, CC level
+    and case-type texts turned back into their codes."""
+    found = field_sources(table.column_names, names)
+    out = table.select(list(found.values())).rename_columns(list(found))
+    for name, words in _decoders().items():
+        if name in found and (pa.types.is_string(out.schema.field(name).type)
+                              or pa.types.is_large_string(out.schema.field(name).type)
+                              or pa.types.is_dictionary(out.schema.field(name).type)):
+            out = out.set_column(out.column_names.index(name), name, _decode(out.column(name), words))
+    return out
