@@ -27,7 +27,7 @@ def case(**changes) -> dict:
 
 
 def run(*rows: dict, **kw) -> list[dict]:
-    cols = list(BASE)
+    cols = list(dict.fromkeys([*BASE, *(k for r in rows for k in r)]))
     table = pa.table({c: pa.array([r.get(c) for r in rows], pa.string()) for c in cols})
     return validate(table, **kw).to_pylist()
 
@@ -72,6 +72,9 @@ def test_edit_table_ships_every_edit_with_both_languages():
     ({"age": "0", "age_days": "400", "birth_weight": "3000", "dx": "P07.100"}, "V05", "400"),
     ({"age": "0", "age_days": "3", "birth_weight": "30000", "dx": "P07.100"}, "V06", "30000"),
     ({"total_cost": "-5"}, "V07", "-5"),
+    ({"age": "0", "age_days": "3", "birth_weight": "-2500", "dx": "P07.100"}, "V06", "-2500"),
+    ({"icu_hours": "-10"}, "V08", "icu_hours: '-10' is negative"),
+    ({"los": "3.5"}, "V08", "los: '3.5' is not a whole number"),
 ])
 def test_each_code_and_value_edit(changes, edit, detail):
     out = run(case(**changes))[0]
@@ -162,9 +165,12 @@ def test_edits_never_change_grouping_and_cover_invalid_records():
     out = validate(t)
     after = drgkit.group(t)
     assert before.equals(after)
-    # every record the grouper refuses as invalid carries an error edit
+    # every record the grouper refuses as invalid carries an error edit; V08 exactly on the rows the grouper
+    # finds a field it cannot read (reason V06)
     invalid = pc.equal(before.column("status"), "invalid")
     assert pc.all(pc.greater(pc.filter(out.column("n_errors"), invalid), 0)).as_py()
+    unreadable = pc.fill_null(pc.starts_with(before.column("reason"), "V06"), False).to_pylist()
+    assert [("V08" in e) for e in out.column("edits").to_pylist()] == unreadable and any(unreadable)
     # clean synthetic abstracts have no missing-field or impossible-value edits
     clean = validate(generate(5000, seed=7, dirty=0.0))
     flat = set(pc.list_flatten(clean.column("edits")).to_pylist())

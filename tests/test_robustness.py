@@ -534,3 +534,41 @@ def test_outputs_get_ordinary_permissions_and_keep_a_symlink(tmp_path: Path, suf
         writer.write(table)
     assert link.is_symlink() and shared.stat().st_size > 0  # written through the link, the link kept
     assert shared.stat().st_mode & 0o777 == 0o640  # the replaced file's mode kept
+
+
+def test_damaged_or_ambiguous_parquet_and_nested_columns_are_one_line(tmp_path: Path) -> None:
+    """Duplicate column names, a damaged page, a struct column written to CSV/Excel: one error naming the file."""
+    from typer.testing import CliRunner
+
+    from drgkit.cli import app
+
+    runner = CliRunner()
+    dup = tmp_path / "dup.parquet"
+    pq.write_table(pa.table([pa.array(["1"]), pa.array(["I21.000x005"]), pa.array(["J18.900"])],
+                            names=["case_id", "dx", "dx"]), dup)
+    good = tmp_path / "good.parquet"
+    pq.write_table(pa.table({"case_id": [str(i) for i in range(5000)], "dx": ["I21.000x005"] * 5000,
+                             "age": list(range(5000))}), good)
+    damaged = bytearray(good.read_bytes())
+    damaged[200:1200] = bytes(1000)
+    corrupt = tmp_path / "corrupt.parquet"
+    corrupt.write_bytes(bytes(damaged))
+    nested = tmp_path / "nested.parquet"
+    pq.write_table(pa.table({"case_id": ["1"], "dx": ["I21.000x005"], "extra": [{"a": 1}]}), nested)
+    for source, out, words in ((dup, "o.csv", "column 'dx' appears 2 times"),
+                               (corrupt, "o.csv", "cannot read parquet file"),
+                               (nested, "o.csv", "extra hold nested values"),
+                               (nested, "o.xlsx", "extra hold nested values")):
+        r = runner.invoke(app, ["group", str(source), "-o", str(tmp_path / out), "-q"])
+        assert r.exit_code == 2 and words in r.output and "Traceback" not in r.output, (source.name, r.output)
+        assert not (tmp_path / out).exists()
+    r = runner.invoke(app, ["group", str(nested), "-o", str(tmp_path / "o.parquet"), "-q"])
+    assert r.exit_code == 0 and pq.read_table(tmp_path / "o.parquet").column("extra").to_pylist() == [{"a": 1}]
+
+
+def test_codes_that_are_not_text_are_a_type_error() -> None:
+    with pytest.raises(TypeError, match="codes must be text"):
+        drgkit.explain(dx=["I21.000x005", 5])
+    with pytest.raises(TypeError, match="codes must be text"):
+        drgkit.whatif(dx=123)
+    assert len(repr(drgkit.explain(dx="I21.000x005"))) < 2000  # not the whole compiled scheme

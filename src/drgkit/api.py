@@ -261,6 +261,10 @@ def split_codes(value: str | list[str] | None) -> list[str]:
         return []
     from .io.codelists import code_lists
 
+    for code in value if isinstance(value, (list, tuple)) else [value]:
+        if code is not None and not isinstance(code, str):  # 123 or 5.0 would be read as a code silently
+            raise TypeError(f"codes must be text such as 'I21.000x005', got {code!r} ({type(code).__name__})")
+
     array = pa.array([value], pa.list_(pa.string())) if isinstance(value, (list, tuple)) else \
         pa.array([str(value)], pa.string())
     return code_lists(array, keep_principal_slot=True).to_pylist()[0]

@@ -9,9 +9,19 @@ from typing import Any
 
 
 def read_toml(path: Path, error: type[Exception]) -> dict:
-    """Parse a TOML file; a syntax error becomes one ``error`` line naming the file."""
+    """Parse a TOML file; a folder, an unreadable or binary file or a syntax error becomes one ``error`` line
+    naming the file."""
+    path = Path(path)
+    if path.is_dir():
+        raise error(f"{path}: is a folder, not a TOML file")
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise error(f"{path}: not a TOML file (not UTF-8 text)") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise error(f"{path}: not valid TOML: {exc}") from None
 

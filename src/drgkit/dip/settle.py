@@ -21,7 +21,6 @@ coefficient for the case's ``hospital_level``, else 1; primary-care groups get `
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from ..tomlutil import read_toml
 from ..arrowutil import as_polars
 from ..payment import load_policy, price
 from ..payment.tables import COLUMNS, NUMERIC, PaymentTable, TableInfo, normalize_level
@@ -54,8 +54,8 @@ def _policy(policy: Any, pv_initial: float):
     if isinstance(policy, (str, Path)):
         path = Path(policy)
         if not path.exists():
-            raise FileNotFoundError(f"{path}: no such policy file")
-        data.update(tomllib.loads(path.read_text(encoding="utf-8")))
+            raise DipError(f"{path}: no such policy file")
+        data.update(read_toml(path, DipError))
     elif isinstance(policy, dict):
         data.update(policy)
     elif policy is not None:

@@ -251,12 +251,16 @@ def open_cases(
         except Exception as exc:  # noqa: BLE001
             raise InputError(f"{file}: cannot read parquet file: {_one_line(exc)}") from exc
         schema = parquet.schema_arrow
+        twice = sorted({n for n in schema.names if schema.names.count(n) > 1})
+        if twice:  # a reader cannot tell the two apart: one of them would be read, the other lost
+            raise InputError(f"{file}: column '{twice[0]}' appears {schema.names.count(twice[0])} times; "
+                             "rename the copies so each column has its own name")
         plan = _plan(schema.names, mapping, file)
-        first = next(parquet.iter_batches(batch_size=SAMPLE_ROWS), None)
+        first = next(_readable(file, parquet.iter_batches(batch_size=SAMPLE_ROWS)), None)
         sample = pa.Table.from_batches([first]) if first is not None else schema.empty_table()
         warnings += check_plan(plan, sample, file, allow_unmapped=allow_unmapped)
         total = parquet.metadata.num_rows
-        batches = _parquet_batches(file, parquet, plan, batch_size) if total else iter(
+        batches = _readable(file, _parquet_batches(file, parquet, plan, batch_size)) if total else iter(
             [_apply_plan(schema.empty_table(), plan)])
         return CaseSource(file, plan, warnings, total, batches)
     if suffix in TEXT_SUFFIXES and not long_tables:
@@ -311,6 +315,14 @@ def _or_empty(tables: Iterator[pa.Table], empty) -> Iterator[pa.Table]:
         yield table
     if not emitted:
         yield empty()
+
+
+def _readable(file: Path, batches: Iterator) -> Iterator:
+    """``batches``, with a damaged page or column chunk met mid-file turned into one :class:`InputError` line."""
+    try:
+        yield from batches
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"{file}: cannot read parquet file: {_one_line(exc)}") from exc
 
 
 def _parquet_batches(file: Path, parquet: pq.ParquetFile, plan: HeaderPlan, batch_size: int) -> Iterator[pa.Table]:

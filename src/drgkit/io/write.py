@@ -98,13 +98,24 @@ def _flat_column(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Arr
     return column
 
 
+def _check_flat(schema: pa.Schema, path: Path | None = None) -> None:
+    """CSV and Excel hold text: a struct, a map or a list of such cannot be written there (one clear line)."""
+    def flat(type_: pa.DataType) -> bool:
+        if pa.types.is_list(type_) or pa.types.is_large_list(type_) or pa.types.is_fixed_size_list(type_):
+            return not pa.types.is_nested(type_.value_type)
+        return not pa.types.is_nested(_flat_type(type_))
+
+    nested = [f.name for f in schema if not flat(f.type)]
+    if nested:
+        raise InputError(f"{str(path) + ': ' if path else ''}column(s) {', '.join(nested)} hold nested values (struct/map); CSV and Excel cannot "
+                         "hold them: write .parquet, or drop those columns")
+
+
 def flatten_for_text(table: pa.Table | pa.RecordBatch) -> pa.Table:
     """Lists → ``|``-joined strings, dictionaries decoded, so CSV / Excel writers accept the table."""
     if isinstance(table, pa.RecordBatch):
         table = pa.Table.from_batches([table])
-    nested = [f.name for f in table.schema if pa.types.is_nested(_flat_type(f.type))]
-    if nested:
-        raise InputError(f"columns {', '.join(nested)} are nested; CSV/Excel cannot hold them, write .parquet")
+    _check_flat(table.schema)
     return pa.table({name: _flat_column(table.column(name)) for name in table.column_names})
 
 
@@ -130,6 +141,7 @@ def _write_xlsx(table: pa.Table, path: Path, shown: Path | None = None,
         raise InputError(f"{path}: {table.num_rows:,} rows do not fit in an Excel sheet; write .parquet or .csv")
     if table.num_columns > _EXCEL_MAX_COLUMNS:
         raise InputError(f"{path}: {table.num_columns:,} columns do not fit in an Excel sheet; write .parquet or .csv")
+    _check_flat(table.schema, path)
     book = Workbook(write_only=True)
     for title, sheet_table in {("病案" if more else "Sheet"): table, **(more or {})}.items():
         flat = flatten_for_text(sheet_table)
@@ -252,6 +264,7 @@ class IncrementalWriter:
             if self.suffix == ".parquet":
                 self._parquet = pq.ParquetWriter(self._temp, schema, compression="zstd")
             elif self.suffix == ".csv":
+                _check_flat(schema, self.path)
                 self._handle = open(self._temp, "wb")
                 self._handle.write(codecs.BOM_UTF8)
                 self._csv = pacsv.CSVWriter(self._handle, _flat_schema(schema))

@@ -224,6 +224,9 @@ def validate_canonical(canon: pa.Table, scheme: str = DEFAULT_SCHEME, edits: lis
     f = f.with_columns(
         pl.Series("case_id", case_id).str.strip_chars().alias("case_id"),
         pl.Series("gender", prep.gender),
+        # what the grouper could not read (negative ICU hours, 1e309, '12.5' days …): the same judgement, so
+        # validate and group never disagree on whether a record is usable
+        pl.Series("unreadable", prep.problems, pl.Utf8),
         pl.Series("row", np.arange(n, dtype=np.int64)),
     )
     dx = _explode(prep.dx, "dx")
@@ -253,8 +256,10 @@ def validate_canonical(canon: pa.Table, scheme: str = DEFAULT_SCHEME, edits: lis
         # a value is only wrong when it is negative, over a year at age 0, or disagrees with the age in years
         "V05": ((pl.col("age_days") < 0) | ((pl.col("age") == 0) & (pl.col("age_days") > 365)),
                 s(pl.col("age_days"))),
-        "V06": ((pl.col("birth_weight") > 0) & ((pl.col("birth_weight") < 100) | (pl.col("birth_weight") > 10000)),
+        # 0 is how many exports write "not filled"; a negative weight is outside the range too
+        "V06": ((pl.col("birth_weight") != 0) & ((pl.col("birth_weight") < 100) | (pl.col("birth_weight") > 10000)),
                 s(pl.col("birth_weight"))),
+        "V08": (pl.col("unreadable").is_not_null(), pl.col("unreadable")),
         "A02": (adult & ((pl.col("age_days") < pl.col("age") * 365) | (pl.col("age_days") > (pl.col("age") + 1) * 366)),
                 s(pl.col("age_days"))),
         "A03": (adult & (pl.col("birth_weight") > 0) & ~pl.col("pdx").fill_null("").str.starts_with("O"),

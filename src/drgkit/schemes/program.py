@@ -94,6 +94,9 @@ CC_MODE_SECONDARY, CC_MODE_ANY_DX = 0, 1
 class CompiledScheme:
     """A scheme compiled to arrays, plus the labels needed to print results and explanations."""
 
+    def __repr__(self) -> str:  # the arrays run to megabytes: a REPL or a traceback shows the identity only
+        return f"CompiledScheme(id={self.id!r}, checksum={self.checksum!r}, drgs={len(self.drg_codes)})"
+
     id: str
     name: str
     checksum: str
