@@ -60,4 +60,4 @@ def test_a_folder_given_as_the_scenario_file_is_one_line(tmp_path):
     from drgkit.cli import app as _app
 
     result = _Runner().invoke(_app, ["simulate", str(tmp_path)])
-    assert result.exit_code == 2 and "Is a directory" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 2 and "is a folder" in result.output and "Traceback" not in result.output

@@ -40,6 +40,23 @@ def _check_file(path: Path) -> None:
         raise InputError(f"{path}: permission denied")
 
 
+#: What a file with a text suffix really is, by its first bytes: named so the error says what to do.
+_NOT_TEXT = ((b"PAR1", "a Parquet file: rename it to .parquet"),
+             (b"PK\x03\x04", "an Excel workbook or a zip archive: rename it to .xlsx, or unzip it"),
+             (b"\xd0\xcf\x11\xe0", "an old-format Excel workbook: rename it to .xls"),
+             (b"\x1f\x8b", "gzip-compressed: decompress it first (gunzip)"),
+             (b"\x89PNG", "a PNG image, not a table"), (b"%PDF", "a PDF document, not a table"))
+
+
+def check_text_content(path: Path) -> None:
+    """A file named .csv/.txt/.tsv that is not text: one line saying what it is, instead of a decoding error."""
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    for magic, what in _NOT_TEXT:
+        if head.startswith(magic):
+            raise InputError(f"{path}: is {what}")
+
+
 def _is_cjk(c: str) -> bool:
     return ("\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf" or "\u3000" <= c <= "\u303f"
             or "\uff00" <= c <= "\uffef")
@@ -68,7 +85,8 @@ def _share(data: bytes, encoding: str, plausible) -> float:
 
 
 def detect_encoding(path: PathLike, probe_bytes: int = 1 << 20) -> str:
-    """``utf-8-sig`` (BOM), ``utf-8`` or ``gb18030`` (a superset of GBK / GB2312).
+    """``utf-8-sig`` (BOM), ``utf-16`` (BOM: Excel's "Unicode text" export), ``utf-8`` or ``gb18030`` (a
+    superset of GBK / GB2312).
 
     The file is scanned in chunks until the first non-ASCII bytes decide it, so a file whose first
     Chinese text sits far down is still detected correctly; pure-ASCII files are ``utf-8``.
@@ -78,6 +96,8 @@ def detect_encoding(path: PathLike, probe_bytes: int = 1 << 20) -> str:
         head = handle.read(3)
         if head == codecs.BOM_UTF8:
             return "utf-8-sig"
+        if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            return "utf-16"
         chunk = head + handle.read(probe_bytes)
         while chunk:
             try:
@@ -150,6 +170,7 @@ def text_layout(path: Path, header_row: int | None = None,
     """Find the header line of a CSV/TSV/TXT file: ``header_row`` (1-based) if given, else the first of the
     first lines that the field vocabulary recognises (``is_known_header``), skipping blank lines and title
     rows above it.  Raises :class:`InputError` when the file holds no header at all."""
+    check_text_content(path)
     encoding = detect_encoding(path)
     lines = _head_lines(path, encoding)
     if header_row is not None:
@@ -198,8 +219,8 @@ def csv_options(layout: TextLayout, block_size: int | None = None):
     """Read, parse and convert options that keep every column as text and blank cells as null."""
     names = layout.names
     read_kwargs: dict = {"column_names": names, "skip_rows": layout.header_line + 1}
-    if layout.encoding == "gb18030":
-        read_kwargs["encoding"] = "gb18030"
+    if layout.encoding not in ("utf-8", "utf-8-sig"):  # Arrow transcodes other encodings as it reads
+        read_kwargs["encoding"] = layout.encoding
     if block_size is not None:
         read_kwargs["block_size"] = block_size
     read_options = pacsv.ReadOptions(**read_kwargs)

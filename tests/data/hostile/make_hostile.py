@@ -55,7 +55,7 @@ def main() -> None:
         ("gzip.csv", gzip.compress(GOOD.encode()), None, "a gzip file named .csv"),
         ("random.csv", bytes(rng.getrandbits(8) for _ in range(20_000)), None, "random bytes"),
         ("nul.csv", b"\x00" * 4096, None, "NUL bytes"),
-        ("utf16.csv", GOOD.encode("utf-16"), None, "UTF-16 text"),
+        ("utf16.csv", GOOD.encode("utf-16"), 2, "UTF-16 text with a BOM (Excel's Unicode text export): read"),
         ("png.tsv", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8, None, "a PNG named .tsv"),
         ("parquet_named.csv", b"", None, "a Parquet file named .csv (filled below)"),
         ("text_named.parquet", GOOD.encode(), None, "a CSV named .parquet"),
