@@ -128,3 +128,49 @@ def test_pay_says_which_policy_values_it_assumed(tmp_path: Path) -> None:
     r = runner.invoke(app, ["pay", str(grouped), "-o", str(tmp_path / "p.parquet"), "--table", "suzhou-2023",
                             "--level", "level3"])
     assert r.exit_code == 0 and "policy: patient_share 0.3 (default)" in r.stderr
+
+
+DATA_20 = Path(__file__).parent / "data" / "chs-drg-2.0-dev.csv"
+
+
+def test_a_scheme_with_reference_weights_is_priced_with_a_base_rate(tmp_path: Path) -> None:
+    """CHS-DRG 2.0 ships reference weights: `--price chs-drg-2.0 --base-rate R` prices every weighted group at
+    RW × R; the RW is in the group output too, and the Parquet file says what it was priced with."""
+    import json
+
+    import pyarrow.compute as pc
+
+    from drgkit.schemes.compile import load_compiled
+
+    plain, priced, unrated = tmp_path / "g.parquet", tmp_path / "p.parquet", tmp_path / "u.parquet"
+    assert runner.invoke(app, ["group", str(DATA_20), "-o", str(plain), "--scheme", "chs-drg-2.0", "-q"]).exit_code == 0
+    r = runner.invoke(app, ["group", str(DATA_20), "-o", str(priced), "--scheme", "chs-drg-2.0", "--price",
+                            "chs-drg-2.0", "--base-rate", "12000", "-q"])
+    assert r.exit_code == 0, r.output
+    g, p = pq.read_table(plain), pq.read_table(priced)
+    scheme = load_compiled("chs-drg-2.0")
+    weight = dict(zip(scheme.drg_codes, scheme.drg_weights))
+    expected = [None if w is None or w != w else w for w in (weight.get(d) for d in g.column("drg").to_pylist())]
+    assert g.column("rw").to_pylist() == expected and sum(w is not None for w in expected) > 1000
+    ok = pc.equal(p.column("case_type"), "normal")
+    assert pc.sum(ok).as_py() > 1000
+    for rw, std in zip(pc.filter(p.column("rw"), ok).to_pylist(), pc.filter(p.column("standard_payment"), ok).to_pylist()):
+        assert abs(std - rw * 12000) < 0.01
+    meta = json.loads(pq.read_schema(priced).metadata[b"drgkit.pricing"])
+    assert meta["table"] == "chs-drg-2.0" and meta["policy"]["base_rate"] == 12000 and "patient_share" in meta["defaults"]
+    # without a rate nothing is priced, and the reason says how to give one
+    r = runner.invoke(app, ["group", str(DATA_20), "-o", str(unrated), "--scheme", "chs-drg-2.0", "--price",
+                            "chs-drg-2.0", "-q"])
+    assert r.exit_code == 0, r.output
+    reasons = set(pq.read_table(unrated).column("price_reason").to_pylist())
+    assert any(x and "--base-rate" in x for x in reasons)
+    assert "normal" not in pq.read_table(unrated).column("case_type").to_pylist()
+    r = runner.invoke(app, ["pay", str(plain), "-o", str(tmp_path / "x.parquet"), "--table", "chs-drg-2.0",
+                            "--base-rate", "-5", "-q"])
+    assert r.exit_code == 2 and "base rate must be a number > 0" in r.output
+
+
+def test_a_scheme_without_weights_has_no_rw_column(tmp_path: Path) -> None:
+    out = tmp_path / "g.parquet"
+    assert runner.invoke(app, ["group", str(DATA), "-o", str(out), "-q"]).exit_code == 0
+    assert "rw" not in pq.read_table(out).column_names

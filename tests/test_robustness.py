@@ -572,3 +572,20 @@ def test_codes_that_are_not_text_are_a_type_error() -> None:
     with pytest.raises(TypeError, match="codes must be text"):
         drgkit.whatif(dx=123)
     assert len(repr(drgkit.explain(dx="I21.000x005"))) < 2000  # not the whole compiled scheme
+
+
+def test_excel_unicode_text_is_read_and_misnamed_files_are_named(tmp_path: Path) -> None:
+    """Excel's "Unicode text (*.txt)" export is UTF-16 with a BOM, tab-separated: read like its UTF-8 twin; a
+    Parquet, gzip or workbook file named .csv is named for what it is."""
+    text = "病案号\t性别\t年龄\t主要诊断编码\t其他诊断编码\t住院天数\n1\t男\t65岁\tI21.000x005\tE11.900\t5\n" \
+           "2\t女\t70\tJ18.900\tI50.900\t3\n"
+    utf16, utf8 = tmp_path / "export.txt", tmp_path / "twin.txt"
+    utf16.write_text(text, encoding="utf-16")
+    utf8.write_text(text, encoding="utf-8")
+    got, twin = drgkit.group(str(utf16)), drgkit.group(str(utf8))
+    assert got.column("drg").to_pylist() == twin.column("drg").to_pylist() == ["FR19", "ES31"]
+    pq.write_table(pa.table({"dx": ["I21.000x005"]}), tmp_path / "p.csv")
+    (tmp_path / "g.csv").write_bytes(gzip.compress(text.encode()))
+    for name, words in (("p.csv", "is a Parquet file: rename it to .parquet"), ("g.csv", "is gzip-compressed")):
+        with pytest.raises(InputError, match=words):
+            drgkit.group(str(tmp_path / name))

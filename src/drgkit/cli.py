@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .errors import DrgkitError
-from .cli_options import (Age, AgeDays, AllowSchemeMismatch, AllowUnmapped, AsJson, Canonical, Dx, HeaderRowOption, LeavingType, Los,
+from .cli_options import (Age, AgeDays, AllowSchemeMismatch, BaseRate, AllowUnmapped, AsJson, Canonical, Dx, HeaderRowOption, LeavingType, Los,
                           MapOption, Px, SchemeId, Sex, SheetOption, Weight)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -185,6 +185,7 @@ def group(
     insurance: Optional[str] = typer.Option(None, "--insurance", help="employee / resident for --price"),
     allow_scheme_mismatch: AllowSchemeMismatch = False,
     policy: Optional[Path] = typer.Option(None, "--policy", help="Payment policy TOML for --price"),
+    base_rate: BaseRate = None,
     edits: bool = typer.Option(False, "--edits", help="Also run the coding edits (drgkit validate): column `edits`"),
     sheet: SheetOption = None,
     header_row: HeaderRowOption = None,
@@ -256,9 +257,10 @@ def group(
                                f"{grouped_with}: add --scheme {payment_table.info.scheme}, or "
                                f"--allow-scheme-mismatch to price them anyway")
             pricing = partial(price, table=payment_table, level=level, insurance=insurance,
-                              policy=load_policy(policy), allow_scheme_mismatch=allow_scheme_mismatch)
-        elif level or insurance or policy:
-            raise CliError("--level, --insurance and --policy need --price TABLE")
+                              policy=load_policy(policy).with_base_rate(base_rate),
+                              allow_scheme_mismatch=allow_scheme_mismatch)
+        elif level or insurance or policy or base_rate is not None:
+            raise CliError("--level, --insurance, --policy and --base-rate need --price TABLE")
         counts: Counter = Counter()
         drgs: Counter = Counter()
         reasons: Counter = Counter()
@@ -585,6 +587,7 @@ def pay(
     level: Optional[str] = typer.Option(None, "--level", help="Hospital level (default: the hospital_level column)"),
     insurance: Optional[str] = typer.Option(None, "--insurance", help="employee / resident (default: column or policy)"),
     policy: Optional[Path] = typer.Option(None, "--policy", help="Policy TOML (thresholds, formulas, rates)"),
+    base_rate: BaseRate = None,
     allow_scheme_mismatch: AllowSchemeMismatch = False,
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
@@ -608,11 +611,12 @@ def pay(
             err_console.print("columns read: " + "; ".join(src if src == f else f"{src} → {f}"
                                                           for f, src in found.items()), soft_wrap=True, markup=False)
         result = price(data, table, level=level, insurance=insurance, policy=policy,
-                       allow_scheme_mismatch=allow_scheme_mismatch)
+                       allow_scheme_mismatch=allow_scheme_mismatch, base_rate=base_rate)
         if not quiet:
             from .payment.policy import load_policy
 
-            err_console.print("policy: " + "; ".join(load_policy(policy).assumptions()), soft_wrap=True,
+            err_console.print("policy: " + "; ".join(load_policy(policy).with_base_rate(base_rate).assumptions()),
+                              soft_wrap=True,
                               markup=False)
         write_table(result, output)
         if quiet:

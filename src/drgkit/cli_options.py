@@ -29,3 +29,8 @@ Canonical = Annotated[bool, typer.Option("--canonical", help="Write canonical co
                                                              "of the input's own columns")]
 AllowSchemeMismatch = Annotated[bool, typer.Option("--allow-scheme-mismatch",
                                                    help="Price groups of another scheme than the table's")]
+
+#: ``--base-rate``: one rate for every level, over the table's and the policy's (``group --price``, ``pay``).
+BaseRate = Annotated[Optional[float], typer.Option(
+    "--base-rate", help="Base rate in yuan per RW (point value for point tables), for every level; overrides the "
+    "table and policy. Prices a scheme's own reference weights: --price chs-drg-2.0 --base-rate 10000")]

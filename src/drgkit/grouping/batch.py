@@ -274,7 +274,7 @@ def outcome_columns(prep: PreparedCases, enc: Encoded, out: Outcome, scheme: Com
     flat_idx = np.where(has_cc, enc.dx_off[:-1] + out.cc_pos, 0)
     cc_code = (pc.take(enc.dx_flat, pa.array(flat_idx, mask=~has_cc))  # a masked index gives null
                if has_cc.any() else pa.nulls(n, pa.string()))
-    return {
+    columns = {
         "status": pc.take(_labels(scheme, "status", lambda: list(P.STATUS_NAMES)), pa.array(status.astype(np.int32))),
         "reason": reason_text,
         "warnings": _warnings(prep, enc, scheme, reason == P.R_PDX_GREY),
@@ -288,6 +288,24 @@ def outcome_columns(prep: PreparedCases, enc: Encoded, out: Outcome, scheme: Com
         "scheme": pa.repeat(pa.scalar(scheme.id, pa.string()), n),
         "scheme_checksum": pa.repeat(pa.scalar(scheme.checksum, pa.string()), n),
     }
+    weights = scheme_weights(scheme)
+    if weights is not None:  # a scheme with reference weights (CHS-DRG 2.0): each case's RW beside its group
+        return {**{k: v for k, v in columns.items() if k not in ("scheme", "scheme_checksum")},
+                "rw": pc.take(weights, drg_idx), "scheme": columns["scheme"],
+                "scheme_checksum": columns["scheme_checksum"]}
+    return columns
+
+
+def scheme_weights(scheme: CompiledScheme) -> pa.Array | None:
+    """The reference weight per DRG index (null where none; the fail group has none), or ``None`` when the
+    scheme ships no weights at all."""
+    w = np.asarray(scheme.drg_weights, dtype=np.float64)
+    if not np.isfinite(w).any():
+        return None
+    cache = scheme.__dict__.setdefault("_label_arrays", {})
+    if "rw" not in cache:
+        cache["rw"] = pa.array(w, pa.float64(), mask=~np.isfinite(w))
+    return cache["rw"]
 
 
 def attach(table: pa.Table, columns: dict[str, pa.Array]) -> pa.Table:

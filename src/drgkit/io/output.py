@@ -166,4 +166,5 @@ def input_shaped(result: pa.Table, plan: HeaderPlan) -> pa.Table:
     for name in result.column_names:
         if name not in used and name not in canonical_or_source:
             columns[name] = result.column(name)
-    return pa.table(columns)
+    # the schema metadata (what a priced result was priced with) travels with the columns
+    return pa.table(columns).replace_schema_metadata(result.schema.metadata)

@@ -98,15 +98,38 @@ class Policy:
     def assumptions(self) -> list[str]:
         """The settings pricing leans on most, each marked ``(default)`` when no policy set it — so a priced
         run says it assumed a 30 % patient share and the default outlier bands instead of hiding it."""
-        default = Policy()
+        defaults = set(self.defaults())
         shown = ("patient_share", "low_ratio", "low_payment", "high_bands", "high_payment", "comparator")
         out = []
         for name in shown:
             value = getattr(self, name)
             if name == "high_bands":
                 value = ", ".join(f"RW≤{b:g}: {k:g}×" for b, k in value)
-            out.append(f"{name} {value}" + (" (default)" if getattr(self, name) == getattr(default, name) else ""))
+            out.append(f"{name} {value}" + (" (default)" if name in defaults else ""))
         return out
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every setting by name (inf / nan kept as floats: JSON writers spell them Infinity / NaN)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def defaults(self) -> list[str]:
+        """Names of the settings still at drgkit's default (no table or policy gave them)."""
+        default = Policy()
+        same = lambda a, b: a == b or (isinstance(a, float) and isinstance(b, float) and a != a and b != b)  # noqa
+        return [f.name for f in fields(self) if same(getattr(self, f.name), getattr(default, f.name))]
+
+    def with_base_rate(self, rate: float | None) -> "Policy":
+        """This policy with one base rate (point value for point tables) for every level and insurance type —
+        the ``--base-rate`` of the command line, which wins over the table's and the policy's own rates."""
+        if rate is None:
+            return self
+        try:
+            value = float(rate)
+        except (TypeError, ValueError):
+            value = math.nan
+        if not (value > 0 and math.isfinite(value)):
+            raise PolicyError(f"base rate must be a number > 0 (yuan per RW), got {rate!r}")
+        return replace(self, base_rate=value, base_rates={"": value})
 
     def replace(self, **changes: Any) -> "Policy":
         return replace(self, **changes)

@@ -199,17 +199,20 @@ def _key_index(df: pa.Table, given: str | None, column: str, allowed: tuple[str,
 
 
 def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, insurance: str | None = None,
-          policy: Policy | dict | str | None = None, allow_scheme_mismatch: bool = False) -> Any:
+          policy: Policy | dict | str | None = None, allow_scheme_mismatch: bool = False,
+          base_rate: float | None = None) -> Any:
     """Price grouped cases (output of :func:`drgkit.group`); returns the same type with pricing columns added.
 
     ``level`` / ``insurance`` apply to every case; without them a ``hospital_level`` / ``insurance_type`` column
     is used (1/2/3, 一级/二级/三级, level3 …; 职工/居民, employee/resident), then the table's only level / the
     policy's default insurance type. Columns read: drg, status, total_cost (and los, special_review, scheme if
     present).  Groups of another scheme than the table's are refused (the same DRG code can mean another group,
-    and codes the table lacks would go unpriced) unless ``allow_scheme_mismatch``.
+    and codes the table lacks would go unpriced) unless ``allow_scheme_mismatch``.  ``table`` may also be a scheme
+    that ships reference weights (``chs-drg-2.0``), priced with ``base_rate`` (yuan per RW; for a point table the
+    point value), which overrides every rate of the table and the policy.
     """
     t = load_table(table)
-    policy = load_policy(policy)
+    policy = load_policy(policy).with_base_rate(base_rate)
     df, kind = _needed_columns(grouped)
     for c in ("drg", "status"):
         if c not in df.column_names:
@@ -328,7 +331,8 @@ def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, 
     assign(np.isnan(rw) & np.isnan(published), "unpriced", "DRG {drg} has no weight in table " + t.id)
     key = "point_value" if t.info.basis == "points" else "base_rate"
     assign(np.isnan(standard), "unpriced",
-           f"table {t.id} publishes no {key.replace('_', ' ')} for this level/insurance: set {key} in the policy")
+           f"table {t.id} publishes no {key.replace('_', ' ')} for this level/insurance: give --base-rate, or set "
+           f"{key} in the policy")
     # 5. ratio classification
     comparator = standard if policy.comparator == "standard" else standard / np.where(coef > 0, coef, 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -394,7 +398,24 @@ def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, 
         "price_reason": reason_arr,
     }
     columns = {k: (v.combine_chunks() if isinstance(v, pa.ChunkedArray) else v) for k, v in columns.items()}
-    return _attach(grouped, kind, columns)
+    out = _attach(grouped, kind, columns)
+    if kind == "arrow":  # a Parquet output keeps what it was priced with (pq.read_schema(path).metadata)
+        out = out.replace_schema_metadata({**(out.schema.metadata or {}),
+                                           PRICING_METADATA_KEY: pricing_metadata(t, policy)})
+    return out
+
+
+#: Schema-metadata key of a priced Arrow table / Parquet file: JSON of the table and every policy value used.
+PRICING_METADATA_KEY = b"drgkit.pricing"
+
+
+def pricing_metadata(t: PaymentTable, policy: Policy) -> bytes:
+    """The table and every policy value a priced result leaned on, with the names no policy set (defaults)."""
+    import json
+
+    return json.dumps({"table": t.id, "table_source": t.info.source or t.id, "scheme": t.info.scheme,
+                       "policy": policy.as_dict(), "defaults": policy.defaults()},
+                      ensure_ascii=False, default=str).encode("utf-8")
 
 
 __all__ = ["CASE_TYPES", "LEVELS", "OUTPUT_COLUMNS", "price", "standards"]

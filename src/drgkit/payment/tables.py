@@ -179,7 +179,45 @@ def load_table(table: str | Path | PaymentTable, *, strict: bool | None = None) 
         df, notes = _parse(_read_csv(path), str(path), strict=True if strict is None else strict)
         info = _info_from(df, path.stem, path)
         return PaymentTable(info, df, tuple(notes))
-    return _shipped_table(str(table), False if strict is None else strict)
+    if table_id_known(str(table)):
+        return _shipped_table(str(table), False if strict is None else strict)
+    weights = _scheme_weights_table(str(table))
+    if weights is not None:
+        return weights
+    table_info(str(table))  # raises: unknown id, naming the known ones
+    raise AssertionError("unreachable")
+
+
+def table_id_known(table_id: str) -> bool:
+    return table_id.replace("_", "-") in _manifest()
+
+
+@lru_cache(maxsize=4)
+def _scheme_weights_table(scheme_id: str) -> PaymentTable | None:
+    """A scheme that ships reference weights (CHS-DRG 2.0) as a payment table: its groups with their RW and
+    nothing else, so pricing needs a base rate (``--base-rate`` or a policy's ``base_rate``); ``None`` when
+    ``scheme_id`` is no scheme or has no weights."""
+    import math
+
+    from ..schemes.tables import list_schemes
+
+    if scheme_id not in {s.id for s in list_schemes()}:
+        return None
+    from ..schemes.compile import load_compiled
+
+    scheme = load_compiled(scheme_id)
+    rows = [(code, name, float(w)) for code, name, w in zip(scheme.drg_codes, scheme.drg_names, scheme.drg_weights)
+            if not math.isnan(w)]
+    if not rows:
+        return None
+    df = pl.DataFrame({"drg": [r[0] for r in rows], "drg_name": [r[1] for r in rows], "basis": "rw",
+                       "rw": [r[2] for r in rows]})
+    df = df.with_columns([pl.lit(None, pl.Float64).alias(c) for c in NUMERIC if c != "rw"]
+                         + [pl.lit("", pl.Utf8).alias(c) for c in TEXT if c not in df.columns]).select(COLUMNS)
+    info = TableInfo(id=scheme_id, scheme=scheme_id, basis="rw", published=("rw",), drgs=df.height, rows=df.height,
+                     source=f"reference weights (RW) of the scheme {scheme_id}; no base rate: give one")
+    return PaymentTable(info, df, (f"{df.height:,} of {len(scheme.drg_codes):,} groups of {scheme_id} have a "
+                                   "reference weight; the others go unpriced",))
 
 
 @lru_cache(maxsize=8)
