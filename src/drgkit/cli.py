@@ -13,7 +13,7 @@ from typing import Optional
 import pyarrow as pa
 import typer
 from rich.console import Console
-from rich.table import Table
+from .terminal import Col, fit_table
 
 from .errors import DrgkitError
 from .cli_options import (Age, AgeDays, AllowSchemeMismatch, BaseRate, AllowUnmapped, AsJson, Canonical, Dx, HeaderRowOption, LeavingType, Los,
@@ -125,8 +125,8 @@ def _tally(result, counts: Counter, drgs: Counter, reasons: Counter | None = Non
         counts[item["values"]] += item["counts"]
     if reasons is not None and "reason" in result.column_names:
         # the reason without the values it quotes, so rows failing the same way count together
-        shape = pc.replace_substring_regex(result.column("reason"), r"'[^']*'", "'…'")
-        shape = pc.replace_substring_regex(shape, r": [A-Z]\d{2}\.\S*$", ": …")  # the grey code U05 names
+        shape = pc.replace_substring_regex(result.column("reason"), r"'[^']*'", "<value>")
+        shape = pc.replace_substring_regex(shape, r": [A-Z]\d{2}\.\S*$", ": <code>")  # the grey code U05 names
         for item in pc.value_counts(shape).to_pylist():
             if item["values"] is not None:
                 reasons[item["values"]] += item["counts"]
@@ -141,28 +141,20 @@ def _summary(counts: Counter, drgs: Counter, rows: int, seconds: float, scheme: 
              reasons: Counter | None = None) -> None:
     rate = rows / seconds if seconds > 0 else float("inf")
     out_console.print(f"grouped {rows:,} abstracts with {scheme} in {seconds:.2f} s ({rate:,.0f} rows/s)")
-    t = Table(title="status")
-    t.add_column("status")
-    t.add_column("rows", justify="right")
-    t.add_column("share", justify="right")
-    for status in ("ok", "ambiguous", "ungroupable", "invalid"):
-        t.add_row(status, f"{counts.get(status, 0):,}", f"{100 * counts.get(status, 0) / max(rows, 1):.1f}%")
-    out_console.print(t)
+    w = out_console.width
+    out_console.print(fit_table("status", [Col("status", "id", keep=True), Col("rows", "number", keep=True),
+                                           Col("share", "number")],
+                                [(status, f"{counts.get(status, 0):,}",
+                                  f"{100 * counts.get(status, 0) / max(rows, 1):.1f}%")
+                                 for status in ("ok", "ambiguous", "ungroupable", "invalid")], w))
     if reasons:
-        t = Table(title="top reasons (rows not grouped)")
-        t.add_column("reason", overflow="fold")
-        t.add_column("rows", justify="right", no_wrap=True)
-        for reason, k in reasons.most_common(8):
-            t.add_row(reason, f"{k:,}")
-        out_console.print(t)
+        out_console.print(fit_table("top reasons (rows not grouped)",
+                                    [Col("reason", keep=True), Col("rows", "number", keep=True)],
+                                    [(reason, f"{k:,}") for reason, k in reasons.most_common(8)], w))
     if drgs:
-        t = Table(title="top groups")
-        t.add_column("group", no_wrap=True)
-        t.add_column("name", overflow="fold")
-        t.add_column("rows", justify="right", no_wrap=True)
-        for (drg, name), k in drgs.most_common(10):
-            t.add_row(drg, name or "", f"{k:,}")
-        out_console.print(t)
+        out_console.print(fit_table("top groups", [Col("group", "id", keep=True), Col("name", keep=True),
+                                                   Col("rows", "number", keep=True)],
+                                    [(drg, name or "", f"{k:,}") for (drg, name), k in drgs.most_common(10)], w))
 
 
 @app.command()
@@ -353,12 +345,9 @@ def schemes(as_json: bool = typer.Option(False, "--json")) -> None:
         if as_json:
             typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
             return
-        t = Table(title=f"{len(rows)} schemes")
-        for col in ("id", "name", "checksum"):
-            t.add_column(col)
-        for r in rows:
-            t.add_row(r["id"], r["name"], r["checksum"])
-        out_console.print(t)
+        out_console.print(fit_table(f"{len(rows)} schemes", [Col("id", "id", keep=True), Col("name", keep=True),
+                                                              Col("checksum", "id")],
+                                    [(r["id"], r["name"], r["checksum"]) for r in rows], out_console.width))
 
     _run(work)
 
@@ -472,18 +461,10 @@ def tables_list(as_json: bool = typer.Option(False, "--json")) -> None:
             typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
             return
         # ids, schemes and numbers are never cut: at a narrow terminal the lower-priority columns go, and say so
-        columns = ["id", "city", "year", "scheme", "drgs"]
-        extra = ["levels", "insurance", "published"]
-        wide = out_console.width >= 150
-        t = Table(title=f"{len(rows)} payment tables")
-        for col in columns + (extra if wide else []):
-            t.add_column(col, no_wrap=col in ("id", "year", "scheme", "drgs"), overflow="fold",
-                         justify="right" if col in ("year", "drgs") else "left")
-        for r in rows:
-            t.add_row(*(str(r[c]) for c in columns + (extra if wide else [])))
-        out_console.print(t)
-        if not wide:
-            out_console.print(f"({', '.join(extra)}: a terminal of 150 columns, or --json)")
+        cols = [Col("id", "id", keep=True), Col("city"), Col("year", "number"), Col("scheme", "id", keep=True),
+                Col("drgs", "number", keep=True), Col("levels"), Col("insurance"), Col("published")]
+        out_console.print(fit_table(f"{len(rows)} payment tables", cols,
+                                    [[str(r[c.name]) for c in cols] for r in rows], out_console.width))
 
     _run_pay(work)
 
@@ -530,12 +511,12 @@ def tables_show(
             write_table(s.to_arrow(), output)
             out_console.print(f"{s.height} rows written to {output}")
             return
-        t2 = Table(title=f"{s.height} rows")
-        for col in s.columns:
-            t2.add_column(col)
-        for row in s.head(limit or s.height).iter_rows():
-            t2.add_row(*("" if v is None else (f"{v:.2f}" if isinstance(v, float) else str(v)) for v in row))
-        out_console.print(t2)
+        kinds = {"drg": "id", "drg_name": "text", "flags": "text", "hospital_level": "id", "insurance_type": "id"}
+        out_console.print(fit_table(f"{s.height} rows", [Col(c, kinds.get(c, "number"), keep=c in ("drg", "standard"))
+                                                         for c in s.columns],
+                                    [["" if v is None else (f"{v:,.2f}" if isinstance(v, float) else str(v))
+                                      for v in row] for row in s.head(limit or s.height).iter_rows()],
+                                    out_console.width, hint="-o FILE"))
 
     _run_pay(work)
 
@@ -569,12 +550,12 @@ def tables_check(
             out_console.print(f"{t.id} {c.level or '-'} / {c.insurance or '-'}: standard = {c.formula}, "
                               f"{src} rate {c.rate} reproduces {c.rows_reproduced}/{c.rows_checked} rows to 0.01 yuan")
             if c.outliers.height:
-                tb = Table(title=f"{c.outliers.height} rows not following rate {c.rate}")
-                for col in c.outliers.columns:
-                    tb.add_column(col)
-                for row in c.outliers.head(limit or c.outliers.height).iter_rows():
-                    tb.add_row(*("" if v is None else str(v) for v in row))
-                out_console.print(tb)
+                out_console.print(fit_table(
+                    f"{c.outliers.height} rows not following rate {c.rate}",
+                    [Col(col, "id" if col == "drg" else ("text" if col == "drg_name" else "number"), keep=col == "drg")
+                     for col in c.outliers.columns],
+                    [["" if v is None else str(v) for v in row]
+                     for row in c.outliers.head(limit or c.outliers.height).iter_rows()], out_console.width))
 
     _run_pay(work)
 
@@ -623,10 +604,8 @@ def pay(
             return
         seconds = time.perf_counter() - start
         out_console.print(f"priced {result.num_rows:,} cases with {table} in {seconds:.2f} s; results in {output}")
-        t = Table(title="case types")
-        for col in ("case_type", "cases", "payment", "margin"):
-            t.add_column(col, justify="right" if col != "case_type" else "left")
         ct = result.column("case_type")
+        lines = []
         for name in CASE_TYPES:
             mask = pc.equal(ct, name)
             k = pc.sum(mask).as_py() or 0
@@ -634,8 +613,10 @@ def pay(
                 continue
             pay_ = pc.sum(pc.filter(result.column("payment"), mask)).as_py() or 0.0
             mar = pc.sum(pc.filter(result.column("margin"), mask)).as_py() or 0.0
-            t.add_row(name, f"{k:,}", f"{pay_:,.2f}", f"{mar:,.2f}")
-        out_console.print(t)
+            lines.append((name, f"{k:,}", f"{pay_:,.2f}", f"{mar:,.2f}"))
+        out_console.print(fit_table("case types", [Col("case_type", "id", keep=True), Col("cases", "number", keep=True),
+                                                   Col("payment", "number", keep=True), Col("margin", "number")],
+                                    lines, out_console.width))
         unpriced = result.filter(pc.equal(ct, "unpriced"))
         if unpriced.num_rows:
             counts = Counter(unpriced.column("price_reason").to_pylist()).most_common(5)
@@ -698,12 +679,11 @@ def report(
             per, losing = indicators(data, by)
         except ReportError as exc:
             raise CliError(str(exc)) from None
-        t = Table(title=f"by {by}")
-        for col in per.columns:
-            t.add_column(col, justify="left" if col == by else "right")
-        for row in per.iter_rows():
-            t.add_row(*("" if v is None else (f"{v:,.3f}" if isinstance(v, float) else str(v)) for v in row))
-        out_console.print(t)
+        out_console.print(fit_table(f"by {by}", [Col(c, "id" if c == by else "number", keep=c == by)
+                                                 for c in per.columns],
+                                    [["" if v is None else (f"{v:,.3f}" if isinstance(v, float) else str(v))
+                                      for v in row] for row in per.iter_rows()], out_console.width,
+                                    hint=f"the files in {output}"))
         if losing.height:
             out_console.print("losing most: " + ", ".join(f"{d} {m:,.0f}" for d, m in
                                                           losing.head(min(top, 5)).select("drg", "margin").iter_rows()))

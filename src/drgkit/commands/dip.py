@@ -147,10 +147,9 @@ def register(app: typer.Typer) -> None:
         cases_output: Optional[Path] = typer.Option(None, "--cases", help="Also write the scored cases"),
     ) -> None:
         """Case scores, point value, per-hospital payable, monthly pre-payment and clearance."""
-        from rich.table import Table
-
         from ..cli import out_console
         from ..dip import settle
+        from ..terminal import Col, fit_table
         from ..io import read_cases, write_table
 
         def work() -> None:
@@ -161,12 +160,11 @@ def register(app: typer.Typer) -> None:
                        hospitals=hospitals, policy=policy, prepay_ratio=prepay_ratio)
             out_console.print(f"total score {s.total_score:,.2f}; PV_initial {s.pv_initial:.4f}; "
                               f"PV_settle {s.pv_settle:.4f}")
-            t = Table(title="per hospital")
-            for col in s.hospitals.columns:
-                t.add_column(col, justify="left" if col == "hospital" else "right")
-            for row in s.hospitals.iter_rows():
-                t.add_row(*("" if v is None else (f"{v:,.2f}" if isinstance(v, float) else str(v)) for v in row))
-            out_console.print(t)
+            out_console.print(fit_table(
+                "per hospital", [Col(c, "id" if c == "hospital" else "number", keep=c in ("hospital", "payable"))
+                                 for c in s.hospitals.columns],
+                [["" if v is None else (f"{v:,.2f}" if isinstance(v, float) else str(v)) for v in row]
+                 for row in s.hospitals.iter_rows()], out_console.width, hint="-o FILE"))
             if output:
                 write_table(s.hospitals.to_arrow(), output)
             if cases_output:

@@ -1,0 +1,70 @@
+"""Terminal tables that never cut a number, a code or an id.
+
+Rich shrinks a table that is wider than the terminal by cutting cells with "…" — which turns ``3,750,000.00``
+into ``3,750,…`` and three hospitals into the same ``苏州市第 …``.  :func:`fit_table` builds the table so that
+cannot happen: number and id columns are never wrapped or cut (their width is their widest cell), text
+columns wrap (fold) into what is left, and when even that does not fit, the least important columns are left
+out and the caption says which (with where to see them: ``--json`` or a wider terminal).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from rich.cells import cell_len
+from rich.table import Table
+
+#: Narrowest a wrapping text column is allowed to become (a Chinese name folds to 3 characters a line).
+TEXT_MIN = 6
+
+
+@dataclass(frozen=True)
+class Col:
+    """One column: ``kind`` is ``number`` (right-aligned, never cut), ``id`` (never cut) or ``text`` (wraps);
+    ``keep`` columns are never left out; the others go last-first when the terminal is too narrow."""
+
+    name: str
+    kind: str = "text"
+    keep: bool = False
+
+
+def _needed(col: Col, cells: list[str]) -> int:
+    widest = max([cell_len(col.name)] + [cell_len(c) for c in cells])
+    if col.kind == "text":
+        return min(widest, max(TEXT_MIN, max((cell_len(w) for w in col.name.split()), default=0)))
+    return widest
+
+
+def fit_table(title: str | None, columns: Sequence[Col], rows: Iterable[Sequence[str]], width: int,
+              hint: str = "--json") -> Table:
+    """A table of ``rows`` (cells already formatted as text) that fits ``width`` terminal columns without
+    cutting any number or id; left-out columns are named in the caption."""
+    rows = [["" if c is None else str(c) for c in row] for row in rows]
+    shown = list(range(len(columns)))
+    needed = [_needed(col, [r[i] for r in rows]) for i, col in enumerate(columns)]
+
+    def total(idx: list[int]) -> int:  # cell padding (2) and a border (1) per column, one more border
+        return sum(needed[i] + 3 for i in idx) + 1
+
+    dropped: list[str] = []
+    while total(shown) > width:
+        droppable = [i for i in shown if not columns[i].keep]
+        if not droppable:
+            break
+        gone = droppable[-1]
+        shown.remove(gone)
+        dropped.append(columns[gone].name)
+    caption = None
+    if dropped:
+        caption = f"not shown at {width} columns: {', '.join(reversed(dropped))} (a wider terminal, or {hint})"
+    table = Table(title=title, caption=caption)
+    for i in shown:
+        col = columns[i]
+        if col.kind == "text":
+            table.add_column(col.name, overflow="fold")
+        else:
+            table.add_column(col.name, no_wrap=True, min_width=needed[i],
+                             justify="right" if col.kind == "number" else "left")
+    for row in rows:
+        table.add_row(*(row[i] for i in shown))
+    return table
