@@ -29,7 +29,7 @@ def one_error_line(result, *needles: str) -> str:
     assert result.exit_code == 2, result.output
     # the mapping report ("columns read: …") may come first; the error is one line, the last
     lines = [ln for ln in result.stderr.strip().splitlines()
-             if not ln.startswith(("columns read:", "carried through:", "skipped "))]
+             if not ln.startswith(("columns read:", "carried through:", "读取的列：", "原样保留的列：", "skipped "))]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: "), lines[0]
     assert "Traceback" not in result.output
@@ -49,7 +49,7 @@ def test_group_csv_to_parquet_same_rows_and_order(tmp_path: Path) -> None:
     out = tmp_path / "out.parquet"
     result = invoke("group", ORACLE, "-o", out)
     assert result.exit_code == 0, result.output
-    assert "grouped 30 abstracts with chs-drg-1.1" in result.stdout
+    assert "已分组 30 份病案（方案 chs-drg-1.1）" in result.stdout  # Chinese first
     table = pq.read_table(out)
     source = read_oracle(ORACLE.name)
     assert table.num_rows == source.num_rows
@@ -255,7 +255,7 @@ def test_explain_prints_path_and_chinese_names() -> None:
     assert result.exit_code == 0, result.output
     out = result.stdout
     for needle in ("chs-drg-1.1", "MDCF", "循环系统疾病及功能障碍", "FM1", "FM19", "经皮冠状动脉支架植入",
-                   "I21.000x005", "E11.900", "36.0601", "冠状动脉药物涂层支架置入术", "结果 result: ok"):
+                   "I21.000x005", "E11.900", "36.0601", "冠状动脉药物涂层支架置入术", "结果: 入组"):
         assert needle in out, needle
     assert "✓ 入组规则   FM1" in out and "主要手术在本组手术表内" in out
 
@@ -286,7 +286,7 @@ def test_explain_errors() -> None:
     one_error_line(invoke(*EXPLAIN, "--scheme", "nope"), "unknown scheme")
     result = invoke("explain", "--dx", "I21.000x005", "--sex", "X", "--age", "50")
     assert result.exit_code == 0
-    assert "invalid" in result.stdout
+    assert "无效病案" in result.stdout
 
 
 # --------------------------------------------------------------------------- schemes, demo
@@ -405,3 +405,18 @@ def test_sigterm_leaves_no_temporary_file(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)
     assert not list(tmp_path.glob(".o.csv.*.tmp"))
+
+
+def test_lang_en_prints_english_and_an_unknown_language_is_one_line(tmp_path: Path) -> None:
+    out = tmp_path / "out.parquet"
+    result = invoke("group", ORACLE, "-o", out, "--lang", "en")
+    assert result.exit_code == 0 and "grouped 30 abstracts with chs-drg-1.1" in result.stdout
+    assert "入组" not in result.stdout and "columns read:" in result.output
+    zh = invoke("group", ORACLE, "-o", out)
+    assert "入组" in zh.stdout and "病例最多的组" in zh.stdout and "读取的列：" in zh.output
+    bad = invoke("group", ORACLE, "-o", out, "--lang", "fr")
+    assert bad.exit_code == 2 and "language must be one of zh, en" in bad.output
+    e_zh = invoke("explain", "--dx", "J18.900|I50.900", "--age", "70", "--sex", "2")
+    e_en = invoke("explain", "--dx", "J18.900|I50.900", "--age", "70", "--sex", "2", "--lang", "en")
+    assert "结果: 入组" in e_zh.stdout and "伴严重并发症或合并症（MCC）" in e_zh.stdout
+    assert "result: grouped" in e_en.stdout and "with a major complication or comorbidity (MCC)" in e_en.stdout

@@ -127,7 +127,7 @@ def test_pay_says_which_policy_values_it_assumed(tmp_path: Path) -> None:
     assert runner.invoke(app, ["group", str(DATA), "-o", str(grouped), "-q", "--scheme", "suzhou-2023"]).exit_code == 0
     r = runner.invoke(app, ["pay", str(grouped), "-o", str(tmp_path / "p.parquet"), "--table", "suzhou-2023",
                             "--level", "level3"])
-    assert r.exit_code == 0 and "policy: patient_share 0.3 (default)" in r.stderr
+    assert r.exit_code == 0 and "支付政策：patient_share 0.3（默认）" in r.stderr
 
 
 DATA_20 = Path(__file__).parent / "data" / "chs-drg-2.0-dev.csv"

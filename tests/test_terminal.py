@@ -49,7 +49,7 @@ def test_commands_print_whole_numbers_at_80_and_120(width: int, tmp_path: Path, 
     cases, grouped = tmp_path / "s.parquet", tmp_path / "g.parquet"
     assert runner.invoke(app, ["synth", "-n", "3000", "-o", str(cases), "-q"]).exit_code == 0  # has hospitals
     text = _ellipsis_free(["group", str(cases), "-o", str(grouped), "--scheme", "suzhou-2023"], width, monkeypatch)
-    assert re.search(r"ok\s*│\s*[\d,]+\s*│", text)
+    assert re.search(r"入组\s*│\s*[\d,]+\s*│", text)
     priced = tmp_path / "p.parquet"
     text = _ellipsis_free(["pay", str(grouped), "-o", str(priced), "--table", "suzhou-2023", "--level", "level3"],
                           width, monkeypatch)

@@ -18,6 +18,8 @@ def test_every_atom_of_every_scheme_has_a_phrase(scheme: str) -> None:
             text = phrase(atom, holds)
             assert text != atom and "不成立" not in text, atom
             assert not re.search(r"[a-z_]+\(", text), (atom, text)
+            english = phrase(atom, holds, "en")
+            assert english != atom and "does not hold" not in english and not re.search(r"[\u4e00-\u9fff]", english)
 
 
 @pytest.mark.parametrize("atom, holds, expected", [

@@ -25,6 +25,7 @@ from .schemes import program as P
 from .schemes.compile import load_compiled
 from .schemes.program import CompiledScheme
 from .schemes.words import phrase
+from .lang import resolve, say, words
 
 DEFAULT_SCHEME = "chs-drg-1.1"
 
@@ -73,7 +74,7 @@ def group_canonical(table: pa.Table, scheme: CompiledScheme, options: Options = 
         from .grouping.sentences import sentences
 
         status, reason, _ = final_status(prep, enc, out, scheme)
-        columns["explanation"] = sentences(enc, out, scheme, explain, status, reason)
+        columns["explanation"] = sentences(enc, out, scheme, explain, status, reason, prep.problems)
     if notes is not None:
         columns["warnings"] = join_notes(columns["warnings"], notes)
     return attach(typed, columns)
@@ -125,8 +126,6 @@ def column_mapping(data: Any, *, mapping: Mapping[str, str] | None = None, allow
 
 
 #: The kinds of step a trace records, as a coder reads them.
-_STEP_ZH = {"mdc": "MDC", "rule": "入组规则", "split": "细分", "adrg": "ADRG", "qy": "歧义检查", "first_qy": "歧义检查",
-            "else_qy": "歧义检查", "check": "病案校验", "retry": "重试"}
 
 
 @dataclass
@@ -202,37 +201,42 @@ class Explanation:
         return info
 
     @staticmethod
-    def _finer_lines(info: dict[str, Any], limit: int = 12) -> list[str]:
+    def _finer_lines(info: dict[str, Any], lang: str, limit: int = 12) -> list[str]:
         """Under a grey code: the finer codes (细目) to code instead, with their names."""
         if not info.get("grey"):
             return []
         finer = info["finer_codes"]
         if not finer:  # 8 grey procedures (81.5300 …): nothing finer under their stem in the dictionary
-            return ["      灰码 grey code: not valid for settlement; no finer code 细目 under its stem in the dictionary"]
-        lines = [f"      灰码 grey code: not valid for settlement; finer codes 细目 ({len(finer)}):"]
+            return [f"      {say('explain.grey_none', lang)}"]
+        lines = [f"      {say('explain.grey_finer', lang, n=len(finer))}"]
         lines += [f"        {f['code']:<16} {f['name']}" for f in finer[:limit]]
         if len(finer) > limit:
-            lines.append(f"        … {len(finer) - limit} more (--json lists all; drgkit whatif gives groups)")
+            lines.append(f"        {say('explain.more', lang, n=len(finer) - limit)}")
         return lines
 
-    def text(self, verbose: bool = False) -> str:
-        """Readable path in Chinese and English. ``verbose`` lists every rule tried, not only matches."""
+    def text(self, verbose: bool = False, lang: str | None = None) -> str:
+        """Readable path in Chinese (``lang="en"``: English). ``verbose`` lists every rule tried, not only
+        matches."""
+        lang = resolve(lang)
         d = self.as_dict()
-        lines = [f"方案 scheme: {self.scheme.id}  ({self.scheme.name})"]
+        lines = [f"{say('explain.scheme', lang)}: {self.scheme.id}  ({self.scheme.name})"]
+        unknown = say("explain.unknown_code", lang)
         for info in d["diagnoses"]:
             flag = " MCC" if info.get("mcc") else (" CC" if info.get("cc") else "")
-            lines.append(f"  诊断 dx  {info['code']:<16} {info['name'] or '(未知编码 unknown code)'}{flag}")
-            lines += self._finer_lines(info)
+            lines.append(f"  {say('explain.dx', lang)}  {info['code']:<16} {info['name'] or unknown}{flag}")
+            lines += self._finer_lines(info, lang)
         for info in d["procedures"]:
             flag = " [OR]" if info.get("or_procedure") else ""
-            lines.append(f"  手术 px  {info['code']:<16} {info['name'] or '(未知编码 unknown code)'}{flag}")
-            lines += self._finer_lines(info)
-        lines.append("路径 path:")
+            lines.append(f"  {say('explain.px', lang)}  {info['code']:<16} {info['name'] or unknown}{flag}")
+            lines += self._finer_lines(info, lang)
+        lines.append(f"{say('explain.path', lang)}:")
+        steps = words("step", lang)
         for st in d["trace"]:
             if not verbose and not st["matched"] and st["step"] in ("mdc", "rule", "split", "qy"):
                 continue
-            atoms = "；".join(phrase(a["atom"], a["value"]) for a in st["atoms"])  # plain words, not atoms
-            atoms = atoms or ("无条件" if st["step"] == "split" else "")
+            sep = "；" if lang == "zh" else "; "
+            atoms = sep.join(phrase(a["atom"], a["value"], lang) for a in st["atoms"])  # plain words, not atoms
+            atoms = atoms or (say("explain.always", lang) if st["step"] == "split" else "")
             mark = "✓" if st["matched"] else "✗"
             label = st["item"]
             if st["step"] == "mdc":
@@ -241,15 +245,17 @@ class Explanation:
                 label = f"{label} {self._rule_name(label)}"
             elif st["step"] in ("split", "adrg"):
                 label = f"{label} {self._drg_name(label)}"
-            step = _STEP_ZH.get(st["step"], st["step"])
+            step = steps.get(st["step"], st["step"])
             lines.append(f"  {mark} {step:<6} {label}  {atoms}")
-        lines.append(f"结果 result: {d['status']}  MDC {d['mdc']}  ADRG {d['adrg']}  DRG {d['drg']}"
+        status = words("status", lang).get(d["status"], d["status"])
+        lines.append(f"{say('explain.result', lang)}: {status}  MDC {d['mdc']}  ADRG {d['adrg']}  DRG {d['drg']}"
                      + (f"  {d['drg_name']}" if d["drg_name"] else ""))
         if d["reason"]:
             detail = f": {d['reason']['detail']}" if d["reason"].get("detail") else ""
-            lines.append(f"原因 reason: {d['reason']['code']} {d['reason']['zh']} / {d['reason']['en']}{detail}")
-        cc = d["cc_level"]
-        lines.append(f"并发症 complication level: {cc}" + (f" (set by {d['cc_code']})" if d["cc_code"] else ""))
+            lines.append(f"{say('explain.reason', lang)}: {d['reason']['code']} {d['reason'][lang]}{detail}")
+        cc = words("cc", lang).get(d["cc_level"], d["cc_level"])
+        lines.append(f"{say('explain.cc', lang)}: {cc}"
+                     + (f" {say('explain.set_by', lang, code=d['cc_code'])}" if d["cc_code"] else ""))
         return "\n".join(lines)
 
 

@@ -13,10 +13,11 @@ from typing import Optional
 import pyarrow as pa
 import typer
 from rich.console import Console
+from .lang import reason_text, resolve, say, words
 from .terminal import Col, fit_table
 
 from .errors import DrgkitError
-from .cli_options import (Age, AgeDays, AllowSchemeMismatch, BaseRate, AllowUnmapped, AsJson, Canonical, Dx, HeaderRowOption, LeavingType, Los,
+from .cli_options import (Age, AgeDays, AllowSchemeMismatch, BaseRate, Lang, AllowUnmapped, AsJson, Canonical, Dx, HeaderRowOption, LeavingType, Los,
                           MapOption, Px, SchemeId, Sex, SheetOption, Weight)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -111,9 +112,9 @@ def _sheet(value: str | None) -> str | int | None:
     return int(value) if value is not None and value.strip().isdigit() else value
 
 
-def _report_mapping(source) -> None:
+def _report_mapping(source, lang: str = "zh") -> None:
     """Say which column became which field (stderr, so piped output stays clean)."""
-    for line in source.mapping_report():
+    for line in source.mapping_report(lang):
         err_console.print(line, soft_wrap=True, markup=False)
 
 
@@ -138,22 +139,26 @@ def _tally(result, counts: Counter, drgs: Counter, reasons: Counter | None = Non
 
 
 def _summary(counts: Counter, drgs: Counter, rows: int, seconds: float, scheme: str,
-             reasons: Counter | None = None) -> None:
+             reasons: Counter | None = None, lang: str = "zh") -> None:
     rate = rows / seconds if seconds > 0 else float("inf")
-    out_console.print(f"grouped {rows:,} abstracts with {scheme} in {seconds:.2f} s ({rate:,.0f} rows/s)")
+    out_console.print(say("group.done", lang, rows=f"{rows:,}", scheme=scheme, seconds=f"{seconds:.2f}",
+                          rate=f"{rate:,.0f}"), soft_wrap=True, markup=False)
     w = out_console.width
-    out_console.print(fit_table("status", [Col("status", "id", keep=True), Col("rows", "number", keep=True),
-                                           Col("share", "number")],
-                                [(status, f"{counts.get(status, 0):,}",
+    status_words = words("status", lang)
+    out_console.print(fit_table(say("group.status_title", lang),
+                                [Col(say("col.status", lang), "id", keep=True),
+                                 Col(say("col.rows", lang), "number", keep=True), Col(say("col.share", lang), "number")],
+                                [(status_words[status], f"{counts.get(status, 0):,}",
                                   f"{100 * counts.get(status, 0) / max(rows, 1):.1f}%")
                                  for status in ("ok", "ambiguous", "ungroupable", "invalid")], w))
     if reasons:
-        out_console.print(fit_table("top reasons (rows not grouped)",
-                                    [Col("reason", keep=True), Col("rows", "number", keep=True)],
-                                    [(reason, f"{k:,}") for reason, k in reasons.most_common(8)], w))
+        out_console.print(fit_table(say("group.reasons_title", lang),
+                                    [Col(say("col.reason", lang), keep=True), Col(say("col.rows", lang), "number", keep=True)],
+                                    [(reason_text(reason, lang), f"{k:,}") for reason, k in reasons.most_common(8)], w))
     if drgs:
-        out_console.print(fit_table("top groups", [Col("group", "id", keep=True), Col("name", keep=True),
-                                                   Col("rows", "number", keep=True)],
+        out_console.print(fit_table(say("group.groups_title", lang),
+                                    [Col(say("col.group", lang), "id", keep=True), Col(say("col.name", lang), keep=True),
+                                     Col(say("col.rows", lang), "number", keep=True)],
                                     [(drg, name or "", f"{k:,}") for (drg, name), k in drgs.most_common(10)], w))
 
 
@@ -186,6 +191,7 @@ def group(
     explain_rows: Optional[str] = typer.Option(None, "--explain", help="Add a column saying why, in one sentence: "
                                                "'problems' (rows not grouped) or 'all'"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors"),
+    lang: Lang = None,
 ) -> None:
     """Group every abstract of INPUT; one output row per input row, same order: the input's columns (numbers
     typed), then status, reason, warnings and the group."""
@@ -226,11 +232,12 @@ def group(
             def group_batch(batch):
                 return group_canonical(batch, compiled, options, batch_threads, explain=explain_rows)
             label = compiled.id
+        language = resolve(lang)
         source = open_cases(input, mapping=mapping, sheet=_sheet(sheet), header_row=header_row,
                             diagnoses=diagnoses, procedures=procedures, allow_unmapped=allow_unmapped,
                             batch_size=batch_size)
         if not quiet:
-            _report_mapping(source)
+            _report_mapping(source, language)
         batches = prefetch(source.batches())
         total = source.total_rows
         pricing = None
@@ -287,7 +294,7 @@ def group(
             rows = _write_stream(output, results(), f"{input}: no rows could be read",
                                  workbook=not scheme.startswith("dip:"))
         if not quiet:
-            _summary(counts, drgs, rows, time.perf_counter() - start, label, reasons)
+            _summary(counts, drgs, rows, time.perf_counter() - start, label, reasons, language)
 
     _run(work)
 
@@ -309,6 +316,7 @@ def explain(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="List every rule tried"),
     convert_codes: bool = typer.Option(False, help="Translate unknown 国临版 codes to 医保版"),
     fix_case: bool = typer.Option(False, help="Upper-case unknown codes"),
+    lang: Lang = None,
 ) -> None:
     """Group one case and show why: every MDC and rule that decided it, with Chinese names."""
     from .api import Options
@@ -328,7 +336,7 @@ def explain(
         if as_json:
             typer.echo(json.dumps(e.as_dict(), ensure_ascii=False, indent=2))
         else:
-            typer.echo(e.text(verbose=verbose))
+            typer.echo(e.text(verbose=verbose, lang=resolve(lang)))
 
     _run(work)
 
@@ -353,12 +361,32 @@ def schemes(as_json: bool = typer.Option(False, "--json")) -> None:
 
 
 @app.command()
+def sample(
+    output: Path = typer.Option(Path("病案首页示例.xlsx"), "-o", "--output", help=".xlsx, .csv or .parquet"),
+    rows: int = typer.Option(320, "--rows", "-n", min=1, help="Abstracts"),
+    scheme: str = typer.Option("chs-drg-1.1", "--scheme", "-s"),
+) -> None:
+    """Write a sample 病案首页 export as a coding department saves it (Chinese headers, one column per code,
+    男/女, 82岁, 医嘱离院, some grey codes and blanks) to try `drgkit group` on; synthetic patients."""
+    from .demo.export import coder_export
+    from .io import write_table
+
+    def work() -> None:
+        write_table(coder_export(rows, scheme=scheme), output)
+        out_console.print(f"{rows:,} sample abstracts written to {output}; next: drgkit group {output} "
+                          f"-o 分组结果.xlsx --explain problems", soft_wrap=True, markup=False)
+
+    _run(work)
+
+
+@app.command()
 def demo(
     rows: int = typer.Option(200_000, "--rows", "-n", help="Synthetic abstracts to generate"),
     scheme: str = typer.Option("chs-drg-1.1", "--scheme", "-s"),
     output: Path = typer.Option(Path("demo-grouped.parquet"), "-o", "--output"),
     seed: int = typer.Option(0, "--seed"),
     threads: Optional[int] = typer.Option(None, "--threads", "-t"),
+    lang: Lang = None,
 ) -> None:
     """Generate a realistic synthetic sample, group it and print a summary (no data needed)."""
     from .api import group_canonical
@@ -380,7 +408,7 @@ def demo(
         counts: Counter = Counter()
         drgs: Counter = Counter()
         _tally(result, counts, drgs)
-        _summary(counts, drgs, rows, seconds, compiled.id)
+        _summary(counts, drgs, rows, seconds, compiled.id, lang=resolve(lang))
 
     _run(work)
 
@@ -571,6 +599,7 @@ def pay(
     base_rate: BaseRate = None,
     allow_scheme_mismatch: AllowSchemeMismatch = False,
     quiet: bool = typer.Option(False, "--quiet", "-q"),
+    lang: Lang = None,
 ) -> None:
     """Price every grouped case: standard payment, case type, payment, fund and patient shares, margin."""
     import pyarrow.compute as pc
@@ -580,6 +609,8 @@ def pay(
     from .payment import CASE_TYPES, price
 
     def work() -> None:
+        language = resolve(lang)
+        colon = "：" if language == "zh" else ": "
         start = time.perf_counter()
         data = read_file(input)
         if data.num_rows == 0:
@@ -589,22 +620,25 @@ def pay(
             from .payment.price import NEEDED
 
             found = field_sources(data.column_names, NEEDED)
-            err_console.print("columns read: " + "; ".join(src if src == f else f"{src} → {f}"
+            err_console.print(say("read.columns", language) + colon + "; ".join(src if src == f else f"{src} → {f}"
                                                           for f, src in found.items()), soft_wrap=True, markup=False)
         result = price(data, table, level=level, insurance=insurance, policy=policy,
                        allow_scheme_mismatch=allow_scheme_mismatch, base_rate=base_rate)
         if not quiet:
             from .payment.policy import load_policy
 
-            err_console.print("policy: " + "; ".join(load_policy(policy).with_base_rate(base_rate).assumptions()),
-                              soft_wrap=True,
-                              markup=False)
+            assumed = load_policy(policy).with_base_rate(base_rate).assumptions()
+            if language == "zh":
+                assumed = [a.replace(" (default)", say("pay.default", language)) for a in assumed]
+            err_console.print(say("pay.policy", language) + colon + "; ".join(assumed), soft_wrap=True, markup=False)
         write_table(result, output)
         if quiet:
             return
         seconds = time.perf_counter() - start
-        out_console.print(f"priced {result.num_rows:,} cases with {table} in {seconds:.2f} s; results in {output}")
+        out_console.print(say("pay.done", language, rows=f"{result.num_rows:,}", table=table, seconds=f"{seconds:.2f}",
+                              output=output), soft_wrap=True, markup=False)
         ct = result.column("case_type")
+        type_words = words("case_type", language)
         lines = []
         for name in CASE_TYPES:
             mask = pc.equal(ct, name)
@@ -613,15 +647,17 @@ def pay(
                 continue
             pay_ = pc.sum(pc.filter(result.column("payment"), mask)).as_py() or 0.0
             mar = pc.sum(pc.filter(result.column("margin"), mask)).as_py() or 0.0
-            lines.append((name, f"{k:,}", f"{pay_:,.2f}", f"{mar:,.2f}"))
-        out_console.print(fit_table("case types", [Col("case_type", "id", keep=True), Col("cases", "number", keep=True),
-                                                   Col("payment", "number", keep=True), Col("margin", "number")],
-                                    lines, out_console.width))
+            lines.append((type_words[name], f"{k:,}", f"{pay_:,.2f}", f"{mar:,.2f}"))
+        out_console.print(fit_table(say("pay.case_types_title", language),
+                                    [Col(say("col.case_type", language), "id", keep=True),
+                                     Col(say("col.cases", language), "number", keep=True),
+                                     Col(say("col.payment", language), "number", keep=True),
+                                     Col(say("col.margin", language), "number")], lines, out_console.width))
         unpriced = result.filter(pc.equal(ct, "unpriced"))
         if unpriced.num_rows:
             counts = Counter(unpriced.column("price_reason").to_pylist()).most_common(5)
             for why, k in counts:
-                out_console.print(f"unpriced {k:,}: {why}")
+                out_console.print(say("pay.unpriced", language, k=f"{k:,}", why=why), soft_wrap=True, markup=False)
 
     _run_pay(work)
 

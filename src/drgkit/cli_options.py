@@ -34,3 +34,7 @@ AllowSchemeMismatch = Annotated[bool, typer.Option("--allow-scheme-mismatch",
 BaseRate = Annotated[Optional[float], typer.Option(
     "--base-rate", help="Base rate in yuan per RW (point value for point tables), for every level; overrides the "
     "table and policy. Prices a scheme's own reference weights: --price chs-drg-2.0 --base-rate 10000")]
+
+#: ``--lang``: the language of everything printed for people (machine outputs keep canonical names).
+Lang = Annotated[Optional[str], typer.Option(
+    "--lang", help="zh (default) or en: the language of what is printed; DRGKIT_LANG sets the default")]

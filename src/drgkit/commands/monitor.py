@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from ..cli_options import AllowUnmapped, Canonical, HeaderRowOption, MapOption, SheetOption
+from ..cli_options import AllowUnmapped, Canonical, HeaderRowOption, Lang, MapOption, SheetOption
+from ..lang import resolve, say
 
 from ..cli_options import Age, AgeDays, AsJson, Dx, LeavingType, Los, Px, SchemeId, Sex, Weight
 
@@ -30,6 +31,7 @@ def register(app: typer.Typer) -> None:
         allow_unmapped: AllowUnmapped = False,
         canonical: Canonical = False,
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors"),
+        lang: Lang = None,
     ) -> None:
         """Run the coding-quality edits on every abstract: one row per input row with the edits that fired."""
         from ..io import open_cases
@@ -37,6 +39,7 @@ def register(app: typer.Typer) -> None:
         from ..monitor.edits import load_edits, validate_canonical
 
         def work() -> None:
+            language = resolve(lang)
             try:
                 table = load_edits(edits, disable=disable)
             except ValueError as exc:
@@ -50,7 +53,7 @@ def register(app: typer.Typer) -> None:
                 source = open_cases(input, mapping=_parse_map(map_), sheet=_sheet(sheet), header_row=header_row,
                                     allow_unmapped=allow_unmapped, batch_size=batch_size)
                 if not quiet:
-                    _report_mapping(source)
+                    _report_mapping(source, language)
                 for batch in source.batches():
                     out = validate_canonical(batch, scheme, table)
                     out = out if canonical else input_shaped(out, source.plan)
@@ -66,12 +69,15 @@ def register(app: typer.Typer) -> None:
                 return
             flagged = counts.pop("__flagged__", 0)
             seconds = time.perf_counter() - start
-            out_console.print(f"checked {rows:,} abstracts in {seconds:.2f} s: {flagged:,} with edits "
-                              f"({100 * flagged / max(rows, 1):.1f}%)")
+            out_console.print(say("validate.done", language, rows=f"{rows:,}", seconds=f"{seconds:.2f}",
+                                  k=f"{flagged:,}", share=f"{100 * flagged / max(rows, 1):.1f}%"),
+                              soft_wrap=True, markup=False)
             by_id = {e.id: e for e in table}
             for eid, k in sorted(counts.items(), key=lambda kv: -kv[1]):
                 e = by_id[eid]
-                out_console.print(f"  {eid} {e.severity:<7} {k:>9,}  {e.zh} / {e.en}")
+                severity = {"error": "错误", "warning": "提示"}[e.severity] if language == "zh" else e.severity
+                out_console.print(f"  {eid} {severity:<7} {k:>9,}  {e.zh if language == 'zh' else e.en}",
+                                  soft_wrap=True, markup=False)
 
         _run(work)
 

@@ -196,13 +196,16 @@ class CaseSource:
         batches, self._batches = self._batches, None
         return batches
 
-    def mapping_report(self) -> list[str]:
+    def mapping_report(self, lang: str = "en") -> list[str]:
         """The fields read, the code columns assembled, the columns carried through, and the warnings."""
-        lines = ["columns read: " + "; ".join(self.plan.describe())]
+        from ..lang import say
+
+        colon = "：" if lang == "zh" else ": "
+        lines = [say("read.columns", lang) + colon + "; ".join(self.plan.describe())]
         carried = self.plan.carried()
         if carried:
-            shown = carried if len(carried) <= 12 else [*carried[:12], f"… {len(carried) - 12} more"]
-            lines.append("carried through: " + ", ".join(shown))
+            shown = carried if len(carried) <= 12 else [*carried[:12], f"+{len(carried) - 12}"]
+            lines.append(say("read.carried", lang) + colon + ", ".join(shown))
         return lines + self.warnings
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..lang import words
 from ..outputs import DRG_COLUMNS
 from .columns import fields
 from ..schemes import program as P
@@ -22,10 +23,11 @@ def headers_zh() -> dict[str, str]:
     return {f.name: f.zh for f in fields().values() if f.type == "result"}
 
 
-STATUS_ZH = {"ok": "入组", "ungroupable": "未入组 (0000)", "ambiguous": "歧义组 (QY)", "invalid": "无效病案"}
-CC_ZH = {"none": "无", "cc": "CC 一般并发症", "mcc": "MCC 严重并发症"}
-CASE_TYPE_ZH = {"normal": "正常病例", "high_ratio": "高倍率病例", "low_ratio": "低倍率病例",
-                "special": "特殊病例（按项目）", "unpriced": "未计价"}
+# the words are the UI catalogue's (drgkit/ui_words.csv), so the terminal, the workbook and the reader of a
+# workbook fed back in (io/results) say the same thing
+STATUS_ZH = words("status", "zh")
+CC_ZH = words("cc", "zh")
+CASE_TYPE_ZH = words("case_type", "zh")
 
 
 def _translate(column: pa.ChunkedArray | pa.Array, mapping: dict[str, str]) -> pa.Array:
@@ -36,7 +38,7 @@ def _translate(column: pa.ChunkedArray | pa.Array, mapping: dict[str, str]) -> p
     return words.take(encoded.indices)
 
 
-def _reason_zh(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+def _reason_zh(column: pa.ChunkedArray | pa.Array) -> pa.Array:  # vectorized twin of lang.reason_text
     """``V05 no principal diagnosis: …`` → ``V05 缺少主要诊断: …`` (the details after the reason stay as they are)."""
     text = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     for code, en, zh in P.REASONS.values():
