@@ -99,7 +99,7 @@ def test_a_site_unspecified_grey_procedure_offers_its_subcategory() -> None:
     assert all(c.startswith("99.10") for c, _ in finer_codes(scheme, "px", "99.1000"))
     assert finer_codes(scheme, "px", "81.5300") == []  # refined in another category (00.70-00.73): none offered
     e = drgkit.explain(dx="S72.000", px="81.5300", age=65, sex=1)
-    assert "no finer code 细目 under its stem" in e.text()
+    assert "字典中其编码下没有细目" in e.text() and "no finer code under its stem" in e.text(lang="en")
 
 
 def test_explain_lists_the_finer_codes_of_a_grey_principal() -> None:
@@ -108,8 +108,8 @@ def test_explain_lists_the_finer_codes_of_a_grey_principal() -> None:
     assert d["reason"]["code"] == "U05" and d["status"] == "ungroupable" and d["reason"]["detail"] == "I21.000"
     assert d["diagnoses"][0]["grey"] and len(d["diagnoses"][0]["finer_codes"]) == 5
     text = e.text()
-    assert "灰码 grey code" in text and "I21.001          急性前壁心肌梗死" in text
-    assert "(细目): I21.000" in text  # the reason names the code, as group's reason column does
+    assert "灰码：不能用于结算；可用细目" in text and "I21.001          急性前壁心肌梗死" in text
+    assert "请编码到细目: I21.000" in text and "(细目): I21.000" in e.text(lang="en")  # the reason names the code, as group's reason column does
 
 
 def test_whatif_gives_the_group_and_payment_of_each_finer_code() -> None:
@@ -149,3 +149,19 @@ def test_group_explain_says_why_in_one_sentence_per_row(tmp_path) -> None:
     assert rows[2]["explanation"] == "V02 年龄缺失"
     problems = group_canonical(table, scheme, explain="problems").column("explanation").to_pylist()
     assert problems[0] is None and problems[1:] == [rows[1]["explanation"], rows[2]["explanation"]]
+
+
+def test_an_unknown_principal_is_explained_with_the_code_to_use() -> None:
+    """U01: a code in the wrong letter case, a 4-character code cut short and an unreadable value each say what
+    to do, in the batch explanation the workbook's 问题病例 sheet shows."""
+    from drgkit.api import group_canonical
+    from drgkit.io import canonicalize
+
+    table = canonicalize(pa.table({"case_id": ["a", "b", "c", "d"], "gender": ["1"] * 4, "age": ["65"] * 4,
+                                   "los": ["5", "5", "abc", "5"],
+                                   "dx": ["i20.102", "L30.9", "J18.900", "Q99.999x999"]}))
+    rows = group_canonical(table, load_compiled("chs-drg-1.1"), explain="problems").column("explanation").to_pylist()
+    assert rows[0].startswith("U01") and "字典编码为 I20.102" in rows[0] and "--fix-case" in rows[0]
+    assert "L30.9 不是完整的医保版编码" in rows[1] and "L30.900 皮炎" in rows[1]
+    assert rows[2].startswith("V06") and "los: 'abc' is not a number" in rows[2]
+    assert "Q99.999x999 不在 chs-drg-1.1 的医保版字典中" in rows[3]

@@ -22,9 +22,11 @@ def _labels(values: list[str | None]) -> pa.Array:
     return pa.array([v or "" for v in values], pa.string())
 
 
-def sentences(enc, out, scheme, which: str, status: np.ndarray, reason: np.ndarray) -> pa.Array:
+def sentences(enc, out, scheme, which: str, status: np.ndarray, reason: np.ndarray,
+              problems: pa.Array | None = None) -> pa.Array:
     """One sentence per row (null for rows not asked for): ``which`` is ``problems`` (rows not ``ok``) or ``all``;
-    ``status`` / ``reason``: as reported (:func:`drgkit.grouping.batch.final_status`)."""
+    ``status`` / ``reason``: as reported (:func:`drgkit.grouping.batch.final_status`); ``problems``: the
+    unreadable values per row (``PreparedCases.problems``), quoted after a V06 reason."""
     n = len(status)
     asked = np.ones(n, bool) if which == "all" else status != P.ST_OK
     rows = np.flatnonzero(asked)
@@ -78,6 +80,60 @@ def sentences(enc, out, scheme, which: str, status: np.ndarray, reason: np.ndarr
         lookup[ids] = np.arange(len(ids))
         words = pa.array([text[c] for c in ids] + [None], pa.string())
         advice = pc.take(words, pa.array(np.where(grey & asked, lookup[np.maximum(pdx_id, 0)], len(ids))))
+    unknown = asked & (pdx_id < 0) & has_dx
+    if unknown.any():  # an unknown principal: say how it would become a dictionary code, if it can
+        advice = pc.if_else(pa.array(unknown), _unknown_advice(pdx, unknown, scheme), advice)
+    if problems is not None and problems.null_count < len(problems):
+        quoted = pc.binary_join_element_wise("：", problems, "")
+        advice = pc.if_else(pa.array(reason == P.R_INPUT), quoted, advice)
     not_grouped = pc.binary_join_element_wise(reason_zh, pc.fill_null(advice, ""), "")
     sentence = pc.if_else(pa.array(grouped), path, not_grouped)
     return pc.if_else(pa.array(asked), sentence, pa.scalar(None, pa.string()))
+
+
+def _unknown_advice(pdx: pa.Array, rows: np.ndarray, scheme) -> pa.Array:
+    """For principal codes the dictionary lacks (once per distinct code): the dictionary code it is in another
+    letter case (``--fix-case``) or its 医保版 twin of a 国临版 code (``--convert-codes``), else where to look."""
+    from ..codes.normalize import suggest_case_fix
+    from ..codes.repair import _code_map
+
+    codes = pc.take(pdx, pa.array(np.flatnonzero(rows)))
+    encoded = pc.dictionary_encode(codes)
+    known = dict(zip(scheme.dx_codes, scheme.dx_names))
+    converted = _code_map(scheme.id, "dx")
+    texts = []
+    for code in encoded.dictionary.to_pylist():
+        fixed = suggest_case_fix([code]).get(code)
+        if fixed in known:
+            texts.append(f"；主要诊断 {code} 大小写不规范，字典编码为 {fixed} {known[fixed]}（--fix-case 可自动改正）")
+        elif converted.get(code) in known:
+            twin = converted[code]
+            texts.append(f"；主要诊断 {code} 为国临版编码，医保版为 {twin} {known[twin]}（--convert-codes 可自动转换）")
+        else:
+            if "_sorted_dx" not in scheme.__dict__:  # the dictionary in code order, once per scheme
+                scheme.__dict__["_sorted_dx"] = sorted(scheme.dx_codes)
+            finer = _starting_with(scheme.__dict__["_sorted_dx"], code)
+            if finer:  # a code cut short (L30.9): the dictionary codes under it
+                shown = "，".join(f"{c} {known[c]}" for c in finer[:FINER_IN_SENTENCE])
+                more = f" 等{len(finer)}个" if len(finer) > FINER_IN_SENTENCE else ""
+                texts.append(f"；主要诊断 {code} 不是完整的医保版编码，字典中以它开头的有：{shown}{more}")
+            else:
+                texts.append(f"；主要诊断 {code} 不在 {scheme.id} 的医保版字典中，请核对编码")
+    per_row = pa.array(texts, pa.string()).take(encoded.indices)
+    out = np.full(len(rows), None, dtype=object)
+    out[np.flatnonzero(rows)] = per_row.to_pylist()
+    return pa.array(out, pa.string())
+
+
+def _starting_with(codes: list[str], prefix: str) -> list[str]:
+    """Codes (sorted) that begin with ``prefix``: one bisection, then a short walk."""
+    import bisect
+
+    if len(prefix) < 3:
+        return []
+    i = bisect.bisect_left(codes, prefix)
+    out = []
+    while i < len(codes) and codes[i].startswith(prefix):
+        out.append(codes[i])
+        i += 1
+    return out
