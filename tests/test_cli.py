@@ -420,3 +420,24 @@ def test_lang_en_prints_english_and_an_unknown_language_is_one_line(tmp_path: Pa
     e_en = invoke("explain", "--dx", "J18.900|I50.900", "--age", "70", "--sex", "2", "--lang", "en")
     assert "结果: 入组" in e_zh.stdout and "伴严重并发症或合并症（MCC）" in e_zh.stdout
     assert "result: grouped" in e_en.stdout and "with a major complication or comorbidity (MCC)" in e_en.stdout
+
+
+def test_the_sample_export_groups_like_a_coders_file(tmp_path: Path) -> None:
+    """`drgkit sample` writes a coder-shaped workbook; grouping it reads every code column, keeps every row,
+    and the 问题病例 sheet explains each problem case."""
+    import openpyxl
+
+    sample, out = tmp_path / "病案首页示例.xlsx", tmp_path / "分组结果.xlsx"
+    assert invoke("sample", "-o", sample).exit_code == 0
+    result = invoke("group", sample, "-o", out, "--explain", "problems")
+    assert result.exit_code == 0, result.output
+    assert "→ dx (9 columns, principal first)" in result.output and "→ px (5 columns, main first)" in result.output
+    book = openpyxl.load_workbook(out, read_only=True)
+    cases = list(book["病案"].iter_rows(values_only=True))
+    assert len(cases) == 321 and cases[0][0] == "病案号"
+    problems = list(book["问题病例"].iter_rows(values_only=True))
+    header = problems[0]
+    states = {r[header.index("状态")] for r in problems[1:]}
+    reasons = {r[header.index("原因")][:3] for r in problems[1:]}
+    assert states <= {"未入组 (0000)", "无效病案", "歧义组 (QY)"} and {"U05", "V01", "U01"} <= reasons
+    assert all(r[header.index("分组说明")] for r in problems[1:])

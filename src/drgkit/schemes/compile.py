@@ -2,7 +2,8 @@
 
 Adding a scheme needs no code: any folder of the documented tables compiles. An atom outside the
 vocabulary stops compilation with an :class:`~drgkit.schemes.expr.ExprError` (nothing is guessed).
-The cache key is the scheme's checksum (its manifest, which records every table's SHA-256) plus a digest
+The cache key is the scheme's checksum (a digest of its manifest and of the content of every file it is compiled
+from) plus a digest
 of the compiler's own source and of the grey-code lists it compiles in, so a table edit, a grey-list edit or
 a compiler change never serves a stale program.
 """
@@ -561,6 +562,10 @@ def load_compiled(scheme: str | Path) -> P.CompiledScheme:
         with os.fdopen(fd, "wb") as fh:
             pickle.dump(compiled, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
+        # programs of earlier versions of this scheme's tables (same compiler) will not be asked for again
+        for old in path.parent.glob(f"{info.id}-*-{_COMPILER_DIGEST}.pkl"):
+            if old != path:
+                old.unlink(missing_ok=True)
     except OSError as exc:  # an unwritable cache costs a compile per run, not the run
         import warnings
 

@@ -14,7 +14,7 @@ import hashlib
 import io
 import tomllib
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from ..paths import grouper_dir
@@ -36,11 +36,25 @@ class SchemeInfo:
     folder: Path
     manifest: dict = field(repr=False)
 
-    @property
+    @cached_property
     def checksum(self) -> str:
-        """16-hex-digit digest of the manifest and every table's hash: the compiled-cache key."""
+        """16-hex-digit digest of the manifest and of every file the scheme is compiled from (its tables, the
+        bases and deltas they resolve, its ICD dictionary): the compiled-cache key and the ``scheme_checksum``
+        of every result.  Content, not the manifest's own ``sha256`` lines, so an edited table is never served
+        from a stale cache, sealed or not."""
+        from ..paths import icd_dir
+
         h = hashlib.sha256()
         h.update((self.folder / "scheme.toml").read_bytes())
+        for name, spec in sorted(self.manifest.get("tables", {}).items()):
+            for key in ("file", "base", "delta"):
+                if key in spec:
+                    path = (self.folder / spec[key]).resolve()
+                    h.update(f"\0{name}.{key}\0".encode())
+                    h.update(path.read_bytes() if path.is_file() else b"<missing>")
+        icd = icd_dir() / self.manifest.get("icd", "chs-v2")
+        for path in sorted(icd.glob("*.csv")):
+            h.update(f"\0icd/{path.name}\0".encode() + path.read_bytes())
         return h.hexdigest()[:16]
 
 

@@ -1,0 +1,61 @@
+"""A scheme author edits a table and sees the new rule at once: the compiled cache is keyed by the content of
+every file the scheme is compiled from, not by the manifest alone."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from drgkit.paths import grouper_dir
+
+
+def _explain(folder: Path, cache: Path) -> dict:
+    env = {**os.environ, "DRGKIT_CACHE_DIR": str(cache)}
+    proc = subprocess.run([sys.executable, "-m", "drgkit.cli", "explain", "--dx", "J18.900|I50.900", "--age", "70",
+                           "--sex", "2", "--scheme", str(folder), "--json"], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def _copy(tmp_path: Path, sealed: bool) -> Path:
+    folder = tmp_path / "my-scheme"
+    shutil.copytree(grouper_dir() / "chs-drg-1.1", folder)
+    manifest = folder / "scheme.toml"
+    text = manifest.read_text(encoding="utf-8").replace('id = "chs-drg-1.1"', 'id = "my-scheme"')
+    if not sealed:  # a scheme being written has no table hashes yet
+        text = re.sub(r"^sha256 = .*\n", "", text, flags=re.M)
+    manifest.write_text(text, encoding="utf-8")
+    return folder
+
+
+def _never_mcc(folder: Path) -> None:
+    """ES31 (respiratory infection with MCC) can no longer be reached."""
+    drg = folder / "drg.csv"
+    drg.write_text(drg.read_text(encoding="utf-8").replace("ES31,呼吸系统感染/炎症，伴严重并发症或合并症,ES3,ES3,1,mcc,",
+                                                           "ES31,呼吸系统感染/炎症，伴严重并发症或合并症,ES3,ES3,1,never,"),
+                   encoding="utf-8")
+
+
+def test_an_edited_table_is_compiled_again_not_served_from_the_cache(tmp_path: Path) -> None:
+    folder, cache = _copy(tmp_path, sealed=False), tmp_path / "cache"
+    before = _explain(folder, cache)
+    assert before["drg"] == "ES31"
+    _never_mcc(folder)
+    after = _explain(folder, cache)
+    assert after["drg"] == "ES33" and after["scheme_checksum"] != before["scheme_checksum"]
+    assert len(list(cache.glob("my-scheme-*.pkl"))) == 1  # the stale program is gone
+
+
+def test_an_edited_table_of_a_sealed_scheme_is_refused(tmp_path: Path) -> None:
+    folder, cache = _copy(tmp_path, sealed=True), tmp_path / "cache"
+    assert _explain(folder, cache)["drg"] == "ES31"
+    _never_mcc(folder)
+    env = {**os.environ, "DRGKIT_CACHE_DIR": str(cache)}
+    proc = subprocess.run([sys.executable, "-m", "drgkit.cli", "explain", "--dx", "J18.900", "--scheme", str(folder)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "table drg has checksum" in proc.stderr and "Traceback" not in proc.stderr
