@@ -27,7 +27,7 @@ from .schemes.program import CompiledScheme
 from .schemes.words import phrase
 from .lang import resolve, say, words
 
-DEFAULT_SCHEME = "chs-drg-1.1"
+from .schemes import DEFAULT_SCHEME  # noqa: E402 - re-exported
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Optional
 import pyarrow as pa
 import typer
 from rich.console import Console
+from .schemes import DEFAULT_SCHEME
 from .lang import reason_text, resolve, say, words
 from .terminal import Col, fit_table
 
@@ -166,7 +167,7 @@ def _summary(counts: Counter, drgs: Counter, rows: int, seconds: float, scheme: 
 def group(
     input: Path = typer.Argument(..., help="Abstracts: .parquet, .csv (UTF-8 or GBK/GB18030), .xlsx"),
     output: Path = typer.Option(..., "-o", "--output", help="Result file: .parquet, .csv or .xlsx"),
-    scheme: str = typer.Option("chs-drg-1.1", "--scheme", "-s",
+    scheme: str = typer.Option(DEFAULT_SCHEME, "--scheme", "-s",
                                help="Scheme id (see `drgkit schemes`), or dip:CATALOGUE_FOLDER for DIP"),
     map_: MapOption = [],
     diagnoses: Optional[Path] = typer.Option(None, help="Long diagnosis table (one row per code)"),
@@ -275,7 +276,7 @@ def group(
             if edits:
                 from .monitor.edits import validate_canonical
 
-                found = validate_canonical(batch, scheme if not scheme.startswith("dip:") else "chs-drg-1.1")
+                found = validate_canonical(batch, scheme if not scheme.startswith("dip:") else DEFAULT_SCHEME)
                 result = result.append_column("edits", found.column("edits"))
             if pricing is not None:
                 result = pricing(result)
@@ -311,7 +312,7 @@ def explain(
     leaving_type: LeavingType = None,
     dept: Optional[str] = typer.Option(None, "--dept", help="Department code"),
     icu_hours: Optional[int] = typer.Option(None, "--icu-hours", help="ICU hours"),
-    scheme: SchemeId = "chs-drg-1.1",
+    scheme: SchemeId = DEFAULT_SCHEME,
     as_json: AsJson = False,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="List every rule tried"),
     convert_codes: bool = typer.Option(False, help="Translate unknown 国临版 codes to 医保版"),
@@ -364,7 +365,7 @@ def schemes(as_json: bool = typer.Option(False, "--json")) -> None:
 def sample(
     output: Path = typer.Option(Path("病案首页示例.xlsx"), "-o", "--output", help=".xlsx, .csv or .parquet"),
     rows: int = typer.Option(320, "--rows", "-n", min=1, help="Abstracts"),
-    scheme: str = typer.Option("chs-drg-1.1", "--scheme", "-s"),
+    scheme: str = typer.Option(DEFAULT_SCHEME, "--scheme", "-s"),
 ) -> None:
     """Write a sample 病案首页 export as a coding department saves it (Chinese headers, one column per code,
     男/女, 82岁, 医嘱离院, some grey codes and blanks) to try `drgkit group` on; synthetic patients."""
@@ -382,7 +383,7 @@ def sample(
 @app.command()
 def demo(
     rows: int = typer.Option(200_000, "--rows", "-n", help="Synthetic abstracts to generate"),
-    scheme: str = typer.Option("chs-drg-1.1", "--scheme", "-s"),
+    scheme: str = typer.Option(DEFAULT_SCHEME, "--scheme", "-s"),
     output: Path = typer.Option(Path("demo-grouped.parquet"), "-o", "--output"),
     seed: int = typer.Option(0, "--seed"),
     threads: Optional[int] = typer.Option(None, "--threads", "-t"),
@@ -417,7 +418,7 @@ def demo(
 def synth(
     rows: int = typer.Option(1_000_000, "--rows", "-n", help="Abstracts to write (any size: written in chunks)"),
     output: Path = typer.Option(..., "-o", "--output", help=".parquet or .csv"),
-    scheme: str = typer.Option("chs-drg-1.1", "--scheme", "-s"),
+    scheme: str = typer.Option(DEFAULT_SCHEME, "--scheme", "-s"),
     seed: int = typer.Option(1, "--seed"),
     dirty: float = typer.Option(0.03, "--dirty", help="Share of rows with planted data errors"),
     chunk: int = typer.Option(1_000_000, "--chunk", help="Rows generated per chunk (bounds memory)"),

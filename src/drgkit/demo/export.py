@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..schemes import DEFAULT_SCHEME
 from .synth import generate
 
 SEX = {"1": "男", "2": "女"}
@@ -20,7 +21,7 @@ LEAVING = {"1": "医嘱离院", "2": "医嘱转院", "3": "医嘱转社区卫生
 DX_COLUMNS, PX_COLUMNS = 8, 4
 
 
-def coder_export(n: int = 320, *, scheme: str = "chs-drg-1.1", seed: int = 2024) -> pa.Table:
+def coder_export(n: int = 320, *, scheme: str = DEFAULT_SCHEME, seed: int = 2024) -> pa.Table:
     """``n`` abstracts as a coder's export (see the module docstring); the same ``seed`` gives the same file."""
     from ..schemes.compile import load_compiled
 

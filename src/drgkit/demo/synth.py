@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..schemes import DEFAULT_SCHEME
 from ..schemes.tables import icd_table, load_table, scheme_info
 
 COLUMNS = ("case_id", "patient_id", "hospital", "hospital_level", "dept", "gender", "age", "age_days",
@@ -433,7 +434,7 @@ def _draw(rng: np.random.Generator, pool: np.ndarray, p: np.ndarray, k: int) -> 
 _CHUNK = 1 << 20
 
 
-def generate(n: int, *, scheme: str = "chs-drg-1.1", seed: int = 0, dirty: float = 0.03,
+def generate(n: int, *, scheme: str = DEFAULT_SCHEME, seed: int = 0, dirty: float = 0.03,
              hospitals: int = 20, labels: bool = False) -> pa.Table:
     """``n`` synthetic discharge abstracts for ``scheme`` (see the module docstring and :data:`COLUMNS`).
 
@@ -729,7 +730,7 @@ def _assemble(n, w, rng, as_text, defect, gender, age, age_days, bw, los, leavin
     return out
 
 
-def write_demo(path: str | Path, n: int = 20000, seed: int = 0, *, scheme: str = "chs-drg-1.1",
+def write_demo(path: str | Path, n: int = 20000, seed: int = 0, *, scheme: str = DEFAULT_SCHEME,
                dirty: float = 0.03) -> Path:
     """Write ``generate(n, seed=seed)`` as CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``/``.pq``)."""
     path = Path(path)

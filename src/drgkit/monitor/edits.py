@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 
 from ..paths import edits_dir
 
-DEFAULT_SCHEME = "chs-drg-1.1"
+from ..schemes import DEFAULT_SCHEME  # noqa: E402
 SEVERITIES = ("error", "warning")
 
 

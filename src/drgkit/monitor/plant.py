@@ -18,13 +18,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..schemes import DEFAULT_SCHEME
 from ..demo.synth import generate
 
 #: MCC / CC codes of chs-drg-1.1 (cc.csv) appended by the up-coding hospital
 UPCODES = ("J96.000", "I50.900", "N17.900", "E87.100", "J96.900", "E87.600", "I48.x00", "D62.x00")
 
 
-def planted_year(n: int, *, scheme: str = "chs-drg-1.1", seed: int = 0, hospitals: int = 20,
+def planted_year(n: int, *, scheme: str = DEFAULT_SCHEME, seed: int = 0, hospitals: int = 20,
                  split_pairs: int = 500, far_pairs: int = 500, split_max_gap: int = 14,
                  upcode_hospital: str | None = "auto", upcode_rate: float = 0.3) -> pa.Table:
     """A synthetic year (see the module docstring); ``upcode_hospital='auto'`` picks a level-2 hospital."""
