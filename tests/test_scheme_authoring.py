@@ -59,3 +59,39 @@ def test_an_edited_table_of_a_sealed_scheme_is_refused(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "drgkit.cli", "explain", "--dx", "J18.900", "--scheme", str(folder)],
                           env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "table drg has checksum" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_check_finds_what_an_author_breaks_and_seal_reproduces_the_shipped_hashes(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from drgkit.cli import app
+    from drgkit.schemes.authoring import check, seal
+
+    shipped = grouper_dir() / "chs-drg-1.1"
+    assert not [p for p in check(shipped) if p.is_error]
+    sealed = _copy(tmp_path, sealed=True)
+    before = (sealed / "scheme.toml").read_text(encoding="utf-8")
+    seal(sealed)
+    assert (sealed / "scheme.toml").read_text(encoding="utf-8") == before  # the same hashes, the same file
+
+    folder = _copy(tmp_path / "b", sealed=False)
+    adrg = folder / "adrg.csv"
+    adrg.write_text(adrg.read_text(encoding="utf-8")
+                    .replace("PB1,PB1,新生儿（出生年龄＜29天）心血管手术,CHS_DRG_11,MDCP,1,main_proc_and_newborn,"
+                             "main_px_in(px) & newborn(28),,,28,",
+                             "PB1,PB1,新生儿（出生年龄＜29天）心血管手术,CHS_DRG_11,MDCP,1,main_proc_and_newborn,"
+                             "main_px_in(px) & newborn(14),,,28,"), encoding="utf-8")
+    drg = folder / "drg.csv"
+    drg.write_text(drg.read_text(encoding="utf-8").replace("\nES35,", "\nXS35,"), encoding="utf-8")
+    found = [str(p) for p in check(folder) if p.is_error]
+    assert any("age_day_max '28' but entry_expr 'main_px_in(px) & newborn(14)'" in p for p in found), found
+    assert any("DRG XS35 does not start with its ADRG ES3" in p for p in found), found
+    r = CliRunner().invoke(app, ["schemes", "check", str(folder)])
+    assert r.exit_code == 2 and "problem(s) to fix" in r.output
+
+    (folder / "drg.csv").write_text(drg.read_text(encoding="utf-8").replace("\nXS35,", "\nES35,"), encoding="utf-8")
+    adrg.write_text(adrg.read_text(encoding="utf-8").replace("newborn(14)", "newborn(28)"), encoding="utf-8")
+    r = CliRunner().invoke(app, ["schemes", "seal", str(folder)])
+    assert r.exit_code == 0 and "sealed 10 tables" in r.output
+    assert (folder / "scheme.toml").read_text(encoding="utf-8").count("sha256 = ") == 10
+    assert CliRunner().invoke(app, ["schemes", "check", str(folder)]).exit_code == 0

@@ -342,10 +342,18 @@ def explain(
     _run(work)
 
 
-@app.command()
-def schemes(as_json: bool = typer.Option(False, "--json")) -> None:
-    """List the grouping schemes that ship with drgkit."""
+schemes_app = typer.Typer(help="The grouping schemes: list them (no subcommand), check or seal a scheme folder.",
+                          invoke_without_command=True, no_args_is_help=False)
+app.add_typer(schemes_app, name="schemes")
+
+
+@schemes_app.callback()
+def schemes(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+    """List the grouping schemes that ship with drgkit (``check`` / ``seal`` a scheme folder you write)."""
     from .schemes.tables import list_schemes
+
+    if ctx.invoked_subcommand is not None:
+        return
 
     def work() -> None:
         infos = list_schemes()
@@ -357,6 +365,38 @@ def schemes(as_json: bool = typer.Option(False, "--json")) -> None:
         out_console.print(fit_table(f"{len(rows)} schemes", [Col("id", "id", keep=True), Col("name", keep=True),
                                                               Col("checksum", "id")],
                                     [(r["id"], r["name"], r["checksum"]) for r in rows], out_console.width))
+
+    _run(work)
+
+
+@schemes_app.command("check")
+def schemes_check(folder: Path = typer.Argument(..., help="A scheme folder (with scheme.toml)")) -> None:
+    """Check a scheme folder: it compiles, sealed tables match their hashes, derived columns agree with their
+    expressions, naming conventions hold, and (warnings) every table code is in the ICD dictionary."""
+    from .schemes.authoring import check, summary
+
+    def work() -> None:
+        problems = check(folder)
+        for line in summary(problems):
+            out_console.print(line, soft_wrap=True, markup=False)
+        errors = sum(p.is_error for p in problems)
+        warnings_ = len(problems) - errors
+        if errors:
+            raise CliError(f"{folder}: {errors:,} problem(s) to fix, {warnings_:,} warning(s)")
+        out_console.print(f"{folder}: sound ({warnings_:,} warning(s))", markup=False)
+
+    _run(work)
+
+
+@schemes_app.command("seal")
+def schemes_seal(folder: Path = typer.Argument(..., help="A scheme folder (with scheme.toml)")) -> None:
+    """Record each table's content hash and row count in scheme.toml: an edit is then refused until sealed
+    again (run `drgkit schemes check` first)."""
+    from .schemes.authoring import seal
+
+    def work() -> None:
+        hashes = seal(folder)
+        out_console.print(f"sealed {len(hashes)} tables of {folder}", markup=False)
 
     _run(work)
 
