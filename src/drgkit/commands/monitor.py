@@ -92,23 +92,29 @@ def register(app: typer.Typer) -> None:
         los: Los = None,
         leaving_type: LeavingType = None,
         scheme: SchemeId = "chs-drg-1.1",
+        add_dx: list[str] = typer.Option([], "--add-dx", help="Diagnosis to try adding (repeatable): each alone, "
+                                                              "then all added codes together"),
+        add_px: list[str] = typer.Option([], "--add-px", help="Procedure to try adding (repeatable)"),
         table: Optional[str] = typer.Option(None, "--table", help="Payment table for standard payments"),
         level: Optional[str] = typer.Option(None, "--level", help="Hospital level for --table"),
         insurance: Optional[str] = typer.Option(None, "--insurance", help="Insurance type for --table"),
         as_json: AsJson = False,
     ) -> None:
-        """What-if for coders: CC/MCC of each secondary diagnosis, the group with each diagnosis as principal,
-        without each CC/MCC and without each procedure, and for each grey code (灰码) the group of each finer code
-        (细目, first 20) in its place (every answer re-grouped through the engine; --table adds payments)."""
+        """What-if for coders: the groups this case could get — without each CC/MCC, without all of them, with
+        each secondary diagnosis as principal, with the --add-dx / --add-px codes, and for a grey code (灰码)
+        with each finer code (细目) — one line per resulting group, ranked by the change of payment (--table) or
+        weight. Each holds only if the record documents it: a coding check, not advice to code more. Every
+        answer is re-grouped through the engine."""
         from ..monitor.whatif import whatif as do_whatif
 
         def work() -> None:
             w = do_whatif(dx, px, age=age, sex=sex, age_days=age_days, birth_weight=weight, los=los,
-                          leaving_type=leaving_type, scheme=scheme, table=table, level=level, insurance=insurance)
+                          leaving_type=leaving_type, scheme=scheme, table=table, level=level, insurance=insurance,
+                          add_dx=add_dx, add_px=add_px)
             if as_json:
                 typer.echo(w.json())
             else:
-                out_console.print(w.text(), soft_wrap=True, markup=False)
+                out_console.print(w.text(width=out_console.width), soft_wrap=True, markup=False)
 
         _run(work)
 
