@@ -43,3 +43,30 @@ def pyplot():
     plt.rcParams["font.family"] = [chinese_font(), "DejaVu Sans"]  # a list: matplotlib falls back per glyph
     plt.rcParams["axes.unicode_minus"] = False
     return plt
+
+
+def wan_axis(axis) -> None:
+    """Money on ``axis`` (``ax.xaxis`` / ``ax.yaxis``; data in yuan) labelled in 万元 with thousands separators
+    and at most two decimals, never with a ``1e8`` offset."""
+    from matplotlib.ticker import FuncFormatter
+
+    def text(value: float, _pos: int) -> str:
+        wan = value / 1e4
+        return f"{wan:,.0f}" if abs(wan) >= 100 or wan == round(wan) else f"{wan:,.2f}".rstrip("0").rstrip(".")
+
+    axis.set_major_formatter(FuncFormatter(text))
+
+
+def plain_axis(axis, decimals: int = 0) -> None:
+    """Numbers on ``axis`` as plain text with thousands separators (no offset, no scientific notation)."""
+    from matplotlib.ticker import FuncFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:,.{decimals}f}"))
+
+
+def percent_axis(axis, share: bool = True, decimals: int = 0) -> None:
+    """Shares (0–1 when ``share``, else already percent) on ``axis`` as ``45%``."""
+    from matplotlib.ticker import FuncFormatter
+
+    scale = 100.0 if share else 1.0
+    axis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value * scale:.{decimals}f}%"))

@@ -15,7 +15,11 @@ def _cell(value) -> str:
 
 
 def write_report(audit, folder: Path) -> list[Path]:
+    """Figures (Chinese labels, shares in percent) and report.md in Chinese: the riskiest units, the case flags,
+    what each signal means."""
+    from .. import figures as ticks
     from ..figures import pyplot
+    from ..report_words import fmt, glossary_md, label, value_text
 
     plt = pyplot()
 
@@ -32,13 +36,16 @@ def write_report(audit, folder: Path) -> list[Path]:
             se = np.sqrt(pooled * (1 - pooled) / xs)
             ax.plot(xs, pooled + k * se, style, lw=0.8, color=color)
             ax.plot(xs, pooled - k * se, style, lw=0.8, color=color)
-        ax.scatter(n, p, label=f"level {level}", color=color, s=18)
+        ax.scatter(n, p, label=f"{fmt('level', level)}医院", color=color, s=18)
         for name, x, y in zip(part["hospital"], n, p):
             ax.annotate(name, (x, y), fontsize=6)
     ax.set_xscale("log")
-    ax.set_xlabel("cases")
-    ax.set_ylabel("CC/MCC share")
-    ax.set_title("CC/MCC share against peers of the same level (funnel: 95% / 99.8%)")
+    ticks.plain_axis(ax.xaxis)
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
+    ticks.percent_axis(ax.yaxis)
+    ax.set_xlabel("病例数（对数刻度）")
+    ax.set_ylabel("CC/MCC 占比")
+    ax.set_title("CC/MCC 占比与同级医院比较（漏斗图：虚线 95%，点线 99.8% 控制限）", fontsize=10)
     ax.legend(fontsize=7)
     path = folder / "funnel_cc_share.png"
     fig.savefig(path, dpi=110, bbox_inches="tight")
@@ -57,31 +64,40 @@ def write_report(audit, folder: Path) -> list[Path]:
             kw = {"lw": 1.8, "label": hosp} if hl else {"lw": 0.6, "color": "0.75"}
             axes[0].plot(part["quarter"], part["cmi"], **kw)
             axes[1].plot(part["quarter"], part["cc_share"], **kw)
-        axes[0].set_title("CMI by quarter (highest risk scores in colour)")
-        axes[1].set_title("CC/MCC share by quarter")
+        axes[0].set_title("各季度 CMI（彩色为风险分最高的医院）")
+        axes[1].set_title("各季度 CC/MCC 占比")
+        axes[0].set_ylabel("CMI")
+        axes[1].set_ylabel("CC/MCC 占比")
+        ticks.percent_axis(axes[1].yaxis)
         for ax in axes:
-            ax.set_xlabel("quarter")
-            ax.set_xticks([1, 2, 3, 4])
+            ax.set_xlabel("季度")
+            ax.set_xticks([1, 2, 3, 4], ["第一季度", "第二季度", "第三季度", "第四季度"])
         axes[0].legend(fontsize=7)
         path = folder / "quarterly_trends.png"
         fig.savefig(path, dpi=110, bbox_inches="tight")
         plt.close(fig)
         written.append(path)
 
-    lines = ["# drgkit audit", ""] + [f"- {_cell(note)}" for note in getattr(audit, "notes", [])]
-    lines += ["", "| hospital | level | cases | CC/MCC share | z | CMI | risk score | signals |",
+    columns = ("hospital", "level", "cases", "cc_share", "z_cc_share", "cmi", "risk_score", "risk_signals")
+    lines = ["# 医保基金监管审核报告", "", "drgkit audit：按医院比较编码与诊疗行为的异常信号，与同级医院比较。"
+             "占比为百分比，z 值表示偏离同级医院多少个标准差。", ""]
+    lines += [f"- {_cell(note)}" for note in getattr(audit, "notes", [])]
+    lines += ["", "## 风险分最高的医院", "",
+              "| " + " | ".join(label(c) for c in columns) + " |",
               "|---|---|---:|---:|---:|---:|---:|---|"]
     for r in audit.hospitals.head(20).iter_rows(named=True):
-        def f(v, d=3):
-            return "" if v is None else f"{v:.{d}f}"
-        lines.append(f"| {_cell(r['hospital'])} | {_cell(r['level'])} | {r['cases']} | {f(r['cc_share'])} "
-                     f"| {f(r['z_cc_share'], 2)} | {f(r['cmi'])} | {f(r['risk_score'], 2)} "
-                     f"| {', '.join(r['risk_signals'] or [])} |")
+        lines.append("| " + " | ".join(_cell(fmt(c, r[c])) for c in columns) + " |")
     counts = audit.cases["flags"].explode().drop_nulls().value_counts().sort("count", descending=True)
-    lines += ["", "| case flag | cases |", "|---|---:|"] + [f"| {a} | {b} |" for a, b in counts.iter_rows()]
-    lines += ["", "![funnel](funnel_cc_share.png)", ""]
+    lines += ["", "## 病例标记", "", f"| {label('flag')} | 说明 | {label('cases')} |", "|---|---|---:|"]
+    from ..report_words import word
+
+    lines += [f"| {_cell(value_text(a))} | {_cell(word(a).note)} | {fmt('cases', b)} |" for a, b in counts.iter_rows()]
+    lines += ["", "## 图", "", "![CC/MCC 占比漏斗图](funnel_cc_share.png)", ""]
     if trends.exists():
-        lines += ["![trends](quarterly_trends.png)", ""]
+        lines += ["![季度趋势](quarterly_trends.png)", ""]
+    signals = [c for c in ("cc_share", "mcc_share", "cmi", "cmi_change", "low_ratio_share", "high_ratio_share",
+                           "alos", "death_share", "transfer_share", "high_rw_share", "split_share", "readmit_share")]
+    lines += ["## 指标说明", ""] + glossary_md(("cases", "z_cc_share", "risk_score", "risk_signals", *signals)) + [""]
     path = folder / "report.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     written.append(path)

@@ -3,16 +3,21 @@
 Per unit: cases, 入组率 (grouping rate = status ok / all), CMI (mean RW of cases with a weight), 时间消耗指数
 (mean over cases of LOS ÷ the area's mean LOS of the case's DRG), 费用消耗指数 (same with cost), payment and
 total margin; and the DRGs losing most (sum of margin). Figures (PNG) with matplotlib.
+
+:func:`indicators` keeps canonical English column names (the API, ``dip`` metrics); :func:`write_report` writes
+the human files: ``report.html`` (Chinese, money in 万元, a CMI / 入组率 section), ``indicators.csv`` (UTF-8 with
+BOM) and ``indicators.xlsx`` under Chinese headers with units, ``losing_drgs.csv``, and the figures.  Labels and
+explanations come from :mod:`drgkit.report_words`.
 """
 from __future__ import annotations
-
-from ..errors import DrgkitError
 
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+
 from ..arrowutil import as_polars
+from ..errors import DrgkitError
 
 
 class ReportError(DrgkitError, ValueError):
@@ -58,47 +63,186 @@ def indicators(data: Any, by: str = "hospital", rw_column: str = "rw") -> tuple[
     return per, losing
 
 
+#: per-unit indicator columns in the order the human files show them
+INDICATOR_COLUMNS = ("cases", "grouped", "grouping_rate", "cmi", "time_index", "cost_index", "total_cost", "payment",
+                     "margin")
+LOSING_COLUMNS = ("drg", "drg_name", "cases", "margin", "margin_per_case")
+
+
+def human_table(df: pl.DataFrame, columns: list[str] | tuple[str, ...]) -> pl.DataFrame:
+    """``df``'s ``columns`` under Chinese headers with units (``总费用（万元）``), values in those units (money in
+    万元 to two decimals, counts as integers, shares in percent): the CSV / Excel a person opens."""
+    from ..report_words import label, number, word
+
+    out = {}
+    for c in columns:
+        if c not in df.columns:
+            continue
+        kind = word(c).kind
+        values = [number(c, v) for v in df[c].to_list()]
+        dtype = (pl.Int64 if kind in ("count", "yuan") else pl.Float64 if kind in ("money", "share", "pct", "rate",
+                                                                                     "index", "z") else pl.Utf8)
+        out[label(c)] = pl.Series(values, dtype=dtype)
+    return pl.DataFrame(out)
+
+
+def _unit_label(by: str) -> str:
+    from ..report_words import word
+
+    return word(by).zh
+
+
+def _overall(df: pl.DataFrame) -> dict:
+    """The indicators of all cases together (same definitions as per unit)."""
+    per, _ = indicators(df.with_columns(pl.lit("全部").alias("_all")), "_all")
+    return per.row(0, named=True)
+
+
 def write_report(data: Any, out_dir: str | Path, by: str = "hospital", top: int = 20) -> list[Path]:
-    """Write indicators.csv, losing_drgs.csv and PNG figures to ``out_dir``; returns the files written."""
+    """Write report.html, indicators.csv / .xlsx, losing_drgs.csv and PNG figures to ``out_dir`` (Chinese
+    headers, money in 万元); returns the files written."""
+    import base64
+
+    from .. import figures as ticks
     from ..figures import pyplot
+    from ..io import write_table
 
     plt = pyplot()
-    per, losing = indicators(data, by)
+    df = _frame(data)
+    per, losing = indicators(df, by)
+    if "drg_name" in df.columns and losing.height:
+        names = df.select(pl.col("drg").cast(pl.Utf8), pl.col("drg_name").cast(pl.Utf8)).drop_nulls("drg") \
+            .unique("drg", keep="first")
+        losing = losing.join(names, on="drg", how="left", maintain_order="left")
+    unit = _unit_label(by)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    files = [out / "indicators.csv", out / "losing_drgs.csv"]
-    per.write_csv(files[0], include_bom=True)  # opened by people in Excel on Chinese Windows
-    losing.head(top).write_csv(files[1], include_bom=True)
-    fig, ax = plt.subplots(figsize=(8, max(3, 0.3 * per.height)))
-    ax.barh(per[by].to_list(), per["margin"].fill_null(0).to_list(),
-            color=["tab:red" if (m or 0) < 0 else "tab:green" for m in per["margin"].to_list()])
-    ax.set_xlabel("total margin (payment − cost, yuan)")
-    ax.set_title(f"margin by {by}")
-    fig.tight_layout()
-    files.append(out / f"margin_by_{by}.png")
-    fig.savefig(files[-1], dpi=100)
-    plt.close(fig)
+    files = [out / "report.html", out / "indicators.csv", out / "indicators.xlsx", out / "losing_drgs.csv"]
+    shown = human_table(per, (by, *INDICATOR_COLUMNS))
+    write_table(shown.to_arrow(), files[1])  # UTF-8 with BOM: opened by people in Excel on Chinese Windows
+    write_table(shown.to_arrow(), files[2])
     worst = losing.head(top)
+    write_table(human_table(worst, LOSING_COLUMNS).to_arrow(), files[3])
+    figures: dict[str, Path] = {}
+
+    def save(fig, name: str) -> None:
+        fig.tight_layout()
+        path = out / f"{name}.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        files.append(path)
+        figures[name] = path
+
+    has_cmi = per["cmi"].is_not_null().any()
+    if per["margin"].is_not_null().any():
+        fig, ax = plt.subplots(figsize=(8, max(3, 0.3 * per.height)))
+        margins = per["margin"].fill_null(0).to_list()[::-1]  # the first unit on top, as in the tables
+        ax.barh(per[by].to_list()[::-1], margins, color=["tab:red" if m < 0 else "tab:green" for m in margins])
+        ax.axvline(0, color="black", lw=0.6)
+        ticks.wan_axis(ax.xaxis)
+        ax.set_xlabel("结余（DRG 支付 − 医疗总费用，万元）")
+        ax.set_title(f"各{unit}结余")
+        save(fig, f"margin_by_{by}")
     if worst.height:
         fig, ax = plt.subplots(figsize=(8, max(3, 0.3 * worst.height)))
         ax.barh(worst["drg"].to_list()[::-1], worst["margin"].to_list()[::-1], color="tab:red")
-        ax.set_xlabel("total margin (yuan)")
-        ax.set_title(f"the {worst.height} DRGs losing most")
-        fig.tight_layout()
-        files.append(out / "losing_drgs.png")
-        fig.savefig(files[-1], dpi=100)
-        plt.close(fig)
-    if per["cmi"].is_not_null().any() and per["cost_index"].is_not_null().any():
+        ticks.wan_axis(ax.xaxis)
+        ax.set_xlabel("结余合计（万元）")
+        ax.set_title(f"亏损最多的 {worst.height} 个 DRG 组")
+        save(fig, "losing_drgs")
+    fig, axes = plt.subplots(1, 2 if has_cmi else 1, figsize=(11 if has_cmi else 6, max(3, 0.3 * per.height)),
+                             squeeze=False)
+    units = per[by].to_list()[::-1]
+    axes[0][0].barh(units, [100 * (v or 0) for v in per["grouping_rate"].to_list()[::-1]], color="tab:blue")
+    axes[0][0].set_xlabel("入组率（%）")
+    axes[0][0].set_xlim(min(90.0, 100 * (per["grouping_rate"].min() or 0) - 2), 100)
+    axes[0][0].set_title(f"各{unit}入组率")
+    if has_cmi:
+        axes[0][1].barh(units, [v if v is not None else float("nan") for v in per["cmi"].to_list()[::-1]],
+                        color="tab:purple")
+        axes[0][1].set_xlabel("CMI")
+        ticks.plain_axis(axes[0][1].xaxis, decimals=2)
+        axes[0][1].set_title(f"各{unit} CMI（病例组合指数）")
+    save(fig, "cmi_grouping_rate")
+    if has_cmi and per["cost_index"].is_not_null().any():
         fig, ax = plt.subplots(figsize=(6, 5))
         ax.scatter(per["cmi"].to_list(), per["cost_index"].to_list())
         for name, x, y in zip(per[by].to_list(), per["cmi"].to_list(), per["cost_index"].to_list()):
             if x is not None and y is not None:
                 ax.annotate(name, (x, y), fontsize=7)
         ax.axhline(1.0, color="grey", lw=0.5)
-        ax.set_xlabel("CMI")
-        ax.set_ylabel("cost consumption index")
-        fig.tight_layout()
-        files.append(out / "cmi_vs_cost_index.png")
-        fig.savefig(files[-1], dpi=100)
-        plt.close(fig)
+        ax.set_xlabel("CMI（病例组合指数）")
+        ax.set_ylabel("费用消耗指数")
+        ax.set_title("CMI 与费用消耗指数（高于 1 为费用偏高）")
+        save(fig, "cmi_vs_cost_index")
+    html_text = report_html(per, worst, _overall(df), by,
+                            {k: base64.b64encode(p.read_bytes()).decode() for k, p in figures.items()})
+    files[0].write_text(html_text, encoding="utf-8")
     return files
+
+
+FIGURE_TITLES = {"cmi_grouping_rate": "CMI 与入组率", "cmi_vs_cost_index": "CMI 与费用消耗指数",
+                 "losing_drgs": "亏损最多的 DRG 组"}
+
+
+def _table(df: pl.DataFrame, columns) -> str:
+    import html
+
+    from ..report_words import fmt, label_html, word
+
+    cols = [c for c in columns if c in df.columns]
+    head = "".join(f"<th>{label_html(c)}</th>" for c in cols)
+    rows = "".join("<tr>" + "".join(
+        f"<td{' class=n' if word(c).kind not in ('text', 'bool') else ''}>{html.escape(fmt(c, r[c]))}</td>"
+        for c in cols) + "</tr>" for r in df.iter_rows(named=True))
+    return f"<table><tr>{head}</tr>{rows}</table>"
+
+
+def report_html(per: pl.DataFrame, losing: pl.DataFrame, overall: dict, by: str, images: dict[str, str]) -> str:
+    """The page a director reads: 总体, CMI / 入组率, indicators per unit, losing DRGs, figures (PNG as base64)."""
+    import html
+
+    from ..report_words import fmt, glossary_html, label
+
+    unit = _unit_label(by)
+    facts = [("病例数", fmt("cases", overall["cases"]) + " 例"),
+             ("入组病例数", fmt("grouped", overall["grouped"]) + " 例"),
+             ("入组率", fmt("grouping_rate", overall["grouping_rate"]) + "%")]
+    if overall["cmi"] is not None:
+        facts.append(("CMI（全部入组病例）", fmt("cmi", overall["cmi"])))
+    if overall["payment"] is not None and per["payment"].is_not_null().any():
+        facts += [(label("total_cost"), fmt("total_cost", overall["total_cost"])),
+                  (label("payment"), fmt("payment", overall["payment"])),
+                  (label("margin"), fmt("margin", overall["margin"]))]
+    facts_html = "".join(f"<li>{html.escape(k)}：<b>{html.escape(v)}</b></li>" for k, v in facts)
+    has_cmi = per["cmi"].is_not_null().any()
+    ranked = per.sort("cmi", descending=True, nulls_last=True) if has_cmi else per.sort("grouping_rate")
+    cmi_cols = (by, "cases", "grouping_rate", "cmi", "time_index", "cost_index") if has_cmi else \
+        (by, "cases", "grouped", "grouping_rate")
+    cmi_note = ("本数据没有权重（RW）列，无法计算 CMI：先运行 <code>drgkit pay</code> 计价。" if not has_cmi else
+                f"按 CMI 从高到低排列。CMI 越高，{unit}收治的病例越复杂；入组率低说明病案首页质量需要改进，"
+                "未入组病例无法按 DRG 支付。")
+
+    def img(name: str) -> str:
+        if name not in images:
+            return ""
+        return (f'<h3>{html.escape(FIGURE_TITLES.get(name, name))}</h3><img alt="{html.escape(name)}" '
+                f'src="data:image/png;base64,{images[name]}">')
+
+    margin_fig = next((n for n in images if n.startswith("margin_by_")), None)
+    return f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>DRG 运行指标报告</title>
+<style>body{{font-family:"Noto Sans CJK SC","Microsoft YaHei","PingFang SC",sans-serif;margin:2em;max-width:1200px}}
+table{{border-collapse:collapse;font-size:12px}}td,th{{border:1px solid #ccc;padding:2px 6px}}th{{background:#f4f4f4}}
+th small,li small{{color:#777;font-weight:normal}}td.n{{text-align:right}}img{{max-width:100%}}
+.glossary{{font-size:13px}}</style></head><body>
+<h1>DRG 运行指标报告（按{html.escape(unit)}） <small>(indicators by {html.escape(by)})</small></h1>
+<p>金额单位为万元（保留两位小数），例均金额为元，占比为百分比。完整数据见 indicators.csv / indicators.xlsx。</p>
+<h2>总体情况</h2><ul>{facts_html}</ul>
+<h2>CMI 与入组率</h2><p>{cmi_note}</p>{_table(ranked, cmi_cols)}{img("cmi_grouping_rate")}{img("cmi_vs_cost_index")}
+<h2>各{html.escape(unit)}指标</h2>{_table(per, (by, *INDICATOR_COLUMNS))}
+{f'<h3>各{html.escape(unit)}结余</h3><img alt="{margin_fig}" src="data:image/png;base64,{images[margin_fig]}">'
+ if margin_fig else ""}
+<h2>亏损最多的 DRG 组</h2>{_table(losing, LOSING_COLUMNS) if losing.height else "<p>没有计价数据（无结余列）。</p>"}
+{img("losing_drgs")}
+<h2>指标说明</h2>{glossary_html((by, *INDICATOR_COLUMNS, "margin_per_case"))}
+</body></html>"""
