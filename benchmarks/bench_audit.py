@@ -11,13 +11,12 @@ import argparse
 import time
 
 import polars as pl
+from common import best_of
 
 import drgkit
 from drgkit.monitor.audit import audit
 from drgkit.monitor.edits import validate
 from drgkit.monitor.plant import planted_year
-
-from common import best_of  # noqa: E402
 
 
 def main() -> None:

@@ -12,12 +12,11 @@ import argparse
 import time
 
 import pyarrow as pa
+from common import best_of
 
 from drgkit import dip
 from drgkit.demo import generate
 from drgkit.io import canonicalize
-
-from common import best_of  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 
 def synth(rows: int, seed: int) -> pa.Table:

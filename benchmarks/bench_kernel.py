@@ -15,15 +15,13 @@ import platform
 import time
 
 import numba
+from common import best_of
 
 from drgkit.demo import generate
 from drgkit.grouping.batch import encode, run_kernel
 from drgkit.grouping.reference import Reference
 from drgkit.io import canonicalize, prepare
 from drgkit.schemes.compile import load_compiled
-
-
-from common import best_of  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 
 def main() -> None:

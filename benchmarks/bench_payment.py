@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 
+from common import best_of
+
 import drgkit
 from drgkit.demo import generate
 from drgkit.io import canonicalize
-
-
-from common import best_of  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 
 def main() -> None:

@@ -19,12 +19,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_end_to_end import synth  # noqa: E402
+from bench_end_to_end import synth
 
-from drgkit.grouping.batch import attach, encode, outcome_columns, run_kernel  # noqa: E402
-from drgkit.io import prepare  # noqa: E402
-from drgkit.io import read as R  # noqa: E402
-from drgkit.schemes.compile import load_compiled  # noqa: E402
+from drgkit.grouping.batch import attach, encode, outcome_columns, run_kernel
+from drgkit.io import prepare
+from drgkit.io import read as R
+from drgkit.schemes.compile import load_compiled
 
 STAGES = ("read", "canonicalize", "prepare", "encode", "kernel", "outcome")
 

@@ -106,9 +106,10 @@ def test_pricing_another_schemes_groups_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("width", [80, 120])
 def test_tables_list_never_cuts_an_id_at_80_or_120_columns(width: int, monkeypatch) -> None:
+    from rich.console import Console
+
     from drgkit import cli
     from drgkit.payment import list_tables
-    from rich.console import Console
 
     monkeypatch.setattr(cli, "out_console", Console(width=width, highlight=False, record=True))
     assert runner.invoke(app, ["tables", "list"]).exit_code == 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pyarrow as pa
@@ -50,7 +50,7 @@ def _table(scheme: str, name: str) -> tuple[tuple[str, ...], tuple[tuple[str, ..
         return (), ()
 
 
-@lru_cache(maxsize=None)
+@cache
 def pools(scheme: str) -> Pools:
     header, rows = _table(scheme, "mdc_dx")
     mdc_dx = sorted({r[header.index("dx")] for r in rows})

@@ -8,7 +8,6 @@ import pytest
 from typer.testing import CliRunner
 
 from drgkit.cli import app
-
 from test_dip import planted_history
 
 runner = CliRunner()

@@ -4,7 +4,7 @@ row; and the twins agree with the reference groupers' labels (exp_* of the dev c
 from __future__ import annotations
 
 import csv
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -27,7 +27,7 @@ def _group(out: Path, args: list[str]) -> list[dict]:
     return pq.read_table(out, columns=["status", "reason", "drg"]).to_pylist()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _twin(twin: str, scheme: str, tmp: str, strict: bool = False) -> tuple[dict, ...]:
     """The twin grouped by the CLI: as its exports are (lenient gender), or as the references read (strict)."""
     extra = ["--strict-gender"] if strict else []

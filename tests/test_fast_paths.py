@@ -24,8 +24,8 @@ from drgkit.arrowutil import drop_empty_strings, notes_per_row, null_or_empty, s
 from drgkit.codes import normalize as N
 from drgkit.io import canonicalize, code_lists, iter_case_batches, prepare, read_cases
 from drgkit.io import codelists as R
-from drgkit.io.codelists import SPACE_BEFORE_CODE
 from drgkit.io import read as RD
+from drgkit.io.codelists import SPACE_BEFORE_CODE
 
 PR = importlib.import_module("drgkit.io.prepare")  # the module (drgkit.io.prepare is also the function)
 

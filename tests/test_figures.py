@@ -26,8 +26,9 @@ def test_chinese_labels_render_without_a_missing_glyph(tmp_path: Path) -> None:
 
 
 def test_the_shipped_font_covers_the_projects_own_names() -> None:
-    from fontTools.ttLib import TTFont
     from importlib import resources
+
+    from fontTools.ttLib import TTFont
 
     path = resources.files("drgkit").joinpath("fonts", "drgkit-cjk-sans.otf")
     cmap = TTFont(str(path)).getBestCmap()

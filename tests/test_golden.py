@@ -6,7 +6,7 @@ reading ('M' is male) the only differences allowed are rows whose gender is 'M'.
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -47,7 +47,7 @@ def _parts(name: str) -> list[tuple[str, pa.Table]]:
     return [(s, table.filter(pc.equal(table.column("scheme"), s))) for s in schemes]
 
 
-@lru_cache(maxsize=None)
+@cache
 def grouped(name: str, strict: bool) -> tuple[tuple[dict, dict], ...]:
     """(expected row, drgkit result row) pairs of a file, grouped with each row's scheme."""
     pairs = []

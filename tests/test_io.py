@@ -1,9 +1,8 @@
 """Reading, preparing and writing discharge abstracts (drgkit.io)."""
 from __future__ import annotations
 
-import re
-
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +26,8 @@ from drgkit.io import (
     total_rows,
     write_table,
 )
-from drgkit.io.columns import normalize_header, plan_headers
 from drgkit.io.codelists import SPACE_BEFORE_CODE
+from drgkit.io.columns import normalize_header, plan_headers
 from drgkit.io.formats import detect_encoding
 
 DATA = Path(__file__).parent / "data"
@@ -208,7 +207,7 @@ def test_empty_files(tmp_path: Path) -> None:
 @pytest.mark.parametrize("prefix", [b"\n", b"\r\n", b"\xef\xbb\xbf\n", b"\n\n  \n", b"2024\xe5\xb9\xb4\xe5\xaf\xbc\xe5\x87\xba\n\n"])
 def test_blank_and_title_lines_above_the_header_are_skipped(tmp_path: Path, prefix: bytes) -> None:
     path = tmp_path / "c.csv"
-    path.write_bytes(prefix + "case_id,gender,age,dx\n1,1,65,I21.000x005\n2,2,70,J18.900\n".encode())
+    path.write_bytes(prefix + b"case_id,gender,age,dx\n1,1,65,I21.000x005\n2,2,70,J18.900\n")
     table = read_cases(path)
     assert table.column("case_id").to_pylist() == ["1", "2"]
     assert table.column("dx").to_pylist() == [["I21.000x005"], ["J18.900"]]
@@ -230,7 +229,7 @@ def test_unreadable_files_raise_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="unsupported file type"):
         read_cases(write_text(tmp_path / "x.json", [["{}"]]))
     ragged = write_text(tmp_path / "ragged.csv", [["case_id", "dx"], ["1", "A", "extra", "cells"]])
-    with pytest.raises(InputError, match="ragged.csv"):
+    with pytest.raises(InputError, match=r"ragged\.csv"):
         read_cases(ragged)
 
 
@@ -525,10 +524,9 @@ def test_incremental_writer_success_and_failure(tmp_path: Path, suffix: str) -> 
     assert back.column("dx").to_pylist() == [["I21.000", "I10.x00"], [], ["I21.000", "I10.x00"], []]
 
     failed = tmp_path / f"failed{suffix}"
-    with pytest.raises(RuntimeError):
-        with IncrementalWriter(failed, table.schema) as writer:
-            writer.write(table)
-            raise RuntimeError("grouping crashed")
+    with pytest.raises(RuntimeError), IncrementalWriter(failed, table.schema) as writer:
+        writer.write(table)
+        raise RuntimeError("grouping crashed")
     assert not failed.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"stream{suffix}"]
 

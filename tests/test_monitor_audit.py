@@ -35,7 +35,7 @@ def test_planted_split_admissions_are_found(year):
     # both stays of a planted pair are linked to each other
     ids = dict(zip(c["case_id"], c["pair"]))
     linked = split.filter(pl.col("linked_case_id").is_not_null())
-    agree = sum(ids.get(l) == p for l, p in zip(linked["linked_case_id"], linked["pair"])) / linked.height
+    agree = sum(ids.get(k) == p for k, p in zip(linked["linked_case_id"], linked["pair"])) / linked.height
     assert agree >= 0.99
 
 
@@ -126,7 +126,7 @@ def test_report_cells_cannot_inject_html_or_break_the_table(year, tmp_path):
 def test_the_workbook_a_gbk_csv_and_a_csv_audit_alike(year, tmp_path):
     """The coder's workbook (Chinese headers and status texts) and a GBK CSV give the flags the Parquet gives;
     离院方式 written as text (死亡) counts as code 5."""
-    _, priced, a = year
+    _, priced, _a = year
     small = pl.from_arrow(priced).head(3000) if not isinstance(priced, pl.DataFrame) else priced.head(3000)
     parquet = tmp_path / "g.parquet"
     small.write_parquet(parquet)

@@ -25,7 +25,7 @@ def synthetic_history(seed: int = 0, sigma: float = 0.1):
 
 @pytest.mark.parametrize("trim", ["iqr", "sd3", "pct5_95", "pct2_5_97_5", "none"])
 def test_recovers_known_weights(trim):
-    hist, rw_true, n = synthetic_history()
+    hist, rw_true, _n = synthetic_history()
     cal = calibrate(hist, trim=trim)
     t = cal.table.sort("drg")
     ok = hist.filter(pl.col("status") == "ok")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from functools import lru_cache
+from functools import cache
 from itertools import product
 
 import pyarrow as pa
@@ -290,7 +290,7 @@ class Oracle:
         return sorted(p for p in self.all_rule_px if p not in self.or_set)[:n]
 
 
-@lru_cache(maxsize=None)
+@cache
 def O(sid: str) -> Oracle:  # noqa: E743
     return Oracle(sid)
 

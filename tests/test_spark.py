@@ -4,12 +4,11 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
-
-from pathlib import Path
 
 DATA = Path(__file__).parent / "data"
 

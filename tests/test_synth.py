@@ -92,7 +92,7 @@ def test_dirty_fraction(dirty_table):
     clean = d[d.defect == ""]
     assert clean.gender.isin(["1", "2"]).all()
     assert clean.los.str.fullmatch(r"\d+").all() and clean.age.str.fullmatch(r"\d+").all()
-    assert len(bad) == int(round(0.05 * len(d)))
+    assert len(bad) == round(0.05 * len(d))
     assert dirty_table.num_rows == generate(20000, seed=7, dirty=0.0).num_rows
     assert pc.sum(pc.equal(generate(5000, seed=3, dirty=0.0)["gender"], "")).as_py() in (0, None)
 
@@ -126,9 +126,9 @@ def test_codes_come_from_scheme(scheme):
     assert len(main) > 200
     assert all(row.px.split("|")[0] in lists[(row.target_adrg, "px")] for row in main.itertuples())
     cc = {r[0]: r[1] for r in load_table(scheme, "cc")[1]}
-    sec = clean.dx.str.split("|").map(lambda l: l[1:])
-    mcc = sec.map(lambda l: any(cc.get(c) == "MCC" for c in l)).mean()
-    ccr = sec.map(lambda l: any(cc.get(c) == "CC" for c in l)).mean()
+    sec = clean.dx.str.split("|").map(lambda codes: codes[1:])
+    mcc = sec.map(lambda codes: any(cc.get(c) == "MCC" for c in codes)).mean()
+    ccr = sec.map(lambda codes: any(cc.get(c) == "CC" for c in codes)).mean()
     assert 0.12 < mcc < 0.28 and 0.2 < ccr < 0.4
     assert 1.8 < sec.map(len).mean() < 3.2 and sec.map(len).max() <= 8
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -68,7 +68,7 @@ def _results(path: Path) -> list[tuple[str, str]]:
     return list(zip(table.column("status").to_pylist(), table.column("drg").to_pylist()))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _as_exported(name: str, tmp: str) -> tuple[tuple[str, str], ...]:
     out = Path(tmp) / f"{name}.as_exported.parquet"
     result = _group(out, str(EXPORTS / name), "--scheme", "chs-drg-1.1")

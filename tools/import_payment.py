@@ -90,7 +90,8 @@ def main() -> None:
     with open(SHARED / "payment_tables.csv", encoding="utf-8", newline="") as f:
         for r in csv.DictReader(f):
             rows_by_table[r["table"]].append(r)
-    implied = list(csv.DictReader(open(SHARED / "implied_base_rates.csv", encoding="utf-8")))
+    with open(SHARED / "implied_base_rates.csv", encoding="utf-8") as fh:
+        implied = list(csv.DictReader(fh))
     if DST.exists():
         shutil.rmtree(DST)
     DST.mkdir()
@@ -127,7 +128,7 @@ def main() -> None:
                 f"scheme_code_match = {toml_str(f'{len(codes & known)}/{len(codes)}' if known else '')}",
                 f"scheme_note = {toml_str(note)}", f"basis = {toml_str(first['basis'])}",
                 f"levels = {toml_list(levels)}",
-                f"levels_zh = {toml_list(level_zh[l] for l in levels)}",
+                f"levels_zh = {toml_list(level_zh[lv] for lv in levels)}",
                 f"insurance_types = {toml_list(insurance)}",
                 f"published = {toml_list(sorted(published))}",
                 f"drgs = {len(codes)}", f"rows = {len(rows)}",

@@ -32,8 +32,10 @@ def main() -> None:
     if dst.exists():
         shutil.rmtree(dst)
     dst.mkdir()
-    schemes = list(csv.DictReader(open(src / "schemes.csv", encoding="utf-8")))
-    manifest = list(csv.DictReader(open(src / "manifest.csv", encoding="utf-8")))
+    with open(src / "schemes.csv", encoding="utf-8") as fh:
+        schemes = list(csv.DictReader(fh))
+    with open(src / "manifest.csv", encoding="utf-8") as fh:
+        manifest = list(csv.DictReader(fh))
     icd_tables = {"icd_dx", "icd_px", "map_dx", "map_px"}
     # shared ICD dictionaries of the national schemes go to icd/chs-v2/
     icd_dst = ROOT / "icd" / "chs-v2"

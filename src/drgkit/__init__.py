@@ -10,9 +10,9 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-from .api import Explanation, Options, column_mapping, explain, group  # noqa: E402
-from .errors import DrgkitError  # noqa: E402
-from .schemes.tables import list_schemes  # noqa: E402
+from .api import Explanation, Options, column_mapping, explain, group
+from .errors import DrgkitError
+from .schemes.tables import list_schemes
 
 _LAZY = {
     "Policy": ("payment", "Policy"), "list_tables": ("payment", "list_tables"),
@@ -22,8 +22,26 @@ _LAZY = {
 }
 _SUBPACKAGES = {"simulate", "dip", "payment", "monitor", "spark"}
 
-__all__ = ["audit", "DrgkitError", "Explanation", "Options", "Policy", "column_mapping", "explain", "group", "list_schemes", "list_tables",
-           "load_policy", "load_table", "price", "simulate", "dip", "validate", "whatif", "__version__"]
+__all__ = [
+    "DrgkitError",
+    "Explanation",
+    "Options",
+    "Policy",
+    "__version__",
+    "audit",
+    "column_mapping",
+    "dip",
+    "explain",
+    "group",
+    "list_schemes",
+    "list_tables",
+    "load_policy",
+    "load_table",
+    "price",
+    "simulate",
+    "validate",
+    "whatif",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -6,8 +6,9 @@
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -21,13 +22,12 @@ from .io import prepare
 from .io.frames import from_arrow, to_arrow
 from .io.output import typed_fields
 from .io.prepare import PreparedCases
+from .lang import resolve, say, words
+from .schemes import DEFAULT_SCHEME
 from .schemes import program as P
 from .schemes.compile import load_compiled
 from .schemes.program import CompiledScheme
 from .schemes.words import phrase
-from .lang import resolve, say, words
-
-from .schemes import DEFAULT_SCHEME  # noqa: E402 - re-exported
 
 
 @dataclass(frozen=True)

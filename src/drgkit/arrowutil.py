@@ -51,7 +51,7 @@ def join_notes(a: pa.Array, b: pa.Array | None, sep: str = "; ") -> pa.Array:
     return pc.coalesce(pc.binary_join_element_wise(a, b, sep), a, b)
 
 
-def as_polars(data: object) -> "pl.DataFrame":
+def as_polars(data: object) -> pl.DataFrame:
     """A polars DataFrame from polars, pyarrow or pandas input (no copy where the formats allow)."""
     import polars as pl
 

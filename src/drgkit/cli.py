@@ -13,13 +13,31 @@ from typing import Optional
 import pyarrow as pa
 import typer
 from rich.console import Console
-from .schemes import DEFAULT_SCHEME
-from .lang import reason_text, resolve, say, words
-from .terminal import Col, fit_table
 
+from .cli_options import (
+    Age,
+    AgeDays,
+    AllowSchemeMismatch,
+    AllowUnmapped,
+    AsJson,
+    BaseRate,
+    Canonical,
+    Dx,
+    HeaderRowOption,
+    Lang,
+    LeavingType,
+    Los,
+    MapOption,
+    Px,
+    SchemeId,
+    Sex,
+    SheetOption,
+    Weight,
+)
 from .errors import DrgkitError
-from .cli_options import (Age, AgeDays, AllowSchemeMismatch, BaseRate, Lang, AllowUnmapped, AsJson, Canonical, Dx, HeaderRowOption, LeavingType, Los,
-                          MapOption, Px, SchemeId, Sex, SheetOption, Weight)
+from .lang import reason_text, resolve, say, words
+from .schemes import DEFAULT_SCHEME
+from .terminal import Col, fit_table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Group Chinese discharge abstracts (病案首页 / 医保结算清单) into CHS-DRG groups.")
@@ -100,7 +118,7 @@ def _write_stream(output: Path, tables, empty_message: str, workbook: bool = Fal
         if background is not None:
             try:
                 background.close()
-            except BaseException:  # noqa: BLE001 - the first error is the one to report
+            except BaseException:
                 pass
         if writer is not None:
             writer.abort()
@@ -716,7 +734,8 @@ def calibrate(
 ) -> None:
     """Derive weights (RW = trimmed group mean ÷ overall mean), CV, RIV and a base rate from history."""
     from .io.read import read_file
-    from .payment.calibrate import CalibrationError, calibrate as do_calibrate, parse_years
+    from .payment.calibrate import CalibrationError, parse_years
+    from .payment.calibrate import calibrate as do_calibrate
 
     def work() -> None:
         try:

@@ -8,8 +8,8 @@ out and the caption says which (with where to see them: ``--json`` or a wider te
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from rich.cells import cell_len
 from rich.table import Table

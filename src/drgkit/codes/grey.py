@@ -14,7 +14,7 @@ subcategory's 4th-digit codes (``79.31…`` … ``79.39…``; ``96.71``, ``96.72
 from __future__ import annotations
 
 import csv
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -29,7 +29,7 @@ def grey_path(edition: str, domain: str):
     return icd_dir() / f"grey_{domain}_{edition.replace('-', '_')}.csv"
 
 
-@lru_cache(maxsize=None)
+@cache
 def grey_codes(edition: str, domain: str) -> frozenset[str]:
     """The grey codes of an ICD edition (``chs-v2``) for ``dx`` or ``px``; empty when it has no list."""
     path = grey_path(edition, domain)

@@ -10,9 +10,9 @@ from functools import lru_cache
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..arrowutil import notes_per_row
 from ..schemes.program import CompiledScheme
 from ..schemes.tables import icd_table
-from ..arrowutil import notes_per_row
 from .normalize import rebuild_lists, suggest_case_fix
 
 

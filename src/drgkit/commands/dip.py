@@ -149,8 +149,8 @@ def register(app: typer.Typer) -> None:
         """Case scores, point value, per-hospital payable, monthly pre-payment and clearance."""
         from ..cli import out_console
         from ..dip import settle
-        from ..terminal import Col, fit_table
         from ..io import read_cases, write_table
+        from ..terminal import Col, fit_table
 
         def work() -> None:
             import polars as pl

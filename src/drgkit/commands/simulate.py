@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.console import Console
 
 from ..errors import DrgkitError
-from rich.console import Console
 
 out_console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -57,7 +57,7 @@ def register(app: typer.Typer) -> None:
         except (DrgkitError, OSError) as exc:
             message = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) and exc.strerror else str(exc)
             err_console.print("[red]error:[/red] " + message.replace("[", "\\["), soft_wrap=True)
-            raise typer.Exit(2)
+            raise typer.Exit(2) from None
         out_console.print(summary_table(scen, hosp))
         out_console.print(f"simulated {len(results)} scenarios × {hosp['hospital'].n_unique()} hospitals in "
                           f"{seconds:.1f} s; results in {output}/ (hospitals.parquet, scenarios.parquet, "

@@ -83,7 +83,7 @@ class _Pool:
     length: np.ndarray
 
     @classmethod
-    def build(cls, lists: list[np.ndarray]) -> "_Pool":
+    def build(cls, lists: list[np.ndarray]) -> _Pool:
         length = np.array([len(x) for x in lists], dtype=np.int64)
         start = np.zeros(len(lists), dtype=np.int64)
         start[1:] = np.cumsum(length)[:-1]
@@ -646,7 +646,7 @@ def _cases(w, rng, n, h_level, h_eff, h_p, dirty, labels):
 
     # defects
     defect = np.full(n, "", dtype=object)
-    n_dirty = int(round(dirty * n))
+    n_dirty = round(dirty * n)
     if n_dirty:
         rows = rng.choice(n, size=n_dirty, replace=False)
         kinds = np.array(DEFECTS[:-1], dtype=object)[rng.integers(0, len(DEFECTS) - 1, n_dirty)]

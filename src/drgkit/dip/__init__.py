@@ -9,9 +9,24 @@ from __future__ import annotations
 
 from .build import build, parse_trim, parse_years
 from .catalogue import DEFAULTS, KINDS, Catalogue, DipError, load_catalogue
-from .grouper import OUTPUT_COLUMNS, REASONS, group
 from .explain import explain
+from .grouper import OUTPUT_COLUMNS, REASONS, group
 from .settle import DIP_POLICY, Settlement, settle
 
-__all__ = ["DEFAULTS", "KINDS", "OUTPUT_COLUMNS", "REASONS", "Catalogue", "DipError", "build", "group",
-           "load_catalogue", "parse_trim", "parse_years", "DIP_POLICY", "Settlement", "explain", "settle"]
+__all__ = [
+           "DEFAULTS",
+           "DIP_POLICY",
+           "KINDS",
+           "OUTPUT_COLUMNS",
+           "REASONS",
+           "Catalogue",
+           "DipError",
+           "Settlement",
+           "build",
+           "explain",
+           "group",
+           "load_catalogue",
+           "parse_trim",
+           "parse_years",
+           "settle",
+]

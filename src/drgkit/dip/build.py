@@ -15,10 +15,10 @@
 """
 from __future__ import annotations
 
-import math
-
 import datetime as _dt
-from typing import Any, Mapping
+import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import polars as pl

@@ -17,8 +17,6 @@ exclusion is picked up by :func:`load_catalogue`, which checks every table and n
 """
 from __future__ import annotations
 
-from ..errors import DrgkitError
-
 import datetime as _dt
 import math
 from dataclasses import dataclass, field
@@ -27,9 +25,9 @@ from typing import Any
 
 import polars as pl
 
-from .features import TIERS, default_cci_table
-
+from ..errors import DrgkitError
 from ..tomlutil import read_toml, toml_value
+from .features import TIERS, default_cci_table
 
 KINDS = ("core", "primary_care", "comprehensive")
 

@@ -15,9 +15,10 @@ Code attributes are computed once per distinct code and spread with ``take``.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import polars as pl

@@ -12,7 +12,8 @@ matching is polars joins on integers (no per-row Python, no kernel needed: 5M ca
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -190,8 +191,8 @@ def group(data: Any, catalogue: str | Catalogue, *, mapping: Mapping[str, str] |
     ``dip_kind`` (core / primary_care / comprehensive), ``dip_tier``, ``aux_subtype``, ``aux_coefficient``,
     ``score`` (the group's catalogue score), ``dip_catalogue``.
     """
-    from ..io.frames import from_arrow, to_arrow
     from ..grouping.batch import attach
+    from ..io.frames import from_arrow, to_arrow
 
     cat = load_catalogue(catalogue)
     table, kind = to_arrow(data)

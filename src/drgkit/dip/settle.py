@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from ..tomlutil import read_toml
 from ..arrowutil import as_polars
 from ..payment import load_policy, price
 from ..payment.tables import COLUMNS, NUMERIC, PaymentTable, TableInfo, normalize_level
+from ..tomlutil import read_toml
 from .catalogue import Catalogue, DipError, load_catalogue
 
 #: Policy defaults for DIP (overridable by a policy TOML / dict): spec §6.1 and §2.4 [NAT-DIP1 / NAT-DIP3].

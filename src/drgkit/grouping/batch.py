@@ -12,10 +12,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..outputs import DRG_COLUMNS
 from ..arrowutil import notes_per_row, take_with
 from ..codes.grey import grey_flags
 from ..io.prepare import PreparedCases
+from ..outputs import DRG_COLUMNS
 from ..schemes import program as P
 from ..schemes.program import CompiledScheme
 from .encode import EMPTY, UNKNOWN, encode_dept, encode_lists

@@ -143,7 +143,7 @@ def _open(path: Path):
 
     try:
         return fastexcel.read_excel(str(path))
-    except Exception as exc:  # noqa: BLE001 - corrupt, encrypted or not an Excel file: one line
+    except Exception as exc:
         first = exc
     try:
         with path.open("rb") as f:
@@ -153,7 +153,7 @@ def _open(path: Path):
     if magic.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
         try:
             return fastexcel.read_excel(path.read_bytes())
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
     raise InputError(f"{path}: {_classify(path, first)}") from None
 
@@ -391,7 +391,7 @@ class _Book:
         if zipfile.is_zipfile(path):
             try:
                 self.xlsx = _Xlsx(path)
-            except Exception:  # noqa: BLE001 - an unusual package: fastexcel scans the top instead
+            except Exception:
                 self.xlsx = None
 
     def close(self) -> None:
@@ -403,11 +403,11 @@ class _Book:
         if self.xlsx is not None and name in self.xlsx.sheets:
             try:
                 return _top_xlsx(self.xlsx, name, forced)
-            except Exception:  # noqa: BLE001 - fall back to calamine's own reading of the rows
+            except Exception:
                 pass
         try:
             return _top_fastexcel(self.reader, index, forced)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise InputError(f"{self.path}: cannot read sheet '{name}': {one_line(exc)}") from None
 
 
@@ -655,7 +655,7 @@ def _load(book: _Book, index: int, header: _Header) -> pa.Table:
                                        schema_sample_rows=None, skip_whitespace_tail_rows=True)
         batch = sheet.to_arrow()
         data_columns = [c.absolute_index for c in sheet.selected_columns]
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise InputError(f"{book.path}: cannot read sheet '{name}': {one_line(exc)}") from None
     data = dict(zip(data_columns, batch.columns))
     n = batch.num_rows

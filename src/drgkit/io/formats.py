@@ -17,7 +17,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from drgkit.io.columns import is_known_header, plan_headers
-from drgkit.io.errors import InputError, one_line as _one_line
+from drgkit.io.errors import InputError
+from drgkit.io.errors import one_line as _one_line
 from drgkit.io.header_row import HEADER_SCAN_ROWS, choose_header_row
 
 PathLike = str | os.PathLike[str]
@@ -278,6 +279,6 @@ def read_file(path: PathLike, sheet: str | int | None = None, header_row: int | 
             return _read_excel(path, sheet, header_row)
     except InputError:
         raise
-    except Exception as exc:  # noqa: BLE001 - every reader failure becomes one clear line
+    except Exception as exc:
         raise InputError(f"{path}: cannot read {suffix[1:]} file: {_one_line(exc)}") from exc
     raise InputError(f"{path}: unsupported file type '{suffix}' (use .parquet, .csv, .tsv, .txt, .xlsx or .xls)")

@@ -13,7 +13,6 @@ import pyarrow.compute as pc
 from drgkit.arrowutil import notes_per_row
 from drgkit.io.columns import CANONICAL_COLUMNS, HeaderPlan, fields
 from drgkit.io.prepare import INT_FIELDS, PreparedCases
-
 from drgkit.io.values import MONEY_NAMED, PLAUSIBLE
 
 #: Date forms seen in exports, tried in order (a value takes the first that reads it).

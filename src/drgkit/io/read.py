@@ -20,9 +20,18 @@ import pyarrow.parquet as pq
 
 from drgkit.io.codelists import code_lists, concat_code_columns, empty_lists
 from drgkit.io.columns import CANONICAL_COLUMNS, HeaderPlan, expected_dx_headers, is_known_header, plan_headers
-from drgkit.io.errors import InputError, one_line as _one_line
-from drgkit.io.formats import (TEXT_SUFFIXES, PathLike, _check_file, _suffix, csv_options, invalid_row_problem,
-                               read_file, text_layout)
+from drgkit.io.errors import InputError
+from drgkit.io.errors import one_line as _one_line
+from drgkit.io.formats import (
+    TEXT_SUFFIXES,
+    PathLike,
+    _check_file,
+    _suffix,
+    csv_options,
+    invalid_row_problem,
+    read_file,
+    text_layout,
+)
 from drgkit.io.long_tables import long_codes
 from drgkit.io.unmapped import unread_code_columns
 
@@ -251,7 +260,7 @@ def open_cases(
     if suffix == ".parquet" and not long_tables:
         try:
             parquet = pq.ParquetFile(file, pre_buffer=False)  # pre-buffering keeps every read row group
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise InputError(f"{file}: cannot read parquet file: {_one_line(exc)}") from exc
         schema = parquet.schema_arrow
         twice = sorted({n for n in schema.names if schema.names.count(n) > 1})
@@ -371,7 +380,7 @@ def _text_batches(path: Path, layout, batch_size: int) -> Iterator[pa.RecordBatc
             yield batch
     except InputError:
         raise
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         problem = invalid_row_problem(parse_options)
         if problem:
             raise InputError(f"{path}: {problem}") from None
@@ -422,6 +431,6 @@ def total_rows(path: PathLike) -> int | None:
     if _suffix(file) == ".parquet":
         try:
             return pq.ParquetFile(file).metadata.num_rows
-        except Exception:  # noqa: BLE001 - a progress bar just goes without a total
+        except Exception:
             return None
     return None

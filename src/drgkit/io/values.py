@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import re
 import unicodedata
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 _SPACE = re.compile(r"\s+")
@@ -20,7 +20,7 @@ def clean(value: str) -> str:
     return _SPACE.sub("", unicodedata.normalize("NFKC", value)).casefold()
 
 
-@lru_cache(maxsize=None)
+@cache
 def vocabulary(name: str) -> dict[str, str]:
     """``io/vocab/<name>.csv`` as {cleaned value: meaning}."""
     with resources.files("drgkit.io").joinpath("vocab", f"{name}.csv").open(encoding="utf-8", newline="") as f:
@@ -91,7 +91,7 @@ def ages(values: list[str | None]) -> list[tuple[str | None, int | None]]:
         days = float(match.group("d") or 0)
         whole = int(years) if years == int(years) else years
         if years == 0 and (match.group("m") or match.group("d")):  # 3月, 15天, and 0天 (born that day)
-            out.append(("0", int(round(months * 30 + days))))
+            out.append(("0", round(months * 30 + days)))
         else:
             out.append((str(whole), None))
     return out

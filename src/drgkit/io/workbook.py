@@ -14,8 +14,9 @@ import pyarrow.compute as pc
 
 from ..lang import words
 from ..outputs import DRG_COLUMNS
-from .columns import fields
 from ..schemes import program as P
+from .columns import fields
+
 
 def headers_zh() -> dict[str, str]:
     """Result column → its Chinese header: the ``zh`` of the vocabulary's result fields (io/vocab/fields.csv),

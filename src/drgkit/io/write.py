@@ -265,7 +265,7 @@ class IncrementalWriter:
                 self._parquet = pq.ParquetWriter(self._temp, schema, compression="zstd")
             elif self.suffix == ".csv":
                 _check_flat(schema, self.path)
-                self._handle = open(self._temp, "wb")
+                self._handle = open(self._temp, "wb")  # noqa: SIM115 - closed by close() / abort()
                 self._handle.write(codecs.BOM_UTF8)
                 self._csv = pacsv.CSVWriter(self._handle, _flat_schema(schema))
         except BaseException:
@@ -315,7 +315,7 @@ class IncrementalWriter:
             try:
                 if closer is not None:
                     closer.close()
-            except Exception:  # noqa: BLE001 - already failing; the temp file goes regardless
+            except Exception:
                 pass
         self._temp.unlink(missing_ok=True)
 

@@ -28,13 +28,13 @@ Weights: the ``rw`` column of priced input; else the scheme's reference weights;
 """
 from __future__ import annotations
 
-from ..errors import DrgkitError
-
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+
+from ..errors import DrgkitError
 
 #: signal → risky direction (+1: high is risky, -1: low is risky)
 SIGNALS: dict[str, int] = {
@@ -254,7 +254,7 @@ def _signals(f: pl.DataFrame, keys: list[str], peers: list[str], high_rw: float)
                                pl.lit(None, pl.Float64).alias("high_ratio_share"))
     zs, risks = [], []
     enough = pl.col("cases") >= MIN_CASES
-    for name, sign in SIGNALS.items():
+    for name in SIGNALS:
         x = pl.when(enough).then(pl.col(name))
         mean, std = x.mean().over(peers), x.std().over(peers)
         z = pl.when(std > 0).then((pl.col(name) - mean) / std).when(enough & pl.col(name).is_not_null()).then(0.0)

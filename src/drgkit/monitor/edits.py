@@ -14,10 +14,11 @@ Sex-specific code sets (edits S01-S04) are derived per scheme (see :func:`sex_co
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -25,8 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..paths import edits_dir
+from ..schemes import DEFAULT_SCHEME
 
-from ..schemes import DEFAULT_SCHEME  # noqa: E402
 SEVERITIES = ("error", "warning")
 
 
@@ -361,8 +362,8 @@ def validate(data: Any, scheme: str = DEFAULT_SCHEME, *, mapping: Mapping[str, s
     Output columns: ``case_id``, ``edits`` (list of ids), ``n_errors``, ``messages_zh``, ``messages_en``.
     ``edits`` is an edit list or the path of an edit table; ``disable`` switches edits off by id.
     """
-    from ..io.frames import from_arrow, to_arrow
     from ..io import canonicalize
+    from ..io.frames import from_arrow, to_arrow
 
     table, kind = to_arrow(data)
     if edits is None or isinstance(edits, (str, Path)):

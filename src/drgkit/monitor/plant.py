@@ -18,8 +18,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..schemes import DEFAULT_SCHEME
 from ..demo.synth import generate
+from ..schemes import DEFAULT_SCHEME
 
 #: MCC / CC codes of chs-drg-1.1 (cc.csv) appended by the up-coding hospital
 UPCODES = ("J96.000", "I50.900", "N17.900", "E87.100", "J96.900", "E87.600", "I48.x00", "D62.x00")

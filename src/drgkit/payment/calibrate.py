@@ -12,15 +12,15 @@
 """
 from __future__ import annotations
 
-from ..errors import DrgkitError
-
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
+
 from ..arrowutil import as_polars
+from ..errors import DrgkitError
 
 TRIMS = ("iqr", "sd3", "pct5_95", "pct2_5_97_5", "none")
 

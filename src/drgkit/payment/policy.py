@@ -39,13 +39,12 @@ Policy TOML (every key optional)::
 """
 from __future__ import annotations
 
-from ..errors import DrgkitError
-
 import math
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from ..errors import DrgkitError
 from ..tomlutil import read_toml, toml_value
 
 
@@ -118,7 +117,7 @@ class Policy:
         same = lambda a, b: a == b or (isinstance(a, float) and isinstance(b, float) and a != a and b != b)  # noqa
         return [f.name for f in fields(self) if same(getattr(self, f.name), getattr(default, f.name))]
 
-    def with_base_rate(self, rate: float | None) -> "Policy":
+    def with_base_rate(self, rate: float | None) -> Policy:
         """This policy with one base rate (point value for point tables) for every level and insurance type —
         the ``--base-rate`` of the command line, which wins over the table's and the policy's own rates."""
         if rate is None:
@@ -131,7 +130,7 @@ class Policy:
             raise PolicyError(f"base rate must be a number > 0 (yuan per RW), got {rate!r}")
         return replace(self, base_rate=value, base_rates={"": value})
 
-    def replace(self, **changes: Any) -> "Policy":
+    def replace(self, **changes: Any) -> Policy:
         return replace(self, **changes)
 
     def high_k(self, rw):

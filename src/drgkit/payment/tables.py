@@ -5,9 +5,6 @@ A table is a long CSV (one row per DRG × hospital level × insurance type it di
 """
 from __future__ import annotations
 
-from ..errors import DrgkitError
-
-
 import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -15,6 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
+from ..errors import DrgkitError
 from ..paths import tables_dir
 
 NUMERIC = ("rw", "base_rate", "level_coefficient", "payment_standard", "low_outlier_threshold",

@@ -66,7 +66,7 @@ def _resolved(folder: Path, spec: dict) -> tuple[list[str], list[list[str]], str
         header, rows = _read_csv(path)
         return header, rows, hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     header, rows = _read_csv((folder / spec["base"]).resolve())
-    dheader, drows = _read_csv(folder / spec["delta"])
+    _dheader, drows = _read_csv(folder / spec["delta"])
     remove = {tuple(r[1:]) for r in drows if r[0] == "-"}
     rows = sorted([r for r in rows if tuple(r) not in remove] + [r[1:] for r in drows if r[0] == "+"])
     return header, rows, _digest(header, rows)
@@ -138,7 +138,7 @@ def _codes(tables: dict[str, list[dict[str, str]]], manifest: dict) -> list[Prob
     icd = icd_dir() / manifest.get("icd", "chs-v2")
     known = {}
     for domain in ("dx", "px"):
-        header, rows = _read_csv(icd / f"icd_{domain}.csv")
+        _header, rows = _read_csv(icd / f"icd_{domain}.csv")
         known[domain] = {r[0] for r in rows}
     where_codes = [("mdc_dx", "dx", "dx"), ("mdc_px", "px", "px"), ("cc", "code", "dx"), ("cc_exclusion", "pdx", "dx"),
                    ("or_procedures", "code", "px")]

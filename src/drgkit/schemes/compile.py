@@ -550,7 +550,7 @@ def load_compiled(scheme: str | Path) -> P.CompiledScheme:
             # a file of another scheme under this name (copied, renamed) is not this scheme
             if isinstance(cached, P.CompiledScheme) and cached.id == info.id and cached.checksum == info.checksum:
                 return cached
-        except Exception:  # noqa: BLE001 - a damaged cache file is rebuilt, never trusted
+        except Exception:
             pass
         try:
             path.unlink(missing_ok=True)

@@ -9,11 +9,11 @@ opcodes.
 """
 from __future__ import annotations
 
-from ..errors import DrgkitError
-
 import itertools
 import re
 from dataclasses import dataclass
+
+from ..errors import DrgkitError
 
 DNF = list[list[str]]
 

@@ -7,16 +7,15 @@ table is checked against the SHA-256 prefix recorded in the manifest, so a damag
 """
 from __future__ import annotations
 
-from ..errors import DrgkitError
-
 import csv
 import hashlib
 import io
 import tomllib
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cache, cached_property, lru_cache
 from pathlib import Path
 
+from ..errors import DrgkitError
 from ..paths import grouper_dir
 
 TABLES = ("mdc", "mdc_dx", "mdc_px", "adrg", "adrg_codes", "drg", "drg_codes", "cc", "cc_exclusion",
@@ -64,7 +63,7 @@ def list_schemes() -> list[SchemeInfo]:
     return [scheme_info(p.name) for p in sorted(root.iterdir()) if (p / "scheme.toml").is_file()]
 
 
-@lru_cache(maxsize=None)
+@cache
 def scheme_info(scheme: str | Path) -> SchemeInfo:
     """Manifest of a scheme given its id (``chs-drg-1.1``) or the path of a scheme folder."""
     folder = Path(scheme)

@@ -17,8 +17,6 @@ in steps (final P + shared), the total shared optionally capped at reserve_share
 """
 from __future__ import annotations
 
-from ..errors import DrgkitError
-
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +25,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from ..errors import DrgkitError
 from ..payment import load_policy, load_table, price, standards
 from ..payment.policy import Policy, PolicyError
 from ..payment.tables import PaymentTable, TableError
@@ -359,7 +358,7 @@ def settle(cfg: Config, s: Scenario, cases: pl.DataFrame, base_table: PaymentTab
         f = _solve(pieces, budget, basis, rho)
         if st.comparator == "final":
             # thresholds at the settled rate: re-price and re-solve until the rate is a fixed point
-            for iterations in range(2, 200):
+            for iterations in range(2, 200):  # noqa: B007 - the count is reported after the loop
                 repriced = _price(sc, table, policy, rates, f)
                 same = repriced["case_type"].equals(pieces["case_type"])
                 pieces = _pieces(repriced, policy, f, points)
@@ -403,7 +402,7 @@ def _hospitals(pieces: pl.DataFrame, f: float, f0: float, target: float | None, 
         exact = rho * (f * W + Cp)
         claim = rho * cost
         at_f0 = rho * (f0 * W + Cp)
-    cents = apportion_cents(exact, None if target is None else int(round(target * 100)))
+    cents = apportion_cents(exact, None if target is None else round(target * 100))
     payable = cents / 100.0
     claim_r = np.round(claim, 2)
     adjust = np.round(cap_reserve(share(payable, claim_r, sh), budget, sh), 2)

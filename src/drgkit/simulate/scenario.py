@@ -54,13 +54,12 @@ Layout::
 """
 from __future__ import annotations
 
-from ..errors import DrgkitError
-
 import math
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from ..errors import DrgkitError
 from ..tomlutil import read_toml
 
 METHODS = ("drg_rate", "drg_points", "dip")

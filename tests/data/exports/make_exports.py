@@ -295,7 +295,7 @@ def main() -> None:
         twin = write_twin(out / f"{tag}.twin.csv", rows)
         ages = write_twin(out / f"{tag}_ages.twin.csv", ages_twin(rows))
 
-        def add(name: str, note: str, twin: str = twin, **extra: str) -> None:
+        def add(name: str, note: str, twin: str = twin, scheme: str = scheme, **extra: str) -> None:
             manifest.append({"file": name, "twin": twin, "scheme": scheme, "diagnoses": extra.get("diagnoses", ""),
                              "procedures": extra.get("procedures", ""), "notes": note})
 
