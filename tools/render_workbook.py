@@ -22,21 +22,14 @@ def render(sheet, path: Path, rows: int, columns: list[str] | None, width: int =
     if not keep:
         keep = list(range(len(header)))
 
-    def text(v) -> str:
+    def text(v, column: str) -> str:
+        limit = 60 if ("说明" in column or "原因" in column) else width  # the sentences get room to be read
         if v is None:
             return ""
         s = f"{v:,.2f}" if isinstance(v, float) else str(v)
-        return s if len(s) <= width else s[: width - 1] + "…"  # a screenshot crops, as Excel's column does
+        return s if len(s) <= limit else s[: limit - 1] + "…"  # a screenshot crops, as Excel's column does
 
-    def cell(v, column: str) -> str:  # the sentences (原因, 分组说明) get room to be read
-        nonlocal width
-        saved, width = width, (60 if ("说明" in column or "原因" in column) else width)
-        try:
-            return text(v)
-        finally:
-            width = saved
-
-    cells = [[cell(r[i], header[i]) if i < len(r) else "" for i in keep] for r in values[1:]]
+    cells = [[text(r[i], header[i]) if i < len(r) else "" for i in keep] for r in values[1:]]
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(min(2.0 * len(keep) + 1, 24), 0.42 * (len(cells) + 2) + 0.6))
     ax.axis("off")

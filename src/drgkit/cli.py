@@ -669,7 +669,7 @@ def pay(
 
     def work() -> None:
         language = resolve(lang)
-        colon = "：" if language == "zh" else ": "
+        colon = say("punct.colon", language)
         start = time.perf_counter()
         data = read_file(input)
         if data.num_rows == 0:
@@ -686,9 +686,7 @@ def pay(
         if not quiet:
             from .payment.policy import load_policy
 
-            assumed = load_policy(policy).with_base_rate(base_rate).assumptions()
-            if language == "zh":
-                assumed = [a.replace(" (default)", say("pay.default", language)) for a in assumed]
+            assumed = load_policy(policy).with_base_rate(base_rate).assumptions(language)
             err_console.print(say("pay.policy", language) + colon + "; ".join(assumed), soft_wrap=True, markup=False)
         write_table(result, output)
         if quiet:

@@ -75,7 +75,7 @@ def register(app: typer.Typer) -> None:
             by_id = {e.id: e for e in table}
             for eid, k in sorted(counts.items(), key=lambda kv: -kv[1]):
                 e = by_id[eid]
-                severity = {"error": "错误", "warning": "提示"}[e.severity] if language == "zh" else e.severity
+                severity = say(f"severity.{e.severity}", language)
                 out_console.print(f"  {eid} {severity:<7} {k:>9,}  {e.zh if language == 'zh' else e.en}",
                                   soft_wrap=True, markup=False)
 

@@ -209,7 +209,7 @@ class CaseSource:
         """The fields read, the code columns assembled, the columns carried through, and the warnings."""
         from ..lang import say
 
-        colon = "：" if lang == "zh" else ": "
+        colon = say("punct.colon", lang)
         lines = [say("read.columns", lang) + colon + "; ".join(self.plan.describe())]
         carried = self.plan.carried()
         if carried:

@@ -94,9 +94,12 @@ class Policy:
     def __post_init__(self) -> None:
         validate(self)
 
-    def assumptions(self) -> list[str]:
+    def assumptions(self, lang: str = "en") -> list[str]:
         """The settings pricing leans on most, each marked ``(default)`` when no policy set it — so a priced
         run says it assumed a 30 % patient share and the default outlier bands instead of hiding it."""
+        from ..lang import say
+
+        mark = say("pay.default", lang)
         defaults = set(self.defaults())
         shown = ("patient_share", "low_ratio", "low_payment", "high_bands", "high_payment", "comparator")
         out = []
@@ -104,7 +107,7 @@ class Policy:
             value = getattr(self, name)
             if name == "high_bands":
                 value = ", ".join(f"RW≤{b:g}: {k:g}×" for b, k in value)
-            out.append(f"{name} {value}" + (" (default)" if name in defaults else ""))
+            out.append(f"{name} {value}" + (mark if name in defaults else ""))
         return out
 
     def as_dict(self) -> dict[str, Any]:
