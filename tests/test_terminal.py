@@ -62,3 +62,47 @@ def test_commands_print_whole_numbers_at_80_and_120(width: int, tmp_path: Path, 
     _ellipsis_free(["tables", "show", "suzhou-2023", "-n", "5"], width, monkeypatch)
     _ellipsis_free(["tables", "list"], width, monkeypatch)
     _ellipsis_free(["report", str(priced), "-o", str(tmp_path / "rep")], width, monkeypatch)
+
+
+def _render_text(table, width: int) -> str:
+    console = Console(width=width, record=True, highlight=False)
+    console.print(table)
+    return console.export_text()
+
+
+@pytest.mark.parametrize("width", [80, 120])
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_simulate_summary_keeps_every_number_whole(width: int, lang: str, tmp_path: Path) -> None:
+    import polars as pl
+
+    from drgkit.simulate.report import summary_table
+
+    out = tmp_path / "sim"
+    assert runner.invoke(app, ["simulate", "--example", "-o", str(out), "--draws", "0"]).exit_code == 0
+    scen, hosp = pl.read_parquet(out / "scenarios.parquet"), pl.read_parquet(out / "hospitals.parquet")
+    text = _render_text(summary_table(scen, hosp, width, lang), width)
+    assert "…" not in text
+    assert max(len(line) for line in text.splitlines()) <= width
+    for r in scen.iter_rows(named=True):  # the settled rate and the fund's payment (万元) of every scenario
+        assert f"{r['rate_or_point_value']:,.2f}" in text
+        assert f"{r['fund_payment'] / 1e4:,.2f}" in text
+    assert ("区域总额预算模拟" if lang == "zh" else "global-budget simulation") in text
+    if "not shown" in text or "未显示" in text:  # a left-out column is named in the table's own language
+        assert ("未显示" in text) == (lang == "zh")
+
+
+def test_report_and_audit_speak_the_chosen_language(tmp_path: Path, monkeypatch) -> None:
+    cases, priced = tmp_path / "s.parquet", tmp_path / "p.parquet"
+    assert runner.invoke(app, ["synth", "-n", "2000", "-o", str(cases), "-q"]).exit_code == 0
+    assert runner.invoke(app, ["group", str(cases), "-o", str(priced), "--scheme", "suzhou-2023",
+                               "--price", "suzhou-2023", "--level", "level3", "-q"]).exit_code == 0
+    zh = _ellipsis_free(["report", str(priced), "-o", str(tmp_path / "r1")], 120, monkeypatch)
+    table = zh.split("已写出")[0]  # file names carry field names; the table must not
+    assert "按医院统计的指标" in table and "入组率" in table and "grouping_rate" not in table
+    en = _ellipsis_free(["report", str(priced), "-o", str(tmp_path / "r2"), "--lang", "en"], 120, monkeypatch)
+    assert "indicators by hospital" in en and "grouping" in en and "入组率" not in en.split("written")[0]
+    for lang, title in (("zh", "风险最高的 3 家医院"), ("en", "the 3 hospitals with the highest risk")):
+        result = runner.invoke(app, ["audit", str(priced), "-o", str(tmp_path / f"a{lang}"), "--top", "3",
+                                     "--no-figures", "--lang", lang])
+        assert result.exit_code == 0, result.output
+        assert title in result.output and "…" not in result.output

@@ -761,29 +761,39 @@ def report(
     by: str = typer.Option("hospital", "--by", help="Column to report by: hospital, dept, …"),
     output: Path = typer.Option(Path("drgkit-report"), "-o", "--output", help="Folder for CSV and PNG files"),
     top: int = typer.Option(20, "--top", help="How many losing DRGs to list"),
+    lang: Lang = None,
 ) -> None:
     """Indicators by hospital or department: 入组率, CMI, time/cost consumption indices, margin, losing DRGs."""
     from .io.read import read_file
     from .payment.report import ReportError, indicators, write_report
+    from .report_words import fmt, terminal_table
 
     def work() -> None:
+        language = resolve(lang)
         data = read_file(input)
         try:
             files = write_report(data, output, by=by, top=top)
             per, losing = indicators(data, by)
         except ReportError as exc:
             raise CliError(str(exc)) from None
-        out_console.print(fit_table(f"by {by}", [Col(c, "id" if c == by else "number", keep=c == by)
-                                                 for c in per.columns],
-                                    [["" if v is None else (f"{v:,.3f}" if isinstance(v, float) else str(v))
-                                      for v in row] for row in per.iter_rows()], out_console.width,
-                                    hint=f"the files in {output}"))
+        out_console.print(terminal_table(say("report.title", language, by=fmt_label(by, language)),
+                                         per.to_dicts(), per.columns, out_console.width, language,
+                                         keep=(by, "cmi"), hint=str(output / "report.html")))
         if losing.height:
-            out_console.print("losing most: " + ", ".join(f"{d} {m:,.0f}" for d, m in
-                                                          losing.head(min(top, 5)).select("drg", "margin").iter_rows()))
-        out_console.print("written: " + ", ".join(str(f) for f in files))
+            most = ", ".join(f"{d} {fmt('margin', m, language)}"
+                             for d, m in losing.head(min(top, 5)).select("drg", "margin").iter_rows())
+            out_console.print(say("report.losing", language, drgs=most), soft_wrap=True, markup=False)
+        out_console.print(say("report.written", language, files=", ".join(str(f) for f in files)),
+                          soft_wrap=True, markup=False)
 
     _run_pay(work)
+
+
+def fmt_label(name: str, lang: str) -> str:
+    """A field's report label without its unit (医院, department …)."""
+    from .report_words import label
+
+    return label(name, with_unit=False, lang=lang)
 
 
 from .commands import register_all  # noqa: E402  (after the core commands, so they list first)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 #: z: z-score · bool: 是/否 · text: as is
 KINDS = ("money", "yuan", "rate", "count", "share", "pct", "index", "z", "bool", "text")
 UNITS = {"money": "万元", "yuan": "元", "rate": "元", "share": "%", "pct": "%"}
+#: the same units in English (万元 is "10k yuan": the numbers are the same in both languages)
+UNITS_EN = {"money": "10k yuan", "yuan": "yuan", "rate": "yuan", "share": "%", "pct": "%"}
 
 
 @dataclass(frozen=True)
@@ -132,14 +134,16 @@ def word(name: str) -> Word:
     return WORDS.get(name) or Word(name, name)
 
 
-def unit(name: str) -> str:
-    return UNITS.get(word(name).kind, "")
+def unit(name: str, lang: str = "zh") -> str:
+    return (UNITS if lang == "zh" else UNITS_EN).get(word(name).kind, "")
 
 
-def label(name: str, with_unit: bool = True) -> str:
-    """Chinese label with its unit: ``基金应付（万元）``."""
+def label(name: str, with_unit: bool = True, lang: str = "zh") -> str:
+    """Label with its unit: ``基金应付（万元）``, or ``fund payable (10k yuan)`` with ``lang="en"``."""
     w = word(name)
-    u = unit(name) if with_unit else ""
+    u = unit(name, lang) if with_unit else ""
+    if lang != "zh":
+        return f"{w.en} ({u})" if u else w.en
     return f"{w.zh}（{u}）" if u else w.zh
 
 
@@ -149,9 +153,11 @@ def label_html(name: str) -> str:
     return f"{html.escape(label(name))}<br><small>{html.escape(w.en)}</small>"
 
 
-def value_text(value: str) -> str:
-    """A value that is itself a field name / code (a risk signal, a flag, a method) in Chinese."""
-    return WORDS[value].zh if value in WORDS else value
+def value_text(value: str, lang: str = "zh") -> str:
+    """A value that is itself a field name / code (a risk signal, a flag, a method) in words."""
+    if value not in WORDS:
+        return value
+    return WORDS[value].zh if lang == "zh" else WORDS[value].en
 
 
 def _missing(value) -> bool:
@@ -172,7 +178,7 @@ def percent(share: float | None, decimals: int = 1) -> str:
     return "" if _missing(share) else f"{100 * share:.{decimals}f}%"
 
 
-def fmt(name: str, value) -> str:
+def fmt(name: str, value, lang: str = "zh") -> str:
     """``value`` of field ``name`` as a person reads it (units are in the label, not repeated in the cell)."""
     if _missing(value):
         return ""
@@ -194,12 +200,12 @@ def fmt(name: str, value) -> str:
     if kind == "z":
         return f"{value:.2f}"
     if kind == "bool":
-        return "是" if value else "否"
+        return ("是" if value else "否") if lang == "zh" else ("yes" if value else "no")
     if isinstance(value, (list, tuple)):
-        return "、".join(value_text(str(v)) for v in value)
-    if name in ("level", "hospital_level"):
+        return ("、" if lang == "zh" else ", ").join(value_text(str(v), lang) for v in value)
+    if name in ("level", "hospital_level") and lang == "zh":
         return LEVELS.get(str(value).removeprefix("level"), str(value))
-    return value_text(str(value)) if name in ("method",) else str(value)
+    return value_text(str(value), lang) if name in ("method",) else str(value)
 
 
 def number(name: str, value):
@@ -244,3 +250,16 @@ def glossary_html(names) -> str:
 
 def glossary_md(names) -> list[str]:
     return [f"- **{zh}**（{en}）：{note}" for zh, en, note in glossary(names)]
+
+
+def terminal_table(title: str | None, rows: list[dict], names: list[str], width: int, lang: str = "zh",
+                   keep: tuple[str, ...] = (), hint: str = "--json"):
+    """A terminal table of ``rows`` (dicts of canonical field → raw value) under the report labels of
+    ``names``, formatted like the pages (万元, integers, percent) and fitted to ``width`` without cutting a
+    number or a name (:func:`drgkit.terminal.fit_table`); ``keep`` columns are never left out."""
+    from .terminal import Col, fit_table
+
+    cols = [Col(label(n, lang=lang), "text" if word(n).kind == "text" else "number", keep=n in keep)
+            for n in names]
+    cells = [[fmt(n, r.get(n), lang) for n in names] for r in rows]
+    return fit_table(title, cols, cells, width, hint=hint, lang=lang)

@@ -28,15 +28,31 @@ class Col:
     keep: bool = False
 
 
-def _needed(col: Col, cells: list[str]) -> int:
+def _needed(col: Col, cells: list[str], fold_header: bool = False) -> int:
     widest = max([cell_len(col.name)] + [cell_len(c) for c in cells])
     if col.kind == "text":
         return min(widest, max(TEXT_MIN, max((cell_len(w) for w in col.name.split()), default=0)))
+    if fold_header:  # a number or id is never cut, but its header may take two lines (基金实付 / （万元）)
+        return max([_two_line_width(col.name)] + [cell_len(c) for c in cells])
     return widest
 
 
+def _two_line_width(header: str) -> int:
+    """The narrowest width at which rich wraps ``header`` onto at most two lines."""
+    from rich.console import Console
+    from rich.text import Text
+
+    if cell_len(header) <= 8:  # 病例数 stays on one line
+        return cell_len(header)
+    console = Console(width=max(cell_len(header), 1))
+    for w in range(-(-cell_len(header) // 2), cell_len(header)):
+        if len(Text(header, overflow="fold").wrap(console, w)) <= 2:
+            return w
+    return cell_len(header)
+
+
 def fit_table(title: str | None, columns: Sequence[Col], rows: Iterable[Sequence[str]], width: int,
-              hint: str = "--json") -> Table:
+              hint: str = "--json", lang: str = "zh") -> Table:
     """A table of ``rows`` (cells already formatted as text) that fits ``width`` terminal columns without
     cutting any number or id; left-out columns are named in the caption."""
     rows = [["" if c is None else str(c) for c in row] for row in rows]
@@ -46,6 +62,8 @@ def fit_table(title: str | None, columns: Sequence[Col], rows: Iterable[Sequence
     def total(idx: list[int]) -> int:  # cell padding (2) and a border (1) per column, one more border
         return sum(needed[i] + 3 for i in idx) + 1
 
+    if total(shown) > width:  # first fold the long headers of number and id columns, then leave columns out
+        needed = [_needed(col, [r[i] for r in rows], fold_header=True) for i, col in enumerate(columns)]
     dropped: list[str] = []
     while total(shown) > width:
         droppable = [i for i in shown if not columns[i].keep]
@@ -56,14 +74,18 @@ def fit_table(title: str | None, columns: Sequence[Col], rows: Iterable[Sequence
         dropped.append(columns[gone].name)
     caption = None
     if dropped:
-        caption = f"not shown at {width} columns: {', '.join(reversed(dropped))} (a wider terminal, or {hint})"
+        from .lang import say
+
+        names = ("、" if lang == "zh" else ", ").join(reversed(dropped))
+        caption = say("table.not_shown", lang, width=width, names=names, hint=hint)
     table = Table(title=title, caption=caption)
     for i in shown:
         col = columns[i]
         if col.kind == "text":
             table.add_column(col.name, overflow="fold")
         else:
-            table.add_column(col.name, no_wrap=True, min_width=needed[i],
+            # a fixed width (rich never narrows it) that every cell fits, so only the header can fold
+            table.add_column(col.name, overflow="fold", width=needed[i],
                              justify="right" if col.kind == "number" else "left")
     for row in rows:
         table.add_row(*(row[i] for i in shown))

@@ -8,10 +8,26 @@ from typing import Optional
 
 import typer
 
-from ..cli_options import AllowUnmapped, Canonical, HeaderRowOption, Lang, MapOption, SheetOption
+from ..cli_options import (
+    Age,
+    AgeDays,
+    AllowUnmapped,
+    AsJson,
+    Canonical,
+    Dx,
+    HeaderRowOption,
+    Lang,
+    LeavingType,
+    Los,
+    MapOption,
+    Px,
+    SchemeId,
+    Sex,
+    SheetOption,
+    Weight,
+)
 from ..lang import resolve, say
-
-from ..cli_options import Age, AgeDays, AsJson, Dx, LeavingType, Los, Px, SchemeId, Sex, Weight
+from ..schemes import DEFAULT_SCHEME
 
 
 def register(app: typer.Typer) -> None:
@@ -21,7 +37,7 @@ def register(app: typer.Typer) -> None:
     def validate(
         input: Path = typer.Argument(..., help="Abstracts: .parquet, .csv (UTF-8 or GBK/GB18030), .xlsx"),
         output: Path = typer.Option(..., "-o", "--output", help="Edits file: .parquet, .csv or .xlsx"),
-        scheme: str = typer.Option("chs-drg-1.1", "--scheme", "-s", help="Scheme whose dictionary is checked"),
+        scheme: str = typer.Option(DEFAULT_SCHEME, "--scheme", "-s", help="Scheme whose dictionary is checked"),
         map_: MapOption = [],
         edits: Optional[Path] = typer.Option(None, "--edits", help="Own edit table (id,severity,enabled,zh,en)"),
         disable: list[str] = typer.Option([], "--disable", help="Switch an edit off by id (repeatable)"),
@@ -91,7 +107,7 @@ def register(app: typer.Typer) -> None:
         weight: Weight = None,
         los: Los = None,
         leaving_type: LeavingType = None,
-        scheme: SchemeId = "chs-drg-1.1",
+        scheme: SchemeId = DEFAULT_SCHEME,
         add_dx: list[str] = typer.Option([], "--add-dx", help="Diagnosis to try adding (repeatable): each alone, "
                                                               "then all added codes together"),
         add_px: list[str] = typer.Option([], "--add-px", help="Procedure to try adding (repeatable)"),
@@ -125,12 +141,16 @@ def register(app: typer.Typer) -> None:
         readmit_days: int = typer.Option(15, "--readmit-days", min=1, help="Readmission window in days"),
         scheme: Optional[str] = typer.Option(None, "--scheme", "-s", help="Scheme for reference weights"),
         figures: bool = typer.Option(True, "--figures/--no-figures", help="Write report.md and figures"),
+        top: int = typer.Option(5, "--top", min=0, help="How many hospitals to list, highest risk first"),
+        lang: Lang = None,
     ) -> None:
         """Supervision signals: per-case flags (split admissions, readmissions, low/high ratio ...) and per
         hospital / department / doctor signals as z-scores against peers, with a combined risk score."""
         from ..monitor.audit import audit as do_audit
+        from ..report_words import terminal_table
 
         def work() -> None:
+            language = resolve(lang)
             if not input.is_file():
                 raise CliError(f"{input}: no such file")
             start = time.perf_counter()
@@ -139,15 +159,18 @@ def register(app: typer.Typer) -> None:
             except ValueError as exc:
                 raise CliError(str(exc)) from exc
             for note in result.notes:
-                err_console.print(f"note: {note}", soft_wrap=True, markup=False)
+                err_console.print(f"{say('audit.note', language)}{note}", soft_wrap=True, markup=False)
             files = result.write(output, figures=figures)
             seconds = time.perf_counter() - start
-            out_console.print(f"audited {result.cases.height:,} cases in {seconds:.2f} s → {output}/ "
-                              f"({', '.join(p.name for p in files)})", soft_wrap=True)
-            for r in result.hospitals.head(5).iter_rows(named=True):
-                sig = ", ".join(r["risk_signals"] or [])
-                score = "" if r["risk_score"] is None else f"{r['risk_score']:.2f}"
-                out_console.print(f"  {r['hospital'] or '-':<10} level {r['level'] or '-'}  risk {score:>6}  {sig}",
-                                  soft_wrap=True, markup=False)
+            out_console.print(say("audit.done", language, cases=f"{result.cases.height:,}",
+                                  seconds=f"{seconds:.2f}", output=output,
+                                  files=", ".join(p.name for p in files)), soft_wrap=True, markup=False)
+            if top:
+                names = [n for n in ("hospital", "level", "risk_score", "risk_signals")
+                         if n in result.hospitals.columns]
+                out_console.print(terminal_table(say("audit.top", language, n=top),
+                                                 result.hospitals.head(top).to_dicts(), names,
+                                                 out_console.width, language, keep=("hospital", "risk_score"),
+                                                 hint=str(output)))
 
         _run(work)

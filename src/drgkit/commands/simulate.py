@@ -6,15 +6,12 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
-from ..errors import DrgkitError
-
-out_console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+from ..cli_options import Lang
 
 
 def register(app: typer.Typer) -> None:
+    from ..cli import _run, out_console
     @app.command()
     def simulate(
         scenarios: Optional[Path] = typer.Argument(None, help="Scenario file (TOML); see docs/simulate.md"),
@@ -25,40 +22,42 @@ def register(app: typer.Typer) -> None:
         history: Optional[Path] = typer.Option(None, "--history", help="Grouped cases, overriding history.path"),
         example: bool = typer.Option(False, "--example",
                                      help="Write demo data and a ready scenario file into OUTPUT, then run it"),
+        lang: Lang = None,
     ) -> None:
         """Project every hospital's revenue under a global budget: floating DRG rate / DIP point value,
         year-end settlement with surplus/overspend sharing, Monte Carlo bands, figures and an HTML report."""
+        from ..lang import resolve, say
         from ..simulate import ScenarioError, frames, load, run_config
         from ..simulate.report import summary_table, write
 
-        try:
+        def work() -> None:
+            language = resolve(lang)
+            path = scenarios
             t0 = time.perf_counter()
             if output.exists() and not output.is_dir():  # said before the run, not after it
                 raise ScenarioError(f"{output}: is a file; -o names the folder for the results")
             if example:
                 from ..simulate.example import write_example
 
-                scenarios = write_example(output)
-                out_console.print(f"wrote example data and scenario file {scenarios}")
+                path = write_example(output)
+                out_console.print(say("simulate.example", language, path=path), markup=False)
                 n_draws = 200 if draws is None else draws
             else:
-                if scenarios is None:
+                if path is None:
                     raise ScenarioError("give a scenario file (or --example)")
                 n_draws = draws or 0
-            cfg = load(scenarios)
+            cfg = load(path)
             results = run_config(cfg, history, draws=n_draws, seed=seed)
             hosp, scen = frames(results, cfg.settlement.percentiles)
             seconds = time.perf_counter() - t0
-            notes = [f"scenario file: {scenarios}", f"payment table: {cfg.history.table}",
+            notes = [f"scenario file: {path}", f"payment table: {cfg.history.table}",
                      f"method {cfg.settlement.method}, budget basis {cfg.settlement.basis}",
                      f"Monte Carlo draws: {n_draws}" + (f" (volume shock SD {cfg.settlement.volume_shock_sd})"
                                                         if n_draws else "")]
             write(output, hosp, scen, results, notes)
-        except (DrgkitError, OSError) as exc:
-            message = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) and exc.strerror else str(exc)
-            err_console.print("[red]error:[/red] " + message.replace("[", "\\["), soft_wrap=True)
-            raise typer.Exit(2) from None
-        out_console.print(summary_table(scen, hosp))
-        out_console.print(f"simulated {len(results)} scenarios × {hosp['hospital'].n_unique()} hospitals in "
-                          f"{seconds:.1f} s; results in {output}/ (hospitals.parquet, scenarios.parquet, "
-                          f"report.html, figures/)")
+            out_console.print(summary_table(scen, hosp, out_console.width, language))
+            out_console.print(say("simulate.done", language, scenarios=len(results),
+                                  hospitals=hosp["hospital"].n_unique(), seconds=f"{seconds:.1f}", output=output),
+                              soft_wrap=True, markup=False)
+
+        _run(work)

@@ -227,17 +227,16 @@ def write(out_dir: str | Path, hosp: pl.DataFrame, scen: pl.DataFrame, results: 
     return paths
 
 
-def summary_table(scen: pl.DataFrame, hosp: pl.DataFrame):
-    from rich.table import Table
+def summary_table(scen: pl.DataFrame, hosp: pl.DataFrame, width: int = 120, lang: str = "zh"):
+    """The scenarios as a terminal table under the report's labels (money in 万元, never cut)."""
+    from ..lang import say
+    from ..report_words import terminal_table
 
-    t = Table(title="Global-budget simulation")
-    for c in ("scenario", "method", "budget", "binding", "rate / PV", "p5–p95", "fund payable", "fund paid",
-              "hospitals losing"):
-        t.add_column(c, justify="left" if c in ("scenario", "method") else "right")
-    for r in scen.iter_rows(named=True):
-        h = hosp.filter(pl.col("scenario") == r["scenario"])
-        band = f"{r['rate_p5']:,.2f}–{r['rate_p95']:,.2f}" if "rate_p5" in r else "-"
-        t.add_row(r["scenario"], r["method"], f"{r['budget']:,.2f}", "yes" if r["budget_binding"] else "no",
-                  f"{r['rate_or_point_value']:,.2f}", band, f"{r['fund_payable']:,.2f}", f"{r['fund_payment']:,.2f}",
-                  f"{int((h['margin'] < 0).sum())}/{h.height}")
-    return t
+    losing = _losing(hosp) if "margin" in hosp.columns else None
+    rows = scen.join(losing, on="scenario", how="left", maintain_order="left").to_dicts() \
+        if losing is not None else scen.to_dicts()
+    names = [n for n in ("scenario", "method", "budget", "budget_binding", "rate_or_point_value", "rate_p5",
+                         "rate_p95", "fund_payable", "fund_payment", "hospitals_losing")
+             if n in scen.columns or (n == "hospitals_losing" and losing is not None)]
+    return terminal_table(say("simulate.title", lang), rows, names, width, lang,
+                          keep=("scenario", "rate_or_point_value", "fund_payment"), hint="report.html")
