@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -285,3 +286,26 @@ def test_unusable_costs_are_unpriced_with_a_reason_never_paid_in_full():
 def test_a_base_rate_key_typo_is_an_error_not_silently_ignored(key):
     with pytest.raises(PolicyError, match="base_rates key"):
         load_policy({"base_rates": {key: 5000}})
+
+
+def test_every_pricing_reason_reads_in_chinese():
+    """price_reason is stored in English (canonical); each wording price() can write reads back in Chinese."""
+    from drgkit.lang import _catalogue, price_reason_text, say
+
+    samples = {"drg": "ZZ99", "table": "fuzhou-2022", "share": "0.7", "status": "invalid", "flag": "basic_group",
+               "days": "1", "how": "excess"}
+    for key in (k for k in _catalogue() if k.startswith("price.")):
+        english = say(key, "en", **samples)
+        chinese = price_reason_text(english, "zh")
+        assert chinese != english and re.search(r"[\u4e00-\u9fff]", chinese), key
+        assert "ZZ99" in chinese if "{drg}" in _catalogue()[key]["zh"] else True
+    assert price_reason_text("cost above the high-ratio threshold: paid excess", "zh") == \
+        "费用高于高倍率界值：按标准加超出部分分担支付"
+    assert price_reason_text("status invalid", "zh") == "状态为 无效病案，不计价"
+    # the reasons a real run writes, all translated (no English word left but codes and table ids)
+    first = load_table("fuzhou-2022").df["drg"][0]
+    cases = pl.DataFrame({"status": ["invalid", "ok", "ok", "ungroupable", "ok"],
+                          "drg": [None, "ZZ99", first, "0000", first], "total_cost": [1.0, 2.0, 3.0, 4.0, None]})
+    for why in price(cases, "fuzhou-2022")["price_reason"].drop_nulls().to_list():
+        text = price_reason_text(why, "zh")
+        assert not re.search(r"\b(paid|table|status|cost|publishes)\b", text), (why, text)

@@ -35,7 +35,7 @@ from .cli_options import (
     Weight,
 )
 from .errors import DrgkitError
-from .lang import reason_text, resolve, say, words
+from .lang import price_reason_text, reason_text, resolve, say, words
 from .schemes import DEFAULT_SCHEME
 from .terminal import Col, fit_table
 
@@ -714,7 +714,8 @@ def pay(
         if unpriced.num_rows:
             counts = Counter(unpriced.column("price_reason").to_pylist()).most_common(5)
             for why, k in counts:
-                out_console.print(say("pay.unpriced", language, k=f"{k:,}", why=why), soft_wrap=True, markup=False)
+                out_console.print(say("pay.unpriced", language, k=f"{k:,}", why=price_reason_text(why, language)),
+                                  soft_wrap=True, markup=False)
 
     _run_pay(work)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from functools import lru_cache
 from importlib import resources
 
@@ -56,4 +57,30 @@ def reason_text(text: str | None, lang: str) -> str | None:
     for code, en, zh in P.REASONS.values():
         if code and text.startswith(f"{code} {en}"):
             return f"{code} {zh}" + text[len(f"{code} {en}"):]
+    return text
+
+
+@lru_cache(maxsize=1)
+def _price_patterns() -> list[tuple[re.Pattern[str], str]]:
+    """(regex of the English wording, key) of every pricing reason: the English text is the canonical form
+    stored in files, so the Chinese one is found by reading the English one back."""
+    out = []
+    for key, texts in _catalogue().items():
+        if key.startswith("price."):
+            parts = re.split(r"\{(\w+)\}", texts["en"])
+            pattern = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts))
+            out.append((re.compile(pattern + "$"), key))
+    return out
+
+
+def price_reason_text(text: str | None, lang: str) -> str | None:
+    """A ``price_reason`` as ``pay`` writes it (English, canonical) in ``lang``."""
+    if text is None or lang == "en":
+        return text
+    named = {"how": words("pay_how", lang), "status": words("status", lang)}  # values that are words too
+    for pattern, key in _price_patterns():
+        m = pattern.match(text)
+        if m:
+            values = {k: named.get(k, {}).get(v, v) for k, v in m.groupdict().items()}
+            return say(key, lang, **values)
     return text

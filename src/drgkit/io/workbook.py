@@ -12,9 +12,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..lang import words
+from ..lang import price_reason_text, reason_text, words
 from ..outputs import DRG_COLUMNS
-from ..schemes import program as P
 from .columns import fields
 
 
@@ -31,21 +30,18 @@ CC_ZH = words("cc", "zh")
 CASE_TYPE_ZH = words("case_type", "zh")
 
 
-def _translate(column: pa.ChunkedArray | pa.Array, mapping: dict[str, str]) -> pa.Array:
-    """Values through a small dictionary (one pass per distinct value)."""
+def _translate(column: pa.ChunkedArray | pa.Array, mapping) -> pa.Array:
+    """Values through ``mapping`` (a dict, or a function of one text), one call per distinct value."""
     encoded = pc.dictionary_encode(column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column)
-    words = pa.array([mapping.get(v, v) if v is not None else None for v in encoded.dictionary.to_pylist()],
-                     pa.string())
+    get = mapping.get if isinstance(mapping, dict) else None
+    words = pa.array([None if v is None else (get(v, v) if get else mapping(v))
+                      for v in encoded.dictionary.to_pylist()], pa.string())
     return words.take(encoded.indices)
 
 
-def _reason_zh(column: pa.ChunkedArray | pa.Array) -> pa.Array:  # vectorized twin of lang.reason_text
-    """``V05 no principal diagnosis: …`` → ``V05 缺少主要诊断: …`` (the details after the reason stay as they are)."""
-    text = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    for code, en, zh in P.REASONS.values():
-        if code and pc.any(pc.fill_null(pc.starts_with(text, f"{code} {en}"), False)).as_py():
-            text = pc.replace_substring(text, f"{code} {en}", f"{code} {zh}", max_replacements=1)
-    return text
+def _reason_zh(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """``V05 no principal diagnosis: …`` → ``V05 缺少主要诊断: …`` (lang.reason_text on each distinct reason)."""
+    return _translate(column, lambda v: reason_text(v, "zh"))
 
 
 def chinese_sheet(result: pa.Table) -> pa.Table:
@@ -60,6 +56,8 @@ def chinese_sheet(result: pa.Table) -> pa.Table:
             column = _translate(column, CASE_TYPE_ZH)
         elif name == "reason":
             column = _reason_zh(column)
+        elif name == "price_reason":
+            column = _translate(column, lambda v: price_reason_text(v, "zh"))
         header = headers_zh().get(name, name)
         while header in columns:  # an input column may already be called 状态
             header += "(结果)"

@@ -17,6 +17,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..lang import say
 from ..outputs import PRICE_COLUMNS
 from .policy import Policy, load_policy
 from .tables import LEVEL_BROADER, LEVELS, PaymentTable, TableError, load_table, normalize_insurance, normalize_level
@@ -280,6 +281,10 @@ def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, 
     reasons: list[str] = []
     payment = np.full(n, np.nan)
 
+    def why(key: str, **values: str) -> str:
+        """A reason in its canonical (English) wording; lang.price_reason_text gives it in Chinese."""
+        return say(f"price.{key}", "en", **values)
+
     def assign(mask: np.ndarray, kind_: str, why: str, pay=None) -> None:
         m = mask & (ctype < 0)
         if not m.any():
@@ -295,44 +300,42 @@ def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, 
     # 0. a case that would be paid needs a usable cost: its case type (and by-item payment) depends on it
     payable = has_status("ok") | has_status("ungroupable") | has_status("ambiguous")
     if "total_cost" not in df.column_names:
-        assign(payable, "unpriced", "no total_cost column: the case type needs the cost")
+        assign(payable, "unpriced", why("no_cost_column"))
     else:
-        assign(payable & np.isnan(cost), "unpriced", "total_cost missing or unreadable")
-        assign(payable & np.isinf(cost), "unpriced", "total_cost is not finite")
-        assign(payable & (cost < 0), "unpriced", "total_cost is negative")
+        assign(payable & np.isnan(cost), "unpriced", why("cost_missing"))
+        assign(payable & np.isinf(cost), "unpriced", why("cost_infinite"))
+        assign(payable & (cost < 0), "unpriced", why("cost_negative"))
     # 1. not grouped
     for st, share in (("ungroupable", policy.ungrouped_cost_share), ("ambiguous", policy.ambiguous_cost_share)):
         if not math.isnan(share):
-            assign(has_status(st), "special", f"{st}: paid {share:g} × cost", share * cost)
+            assign(has_status(st), "special", why(f"{st}_share", share=f"{share:g}"), share * cost)
     for st in status_values:
         if st != "ok":
-            assign(has_status(st), "unpriced", f"status {st or 'missing'}")
+            assign(has_status(st), "unpriced", why("status", status=st or "missing"))
     # 2. DRG missing from the table ({drg} is filled in below)
-    assign(~in_table, "unpriced", "DRG {drg} not in table " + t.id)
+    assign(~in_table, "unpriced", why("not_in_table", drg="{drg}", table=t.id))
     # 3. special cases, paid by item
     if "special_review" in df.column_names:
         sr = pl.from_arrow(df.column("special_review"))
         if sr.dtype in (pl.Utf8, pl.String):
             sr = sr.str.strip_chars().str.to_lowercase().is_in(["true", "1", "yes", "y", "是", "t"])
         assign(sr.cast(pl.Boolean, strict=False).fill_null(False).to_numpy().astype(bool, copy=False), "special",
-               "special review (特例单议): paid by item", special_pay)
+               why("special_review"), special_pay)
     for flag_ in policy.by_item_flags:
-        assign(flag(flag_), "special", f"group flagged {flag_}: paid by item", special_pay)
-    assign(published == 0, "special", "published standard is 0: paid by item", special_pay)
+        assign(flag(flag_), "special", why("flagged", flag=flag_), special_pay)
+    assign(published == 0, "special", why("zero_standard"), special_pay)
     if "los" in df.column_names and not (math.isnan(policy.los_min_days) and math.isnan(policy.los_max_days)):
         los = _floats(df.column("los"))
         if not math.isnan(policy.los_min_days):
-            assign(los <= policy.los_min_days, "special", f"LOS ≤ {policy.los_min_days:g} days: paid by item",
+            assign(los <= policy.los_min_days, "special", why("los_short", days=f"{policy.los_min_days:g}"),
                    special_pay)
         if not math.isnan(policy.los_max_days):
-            assign(los >= policy.los_max_days, "special", f"LOS ≥ {policy.los_max_days:g} days: paid by item",
+            assign(los >= policy.los_max_days, "special", why("los_long", days=f"{policy.los_max_days:g}"),
                    special_pay)
     # 4. no standard (no weight, or weights only and no rate)
-    assign(np.isnan(rw) & np.isnan(published), "unpriced", "DRG {drg} has no weight in table " + t.id)
-    key = "point_value" if t.info.basis == "points" else "base_rate"
+    assign(np.isnan(rw) & np.isnan(published), "unpriced", why("no_weight", drg="{drg}", table=t.id))
     assign(np.isnan(standard), "unpriced",
-           f"table {t.id} publishes no {key.replace('_', ' ')} for this level/insurance: give --base-rate, or set "
-           f"{key} in the policy")
+           why("no_point_value" if t.info.basis == "points" else "no_base_rate", table=t.id))
     # 5. ratio classification
     comparator = standard if policy.comparator == "standard" else standard / np.where(coef > 0, coef, 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -352,8 +355,8 @@ def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, 
     else:
         high_pay = standard
     low_pay = {"by_item": cost, "standard": standard, "cost_share": policy.low_cost_share * cost}[policy.low_payment]
-    assign(high, "high_ratio", f"cost above the high-ratio threshold: paid {policy.high_payment}", high_pay)
-    assign(low, "low_ratio", f"cost below the low-ratio threshold: paid {policy.low_payment}", low_pay)
+    assign(high, "high_ratio", why("high_ratio", how=policy.high_payment), high_pay)
+    assign(low, "low_ratio", why("low_ratio", how=policy.low_payment), low_pay)
     assign(np.ones(n, dtype=bool), "normal", "", standard)
 
     share = np.full(n, policy.patient_share)
