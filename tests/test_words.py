@@ -36,3 +36,19 @@ def test_explain_prints_words_not_atoms() -> None:
     text = drgkit.explain(dx="I21.000x005|I50.900", px="36.0601", age=65, sex=1).text(verbose=True)
     assert "主要手术在本组手术表内" in text and "入组规则" in text
     assert "main_px_in" not in text and "pdx_in" not in text and "=✓" not in text
+
+
+def test_value_problems_in_a_reason_read_in_chinese() -> None:
+    """V06's detail names the field and value; the problem itself (written by io.prepare) reads in Chinese."""
+    import pyarrow as pa
+
+    from drgkit.lang import reason_text
+
+    out = drgkit.group(pa.table({"case_id": ["a", "b", "c"], "gender": ["1", "X", "2"], "age": ["60", "-1", "70"],
+                                 "los": ["3", "5", "abc"], "dx": ["J18.900"] * 3}), scheme="chs-drg-1.1")
+    reasons = out.column("reason").to_pylist()
+    assert reasons[0] is None and reasons[1].startswith("V06") and reasons[2].startswith("V06")
+    zh = [reason_text(r, "zh") for r in reasons[1:]]
+    assert "los: 'abc' 不是数字" in zh[1], zh
+    for text in zh:
+        assert not re.search(r"\bis (not|negative|too)\b", text), text

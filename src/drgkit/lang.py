@@ -56,7 +56,11 @@ def reason_text(text: str | None, lang: str) -> str | None:
 
     for code, en, zh in P.REASONS.values():
         if code and text.startswith(f"{code} {en}"):
-            return f"{code} {zh}" + text[len(f"{code} {en}"):]
+            detail = text[len(f"{code} {en}"):]
+            for key, texts in _catalogue().items():  # the value problems in the detail (V06)
+                if key.startswith("value."):
+                    detail = detail.replace(f" {texts['en']}", f" {texts[lang]}")
+            return f"{code} {zh}" + detail
     return text
 
 

@@ -20,6 +20,7 @@ from drgkit.codes.normalize import normalize_codes, normalize_distinct
 from drgkit.io import values
 from drgkit.io.errors import InputError
 from drgkit.io.read import CANONICAL_KEY, code_lists, encoded_column
+from drgkit.lang import say
 
 #: Integer fields parsed by :func:`prepare`; ``-1`` marks a missing or invalid value.
 INT_FIELDS: tuple[str, ...] = ("age", "age_days", "birth_weight", "los", "leaving_type", "icu_hours")
@@ -83,6 +84,11 @@ def _text(array: pa.Array) -> pa.Array:
         array = pc.cast(array, pa.string())
     text = pc.utf8_trim_whitespace(pc.utf8_normalize(array.cast(pa.string()), form="NFKC"))
     return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+
+
+def _problem(key: str) -> str:
+    """The suffix of a value problem (`` is not a number``), in its canonical English wording."""
+    return " " + say(f"value.{key}", "en")
 
 
 def _message(condition: pa.Array, field: str, shown: pa.Array | Callable[[], pa.Array], suffix: str
@@ -157,7 +163,7 @@ def _parse_number(array: pa.Array | None, n: int, field: str,
         read = pc.replace_with_mask(read, other, pc.replace_substring(money, ",", ""))
     values = pc.cast(read, pa.float64())
     not_number = pc.and_(pc.is_valid(text), pc.is_null(read))
-    return values, [_message(not_number, field, shown, " is not a number")], shown
+    return values, [_message(not_number, field, shown, _problem("not_number"))], shown
 
 
 def _joined(messages: list[pa.Array | None]) -> pa.Array | None:
@@ -258,9 +264,9 @@ def _int_values(array: pa.Array | None, n: int, field: str, written: pa.Array | 
     too_large = pc.or_(pc.and_(pc.is_valid(values), pc.invert(finite)),
                        pc.and_(finite, pc.greater(values, _INT32_MAX)))
     problems += [
-        _message(negative, field, shown, " is negative"),
-        _message(fractional, field, shown, " is not a whole number"),
-        _message(too_large, field, shown, " is too large"),
+        _message(negative, field, shown, _problem("negative")),
+        _message(fractional, field, shown, _problem("not_whole")),
+        _message(too_large, field, shown, _problem("too_large")),
     ]
     bad = pc.or_(pc.or_(negative, fractional), too_large)
     good = pc.and_(pc.fill_null(pc.invert(bad), False), pc.is_valid(values))
@@ -287,7 +293,7 @@ def _gender(table: pa.Table, n: int, strict: bool) -> tuple[np.ndarray, Problems
     distinct_codes = pc.if_else(male, 1, pc.if_else(female, 2, 0)).to_numpy(zero_copy_only=False)
     codes = np.append(distinct_codes, 0).astype(np.int8)[idx]
     distinct_bad = pc.and_(pc.is_valid(text), pc.invert(pc.or_(pc.or_(male, female), pc.fill_null(unknown, False))))
-    messages = _message(distinct_bad, "gender", lambda: _quoted(distinct), " is not a recognised sex")
+    messages = _message(distinct_bad, "gender", lambda: _quoted(distinct), _problem("not_sex"))
     return codes, _spread(messages, idx)
 
 
