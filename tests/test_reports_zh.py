@@ -265,3 +265,27 @@ def test_figure_axes_show_wan_without_an_offset():
     assert ticks and all(re.fullmatch(r"[\d,]+(\.\d{1,2})?", t) for t in ticks) and "27,000" in ticks
     plt.close(fig)
 
+
+
+def test_report_and_audit_read_the_coders_priced_workbook(tmp_path) -> None:
+    """The sample export grouped and priced into the Chinese workbook: report and audit read it (Chinese headers
+    and status texts, hospitals named by 医疗机构名称 only) with the same figures as from the Parquet twin."""
+    runner = CliRunner()
+    sample = tmp_path / "病案首页示例.xlsx"
+    assert runner.invoke(app, ["sample", "-o", str(sample)]).exit_code == 0
+    book, twin = tmp_path / "计价结果.xlsx", tmp_path / "计价结果.parquet"
+    for out in (book, twin):
+        r = runner.invoke(app, ["group", str(sample), "-o", str(out), "--scheme", "chs-drg-2.0", "--price",
+                                "chs-drg-2.0", "--base-rate", "12000", "-q"])
+        assert r.exit_code == 0, r.output
+    from drgkit.payment.report import indicators
+
+    per_book, _ = indicators(str(book), "hospital")
+    per_twin, _ = indicators(str(twin), "hospital")
+    assert per_book.height == pl.read_excel(sample, infer_schema_length=0)["医疗机构名称"].n_unique() > 1
+    assert per_book.sort("hospital")["cases"].to_list() == per_twin.sort("hospital")["cases"].to_list()
+    assert per_book.sort("hospital")["margin"].to_list() == pytest.approx(per_twin.sort("hospital")["margin"].to_list())
+    r = runner.invoke(app, ["report", str(book), "-o", str(tmp_path / "报告")])
+    assert r.exit_code == 0 and "示例市" in r.output, r.output
+    r = runner.invoke(app, ["audit", str(book), "-o", str(tmp_path / "审核"), "--no-figures"])
+    assert r.exit_code == 0 and "no hospital column" not in r.output and "示例市" in r.output, r.output

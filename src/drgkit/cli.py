@@ -778,7 +778,8 @@ def report(
         except ReportError as exc:
             raise CliError(str(exc)) from None
         out_console.print(terminal_table(say("report.title", language, by=fmt_label(by, language)),
-                                         per.to_dicts(), per.columns, out_console.width, language,
+                                         per.to_dicts(), [c for c in (by, *TERMINAL_ORDER) if c in per.columns],
+                                         out_console.width, language,
                                          keep=(by, "cmi"), hint=str(output / "report.html")))
         if losing.height:
             most = ", ".join(f"{d} {fmt('margin', m, language)}"
@@ -788,6 +789,11 @@ def report(
                           soft_wrap=True, markup=False)
 
     _run_pay(work)
+
+
+#: the indicators in the order a narrow terminal keeps them (the last ones are left out first)
+TERMINAL_ORDER = ("cases", "grouping_rate", "cmi", "margin", "payment", "total_cost", "time_index", "cost_index",
+                  "grouped")
 
 
 def fmt_label(name: str, lang: str) -> str:

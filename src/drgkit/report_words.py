@@ -126,7 +126,7 @@ WORDS: dict[str, Word] = {
 
 
 #: hospital levels as the data writes them (1-3, level1-level3) → 一级 … 三级
-LEVELS = {"1": "一级", "2": "二级", "3": "三级"}
+LEVELS = {"1": "一级", "2": "二级", "3": "三级", "all": "全部"}
 
 
 def word(name: str) -> Word:
@@ -259,7 +259,16 @@ def terminal_table(title: str | None, rows: list[dict], names: list[str], width:
     number or a name (:func:`drgkit.terminal.fit_table`); ``keep`` columns are never left out."""
     from .terminal import Col, fit_table
 
-    cols = [Col(label(n, lang=lang), "text" if word(n).kind == "text" else "number", keep=n in keep)
-            for n in names]
+    from rich.cells import cell_len
+
     cells = [[fmt(n, r.get(n), lang) for n in names] for r in rows]
+
+    def kind(i: int, n: str) -> str:
+        if word(n).kind != "text":
+            return "number"
+        # a kept name (医院 示例市第七人民医院) reads whole on one line when it is short enough; columns go first
+        short = max((cell_len(row[i]) for row in cells), default=0) <= 24
+        return "id" if n in keep and short else "text"
+
+    cols = [Col(label(n, lang=lang), kind(i, n), keep=n in keep) for i, n in enumerate(names)]
     return fit_table(title, cols, cells, width, hint=hint, lang=lang)

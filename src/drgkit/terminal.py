@@ -62,8 +62,15 @@ def fit_table(title: str | None, columns: Sequence[Col], rows: Iterable[Sequence
     def total(idx: list[int]) -> int:  # cell padding (2) and a border (1) per column, one more border
         return sum(needed[i] + 3 for i in idx) + 1
 
+    headers = [col.name for col in columns]
     if total(shown) > width:  # first fold the long headers of number and id columns, then leave columns out
         needed = [_needed(col, [r[i] for r in rows], fold_header=True) for i, col in enumerate(columns)]
+        for i, col in enumerate(columns):  # 结余 / （万元）: a unit goes to the second line whole
+            head, sep, unit = col.name.partition("（") if "（" in col.name else col.name.partition(" (")
+            if col.kind != "text" and sep and cell_len(col.name) > 8:
+                two = max(cell_len(head), cell_len(sep.strip() + unit))
+                if two <= needed[i] + 2:
+                    headers[i], needed[i] = f"{head}\n{sep.strip()}{unit}", max(needed[i], two)
     dropped: list[str] = []
     while total(shown) > width:
         droppable = [i for i in shown if not columns[i].keep]
@@ -82,10 +89,10 @@ def fit_table(title: str | None, columns: Sequence[Col], rows: Iterable[Sequence
     for i in shown:
         col = columns[i]
         if col.kind == "text":
-            table.add_column(col.name, overflow="fold")
+            table.add_column(headers[i], overflow="fold")
         else:
             # a fixed width (rich never narrows it) that every cell fits, so only the header can fold
-            table.add_column(col.name, overflow="fold", width=needed[i],
+            table.add_column(headers[i], overflow="fold", width=needed[i],
                              justify="right" if col.kind == "number" else "left")
     for row in rows:
         table.add_row(*(row[i] for i in shown))

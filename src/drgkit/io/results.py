@@ -51,7 +51,12 @@ def canonical_results(table: pa.Table, names: Iterable[str]) -> pa.Table:
     """The columns of ``names`` that ``table`` has — under their canonical name or any header of the field
     vocabulary (总费用, 状态 …) — renamed to the canonical names, with the workbook's Chinese status, CC level
     and case-type texts turned back into their codes."""
-    found = field_sources(table.column_names, names)
+    names = list(names)
+    found = field_sources(table.column_names, [*names, "hospital_name"] if "hospital" in names else names)
+    if "hospital_name" in found and "hospital_name" not in names:
+        name_column = found.pop("hospital_name")
+        if "hospital" not in found:  # a front-sheet export names its hospitals (医疗机构名称) without codes
+            found["hospital"] = name_column
     out = table.select(list(found.values())).rename_columns(list(found))
     for name, words in _decoders().items():
         if name in found and (pa.types.is_string(out.schema.field(name).type)

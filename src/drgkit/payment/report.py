@@ -16,7 +16,6 @@ from typing import Any
 
 import polars as pl
 
-from ..arrowutil import as_polars
 from ..errors import DrgkitError
 
 
@@ -24,13 +23,27 @@ class ReportError(DrgkitError, ValueError):
     pass
 
 
-def _frame(data: Any) -> pl.DataFrame:
-    return as_polars(data)
+#: the result fields a report reads (besides the column it reports by)
+FIELDS = ("status", "drg", "drg_name", "los", "total_cost", "rw", "payment", "margin")
+
+
+def _frame(data: Any, by: str) -> pl.DataFrame:
+    """The result's report fields under canonical names, whatever shape it was saved in (the coder's workbook
+    with Chinese headers and status texts included: one reader for pay, audit and report)."""
+    from ..io.results import as_arrow, canonical_results
+
+    if isinstance(data, pl.DataFrame) and {"status", "drg", by} <= set(data.columns):
+        return data  # already canonical (the API and write_report's own second call)
+    table = as_arrow(data)
+    out = canonical_results(table, (*FIELDS, by))
+    if by not in out.column_names and by in table.column_names:  # a column outside the vocabulary
+        out = out.append_column(by, table.column(by))
+    return pl.from_arrow(out)
 
 
 def indicators(data: Any, by: str = "hospital", rw_column: str = "rw") -> tuple[pl.DataFrame, pl.DataFrame]:
     """(per-unit indicators, DRGs by total margin ascending). ``rw`` comes from ``drgkit pay`` output."""
-    df = _frame(data)
+    df = _frame(data, by)
     for c in ("status", "drg"):
         if c not in df.columns:
             raise ReportError(f"data has no '{c}' column: run `drgkit group` (and `drgkit pay`) first")
@@ -108,7 +121,7 @@ def write_report(data: Any, out_dir: str | Path, by: str = "hospital", top: int 
     from ..io import write_table
 
     plt = pyplot()
-    df = _frame(data)
+    df = _frame(data, by)
     per, losing = indicators(df, by)
     if "drg_name" in df.columns and losing.height:
         names = df.select(pl.col("drg").cast(pl.Utf8), pl.col("drg_name").cast(pl.Utf8)).drop_nulls("drg") \
