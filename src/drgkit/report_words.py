@@ -257,9 +257,9 @@ def terminal_table(title: str | None, rows: list[dict], names: list[str], width:
     """A terminal table of ``rows`` (dicts of canonical field → raw value) under the report labels of
     ``names``, formatted like the pages (万元, integers, percent) and fitted to ``width`` without cutting a
     number or a name (:func:`drgkit.terminal.fit_table`); ``keep`` columns are never left out."""
-    from .terminal import Col, fit_table
-
     from rich.cells import cell_len
+
+    from .terminal import Col, fit_table
 
     cells = [[fmt(n, r.get(n), lang) for n in names] for r in rows]
 
