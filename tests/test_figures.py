@@ -43,3 +43,24 @@ def test_the_shipped_font_covers_the_projects_own_names() -> None:
 def test_every_report_module_takes_its_pyplot_from_one_place(module: str) -> None:
     source = (Path(__file__).parents[1] / "src" / "drgkit" / module / "report.py").read_text(encoding="utf-8")
     assert "from ..figures import pyplot" in source and 'matplotlib.use("Agg")' not in source
+
+
+def test_point_labels_never_overlap() -> None:
+    """Ten hospitals bunched at nearly one point: every name is drawn and no two names overlap."""
+    from drgkit.figures import point_labels, pyplot
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 5))
+    xs = [1.0 + 0.01 * i for i in range(10)] + [2.0]
+    ys = [0.93 + 0.002 * (i % 3) for i in range(10)] + [1.2]
+    names = [f"示例市第{i}人民医院" for i in range(11)]
+    ax.scatter(xs, ys)
+    point_labels(ax, xs, ys, names)
+    renderer = fig.canvas.get_renderer()
+    texts = [t for t in ax.texts if t.get_text()]
+    assert sorted(t.get_text() for t in texts) == sorted(names)
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b)
+    plt.close(fig)

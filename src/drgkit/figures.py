@@ -70,3 +70,30 @@ def percent_axis(axis, share: bool = True, decimals: int = 0) -> None:
 
     scale = 100.0 if share else 1.0
     axis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value * scale:.{decimals}f}%"))
+
+
+def point_labels(ax, xs, ys, names, fontsize: int = 7) -> None:
+    """Name every point of a scatter without two names overlapping: each label starts right of its point and
+    moves down (then up) in steps of its own height until it touches no label placed before it."""
+    fig = ax.figure
+    ax.autoscale_view()
+    fig.tight_layout()  # fix the axes' limits and size first: the boxes below are in display coordinates
+    renderer = fig.canvas.get_renderer()
+    placed = []
+    for name, x, y in sorted(((n, x, y) for n, x, y in zip(names, xs, ys) if x is not None and y is not None),
+                             key=lambda p: -p[2]):
+        text = ax.annotate(name, (x, y), xytext=(4, 0), textcoords="offset points", fontsize=fontsize,
+                           va="center")
+        box = text.get_window_extent(renderer)
+        step = box.height * 1.05
+        for k in range(40):  # 0, -1, +1, -2, +2 … label heights away
+            shift = (k + 1) // 2 * (-1 if k % 2 else 1) * step if k else 0.0
+            moved = box.translated(0, shift)
+            if not any(moved.overlaps(other) for other in placed):
+                break
+        if shift:
+            text.set_position((4, shift * 72 / fig.dpi))
+            text.arrow_patch = None
+            ax.annotate("", (x, y), xytext=(4, shift * 72 / fig.dpi), textcoords="offset points",
+                        arrowprops={"arrowstyle": "-", "color": "grey", "lw": 0.4})
+        placed.append(moved)

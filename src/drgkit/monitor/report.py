@@ -37,8 +37,6 @@ def write_report(audit, folder: Path) -> list[Path]:
             ax.plot(xs, pooled + k * se, style, lw=0.8, color=color)
             ax.plot(xs, pooled - k * se, style, lw=0.8, color=color)
         ax.scatter(n, p, label=f"{fmt('level', level)}医院", color=color, s=18)
-        for name, x, y in zip(part["hospital"], n, p):
-            ax.annotate(name, (x, y), fontsize=6)
     ax.set_xscale("log")
     ticks.plain_axis(ax.xaxis)
     ax.xaxis.set_minor_formatter(plt.NullFormatter())
@@ -47,6 +45,9 @@ def write_report(audit, folder: Path) -> list[Path]:
     ax.set_ylabel("CC/MCC 占比")
     ax.set_title("CC/MCC 占比与同级医院比较（漏斗图：虚线 95%，点线 99.8% 控制限）", fontsize=10)
     ax.legend(fontsize=7)
+    low, high = ax.get_ylim()
+    ax.set_ylim(max(low, -0.02), min(high, 1.02))  # a share lies in 0–100 %; so do the limits worth drawing
+    ticks.point_labels(ax, h["cases"].to_list(), h["cc_share"].to_list(), h["hospital"].to_list(), fontsize=6)
     path = folder / "funnel_cc_share.png"
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)

@@ -149,12 +149,13 @@ def write_report(data: Any, out_dir: str | Path, by: str = "hospital", top: int 
     has_cmi = per["cmi"].is_not_null().any()
     if per["margin"].is_not_null().any():
         fig, ax = plt.subplots(figsize=(8, max(3, 0.3 * per.height)))
-        margins = per["margin"].fill_null(0).to_list()[::-1]  # the first unit on top, as in the tables
-        ax.barh(per[by].to_list()[::-1], margins, color=["tab:red" if m < 0 else "tab:green" for m in margins])
+        ranked = per.sort("margin", nulls_last=True)  # the largest loss on top
+        margins = ranked["margin"].fill_null(0).to_list()[::-1]
+        ax.barh(ranked[by].to_list()[::-1], margins, color=["tab:red" if m < 0 else "tab:green" for m in margins])
         ax.axvline(0, color="black", lw=0.6)
         ticks.wan_axis(ax.xaxis)
         ax.set_xlabel("结余（DRG 支付 − 医疗总费用，万元）")
-        ax.set_title(f"各{unit}结余")
+        ax.set_title(f"各{unit}结余（亏损最多的在上）")
         save(fig, f"margin_by_{by}")
     if worst.height:
         fig, ax = plt.subplots(figsize=(8, max(3, 0.3 * worst.height)))
@@ -165,24 +166,26 @@ def write_report(data: Any, out_dir: str | Path, by: str = "hospital", top: int 
         save(fig, "losing_drgs")
     fig, axes = plt.subplots(1, 2 if has_cmi else 1, figsize=(11 if has_cmi else 6, max(3, 0.3 * per.height)),
                              squeeze=False)
-    units = per[by].to_list()[::-1]
-    axes[0][0].barh(units, [100 * (v or 0) for v in per["grouping_rate"].to_list()[::-1]], color="tab:blue")
+    by_rate = per.sort("grouping_rate", nulls_last=True)  # each panel sorted by its own value, lowest on top
+    rates = [100 * (v or 0) for v in by_rate["grouping_rate"].to_list()[::-1]]
+    bars = axes[0][0].barh(by_rate[by].to_list()[::-1], rates, color="tab:blue")
+    axes[0][0].bar_label(bars, labels=[f"{r:.1f}" for r in rates], fontsize=7, padding=2)
     axes[0][0].set_xlabel("入组率（%）")
-    axes[0][0].set_xlim(min(90.0, 100 * (per["grouping_rate"].min() or 0) - 2), 100)
-    axes[0][0].set_title(f"各{unit}入组率")
+    axes[0][0].set_xlim(0, 110)  # from 0: a cut axis makes 95 % look like half of 100 %
+    axes[0][0].set_title(f"各{unit}入组率（最低的在上）")
     if has_cmi:
-        axes[0][1].barh(units, [v if v is not None else float("nan") for v in per["cmi"].to_list()[::-1]],
+        by_cmi = per.sort("cmi", descending=True, nulls_last=True)
+        axes[0][1].barh(by_cmi[by].to_list()[::-1],
+                        [v if v is not None else float("nan") for v in by_cmi["cmi"].to_list()[::-1]],
                         color="tab:purple")
         axes[0][1].set_xlabel("CMI")
         ticks.plain_axis(axes[0][1].xaxis, decimals=2)
-        axes[0][1].set_title(f"各{unit} CMI（病例组合指数）")
+        axes[0][1].set_title(f"各{unit} CMI（病例组合指数，最高的在上）")
     save(fig, "cmi_grouping_rate")
     if has_cmi and per["cost_index"].is_not_null().any():
         fig, ax = plt.subplots(figsize=(6, 5))
         ax.scatter(per["cmi"].to_list(), per["cost_index"].to_list())
-        for name, x, y in zip(per[by].to_list(), per["cmi"].to_list(), per["cost_index"].to_list()):
-            if x is not None and y is not None:
-                ax.annotate(name, (x, y), fontsize=7)
+        ticks.point_labels(ax, per["cmi"].to_list(), per["cost_index"].to_list(), per[by].to_list())
         ax.axhline(1.0, color="grey", lw=0.5)
         ax.set_xlabel("CMI（病例组合指数）")
         ax.set_ylabel("费用消耗指数")
