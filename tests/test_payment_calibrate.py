@@ -114,3 +114,78 @@ def test_cli_calibrate_report(tmp_path):
     assert r.exit_code == 0, r.output
     r = CliRunner().invoke(app, ["calibrate", str(src), "-o", str(out), "--trim", "x"])
     assert r.exit_code == 2 and "unknown trim" in r.output
+
+
+def test_counts_cv_and_los_before_and_after_trimming():
+    """n_cases = usable cases of the group (before trimming) = n_kept + n_trimmed; cv_all on every usable case,
+    cv on the kept ones; LOS statistics of the kept cases — each against a direct numpy computation."""
+    hist, _, _ = synthetic_history(seed=3, sigma=0.6)
+    rng = np.random.default_rng(3)
+    hist = hist.with_columns(pl.Series("los", rng.integers(1, 30, hist.height)))
+    cal = calibrate(hist, trim="iqr")
+    t = cal.table.sort("drg")
+    ok = hist.filter(pl.col("status") == "ok")
+    for row in t.head(8).iter_rows(named=True):
+        g = ok.filter(pl.col("drg") == row["drg"])
+        y = g["total_cost"].to_numpy()
+        q1, q3 = np.quantile(y, [0.25, 0.75])
+        keep = (y >= q1 - 0.5 * (q3 - q1)) & (y <= q3 + 1.5 * (q3 - q1))
+        assert row["n_cases"] == len(y) and row["n_kept"] == keep.sum() and row["n_trimmed"] == (~keep).sum()
+        assert row["cv_all"] == pytest.approx(y.std() / y.mean(), abs=1e-4)
+        assert row["cv"] == pytest.approx(y[keep].std() / y[keep].mean(), abs=1e-4)
+        los = g["los"].to_numpy()[keep]
+        assert row["los_mean"] == pytest.approx(los.mean(), abs=0.005) and row["los_median"] == np.median(los)
+    assert cal.cases_used == ok.height and cal.cases_kept == int(t["n_kept"].sum())
+    assert cal.riv_all < cal.riv  # trimming removes within-group spread
+
+
+def test_every_row_left_out_is_counted_and_written(tmp_path):
+    df = pl.DataFrame({"drg": ["A", "A", None, "A", "B", "B", "A", "B"],
+                       "status": ["ok", "invalid", "ok", "ok", "ok", "ok", "ok", "ok"],
+                       "total_cost": [100.0, 100.0, 100.0, -5.0, 300.0, 300.0, 120.0, 310.0],
+                       "year": [2023, 2023, 2023, 2023, 2023, 2021, None, 2024]})
+    cal = calibrate(df, trim="none", years=parse_years("2023:1,2024:1"))
+    assert cal.excluded == {"not_grouped": 1, "no_drg": 1, "no_positive_cost": 1, "no_year": 1,
+                            "outside_years": 1}
+    assert cal.cases == 8 and cal.cases_used == 3 == cal.cases - sum(cal.excluded.values())
+    files = cal.write(tmp_path / "cal.csv")
+    import json
+
+    summary = json.loads(files[1].read_text(encoding="utf-8"))
+    assert files[1].name == "cal.summary.json" and summary["excluded"]["outside_years"] == 1
+    assert summary["riv"] == pytest.approx(cal.riv) and summary["cases_used"] == 3
+    r = CliRunner().invoke(app, ["calibrate", str(tmp_path / "h.parquet"), "-o", str(tmp_path / "c2.csv")])
+    assert r.exit_code == 2  # no such file: one line
+    df.write_parquet(tmp_path / "h.parquet")
+    r = CliRunner().invoke(app, ["calibrate", str(tmp_path / "h.parquet"), "-o", str(tmp_path / "c2.csv"),
+                                 "--years", "2023:1,2024:1", "--trim", "none", "--min-cases", "1"])
+    assert r.exit_code == 0, r.output
+    assert "outside years 1" in r.output and "not grouped 1" in r.output
+
+
+def test_base_rate_spreads_the_budget_over_every_usable_case():
+    hist, _, _ = synthetic_history(seed=4, sigma=0.8)
+    cal = calibrate(hist, trim="iqr", budget=5e7)
+    t = cal.table
+    assert (t["n_trimmed"] > 0).any()
+    assert cal.base_rate == pytest.approx(5e7 / float((t["n_cases"] * t["rw"]).sum()), rel=1e-6)  # RW: 6 decimals
+
+
+def test_compared_with_the_schemes_reference_weights():
+    import drgkit
+    from drgkit.schemes.compile import load_compiled
+
+    scheme = load_compiled("chs-drg-2.0")
+    weights = {c: w for c, w in zip(scheme.drg_codes, scheme.drg_weights) if w == w}
+    codes = sorted(weights)[:30]
+    rng = np.random.default_rng(5)
+    drg = np.repeat(codes, 50)
+    cost = np.array([weights[c] for c in drg]) * 9000 * rng.lognormal(0, 0.1, drg.size)
+    cal = drgkit.calibrate(pl.DataFrame({"drg": drg, "status": "ok", "total_cost": cost}), trim="none",
+                           reference="chs-drg-2.0")
+    t = cal.table
+    assert t["reference_rw"].to_list() == pytest.approx([weights[c] for c in t["drg"]])
+    assert (t["rw_vs_reference"] - t["rw"] / t["reference_rw"]).abs().max() < 1e-3
+    # costs drawn proportional to the reference weights: the calibrated weights agree up to one scale
+    scale = (t["rw_vs_reference"]).median()
+    assert ((t["rw_vs_reference"] / scale - 1).abs() < 0.1).all()

@@ -17,7 +17,7 @@ from .schemes.tables import list_schemes
 _LAZY = {
     "Policy": ("payment", "Policy"), "list_tables": ("payment", "list_tables"),
     "load_policy": ("payment", "load_policy"), "load_table": ("payment", "load_table"),
-    "price": ("payment", "price"),
+    "price": ("payment", "price"), "calibrate": ("payment.calibrate", "calibrate"),
     "audit": ("monitor", "audit"), "validate": ("monitor", "validate"), "whatif": ("monitor", "whatif"),
 }
 _SUBPACKAGES = {"simulate", "dip", "payment", "monitor", "spark"}
@@ -29,6 +29,7 @@ __all__ = [
     "Policy",
     "__version__",
     "audit",
+    "calibrate",
     "column_mapping",
     "dip",
     "explain",

@@ -729,29 +729,43 @@ def calibrate(
     budget: Optional[float] = typer.Option(None, "--budget", help="DRG fund budget (yuan): sets the base rate"),
     fund_ratio: float = typer.Option(1.0, "--fund-ratio", help="Fund payment ratio (budget ÷ ratio = total cost)"),
     min_cases: int = typer.Option(100, "--min-cases", help="Flag groups with fewer cases as low_volume"),
+    reference: Optional[str] = typer.Option(None, "--reference",
+                                            help="Compare with a scheme's reference weights (chs-drg-2.0) or a "
+                                                 "payment table: reference_rw, rw_vs_reference"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
-    """Derive weights (RW = trimmed group mean ÷ overall mean), CV, RIV and a base rate from history."""
-    from .io.read import read_file
+    """Derive weights (RW = trimmed group mean ÷ overall mean), CV before and after trimming, RIV, LOS
+    statistics and a base rate from history; every row left out is counted by reason."""
     from .payment.calibrate import CalibrationError, parse_years
     from .payment.calibrate import calibrate as do_calibrate
 
     def work() -> None:
         try:
-            cal = do_calibrate(read_file(input), trim=trim, years=parse_years(years), budget=budget,
-                               fund_ratio=fund_ratio, min_cases=min_cases)
+            cal = do_calibrate(input, trim=trim, years=parse_years(years), budget=budget,
+                               fund_ratio=fund_ratio, min_cases=min_cases, reference=reference)
         except CalibrationError as exc:
             raise CliError(str(exc)) from None
-        cal.write(output)
+        files = cal.write(output)
         if quiet:
             return
         t = cal.table
-        out_console.print(f"calibrated {t.height} DRGs from {cal.cases_kept:,} of {cal.cases:,} cases "
-                          f"(trim {trim}); overall mean cost {cal.overall_mean:,.2f}; RIV {cal.riv:.3f}")
+        left = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in cal.excluded.items() if v)
+        out_console.print(f"calibrated {t.height} DRGs from {cal.cases_used:,} usable of {cal.cases:,} rows"
+                          + (f" (left out: {left})" if left else "")
+                          + f"; {cal.cases_kept:,} kept after trim {trim}", soft_wrap=True)
+        out_console.print(f"overall mean cost {cal.overall_mean:,.2f}; RIV {cal.riv:.3f} after trimming, "
+                          f"{cal.riv_all:.3f} before", soft_wrap=True)
         out_console.print(f"groups with CV > 1: {int(t['cv_over_1'].sum())}; low volume (< {min_cases} cases): "
                           f"{int(t['low_volume'].sum())}"
-                          + (f"; base rate {cal.base_rate:,.2f}" if cal.base_rate is not None else ""))
-        out_console.print(f"table written to {output} (use: drgkit pay … --table {output})")
+                          + (f"; base rate {cal.base_rate:,.2f}" if cal.base_rate is not None else ""), soft_wrap=True)
+        if reference:
+            ratio = t["rw_vs_reference"].drop_nulls()
+            out_console.print(f"against {reference}: {ratio.len():,} of {t.height} groups have a reference weight"
+                              + (f"; calibrated ÷ reference median {ratio.median():.3f}, "
+                                 f"P10–P90 {ratio.quantile(0.1):.3f}–{ratio.quantile(0.9):.3f}" if ratio.len() else ""),
+                              soft_wrap=True)
+        out_console.print(f"written: {', '.join(str(f) for f in files)} (use: drgkit pay … --table {output})",
+                          soft_wrap=True)
 
     _run_pay(work)
 

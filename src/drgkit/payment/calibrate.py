@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from ..arrowutil import as_polars
 from ..errors import DrgkitError
 
 TRIMS = ("iqr", "sd3", "pct5_95", "pct2_5_97_5", "none")
@@ -31,15 +30,45 @@ class CalibrationError(DrgkitError, ValueError):
 
 @dataclass
 class Calibration:
-    table: pl.DataFrame  # payment-table columns (+ n_cases, n_trimmed, cv, low_volume, cv_over_1)
-    riv: float
+    """Weights calibrated from history.
+
+    ``table`` is a payment table (the columns ``pay`` reads) plus, per group: ``n_cases`` (usable cases: grouped,
+    with a positive cost, in the years asked), ``n_kept`` (after trimming) and ``n_trimmed``; ``mean_cost`` (kept
+    cases; year-weighted) and ``mean_cost_all``; ``cv`` (kept cases) and ``cv_all`` (before trimming); the length
+    of stay ``los_mean`` / ``los_median`` / ``los_cv`` (kept cases) when the history has ``los``; the scheme's
+    ``reference_rw`` and ``rw_vs_reference`` when a reference scheme was given.  ``excluded`` counts the rows
+    left out before trimming, by reason — none is dropped without being counted."""
+
+    table: pl.DataFrame
+    riv: float  #: reduction in variance of the kept costs
+    riv_all: float  #: the same before trimming
     overall_mean: float
     base_rate: float | None
-    cases: int
-    cases_kept: int
+    cases: int  #: rows read
+    cases_used: int  #: usable rows (cases − Σ excluded)
+    cases_kept: int  #: rows left after trimming
+    excluded: dict[str, int]
+    trim: str = "iqr"
+    years: dict[int, float] | None = None
+    reference: str | None = None
 
-    def write(self, path: str | Path) -> None:
+    def summary(self) -> dict[str, Any]:
+        """Everything but the table, as plain values (written beside the table by :meth:`write`)."""
+        return {"cases": self.cases, "cases_used": self.cases_used, "cases_kept": self.cases_kept,
+                "excluded": self.excluded, "trim": self.trim,
+                "years": {str(k): v for k, v in (self.years or {}).items()} or None,
+                "riv": self.riv, "riv_all": self.riv_all, "overall_mean": self.overall_mean,
+                "base_rate": self.base_rate, "groups": self.table.height, "reference": self.reference}
+
+    def write(self, path: str | Path) -> list[Path]:
+        """The table as CSV at ``path`` and the summary (RIV, counts, exclusions) as ``<stem>.summary.json``."""
+        import json
+
+        path = Path(path)
         self.table.write_csv(path)
+        side = path.with_name(path.stem + ".summary.json")
+        side.write_text(json.dumps(self.summary(), ensure_ascii=False, indent=2), encoding="utf-8")
+        return [path, side]
 
 
 def parse_years(text: str | None, error: type[Exception] = CalibrationError) -> dict[int, float] | None:
@@ -58,8 +87,25 @@ def parse_years(text: str | None, error: type[Exception] = CalibrationError) -> 
     return out
 
 
+#: the result fields calibration reads
+FIELDS = ("drg", "drg_name", "status", "total_cost", "los", "discharge_date")
+
+
 def _frame(history: Any) -> pl.DataFrame:
-    return as_polars(history)
+    """The history's fields under canonical names, whatever shape it was saved in (the coder's workbook too);
+    a ``year`` column outside the field vocabulary is kept as it is."""
+    from ..io.results import as_arrow, canonical_results
+
+    table = as_arrow(history)
+    out = canonical_results(table, FIELDS)
+    if "year" in table.column_names and "year" not in out.column_names:
+        out = out.append_column("year", table.column("year"))
+    return pl.from_arrow(out)
+
+
+def _riv(y: np.ndarray, group_mean: np.ndarray) -> float:
+    sst = float(((y - y.mean()) ** 2).sum())
+    return 1.0 - float(((y - group_mean) ** 2).sum()) / sst if sst > 0 else float("nan")
 
 
 def _trim_bounds(trim: str) -> list[pl.Expr]:
@@ -78,8 +124,14 @@ def _trim_bounds(trim: str) -> list[pl.Expr]:
 
 
 def calibrate(history: Any, *, trim: str = "iqr", years: dict[int, float] | None = None,
-              budget: float | None = None, fund_ratio: float = 1.0, min_cases: int = 100) -> Calibration:
-    """Weights from grouped history (columns drg, status, total_cost; ``year`` or ``discharge_date`` for years)."""
+              budget: float | None = None, fund_ratio: float = 1.0, min_cases: int = 100,
+              reference: str | None = None) -> Calibration:
+    """Weights from grouped history (a path, a pyarrow Table, a polars or pandas DataFrame with ``drg``,
+    ``status``, ``total_cost``; ``year`` or ``discharge_date`` for ``years``; ``los`` for the LOS statistics).
+
+    ``reference`` names a scheme that ships reference weights (``chs-drg-2.0``) or a payment table to compare
+    the calibrated RW with (``reference_rw``, ``rw_vs_reference``).  The base rate (with ``budget``) divides
+    the budget over every usable case, trimmed ones included: they are paid too."""
     if trim not in TRIMS:
         raise CalibrationError(f"unknown trim '{trim}' (one of {', '.join(TRIMS)})")
     if budget is not None and budget <= 0:
@@ -91,28 +143,44 @@ def calibrate(history: Any, *, trim: str = "iqr", years: dict[int, float] | None
         if c not in df.columns:
             raise CalibrationError(f"history has no '{c}' column (group it first: drgkit group)")
     n_all = df.height
-    cols = [pl.col("drg").cast(pl.Utf8), pl.col("total_cost").cast(pl.Float64, strict=False)]
-    if "drg_name" in df.columns:
-        cols.append(pl.col("drg_name").cast(pl.Utf8))
+    cols = [pl.col("drg").cast(pl.Utf8), pl.col("total_cost").cast(pl.Float64, strict=False),
+            (pl.col("status").cast(pl.Utf8) if "status" in df.columns else pl.lit("ok")).alias("status"),
+            (pl.col("drg_name").cast(pl.Utf8) if "drg_name" in df.columns else pl.lit(None, pl.Utf8)).alias("drg_name"),
+            (pl.col("los").cast(pl.Float64, strict=False) if "los" in df.columns
+             else pl.lit(None, pl.Float64)).alias("los")]
     if years:
         if "year" in df.columns:
             cols.append(pl.col("year").cast(pl.Int32, strict=False).alias("year"))
         elif "discharge_date" in df.columns:
-            cols.append(pl.col("discharge_date").cast(pl.Date, strict=False).dt.year().cast(pl.Int32).alias("year"))
+            date = pl.col("discharge_date")
+            if df.schema["discharge_date"] in (pl.Utf8, pl.String):
+                date = date.str.to_date(strict=False)
+            cols.append(date.cast(pl.Date, strict=False).dt.year().cast(pl.Int32).alias("year"))
         else:
             raise CalibrationError("--years needs a 'year' or 'discharge_date' column")
-    d = df.filter(pl.col("status") == "ok") if "status" in df.columns else df
-    d = d.select(cols).filter(pl.col("drg").is_not_null() & pl.col("total_cost").is_finite()
-                              & (pl.col("total_cost") > 0))
+    d = df.select(cols)
+    # every row left out is counted under its reason (first reason that applies)
+    reasons = [("not_grouped", pl.col("status") != "ok"), ("no_drg", pl.col("drg").is_null()),
+               ("no_positive_cost", ~(pl.col("total_cost").is_finite() & (pl.col("total_cost") > 0)).fill_null(True))]
     if years:
-        d = d.filter(pl.col("year").is_in(list(years)))
+        reasons += [("no_year", pl.col("year").is_null()), ("outside_years", ~pl.col("year").is_in(list(years)))]
+    why = pl.when(reasons[0][1]).then(pl.lit(reasons[0][0]))
+    for name, cond in reasons[1:]:
+        why = why.when(cond).then(pl.lit(name))
+    d = d.with_columns(why.otherwise(pl.lit(None, pl.Utf8)).alias("_why"))
+    counted = d["_why"].drop_nulls().value_counts()
+    excluded = {name: 0 for name, _ in reasons}
+    excluded.update(dict(zip(counted["_why"].to_list(), counted["count"].to_list())))
+    d = d.filter(pl.col("_why").is_null()).drop("_why")
+    if years:
         d = d.with_columns(pl.col("year").replace_strict(years, return_dtype=pl.Float64).alias("_w"))
     if d.is_empty():
-        raise CalibrationError("no grouped cases with a positive total_cost to calibrate on")
+        raise CalibrationError("no grouped cases with a positive total_cost to calibrate on"
+                               + (f" (left out: {', '.join(f'{k} {v:,}' for k, v in excluded.items() if v)})"
+                                  if any(excluded.values()) else ""))
     lo, hi = _trim_bounds(trim)
     d = d.with_columns(lo.alias("_lo"), hi.alias("_hi"))
     kept = d.filter((pl.col("total_cost") >= pl.col("_lo")) & (pl.col("total_cost") <= pl.col("_hi")))
-    y = kept["total_cost"].to_numpy()
     if years:
         yearly = kept.group_by("drg", "year", "_w").agg(pl.col("total_cost").mean().alias("m"))
         gmean = yearly.group_by("drg").agg(((pl.col("m") * pl.col("_w")).sum() / pl.col("_w").sum()).alias("mean"))
@@ -120,30 +188,34 @@ def calibrate(history: Any, *, trim: str = "iqr", years: dict[int, float] | None
         big_m = float((overall["m"] * overall["_w"]).sum() / overall["_w"].sum())
     else:
         gmean = kept.group_by("drg").agg(pl.col("total_cost").mean().alias("mean"))
-        big_m = float(y.mean())
+        big_m = float(kept["total_cost"].mean())  # type: ignore[arg-type]
+    cost = pl.col("total_cost")
     stats = kept.group_by("drg").agg(
-        pl.len().alias("n_cases"),
-        (pl.col("total_cost").std(ddof=0) / pl.col("total_cost").mean()).alias("cv"),
-        pl.col("total_cost").mean().alias("_plain_mean"),
-    )
-    counts = d.group_by("drg").agg(pl.len().alias("_n_all"))
-    names = (d.group_by("drg").agg(pl.col("drg_name").drop_nulls().first())
-             if "drg_name" in d.columns else counts.select("drg", pl.lit("").alias("drg_name")))
-    t = (stats.join(gmean, on="drg").join(counts, on="drg").join(names, on="drg", how="left")
-         .with_columns((pl.col("mean") / big_m).alias("rw"),
-                       (pl.col("_n_all") - pl.col("n_cases")).alias("n_trimmed"),
+        pl.len().alias("n_kept"), (cost.std(ddof=0) / cost.mean()).alias("cv"), cost.mean().alias("_plain_mean"),
+        pl.col("los").mean().alias("los_mean"), pl.col("los").median().alias("los_median"),
+        (pl.col("los").std(ddof=0) / pl.col("los").mean()).alias("los_cv"))
+    every = d.group_by("drg").agg(pl.len().alias("n_cases"), cost.mean().alias("mean_cost_all"),
+                                  (cost.std(ddof=0) / cost.mean()).alias("cv_all"),
+                                  pl.col("drg_name").drop_nulls().first())
+    t = (every.join(stats, on="drg", how="left").join(gmean, on="drg", how="left")
+         .with_columns((pl.col("mean") / big_m).alias("rw"), pl.col("n_kept").fill_null(0),
+                       (pl.col("n_cases") - pl.col("n_kept").fill_null(0)).alias("n_trimmed"),
                        (pl.col("n_cases") < min_cases).alias("low_volume"),
                        (pl.col("cv") > 1).alias("cv_over_1"))
          .sort("drg"))
-    # RIV on the trimmed costs
-    group_mean = kept.join(stats.select("drg", "_plain_mean"), on="drg")["_plain_mean"].to_numpy()
-    sst = float(((y - y.mean()) ** 2).sum())
-    ssw = float(((y - group_mean) ** 2).sum())
-    riv = 1.0 - ssw / sst if sst > 0 else float("nan")
+    y = kept["total_cost"].to_numpy()
+    riv = _riv(y, kept.join(stats.select("drg", "_plain_mean"), on="drg")["_plain_mean"].to_numpy())
+    riv_all = _riv(d["total_cost"].to_numpy(), d.join(every.select("drg", "mean_cost_all"), on="drg")
+                   ["mean_cost_all"].to_numpy())
     rate = None
     if budget is not None:
-        rate = (budget / fund_ratio) / float((t["n_cases"] * t["rw"]).sum())
-    flags = pl.concat_str([pl.when(pl.col("cv_over_1")).then(pl.lit("unstable_group")).otherwise(pl.lit(""))])
+        rate = (budget / fund_ratio) / float((t["n_cases"] * t["rw"].fill_null(0)).sum())
+    flags = pl.when(pl.col("cv_over_1")).then(pl.lit("unstable_group")).otherwise(pl.lit(""))
+    has_los = d["los"].is_not_null().any()
+    extra = ["n_cases", "n_kept", "n_trimmed", pl.col("mean_cost_all").round(2), pl.col("cv").round(4),
+             pl.col("cv_all").round(4), "low_volume", "cv_over_1"]
+    if has_los:
+        extra += [pl.col("los_mean").round(2), "los_median", pl.col("los_cv").round(4)]
     table = t.select(
         "drg", pl.col("drg_name").fill_null(""), pl.lit("rw").alias("basis"), pl.col("rw").round(6),
         pl.lit("").alias("hospital_level"), pl.lit("").alias("insurance_type"),
@@ -154,6 +226,24 @@ def calibrate(history: Any, *, trim: str = "iqr", years: dict[int, float] | None
         pl.lit(None, dtype=pl.Float64).alias("high_outlier_threshold"),
         pl.col("mean").round(2).alias("mean_cost"), pl.lit(None, dtype=pl.Float64).alias("case_volume_cap"),
         pl.lit("").alias("group_type_zh"), flags.alias("flags"), pl.lit("calibrated by drgkit").alias("remark_zh"),
-        "n_cases", "n_trimmed", pl.col("cv").round(4), "low_volume", "cv_over_1",
+        *extra,
     )
-    return Calibration(table, riv, big_m, rate, n_all, kept.height)
+    if reference:
+        table = _compare(table, reference)
+    return Calibration(table, riv, riv_all, big_m, rate, n_all, d.height, kept.height, excluded, trim, years,
+                       reference)
+
+
+def _compare(table: pl.DataFrame, reference: str) -> pl.DataFrame:
+    """``reference_rw`` (the scheme's or table's weight of each group) and ``rw_vs_reference`` (calibrated ÷
+    reference) beside the calibrated RW."""
+    from .tables import TableError, load_table
+
+    try:
+        ref = load_table(reference).df
+    except TableError as exc:
+        raise CalibrationError(f"--reference: {exc}") from None
+    ref = (ref.filter(pl.col("rw").is_not_null()).group_by("drg", maintain_order=True)
+           .agg(pl.col("rw").first().alias("reference_rw")))
+    return (table.join(ref, on="drg", how="left", maintain_order="left")
+            .with_columns((pl.col("rw") / pl.col("reference_rw")).round(4).alias("rw_vs_reference")))
