@@ -183,7 +183,7 @@ def test_missing_file_is_one_line_exit_2(tmp_path: Path) -> None:
     result = invoke("group", tmp_path / "missing.csv", "-o", tmp_path / "x.parquet")
     one_error_line(result, "missing.csv", "not found")
     result = invoke("group", tmp_path, "-o", tmp_path / "x.parquet")
-    one_error_line(result, "directory")
+    one_error_line(result, "no .parquet files")  # a folder is read as a Parquet dataset
 
 
 def test_garbage_input_is_one_line_exit_2(tmp_path: Path) -> None:

@@ -85,7 +85,9 @@ def group(data: Any, scheme: str = DEFAULT_SCHEME, *, mapping: Mapping[str, str]
           allow_unmapped: bool = False) -> Any:
     """Group discharge abstracts; one output row per input row, in input order.
 
-    ``data`` is a pyarrow Table, polars or pandas DataFrame (returned as the same type) or a file path.
+    ``data`` is a pyarrow Table, polars or pandas DataFrame (returned as the same type) or a file path; a
+    polars LazyFrame or an Arrow RecordBatchReader is grouped batch by batch and comes back as one (lazily:
+    the work happens as the result is collected or read; see :mod:`drgkit.stream`).
     Columns may use canonical names or the Chinese labels / interface codes of the settlement list;
     ``mapping`` renames anything else (``{"my_dx_col": "dx"}``).  The input's columns come back under their
     own names and in their own order (``canonical=True``: canonical names), numbers typed, then the result
@@ -99,6 +101,13 @@ def group(data: Any, scheme: str = DEFAULT_SCHEME, *, mapping: Mapping[str, str]
     from .io.output import input_shaped
     from .io.read import canonicalize_with_plan, open_cases
 
+    streamed = type(data).__name__ == "LazyFrame" and type(data).__module__.startswith("polars")
+    if streamed or isinstance(data, pa.RecordBatchReader):
+        from . import stream
+
+        kwargs = {"mapping": mapping, "options": options, "threads": threads, "canonical": canonical,
+                  "allow_unmapped": allow_unmapped}
+        return stream.group_lazy(data, scheme, **kwargs) if streamed else stream.group_reader(data, scheme, **kwargs)
     if isinstance(data, (str, Path)):
         source = open_cases(data, mapping=mapping, allow_unmapped=allow_unmapped, batch_size=1 << 62)
         tables = list(source.batches())

@@ -252,13 +252,7 @@ def group(
                 return group_canonical(batch, compiled, options, batch_threads, explain=explain_rows)
             label = compiled.id
         language = resolve(lang)
-        source = open_cases(input, mapping=mapping, sheet=_sheet(sheet), header_row=header_row,
-                            diagnoses=diagnoses, procedures=procedures, allow_unmapped=allow_unmapped,
-                            batch_size=batch_size)
-        if not quiet:
-            _report_mapping(source, language)
-        batches = prefetch(source.batches())
-        total = source.total_rows
+        pairs = _dataset_pairs(input, output) if input.is_dir() else [(input, output)]
         pricing = None
         if price_table:
             from functools import partial
@@ -289,7 +283,7 @@ def group(
         progress = Progress(TextColumn("grouping"), BarColumn(), TextColumn("{task.completed:,} rows"),
                             TimeRemainingColumn(), console=err_console, disable=not show, transient=True)
 
-        def process(batch):
+        def process(batch, source):
             result = group_batch(batch)
             if edits:
                 from .monitor.edits import validate_canonical
@@ -300,22 +294,47 @@ def group(
                 result = pricing(result)
             return result if canonical else input_shaped(result, source.plan)
 
-        def results():
-            task = progress.add_task("group", total=total)
+        def results(source):
+            task = progress.add_task("group", total=source.total_rows)
             # output keeps input order
-            for result in ordered_map(process, batches, workers=workers):
+            for result in ordered_map(lambda batch: process(batch, source), prefetch(source.batches()),
+                                      workers=workers):
                 if not quiet:
                     _tally(result, counts, drgs, reasons)
                 progress.update(task, advance=result.num_rows)
                 yield result
 
+        rows = 0
         with progress:
-            rows = _write_stream(output, results(), f"{input}: no rows could be read",
-                                 workbook=not scheme.startswith("dip:"))
+            for k, (file_in, file_out) in enumerate(pairs):  # a dataset: each file into its mirror, in order
+                source = open_cases(file_in, mapping=mapping, sheet=_sheet(sheet), header_row=header_row,
+                                    diagnoses=diagnoses, procedures=procedures, allow_unmapped=allow_unmapped,
+                                    batch_size=batch_size)
+                if not quiet and k == 0:
+                    _report_mapping(source, language)
+                file_out.parent.mkdir(parents=True, exist_ok=True)
+                rows += _write_stream(file_out, results(source), f"{file_in}: no rows could be read",
+                                      workbook=not scheme.startswith("dip:"))
         if not quiet:
             _summary(counts, drgs, rows, time.perf_counter() - start, label, reasons, language)
 
     _run(work)
+
+
+def _dataset_pairs(folder: Path, output: Path) -> list[tuple[Path, Path]]:
+    """(input file, output file) for every Parquet file of a (hive-partitioned) dataset folder, the output
+    mirroring the input's layout under ``output`` (``year=2024/part-0.parquet`` → ``OUT/year=2024/…``)."""
+    files = sorted(p for p in folder.rglob("*.parquet")
+                   if not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts))
+    if not files:
+        raise CliError(f"{folder}: a folder with no .parquet files (a dataset is a folder of Parquet files)")
+    if output.exists() and not output.is_dir():
+        raise CliError(f"{output}: is a file; the output of a dataset folder is a folder")
+    if output.suffix.lower() in (".parquet", ".csv", ".xlsx", ".xls", ".tsv", ".txt"):
+        raise CliError(f"{output}: the output of a dataset folder is a folder (the same partitions), not a file")
+    if output.resolve() == folder.resolve() or folder.resolve() in output.resolve().parents:
+        raise CliError(f"{output}: inside the input dataset; write the grouped dataset elsewhere")
+    return [(f, output / f.relative_to(folder)) for f in files]
 
 
 @app.command()
