@@ -183,3 +183,25 @@ def test_catalogue_ids_cannot_break_the_manifest_and_rewrites_are_whole(planted,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cat"]
     assert dip.load_catalogue(folder).groups.height == planted.groups.height
     planted.info["id"] = saved_id
+
+
+def test_groups_are_named_from_the_dictionaries_and_a_catalogues_own_names_win(planted, tmp_path):
+    """病种名称: the diagnosis subcategory's name, then the procedures' (or 保守治疗); a comprehensive group: its
+    category (named by its unspecified .9 subcategory) and tier. Names written by hand in groups.csv win."""
+    names = dict(zip(planted.groups["group"], planted.groups["name"]))
+    assert names["I21.0"] == "前壁急性透壁性心肌梗死：保守治疗"
+    assert names["I21.0:36.0601+00.2400"] == "前壁急性透壁性心肌梗死：冠状动脉药物涂层支架置入术+冠状血管的血管内显像"
+    assert names["K35.3:47.0100"] == "急性阑尾炎伴局限性腹膜炎：腹腔镜下阑尾切除术"
+    assert names["J18:diagnostic"] == "肺炎：诊断性操作" and names["I21:surgery"] == "急性心肌梗死：相关手术"
+    out = dip.group(planted_history().head(3), planted)
+    assert out["dip_group_name"].to_list() == [names[g] for g in out["dip_group"].to_list()]
+    folder = tmp_path / "cat"
+    planted.write(folder)
+    groups = pl.read_csv(folder / "groups.csv", infer_schema_length=0)
+    assert groups["name"].to_list() == planted.groups["name"].to_list()  # written with the catalogue
+    groups.with_columns(pl.when(pl.col("group") == "I21.0").then(pl.lit("急性心梗（内科）"))
+                        .otherwise(pl.col("name")).alias("name")).write_csv(folder / "groups.csv")
+    edited = dip.load_catalogue(folder)
+    assert dict(zip(edited.groups["group"], edited.groups["name"]))["I21.0"] == "急性心梗（内科）"
+    groups.drop("name").write_csv(folder / "groups.csv")  # a catalogue written before names existed
+    assert dip.load_catalogue(folder).groups["name"].to_list() == planted.groups["name"].to_list()

@@ -9,7 +9,7 @@ from __future__ import annotations
 DRG_COLUMNS = ("status", "reason", "warnings", "mdc", "adrg", "drg", "drg_name", "cc_level", "cc_code",
                "scheme", "scheme_checksum")
 #: ``group`` with a DIP catalogue.
-DIP_COLUMNS = ("status", "reason", "warnings", "dip_group", "dip_kind", "dip_tier", "aux_subtype",
+DIP_COLUMNS = ("status", "reason", "warnings", "dip_group", "dip_group_name", "dip_kind", "dip_tier", "aux_subtype",
                "aux_coefficient", "score", "dip_catalogue")
 #: ``pay`` / ``group --price``.
 PRICE_COLUMNS = ("pay_table", "pay_level", "pay_insurance", "rw", "base_rate", "level_coefficient",

@@ -28,6 +28,7 @@ from ..payment.tables import normalize_level
 from .catalogue import AUX_SCHEMA, DEFAULTS, GROUP_SCHEMA, LEVEL_SCHEMA, Catalogue, DipError, validate
 from .features import TIERS, TIERS_ZH, default_cci_table, features, subtypes
 from .grouper import assign
+from .names import group_names
 
 
 def parse_years(text: str | None) -> dict[int, float]:
@@ -227,6 +228,8 @@ def build(history: Any, *, threshold: int | None = None, coverage: float | None 
         prim = pl.lit(False)
     g = g.with_columns(pl.when(prim).then(pl.lit("primary_care")).otherwise(pl.col("kind")).alias("kind"),
                        pl.col("tier").replace_strict(dict(zip(TIERS, TIERS_ZH)), default="").alias("tier_zh"))
+    g = g.with_columns(pl.lit(None, pl.Utf8).alias("name"))
+    g = g.with_columns(group_names(g))  # 病种名称 from the codes' dictionary names
     out_groups = g.select([pl.col(k).cast(t) if k != "mean_cost" else pl.col("m").cast(t).alias("mean_cost")
                            for k, t in GROUP_SCHEMA.items()]).with_columns(
         pl.col("score").round(4), pl.col("mean_cost").round(2), pl.col("cv").round(4), pl.col("mean_los").round(2),

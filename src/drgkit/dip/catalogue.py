@@ -28,6 +28,7 @@ import polars as pl
 from ..errors import DrgkitError
 from ..tomlutil import read_toml, toml_value
 from .features import TIERS, default_cci_table
+from .names import group_names
 
 KINDS = ("core", "primary_care", "comprehensive")
 
@@ -150,7 +151,7 @@ class Catalogue:
 GROUP_SCHEMA = {"group": pl.Utf8, "kind": pl.Utf8, "dx4": pl.Utf8, "main_px": pl.Utf8, "related_px": pl.Utf8,
                 "category": pl.Utf8, "tier": pl.Utf8, "tier_zh": pl.Utf8, "score": pl.Float64,
                 "n_cases": pl.Int64, "n_trimmed": pl.Int64, "mean_cost": pl.Float64, "cv": pl.Float64,
-                "mean_los": pl.Float64, "level1_share": pl.Float64}
+                "mean_los": pl.Float64, "level1_share": pl.Float64, "name": pl.Utf8}
 LEVEL_SCHEMA = {"hospital_level": pl.Utf8, "n_cases": pl.Int64, "mean_cost": pl.Float64, "coefficient": pl.Float64}
 AUX_SCHEMA = {"group": pl.Utf8, "dimension": pl.Utf8, "subtype": pl.Utf8, "n_cases": pl.Int64,
               "mean_cost": pl.Float64, "coefficient": pl.Float64, "cv_group": pl.Float64,
@@ -201,6 +202,7 @@ def load_catalogue(folder: str | Path | Catalogue) -> Catalogue:
     params["years"] = {int(y): float(w) for y, w in params.get("years", {}).items()}
     info = {k: v for k, v in manifest.items() if k != "parameters"}
     groups = _read(folder / "groups.csv", GROUP_SCHEMA, ("group", "kind", "score"))
+    groups = groups.with_columns(group_names(groups))  # the catalogue's own names, else built from the codes
     levels = _read(folder / "levels.csv", LEVEL_SCHEMA, ("hospital_level", "coefficient"))
     aux = _read(folder / "aux.csv", AUX_SCHEMA, ("group", "dimension", "subtype", "coefficient"))
     excl = (_read(folder / "px_exclusions.csv", {"prefix": pl.Utf8, "note": pl.Utf8}, ("prefix",))

@@ -171,6 +171,7 @@ def outcome(feat: Features, cat: Catalogue) -> dict[str, pa.Array]:
         "reason": res["reason"].to_arrow(),
         "warnings": w,
         "dip_group": looked["group"].to_arrow(),
+        "dip_group_name": looked["name"].to_arrow(),
         "dip_kind": looked["kind"].to_arrow(),
         "dip_tier": looked.select(pl.when(pl.col("kind") == "comprehensive").then(pl.col("tier"))
                                   .otherwise(None))["tier"].to_arrow(),
@@ -188,6 +189,7 @@ def group(data: Any, catalogue: str | Catalogue, *, mapping: Mapping[str, str] |
     """Group discharge abstracts into a DIP catalogue; one output row per input row, same type as the input.
 
     Result columns: ``status`` (ok / ungroupable / invalid), ``reason``, ``warnings``, ``dip_group``,
+    ``dip_group_name`` (病种名称, see :mod:`drgkit.dip.names`),
     ``dip_kind`` (core / primary_care / comprehensive), ``dip_tier``, ``aux_subtype``, ``aux_coefficient``,
     ``score`` (the group's catalogue score), ``dip_catalogue``.
     """
