@@ -1,7 +1,11 @@
 """End-to-end Parquet → Parquet grouping against the pyarrow I/O floor, and peak memory vs input size.
 
     python benchmarks/bench_end_to_end.py [--rows 5000000] [--rss 1000000,10000000] [--repeat 3]
-        [--workdir /tmp/drgkit-bench]
+        [--workdir /tmp/drgkit-bench] [--input realistic|synth] [--format parquet|csv]
+
+--input realistic (the default) times the wide settlement-list export of benchmarks/realistic.py, every row a
+fresh combination of real codes; synth the `drgkit synth` cases. --format csv times CSV → Parquet (the floor
+then reads the CSV with pyarrow's streaming reader).
 
 (a) `drgkit group` on an N-row synthetic Parquet file, and in the same run the floor: pyarrow reading that
     file batch by batch and writing a table of the output's shape (same columns and types, values of the same
@@ -49,17 +53,62 @@ def _template_values(template: pa.Table, name: str, k: int) -> pa.Array:
     return col.slice(0, k).combine_chunks()
 
 
+def _batches(src: Path, batch: int):
+    if src.suffix == ".csv":
+        import pyarrow.csv as pacsv
+
+        yield from pacsv.open_csv(src, read_options=pacsv.ReadOptions(block_size=1 << 24))
+    else:
+        yield from pq.ParquetFile(src).iter_batches(batch_size=batch)
+
+
+def _schema(src: Path) -> pa.Schema:
+    if src.suffix == ".csv":
+        import pyarrow.csv as pacsv
+
+        return pacsv.open_csv(src).schema
+    return pq.ParquetFile(src).schema_arrow
+
+
+def make_input(work: Path, rows: int, kind: str, fmt: str) -> Path:
+    """The benchmark input (made once per size, kind and format)."""
+    if kind == "synth":
+        src = work / f"cases-{rows}.parquet"
+        synth(src, rows)
+        if fmt == "csv":
+            csv = src.with_suffix(".csv")
+            if not csv.exists():
+                import pyarrow.csv as pacsv
+
+                table = pq.read_table(src)
+                table = table.select([n for n in table.column_names
+                                      if not pa.types.is_list(table.schema.field(n).type)]) \
+                    .append_column("dx", pa.compute.binary_join(table.column("dx"), "|")) \
+                    .append_column("px", pa.compute.binary_join(table.column("px"), "|"))
+                pacsv.write_csv(table, csv)
+            return csv
+        return src
+    sys.path.insert(0, str(Path(__file__).parent))
+    from realistic import write
+
+    base = work / f"realistic-{rows}"
+    parquet, csv = base.with_suffix(".parquet"), base.with_suffix(".csv")
+    if not (parquet.exists() and pq.ParquetFile(parquet).metadata.num_rows == rows and csv.exists()):
+        write(rows, base)
+    return csv if fmt == "csv" else parquet
+
+
 def floor(src: Path, dst: Path, template: pa.Table, batch: int) -> float:
     """Read the input in batches and write a table of the output's shape: the output's columns with its
     types, in its order. Input columns of the same type are written as read; the others (result columns,
     and dx / px, which the output holds as lists of codes) take values from the output's first row group,
     so nothing is computed."""
-    source = pq.ParquetFile(src).schema_arrow
+    source = _schema(src)
     as_read = {n for n in template.column_names if n in source.names and source.field(n).type ==
                template.schema.field(n).type}
     t = time.perf_counter()
     writer = None
-    for rb in pq.ParquetFile(src).iter_batches(batch_size=batch):
+    for rb in _batches(src, batch):
         k = rb.num_rows
         table = pa.table({n: rb.column(n) if n in as_read else _template_values(template, n, k)
                           for n in template.column_names})
@@ -77,11 +126,13 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=125_000)
     ap.add_argument("--repeat", type=int, default=3, help="alternating runs of drgkit and the floor")
     ap.add_argument("--workdir", default="/tmp/drgkit-bench")
+    ap.add_argument("--input", choices=("realistic", "synth"), default="realistic")
+    ap.add_argument("--format", choices=("parquet", "csv"), default="parquet")
     args = ap.parse_args()
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
-    src = work / f"cases-{args.rows}.parquet"
-    synth(src, args.rows)
+    src = make_input(work, args.rows, args.input, args.format)
+    print(f"input: {src} ({args.input}, {args.format})")
     warm = work / "warm.parquet"
     synth(warm, 10_000)
     run_group(warm, work / "warm-out.parquet", args.batch)  # numba / scheme caches
@@ -102,8 +153,7 @@ def main() -> None:
     sizes = [int(s) for s in args.rss.split(",") if s]
     peaks = []
     for n in sizes:
-        path = work / f"cases-{n}.parquet"
-        synth(path, n)
+        path = make_input(work, n, args.input, args.format)
         seconds, peak = run_group(path, work / f"rss-{n}.parquet", args.batch)
         peaks.append(peak)
         print(f"(d) {n:,} rows: {seconds:.1f} s, peak RSS {peak / 1024:.0f} MB")

@@ -1,6 +1,7 @@
 """CPU seconds per million rows of each per-batch stage of `drgkit group`, on one thread.
 
     python benchmarks/bench_stages.py [--rows 1000000] [--batch 125000] [--repeat 3] [--workdir /tmp/drgkit-bench]
+        [--input realistic|synth]
 
 Stages as `drgkit group` runs them on a Parquet file: read (pyarrow, one thread, the columns `iter_case_batches`
 reads dictionary-encoded read so), canonicalize (column mapping, dx/px code lists), prepare (typing, code
@@ -19,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_end_to_end import synth
+from bench_end_to_end import make_input
 
 from drgkit.grouping.batch import attach, encode, outcome_columns, run_kernel
 from drgkit.io import prepare
@@ -68,11 +69,11 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--scheme", default="chs-drg-1.1")
     ap.add_argument("--workdir", default="/tmp/drgkit-bench")
+    ap.add_argument("--input", choices=("realistic", "synth"), default="realistic")
     args = ap.parse_args()
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
-    src = work / f"cases-{args.rows}.parquet"
-    synth(src, args.rows)
+    src = make_input(work, args.rows, args.input, "parquet")
     scheme = load_compiled(args.scheme)
     import numba
 
