@@ -56,12 +56,16 @@ def generate(rows: int, seed: int = 7) -> pa.Table:
     own = np.round(total * rng.uniform(0, 0.1, rows), 2)
     copay = np.round((total - own) * rng.uniform(0.05, 0.3, rows), 2)
     ids = np.arange(rows)
+
+    def tagged(prefix: str, values: np.ndarray) -> pa.Array:
+        return pc.binary_join_element_wise(prefix, pa.array(values).cast(pa.string()), "")
+
     return pa.table({
-        "结算ID": pc.binary_join_element_wise("S", pa.array(ids).cast(pa.string()), ""),
-        "人员编号": pc.binary_join_element_wise("P", pa.array(rng.integers(0, rows // 2 + 1, rows)).cast(pa.string()), ""),
-        "定点医药机构代码": pc.binary_join_element_wise("H", pa.array(rng.integers(1, 400, rows)).cast(pa.string()), ""),
+        "结算ID": tagged("S", ids),
+        "人员编号": tagged("P", rng.integers(0, rows // 2 + 1, rows)),
+        "定点医药机构代码": tagged("H", rng.integers(1, 400, rows)),
         "入院科别": pa.array(rng.integers(1, 40, rows)).cast(pa.string()),
-        "主诊医师代码": pc.binary_join_element_wise("D", pa.array(rng.integers(1, 20_000, rows)).cast(pa.string()), ""),
+        "主诊医师代码": tagged("D", rng.integers(1, 20_000, rows)),
         "性别": pa.array(rng.integers(1, 3, rows)).cast(pa.string()),
         "年龄": pa.array(age),
         "住院天数": pa.array(los),
