@@ -58,7 +58,9 @@ def as_polars(data: object) -> pl.DataFrame:
     if isinstance(data, pl.DataFrame):
         return data
     if isinstance(data, pa.Table):
-        return pl.from_arrow(data)
+        frame = pl.from_arrow(data)
+        assert isinstance(frame, pl.DataFrame)  # a Table gives a DataFrame (a single Array would give a Series)
+        return frame
     return pl.from_pandas(data)
 
 

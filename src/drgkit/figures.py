@@ -79,7 +79,7 @@ def point_labels(ax, xs, ys, names, fontsize: int = 7) -> None:
     ax.autoscale_view()
     fig.tight_layout()  # fix the axes' limits and size first: the boxes below are in display coordinates
     renderer = fig.canvas.get_renderer()
-    placed = []
+    placed: list = []
     for name, x, y in sorted(((n, x, y) for n, x, y in zip(names, xs, ys) if x is not None and y is not None),
                              key=lambda p: -p[2]):
         text = ax.annotate(name, (x, y), xytext=(4, 0), textcoords="offset points", fontsize=fontsize,

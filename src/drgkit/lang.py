@@ -8,6 +8,7 @@ argument every caller passes on.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import re
 from functools import lru_cache
@@ -32,8 +33,8 @@ def resolve(lang: str | None) -> str:
 
 @lru_cache(maxsize=1)
 def _catalogue() -> dict[str, dict[str, str]]:
-    with resources.files("drgkit").joinpath("ui_words.csv").open(encoding="utf-8", newline="") as f:
-        return {row["key"]: {"zh": row["zh"], "en": row["en"]} for row in csv.DictReader(f)}
+    text = resources.files("drgkit").joinpath("ui_words.csv").read_text(encoding="utf-8")
+    return {row["key"]: {"zh": row["zh"], "en": row["en"]} for row in csv.DictReader(io.StringIO(text))}
 
 
 def say(key: str, lang: str, **values: object) -> str:

@@ -166,16 +166,16 @@ def _missing(value) -> bool:
 
 def wan(yuan: float | None, decimals: int = 2) -> str:
     """Yuan as 万元 text: 12,345,678.9 → ``1,234.57``."""
-    return "" if _missing(yuan) else f"{yuan / 1e4:,.{decimals}f}"
+    return "" if yuan is None or _missing(yuan) else f"{yuan / 1e4:,.{decimals}f}"
 
 
 def integer(value: float | None) -> str:
-    return "" if _missing(value) else f"{round(value):,}"
+    return "" if value is None or _missing(value) else f"{round(value):,}"
 
 
 def percent(share: float | None, decimals: int = 1) -> str:
     """A share 0–1 as percent text: 0.9784 → ``97.8%``."""
-    return "" if _missing(share) else f"{100 * share:.{decimals}f}%"
+    return "" if share is None or _missing(share) else f"{100 * share:.{decimals}f}%"
 
 
 def fmt(name: str, value, lang: str = "zh") -> str:

@@ -113,7 +113,7 @@ def rebuild_lists(template: pa.Array, values: pa.Array) -> pa.ListArray:
 
 def _canonical_case(code: str) -> str:
     """Upper-case letters except the lower-case extension 'x'; the first character keeps a capital."""
-    parts = []
+    parts: list[str] = []
     for part in code.split("+"):  # dagger/asterisk pairs such as A01.000x005+J17.0*
         if not part:
             parts.append(part)

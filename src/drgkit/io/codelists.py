@@ -128,7 +128,7 @@ def _text_lists(text: pa.Array, keep_principal_slot: bool, scan: _Scan | None = 
     if not blank.any():
         return _list_array(offsets, pieces)
     keep = ~blank
-    kept = _running_count(keep)
+    kept: np.ndarray | None = _running_count(keep)
     if keep_principal_slot:
         # a blank first piece stays (it is "" after trimming) when the row has other codes
         slot = _head_blank(offsets, blank) & (kept[offsets[1:]] > kept[offsets[:-1]])

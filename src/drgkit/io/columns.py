@@ -12,6 +12,7 @@ procedure codes often arrive spread over numbered columns (其他诊断编码1�
 from __future__ import annotations
 
 import csv
+import io
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -44,8 +45,8 @@ _LONG_FIELDS = ("long_dx_code", "long_dx_flag", "long_px_code", "long_px_flag")
 
 
 def _vocab_rows(name: str) -> list[dict[str, str]]:
-    with resources.files("drgkit.io").joinpath("vocab", name).open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
+    text = resources.files("drgkit.io").joinpath("vocab", name).read_text(encoding="utf-8")
+    return list(csv.DictReader(io.StringIO(text)))
 
 
 @dataclass(frozen=True)
@@ -275,7 +276,7 @@ def plan_headers(headers: Iterable[str], mapping: Mapping[str, str] | None = Non
     plan = HeaderPlan(headers=headers)
     parts: list[CodePart] = []
     for source, target in (mapping or {}).items():
-        header = source if source in position else by_key.get(normalize_header(source))
+        header: str | None = source if source in position else by_key.get(normalize_header(source))
         if header is None:
             raise KeyError(source)
         plan.user_mapped.add(header)
@@ -361,9 +362,9 @@ def find_header(headers: Iterable[str], aliases: Iterable[str]) -> str | None:
     for header in headers:
         by_key.setdefault(normalize_header(header), header)
     for alias in aliases:
-        header = by_key.get(normalize_header(alias))
-        if header is not None:
-            return header
+        found = by_key.get(normalize_header(alias))
+        if found is not None:
+            return found
     return None
 
 

@@ -225,7 +225,7 @@ class _Xlsx:
             if _local(element.tag) == "sheet":
                 rid = next((v for k, v in element.attrib.items() if _local(k) == "id"), None)
                 if rid in rels and rels[rid][1] in names:
-                    self.sheets[element.get("name")] = (element.get("state"), rels[rid][1])
+                    self.sheets[element.get("name", "")] = (element.get("state"), rels[rid][1])
         self.shared_part = next((t for typ, t in rels.values() if typ.endswith("/sharedStrings")), None)
         self._shared: list[str] = []
         self._shared_iter: Iterator[str] | None = None
@@ -236,11 +236,11 @@ class _Xlsx:
             root = fromstring(self.zip.read(part))
         except KeyError:
             return {}
-        out = {}
+        out: dict[str, tuple[str, str]] = {}
         for rel in root:
             target = rel.get("Target", "")
             target = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(base, target))
-            out[rel.get("Id")] = (rel.get("Type", ""), target)
+            out[rel.get("Id", "")] = (rel.get("Type", ""), target)
         return out
 
     def shared(self, index: int) -> str:

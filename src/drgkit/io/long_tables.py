@@ -35,7 +35,7 @@ def long_codes(path: PathLike, kind: str, case_ids: pa.ChunkedArray | pa.Array,
         raise InputError(f"{path}: {what} table has no stay key column (setl_id, mdtrt_id, 结算ID, 就诊ID or case_id)")
     if code is None:
         raise InputError(f"{path}: {what} table has no code column (expected one of {', '.join(LONG_CODE_ALIASES[kind])})")
-    frame = pl.from_arrow(pa.table({
+    frame = pl.DataFrame(pa.table({
         "key": plain_strings(long.column(key).combine_chunks()),
         "code": plain_strings(long.column(code).combine_chunks()),
         "flag": plain_strings(long.column(flag).combine_chunks()) if flag else pa.nulls(long.num_rows, pa.string()),
@@ -73,6 +73,6 @@ def long_codes(path: PathLike, kind: str, case_ids: pa.ChunkedArray | pa.Array,
                .group_by("key", maintain_order=True).agg(pl.col("code")))
     if isinstance(case_ids, pa.ChunkedArray):
         case_ids = case_ids.combine_chunks()
-    stays = pl.from_arrow(pa.table({"key": plain_strings(case_ids)}))
+    stays = pl.DataFrame(pa.table({"key": plain_strings(case_ids)}))
     joined = stays.join(grouped, on="key", how="left", maintain_order="left")
     return code_lists(joined.get_column("code").to_arrow(), keep_principal_slot=True), note

@@ -7,6 +7,7 @@ per row.  The word lists are data (``io/vocab/*.csv``).
 from __future__ import annotations
 
 import csv
+import io
 import re
 import unicodedata
 from functools import cache
@@ -23,8 +24,8 @@ def clean(value: str) -> str:
 @cache
 def vocabulary(name: str) -> dict[str, str]:
     """``io/vocab/<name>.csv`` as {cleaned value: meaning}."""
-    with resources.files("drgkit.io").joinpath("vocab", f"{name}.csv").open(encoding="utf-8", newline="") as f:
-        rows = list(csv.reader(f))
+    text = resources.files("drgkit.io").joinpath("vocab", f"{name}.csv").read_text(encoding="utf-8")
+    rows = list(csv.reader(io.StringIO(text)))
     return {clean(value): meaning for value, meaning in rows[1:]}
 
 
@@ -113,7 +114,7 @@ def strip_unit(field: str, values: list[str | None]) -> list[str | None]:
     if unit is None:
         return values
     pattern = re.compile(rf"^({_SIGNED})(?:{unit})$")
-    out = []
+    out: list[str | None] = []
     for value in values:
         if value is None:
             out.append(None)
@@ -136,7 +137,7 @@ MONEY_NAMED = MONEY.replace("(", "(?P<n>", 1)
 def amounts(values: list[str | None]) -> list[str | None]:
     """Amounts as written (``12,345.60``, ``12345.60元``, ``￥12345.6``, full-width digits) as plain numbers;
     others unchanged (for the number parser to report)."""
-    out = []
+    out: list[str | None] = []
     for value in values:
         if value is None:
             out.append(None)

@@ -368,14 +368,14 @@ def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, 
     patient = np.where(priced, share * cost, np.nan)
     # reasons: one string per reason code, DRG-specific ones formatted for their rows only
     # no reason (normal cases, most rows) is null: a masked take copies only the rows that have one
-    quiet = np.array([not why for why in reasons] + [True], dtype=bool)  # [-1] → the last entry: no reason
+    quiet = np.array([not text for text in reasons] + [True], dtype=bool)  # [-1] → the last entry: no reason
     silent = quiet[rcode]
     index = np.where(silent, 0, rcode).astype(np.int64)
     values = [pa.array(reasons or [""], type=pa.string())]
-    for i, why in enumerate(reasons):
-        if "{drg}" in why:  # formatted for its rows only, appended to the labels
+    for i, text in enumerate(reasons):
+        if "{drg}" in text:  # formatted for its rows only, appended to the labels
             rows = np.flatnonzero(rcode == i)
-            before, after = why.split("{drg}")
+            before, after = text.split("{drg}")
             index[rows] = sum(len(v) for v in values) + np.arange(len(rows))
             values.append(pc.binary_join_element_wise(before, drg_arrow.take(pa.array(rows)), after, ""))
     reason_arr = pa.concat_arrays(values).take(pa.array(index, mask=silent))

@@ -9,6 +9,7 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -82,7 +83,7 @@ def _manifest() -> dict[str, TableInfo]:
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     out = {}
     for t in data.get("table", []):
-        kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in t.items() if k != "rate"}
+        kw: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in t.items() if k != "rate"}
         kw["rates"] = tuple(t.get("rate", []))
         kw["path"] = tables_dir() / f"{t['id']}.csv"
         out[t["id"]] = TableInfo(**kw)
@@ -222,6 +223,7 @@ def _scheme_weights_table(scheme_id: str) -> PaymentTable | None:
 def _shipped_table(table: str, strict: bool) -> PaymentTable:
     """A shipped table, parsed once per process (package data does not change while it runs)."""
     info = table_info(table)
+    assert info.path is not None  # every shipped table has its file
     df, notes = _parse(_read_csv(info.path), info.id, strict=strict)
     return PaymentTable(info, df, tuple(notes))
 

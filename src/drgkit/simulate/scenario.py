@@ -202,7 +202,7 @@ def _keys(where: str, data: dict, cls) -> None:
 
 
 def _num_map(where: str, v: Any, **kw) -> dict:
-    out = {}
+    out: dict[str, Any] = {}
     for k, x in _table(where, v).items():
         out[str(k)] = _num(f"{where}.{k}", x, **kw)
     return out
@@ -211,7 +211,7 @@ def _num_map(where: str, v: Any, **kw) -> dict:
 def _sharing(data: dict, where: str, base: Sharing | None = None) -> Sharing:
     data = dict(_table(where, data))
     _keys(where, data, Sharing)
-    out = {}
+    out: dict[str, Any] = {}
     for k in ("surplus_share", "surplus_share_above"):
         if k in data:
             out[k] = _num(f"{where}.{k}", data[k], lo=0, hi=1)
@@ -241,7 +241,7 @@ def _sharing(data: dict, where: str, base: Sharing | None = None) -> Sharing:
 def _settlement(data: dict) -> Settlement:
     data = dict(_table("settlement", data))
     _keys("settlement", data, Settlement)
-    out = {}
+    out: dict[str, Any] = {}
     if "method" in data:
         out["method"] = _choice("settlement.method", data["method"], METHODS)
     if "budget" in data:
