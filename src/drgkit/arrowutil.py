@@ -58,9 +58,7 @@ def as_polars(data: object) -> pl.DataFrame:
     if isinstance(data, pl.DataFrame):
         return data
     if isinstance(data, pa.Table):
-        frame = pl.from_arrow(data)
-        assert isinstance(frame, pl.DataFrame)  # a Table gives a DataFrame (a single Array would give a Series)
-        return frame
+        return polars_frame(data)
     return pl.from_pandas(data)
 
 
@@ -107,3 +105,12 @@ def drop_empty_strings(arr: pa.Array, keep: np.ndarray) -> pa.Array:
     new[:-1] = starts
     new[-1] = offsets[-1]
     return pa.StringArray.from_buffers(len(starts), pa.py_buffer(new), arr.buffers()[2])
+
+
+def polars_frame(table: pa.Table) -> pl.DataFrame:
+    """``pl.from_arrow`` of a Table, typed as the DataFrame it is (polars types its result as frame-or-series)."""
+    import polars as pl
+
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame

@@ -108,9 +108,10 @@ def _write_stream(output: Path, tables, empty_message: str, workbook: bool = Fal
             if writer is None:
                 writer = IncrementalWriter(output, table.schema, workbook=workbook)
                 background = BackgroundWriter(writer.write)
+            assert background is not None
             background.submit(table)
             rows += table.num_rows
-        if writer is None:
+        if writer is None or background is None:
             raise CliError(empty_message)
         background.close()
         writer.close()

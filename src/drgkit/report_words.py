@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 #: kinds of values and how they are shown
@@ -252,7 +253,7 @@ def glossary_md(names) -> list[str]:
     return [f"- **{zh}**（{en}）：{note}" for zh, en, note in glossary(names)]
 
 
-def terminal_table(title: str | None, rows: list[dict], names: list[str], width: int, lang: str = "zh",
+def terminal_table(title: str | None, rows: list[dict], names: Sequence[str], width: int, lang: str = "zh",
                    keep: tuple[str, ...] = (), hint: str = "--json"):
     """A terminal table of ``rows`` (dicts of canonical field → raw value) under the report labels of
     ``names``, formatted like the pages (万元, integers, percent) and fitted to ``width`` without cutting a

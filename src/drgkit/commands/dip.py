@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import pyarrow as pa
 import typer
@@ -74,7 +74,7 @@ def register(app: typer.Typer) -> None:
             if threshold is not None and coverage is not None:
                 raise CliError("give --threshold or --coverage, not both")
             t0 = time.perf_counter()
-            extra = {"scale": scale}
+            extra: dict[str, Any] = {"scale": scale}
             if benchmark:
                 extra.update(score_method="benchmark", benchmark_group=benchmark)
             cat = build(history, threshold=threshold, coverage=coverage, years=years, trim=trim,

@@ -61,7 +61,8 @@ def _policy(policy: Any, pv_initial: float):
     elif policy is not None:
         raise DipError("policy must be a TOML path or a dict")
     data.setdefault("point_value", pv_initial)
-    if isinstance(data.get("point_value"), float) and math.isnan(data["point_value"]):
+    value = data.get("point_value")
+    if isinstance(value, float) and math.isnan(value):
         data["point_value"] = pv_initial
     return load_policy(data)
 

@@ -260,8 +260,8 @@ def plan_headers(headers: Iterable[str], mapping: Mapping[str, str] | None = Non
     """
     headers = list(headers)
     by_key: dict[str, str] = {}
-    for header in headers:
-        by_key.setdefault(normalize_header(header), header)
+    for name in headers:
+        by_key.setdefault(normalize_header(name), name)
 
     # (priority, position) of the header currently holding each target name; lower wins.
     claims: dict[str, tuple[tuple[int, int], str]] = {}

@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -196,19 +197,21 @@ def text_layout(path: Path, header_row: int | None = None,
     return TextLayout(encoding, delimiter, index, _unique_names(header), skipped)
 
 
-def _invalid_row(layout: TextLayout):
+class _InvalidRow:
     """A row whose field count is wrong: a whitespace-only line (often the last) is not a row and is skipped;
     any other is an error that names its line, instead of Arrow's message without one."""
-    def handle(row) -> str:
+
+    def __init__(self, layout: TextLayout) -> None:
+        self.layout = layout
+        self.problem: str | None = None  # Arrow stops on "error"; the reader reports this (a raise would be lost)
+
+    def __call__(self, row: Any) -> str:
         if not row.text.strip():
             return "skip"
-        line = "" if row.number is None else f"line {row.number + layout.header_line}: "
-        handle.problem = (f"{line}{row.actual_columns} fields where the header has {row.expected_columns} "
-                          f"({row.text[:60]!r}); check the separators and quotes of that line")
-        return "error"  # Arrow stops; the reader reports handle.problem (an exception here would be lost)
-
-    handle.problem = None
-    return handle
+        line = "" if row.number is None else f"line {row.number + self.layout.header_line}: "
+        self.problem = (f"{line}{row.actual_columns} fields where the header has {row.expected_columns} "
+                        f"({row.text[:60]!r}); check the separators and quotes of that line")
+        return "error"
 
 
 def invalid_row_problem(parse_options) -> str | None:
@@ -227,7 +230,7 @@ def csv_options(layout: TextLayout, block_size: int | None = None):
     read_options = pacsv.ReadOptions(**read_kwargs)
     # Arrow skips a UTF-8 BOM itself, so utf-8-sig needs no transcoding.
     parse_options = pacsv.ParseOptions(delimiter=layout.delimiter, newlines_in_values=True,
-                                       invalid_row_handler=_invalid_row(layout))
+                                       invalid_row_handler=_InvalidRow(layout))
     convert_options = pacsv.ConvertOptions(
         column_types={name: pa.string() for name in names},
         strings_can_be_null=True,

@@ -293,7 +293,8 @@ class IncrementalWriter:
                 self._parquet.close()
             if self._csv is not None:
                 self._csv.close()
-                self._handle.close()
+                if self._handle is not None:
+                    self._handle.close()
             if self.suffix == ".xlsx":
                 table = pa.concat_tables(self._pending) if self._pending else self.schema.empty_table()
                 if self.workbook:

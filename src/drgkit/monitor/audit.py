@@ -34,6 +34,7 @@ from typing import Any
 
 import polars as pl
 
+from ..arrowutil import polars_frame
 from ..errors import DrgkitError
 
 #: signal → risky direction (+1: high is risky, -1: low is risky)
@@ -88,7 +89,7 @@ def _frame(data: Any) -> pl.DataFrame:
     canonical names and values."""
     from ..io.results import as_arrow, canonical_results
 
-    return pl.from_arrow(canonical_results(as_arrow(data), FIELDS))
+    return polars_frame(canonical_results(as_arrow(data), FIELDS))
 
 
 def _leaving_type(df: pl.DataFrame) -> pl.Expr:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from ..arrowutil import polars_frame
 from ..errors import DrgkitError
 
 TRIMS = ("iqr", "sd3", "pct5_95", "pct2_5_97_5", "none")
@@ -100,7 +101,7 @@ def _frame(history: Any) -> pl.DataFrame:
     out = canonical_results(table, FIELDS)
     if "year" in table.column_names and "year" not in out.column_names:
         out = out.append_column("year", table.column("year"))
-    return pl.from_arrow(out)
+    return polars_frame(out)
 
 
 def _riv(y: np.ndarray, group_mean: np.ndarray) -> float:
@@ -164,7 +165,7 @@ def calibrate(history: Any, *, trim: str = "iqr", years: dict[int, float] | None
                ("no_positive_cost", ~(pl.col("total_cost").is_finite() & (pl.col("total_cost") > 0)).fill_null(True))]
     if years:
         reasons += [("no_year", pl.col("year").is_null()), ("outside_years", ~pl.col("year").is_in(list(years)))]
-    why = pl.when(reasons[0][1]).then(pl.lit(reasons[0][0]))
+    why: Any = pl.when(reasons[0][1]).then(pl.lit(reasons[0][0]))
     for name, cond in reasons[1:]:
         why = why.when(cond).then(pl.lit(name))
     d = d.with_columns(why.otherwise(pl.lit(None, pl.Utf8)).alias("_why"))
@@ -185,10 +186,10 @@ def calibrate(history: Any, *, trim: str = "iqr", years: dict[int, float] | None
         yearly = kept.group_by("drg", "year", "_w").agg(pl.col("total_cost").mean().alias("m"))
         gmean = yearly.group_by("drg").agg(((pl.col("m") * pl.col("_w")).sum() / pl.col("_w").sum()).alias("mean"))
         overall = kept.group_by("year", "_w").agg(pl.col("total_cost").mean().alias("m"))
-        big_m = float((overall["m"] * overall["_w"]).sum() / overall["_w"].sum())
+        big_m = float((overall["m"] * overall["_w"]).sum()) / float(overall["_w"].sum())
     else:
         gmean = kept.group_by("drg").agg(pl.col("total_cost").mean().alias("mean"))
-        big_m = float(kept["total_cost"].mean())  # type: ignore[arg-type]
+        big_m = float(kept["total_cost"].to_numpy().mean())
     cost = pl.col("total_cost")
     stats = kept.group_by("drg").agg(
         pl.len().alias("n_kept"), (cost.std(ddof=0) / cost.mean()).alias("cv"), cost.mean().alias("_plain_mean"),
@@ -212,7 +213,7 @@ def calibrate(history: Any, *, trim: str = "iqr", years: dict[int, float] | None
         rate = (budget / fund_ratio) / float((t["n_cases"] * t["rw"].fill_null(0)).sum())
     flags = pl.when(pl.col("cv_over_1")).then(pl.lit("unstable_group")).otherwise(pl.lit(""))
     has_los = d["los"].is_not_null().any()
-    extra = ["n_cases", "n_kept", "n_trimmed", pl.col("mean_cost_all").round(2), pl.col("cv").round(4),
+    extra: list[Any] = ["n_cases", "n_kept", "n_trimmed", pl.col("mean_cost_all").round(2), pl.col("cv").round(4),
              pl.col("cv_all").round(4), "low_volume", "cv_over_1"]
     if has_los:
         extra += [pl.col("los_mean").round(2), "los_median", pl.col("los_cv").round(4)]

@@ -225,8 +225,8 @@ def validate(p: Policy) -> None:
             raise PolicyError(f"policy: base_rates.{key} must be positive, got {rate}")
 
 
-def load_policy(source: str | Path | dict | None = None) -> Policy:
-    """A Policy from a TOML file, a dict of overrides, or the defaults (``None``)."""
+def load_policy(source: Policy | str | Path | dict | None = None) -> Policy:
+    """A Policy from a TOML file, a dict of overrides, or the defaults (``None``); a Policy as it is."""
     if source is None:
         return Policy()
     if isinstance(source, Policy):

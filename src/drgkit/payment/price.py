@@ -10,6 +10,7 @@ are ``unpriced`` with ``price_reason``. No per-row Python: one join and numpy ar
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,7 @@ def _policy_rate(policy: Policy, level: str, ins: str) -> float | None:
     return None
 
 
-def standards(table: str | PaymentTable, policy: Policy | dict | str | None = None,
+def standards(table: str | PaymentTable, policy: Policy | dict | str | Path | None = None,
               combos: list[tuple[str, str]] | None = None) -> pl.DataFrame:
     """One row per DRG × (level, insurance) of the table: rw, rate, coefficient, standard and flags.
 
@@ -154,7 +155,7 @@ def _attach(data: Any, kind: str, columns: dict[str, pa.Array]) -> Any:
         return table
     if kind == "polars":
         return data.drop([c for c in columns if c in data.columns]).with_columns(
-            [pl.from_arrow(a).alias(n) for n, a in columns.items()])
+            [pl.Series(n, a) for n, a in columns.items()])
     out = data.drop(columns=[c for c in columns if c in data.columns])
     return out.assign(**{n: a.to_pandas() for n, a in columns.items()})
 
@@ -200,7 +201,7 @@ def _key_index(df: pa.Table, given: str | None, column: str, allowed: tuple[str,
 
 
 def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, insurance: str | None = None,
-          policy: Policy | dict | str | None = None, allow_scheme_mismatch: bool = False,
+          policy: Policy | dict | str | Path | None = None, allow_scheme_mismatch: bool = False,
           base_rate: float | None = None) -> Any:
     """Price grouped cases (output of :func:`drgkit.group`); returns the same type with pricing columns added.
 
@@ -316,7 +317,7 @@ def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, 
     assign(~in_table, "unpriced", why("not_in_table", drg="{drg}", table=t.id))
     # 3. special cases, paid by item
     if "special_review" in df.column_names:
-        sr = pl.from_arrow(df.column("special_review"))
+        sr = pl.Series("special_review", df.column("special_review"))
         if sr.dtype in (pl.Utf8, pl.String):
             sr = sr.str.strip_chars().str.to_lowercase().is_in(["true", "1", "yes", "y", "是", "t"])
         assign(sr.cast(pl.Boolean, strict=False).fill_null(False).to_numpy().astype(bool, copy=False), "special",
@@ -359,13 +360,13 @@ def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, 
     assign(low, "low_ratio", why("low_ratio", how=policy.low_payment), low_pay)
     assign(np.ones(n, dtype=bool), "normal", "", standard)
 
-    share = np.full(n, policy.patient_share)
+    shares = np.full(n, policy.patient_share)
     if policy.patient_shares:
         for name, value in policy.patient_shares.items():
             if name in ins_choices:
-                share[ins_idx == ins_choices.index(name)] = value
+                shares[ins_idx == ins_choices.index(name)] = value
     priced = ctype != CASE_TYPES.index("unpriced")
-    patient = np.where(priced, share * cost, np.nan)
+    patient = np.where(priced, shares * cost, np.nan)
     # reasons: one string per reason code, DRG-specific ones formatted for their rows only
     # no reason (normal cases, most rows) is null: a masked take copies only the rows that have one
     quiet = np.array([not text for text in reasons] + [True], dtype=bool)  # [-1] → the last entry: no reason

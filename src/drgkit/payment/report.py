@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from ..arrowutil import polars_frame
 from ..errors import DrgkitError
 
 
@@ -38,7 +39,7 @@ def _frame(data: Any, by: str) -> pl.DataFrame:
     out = canonical_results(table, (*FIELDS, by))
     if by not in out.column_names and by in table.column_names:  # a column outside the vocabulary
         out = out.append_column(by, table.column(by))
-    return pl.from_arrow(out)
+    return polars_frame(out)
 
 
 def indicators(data: Any, by: str = "hospital", rw_column: str = "rw") -> tuple[pl.DataFrame, pl.DataFrame]:
