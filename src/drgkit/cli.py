@@ -781,8 +781,9 @@ def calibrate(
         if reference:
             ratio = t["rw_vs_reference"].drop_nulls()
             out_console.print(f"against {reference}: {ratio.len():,} of {t.height} groups have a reference weight"
-                              + (f"; calibrated ÷ reference median {ratio.median():.3f}, "
-                                 f"P10–P90 {ratio.quantile(0.1):.3f}–{ratio.quantile(0.9):.3f}" if ratio.len() else ""),
+                              + (f"; calibrated ÷ reference median {float(ratio.median()):.3f}, "  # type: ignore[arg-type]
+                                 f"P10–P90 {float(ratio.quantile(0.1)):.3f}–{float(ratio.quantile(0.9)):.3f}"  # type: ignore[arg-type]
+                                 if ratio.len() else ""),
                               soft_wrap=True)
         out_console.print(f"written: {', '.join(str(f) for f in files)} (use: drgkit pay … --table {output})",
                           soft_wrap=True)

@@ -77,7 +77,7 @@ def group_lazy(frame: Any, scheme: str = DEFAULT_SCHEME, **kwargs: Any) -> Any:
         for table in group_batches(_non_empty(arrow, None), scheme, **kwargs):
             df = pl.from_arrow(table)
             assert isinstance(df, pl.DataFrame)
-            df = df.cast(dict(schema))
+            df = df.cast(schema)
             if with_columns is not None:
                 df = df.select(with_columns)
             if predicate is not None:

@@ -51,20 +51,20 @@ def _two_line_width(header: str) -> int:
     return cell_len(header)
 
 
-def fit_table(title: str | None, columns: Sequence[Col], rows: Iterable[Sequence[str]], width: int,
+def fit_table(title: str | None, columns: Sequence[Col], rows: Iterable[Sequence[object]], width: int,
               hint: str = "--json", lang: str = "zh") -> Table:
     """A table of ``rows`` (cells already formatted as text) that fits ``width`` terminal columns without
     cutting any number or id; left-out columns are named in the caption."""
-    rows = [["" if c is None else str(c) for c in row] for row in rows]
+    cells = [["" if c is None else str(c) for c in row] for row in rows]
     shown = list(range(len(columns)))
-    needed = [_needed(col, [r[i] for r in rows]) for i, col in enumerate(columns)]
+    needed = [_needed(col, [r[i] for r in cells]) for i, col in enumerate(columns)]
 
     def total(idx: list[int]) -> int:  # cell padding (2) and a border (1) per column, one more border
         return sum(needed[i] + 3 for i in idx) + 1
 
     headers = [col.name for col in columns]
     if total(shown) > width:  # first fold the long headers of number and id columns, then leave columns out
-        needed = [_needed(col, [r[i] for r in rows], fold_header=True) for i, col in enumerate(columns)]
+        needed = [_needed(col, [r[i] for r in cells], fold_header=True) for i, col in enumerate(columns)]
         for i, col in enumerate(columns):  # 结余 / （万元）: a unit goes to the second line whole
             head, sep, unit = col.name.partition("（") if "（" in col.name else col.name.partition(" (")
             if col.kind != "text" and sep and cell_len(col.name) > 8:
@@ -94,6 +94,6 @@ def fit_table(title: str | None, columns: Sequence[Col], rows: Iterable[Sequence
             # a fixed width (rich never narrows it) that every cell fits, so only the header can fold
             table.add_column(headers[i], overflow="fold", width=needed[i],
                              justify="right" if col.kind == "number" else "left")
-    for row in rows:
+    for row in cells:
         table.add_row(*(row[i] for i in shown))
     return table

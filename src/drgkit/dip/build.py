@@ -192,12 +192,12 @@ def build(history: Any, *, threshold: int | None = None, coverage: float | None 
         def wmean(frame: pl.DataFrame, by: list[str]) -> pl.DataFrame:
             yearly = frame.group_by(by + ["year", "_w"]).agg(cost.mean().alias("_m"))
             if not by:
-                return pl.DataFrame({"m": [float((yearly["_m"] * yearly["_w"]).sum() / yearly["_w"].sum())]})
+                return pl.DataFrame({"m": [float((yearly["_m"] * yearly["_w"]).sum()) / float(yearly["_w"].sum())]})
             return yearly.group_by(by).agg(((pl.col("_m") * pl.col("_w")).sum() / pl.col("_w").sum()).alias("m"))
     else:
         def wmean(frame: pl.DataFrame, by: list[str]) -> pl.DataFrame:
             if not by:
-                return pl.DataFrame({"m": [float(frame["cost"].mean())]})
+                return pl.DataFrame({"m": [float(frame["cost"].to_numpy().mean())]})
             return frame.group_by(by).agg(cost.mean().alias("m"))
     big_m = float(wmean(kept, [])["m"][0])
     gm = wmean(kept, ["gid"])

@@ -128,10 +128,11 @@ def _text_lists(text: pa.Array, keep_principal_slot: bool, scan: _Scan | None = 
     if not blank.any():
         return _list_array(offsets, pieces)
     keep = ~blank
-    kept: np.ndarray | None = _running_count(keep)
+    running = _running_count(keep)
+    kept: np.ndarray | None = running
     if keep_principal_slot:
         # a blank first piece stays (it is "" after trimming) when the row has other codes
-        slot = _head_blank(offsets, blank) & (kept[offsets[1:]] > kept[offsets[:-1]])
+        slot = _head_blank(offsets, blank) & (running[offsets[1:]] > running[offsets[:-1]])
         if slot.any():
             keep[offsets[:-1][slot]] = True
             kept = None

@@ -165,7 +165,8 @@ def _case_frame(data: Any, scheme: str | None, notes: list[str] | None = None) -
     if "hospital" not in df.columns and notes is not None:
         notes.append("no hospital column: every case is audited as one hospital 'all' (no peers to compare)")
     if "scheme" in df.columns and scheme is None and df.height:
-        scheme = df["scheme"].drop_nulls().first()
+        first = df["scheme"].drop_nulls().first()
+        scheme = None if first is None else str(first)
     str_or_null = lambda c: (pl.col(c).cast(pl.Utf8) if c in df.columns else pl.lit(None, pl.Utf8)).alias(c)  # noqa
     f = df.select(
         pl.col("case_id").cast(pl.Utf8),

@@ -25,6 +25,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..arrowutil import polars_frame
 from ..paths import edits_dir
 from ..schemes import DEFAULT_SCHEME
 
@@ -215,7 +216,7 @@ def validate_canonical(canon: pa.Table, scheme: str = DEFAULT_SCHEME, edits: lis
         case_id = pl.Series("case_id", [], pl.Utf8)
         return _assemble(0, case_id, [], enabled, order)
     rest = canon.drop_columns([c for c in ("dx", "px") if c in canon.column_names])
-    raw = pl.from_arrow(rest) if rest.num_columns else pl.DataFrame({"_row": np.arange(n)})
+    raw = polars_frame(rest) if rest.num_columns else pl.DataFrame({"_row": np.arange(n)})
     case_id = raw["case_id"].cast(pl.Utf8) if "case_id" in raw.columns else pl.Series("case_id", [None] * n, pl.Utf8)
     f = raw.select(
         pl.int_range(pl.len()).alias("_n"),  # a column of the frame's length: literals alone would give one row
@@ -283,9 +284,12 @@ def validate_canonical(canon: pa.Table, scheme: str = DEFAULT_SCHEME, edits: lis
     parts = []
     active = [k for k in row_rules if k in order]
     if active:
-        wide = f.select("row", *[pl.struct(row_rules[k][0].fill_null(False).alias("hit"),
-                                           (row_rules[k][1] if row_rules[k][1] is not None
-                                            else pl.lit(None, pl.Utf8)).alias("detail")).alias(k) for k in active])
+        def detail(k: str) -> pl.Expr:
+            text = row_rules[k][1]
+            return (pl.lit(None, pl.Utf8) if text is None else text).alias("detail")
+
+        wide = f.select("row", *[pl.struct(row_rules[k][0].fill_null(False).alias("hit"), detail(k)).alias(k)
+                                 for k in active])
         for k in active:
             parts.append(wide.select("row", pl.col(k).struct.field("hit"), pl.col(k).struct.field("detail"))
                          .filter(pl.col("hit")).select("row", pl.lit(k).alias("edit"), pl.lit(0, pl.Int32).alias("pos"),
@@ -318,10 +322,10 @@ def validate_canonical(canon: pa.Table, scheme: str = DEFAULT_SCHEME, edits: lis
             rules["P04"] = ((pl.col("pos") == 0) & pl.col("grey").fill_null(False), pl.col("code"))
             rules["S03"] = ((pl.col("sex") == "F") & (pl.col("gender") == 1), pl.col("code"))
             rules["S04"] = ((pl.col("sex") == "M") & (pl.col("gender") == 2), pl.col("code"))
-        for k, (mask, detail) in rules.items():
+        for k, (mask, shown) in rules.items():
             if k in order:
                 parts.append(c.filter(mask.fill_null(False)).select("row", pl.lit(k).alias("edit"), "pos",
-                                                                    detail.cast(pl.Utf8).alias("detail")))
+                                                                    shown.cast(pl.Utf8).alias("detail")))
     return _assemble(n, f["case_id"], parts, enabled, order)
 
 
@@ -331,7 +335,7 @@ def _assemble(n: int, case_id: pl.Series, parts: list[pl.DataFrame], enabled: li
                           "is_error": [e.severity == "error" for e in enabled],
                           "zh": [e.zh for e in enabled], "en": [e.en for e in enabled]},
                          schema={"edit": pl.Utf8, "rank": pl.Int32, "is_error": pl.Boolean, "zh": pl.Utf8, "en": pl.Utf8})
-    schema = {"row": pl.Int64, "edit": pl.Utf8, "pos": pl.Int32, "detail": pl.Utf8}
+    schema = pl.Schema({"row": pl.Int64, "edit": pl.Utf8, "pos": pl.Int32, "detail": pl.Utf8})
     hits = pl.concat([p.cast(schema) for p in parts]) if parts else pl.DataFrame(schema=schema)
     hits = hits.join(table, on="edit", how="inner").sort("row", "rank", "pos")
     tail = pl.when(pl.col("detail").is_not_null())

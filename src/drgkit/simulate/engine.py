@@ -456,10 +456,10 @@ def frames(results: list[ScenarioResult], percentiles=(5.0, 50.0, 95.0)) -> tupl
         row = {"scenario": r.name, "method": r.method, "budget": r.budget, "budget_binding": r.binding,
                "rate_or_point_value": r.rate, "rate_factor": r.factor, "reference_rate": r.reference_rate,
                "budget_basis": r.basis, "fund_ratio": r.fund_ratio,
-               "total_payment": float(np.round(h["revenue"].sum(), 2)),
-               "fund_payable": float(np.round(h["fund_payable_cents"].sum() / 100.0, 2)),
-               "fund_payment": float(np.round(h["fund_payment"].sum(), 2)),
-               "cases": float(h["cases"].sum()), "cost": float(np.round(h["cost"].sum(), 2)),
+               "total_payment": float(np.round(float(h["revenue"].sum()), 2)),
+               "fund_payable": float(np.round(float(h["fund_payable_cents"].sum()) / 100.0, 2)),
+               "fund_payment": float(np.round(float(h["fund_payment"].sum()), 2)),
+               "cases": float(h["cases"].sum()), "cost": float(np.round(float(h["cost"].sum()), 2)),
                "iterations": r.iterations}
         if r.draws:
             qs = r.draws["percentiles"]

@@ -66,6 +66,7 @@ def write_example(out_dir: str | Path, rows: int = 30_000, hospitals: int = 20, 
     import polars as pl
 
     from ..api import group
+    from ..arrowutil import polars_frame
     from ..demo import generate
     from ..payment import price
 
@@ -78,7 +79,7 @@ def write_example(out_dir: str | Path, rows: int = 30_000, hospitals: int = 20, 
     out.mkdir(parents=True, exist_ok=True)
     raw = generate(rows, scheme="suzhou-2023", seed=seed, dirty=0.0, hospitals=hospitals)
     priced = price(group(raw, scheme="suzhou-2023"), "suzhou-2023")
-    df = pl.from_arrow(priced).select("case_id", "hospital", "hospital_level", "dept", "discharge_date", "los",
+    df = polars_frame(priced).select("case_id", "hospital", "hospital_level", "dept", "discharge_date", "los",
                                       "total_cost", "status", "mdc", "adrg", "drg", "rw", "case_type", "payment",
                                       "patient_payment", "fund_payment")
     df.write_parquet(out / "history.parquet")

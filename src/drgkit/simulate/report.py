@@ -98,8 +98,8 @@ def figures(hosp: pl.DataFrame, scen: pl.DataFrame, results: list[ScenarioResult
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     for ax, s in zip(axes.flat, others):
-        d = ch.filter(pl.col("scenario") == s).drop_nulls("revenue_change").sort("revenue_change")
-        sel = pl.concat([d.head(8), d.tail(8)]).unique("hospital", keep="first").sort("revenue_change")
+        part = ch.filter(pl.col("scenario") == s).drop_nulls("revenue_change").sort("revenue_change")
+        sel = pl.concat([part.head(8), part.tail(8)]).unique("hospital", keep="first").sort("revenue_change")
         vals = sel["revenue_change"].to_numpy()
         ax.barh(sel["hospital"].to_list(), vals, color=np.where(vals >= 0, "tab:green", "tab:red"))
         ax.axvline(0, color="black", lw=0.7)
