@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from .api import Options, group_canonical
+from .canonical import Options, group_canonical
 from .schemes import DEFAULT_SCHEME
 from .schemes.compile import load_compiled
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 import sys
 import types
 
-from .engine import ScenarioResult, SimulationError, apportion_cents, frames, run, run_config, share
+from .engine import SimulationError, frames, run, run_config
+from .result import ScenarioResult
 from .scenario import Config, Scenario, ScenarioError, Settlement, Sharing, load
+from .sharing import apportion_cents, share
 
 __all__ = ["Config", "Scenario", "ScenarioError", "ScenarioResult", "Settlement", "Sharing", "SimulationError",
            "apportion_cents", "frames", "load", "run", "run_config", "share"]

@@ -13,8 +13,9 @@ import numpy as np
 import polars as pl
 from numba import njit, prange
 
-from .engine import ScenarioResult, cap_reserve, share
+from .result import ScenarioResult
 from .scenario import Settlement
+from .sharing import cap_reserve, share
 
 
 @njit(parallel=True, cache=True)

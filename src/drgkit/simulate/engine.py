@@ -18,7 +18,6 @@ in steps (final P + shared), the total shared optionally capped at reserve_share
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,29 +28,13 @@ from ..errors import DrgkitError
 from ..payment import load_policy, load_table, price, standards
 from ..payment.policy import Policy, PolicyError
 from ..payment.tables import PaymentTable, TableError
+from .result import ScenarioResult
 from .scenario import Config, Scenario, ScenarioError, Sharing, load
+from .sharing import apportion_cents, cap_reserve, share
 
 
 class SimulationError(DrgkitError, ValueError):
     """A scenario that cannot be settled (no rate, budget below by-item payments …)."""
-
-
-@dataclass
-class ScenarioResult:
-    name: str
-    method: str
-    budget: float
-    binding: bool
-    factor: float                 # rate factor f (× every table rate)
-    rate: float                   # f × reference rate (rate_or_point_value)
-    reference_rate: float
-    hospitals: pl.DataFrame       # one row per hospital
-    cases: pl.DataFrame           # per-case pieces (h, w, A, Cp, pat, cost, cell keys)
-    basis: str
-    fund_ratio: float
-    sharing: Sharing
-    iterations: int = 1
-    draws: dict = field(default_factory=dict)
 
 
 CASE_COLUMNS = ("drg", "status", "total_cost", "los", "special_review", "insurance_type")
@@ -255,53 +238,6 @@ def _solve(pieces: pl.DataFrame, budget: float, basis: str, rho: float) -> float
 
 
 # ------------------------------------------------------------------------------------------ settlement
-
-def apportion_cents(exact: np.ndarray, total_cents: int | None) -> np.ndarray:
-    """Integer cents per hospital: round half up, or largest remainder summing to ``total_cents``."""
-    cents = exact * 100.0
-    if total_cents is None:
-        return np.floor(cents + 0.5).astype(np.int64)
-    base = np.floor(cents).astype(np.int64)
-    rest = int(total_cents - base.sum())
-    if rest:
-        frac = cents - base
-        order = np.argsort(-frac, kind="stable") if rest > 0 else np.argsort(frac, kind="stable")
-        k = abs(rest)
-        idx = np.resize(order, k)  # wraps when |rest| > hospitals (float noise only)
-        np.add.at(base, idx, 1 if rest > 0 else -1)
-    return base
-
-
-def share(payable: np.ndarray, claim: np.ndarray, sh: Sharing) -> np.ndarray:
-    """Amount added (≥ 0, overspend shared) or removed (≤ 0, surplus not kept) from the fund payable.
-
-    Works on any shape (hospitals, or draws × hospitals).
-    """
-    d = payable - claim
-    surplus = np.maximum(d, 0.0)
-    cap = sh.surplus_cap * claim if math.isfinite(sh.surplus_cap) else np.full_like(claim, np.inf)
-    kept = np.minimum(surplus, cap) * sh.surplus_share + np.maximum(surplus - cap, 0.0) * sh.surplus_share_above
-    # surplus hospitals are paid C + kept = P − (D − kept)
-    over = np.maximum(-d, 0.0)
-    shared = np.zeros_like(over)
-    lo = np.zeros_like(claim)
-    for bound, s in sh.overspend_bands:
-        hi = bound * claim if math.isfinite(bound) else np.full_like(claim, np.inf)
-        shared += np.clip(over - lo, 0.0, None).clip(max=hi - lo) * s
-        lo = hi
-    return np.where(d >= 0, kept - surplus, shared)
-
-
-def cap_reserve(adjust: np.ndarray, budget: float, sh: Sharing) -> np.ndarray:
-    """Scale the overspend shares down pro rata when they exceed reserve_share × budget (last axis = hospitals)."""
-    if math.isnan(sh.reserve_share):
-        return adjust
-    pos = np.maximum(adjust, 0.0)
-    tot = pos.sum(axis=-1, keepdims=True)
-    cap = sh.reserve_share * budget
-    scale = np.where(tot > cap, cap / np.where(tot > 0, tot, 1.0), 1.0)
-    return np.where(adjust > 0, adjust * scale, adjust)
-
 
 def _hist_fund(cases: pl.DataFrame, pieces: pl.DataFrame, basis: str, rho: float, f0: float) -> float:
     if "_hist_fund" in cases.columns and cases["_hist_fund"].null_count() < cases.height:

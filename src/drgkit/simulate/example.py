@@ -63,7 +63,6 @@ volume_growth = 0.08
 
 def write_example(out_dir: str | Path, rows: int = 30_000, hospitals: int = 20, seed: int = 7) -> Path:
     """Write ``history.parquet`` and ``scenarios.toml`` into ``out_dir``; returns the scenario file."""
-    import polars as pl
 
     from ..api import group
     from ..arrowutil import polars_frame

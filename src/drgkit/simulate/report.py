@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from .engine import ScenarioResult
+from .result import ScenarioResult
 
 
 def _plt():

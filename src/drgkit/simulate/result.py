@@ -1,0 +1,26 @@
+"""One scenario's settled result (the engine makes it, the Monte Carlo draws and the report read it)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from .scenario import Sharing
+
+
+@dataclass
+class ScenarioResult:
+    name: str
+    method: str
+    budget: float
+    binding: bool
+    factor: float                 # rate factor f (× every table rate)
+    rate: float                   # f × reference rate (rate_or_point_value)
+    reference_rate: float
+    hospitals: pl.DataFrame       # one row per hospital
+    cases: pl.DataFrame           # per-case pieces (h, w, A, Cp, pat, cost, cell keys)
+    basis: str
+    fund_ratio: float
+    sharing: Sharing
+    iterations: int = 1
+    draws: dict = field(default_factory=dict)
