@@ -104,9 +104,10 @@ def _frame(history: Any) -> pl.DataFrame:
     return polars_frame(out)
 
 
-def _riv(y: np.ndarray, group_mean: np.ndarray) -> float:
-    sst = float(((y - y.mean()) ** 2).sum())
-    return 1.0 - float(((y - group_mean) ** 2).sum()) / sst if sst > 0 else float("nan")
+def _riv(n: float, total: float, squares: float, within: float) -> float:
+    """Reduction in variance, 1 − SSW / SST, from sums: SST = Σy² − (Σy)²/N; ``within`` = SSW."""
+    sst = squares - total * total / n if n else 0.0
+    return 1.0 - within / sst if sst > 0 else float("nan")
 
 
 def _trim_bounds(trim: str) -> list[pl.Expr]:
@@ -124,26 +125,30 @@ def _trim_bounds(trim: str) -> list[pl.Expr]:
     return [pl.lit(-np.inf), pl.lit(np.inf)]
 
 
-def calibrate(history: Any, *, trim: str = "iqr", years: dict[int, float] | None = None,
-              budget: float | None = None, fund_ratio: float = 1.0, min_cases: int = 100,
-              reference: str | None = None) -> Calibration:
-    """Weights from grouped history (a path, a pyarrow Table, a polars or pandas DataFrame with ``drg``,
-    ``status``, ``total_cost``; ``year`` or ``discharge_date`` for ``years``; ``los`` for the LOS statistics).
-
-    ``reference`` names a scheme that ships reference weights (``chs-drg-2.0``) or a payment table to compare
-    the calibrated RW with (``reference_rw``, ``rw_vs_reference``).  The base rate (with ``budget``) divides
-    the budget over every usable case, trimmed ones included: they are paid too."""
+def _check(trim: str, budget: float | None, fund_ratio: float) -> None:
     if trim not in TRIMS:
         raise CalibrationError(f"unknown trim '{trim}' (one of {', '.join(TRIMS)})")
     if budget is not None and budget <= 0:
         raise CalibrationError(f"budget must be positive, got {budget}")
     if not 0 < fund_ratio <= 1:
         raise CalibrationError(f"fund ratio must be in (0, 1], got {fund_ratio}")
-    df = _frame(history)
+
+
+def _reasons(years: dict[int, float] | None) -> list[tuple[str, pl.Expr]]:
+    """Why a row is left out, in order (a row is counted under the first that applies)."""
+    out = [("not_grouped", pl.col("status") != "ok"), ("no_drg", pl.col("drg").is_null()),
+           ("no_positive_cost", ~(pl.col("total_cost").is_finite() & (pl.col("total_cost") > 0)).fill_null(True))]
+    if years:
+        out += [("no_year", pl.col("year").is_null()), ("outside_years", ~pl.col("year").is_in(list(years)))]
+    return out
+
+
+def usable(df: pl.DataFrame, years: dict[int, float] | None = None) -> pl.DataFrame:
+    """The fields calibration reads, typed, with ``_why``: the reason a row is left out (null: usable).
+    Row by row, so a cluster runs it on each batch."""
     for c in ("drg", "total_cost"):
         if c not in df.columns:
             raise CalibrationError(f"history has no '{c}' column (group it first: drgkit group)")
-    n_all = df.height
     cols = [pl.col("drg").cast(pl.Utf8), pl.col("total_cost").cast(pl.Float64, strict=False),
             (pl.col("status").cast(pl.Utf8) if "status" in df.columns else pl.lit("ok")).alias("status"),
             (pl.col("drg_name").cast(pl.Utf8) if "drg_name" in df.columns else pl.lit(None, pl.Utf8)).alias("drg_name"),
@@ -159,63 +164,82 @@ def calibrate(history: Any, *, trim: str = "iqr", years: dict[int, float] | None
             cols.append(date.cast(pl.Date, strict=False).dt.year().cast(pl.Int32).alias("year"))
         else:
             raise CalibrationError("--years needs a 'year' or 'discharge_date' column")
-    d = df.select(cols)
-    # every row left out is counted under its reason (first reason that applies)
-    reasons = [("not_grouped", pl.col("status") != "ok"), ("no_drg", pl.col("drg").is_null()),
-               ("no_positive_cost", ~(pl.col("total_cost").is_finite() & (pl.col("total_cost") > 0)).fill_null(True))]
-    if years:
-        reasons += [("no_year", pl.col("year").is_null()), ("outside_years", ~pl.col("year").is_in(list(years)))]
+    reasons = _reasons(years)
     why: Any = pl.when(reasons[0][1]).then(pl.lit(reasons[0][0]))
     for name, cond in reasons[1:]:
         why = why.when(cond).then(pl.lit(name))
-    d = d.with_columns(why.otherwise(pl.lit(None, pl.Utf8)).alias("_why"))
-    counted = d["_why"].drop_nulls().value_counts()
-    excluded = {name: 0 for name, _ in reasons}
-    excluded.update(dict(zip(counted["_why"].to_list(), counted["count"].to_list())))
-    d = d.filter(pl.col("_why").is_null()).drop("_why")
+    return df.select(cols).with_columns(why.otherwise(pl.lit(None, pl.Utf8)).alias("_why"))
+
+
+def group_stats(d: pl.DataFrame, trim: str, years: dict[int, float] | None = None) -> pl.DataFrame:
+    """One row per group of the usable rows ``d``: counts, sums and spreads before and after trimming, LOS
+    statistics and (with ``years``) the kept cases' count and sum per year. Everything a group needs is in
+    its own rows, so a cluster computes it group by group; :func:`finish` combines the groups."""
+    lo, hi = _trim_bounds(trim)
+    cost, los = pl.col("total_cost"), pl.col("los")
+    d = d.with_columns(lo.alias("_lo"), hi.alias("_hi"))
+    keep = (cost >= pl.col("_lo")) & (cost <= pl.col("_hi"))
+    kept_cost = cost.filter(keep)
+    aggs = [pl.len().alias("n_cases"), cost.sum().alias("sum_all"), (cost * cost).sum().alias("sumsq_all"),
+            cost.mean().alias("mean_cost_all"), (cost.std(ddof=0) / cost.mean()).alias("cv_all"),
+            pl.col("drg_name").drop_nulls().first(),
+            keep.sum().cast(pl.Int64).alias("n_kept"), kept_cost.sum().alias("sum_kept"),
+            (kept_cost * kept_cost).sum().alias("sumsq_kept"), kept_cost.mean().alias("mean_kept"),
+            (kept_cost.std(ddof=0) / kept_cost.mean()).alias("cv"),
+            los.filter(keep).mean().alias("los_mean"), los.filter(keep).median().alias("los_median"),
+            (los.filter(keep).std(ddof=0) / los.filter(keep).mean()).alias("los_cv"),
+            los.is_not_null().sum().cast(pl.Int64).alias("n_los")]
+    stats = d.group_by("drg").agg(aggs)
     if years:
-        d = d.with_columns(pl.col("year").replace_strict(years, return_dtype=pl.Float64).alias("_w"))
-    if d.is_empty():
+        yearly = (d.filter(keep).group_by("drg", "year")
+                  .agg(pl.len().alias("n"), cost.sum().alias("s")).sort("drg", "year")
+                  .group_by("drg", maintain_order=True)
+                  .agg(pl.col("year").alias("_years"), pl.col("n").alias("_n_y"), pl.col("s").alias("_sum_y")))
+        stats = stats.join(yearly, on="drg", how="left")
+    return stats
+
+
+def finish(stats: pl.DataFrame, *, excluded: dict[str, int], cases: int, trim: str = "iqr",
+           years: dict[int, float] | None = None, budget: float | None = None, fund_ratio: float = 1.0,
+           min_cases: int = 100, reference: str | None = None) -> Calibration:
+    """The calibration from the per-group rows of :func:`group_stats` (of one machine or many)."""
+    if stats.is_empty() or int(stats["n_cases"].sum()) == 0:
         raise CalibrationError("no grouped cases with a positive total_cost to calibrate on"
                                + (f" (left out: {', '.join(f'{k} {v:,}' for k, v in excluded.items() if v)})"
                                   if any(excluded.values()) else ""))
-    lo, hi = _trim_bounds(trim)
-    d = d.with_columns(lo.alias("_lo"), hi.alias("_hi"))
-    kept = d.filter((pl.col("total_cost") >= pl.col("_lo")) & (pl.col("total_cost") <= pl.col("_hi")))
+    n_kept = float(stats["n_kept"].sum())
     if years:
-        yearly = kept.group_by("drg", "year", "_w").agg(pl.col("total_cost").mean().alias("m"))
-        gmean = yearly.group_by("drg").agg(((pl.col("m") * pl.col("_w")).sum() / pl.col("_w").sum()).alias("mean"))
-        overall = kept.group_by("year", "_w").agg(pl.col("total_cost").mean().alias("m"))
+        per_year = (stats.select("drg", "_years", "_n_y", "_sum_y").explode("_years", "_n_y", "_sum_y")
+                    .drop_nulls("_years")
+                    .with_columns(pl.col("_years").replace_strict(years, return_dtype=pl.Float64).alias("_w")))
+        gmean = (per_year.with_columns((pl.col("_sum_y") / pl.col("_n_y")).alias("m")).group_by("drg")
+                 .agg(((pl.col("m") * pl.col("_w")).sum() / pl.col("_w").sum()).alias("mean")))
+        overall = per_year.group_by("_years", "_w").agg((pl.col("_sum_y").sum() / pl.col("_n_y").sum()).alias("m"))
         big_m = float((overall["m"] * overall["_w"]).sum()) / float(overall["_w"].sum())
+        stats = stats.join(gmean, on="drg", how="left")
     else:
-        gmean = kept.group_by("drg").agg(pl.col("total_cost").mean().alias("mean"))
-        big_m = float(kept["total_cost"].to_numpy().mean())
-    cost = pl.col("total_cost")
-    stats = kept.group_by("drg").agg(
-        pl.len().alias("n_kept"), (cost.std(ddof=0) / cost.mean()).alias("cv"), cost.mean().alias("_plain_mean"),
-        pl.col("los").mean().alias("los_mean"), pl.col("los").median().alias("los_median"),
-        (pl.col("los").std(ddof=0) / pl.col("los").mean()).alias("los_cv"))
-    every = d.group_by("drg").agg(pl.len().alias("n_cases"), cost.mean().alias("mean_cost_all"),
-                                  (cost.std(ddof=0) / cost.mean()).alias("cv_all"),
-                                  pl.col("drg_name").drop_nulls().first())
-    t = (every.join(stats, on="drg", how="left").join(gmean, on="drg", how="left")
-         .with_columns((pl.col("mean") / big_m).alias("rw"), pl.col("n_kept").fill_null(0),
-                       (pl.col("n_cases") - pl.col("n_kept").fill_null(0)).alias("n_trimmed"),
-                       (pl.col("n_cases") < min_cases).alias("low_volume"),
-                       (pl.col("cv") > 1).alias("cv_over_1"))
+        stats = stats.with_columns(pl.col("mean_kept").alias("mean"))
+        big_m = float(stats["sum_kept"].sum()) / n_kept
+    t = (stats.with_columns((pl.col("mean") / big_m).alias("rw"),
+                            (pl.col("n_cases") - pl.col("n_kept")).alias("n_trimmed"),
+                            (pl.col("n_cases") < min_cases).alias("low_volume"),
+                            (pl.col("cv") > 1).alias("cv_over_1"))
          .sort("drg"))
-    y = kept["total_cost"].to_numpy()
-    riv = _riv(y, kept.join(stats.select("drg", "_plain_mean"), on="drg")["_plain_mean"].to_numpy())
-    riv_all = _riv(d["total_cost"].to_numpy(), d.join(every.select("drg", "mean_cost_all"), on="drg")
-                   ["mean_cost_all"].to_numpy())
+
+    def within(n: str, total: str, squares: str) -> float:  # Σ_g (Σy² − (Σy)²/n_g)
+        return float(t.select((pl.col(squares) - pl.col(total) ** 2 / pl.col(n)).fill_nan(0.0).sum()).item())
+
+    riv = _riv(n_kept, float(t["sum_kept"].sum()), float(t["sumsq_kept"].sum()),
+               within("n_kept", "sum_kept", "sumsq_kept"))
+    riv_all = _riv(float(t["n_cases"].sum()), float(t["sum_all"].sum()), float(t["sumsq_all"].sum()),
+                   within("n_cases", "sum_all", "sumsq_all"))
     rate = None
     if budget is not None:
         rate = (budget / fund_ratio) / float((t["n_cases"] * t["rw"].fill_null(0)).sum())
     flags = pl.when(pl.col("cv_over_1")).then(pl.lit("unstable_group")).otherwise(pl.lit(""))
-    has_los = d["los"].is_not_null().any()
     extra: list[Any] = ["n_cases", "n_kept", "n_trimmed", pl.col("mean_cost_all").round(2), pl.col("cv").round(4),
-             pl.col("cv_all").round(4), "low_volume", "cv_over_1"]
-    if has_los:
+                        pl.col("cv_all").round(4), "low_volume", "cv_over_1"]
+    if int(t["n_los"].sum()):
         extra += [pl.col("los_mean").round(2), "los_median", pl.col("los_cv").round(4)]
     table = t.select(
         "drg", pl.col("drg_name").fill_null(""), pl.lit("rw").alias("basis"), pl.col("rw").round(6),
@@ -231,8 +255,35 @@ def calibrate(history: Any, *, trim: str = "iqr", years: dict[int, float] | None
     )
     if reference:
         table = _compare(table, reference)
-    return Calibration(table, riv, riv_all, big_m, rate, n_all, d.height, kept.height, excluded, trim, years,
-                       reference)
+    return Calibration(table, riv, riv_all, big_m, rate, cases, int(t["n_cases"].sum()), int(n_kept), excluded,
+                       trim, years, reference)
+
+
+def excluded_counts(d: pl.DataFrame, years: dict[int, float] | None = None) -> dict[str, int]:
+    """Rows left out, by reason (every reason listed, zero or not)."""
+    counted = d["_why"].drop_nulls().value_counts()
+    out = {name: 0 for name, _ in _reasons(years)}
+    out.update(dict(zip(counted["_why"].to_list(), counted["count"].to_list())))
+    return out
+
+
+def calibrate(history: Any, *, trim: str = "iqr", years: dict[int, float] | None = None,
+              budget: float | None = None, fund_ratio: float = 1.0, min_cases: int = 100,
+              reference: str | None = None) -> Calibration:
+    """Weights from grouped history (a path, a pyarrow Table, a polars or pandas DataFrame with ``drg``,
+    ``status``, ``total_cost``; ``year`` or ``discharge_date`` for ``years``; ``los`` for the LOS statistics).
+
+    ``reference`` names a scheme that ships reference weights (``chs-drg-2.0``) or a payment table to compare
+    the calibrated RW with (``reference_rw``, ``rw_vs_reference``).  The base rate (with ``budget``) divides
+    the budget over every usable case, trimmed ones included: they are paid too.  On a cluster:
+    :func:`drgkit.spark.calibrate` (the same three steps: :func:`usable`, :func:`group_stats`, :func:`finish`)."""
+    _check(trim, budget, fund_ratio)
+    df = _frame(history)
+    d = usable(df, years)
+    excluded = excluded_counts(d, years)
+    stats = group_stats(d.filter(pl.col("_why").is_null()).drop("_why"), trim, years)
+    return finish(stats, excluded=excluded, cases=df.height, trim=trim, years=years, budget=budget,
+                  fund_ratio=fund_ratio, min_cases=min_cases, reference=reference)
 
 
 def _compare(table: pl.DataFrame, reference: str) -> pl.DataFrame:
