@@ -1,10 +1,13 @@
-"""The numba kernel equals the reference interpreter on random cases built from real scheme codes.
+"""The numba kernel equals the spec-shaped reference on random cases built from real scheme codes.
 
-Cases are drawn from each scheme's own tables (MDC principal-diagnosis lists, CC/MCC codes, OR
-procedures, ADRG and DRG code lists) plus unknown and empty codes, with ages around the newborn and
-city split boundaries, missing and zero birth weights, any gender code, LOS, discharge type,
-department (including 'ICU') and ICU hours.  Both groupers get the same prepared and encoded batch;
-every output field (status, drg, adrg, rule, reason, cc_level, cc_pos) must be equal.
+The reference (:mod:`drgkit.grouping.spec_reference`) reads the scheme's tables, not the compiled program, so
+these tests catch a compiler, linearizer or kernel bug alike. Cases are drawn from each scheme's own tables (MDC
+principal-diagnosis lists, CC/MCC codes, OR procedures, ADRG and DRG code lists) plus unknown and empty codes,
+with ages around the newborn and city split boundaries, missing and zero birth weights, any gender code, LOS,
+discharge type, department (including 'ICU') and ICU hours.  Both get the same prepared batch (the kernel its
+code ids, the reference its code strings); every output field (status, drg, adrg, rule, reason, cc_level,
+cc_pos) must be equal. The jump-program walker (:mod:`drgkit.grouping.reference`, a kernel-debugging aid) is
+checked against the kernel too.
 """
 from __future__ import annotations
 
@@ -20,16 +23,19 @@ from hypothesis import strategies as st
 
 from drgkit.grouping.batch import encode, run_kernel
 from drgkit.grouping.reference import Reference
+from drgkit.grouping.spec_reference import case_from_encoded, kernel_outcome, spec_reference
 from drgkit.io import prepare
 from drgkit.schemes import kernel_program
 from drgkit.schemes.compile import compile_scheme, load_compiled
 from drgkit.schemes.program import CompiledScheme
-from drgkit.schemes.tables import SchemeError, load_table
+from drgkit.schemes.tables import SchemeError, list_schemes, load_table
 
 SCHEMES = ["chs-drg-1.1", "chs-drg-2.0", "zhejiang-2022", "foshan-2022", "wuxi-2022", "changzhou-2022"]
+ALL_SCHEMES = [s.id for s in list_schemes()]
 FIELDS = ("status", "drg", "adrg", "rule", "reason", "cc_level", "cc_pos")
 
-UNKNOWN_DX = ["ZZZ.999", "I21.999x999", "i21.000x005", "K35.8", "I10"]
+# unknown codes; P07.999x999 is unknown but starts with the prefix of CHS-DRG 2.0's any_dx_prefix(P07.)
+UNKNOWN_DX = ["ZZZ.999", "I21.999x999", "i21.000x005", "K35.8", "I10", "P07.999x999"]
 UNKNOWN_PX = ["99.9999", "00.0000x999", "36.06"]
 DEPTS = ["ICU", "1301", "0801", "1601", "03", "新生儿科", ""]
 
@@ -95,24 +101,45 @@ def to_table(cases: list[dict]) -> pa.Table:
 
 def compare(scheme: str, table: pa.Table, limit: int | None = None,
             compiled: CompiledScheme | None = None) -> list[str]:
-    """Group ``table`` with the kernel and the reference; describe every case where they differ."""
+    """Group ``table`` with the kernel and the spec reference; describe every case where they differ."""
     compiled = compiled or load_compiled(scheme)
+    prep = prepare(table)
+    enc = encode(prep, compiled)
+    out = run_kernel(enc, compiled)
+    kernel = np.stack([getattr(out, f).astype(np.int64) for f in FIELDS], axis=1).tolist()
+    spec = spec_reference(scheme)
+    dx_off, px_off = enc.dx_off.tolist(), enc.px_off.tolist()
+    dx, px, num = enc.dx_flat.to_pylist(), enc.px_flat.to_pylist(), enc.num.tolist()
+    dept = prep.dept.to_pylist() if prep.dept is not None else [None] * enc.n
+    bad = []
+    for i in range(enc.n):
+        case = case_from_encoded(dx[dx_off[i]:dx_off[i + 1]], px[px_off[i]:px_off[i + 1]], num[i],
+                                 None if dept[i] is None else str(dept[i]))
+        want = spec.group(case, trace=False).as_tuple()
+        got = kernel_outcome(compiled, *kernel[i])
+        if got != want:
+            row = {k: v[0] for k, v in table.slice(i, 1).to_pydict().items()}
+            bad.append(f"{scheme} case {row}: kernel {dict(zip(FIELDS, got))} != reference {dict(zip(FIELDS, want))}")
+            if limit is not None and len(bad) >= limit:
+                break
+    return bad
+
+
+def compare_walker(scheme: str, table: pa.Table, limit: int | None = None) -> list[str]:
+    """Group ``table`` with the kernel and the jump-program walker (both read the compiled program)."""
+    compiled = load_compiled(scheme)
     enc = encode(prepare(table), compiled)
     out = run_kernel(enc, compiled)
     kernel = np.stack([getattr(out, f).astype(np.int64) for f in FIELDS], axis=1)
     ref = Reference(compiled)
-    dx_off, px_off = enc.dx_off, enc.px_off
-    dx_ids, px_ids = enc.dx_ids.tolist(), enc.px_ids.tolist()
-    num = enc.num.tolist()
+    dx_ids, px_ids, num = enc.dx_ids.tolist(), enc.px_ids.tolist(), enc.num.tolist()
     bad = []
     for i in range(enc.n):
-        dx = dx_ids[dx_off[i]:dx_off[i + 1]]
-        px = px_ids[px_off[i]:px_off[i + 1]]
-        want = ref.group(dx, px, num[i]).as_tuple()
+        want = ref.group(dx_ids[enc.dx_off[i]:enc.dx_off[i + 1]], px_ids[enc.px_off[i]:enc.px_off[i + 1]],
+                         num[i]).as_tuple()
         got = tuple(int(v) for v in kernel[i])
         if got != want:
-            row = {k: v[0] for k, v in table.slice(i, 1).to_pydict().items()}
-            bad.append(f"{scheme} case {row}: kernel {dict(zip(FIELDS, got))} != reference {dict(zip(FIELDS, want))}")
+            bad.append(f"{scheme} case {i}: kernel {dict(zip(FIELDS, got))} != walker {dict(zip(FIELDS, want))}")
             if limit is not None and len(bad) >= limit:
                 break
     return bad
@@ -209,6 +236,29 @@ def test_kernel_without_list_bits_equals_reference(scheme: str, monkeypatch: pyt
 def test_kernel_equals_reference_numpy_random(scheme: str) -> None:
     n = int(os.environ.get("DRGKIT_DIFF_CASES", "20000"))
     bad = compare(scheme, random_cases(scheme, n, seed=SCHEMES.index(scheme) + 100), limit=10)
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("scheme", ALL_SCHEMES)
+def test_kernel_equals_reference_every_scheme(scheme: str) -> None:
+    """All 29 schemes: random cases from the tables, and synthetic abstracts with procedures shuffled across
+    cases (``benchmarks/differential.py`` runs a million of these)."""
+    from drgkit.demo import generate
+    from drgkit.io import canonicalize
+
+    seed = ALL_SCHEMES.index(scheme)
+    bad = compare(scheme, random_cases(scheme, 3000, seed=200 + seed), limit=10)
+    synthetic = generate(1000, scheme=scheme, seed=300 + seed, dirty=0.05)
+    perm = pa.array(np.random.default_rng(seed).permutation(synthetic.num_rows))
+    scrambled = synthetic.set_column(synthetic.column_names.index("px"), "px", synthetic.column("px").take(perm))
+    bad += compare(scheme, canonicalize(pa.concat_tables([synthetic, scrambled])), limit=10)
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("scheme", ["chs-drg-2.0", "zhejiang-2022"])
+def test_walker_equals_kernel(scheme: str) -> None:
+    """The jump-program walker (the kernel-debugging aid) runs the compiled program as the kernel does."""
+    bad = compare_walker(scheme, random_cases(scheme, 3000, seed=400), limit=10)
     assert not bad, "\n".join(bad)
 
 

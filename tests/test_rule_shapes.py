@@ -1,11 +1,12 @@
 """One test per ADRG rule shape, MDC entry rule and split feature, built from the scheme tables' real codes.
 
 Every case is *constructed* from the tables (``load_dicts``): a target rule is chosen, codes are picked from
-its lists (and the MDC's list), and a small independent model of the documented grouping semantics (below,
-``Oracle``) is used only to check that the chosen codes really take the intended path (no earlier MDC or
-rule catches the case). The expected DRG is then read from ``drg.csv`` (the rule's splits in order, or its
-ADRG code), never from a previous drgkit run. Each case is grouped twice, by the numba kernel
-(``drgkit.group``) and by the reference interpreter (``drgkit.explain``), and both must agree.
+its lists (and the MDC's list), and the package's spec-shaped reference
+(:class:`drgkit.grouping.spec_reference.SpecReference`, a reader of the tables that shares nothing with the
+compiled program but the atom registry) is used only to check that the chosen codes really take the intended
+path (no earlier MDC or rule catches the case). The expected DRG is then read from ``drg.csv`` (the rule's
+splits in order, or its ADRG code), never from a previous drgkit run. Each case is grouped twice, by the numba
+kernel (``drgkit.group``) and by ``drgkit.explain``, and both must agree.
 """
 from __future__ import annotations
 
@@ -18,18 +19,12 @@ import pyarrow as pa
 import pytest
 
 import drgkit
-from drgkit.schemes.expr import parse_dnf, parse_mdc_entry, parse_px_tables
+from drgkit.grouping.spec_reference import Case, SpecReference
+from drgkit.schemes import program as P
+from drgkit.schemes.expr import parse_mdc_entry, parse_px_tables
 from drgkit.schemes.tables import load_dicts, scheme_info
 
 V11, V20 = "chs-drg-1.1", "chs-drg-2.0"
-NUM_RE = re.compile(r"(weight|age|age_days|los|icu_hours)\s*(==|<=|>=|<|>)\s*(\d+)$")
-FN_RE = re.compile(r"(\w+)\((.*)\)$")
-SITES_RE = re.compile(r"body_sites\((\w+)\)\s*>=\s*(\d+)$")
-CMP = {"==": lambda a, b: a == b, "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
-       ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
-FIELD = {"weight": "birth_weight", "age": "age", "age_days": "age_days", "los": "los", "icu_hours": "icu_hours"}
-SPLIT_BASE = {"always": None, "extra_only": None, "never": "false", "mcc": "mcc", "cc": "cc",
-              "mcc_or_cc": "mcc_or_cc", "mcc_any_dx": "mcc_any_dx", "mcc_or_cc_any_dx": "mcc_or_cc_any_dx"}
 
 
 def case(dx, px=(), *, sex=1, age=40, **kw):
@@ -45,17 +40,35 @@ def newborn(dx, px=(), *, days=10, weight=3000, **kw):
 
 
 # ------------------------------------------------------------------------------------------------------------
-# A plain model of the documented semantics, used to pick codes and to check the path they take
+# The package's spec reference, with the views of the tables the tests pick codes from
 # ------------------------------------------------------------------------------------------------------------
+def _spec_case(c: dict) -> Case:
+    return Case(dx=c["dx"], px=c["px"], gender=c["sex"], age=c["age"], age_days=c["age_days"],
+                birth_weight=c["birth_weight"], los=c["los"], leaving_type=c["leaving_type"],
+                icu_hours=c["icu_hours"], dept=c["dept"])
+
+
+def _as_dict(status: int, drg: str, adrg: str | None, rule: str | None, reason: int) -> dict:
+    grouped = status in (P.ST_OK, P.ST_AMBIGUOUS)
+    out = {"status": P.STATUS_NAMES[status], "mdc": "MDC" + drg[0] if grouped else "0000",
+           "adrg": adrg if grouped else "00", "drg": drg, "rule": rule}
+    if reason:
+        out["reason"] = P.REASONS[reason][0]
+    return out
+
+
 class Oracle:
+    """``SpecReference`` (the semantics) plus code pools read from the tables (to build cases)."""
+
     def __init__(self, sid: str):
         self.sid = sid
+        self.spec = SpecReference(sid)
         self.manifest = scheme_info(sid).manifest
-        self.mdcs = sorted(load_dicts(sid, "mdc"), key=lambda r: int(r["eval_order"]))
+        self.mdcs = self.spec.mdc_rows
         self.mdc_row = {m["mdc"]: m for m in self.mdcs}
         self.rules = defaultdict(list)
         self.rule = {}
-        for r in sorted(load_dicts(sid, "adrg"), key=lambda r: int(r["eval_order"])):
+        for r in self.spec.rule_rows:
             self.rules[r["mdc"]].append(r)
             self.rule[r["rule_id"]] = r
         self.lists = defaultdict(list)           # key → codes in table order
@@ -63,211 +76,37 @@ class Oracle:
             self.lists[f"{r['rule_id']}.{r['list']}"].append(r["code"])
         for r in load_dicts(sid, "drg_codes"):
             self.lists[f"drg:{r['drg']}/{r['rule_id']}.{r['list']}"].append(r["code"])
-        self.site = {}
         for r in load_dicts(sid, "mdc_dx"):
             self.lists[f"MDC:{r['mdc']}"].append(r["dx"])
-            if r["body_site"]:
-                self.site[r["dx"]] = r["body_site"]
-        self.mdc_px = defaultdict(set)
-        for r in load_dicts(sid, "mdc_px"):
-            self.mdc_px[r["mdc"]].add(r["px"])
+        self.site = self.spec.sites
         self.sets = {k: frozenset(v) for k, v in self.lists.items()}
         self.splits = defaultdict(list)
-        for s in sorted(load_dicts(sid, "drg"), key=lambda s: int(s["eval_order"])):
+        for s in self.spec.split_rows:
             self.splits[s["rule_id"]].append(s)
-        self.drg_name = {s["drg"]: s["name"] for s in load_dicts(sid, "drg")}
-        self.or_px = sorted(r["code"] for r in load_dicts(sid, "or_procedures"))
-        self.or_set = frozenset(self.or_px)
+        self.or_px = sorted(self.spec.or_px)
+        self.or_set = self.spec.or_px
         self.cc = defaultdict(list)
         for r in load_dicts(sid, "cc"):
             self.cc[r["code"]].append((r["level"], int(r["exclusion_table"])))
-        self.excl = {r["pdx"]: int(r["exclusion_table"]) for r in load_dicts(sid, "cc_exclusion")}
-        self.any_dx_mode = any(s["split"].endswith("_any_dx") for ss in self.splits.values() for s in ss)
-        self.fail = self.manifest.get("fail_drg_codes", ["0000"])[0]
+        self.excl = self.spec.excl
         self.all_rule_px = frozenset(c for k, v in self.lists.items() if ".px" in k or ".lit" in k for c in v)
 
-    # ---- lists ----
-    def lst(self, name: str, ctx: tuple, domain: str) -> frozenset:
-        if "." in name:
-            owner, rest = name.split(".", 1)
-            key = f"MDC:{owner}" if owner.startswith("MDC") else f"{owner}.{rest}"
-        elif ctx[0] == "mdc":
-            key = f"MDC:{ctx[1]}"
-        elif ctx[0] == "rule":
-            key = f"{ctx[1]}.{name}"
-        else:
-            key = f"drg:{ctx[1]}/{ctx[2]}.{name}"
-        if key.startswith("MDC:") and domain == "px":
-            return frozenset(self.mdc_px[key[4:]])
-        return self.sets.get(key, frozenset())
+    # ---- the semantics: the package's spec reference ----
+    def group(self, c: dict) -> dict:
+        o = self.spec.group(_spec_case(c), trace=False)
+        return _as_dict(o.status, o.drg, o.adrg, o.rule, o.reason)
 
-    # ---- complications ----
-    def cc_flags(self, dx: list[str]) -> dict:
-        t = self.excl.get(dx[0]) if dx else None
-        f = {"sec_mcc": None, "sec_cc": None, "any_mcc": None, "any_cc": None}
-        for i, c in enumerate(dx):
-            for level, table in self.cc.get(c, ()):
-                if t is not None and table == t:
-                    continue
-                lv = level.lower()
-                if i > 0 and f[f"sec_{lv}"] is None:
-                    f[f"sec_{lv}"] = i
-                if f[f"any_{lv}"] is None:
-                    f[f"any_{lv}"] = i
-        if len(dx) < 2:
-            f["any_mcc"] = f["any_cc"] = None
-        return f
-
-    def cc_result(self, c: dict) -> tuple[str, str | None]:
-        pre = "any" if self.any_dx_mode else "sec"
-        flags = self.cc_flags(c["dx"])
-        for lv in ("mcc", "cc"):
-            pos = flags[f"{pre}_{lv}"]
-            if pos is not None:
-                return lv, c["dx"][pos]
-        return "none", None
-
-    # ---- atoms and expressions ----
-    def atom(self, a: str, c: dict, ctx: tuple) -> bool:
-        a = a.strip()
-        dx, px = c["dx"], c["px"]
-        is_or = lambda p: p in self.or_set  # noqa: E731
-        if a == "true":
-            return True
-        if a == "false":
-            return False
-        if a == "main_px_or":
-            return bool(px) and is_or(px[0])
-        if a == "any_px_or":
-            return any(map(is_or, px))
-        if a == "no_px_or":
-            return not any(map(is_or, px))
-        if a == "main_px_not_or":
-            return not px or not is_or(px[0])
-        if a in ("mcc", "cc", "mcc_or_cc", "mcc_any_dx", "mcc_or_cc_any_dx"):
-            f = self.cc_flags(dx)
-            pre = "any" if a.endswith("_any_dx") else "sec"
-            want = ("mcc",) if a.startswith("mcc") and "or_cc" not in a else (
-                ("cc",) if a == "cc" else ("mcc", "cc"))
-            return any(f[f"{pre}_{w}"] is not None for w in want)
-        m = SITES_RE.fullmatch(a)
-        if m:
-            lst = self.lst(m.group(1), ctx, "dx")
-            return len({self.site[d] for d in dx if d in lst and d in self.site}) >= int(m.group(2))
-        m = NUM_RE.fullmatch(a)
-        if m:
-            field, op, val = FIELD[m.group(1)], m.group(2), int(m.group(3))
-            v = c[field]
-            if v is None or (field == "birth_weight" and v <= 0):
-                return False
-            return CMP[op](v, val)
-        m = FN_RE.fullmatch(a)
-        fn, arg = m.group(1), m.group(2)
-        if fn == "px_tables":
-            masks = parse_px_tables(arg)
-            tables = [self.lst(f"px_t{k}", ctx, "px") for k in range(1, 5)]
-            seen = set()
-            for p in px:
-                for k, t in enumerate(tables):
-                    if p in t:
-                        seen.add(k)
-                        break       # a code in two tables counts for the first one only
-            return any(all(not (mk >> k) & 1 or k in seen for k in range(4)) for mk in masks)
-        if fn == "newborn":
-            return c["age_days"] is not None and c["age_days"] <= int(arg)
-        if fn == "gender_eq":
-            return c["sex"] == int(arg)
-        if fn == "leaving_type_in":
-            return c["leaving_type"] is not None and c["leaving_type"] in {int(v) for v in arg.split(";")}
-        if fn == "dept_eq":
-            return c["dept"] == arg
-        if fn == "any_dx_prefix":
-            return any(d.startswith(arg) for d in dx)
-        if fn in ("pdx_in", "pdx_not_in", "any_dx_in", "sdx_in"):
-            lst = self.lst(arg, ctx, "dx")
-            hit = {"pdx_in": dx[:1], "pdx_not_in": dx[:1], "any_dx_in": dx, "sdx_in": dx[1:]}[fn]
-            r = any(d in lst for d in hit)
-            return not r if fn == "pdx_not_in" else r
-        if fn in ("main_px_in", "any_px_in", "sec_px_in", "main_px_or_in"):
-            lst = self.lst(arg, ctx, "px")
-            if fn == "main_px_or_in":
-                return bool(px) and (is_or(px[0]) or px[0] in lst)
-            hit = {"main_px_in": px[:1], "any_px_in": px, "sec_px_in": px[1:]}[fn]
-            return any(p in lst for p in hit)
-        raise AssertionError(f"atom not modelled: {a}")
-
-    def holds(self, dnf, c, ctx) -> bool:
-        return any(all(self.atom(a, c, ctx) for a in conj) for conj in dnf)
+    def core(self, c: dict) -> dict:
+        """One pass over the MDCs (no record check, no retry)."""
+        spec_case = _spec_case(c)
+        return _as_dict(*self.spec.run(self.spec.view(spec_case), None)[0])
 
     def split_holds(self, s: dict, c: dict) -> bool:
-        base = SPLIT_BASE[s["split"]]
-        dnf = parse_dnf(s["extra"])
-        return any(all(self.atom(a, c, ("drg", s["drg"], s["rule_id"])) for a in ([base] if base else []) + conj)
-                   for conj in dnf)
+        return self.spec.split_holds(s["rule_id"], s["drg"], _spec_case(c))
 
-    # ---- the documented flow ----
-    def validity(self, c) -> str | None:
-        if c["sex"] not in (1, 2):
-            return "V01"
-        if not c["dx"]:
-            return "V05"
-        if self.manifest.get("validity_check") == "gender_age_newborn_dx":
-            if c["age"] is None:
-                return "V02"
-            if c["age"] == 0:
-                if c["age_days"] is None:
-                    return "V03"
-                if c["age_days"] <= 28 and c["birth_weight"] is None:
-                    return "V04"
-        return None
-
-    def core(self, c) -> dict:
-        for m in self.mdcs:
-            code = m["mdc"]
-            entry = parse_mdc_entry(m["entry_expr"])
-            ctx = ("mdc", code)
-            if not self.holds(entry.entry, c, ctx):
-                if entry.else_qy and self.holds(entry.else_qy[1], c, ctx):
-                    return self._qy(entry.else_qy[0], "Q02")
-                continue
-            if entry.first_qy and self.holds(entry.first_qy[1], c, ctx):
-                return self._qy(entry.first_qy[0], "Q02")
-            rules = self.rules.get(code, [])
-            qy_on = m["qy_enabled"] == "1"
-            trig = {"any_proc_valid_or": "any_px_or", "main_proc_valid_or": "main_px_or"}.get(m["qy_trigger"])
-            for i in range(len(rules) + 1):
-                if qy_on and m["qy_position"] and i == int(m["qy_position"]) and self.atom(trig, c, ctx):
-                    return self._qy(code[3:] + "QY", "Q01")
-                if i == len(rules):
-                    break
-                r = rules[i]
-                if not self.holds(parse_dnf(r["entry_expr"]), c, ("rule", r["rule_id"])):
-                    continue
-                for s in self.splits.get(r["rule_id"], []):
-                    if self.split_holds(s, c):
-                        return self._ok(s["drg"], r)
-                if r["no_split_result"] == "adrg_code":
-                    return self._ok(r["adrg"], r)
-        return {"status": "ungroupable", "mdc": "0000", "adrg": "00", "drg": self.fail, "rule": None}
-
-    def _qy(self, drg, reason):
-        return {"status": "ambiguous", "mdc": "MDC" + drg[0], "adrg": "QY", "drg": drg, "rule": None,
-                "reason": reason}
-
-    def _ok(self, drg, r):
-        return {"status": "ok", "mdc": "MDC" + drg[0], "adrg": r["adrg"], "drg": drg, "rule": r["rule_id"]}
-
-    def group(self, c) -> dict:
-        v = self.validity(c)
-        if v:
-            return {"status": "invalid", "mdc": "0000", "adrg": "00", "drg": self.fail, "rule": None, "reason": v}
-        out = self.core(c)
-        if out["status"] == "ungroupable" and self.manifest.get("retry_0000_with_each_other_proc") and len(c["px"]) > 1:
-            for p in c["px"][1:]:
-                res = self.core({**c, "px": [p]})
-                if res["status"] != "ungroupable":
-                    return res
-        return out
+    def cc_result(self, c: dict) -> tuple[str, str | None]:
+        level, pos = self.spec.complications(c["dx"]).level(self.spec.any_dx_mode)
+        return P.CC_NAMES[level], (c["dx"][pos] if pos >= 0 else None)
 
     # ---- helpers to pick codes ----
     def codes(self, key: str) -> list[str]:

@@ -16,7 +16,8 @@ import pyarrow as pa
 from .canonical import Options, _repair, group_canonical
 from .codes.grey import finer_codes, grey_flags
 from .grouping.batch import encode, unknown_pdx
-from .grouping.reference import Reference, Result
+from .grouping.reference import Result
+from .grouping.spec_reference import case_from_encoded, spec_reference, to_result
 from .io import prepare
 from .io.frames import from_arrow, to_arrow
 from .lang import resolve, say, words
@@ -237,7 +238,8 @@ def explain(dx: str | list[str], px: str | list[str] | None = None, *, age: int 
             los: int | None = None, leaving_type: int | None = None, dept: str | None = None,
             icu_hours: int | None = None, scheme: str = DEFAULT_SCHEME, options: Options = Options()
             ) -> Explanation:
-    """Group one case with the reference interpreter and keep the trace of every rule tried."""
+    """Group one case with the reference interpreter (the spec-shaped reader of the scheme's tables,
+    :mod:`drgkit.grouping.spec_reference`) and keep the trace of every rule tried."""
     compiled = load_compiled(scheme)
     row = {"case_id": "explain", "gender": None if sex is None else str(sex), "age": age, "age_days": age_days,
            "birth_weight": birth_weight, "los": los, "leaving_type": leaving_type, "dept": dept,
@@ -248,7 +250,10 @@ def explain(dx: str | list[str], px: str | list[str] | None = None, *, age: int 
                       "px": pa.array([px_list], pa.list_(pa.string()))})
     prep = _repair(prepare(table, strict_gender=options.strict_gender), compiled, options)
     enc = encode(prep, compiled)
-    result = Reference(compiled).group(enc.dx_ids, enc.px_ids, enc.num[0])
+    dept_value = prep.dept[0].as_py() if prep.dept is not None else None
+    case = case_from_encoded(enc.dx_flat.to_pylist(), enc.px_flat.to_pylist(), enc.num[0],
+                             None if dept_value is None else str(dept_value))
+    result = to_result(spec_reference(scheme, compiled.checksum).group(case), compiled)
     if result.status == P.ST_UNGROUPABLE:
         pdx = enc.dx_ids[:1] if len(enc.dx_ids) else np.array([-2])
         if unknown_pdx(pdx, compiled)[0]:

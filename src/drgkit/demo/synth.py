@@ -30,6 +30,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..schemes import DEFAULT_SCHEME
+from ..schemes.atoms import atoms_in
+from ..schemes.expr import parse_dnf
+from ..schemes.semantics import excluded, needs_birth_weight
 from ..schemes.tables import icd_table, load_table, scheme_info
 
 COLUMNS = ("case_id", "patient_id", "hospital", "hospital_level", "dept", "gender", "age", "age_days",
@@ -278,7 +281,11 @@ def _world(scheme: str) -> _World:
         rid.append(rule)
         rmdc.append(mdc)
         rcls[i] = _cls(adrg)
-        newborn[i] = "newborn(" in expr
+        # what the rule's expression asks of a case, read with the atom registry
+        asks = atoms_in(parse_dnf(expr))
+        names = {a.name for a in asks}
+        named = {a.arg("list") for a in asks} - {None}
+        newborn[i] = "newborn" in names
         infant[i] = mdc == "MDCP" and not newborn[i]
         zrule[i] = mdc == "MDCZ"
         wmin[i] = float(r[col["weight_min"]] or 0) if "weight_min" in col else 0
@@ -287,7 +294,8 @@ def _world(scheme: str) -> _World:
         mdc_pool = mdc_codes.get(mdc, [])
         if mdc == "MDCZ":
             mdc_pool = [c for c in mdc_pool if c in z_sites]
-        if "dx_in(dx)" in expr and "pdx_not_in" not in expr and lists.get("dx"):
+        own_dx = any(a.name in ("pdx_in", "any_dx_in") and a.arg("list") == "dx" for a in asks)
+        if own_dx and "pdx_not_in" not in names and lists.get("dx"):
             own_dx = lists["dx"]
             mset = mdc_sets.get(mdc, set())
             inter = [c for c in own_dx if c in mset and (mdc != "MDCZ" or c in z_sites)]
@@ -299,21 +307,21 @@ def _world(scheme: str) -> _World:
         else:
             cand = general
         pdx_l.append(dx_idx(cand))
-        sdx_l.append(dx_idx(ordered_valid(lists["dx1"], valid_dx)) if "dx1" in expr and lists.get("dx1")
+        sdx_l.append(dx_idx(ordered_valid(lists["dx1"], valid_dx)) if "dx1" in named and lists.get("dx1")
                      else np.zeros(0, np.int32))
         # procedures
         main: list[str] = []
-        if "px_tables" in expr:
+        if "px_tables" in names:
             main = lists.get("px_t1") or lists.get("px", [])
-        elif "main_px_in(px)" in expr or "any_px_in(px)" in expr:
+        elif any(a.name in ("main_px_in", "any_px_in") and a.arg("list") == "px" for a in asks):
             main = lists.get("px", [])
-        elif "main_px_or" in expr or "any_px_or" in expr:
+        elif names & {"main_px_or", "main_px_or_in", "any_px_or"}:
             main = or_pool
-        elif "main_px_not_or" in expr:
+        elif "main_px_not_or" in names:
             main = [c for c in lists.get("px", []) if c not in or_set] or nonor
         main_l.append(px_idx(ordered_valid(main, valid_px)) if main else np.zeros(0, np.int32))
-        x1 = lists.get("px1", []) if "px1" in expr else lists.get("px_t2", []) if "px_tables" in expr else []
-        x2 = lists.get("px2", []) if "px2" in expr else []
+        x1 = lists.get("px1", []) if "px1" in named else lists.get("px_t2", []) if "px_tables" in names else []
+        x2 = lists.get("px2", []) if "px2" in named else []
         x1_l.append(px_idx(ordered_valid(x1, valid_px)) if x1 else np.zeros(0, np.int32))
         x2_l.append(px_idx(ordered_valid(x2, valid_px)) if x2 else np.zeros(0, np.int32))
         if mdc == "MDCR" and adrg[1:2].upper() != "A":  # chemo-/radio-/targeted therapy: not surgery
@@ -580,7 +588,7 @@ def _cases(w, rng, n, h_level, h_eff, h_p, dirty, labels):
     for j, (flag, pool, p) in enumerate(((has_mcc, w.mcc, w.mcc_p), (has_cc, w.cc, w.cc_p)), start=2):
         idx = np.flatnonzero(flag)
         codes = _draw(rng, pool, p, len(idx))
-        excl = (w.cc_excl[codes] >= 0) & (w.cc_excl[codes] == w.pdx_excl[dxm[idx, 0]])
+        excl = excluded(w.cc_excl[codes], w.pdx_excl[dxm[idx, 0]])  # the CC rule (schemes.semantics)
         if excl.any():  # redraw once when the complication is excluded by the principal diagnosis
             codes[excl] = _draw(rng, pool, p, int(excl.sum()))
         dxm[idx, j] = codes
@@ -650,7 +658,8 @@ def _cases(w, rng, n, h_level, h_eff, h_p, dirty, labels):
     if n_dirty:
         rows = rng.choice(n, size=n_dirty, replace=False)
         kinds = np.array(DEFECTS[:-1], dtype=object)[rng.integers(0, len(DEFECTS) - 1, n_dirty)]
-        nb_rows = (bw[rows] >= 0) & (rng.random(n_dirty) < 0.5)
+        # a newborn whose record check asks for a birth weight (schemes.semantics)
+        nb_rows = needs_birth_weight(age[rows], age_days[rows]) & (rng.random(n_dirty) < 0.5)
         kinds[nb_rows] = "newborn_no_weight"
         defect[rows] = kinds
     cols = _assemble(n, w, rng, dirty > 0, defect, gender, age, age_days, bw, los, leaving, dx, px)

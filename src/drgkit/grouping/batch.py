@@ -184,8 +184,8 @@ def _warnings(prep: PreparedCases, enc: Encoded, scheme: CompiledScheme,
         parts.append(pc.binary_join_element_wise(f"unknown {label} code", codes, " "))
         rows.append(np.searchsorted(off, bad, side="right") - 1)
     # a blank main-procedure slot with later procedures: grouped as having no main procedure, and said so
-    blank_main = np.flatnonzero((np.diff(enc.px_off) > 0) & (enc.px_ids[np.minimum(enc.px_off[:-1], max(len(enc.px_ids) - 1, 0))]
-                                                             == EMPTY if len(enc.px_ids) else False))
+    main_ids = enc.px_ids[np.minimum(enc.px_off[:-1], max(len(enc.px_ids) - 1, 0))] if len(enc.px_ids) else None
+    blank_main = np.flatnonzero((np.diff(enc.px_off) > 0) & (main_ids == EMPTY if main_ids is not None else False))
     if blank_main.size:
         parts.append(pa.repeat(pa.scalar("main procedure slot is blank", pa.string()), blank_main.size))
         rows.append(blank_main)

@@ -1,26 +1,30 @@
-"""The reference interpreter: the same compiled program as the kernel, in plain Python, with a trace.
+"""The jump-program walker: the compiled step machine in plain Python, with a trace — a kernel-debugging aid.
 
-It is deliberately naive (one case at a time, no shortcuts) so it can be read against the scheme README.
-``drgkit explain`` prints its trace; the test suite checks that it equals the numba kernel.
+It runs the same compiled program as the numba kernel (``steps``, ``returns``, the flat atoms), without the
+kernel's packed form, guards or skip chains, so when the kernel disagrees with the spec-shaped reference
+(:mod:`drgkit.grouping.spec_reference`, the reference) this walker tells a compiler or linearizer bug (the
+walker disagrees too) from a kernel bug (it does not). Atom meanings come from the registry
+(:mod:`drgkit.schemes.atoms`, through each atom's compiled operands), the CC/MCC rule and the record check from
+:mod:`drgkit.schemes.semantics`. ``benchmarks/bench_kernel.py`` uses it as the naive baseline.
 """
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 from ..schemes import program as P
+from ..schemes.atoms import ATOMS, DEPT, DX_LIST, PREFIX, PX_LIST, PX_TABLES
 from ..schemes.program import CompiledScheme
+from ..schemes.semantics import Complications, complications, record_check
+from .spec_reference import Step
 
 EMPTY = -2
 
-
-@dataclass
-class Step:
-    """One evaluated item: an MDC entry, a QY check, an ADRG rule or a DRG split."""
-
-    kind: str            # "check", "mdc", "else_qy", "first_qy", "qy", "rule", "split", "retry"
-    label: str           # MDC code, rule id, DRG code
-    matched: bool
-    atoms: list[tuple[str, bool]] = field(default_factory=list)  # atoms of the decisive conjunction
+__all__ = ["EMPTY", "Reference", "Result", "Step"]
 
 
 @dataclass
@@ -38,105 +42,76 @@ class Result:
         return (self.status, self.drg, self.adrg, self.rule, self.reason, self.cc_level, self.cc_pos)
 
 
+def _members(ptr: np.ndarray, ids: np.ndarray) -> dict[int, frozenset[int]]:
+    """List id → the code ids on it, from the CSR map code → lists."""
+    codes = np.repeat(np.arange(len(ptr) - 1), np.diff(ptr))
+    out: dict[int, list[int]] = defaultdict(list)
+    for code, lst in zip(codes.tolist(), ids.tolist()):
+        out[lst].append(code)
+    return {lst: frozenset(v) for lst, v in out.items()}
+
+
+class _View:
+    """A case of code ids as the atoms' meanings read it (:class:`drgkit.schemes.atoms.CaseView`)."""
+
+    __slots__ = ("age", "age_days", "birth_weight", "cc", "dept", "dx", "gender", "icu_hours", "leaving_type",
+                 "los", "or_px", "px", "site")
+
+    def __init__(self, dx: list[int], px: list[int], num: list[int], or_px: frozenset[int],
+                 site: Callable[[int], Any], cc: Complications):
+        def known(i: int) -> int | None:
+            return None if num[i] < 0 else num[i]
+
+        self.dx, self.px, self.or_px, self.site, self.cc = dx, px, or_px, site, cc
+        self.gender, self.age, self.age_days = known(P.F_GENDER), known(P.F_AGE), known(P.F_AGE_DAYS)
+        self.birth_weight, self.los, self.leaving_type = known(P.F_WEIGHT), known(P.F_LOS), known(P.F_LEAVING)
+        self.icu_hours, self.dept = known(P.F_ICU), known(P.F_DEPT)
+
+
 class Reference:
-    """Evaluate cases against a compiled scheme, recording why each rule matched or not."""
+    """Run the compiled step machine on cases of code ids, recording why each rule matched or not."""
 
     def __init__(self, scheme: CompiledScheme):
-        self.s = scheme
+        self.s = s = scheme
+        empty: frozenset[int] = frozenset()
+        dx_lists, px_lists = _members(s.dx_list_ptr, s.dx_list_ids), _members(s.px_list_ptr, s.px_list_ids)
+
+        def operand(kind: str, value: Any) -> Any:
+            if kind in (DX_LIST, PREFIX):
+                return dx_lists.get(value, empty)
+            if kind == PX_LIST:
+                return px_lists.get(value, empty)
+            if kind == PX_TABLES:
+                lo, hi = int(s.pxtab_mask_ptr[value]), int(s.pxtab_mask_ptr[value + 1])
+                return (tuple(px_lists.get(int(lst), empty) if lst >= 0 else None for lst in s.pxtab_lists[value]),
+                        tuple(int(m) for m in s.pxtab_masks[lo:hi]))
+            if kind == DEPT:
+                return int(value)
+            return value
+
+        bound: dict[tuple[str, tuple], tuple[Callable[..., bool], tuple]] = {}
+        self.meanings = []
+        for name, values in s.atom_calls:
+            if (name, values) not in bound:
+                atom = ATOMS[name]
+                bound[(name, values)] = (atom.meaning, tuple(operand(kind, v) for (_g, kind), v
+                                                             in zip(atom.operands, values)))
+            self.meanings.append(bound[(name, values)])
+        self.or_px = frozenset(np.flatnonzero(s.px_is_or).tolist())
+        self.sites = {i: int(v) for i, v in enumerate(s.dx_site.tolist()) if v >= 0}
+        self.full = int(s.params[0]) == P.VALIDITY_FULL
+        self.any_dx = int(s.params[1]) == P.CC_MODE_ANY_DX
 
     # ---- primitives ----
-    def in_list(self, code: int, lst: int, domain: str) -> bool:
-        if code < 0:
-            return False
-        ptr, ids = (self.s.dx_list_ptr, self.s.dx_list_ids) if domain == "dx" else (self.s.px_list_ptr, self.s.px_list_ids)
-        return lst in ids[ptr[code]:ptr[code + 1]].tolist()
-
-    def complications(self, dx: list[int]) -> tuple[bool, bool, bool, bool, int, int, int, int]:
+    def complications(self, dx: Sequence[int]) -> Complications:
         s = self.s
-        t = int(s.dx_excl[dx[0]]) if dx and dx[0] >= 0 else -1
-        found = {"sec_mcc": -1, "sec_cc": -1, "any_mcc": -1, "any_cc": -1}
-        for i, c in enumerate(dx):
-            if c < 0:
-                continue
-            for level, tab in (("mcc", s.dx_mcc_tab), ("cc", s.dx_cc_tab)):
-                table = int(tab[c])
-                if table >= 0 and not (t >= 0 and table == t):
-                    if i > 0 and found[f"sec_{level}"] < 0:
-                        found[f"sec_{level}"] = i
-                    if found[f"any_{level}"] < 0:
-                        found[f"any_{level}"] = i
-        if len(dx) < 2:
-            found["any_mcc"] = found["any_cc"] = -1
-        f = found
-        return (f["sec_mcc"] >= 0, f["sec_cc"] >= 0, f["any_mcc"] >= 0, f["any_cc"] >= 0,
-                f["sec_mcc"], f["sec_cc"], f["any_mcc"], f["any_cc"])
 
-    def atom(self, op: int, a: int, b: int, dx: list[int], px: list[int], num: list[int], cc: tuple) -> bool:
-        s = self.s
-        is_or = lambda c: c >= 0 and s.px_is_or[c] == 1  # noqa: E731
-        if op == P.OP_TRUE:
-            return True
-        if op == P.OP_FALSE:
-            return False
-        if op == P.OP_PDX_IN:
-            return bool(dx) and self.in_list(dx[0], a, "dx")
-        if op == P.OP_PDX_NOT_IN:
-            return not (bool(dx) and self.in_list(dx[0], a, "dx"))
-        if op == P.OP_ANY_DX_IN:
-            return any(self.in_list(c, a, "dx") for c in dx)
-        if op == P.OP_SDX_IN:
-            return any(self.in_list(c, a, "dx") for c in dx[1:])
-        if op == P.OP_MAIN_PX_IN:
-            return bool(px) and self.in_list(px[0], a, "px")
-        if op == P.OP_ANY_PX_IN:
-            return any(self.in_list(c, a, "px") for c in px)
-        if op == P.OP_SEC_PX_IN:
-            return any(self.in_list(c, a, "px") for c in px[1:])
-        if op == P.OP_MAIN_PX_OR:
-            return bool(px) and is_or(px[0])
-        if op == P.OP_MAIN_PX_OR_IN:
-            return bool(px) and (is_or(px[0]) or self.in_list(px[0], a, "px"))
-        if op == P.OP_ANY_PX_OR:
-            return any(is_or(c) for c in px)
-        if op == P.OP_NO_PX_OR:
-            return not any(is_or(c) for c in px)
-        if op == P.OP_MAIN_PX_NOT_OR:
-            return not px or not is_or(px[0])
-        if op == P.OP_PX_TABLES:
-            tables = set()
-            for c in px:
-                for t in range(4):
-                    lst = int(s.pxtab_lists[a, t])
-                    if lst >= 0 and self.in_list(c, lst, "px"):
-                        tables.add(t)
-                        break
-            masks = s.pxtab_masks[s.pxtab_mask_ptr[a]:s.pxtab_mask_ptr[a + 1]]
-            return any(all((int(m) >> t) & 1 == 0 or t in tables for t in range(4)) for m in masks)
-        if P.OP_NUM_EQ <= op <= P.OP_NUM_IN_MASK:
-            v = num[a]
-            if v < 0:
-                return False
-            return {P.OP_NUM_EQ: v == b, P.OP_NUM_LT: v < b, P.OP_NUM_LE: v <= b, P.OP_NUM_GT: v > b,
-                    P.OP_NUM_GE: v >= b, P.OP_NUM_IN_MASK: v < 31 and (b >> v) & 1 == 1}[op]
-        if op in (P.OP_WEIGHT_GE, P.OP_WEIGHT_LT):
-            w = num[P.F_WEIGHT]
-            return w > 0 and (w >= b if op == P.OP_WEIGHT_GE else w < b)
-        if op == P.OP_MCC:
-            return cc[0]
-        if op == P.OP_CC:
-            return cc[1]
-        if op == P.OP_MCC_OR_CC:
-            return cc[0] or cc[1]
-        if op == P.OP_MCC_ANY_DX:
-            return cc[2]
-        if op == P.OP_MCC_OR_CC_ANY_DX:
-            return cc[2] or cc[3]
-        if op == P.OP_BODY_SITES_GE:
-            sites = {int(s.dx_site[c]) for c in dx if c >= 0 and s.dx_site[c] >= 0 and self.in_list(c, a, "dx")}
-            return len(sites) >= b
-        raise ValueError(f"unknown opcode {op}")
+        def tables(c: int) -> tuple[int, int]:
+            return (int(s.dx_mcc_tab[c]), int(s.dx_cc_tab[c])) if c >= 0 else (-1, -1)
 
-    def expr(self, e: int, dx, px, num, cc) -> tuple[bool, list[tuple[str, bool]]]:
+        return complications(dx, tables, lambda c: int(s.dx_excl[c]) if c >= 0 else -1)
+
+    def expr(self, e: int, v: _View) -> tuple[bool, list[tuple[str, bool]]]:
         """Value of expression e and the atoms of the conjunction that decided it."""
         s = self.s
         last: list[tuple[str, bool]] = []
@@ -144,9 +119,10 @@ class Reference:
             seen = []
             ok = True
             for k in range(s.conj_ptr[j], s.conj_ptr[j + 1]):
-                v = self.atom(int(s.atoms[k, 0]), int(s.atoms[k, 1]), int(s.atoms[k, 2]), dx, px, num, cc)
-                seen.append((s.atom_text[k], v))
-                if not v:
+                meaning, args = self.meanings[k]
+                value = meaning(v, *args)
+                seen.append((s.atom_text[k], value))
+                if not value:
                     ok = False
                     break
             if ok:
@@ -154,37 +130,22 @@ class Reference:
             last = last or seen
         return False, last
 
-    def validity(self, dx: list[int], num: list[int]) -> int:
-        g = num[P.F_GENDER]
-        if g not in (1, 2):
-            return P.R_GENDER
-        if not dx or dx[0] == EMPTY:
-            return P.R_NO_DX
-        if self.s.params[0] == P.VALIDITY_FULL:
-            if num[P.F_AGE] < 0:
-                return P.R_AGE
-            if num[P.F_AGE] == 0:
-                if num[P.F_AGE_DAYS] < 0:
-                    return P.R_AGE_DAYS
-                if num[P.F_AGE_DAYS] <= 28 and num[P.F_WEIGHT] < 0:
-                    return P.R_WEIGHT
-        return 0
-
-    def core(self, dx, px, num, cc, trace: list[Step]) -> tuple[int, int, int, int, int]:
+    def core(self, v: _View, trace: list[Step]) -> tuple[int, int, int, int, int]:
         """Run the step machine (MDC entries, QY checks, rules, splits in order); record each test."""
         s = self.s
         pc = 0
         self.entered = False
         while True:
-            e, t_kind, t_arg, f_kind, f_arg, label_kind, label, guard = (int(v) for v in s.steps[pc][:8])
-            value, why = self.expr(e, dx, px, num, cc)
+            e, t_kind, t_arg, f_kind, f_arg, label_kind, label, guard = (int(x) for x in s.steps[pc][:8])
+            value, why = self.expr(e, v)
             if value and label_kind == P.L_MDC and guard == P.G_PDX_MDC:
                 self.entered = True  # entered through the principal diagnosis's MDC list
             if label_kind != P.L_END:
                 trace.append(Step(P.LABEL_KINDS[label_kind], self.label(label_kind, label), value, why))
             kind, arg = (t_kind, t_arg) if value else (f_kind, f_arg)
             if kind == P.A_RETURN:
-                return tuple(int(v) for v in s.returns[arg])  # type: ignore[return-value]
+                st, drg, adrg, rule, reason = (int(x) for x in s.returns[arg])
+                return st, drg, adrg, rule, reason
             pc = pc + 1 if kind == P.A_NEXT else arg
 
     def label(self, kind: int, idx: int) -> str:
@@ -195,29 +156,31 @@ class Reference:
             return s.rule_ids[idx]
         return s.drg_codes[idx]
 
-    def group(self, dx: list[int], px: list[int], num: list[int]) -> Result:
+    def group(self, dx: Sequence[int], px: Sequence[int], num: Sequence[int]) -> Result:
         """Group one case given code ids and the numeric fields (``program.FIELD_NAMES`` order)."""
-        dx, px, num = [int(c) for c in dx], [int(c) for c in px], [int(v) for v in num]
-        c = self.complications(dx)
-        cc = c[:4]
-        if self.s.params[1] == P.CC_MODE_ANY_DX:
-            level, pos = (2, c[6]) if c[2] else ((1, c[7]) if c[3] else (0, -1))
-        else:
-            level, pos = (2, c[4]) if c[0] else ((1, c[5]) if c[1] else (0, -1))
+        dx_, px_, num_ = [int(c) for c in dx], [int(c) for c in px], [int(x) for x in num]
+        cc = self.complications(dx_)
+        level, pos = cc.level(self.any_dx)
         trace: list[Step] = []
-        reason = self.validity(dx, num)
+
+        def known(i: int) -> int | None:
+            return None if num_[i] < 0 else num_[i]
+
+        reason = record_check(self.full, num_[P.F_GENDER], known(P.F_AGE), known(P.F_AGE_DAYS), known(P.F_WEIGHT),
+                              len(dx_) > 0 and dx_[0] != EMPTY)
         if reason:
             trace.append(Step("check", P.REASONS[reason][0], False, []))
             return Result(P.ST_INVALID, 0, -1, -1, reason, level, pos, trace)
-        st, drg, adrg, rule, why = self.core(dx, px, num, cc, trace)
+        v = _View(dx_, px_, num_, self.or_px, self.sites.get, cc)
+        st, drg, adrg, rule, why = self.core(v, trace)
         entered = self.entered
-        if st == P.ST_UNGROUPABLE and self.s.params[2] == 1 and len(px) >= 2:
-            for j in range(1, len(px)):
-                trace.append(Step("retry", self.s.px_codes[px[j]] if px[j] >= 0 else "?", True, []))
-                res = self.core(dx, px[j:j + 1], num, cc, trace)
+        if st == P.ST_UNGROUPABLE and self.s.params[2] == 1 and len(px_) >= 2:
+            for j in range(1, len(px_)):
+                trace.append(Step("retry", self.s.px_codes[px_[j]] if px_[j] >= 0 else "?", True, []))
+                res = self.core(_View(dx_, px_[j:j + 1], num_, self.or_px, self.sites.get, cc), trace)
                 if res[0] != P.ST_UNGROUPABLE:
                     return Result(*res, level, pos, trace)
         if st == P.ST_UNGROUPABLE and not entered:
-            on_mdc_list = dx[0] >= 0 and int(self.s.dx_mdc_bits[dx[0]]) != 0
+            on_mdc_list = dx_[0] >= 0 and int(self.s.dx_mdc_bits[dx_[0]]) != 0
             why = P.R_MDC_CONDITION if on_mdc_list else P.R_PDX_NO_MDC
         return Result(st, drg, adrg, rule, why, level, pos, trace)

@@ -43,6 +43,7 @@ import numpy as np
 from ..api import DEFAULT_SCHEME, Options, explain, split_codes
 from ..codes.grey import finer_codes, grey_flags
 from ..lang import words
+from ..schemes.semantics import excluded as excluded_by
 from ..schemes.words import phrase
 
 #: Finer codes regrouped per grey code (a few grey codes have dozens).
@@ -386,7 +387,7 @@ def whatif(dx: str | list[str], px: str | list[str] | None = None, *, age: int |
         mcc_t = int(s.dx_mcc_tab[cid]) if cid >= 0 else -1
         cc_t = int(s.dx_cc_tab[cid]) if cid >= 0 else -1
         lvl, tab = ("mcc", mcc_t) if mcc_t >= 0 else (("cc", cc_t) if cc_t >= 0 else ("none", -1))
-        excluded = lvl != "none" and pdx_tab >= 0 and tab == pdx_tab
+        excluded = lvl != "none" and bool(excluded_by(tab, pdx_tab))  # the CC rule's exclusion (schemes.semantics)
         result.secondary.append({"pos": i, "code": d_codes[i], "known": cid >= 0,
                                  "name": s.dx_names[cid] if cid >= 0 else None, "level": lvl,
                                  "exclusion_table": tab if tab >= 0 else None, "excluded": bool(excluded),

@@ -108,8 +108,9 @@ def _derived(tables: dict[str, list[dict[str, str]]]) -> list[Problem]:
             if column in r and _number(r[column]) != bounds.get(op):
                 out.append(Problem("derived", where, f"{column} {r[column]!r} but entry_expr {expr!r}"))
         if "n_drg" in r and r["n_drg"].strip() and int(float(r["n_drg"])) != drgs_per_rule[r.get("rule_id")]:
-            out.append(Problem("derived", where, f"n_drg {r['n_drg']} but drg.csv has "
-                                                 f"{drgs_per_rule[r.get('rule_id')]} DRG(s) of rule {r.get('rule_id')}"))
+            n = drgs_per_rule[r.get("rule_id")]
+            out.append(Problem("derived", where, f"n_drg {r['n_drg']} but drg.csv has {n} DRG(s) of rule "
+                                                 f"{r.get('rule_id')}"))
     for i, r in enumerate(mdc, start=2):
         if "n_adrg_rules" in r and r["n_adrg_rules"].strip() and \
                 int(float(r["n_adrg_rules"])) != rules_per_mdc[r.get("mdc")]:

@@ -13,7 +13,6 @@ import hashlib
 import math
 import os
 import pickle
-import re
 import tempfile
 from collections import defaultdict
 from functools import lru_cache
@@ -25,28 +24,18 @@ from ..codes.grey import grey_codes
 from ..paths import cache_dir, icd_dir
 from . import kernel_program
 from . import program as P
-from .expr import ExprError, parse_dnf, parse_mdc_entry, parse_px_tables
+from .atoms import DEPT, DX_LIST, PREFIX, PX_LIST, PX_TABLES, QY_TRIGGERS, SPLIT_ATOMS, parse_atom, resolve
+from .expr import ExprError, parse_dnf, parse_mdc_entry
 from .tables import icd_table, load_table, scheme_info
 
-_NUM_FIELDS = {"age": P.F_AGE, "age_days": P.F_AGE_DAYS, "los": P.F_LOS, "icu_hours": P.F_ICU,
-               "leaving_type": P.F_LEAVING, "gender": P.F_GENDER}
-_CMP = {"==": P.OP_NUM_EQ, "<": P.OP_NUM_LT, "<=": P.OP_NUM_LE, ">": P.OP_NUM_GT, ">=": P.OP_NUM_GE}
-_SPLIT_ATOMS = {"always": [], "extra_only": [], "mcc": ["mcc"], "cc": ["cc"], "mcc_or_cc": ["mcc_or_cc"],
-                "mcc_any_dx": ["mcc_any_dx"], "mcc_or_cc_any_dx": ["mcc_or_cc_any_dx"], "never": ["false"]}
-_QY_TRIGGERS = {"any_proc_valid_or": "any_px_or", "main_proc_valid_or": "main_px_or"}
-_DX_LIST_OPS = {"pdx_in": P.OP_PDX_IN, "pdx_not_in": P.OP_PDX_NOT_IN, "any_dx_in": P.OP_ANY_DX_IN,
-                "sdx_in": P.OP_SDX_IN}
-_PX_LIST_OPS = {"main_px_in": P.OP_MAIN_PX_IN, "any_px_in": P.OP_ANY_PX_IN, "sec_px_in": P.OP_SEC_PX_IN,
-                "main_px_or_in": P.OP_MAIN_PX_OR_IN}
-_PLAIN = {"true": P.OP_TRUE, "false": P.OP_FALSE, "main_px_or": P.OP_MAIN_PX_OR, "any_px_or": P.OP_ANY_PX_OR,
-          "no_px_or": P.OP_NO_PX_OR, "main_px_not_or": P.OP_MAIN_PX_NOT_OR, "mcc": P.OP_MCC, "cc": P.OP_CC,
-          "mcc_or_cc": P.OP_MCC_OR_CC, "mcc_any_dx": P.OP_MCC_ANY_DX, "mcc_or_cc_any_dx": P.OP_MCC_OR_CC_ANY_DX}
+_MDC_LISTS = ("dx", "px")
 
 
 def _compiler_digest() -> str:
     h = hashlib.sha256()
     here = Path(__file__).parent
-    for path in (*(here / n for n in ("compile.py", "program.py", "expr.py", "tables.py", "kernel_program.py")),
+    for path in (*(here / n for n in ("compile.py", "program.py", "expr.py", "tables.py", "kernel_program.py",
+                                      "atoms.py")),
                  here.parent / "codes" / "grey.py",
                  # the grey lists (灰码) of every edition are compiled in (dx_grey / px_grey) but are not in the
                  # scheme's checksum: an edited list must not be served from a stale cache
@@ -80,6 +69,10 @@ class _Builder:
         self.list_domain: list[str] = []
         self.atoms: dict[tuple[int, int, int], int] = {}
         self.atom_text: list[str] = []
+        # per atom occurrence of each expression: its text as the table writes it, registry name and compiled
+        # operands (two spellings of one kernel row, ``newborn(28)`` and ``age_days<=28``, keep their own)
+        self.expr_calls: list[list[list[tuple[str, str, tuple]]]] = []
+        self._last: tuple[str, str, tuple] = ("", "", ())
         self.exprs: list[list[list[int]]] = []
         self.pxtabs: list[tuple[list[int], list[int]]] = []
         self.dept_literals: list[str] = []
@@ -115,18 +108,26 @@ class _Builder:
 
     # ---- atoms ----
     def atom(self, text: str, ctx: tuple[str, ...]) -> int:
-        op, a, b = self._atom(text.strip(), ctx)
-        key = (op, a, b)
+        """Id of an atom (one per distinct kernel row ``(op, a, b)``), read with the registry."""
+        try:
+            parsed = parse_atom(text)
+        except ExprError:
+            raise ExprError(f"{self.sid}: unknown atom '{text.strip()}' in context {ctx}") from None
+        values = resolve(parsed, lambda kind, value: self._operand(kind, value, ctx))
+        key = parsed.atom.kernel_row(values)
         if key not in self.atoms:
             self.atoms[key] = len(self.atom_text)
-            self.atom_text.append(text.strip())
+            self.atom_text.append(parsed.text)
+        self._last = (parsed.text, parsed.name, values)
         return self.atoms[key]
 
     def _resolve(self, name: str, domain: str, ctx: tuple[str, ...]) -> int:
+        """A list named in context: ``dx`` is the list of the row's own MDC / rule / DRG, ``OWNER.name``
+        another's (``MDCN.dx``, ``PR1.dx``)."""
         if "." in name:
             owner, lst = name.split(".", 1)
             key = f"MDC:{owner}" if owner.startswith("MDC") else f"{owner}.{lst}"
-            if owner.startswith("MDC") and lst not in ("dx", "px"):
+            if owner.startswith("MDC") and lst not in _MDC_LISTS:
                 raise ExprError(f"{self.sid}: unknown MDC list '{name}'")
             return self.list_id(domain, key)
         if ctx[0] == "mdc":
@@ -135,52 +136,35 @@ class _Builder:
             return self.list_id(domain, f"{ctx[1]}.{name}")
         return self.list_id(domain, f"drg:{ctx[1]}/{ctx[2]}.{name}")
 
-    def _atom(self, t: str, ctx: tuple[str, ...]) -> tuple[int, int, int]:
-        if t in _PLAIN:
-            return _PLAIN[t], 0, 0
-        m = re.fullmatch(r"(\w+)\(([^()]*)\)", t)
-        if m and m.group(1) in _DX_LIST_OPS:
-            return _DX_LIST_OPS[m.group(1)], self._resolve(m.group(2), "dx", ctx), 0
-        if m and m.group(1) in _PX_LIST_OPS:
-            return _PX_LIST_OPS[m.group(1)], self._resolve(m.group(2), "px", ctx), 0
-        if m and m.group(1) == "newborn":
-            return P.OP_NUM_LE, P.F_AGE_DAYS, int(m.group(2))
-        if m and m.group(1) == "gender_eq":
-            return P.OP_NUM_EQ, P.F_GENDER, int(m.group(2))
-        if m and m.group(1) == "leaving_type_in":
-            mask = 0
-            for v in m.group(2).split(";"):
-                mask |= 1 << int(v)
-            return P.OP_NUM_IN_MASK, P.F_LEAVING, mask
-        if m and m.group(1) == "dept_eq":
-            lit = m.group(2)
-            if lit not in self.dept_literals:
-                self.dept_literals.append(lit)
-            return P.OP_NUM_EQ, P.F_DEPT, self.dept_literals.index(lit)
-        if m and m.group(1) == "any_dx_prefix":
-            return P.OP_ANY_DX_IN, self.list_id("dx", f"prefix:{m.group(2)}"), 0
-        m2 = re.fullmatch(r"px_tables\((.*)\)", t)
-        if m2:
-            masks = parse_px_tables(m2.group(1))
-            lists = [self._resolve(f"px_t{k}", "px", ctx) if any(mk >> (k - 1) & 1 for mk in masks) else -1
+    def _operand(self, kind: str, value, ctx: tuple[str, ...]):
+        """An operand in the compiled form: list ids, the px-table spec index, the department literal's index."""
+        if kind == DX_LIST:
+            return self._resolve(value, "dx", ctx)
+        if kind == PX_LIST:
+            return self._resolve(value, "px", ctx)
+        if kind == PREFIX:  # every known code starting with the prefix (unknown ones get a synthetic id)
+            return self.list_id("dx", f"prefix:{value}")
+        if kind == PX_TABLES:
+            lists = [self._resolve(f"px_t{k}", "px", ctx) if any(mk >> (k - 1) & 1 for mk in value) else -1
                      for k in range(1, 5)]
-            self.pxtabs.append((lists, masks))
-            return P.OP_PX_TABLES, len(self.pxtabs) - 1, 0
-        m3 = re.fullmatch(r"body_sites\((\w+)\)\s*>=\s*(\d+)", t)
-        if m3:
-            return P.OP_BODY_SITES_GE, self._resolve(m3.group(1), "dx", ctx), int(m3.group(2))
-        m4 = re.fullmatch(r"(weight|age|age_days|los|icu_hours)\s*(==|<=|>=|<|>)\s*(\d+)", t)
-        if m4:
-            field, cmp, val = m4.group(1), m4.group(2), int(m4.group(3))
-            if field == "weight":
-                if cmp not in (">=", "<"):
-                    raise ExprError(f"{self.sid}: unsupported weight comparison '{t}'")
-                return (P.OP_WEIGHT_GE if cmp == ">=" else P.OP_WEIGHT_LT), P.F_WEIGHT, val
-            return _CMP[cmp], _NUM_FIELDS[field], val
-        raise ExprError(f"{self.sid}: unknown atom '{t}' in context {ctx}")
+            self.pxtabs.append((lists, list(value)))
+            return len(self.pxtabs) - 1
+        if kind == DEPT:
+            if value not in self.dept_literals:
+                self.dept_literals.append(value)
+            return self.dept_literals.index(value)
+        return value
 
     def expr(self, dnf: list[list[str]], ctx: tuple[str, ...]) -> int:
-        self.exprs.append([[self.atom(a, ctx) for a in conj] for conj in dnf])
+        ids, calls = [], []
+        for conj in dnf:
+            ids.append([])
+            calls.append([])
+            for a in conj:
+                ids[-1].append(self.atom(a, ctx))
+                calls[-1].append(self._last)
+        self.exprs.append(ids)
+        self.expr_calls.append(calls)
         return len(self.exprs) - 1
 
 
@@ -292,7 +276,7 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
             e_first = b.expr(entry.first_qy[1], ctx)
         qy_on = m["qy_enabled"] == "1"
         trigger = m["qy_trigger"]
-        e_trig = b.expr([[ _QY_TRIGGERS[trigger] ]], ctx) if trigger else -1
+        e_trig = b.expr([[QY_TRIGGERS[trigger]]], ctx) if trigger else -1
         if qy_on and e_trig < 0:
             raise ExprError(f"{info.id}: {code} has QY enabled but no trigger")
         qy_drg = drg_id(f"{letter}QY", f"{m['name']} 歧义组")
@@ -302,10 +286,10 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
             e_rule = b.expr(parse_dnf(r["entry_expr"]), rctx)
             s_start = len(split_tab)
             for s in sorted(splits_by_rule.get(r["rule_id"], []), key=lambda s: int(s["eval_order"])):
-                if s["split"] not in _SPLIT_ATOMS:
+                if s["split"] not in SPLIT_ATOMS:
                     raise ExprError(f"{info.id}: unknown split '{s['split']}' of {s['drg']}")
                 uses_any_dx |= s["split"].endswith("_any_dx")
-                base = _SPLIT_ATOMS[s["split"]]
+                base = SPLIT_ATOMS[s["split"]]
                 dnf = [base + conj for conj in parse_dnf(s["extra"])]
                 split_tab.append((b.expr(dnf, ("drg", s["drg"], r["rule_id"])), drg_index[s["drg"]]))
             if r["no_split_result"] not in ("adrg_code", "next_rule"):
@@ -391,11 +375,12 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
                                  dx_ids, px_ptr, px_ids, px_is_or, dx_mcc, dx_cc, dx_excl, dx_mdc_bits)
 
     # ---- flatten expressions: one (op, a, b) row per atom occurrence, CSR by conjunction ----
-    conj_ptr, expr_ptr, flat, flat_text = [0], [0], [], []
-    for e in b.exprs:
-        for conj in e:
+    conj_ptr, expr_ptr, flat, flat_text, flat_calls = [0], [0], [], [], []
+    for e, calls in zip(b.exprs, b.expr_calls):
+        for conj, conj_calls in zip(e, calls):
             flat.extend(atom_key[k] for k in conj)
-            flat_text.extend(b.atom_text[k] for k in conj)
+            flat_text.extend(text for text, _name, _values in conj_calls)
+            flat_calls.extend((name, values) for _text, name, values in conj_calls)
             conj_ptr.append(len(flat))
         expr_ptr.append(len(conj_ptr) - 1)
     atoms = np.array(flat, np.int32).reshape(-1, 3)
@@ -430,8 +415,9 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
         dx_grey=_grey_array(edition, "dx", dx_codes), px_grey=_grey_array(edition, "px", px_codes),
         dx_list_ptr=dx_ptr, dx_list_ids=dx_ids, px_list_ptr=px_ptr, px_list_ids=px_ids,
         list_labels=b.list_labels,
-        dx_mcc_tab=dx_mcc, dx_cc_tab=dx_cc, dx_excl=dx_excl, dx_site=dx_site, px_is_or=px_is_or, dx_mdc_bits=dx_mdc_bits,
-        atoms=atoms, atom_text=flat_text, conj_ptr=np.array(conj_ptr, np.int32),
+        dx_mcc_tab=dx_mcc, dx_cc_tab=dx_cc, dx_excl=dx_excl, dx_site=dx_site, px_is_or=px_is_or,
+        dx_mdc_bits=dx_mdc_bits,
+        atoms=atoms, atom_text=flat_text, atom_calls=flat_calls, conj_ptr=np.array(conj_ptr, np.int32),
         expr_ptr=np.array(expr_ptr, np.int32),
         pxtab_lists=pxtab_lists, pxtab_mask_ptr=np.array(mask_ptr, np.int32),
         pxtab_masks=np.array(masks or [0], np.int32),

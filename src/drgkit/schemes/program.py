@@ -73,10 +73,13 @@ REASONS = {
     R_WEIGHT: ("V04", "newborn (age_days <= 28) without birth weight", "新生儿缺少出生体重"),
     R_NO_DX: ("V05", "no principal diagnosis", "缺少主要诊断"),
     R_INPUT: ("V06", "unreadable field value", "字段值无法识别"),
-    R_PDX_UNKNOWN: ("U01", "principal diagnosis is not a code of the scheme's dictionary", "主要诊断编码不在医保版字典中"),
+    R_PDX_UNKNOWN: ("U01", "principal diagnosis is not a code of the scheme's dictionary",
+                    "主要诊断编码不在医保版字典中"),
     R_PDX_NO_MDC: ("U02", "principal diagnosis enters no MDC", "主要诊断不属于任何MDC"),
-    R_NO_ADRG: ("U03", "entered the principal diagnosis's MDC but no ADRG rule matched", "进入主要诊断所属MDC但未匹配任何ADRG"),
-    R_MDC_CONDITION: ("U04", "the principal diagnosis's MDC requires another sex or age", "主要诊断所属MDC的性别或年龄条件不符"),
+    R_NO_ADRG: ("U03", "entered the principal diagnosis's MDC but no ADRG rule matched",
+                "进入主要诊断所属MDC但未匹配任何ADRG"),
+    R_MDC_CONDITION: ("U04", "the principal diagnosis's MDC requires another sex or age",
+                      "主要诊断所属MDC的性别或年龄条件不符"),
     R_PDX_GREY: ("U05", "principal diagnosis is a grey code (灰码), not valid for settlement; code a finer code (细目)",
                  "主要诊断为灰码，不得用于结算，请编码到细目"),
     R_QY_OR_PROC: ("Q01", "OR procedure unrelated to the principal diagnosis", "手术与主要诊断不相关（歧义组）"),
@@ -127,6 +130,7 @@ class CompiledScheme:
     # rule program
     atoms: np.ndarray              # int32 (n, 3)
     atom_text: list[str]
+    atom_calls: list[tuple[str, tuple]]   # per atom: its registry name and compiled operands (``schemes.atoms``)
     conj_ptr: np.ndarray
     expr_ptr: np.ndarray
     pxtab_lists: np.ndarray        # int32 (n, 4) list id of tables t1..t4 (-1 absent)
