@@ -111,9 +111,9 @@ def test_tables_list_never_cuts_an_id_at_80_or_120_columns(width: int, monkeypat
     from drgkit import cli
     from drgkit.payment import list_tables
 
-    monkeypatch.setattr(cli, "out_console", Console(width=width, highlight=False, record=True))
+    monkeypatch.setattr(cli.common, "out", Console(width=width, highlight=False, record=True))
     assert runner.invoke(app, ["tables", "list"]).exit_code == 0
-    text = cli.out_console.export_text()
+    text = cli.common.out.export_text()
     for info in list_tables():
         assert info.id in text and (not info.scheme or info.scheme in text)
     assert "…" not in text

@@ -36,10 +36,10 @@ def test_numbers_and_ids_are_whole_or_the_column_is_named_as_left_out(width: int
 
 
 def _ellipsis_free(args: list[str], width: int, monkeypatch) -> str:
-    monkeypatch.setattr(cli, "out_console", Console(width=width, highlight=False, record=True))
+    monkeypatch.setattr(cli.common, "out", Console(width=width, highlight=False, record=True))
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    text = cli.out_console.export_text()
+    text = cli.common.out.export_text()
     assert "…" not in text, text
     return text
 

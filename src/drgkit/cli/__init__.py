@@ -1,0 +1,43 @@
+"""The ``drgkit`` command line: thin wrappers over the API, one module per command group.
+
+Every command module has a module-level Typer ``app``; this package assembles them in the order ``--help``
+lists them. Errors a user can cause are one line on stderr and exit code 2, handled in one place
+(:class:`drgkit.cli.common.Handled`); consoles, common options and the default scheme are defined once
+(:mod:`drgkit.cli.common`, :mod:`drgkit.cli_options`, :data:`drgkit.schemes.DEFAULT_SCHEME`).
+"""
+from __future__ import annotations
+
+import sys
+import threading
+
+import typer
+
+from . import common, data, dip, explain, group, monitor, pay, schemes, simulate, tables
+from .common import CliError, Handled
+
+app = typer.Typer(cls=Handled, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Group Chinese discharge abstracts (病案首页 / 医保结算清单) into CHS-DRG groups.")
+
+
+@app.callback()
+def _on_start() -> None:
+    """Group Chinese discharge abstracts (病案首页 / 医保结算清单) into CHS-DRG groups."""
+    import signal
+
+    # SIGTERM (a scheduler stopping the job) unwinds like Ctrl-C: writers remove their temporary files
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
+for module in (group, explain, monitor, pay, simulate, data):
+    app.add_typer(module.app)
+app.add_typer(schemes.app, name="schemes")
+app.add_typer(tables.app, name="tables")
+app.add_typer(dip.app, name="dip")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+__all__ = ["CliError", "app", "common", "main"]

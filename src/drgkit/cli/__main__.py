@@ -1,0 +1,4 @@
+"""``python -m drgkit.cli``: the command line."""
+from . import app
+
+app()

@@ -1,0 +1,231 @@
+"""``drgkit group``: every abstract of a file (or a Parquet dataset folder) into its group."""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Optional
+
+import pyarrow as pa
+import typer
+
+from ..cli_options import (
+    AllowSchemeMismatch,
+    AllowUnmapped,
+    BaseRate,
+    Canonical,
+    HeaderRowOption,
+    Lang,
+    MapOption,
+    SheetOption,
+)
+from ..lang import reason_text, resolve, say, words
+from ..schemes import DEFAULT_SCHEME
+from ..terminal import Col, fit_table
+from . import common
+from .common import CliError, parse_map, report_mapping, sheet_arg, write_stream
+
+app = typer.Typer()
+
+
+def tally(result, counts: Counter, drgs: Counter, reasons: Counter | None = None) -> None:
+    """Add a batch's status and DRG counts (vectorized: one entry per distinct value)."""
+    import pyarrow.compute as pc
+
+    for item in pc.value_counts(result.column("status")).to_pylist():
+        counts[item["values"]] += item["counts"]
+    if reasons is not None and "reason" in result.column_names:
+        # the reason without the values it quotes, so rows failing the same way count together
+        shape = pc.replace_substring_regex(result.column("reason"), r"'[^']*'", "<value>")
+        shape = pc.replace_substring_regex(shape, r": [A-Z]\d{2}\.\S*$", ": <code>")  # the grey code U05 names
+        for item in pc.value_counts(shape).to_pylist():
+            if item["values"] is not None:
+                reasons[item["values"]] += item["counts"]
+    grouped = result.filter(pc.is_in(result.column("status"), value_set=pa.array(["ok", "ambiguous"])))
+    code, name = ("drg", "drg_name") if "drg" in result.column_names else ("dip_group", "dip_kind")
+    keys = pc.binary_join_element_wise(grouped.column(code), pc.fill_null(grouped.column(name), ""), "\t")
+    for item in pc.value_counts(keys).to_pylist():
+        drgs[tuple(item["values"].split("\t", 1))] += item["counts"]
+
+
+def summary(counts: Counter, drgs: Counter, rows: int, seconds: float, scheme: str,
+             reasons: Counter | None = None, lang: str = "zh") -> None:
+    rate = rows / seconds if seconds > 0 else float("inf")
+    common.out.print(say("group.done", lang, rows=f"{rows:,}", scheme=scheme, seconds=f"{seconds:.2f}",
+                          rate=f"{rate:,.0f}"), soft_wrap=True, markup=False)
+    w = common.out.width
+    status_words = words("status", lang)
+    rows_col = Col(say("col.rows", lang), "number", keep=True)
+    common.out.print(fit_table(say("group.status_title", lang),
+                               [Col(say("col.status", lang), "id", keep=True), rows_col,
+                                Col(say("col.share", lang), "number")],
+                                [(status_words[status], f"{counts.get(status, 0):,}",
+                                  f"{100 * counts.get(status, 0) / max(rows, 1):.1f}%")
+                                 for status in ("ok", "ambiguous", "ungroupable", "invalid")], w))
+    if reasons:
+        common.out.print(fit_table(say("group.reasons_title", lang),
+                                    [Col(say("col.reason", lang), keep=True), rows_col],
+                                    [(reason_text(reason, lang), f"{k:,}") for reason, k in reasons.most_common(8)], w))
+    if drgs:
+        common.out.print(fit_table(say("group.groups_title", lang),
+                                    [Col(say("col.group", lang), "id", keep=True),
+                                     Col(say("col.name", lang), keep=True), rows_col],
+                                    [(drg, name or "", f"{k:,}") for (drg, name), k in drgs.most_common(10)], w))
+
+
+@app.command()
+def group(
+    input: Path = typer.Argument(..., help="Abstracts: .parquet, .csv (UTF-8 or GBK/GB18030), .xlsx"),
+    output: Path = typer.Option(..., "-o", "--output", help="Result file: .parquet, .csv or .xlsx"),
+    scheme: str = typer.Option(DEFAULT_SCHEME, "--scheme", "-s",
+                               help="Scheme id (see `drgkit schemes`), or dip:CATALOGUE_FOLDER for DIP"),
+    map_: MapOption = [],
+    diagnoses: Optional[Path] = typer.Option(None, help="Long diagnosis table (one row per code)"),
+    procedures: Optional[Path] = typer.Option(None, help="Long procedure table (one row per code)"),
+    threads: Optional[int] = typer.Option(None, "--threads", "-t",
+                                          help="Cores to use (default: all); 1 = one batch at a time"),
+    batch_size: int = typer.Option(125_000, min=1, help="Rows per streamed batch (memory grows with it)"),
+    strict_gender: bool = typer.Option(False, help="Accept only 1/2 as gender (as the reference groupers)"),
+    convert_codes: bool = typer.Option(False, help="Translate unknown 国临版 codes to 医保版 via the maps"),
+    fix_case: bool = typer.Option(False, help="Upper-case unknown codes the scheme knows in canonical case"),
+    price_table: Optional[str] = typer.Option(None, "--price", help="Also price with this payment table (one pass)"),
+    level: Optional[str] = typer.Option(None, "--level", help="Hospital level for --price (level1, level2, ...)"),
+    insurance: Optional[str] = typer.Option(None, "--insurance", help="employee / resident for --price"),
+    allow_scheme_mismatch: AllowSchemeMismatch = False,
+    policy: Optional[Path] = typer.Option(None, "--policy", help="Payment policy TOML for --price"),
+    base_rate: BaseRate = None,
+    edits: bool = typer.Option(False, "--edits", help="Also run the coding edits (drgkit validate): column `edits`"),
+    sheet: SheetOption = None,
+    header_row: HeaderRowOption = None,
+    allow_unmapped: AllowUnmapped = False,
+    canonical: Canonical = False,
+    explain_rows: Optional[str] = typer.Option(None, "--explain", help="Add a column saying why, in one sentence: "
+                                               "'problems' (rows not grouped) or 'all'"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors"),
+    lang: Lang = None,
+) -> None:
+    """Group every abstract of INPUT; one output row per input row, same order: the input's columns (numbers
+    typed), then status, reason, warnings and the group."""
+    from ..api import Options, group_canonical
+    from ..io import open_cases
+    from ..io.output import input_shaped
+    from ..io.pipeline import ordered_map, prefetch
+    from ..schemes.compile import load_compiled
+
+    # Two batches are in flight at once (their Arrow work runs on two cores); each batch's kernel gets its
+    # share of the cores — on two cores a serial kernel per batch, with no parallel launch to coordinate.
+    cores = threads or os.cpu_count() or 1
+    workers = 2 if cores > 1 else 1
+    batch_threads = max(1, cores // workers)
+
+    mapping = parse_map(map_)
+    if explain_rows not in (None, "problems", "all"):
+        raise CliError(f"--explain takes problems or all, not {explain_rows!r}")
+    options = Options(strict_gender=strict_gender, convert_codes=convert_codes, fix_case=fix_case)
+    if scheme.startswith("dip:"):  # a DIP catalogue folder instead of a DRG scheme
+        from ..dip import load_catalogue
+        from ..dip.grouper import group as dip_group
+
+        catalogue = load_catalogue(scheme[len("dip:"):])
+
+        def group_batch(batch):
+            return dip_group(batch, catalogue)
+        label = f"DIP catalogue {scheme[len('dip:'):]}"
+    else:
+        compiled = load_compiled(scheme)
+        from ..grouping.batch import warm_kernel
+
+        # the kernel loads (≈ 0.5 s) while the first batch is read
+        threading.Thread(target=warm_kernel, args=(compiled, batch_threads), name="drgkit-warm",
+                         daemon=True).start()
+
+        def group_batch(batch):
+            return group_canonical(batch, compiled, options, batch_threads, explain=explain_rows)
+        label = compiled.id
+    language = resolve(lang)
+    pairs = _dataset_pairs(input, output) if input.is_dir() else [(input, output)]
+    pricing = None
+    if price_table:
+        from functools import partial
+
+        from ..payment import load_table as load_payment_table
+        from ..payment import price
+        from ..payment.policy import load_policy
+
+        payment_table = load_payment_table(price_table)
+        grouped_with = scheme if not scheme.startswith("dip:") else ""
+        if payment_table.info.scheme and grouped_with and not allow_scheme_mismatch and \
+                load_compiled(grouped_with).id != payment_table.info.scheme:
+            raise CliError(f"table {payment_table.id} prices the groups of {payment_table.info.scheme}, not "
+                           f"{grouped_with}: add --scheme {payment_table.info.scheme}, or "
+                           f"--allow-scheme-mismatch to price them anyway")
+        pricing = partial(price, table=payment_table, level=level, insurance=insurance,
+                          policy=load_policy(policy).with_base_rate(base_rate),
+                          allow_scheme_mismatch=allow_scheme_mismatch)
+    elif level or insurance or policy or base_rate is not None:
+        raise CliError("--level, --insurance, --policy and --base-rate need --price TABLE")
+    counts: Counter = Counter()
+    drgs: Counter = Counter()
+    reasons: Counter = Counter()
+    start = time.perf_counter()
+    show = not quiet and sys.stderr.isatty()
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    progress = Progress(TextColumn("grouping"), BarColumn(), TextColumn("{task.completed:,} rows"),
+                        TimeRemainingColumn(), console=common.err, disable=not show, transient=True)
+
+    def process(batch, source):
+        result = group_batch(batch)
+        if edits:
+            from ..monitor.edits import validate_canonical
+
+            found = validate_canonical(batch, scheme if not scheme.startswith("dip:") else DEFAULT_SCHEME)
+            result = result.append_column("edits", found.column("edits"))
+        if pricing is not None:
+            result = pricing(result)
+        return result if canonical else input_shaped(result, source.plan)
+
+    def results(source):
+        task = progress.add_task("group", total=source.total_rows)
+        # output keeps input order
+        for result in ordered_map(lambda batch: process(batch, source), prefetch(source.batches()),
+                                  workers=workers):
+            if not quiet:
+                tally(result, counts, drgs, reasons)
+            progress.update(task, advance=result.num_rows)
+            yield result
+
+    rows = 0
+    with progress:
+        for k, (file_in, file_out) in enumerate(pairs):  # a dataset: each file into its mirror, in order
+            source = open_cases(file_in, mapping=mapping, sheet=sheet_arg(sheet), header_row=header_row,
+                                diagnoses=diagnoses, procedures=procedures, allow_unmapped=allow_unmapped,
+                                batch_size=batch_size)
+            if not quiet and k == 0:
+                report_mapping(source, language)
+            file_out.parent.mkdir(parents=True, exist_ok=True)
+            rows += write_stream(file_out, results(source), f"{file_in}: no rows could be read",
+                                  workbook=not scheme.startswith("dip:"))
+    if not quiet:
+        summary(counts, drgs, rows, time.perf_counter() - start, label, reasons, language)
+
+
+def _dataset_pairs(folder: Path, output: Path) -> list[tuple[Path, Path]]:
+    """(input file, output file) for every Parquet file of a (hive-partitioned) dataset folder, the output
+    mirroring the input's layout under ``output`` (``year=2024/part-0.parquet`` → ``OUT/year=2024/…``)."""
+    files = sorted(p for p in folder.rglob("*.parquet")
+                   if not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts))
+    if not files:
+        raise CliError(f"{folder}: a folder with no .parquet files (a dataset is a folder of Parquet files)")
+    if output.exists() and not output.is_dir():
+        raise CliError(f"{output}: is a file; the output of a dataset folder is a folder")
+    if output.suffix.lower() in (".parquet", ".csv", ".xlsx", ".xls", ".tsv", ".txt"):
+        raise CliError(f"{output}: the output of a dataset folder is a folder (the same partitions), not a file")
+    if output.resolve() == folder.resolve() or folder.resolve() in output.resolve().parents:
+        raise CliError(f"{output}: inside the input dataset; write the grouped dataset elsewhere")
+    return [(f, output / f.relative_to(folder)) for f in files]
+
+
