@@ -1,8 +1,6 @@
-"""What every command shares: the consoles, the one error handler, common argument parsing and the
-streaming writer."""
+"""What every command shares: the consoles, the one error handler and common argument parsing."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
@@ -62,38 +60,6 @@ def parse_map(items: list[str]) -> dict[str, str]:
         src, dst = item.split("=", 1)
         mapping[src.strip()] = dst.strip()
     return mapping
-
-
-def write_stream(output: Path, tables, empty_message: str, workbook: bool = False) -> int:
-    """Write tables to ``output`` as they come (in a background thread, so writing one batch overlaps
-    computing the next); the file appears only when all went well. Returns the number of rows."""
-    from ..io import IncrementalWriter
-    from ..io.pipeline import BackgroundWriter
-
-    writer = background = None
-    rows = 0
-    try:
-        for table in tables:
-            if writer is None:
-                writer = IncrementalWriter(output, table.schema, workbook=workbook)
-                background = BackgroundWriter(writer.write)
-            assert background is not None
-            background.submit(table)
-            rows += table.num_rows
-        if writer is None or background is None:
-            raise CliError(empty_message)
-        background.close()
-        writer.close()
-    except BaseException:
-        if background is not None:
-            try:
-                background.close()
-            except BaseException:
-                pass
-        if writer is not None:
-            writer.abort()
-        raise
-    return rows
 
 
 def sheet_arg(value: str | None) -> str | int | None:

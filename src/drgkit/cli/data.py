@@ -13,10 +13,11 @@ from ..cli_options import (
     Lang,
 )
 from ..lang import resolve
+from ..run_output import tally, write_stream
 from ..schemes import DEFAULT_SCHEME
 from . import common
-from .common import CliError, write_stream
-from .group import summary, tally
+from .common import CliError
+from .group import summary
 
 app = typer.Typer()
 

@@ -9,7 +9,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Optional
 
-import pyarrow as pa
 import typer
 
 from ..cli_options import (
@@ -23,32 +22,13 @@ from ..cli_options import (
     SheetOption,
 )
 from ..lang import reason_text, resolve, say, words
+from ..run_output import tally, write_stream
 from ..schemes import DEFAULT_SCHEME
 from ..terminal import Col, fit_table
 from . import common
-from .common import CliError, parse_map, report_mapping, sheet_arg, write_stream
+from .common import CliError, parse_map, report_mapping, sheet_arg
 
 app = typer.Typer()
-
-
-def tally(result, counts: Counter, drgs: Counter, reasons: Counter | None = None) -> None:
-    """Add a batch's status and DRG counts (vectorized: one entry per distinct value)."""
-    import pyarrow.compute as pc
-
-    for item in pc.value_counts(result.column("status")).to_pylist():
-        counts[item["values"]] += item["counts"]
-    if reasons is not None and "reason" in result.column_names:
-        # the reason without the values it quotes, so rows failing the same way count together
-        shape = pc.replace_substring_regex(result.column("reason"), r"'[^']*'", "<value>")
-        shape = pc.replace_substring_regex(shape, r": [A-Z]\d{2}\.\S*$", ": <code>")  # the grey code U05 names
-        for item in pc.value_counts(shape).to_pylist():
-            if item["values"] is not None:
-                reasons[item["values"]] += item["counts"]
-    grouped = result.filter(pc.is_in(result.column("status"), value_set=pa.array(["ok", "ambiguous"])))
-    code, name = ("drg", "drg_name") if "drg" in result.column_names else ("dip_group", "dip_kind")
-    keys = pc.binary_join_element_wise(grouped.column(code), pc.fill_null(grouped.column(name), ""), "\t")
-    for item in pc.value_counts(keys).to_pylist():
-        drgs[tuple(item["values"].split("\t", 1))] += item["counts"]
 
 
 def summary(counts: Counter, drgs: Counter, rows: int, seconds: float, scheme: str,

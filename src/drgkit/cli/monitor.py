@@ -27,9 +27,10 @@ from ..cli_options import (
     Weight,
 )
 from ..lang import resolve, say
+from ..run_output import write_stream
 from ..schemes import DEFAULT_SCHEME
 from . import common
-from .common import CliError, parse_map, report_mapping, sheet_arg, write_stream
+from .common import CliError, parse_map, report_mapping, sheet_arg
 
 app = typer.Typer()
 

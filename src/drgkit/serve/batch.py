@@ -98,10 +98,10 @@ def run_batch(upload: BinaryIO, req: BatchRequest, root: Path) -> tuple[BinaryIO
 
 
 def _group_file(source_path: Path, out_path: Path, req: BatchRequest) -> dict[str, Any]:
-    from ..cli import _tally, _write_stream
     from ..io import open_cases
     from ..io.output import input_shaped
     from ..io.pipeline import ordered_map, prefetch
+    from ..run_output import tally, write_stream
 
     cores = os.cpu_count() or 1
     workers = 2 if cores > 1 else 1
@@ -134,12 +134,12 @@ def _group_file(source_path: Path, out_path: Path, req: BatchRequest) -> dict[st
             if seen[0] > req.max_rows:
                 raise ServeError(413, "too_many_rows", "file", f"more than {req.max_rows:,} rows; this server "
                                                                "takes at most that many per upload")
-            _tally(result, counts, drgs, reasons)
+            tally(result, counts, drgs, reasons)
             if len(problems) < PROBLEMS_SHOWN:
                 _problems(result, problems, seen[0] - result.num_rows)
             yield result if req.canonical else input_shaped(result, source.plan)
 
-    rows = _write_stream(out_path, results(), f"{req.filename}: no rows could be read", workbook=True)
+    rows = write_stream(out_path, results(), f"{req.filename}: no rows could be read", workbook=True)
     status_zh = words("status", "zh")
     return {"rows": rows, "scheme": req.scheme.id, "scheme_checksum": req.scheme.checksum,
             "statuses": {s: counts.get(s, 0) for s in ("ok", "ambiguous", "ungroupable", "invalid")},
