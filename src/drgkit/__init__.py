@@ -20,7 +20,7 @@ _LAZY = {
     "price": ("payment", "price"), "calibrate": ("payment.calibrate", "calibrate"),
     "audit": ("monitor", "audit"), "validate": ("monitor", "validate"), "whatif": ("monitor", "whatif"),
 }
-_SUBPACKAGES = {"simulate", "dip", "payment", "monitor", "spark"}
+_SUBPACKAGES = {"simulate", "dip", "payment", "monitor", "spark", "benefits"}
 
 __all__ = [
     "DrgkitError",

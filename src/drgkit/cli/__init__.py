@@ -12,7 +12,7 @@ import threading
 
 import typer
 
-from . import common, data, dip, explain, group, monitor, pay, schemes, serve, simulate, tables
+from . import benefits, common, data, dip, explain, group, monitor, pay, schemes, serve, simulate, tables
 from .common import CliError, Handled
 
 app = typer.Typer(cls=Handled, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -29,7 +29,7 @@ def _on_start() -> None:
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
-for module in (group, explain, monitor, pay, simulate, serve, data):
+for module in (group, explain, monitor, pay, benefits, simulate, serve, data):
     app.add_typer(module.app)
 app.add_typer(schemes.app, name="schemes")
 app.add_typer(tables.app, name="tables")
