@@ -151,7 +151,7 @@ def report(
     """Indicators by hospital or department: 入组率, CMI, time/cost consumption indices, margin, losing DRGs."""
     from ..io.read import read_file
     from ..payment.report import ReportError, indicators, write_report
-    from ..report_words import fmt, terminal_table
+    from ..report_words import fmt, label, terminal_table
 
     language = resolve(lang)
     data = read_file(input)
@@ -160,7 +160,7 @@ def report(
         per, losing = indicators(data, by)
     except ReportError as exc:
         raise CliError(str(exc)) from None
-    common.out.print(terminal_table(say("report.title", language, by=fmt_label(by, language)),
+    common.out.print(terminal_table(say("report.title", language, by=label(by, with_unit=False, lang=language)),
                                      per.to_dicts(), [c for c in (by, *TERMINAL_ORDER) if c in per.columns],
                                      common.out.width, language,
                                      keep=(by, "cmi"), hint=str(output / "report.html")))
@@ -175,12 +175,3 @@ def report(
 #: the indicators in the order a narrow terminal keeps them (the last ones are left out first)
 TERMINAL_ORDER = ("cases", "grouping_rate", "cmi", "margin", "payment", "total_cost", "time_index", "cost_index",
                   "grouped")
-
-
-def fmt_label(name: str, lang: str) -> str:
-    """A field's report label without its unit (医院, department …)."""
-    from ..report_words import label
-
-    return label(name, with_unit=False, lang=lang)
-
-

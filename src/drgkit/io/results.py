@@ -47,7 +47,7 @@ def as_arrow(data: Any) -> pa.Table:
     raise TypeError(f"expected a path, a pyarrow Table, a polars or pandas DataFrame, got {type(data).__name__}")
 
 
-def canonical_results(table: pa.Table, names: Iterable[str]) -> pa.Table:
+def canonical_results(table: pa.Table, names: Iterable[str], keep: Iterable[str] = ()) -> pa.Table:
     """The columns of ``names`` that ``table`` has — under their canonical name or any header of the field
     vocabulary (总费用, 状态 …) — renamed to the canonical names, with the workbook's Chinese status, CC level
     and case-type texts turned back into their codes."""
@@ -63,4 +63,7 @@ def canonical_results(table: pa.Table, names: Iterable[str]) -> pa.Table:
                               or pa.types.is_large_string(out.schema.field(name).type)
                               or pa.types.is_dictionary(out.schema.field(name).type)):
             out = out.set_column(out.column_names.index(name), name, _decode(out.column(name), words))
+    for name in keep:  # a column outside the vocabulary (a report's --by, a history's year), as it is
+        if name not in out.column_names and name in table.column_names:
+            out = out.append_column(name, table.column(name))
     return out

@@ -98,10 +98,7 @@ def _frame(history: Any) -> pl.DataFrame:
     from ..io.results import as_arrow, canonical_results
 
     table = as_arrow(history)
-    out = canonical_results(table, FIELDS)
-    if "year" in table.column_names and "year" not in out.column_names:
-        out = out.append_column("year", table.column("year"))
-    return polars_frame(out)
+    return polars_frame(canonical_results(table, FIELDS, keep=("year",)))
 
 
 def _riv(n: float, total: float, squares: float, within: float) -> float:

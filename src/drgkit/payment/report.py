@@ -36,10 +36,7 @@ def _frame(data: Any, by: str) -> pl.DataFrame:
     if isinstance(data, pl.DataFrame) and {"status", "drg", by} <= set(data.columns):
         return data  # already canonical (the API and write_report's own second call)
     table = as_arrow(data)
-    out = canonical_results(table, (*FIELDS, by))
-    if by not in out.column_names and by in table.column_names:  # a column outside the vocabulary
-        out = out.append_column(by, table.column(by))
-    return polars_frame(out)
+    return polars_frame(canonical_results(table, (*FIELDS, by), keep=(by,)))
 
 
 def indicators(data: Any, by: str = "hospital", rw_column: str = "rw") -> tuple[pl.DataFrame, pl.DataFrame]:
