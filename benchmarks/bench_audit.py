@@ -5,6 +5,7 @@
 Builds a planted year (drgkit.monitor.plant), groups and prices it, then times audit() (flags, hospital /
 department / doctor signals, quarters; no file output) and validate() (all edits), best of 2 each.
 """
+
 from __future__ import annotations
 
 import argparse

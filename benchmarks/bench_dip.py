@@ -6,6 +6,7 @@ History and current cases are synthetic (drgkit.demo.generate, different seeds),
 canonicalized once (reading is not timed). Prints the build time, the group time, the settle time and the
 catalogue size.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,7 @@ from drgkit.io import canonicalize
 
 def synth(rows: int, seed: int) -> pa.Table:
     chunk = 1_000_000
-    parts = [generate(min(chunk, rows - i), seed=seed * 1000 + i // chunk, dirty=0.01)
-             for i in range(0, rows, chunk)]
+    parts = [generate(min(chunk, rows - i), seed=seed * 1000 + i // chunk, dirty=0.01) for i in range(0, rows, chunk)]
     return canonicalize(pa.concat_tables(parts, promote_options="permissive"))
 
 
@@ -38,8 +38,10 @@ def main() -> None:
     b = best_of(lambda: holder.__setitem__("cat", dip.build(history, threshold=15)), args.repeat)
     cat = holder["cat"]
     kinds = dict(cat.groups["kind"].value_counts().iter_rows())
-    print(f"build  {args.rows:>10,} cases: {b:6.2f} s  ({args.rows / b:,.0f} cases/s) → {kinds}, "
-          f"{cat.aux.height} aux coefficients, core share {cat.info['core_case_share']:.3f}")
+    print(
+        f"build  {args.rows:>10,} cases: {b:6.2f} s  ({args.rows / b:,.0f} cases/s) → {kinds}, "
+        f"{cat.aux.height} aux coefficients, core share {cat.info['core_case_share']:.3f}"
+    )
     g = best_of(lambda: holder.__setitem__("out", dip.group(cases, cat)), args.repeat)
     print(f"group  {args.rows:>10,} cases: {g:6.2f} s  ({args.rows / g:,.0f} cases/s)")
     out = holder["out"]

@@ -13,6 +13,7 @@ then reads the CSV with pyarrow's streaming reader).
     each and their ratio, and the median of the per-run ratios.
 (d) Peak RSS of `drgkit group` (a fresh process each) for each size in --rss; prints the ratio.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,9 @@ def synth(path: Path, rows: int) -> None:
 def run_group(src: Path, dst: Path, batch: int) -> tuple[float, int]:
     """Wall time and peak RSS (kB) of `drgkit group` in a fresh process."""
     t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "drgkit.cli", "group", str(src), "-o", str(dst), "-q",
-                             "--batch-size", str(batch)])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "drgkit.cli", "group", str(src), "-o", str(dst), "-q", "--batch-size", str(batch)]
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     if status != 0:
         raise SystemExit(f"drgkit group failed with status {status}")
@@ -81,10 +83,11 @@ def make_input(work: Path, rows: int, kind: str, fmt: str) -> Path:
                 import pyarrow.csv as pacsv
 
                 table = pq.read_table(src)
-                table = table.select([n for n in table.column_names
-                                      if not pa.types.is_list(table.schema.field(n).type)]) \
-                    .append_column("dx", pa.compute.binary_join(table.column("dx"), "|")) \
+                table = (
+                    table.select([n for n in table.column_names if not pa.types.is_list(table.schema.field(n).type)])
+                    .append_column("dx", pa.compute.binary_join(table.column("dx"), "|"))
                     .append_column("px", pa.compute.binary_join(table.column("px"), "|"))
+                )
                 pacsv.write_csv(table, csv)
             return csv
         return src
@@ -104,14 +107,16 @@ def floor(src: Path, dst: Path, template: pa.Table, batch: int) -> float:
     and dx / px, which the output holds as lists of codes) take values from the output's first row group,
     so nothing is computed."""
     source = _schema(src)
-    as_read = {n for n in template.column_names if n in source.names and source.field(n).type ==
-               template.schema.field(n).type}
+    as_read = {
+        n for n in template.column_names if n in source.names and source.field(n).type == template.schema.field(n).type
+    }
     t = time.perf_counter()
     writer = None
     for rb in _batches(src, batch):
         k = rb.num_rows
-        table = pa.table({n: rb.column(n) if n in as_read else _template_values(template, n, k)
-                          for n in template.column_names})
+        table = pa.table(
+            {n: rb.column(n) if n in as_read else _template_values(template, n, k) for n in template.column_names}
+        )
         if writer is None:
             writer = pq.ParquetWriter(dst, table.schema, compression="zstd")
         writer.write_table(table)
@@ -145,11 +150,15 @@ def main() -> None:
         ours.append(t_drgkit)
         floors.append(t_floor)
         ratios.append(t_drgkit / t_floor)
-        print(f"(a) run {r + 1}: {args.rows:,} rows: drgkit group {t_drgkit:.2f} s ({args.rows / t_drgkit:,.0f} "
-              f"rows/s, peak RSS {rss / 1024:.0f} MB); pyarrow read+write floor {t_floor:.2f} s; "
-              f"ratio {t_drgkit / t_floor:.2f}x")
-    print(f"(a) best of {args.repeat}: drgkit group {min(ours):.2f} s, floor {min(floors):.2f} s, ratio of the bests "
-          f"{min(ours) / min(floors):.2f}x; median of the run ratios {statistics.median(ratios):.2f}x")
+        print(
+            f"(a) run {r + 1}: {args.rows:,} rows: drgkit group {t_drgkit:.2f} s ({args.rows / t_drgkit:,.0f} "
+            f"rows/s, peak RSS {rss / 1024:.0f} MB); pyarrow read+write floor {t_floor:.2f} s; "
+            f"ratio {t_drgkit / t_floor:.2f}x"
+        )
+    print(
+        f"(a) best of {args.repeat}: drgkit group {min(ours):.2f} s, floor {min(floors):.2f} s, ratio of the bests "
+        f"{min(ours) / min(floors):.2f}x; median of the run ratios {statistics.median(ratios):.2f}x"
+    )
     sizes = [int(s) for s in args.rss.split(",") if s]
     peaks = []
     for n in sizes:

@@ -5,6 +5,7 @@ without them in the same run.
 
 Prints the best time of each over --repeat alternating runs (in process, after one warm-up) and the ratio.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -7,6 +7,7 @@ the same run, and their ratio. Numbers are for comparing runs on one machine; se
 The 1-thread and all-thread timings alternate ``--repeat`` times and the best of each is kept: on a shared
 machine another job holding a core for a few seconds would otherwise decide the per-core figure.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,9 +35,11 @@ def main() -> None:
     scheme = load_compiled(args.scheme)
     t = time.perf_counter()
     enc = encode(prepare(canonicalize(generate(args.rows, scheme=args.scheme, seed=7))), scheme)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
-          f"numba threads {numba.config.NUMBA_NUM_THREADS}; scheme {scheme.id}; "
-          f"{args.rows:,} synthetic abstracts prepared+encoded in {time.perf_counter() - t:.1f} s")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
+        f"numba threads {numba.config.NUMBA_NUM_THREADS}; scheme {scheme.id}; "
+        f"{args.rows:,} synthetic abstracts prepared+encoded in {time.perf_counter() - t:.1f} s"
+    )
     run_kernel(enc, scheme)  # compile / load the cache
     n_threads = numba.config.NUMBA_NUM_THREADS
     one = allc = float("inf")
@@ -46,18 +49,23 @@ def main() -> None:
     rate1 = args.rows / one
     rate_all = args.rows / allc
     print(f"kernel, 1 thread : {rate1 / 1e6:8.2f} M abstracts/s")
-    print(f"kernel, {n_threads} threads: {rate_all / 1e6:8.2f} M abstracts/s  "
-          f"({rate_all / n_threads / 1e6:.2f} M/s per core, parallel speed-up {rate_all / rate1:.2f}x)")
+    print(
+        f"kernel, {n_threads} threads: {rate_all / 1e6:8.2f} M abstracts/s  "
+        f"({rate_all / n_threads / 1e6:.2f} M/s per core, parallel speed-up {rate_all / rate1:.2f}x)"
+    )
     ref = Reference(scheme)
     k = min(args.ref_rows, args.rows)
     t = time.perf_counter()
     for i in range(k):
-        ref.group(enc.dx_ids[enc.dx_off[i]:enc.dx_off[i + 1]], enc.px_ids[enc.px_off[i]:enc.px_off[i + 1]],
-                  enc.num[i])
+        ref.group(
+            enc.dx_ids[enc.dx_off[i] : enc.dx_off[i + 1]], enc.px_ids[enc.px_off[i] : enc.px_off[i + 1]], enc.num[i]
+        )
     ref_rate = k / (time.perf_counter() - t)
     print(f"reference interpreter (pure Python, with trace): {ref_rate:,.0f} abstracts/s")
-    print(f"speed-up kernel (1 thread) vs reference: {rate1 / ref_rate:,.0f}x; "
-          f"kernel (all threads) vs reference: {rate_all / ref_rate:,.0f}x")
+    print(
+        f"speed-up kernel (1 thread) vs reference: {rate1 / ref_rate:,.0f}x; "
+        f"kernel (all threads) vs reference: {rate_all / ref_rate:,.0f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 Groups a synthetic batch with drgkit.group, prices it with drgkit.price (levels from the data's
 hospital_level column), best of 3 each, and prints both times and their ratio.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,10 @@ def main() -> None:
     drgkit.price(grouped.slice(0, 1000), args.table)
     g = best_of(lambda: drgkit.group(cases, scheme=args.scheme))
     p = best_of(lambda: drgkit.price(grouped, args.table))
-    print(f"{args.rows:,} rows: group {g:.3f} s, price {p:.3f} s ({100 * p / g:.1f} % of grouping), "
-          f"{args.rows / p:,.0f} rows/s priced")
+    print(
+        f"{args.rows:,} rows: group {g:.3f} s, price {p:.3f} s ({100 * p / g:.1f} % of grouping), "
+        f"{args.rows / p:,.0f} rows/s priced"
+    )
 
 
 if __name__ == "__main__":

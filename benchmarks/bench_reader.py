@@ -10,6 +10,7 @@ file with this tree against a baseline commit of the project (both in the same r
     baseline commit checked out in a git worktree; the two alternate --repeat times; prints every run, the
     median of each and the ratio of medians (this tree / baseline).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,23 +44,25 @@ def read_corpus() -> None:
         n = sum(b.num_rows for b in source.batches())
         total += time.perf_counter() - t
         cases += n
-    print(f"(a) read {len(rows)} export files ({cases:,} rows) in {total * 1000:.0f} ms "
-          f"({total / max(len(rows), 1) * 1000:.1f} ms per file)")
+    print(
+        f"(a) read {len(rows)} export files ({cases:,} rows) in {total * 1000:.0f} ms "
+        f"({total / max(len(rows), 1) * 1000:.1f} ms per file)"
+    )
 
 
 def worktree(commit: str, workdir: Path) -> Path:
     tree = workdir / f"baseline-{commit}"
     if not tree.exists():
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), commit], check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), commit], check=True, capture_output=True
+        )
     return tree
 
 
 def run_group(src_dir: Path, data: Path, out: Path, cache: Path) -> float:
     env = {**os.environ, "PYTHONPATH": str(src_dir), "DRGKIT_CACHE_DIR": str(cache)}
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "drgkit.cli", "group", str(data), "-o", str(out), "-q"], check=True,
-                   env=env)
+    subprocess.run([sys.executable, "-m", "drgkit.cli", "group", str(data), "-o", str(out), "-q"], check=True, env=env)
     return time.perf_counter() - t
 
 
@@ -74,15 +77,16 @@ def main() -> None:
     read_corpus()
     data = args.workdir / f"synth-{args.rows}.parquet"
     if not data.exists():
-        subprocess.run([sys.executable, "-m", "drgkit.cli", "synth", "-n", str(args.rows), "-o", str(data), "-q"],
-                       check=True)
+        subprocess.run(
+            [sys.executable, "-m", "drgkit.cli", "synth", "-n", str(args.rows), "-o", str(data), "-q"], check=True
+        )
     base = worktree(args.baseline, args.workdir)
     trees = {"this tree": ROOT / "src", f"baseline {args.baseline}": base / "src"}
     times: dict[str, list[float]] = {name: [] for name in trees}
     for name, src in trees.items():  # warm each tree's caches (scheme, numba) once
         run_group(src, data, args.workdir / "warm.parquet", args.workdir / f"cache-{name.split()[0]}")
     for i in range(args.repeat):
-        for name, src in (trees.items() if i % 2 == 0 else reversed(list(trees.items()))):
+        for name, src in trees.items() if i % 2 == 0 else reversed(list(trees.items())):
             seconds = run_group(src, data, args.workdir / "out.parquet", args.workdir / f"cache-{name.split()[0]}")
             times[name].append(seconds)
             print(f"  run {i + 1} {name}: {seconds:.2f} s")

@@ -13,6 +13,7 @@ run on the same cases:
 Bounded: a fixed number of requests, then the server is stopped.  Run from the repository:
 ``python benchmarks/bench_serve.py [--requests 4000] [--clients 50] [--batch 1000] [--rows 200000] [--soak 0]``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,9 +52,25 @@ def rss_mb(pid: int) -> float:
 
 
 def start_server(port: int, scheme: str, workers: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "drgkit.cli", "serve", "--port", str(port), "--scheme", scheme,
-                             "--workers", str(workers), "--log-level", "warning"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "drgkit.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--scheme",
+            scheme,
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     import httpx
 
     deadline = time.monotonic() + 120
@@ -71,8 +88,9 @@ def start_server(port: int, scheme: str, workers: int) -> subprocess.Popen:
 
 
 def cases_of(table: pa.Table) -> list[dict]:
-    return [{k: (int(v) if isinstance(v, float) and v == v else v) for k, v in row.items()}
-            for row in table.to_pylist()]
+    return [
+        {k: (int(v) if isinstance(v, float) and v == v else v) for k, v in row.items()} for row in table.to_pylist()
+    ]
 
 
 async def single_load(base: str, cases: list[dict], requests: int, clients: int) -> tuple[float, np.ndarray]:
@@ -82,8 +100,11 @@ async def single_load(base: str, cases: list[dict], requests: int, clients: int)
 
     host, port = base.split("//")[1].split(":")
     bodies = [json.dumps(c, ensure_ascii=False).encode() for c in cases]
-    requests_ = [b"POST /v1/group HTTP/1.1\r\nHost: " + host.encode() + b"\r\nContent-Type: application/json\r\n"
-                 b"Content-Length: " + str(len(b)).encode() + b"\r\n\r\n" + b for b in bodies]
+    requests_ = [
+        b"POST /v1/group HTTP/1.1\r\nHost: " + host.encode() + b"\r\nContent-Type: application/json\r\n"
+        b"Content-Length: " + str(len(b)).encode() + b"\r\n\r\n" + b
+        for b in bodies
+    ]
     latencies: list[float] = []
     counter = iter(range(requests))
 
@@ -91,8 +112,9 @@ async def single_load(base: str, cases: list[dict], requests: int, clients: int)
         writer.write(requests_[i % len(requests_)])
         head = await reader.readuntil(b"\r\n\r\n")
         status = int(head.split(b" ", 2)[1])
-        length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                      if line.lower().startswith(b"content-length:"))
+        length = next(
+            int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")
+        )
         body = await reader.readexactly(length)
         if status != 200:
             raise SystemExit(f"HTTP {status}: {body[:200]!r}")
@@ -133,8 +155,10 @@ def main() -> None:
     table = generate(max(args.batch * args.batches, 2000), scheme=args.scheme, seed=11)
     table = table.select([c for c in KEEP if c in table.column_names])
     cases = cases_of(table)
-    print(f"drgkit serve benchmark: {os.cpu_count()} cores, scheme {args.scheme}, {args.workers} worker(s); "
-          f"load average before: {os.getloadavg()[0]:.2f}")
+    print(
+        f"drgkit serve benchmark: {os.cpu_count()} cores, scheme {args.scheme}, {args.workers} worker(s); "
+        f"load average before: {os.getloadavg()[0]:.2f}"
+    )
 
     # baselines in this process: drgkit.group on one case at a time, and on the whole table
     drgkit.group(table.slice(0, 10), scheme=args.scheme)
@@ -164,7 +188,7 @@ def main() -> None:
         rate, lat = asyncio.run(single_load(base, cases, args.requests, args.clients))
         with httpx.Client(base_url=base, timeout=300) as c:
             server = c.get("/v1/metrics").json()["latency"]["/v1/group"]
-            chunks = [cases[i * args.batch:(i + 1) * args.batch] for i in range(args.batches)]
+            chunks = [cases[i * args.batch : (i + 1) * args.batch] for i in range(args.batches)]
             c.post("/v1/group", json=chunks[0])
             t = time.perf_counter()
             for chunk in chunks:
@@ -178,8 +202,21 @@ def main() -> None:
                 big = generate(args.rows, scheme=args.scheme, seed=5)
                 pq.write_table(big, src)
                 t = time.perf_counter()
-                subprocess.run([sys.executable, "-m", "drgkit.cli", "group", str(src), "-o",
-                                str(Path(tmp) / "cli.parquet"), "--scheme", args.scheme, "-q"], check=True)
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "drgkit.cli",
+                        "group",
+                        str(src),
+                        "-o",
+                        str(Path(tmp) / "cli.parquet"),
+                        "--scheme",
+                        args.scheme,
+                        "-q",
+                    ],
+                    check=True,
+                )
                 cli_rate = args.rows / (time.perf_counter() - t)
                 t = time.perf_counter()
                 drgkit.io.write_table(drgkit.group(src, scheme=args.scheme), Path(tmp) / "api.parquet")
@@ -193,19 +230,31 @@ def main() -> None:
                 assert pq.read_metadata(Path(tmp) / "served.parquet").num_rows == args.rows
             rss2 = rss_mb(proc.pid)
 
-        print(f"\nsingle case, 1 client:          {sequential:8,.0f} requests/s   (direct drgkit.group, one case per "
-              f"call: {direct_single:,.0f}/s; ratio {sequential / direct_single:.2f})")
-        print(f"single case, {args.clients} clients:         {rate:8,.0f} requests/s   ratio to direct "
-              f"{rate / direct_single:.2f}")
-        print(f"  client-side latency  p50 {np.percentile(lat, 50) * 1000:7.2f} ms   p99 "
-              f"{np.percentile(lat, 99) * 1000:7.2f} ms")
-        print(f"  server-side latency  p50 {server['p50_ms']:7.2f} ms   p99 {server['p99_ms']:7.2f} ms   "
-              f"(last {server['count']:,} requests)")
-        print(f"batched /v1/group, {args.batch} per call:  {batched:10,.0f} cases/s  (direct drgkit.group on the "
-              f"table: {direct_batch:,.0f}/s; ratio {batched / direct_batch:.2f})")
-        print(f"/v1/batch, {args.rows:,}-row Parquet:   {serve_rate:10,.0f} rows/s   (drgkit group CLI, start-up "
-              f"included: {cli_rate:,.0f}/s; ratio {serve_rate / cli_rate:.2f}; drgkit.group(file) + write in "
-              f"this process: {api_rate:,.0f}/s; ratio {serve_rate / api_rate:.2f})")
+        print(
+            f"\nsingle case, 1 client:          {sequential:8,.0f} requests/s   (direct drgkit.group, one case per "
+            f"call: {direct_single:,.0f}/s; ratio {sequential / direct_single:.2f})"
+        )
+        print(
+            f"single case, {args.clients} clients:         {rate:8,.0f} requests/s   ratio to direct "
+            f"{rate / direct_single:.2f}"
+        )
+        print(
+            f"  client-side latency  p50 {np.percentile(lat, 50) * 1000:7.2f} ms   p99 "
+            f"{np.percentile(lat, 99) * 1000:7.2f} ms"
+        )
+        print(
+            f"  server-side latency  p50 {server['p50_ms']:7.2f} ms   p99 {server['p99_ms']:7.2f} ms   "
+            f"(last {server['count']:,} requests)"
+        )
+        print(
+            f"batched /v1/group, {args.batch} per call:  {batched:10,.0f} cases/s  (direct drgkit.group on the "
+            f"table: {direct_batch:,.0f}/s; ratio {batched / direct_batch:.2f})"
+        )
+        print(
+            f"/v1/batch, {args.rows:,}-row Parquet:   {serve_rate:10,.0f} rows/s   (drgkit group CLI, start-up "
+            f"included: {cli_rate:,.0f}/s; ratio {serve_rate / cli_rate:.2f}; drgkit.group(file) + write in "
+            f"this process: {api_rate:,.0f}/s; ratio {serve_rate / api_rate:.2f})"
+        )
         print(f"server RSS: {rss0:.0f} MB at start, {rss1:.0f} MB after the JSON load, {rss2:.0f} MB after /v1/batch")
         if args.soak > 0:
             samples = []
@@ -214,8 +263,10 @@ def main() -> None:
                 asyncio.run(single_load(base, cases, 2000, args.clients))
                 samples.append(rss_mb(proc.pid))
             shown = samples[:: max(1, len(samples) // 12)]
-            print(f"soak {args.soak:.0f} s: RSS {' → '.join(f'{s:.0f}' for s in shown)}"
-                  f" MB (first {samples[0]:.0f}, last {samples[-1]:.0f}, max {max(samples):.0f})")
+            print(
+                f"soak {args.soak:.0f} s: RSS {' → '.join(f'{s:.0f}' for s in shown)}"
+                f" MB (first {samples[0]:.0f}, last {samples[-1]:.0f}, max {max(samples):.0f})"
+            )
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

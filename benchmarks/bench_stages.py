@@ -9,6 +9,7 @@ normalization, problems), encode (code ids), kernel (one numba thread), outcome 
 (`time.thread_time`) rather than wall time: on a shared machine it is the steadier measure, and it is what two
 batches in flight on two cores compete for. The best of --repeat passes is printed per stage.
 """
+
 from __future__ import annotations
 
 import argparse

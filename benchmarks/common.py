@@ -1,4 +1,5 @@
 """Helpers shared by the benchmark scripts (run them from the repository root: python benchmarks/...)."""
+
 from __future__ import annotations
 
 import time

@@ -7,6 +7,7 @@ judged in one run. The kernel (numba-compiled, one thread) groups the same synth
 two valgrind runs; the difference of the JIT code's counts, divided by 4 × rows, is the cost of one case.
 Needs ``valgrind`` on the PATH; numba compiles once more for valgrind's CPU on the first run (minutes).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,19 +61,35 @@ def main() -> None:
         with open(child, "w") as fh:
             fh.write(CHILD)
         # numba caches a compile per CPU model: compile once for valgrind's CPU outside the counted runs
-        subprocess.run(["valgrind", "--tool=none", sys.executable, child, data, args.scheme, "0"],
-                       capture_output=True, check=True)
+        subprocess.run(
+            ["valgrind", "--tool=none", sys.executable, child, data, args.scheme, "0"], capture_output=True, check=True
+        )
         counts = []
         for reps in (2, 6):
             out = os.path.join(tmp, f"cg.{reps}")
-            subprocess.run(["valgrind", "--tool=cachegrind", "--branch-sim=yes", "--cache-sim=no",
-                            f"--cachegrind-out-file={out}", sys.executable, child, data, args.scheme, str(reps)],
-                           capture_output=True, check=True)
+            subprocess.run(
+                [
+                    "valgrind",
+                    "--tool=cachegrind",
+                    "--branch-sim=yes",
+                    "--cache-sim=no",
+                    f"--cachegrind-out-file={out}",
+                    sys.executable,
+                    child,
+                    data,
+                    args.scheme,
+                    str(reps),
+                ],
+                capture_output=True,
+                check=True,
+            )
             counts.append(jit_counts(out))
     per = [(b - a) / (4 * args.rows) for a, b in zip(*counts)]
-    print(f"{args.scheme}, {args.rows:,} synthetic cases, kernel on 1 thread, per case: "
-          f"{per[0]:,.0f} instructions, {per[1]:.1f} conditional branches, {per[2]:.2f} mispredicted "
-          f"(valgrind's simulated predictor)")
+    print(
+        f"{args.scheme}, {args.rows:,} synthetic cases, kernel on 1 thread, per case: "
+        f"{per[0]:,.0f} instructions, {per[1]:.1f} conditional branches, {per[2]:.2f} mispredicted "
+        f"(valgrind's simulated predictor)"
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Cases are synthetic abstracts (with the generator's dirty rows) plus a scrambled
 secondary diagnoses are shuffled across cases, so rules meet unrelated codes. Prints the number compared and
 any mismatch; exits 1 on a mismatch.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,9 @@ def main() -> None:
         ref = Reference(scheme)
         fields = ("status", "drg", "adrg", "rule", "reason", "cc_level", "cc_pos")
         for i in range(enc.n):
-            r = ref.group(enc.dx_ids[enc.dx_off[i]:enc.dx_off[i + 1]], enc.px_ids[enc.px_off[i]:enc.px_off[i + 1]],
-                          enc.num[i]).as_tuple()
+            r = ref.group(
+                enc.dx_ids[enc.dx_off[i] : enc.dx_off[i + 1]], enc.px_ids[enc.px_off[i] : enc.px_off[i + 1]], enc.num[i]
+            ).as_tuple()
             k_ = tuple(int(getattr(out, f)[i]) for f in fields)
             if r != k_:
                 bad += 1

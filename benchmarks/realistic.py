@@ -15,6 +15,7 @@ makes them that way:
 
 Every benchmark that times a whole run on "realistic" input (bench_end_to_end.py --realistic) uses this.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,26 +61,29 @@ def generate(rows: int, seed: int = 7) -> pa.Table:
     def tagged(prefix: str, values: np.ndarray) -> pa.Array:
         return pc.binary_join_element_wise(prefix, pa.array(values).cast(pa.string()), "")
 
-    return pa.table({
-        "结算ID": tagged("S", ids),
-        "人员编号": tagged("P", rng.integers(0, rows // 2 + 1, rows)),
-        "定点医药机构代码": tagged("H", rng.integers(1, 400, rows)),
-        "入院科别": pa.array(rng.integers(1, 40, rows)).cast(pa.string()),
-        "主诊医师代码": tagged("D", rng.integers(1, 20_000, rows)),
-        "性别": pa.array(rng.integers(1, 3, rows)).cast(pa.string()),
-        "年龄": pa.array(age),
-        "住院天数": pa.array(los),
-        "离院方式": pa.array(rng.choice(np.array(["1", "1", "1", "1", "2", "3", "4", "5", "9"], dtype=object), rows),
-                         pa.string()),
-        "入院时间": pa.array(admit),
-        "出院时间": pa.array(admit + los.astype("timedelta64[D]")),
-        "诊断代码": _joined(dx, n_dx, rng),
-        "手术及操作代码": _joined(px, n_px, rng),
-        "医疗费总额": pa.array(total),
-        "全自费金额": pa.array(own),
-        "个人自付": pa.array(copay),
-        "统筹基金支出": pa.array(np.round(total - own - copay, 2)),
-    })
+    return pa.table(
+        {
+            "结算ID": tagged("S", ids),
+            "人员编号": tagged("P", rng.integers(0, rows // 2 + 1, rows)),
+            "定点医药机构代码": tagged("H", rng.integers(1, 400, rows)),
+            "入院科别": pa.array(rng.integers(1, 40, rows)).cast(pa.string()),
+            "主诊医师代码": tagged("D", rng.integers(1, 20_000, rows)),
+            "性别": pa.array(rng.integers(1, 3, rows)).cast(pa.string()),
+            "年龄": pa.array(age),
+            "住院天数": pa.array(los),
+            "离院方式": pa.array(
+                rng.choice(np.array(["1", "1", "1", "1", "2", "3", "4", "5", "9"], dtype=object), rows), pa.string()
+            ),
+            "入院时间": pa.array(admit),
+            "出院时间": pa.array(admit + los.astype("timedelta64[D]")),
+            "诊断代码": _joined(dx, n_dx, rng),
+            "手术及操作代码": _joined(px, n_px, rng),
+            "医疗费总额": pa.array(total),
+            "全自费金额": pa.array(own),
+            "个人自付": pa.array(copay),
+            "统筹基金支出": pa.array(np.round(total - own - copay, 2)),
+        }
+    )
 
 
 def write(rows: int, out: Path, seed: int = 7, batch: int = 1_000_000) -> tuple[Path, Path]:
@@ -110,8 +114,10 @@ def main() -> None:
     args = ap.parse_args()
     t = time.perf_counter()
     parquet, csv = write(args.rows, args.out, args.seed)
-    print(f"{args.rows:,} rows → {parquet} ({parquet.stat().st_size / 1e6:,.0f} MB), {csv} "
-          f"({csv.stat().st_size / 1e6:,.0f} MB) in {time.perf_counter() - t:.1f} s")
+    print(
+        f"{args.rows:,} rows → {parquet} ({parquet.stat().st_size / 1e6:,.0f} MB), {csv} "
+        f"({csv.stat().st_size / 1e6:,.0f} MB) in {time.perf_counter() - t:.1f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """Shared fixtures for the golden, CLI, robustness and differential tests."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,8 +21,7 @@ def read_oracle(name: str) -> pa.Table:
         names = handle.readline().strip().split(",")
     return pacsv.read_csv(
         path,
-        convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                             strings_can_be_null=False),
+        convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False),
     )
 
 

@@ -1,5 +1,6 @@
 """`drgkit benefits` on an export with the settlement list's Chinese headers: the split per stay, the workbook
 with Chinese headers, the shipped policies and the template, and one-line errors."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -44,8 +45,10 @@ def test_settles_a_chinese_export_and_writes_the_split(export: Path, tmp_path: P
     assert t.column("patient_payment").to_pylist() == [10050.0, 4300.0, 450.0, None]
     assert t.column("full_self_pay").to_pylist()[0] == 1000.0
     for row in range(3):
-        parts = sum(t.column(c)[row].as_py() for c in ("fund_payment", "critical_illness_payment",
-                                                       "assistance_payment", "patient_payment"))
+        parts = sum(
+            t.column(c)[row].as_py()
+            for c in ("fund_payment", "critical_illness_payment", "assistance_payment", "patient_payment")
+        )
         assert parts == pytest.approx([31800.0, 11800.0, 1300.0][row], abs=0.001)
 
 
@@ -65,8 +68,20 @@ def test_a_workbook_has_chinese_headers(export: Path, tmp_path: Path) -> None:
     r = runner.invoke(app, ["benefits", str(export), "-o", str(out), "-p", "example-national", "-q"])
     assert r.exit_code == 0, r.output
     t = read_file(out, sheet=1)
-    for header in ("人员编号", "医疗费总额", "全自费", "乙类先行自付", "起付线", "统筹基金支付", "大病/大额支付",
-                   "医疗救助支付", "个人自付（政策内）", "个人负担合计", "年度统筹基金支付累计", "结算说明"):
+    for header in (
+        "人员编号",
+        "医疗费总额",
+        "全自费",
+        "乙类先行自付",
+        "起付线",
+        "统筹基金支付",
+        "大病/大额支付",
+        "医疗救助支付",
+        "个人自付（政策内）",
+        "个人负担合计",
+        "年度统筹基金支付累计",
+        "结算说明",
+    ):
         assert header in t.column_names, header
     assert t.column("结算说明").to_pylist()[3] == "医疗费总额缺失或不是数字"
     # fed back in, the earlier results are recomputed rather than read (same answer, no duplicated columns)
@@ -88,18 +103,22 @@ def test_policies_and_template(tmp_path: Path) -> None:
     stays = tmp_path / "s.csv"
     stays.write_text("psn_no,dscg_time,medfee_sumamt\nA,2024-01-01,2000\n", encoding="utf-8")
     out = tmp_path / "o.parquet"
-    r = runner.invoke(app, ["benefits", str(stays), "-o", str(out), "-p", str(mine), "--insurance", "职工",
-                            "--level", "3", "-q"])
+    r = runner.invoke(
+        app, ["benefits", str(stays), "-o", str(out), "-p", str(mine), "--insurance", "职工", "--level", "3", "-q"]
+    )
     assert r.exit_code == 0, r.output
     assert pq.read_table(out).column("fund_payment").to_pylist() == [150.0]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["-p", "no-such"], "no-such: no such benefit policy file or shipped policy"),
-    ([], "give a benefit policy with --policy"),
-    (["-p", "example-national", "--insurance", "商业"], "--insurance '商业': not a known insurance type"),
-    (["-p", "example-national", "--map", "医保号=patient_id"], "--map 医保号=patient_id: no column '医保号'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["-p", "no-such"], "no-such: no such benefit policy file or shipped policy"),
+        ([], "give a benefit policy with --policy"),
+        (["-p", "example-national", "--insurance", "商业"], "--insurance '商业': not a known insurance type"),
+        (["-p", "example-national", "--map", "医保号=patient_id"], "--map 医保号=patient_id: no column '医保号'"),
+    ],
+)
 def test_errors_are_one_line(export: Path, tmp_path: Path, args: list[str], message: str) -> None:
     r = runner.invoke(app, ["benefits", str(export), "-o", str(tmp_path / "x.parquet"), *args])
     assert r.exit_code == 2, r.output
@@ -109,8 +128,10 @@ def test_errors_are_one_line(export: Path, tmp_path: Path, args: list[str], mess
 
 def test_a_bad_policy_file_names_the_key(export: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text("[employee]\ndeductible = { level3 = 1800 }\nfund_share = { level3 = 75 }\n"
-                   "annual_ceiling = 450000\n", encoding="utf-8")
+    bad.write_text(
+        "[employee]\ndeductible = { level3 = 1800 }\nfund_share = { level3 = 75 }\nannual_ceiling = 450000\n",
+        encoding="utf-8",
+    )
     r = runner.invoke(app, ["benefits", str(export), "-o", str(tmp_path / "x.parquet"), "-p", str(bad)])
     assert r.exit_code == 2
     assert "bad.toml: employee.fund_share.level3 must be between 0 and 1, got 75" in r.output

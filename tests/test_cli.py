@@ -1,4 +1,5 @@
 """The ``drgkit`` command line, through typer's CliRunner."""
+
 from __future__ import annotations
 
 import csv
@@ -28,8 +29,11 @@ def invoke(*args: str):
 def one_error_line(result, *needles: str) -> str:
     assert result.exit_code == 2, result.output
     # the mapping report ("columns read: …") may come first; the error is one line, the last
-    lines = [ln for ln in result.stderr.strip().splitlines()
-             if not ln.startswith(("columns read:", "carried through:", "读取的列：", "原样保留的列：", "skipped "))]
+    lines = [
+        ln
+        for ln in result.stderr.strip().splitlines()
+        if not ln.startswith(("columns read:", "carried through:", "读取的列：", "原样保留的列：", "skipped "))
+    ]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: "), lines[0]
     assert "Traceback" not in result.output
@@ -83,12 +87,28 @@ def test_group_writes_csv_output(tmp_path: Path) -> None:
 
 def test_group_map_option(tmp_path: Path) -> None:
     path = tmp_path / "mine.csv"
-    path.write_text("stay,sexe,years,diags,procs\n"
-                    "a,1,65,I21.000x005|E11.900,36.0601\n"
-                    "b,2,30,K35.301,\n", encoding="utf-8")
+    path.write_text(
+        "stay,sexe,years,diags,procs\na,1,65,I21.000x005|E11.900,36.0601\nb,2,30,K35.301,\n", encoding="utf-8"
+    )
     out = tmp_path / "mine.parquet"
-    result = invoke("group", path, "-o", out, "--canonical", "--map", "diags=dx", "--map", "procs=px", "--map", "sexe=gender",
-                    "--map", "years=age", "--map", "stay=case_id", "-q")
+    result = invoke(
+        "group",
+        path,
+        "-o",
+        out,
+        "--canonical",
+        "--map",
+        "diags=dx",
+        "--map",
+        "procs=px",
+        "--map",
+        "sexe=gender",
+        "--map",
+        "years=age",
+        "--map",
+        "stay=case_id",
+        "-q",
+    )
     assert result.exit_code == 0, result.output
     table = pq.read_table(out)
     assert table.column("case_id").to_pylist() == ["a", "b"]
@@ -106,8 +126,22 @@ def test_group_quiet_prints_nothing(tmp_path: Path) -> None:
     assert result.stdout == "" and result.stderr == ""
 
 
-GBK_HEADER = ["病案号", "性别", "年龄", "年龄(天)", "新生儿出生体重", "住院天数", "离院方式", "总费用",
-              "主要诊断编码", "其他诊断编码1", "其他诊断编码2", "主要手术操作编码", "其他手术操作编码1", "出院科别"]
+GBK_HEADER = [
+    "病案号",
+    "性别",
+    "年龄",
+    "年龄(天)",
+    "新生儿出生体重",
+    "住院天数",
+    "离院方式",
+    "总费用",
+    "主要诊断编码",
+    "其他诊断编码1",
+    "其他诊断编码2",
+    "主要手术操作编码",
+    "其他手术操作编码1",
+    "出院科别",
+]
 GBK_ROWS = [
     ["病例1", "1", "65", "", "", "10", "1", "35000.50", "I21.000x005", "E11.900", "", "36.0601", "", "心内科"],
     ["病例2", "2", "0", "3", "1200", "20", "1", "8000", "P07.100", "", "", "", "", "新生儿科"],
@@ -131,7 +165,7 @@ def test_group_gbk_csv_with_chinese_headers(tmp_path: Path) -> None:
     shaped = tmp_path / "shaped.parquet"
     assert invoke("group", path, "-o", shaped, "-q").exit_code == 0
     own = pq.read_table(shaped)
-    assert own.column_names[:len(GBK_HEADER)] == GBK_HEADER
+    assert own.column_names[: len(GBK_HEADER)] == GBK_HEADER
     assert own.column_names[len(GBK_HEADER)] == "status"
     assert own.column("drg").to_pylist() == table.column("drg").to_pylist()
     assert pa.types.is_floating(own.schema.field(GBK_HEADER[7]).type)  # the cost column: typed
@@ -165,7 +199,7 @@ def test_group_xlsx_in_and_out(tmp_path: Path) -> None:
     header = list(rows[0])
     assert "状态" in header and "DRG" in header  # the coder's workbook: result headers in Chinese
     assert len(rows) == 1 + len(GBK_ROWS)
-    assert header[:len(GBK_HEADER)] == GBK_HEADER  # the coder's own headers, in her order
+    assert header[: len(GBK_HEADER)] == GBK_HEADER  # the coder's own headers, in her order
     assert [r[header.index("病案号")] for r in rows[1:]] == ["病例1", "病例2", "病例3", "病例4"]
     assert rows[1][header.index("DRG")] == "FM19"
     assert rows[1][header.index("年龄")] == 65  # a number, not text
@@ -203,10 +237,12 @@ def test_failed_run_keeps_existing_output_and_leaves_no_temp_file(tmp_path: Path
     assert out.read_bytes() == b"previous result"
     # fails after the first batch was written: a malformed line beyond the first 1 MB block
     path = tmp_path / "big.csv"
-    good = "".join(f"C{i:07d},1,65,I21.000x005|E11.900|I10.x00|E78.500|K21.000,36.0601|88.5500,12345.67\n"
-                   for i in range(16_000))
-    path.write_text("case_id,gender,age,dx,px,total_cost\n" + good + "bad,row,with,too,many,fields,here,!\n",
-                    encoding="utf-8")
+    good = "".join(
+        f"C{i:07d},1,65,I21.000x005|E11.900|I10.x00|E78.500|K21.000,36.0601|88.5500,12345.67\n" for i in range(16_000)
+    )
+    path.write_text(
+        "case_id,gender,age,dx,px,total_cost\n" + good + "bad,row,with,too,many,fields,here,!\n", encoding="utf-8"
+    )
     assert path.stat().st_size > 1_200_000
     result = invoke("group", path, "-o", out, "--batch-size", "5000")
     one_error_line(result, "big.csv")
@@ -254,8 +290,19 @@ def test_explain_prints_path_and_chinese_names() -> None:
     result = invoke(*EXPLAIN)
     assert result.exit_code == 0, result.output
     out = result.stdout
-    for needle in ("chs-drg-1.1", "MDCF", "循环系统疾病及功能障碍", "FM1", "FM19", "经皮冠状动脉支架植入",
-                   "I21.000x005", "E11.900", "36.0601", "冠状动脉药物涂层支架置入术", "结果: 入组"):
+    for needle in (
+        "chs-drg-1.1",
+        "MDCF",
+        "循环系统疾病及功能障碍",
+        "FM1",
+        "FM19",
+        "经皮冠状动脉支架植入",
+        "I21.000x005",
+        "E11.900",
+        "36.0601",
+        "冠状动脉药物涂层支架置入术",
+        "结果: 入组",
+    ):
         assert needle in out, needle
     assert "✓ 入组规则   FM1" in out and "主要手术在本组手术表内" in out
 
@@ -264,11 +311,32 @@ def test_explain_json() -> None:
     result = invoke(*EXPLAIN, "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    for key in ("scheme", "scheme_checksum", "status", "reason", "mdc", "mdc_name", "adrg", "adrg_name", "drg",
-                "drg_name", "rule", "cc_level", "cc_code", "diagnoses", "procedures", "trace"):
+    for key in (
+        "scheme",
+        "scheme_checksum",
+        "status",
+        "reason",
+        "mdc",
+        "mdc_name",
+        "adrg",
+        "adrg_name",
+        "drg",
+        "drg_name",
+        "rule",
+        "cc_level",
+        "cc_code",
+        "diagnoses",
+        "procedures",
+        "trace",
+    ):
         assert key in data, key
     assert (data["scheme"], data["status"], data["mdc"], data["adrg"], data["drg"]) == (
-        "chs-drg-1.1", "ok", "MDCF", "FM1", "FM19")
+        "chs-drg-1.1",
+        "ok",
+        "MDCF",
+        "FM1",
+        "FM19",
+    )
     assert data["drg_name"] == "经皮冠状动脉支架植入"
     assert [d["code"] for d in data["diagnoses"]] == ["I21.000x005", "E11.900"]
     assert data["procedures"][0]["or_procedure"] is True
@@ -338,12 +406,14 @@ def test_a_named_pipe_and_a_zero_batch_size_end_in_exit_2_not_a_hang(tmp_path: P
 
 def test_three_table_output_shows_the_codes_it_grouped_and_the_report_names_the_tables(tmp_path: Path) -> None:
     (tmp_path / "s.csv").write_text("结算ID,性别,年龄\nS1,2,30\nS2,1,70\n", encoding="utf-8")
-    (tmp_path / "d.csv").write_text("结算ID,诊断代码,主诊断标志\nS1,O34.201,0\nS1,O82.000,1\nS2,J18.900,1\n",
-                                    encoding="utf-8")
+    (tmp_path / "d.csv").write_text(
+        "结算ID,诊断代码,主诊断标志\nS1,O34.201,0\nS1,O82.000,1\nS2,J18.900,1\n", encoding="utf-8"
+    )
     (tmp_path / "p.csv").write_text("结算ID,手术操作代码,主要手术标志\nS1,74.1x01,1\n", encoding="utf-8")
     out = tmp_path / "out.parquet"
-    result = invoke("group", tmp_path / "s.csv", "--diagnoses", tmp_path / "d.csv", "--procedures",
-                    tmp_path / "p.csv", "-o", out)
+    result = invoke(
+        "group", tmp_path / "s.csv", "--diagnoses", tmp_path / "d.csv", "--procedures", tmp_path / "p.csv", "-o", out
+    )
     assert result.exit_code == 0, result.output
     assert "主诊断标志 → principal diagnosis" in result.stderr
     table = pq.read_table(out)
@@ -397,8 +467,9 @@ def test_sigterm_leaves_no_temporary_file(tmp_path: Path) -> None:
 
     big = tmp_path / "big.parquet"
     assert invoke("synth", "-n", "2000000", "-o", big, "-q").exit_code == 0
-    proc = subprocess.Popen([sys.executable, "-m", "drgkit.cli", "group", str(big), "-o", str(tmp_path / "o.csv"),
-                             "-q", "--threads", "1"])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "drgkit.cli", "group", str(big), "-o", str(tmp_path / "o.csv"), "-q", "--threads", "1"]
+    )
     deadline = time.time() + 60
     while not list(tmp_path.glob(".o.csv.*.tmp")) and proc.poll() is None and time.time() < deadline:
         time.sleep(0.05)

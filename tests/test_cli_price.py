@@ -1,4 +1,5 @@
 """`drgkit group --price` prices in the same pass, equal to `drgkit group` followed by `drgkit pay`."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,8 +19,22 @@ def test_group_with_price_equals_group_then_pay(tmp_path: Path) -> None:
     grouped = tmp_path / "grouped.parquet"
     two = tmp_path / "two.parquet"
     # a table prices its own scheme's groups (the national 1.1 cases grouped with Suzhou's 1.1-based scheme)
-    r = runner.invoke(app, ["group", str(DATA), "-o", str(one), "--price", "suzhou-2023", "--level", "level3",
-                            "--scheme", "suzhou-2023", "-q"])
+    r = runner.invoke(
+        app,
+        [
+            "group",
+            str(DATA),
+            "-o",
+            str(one),
+            "--price",
+            "suzhou-2023",
+            "--level",
+            "level3",
+            "--scheme",
+            "suzhou-2023",
+            "-q",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert runner.invoke(app, ["group", str(DATA), "-o", str(grouped), "--scheme", "suzhou-2023", "-q"]).exit_code == 0
     r = runner.invoke(app, ["pay", str(grouped), "-o", str(two), "--table", "suzhou-2023", "--level", "level3", "-q"])
@@ -83,8 +98,23 @@ def test_explain_with_a_dip_catalogue(tmp_path: Path) -> None:
     hist, cat = tmp_path / "hist.parquet", tmp_path / "cat"
     assert runner.invoke(app, ["synth", "-n", "20000", "-o", str(hist), "-q", "--seed", "4"]).exit_code == 0
     assert runner.invoke(app, ["dip", "build", str(hist), "-o", str(cat)]).exit_code == 0
-    r = runner.invoke(app, ["explain", "--scheme", f"dip:{cat}", "--dx", "I21.000x005|E11.900", "--px", "36.0601",
-                            "--age", "65", "--sex", "1", "--json"])
+    r = runner.invoke(
+        app,
+        [
+            "explain",
+            "--scheme",
+            f"dip:{cat}",
+            "--dx",
+            "I21.000x005|E11.900",
+            "--px",
+            "36.0601",
+            "--age",
+            "65",
+            "--sex",
+            "1",
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     d = __import__("json").loads(r.output)
     assert d["dx4"] == "I21.0"
@@ -94,13 +124,27 @@ def test_explain_with_a_dip_catalogue(tmp_path: Path) -> None:
 def test_pricing_another_schemes_groups_is_refused(tmp_path: Path) -> None:
     grouped = tmp_path / "g.parquet"
     assert runner.invoke(app, ["group", str(DATA), "-o", str(grouped), "-q", "--scheme", "chs-drg-2.0"]).exit_code == 0
-    r = runner.invoke(app, ["pay", str(grouped), "-o", str(tmp_path / "p.parquet"), "--table", "suzhou-2023",
-                            "--level", "level3"])
+    r = runner.invoke(
+        app, ["pay", str(grouped), "-o", str(tmp_path / "p.parquet"), "--table", "suzhou-2023", "--level", "level3"]
+    )
     assert r.exit_code == 2 and "prices the groups of suzhou-2023" in r.output and "chs-drg-2.0" in r.output
     r = runner.invoke(app, ["group", str(DATA), "-o", str(tmp_path / "x.parquet"), "--price", "suzhou-2023"])
     assert r.exit_code == 2 and "--scheme suzhou-2023" in r.output
-    r = runner.invoke(app, ["pay", str(grouped), "-o", str(tmp_path / "p.parquet"), "--table", "suzhou-2023",
-                            "--level", "level3", "--allow-scheme-mismatch", "-q"])
+    r = runner.invoke(
+        app,
+        [
+            "pay",
+            str(grouped),
+            "-o",
+            str(tmp_path / "p.parquet"),
+            "--table",
+            "suzhou-2023",
+            "--level",
+            "level3",
+            "--allow-scheme-mismatch",
+            "-q",
+        ],
+    )
     assert r.exit_code == 0
 
 
@@ -126,8 +170,9 @@ def test_pay_says_which_policy_values_it_assumed(tmp_path: Path) -> None:
     assert "patient_share 0.2" in load_policy({"patient_share": 0.2}).assumptions()
     grouped = tmp_path / "g.parquet"
     assert runner.invoke(app, ["group", str(DATA), "-o", str(grouped), "-q", "--scheme", "suzhou-2023"]).exit_code == 0
-    r = runner.invoke(app, ["pay", str(grouped), "-o", str(tmp_path / "p.parquet"), "--table", "suzhou-2023",
-                            "--level", "level3"])
+    r = runner.invoke(
+        app, ["pay", str(grouped), "-o", str(tmp_path / "p.parquet"), "--table", "suzhou-2023", "--level", "level3"]
+    )
     assert r.exit_code == 0 and "支付政策：patient_share 0.3（默认）" in r.stderr
 
 
@@ -145,8 +190,22 @@ def test_a_scheme_with_reference_weights_is_priced_with_a_base_rate(tmp_path: Pa
 
     plain, priced, unrated = tmp_path / "g.parquet", tmp_path / "p.parquet", tmp_path / "u.parquet"
     assert runner.invoke(app, ["group", str(DATA_20), "-o", str(plain), "--scheme", "chs-drg-2.0", "-q"]).exit_code == 0
-    r = runner.invoke(app, ["group", str(DATA_20), "-o", str(priced), "--scheme", "chs-drg-2.0", "--price",
-                            "chs-drg-2.0", "--base-rate", "12000", "-q"])
+    r = runner.invoke(
+        app,
+        [
+            "group",
+            str(DATA_20),
+            "-o",
+            str(priced),
+            "--scheme",
+            "chs-drg-2.0",
+            "--price",
+            "chs-drg-2.0",
+            "--base-rate",
+            "12000",
+            "-q",
+        ],
+    )
     assert r.exit_code == 0, r.output
     g, p = pq.read_table(plain), pq.read_table(priced)
     scheme = load_compiled("chs-drg-2.0")
@@ -155,19 +214,25 @@ def test_a_scheme_with_reference_weights_is_priced_with_a_base_rate(tmp_path: Pa
     assert g.column("rw").to_pylist() == expected and sum(w is not None for w in expected) > 1000
     ok = pc.equal(p.column("case_type"), "normal")
     assert pc.sum(ok).as_py() > 1000
-    for rw, std in zip(pc.filter(p.column("rw"), ok).to_pylist(), pc.filter(p.column("standard_payment"), ok).to_pylist()):
+    for rw, std in zip(
+        pc.filter(p.column("rw"), ok).to_pylist(), pc.filter(p.column("standard_payment"), ok).to_pylist()
+    ):
         assert abs(std - rw * 12000) < 0.01
     meta = json.loads(pq.read_schema(priced).metadata[b"drgkit.pricing"])
-    assert meta["table"] == "chs-drg-2.0" and meta["policy"]["base_rate"] == 12000 and "patient_share" in meta["defaults"]
+    assert (
+        meta["table"] == "chs-drg-2.0" and meta["policy"]["base_rate"] == 12000 and "patient_share" in meta["defaults"]
+    )
     # without a rate nothing is priced, and the reason says how to give one
-    r = runner.invoke(app, ["group", str(DATA_20), "-o", str(unrated), "--scheme", "chs-drg-2.0", "--price",
-                            "chs-drg-2.0", "-q"])
+    r = runner.invoke(
+        app, ["group", str(DATA_20), "-o", str(unrated), "--scheme", "chs-drg-2.0", "--price", "chs-drg-2.0", "-q"]
+    )
     assert r.exit_code == 0, r.output
     reasons = set(pq.read_table(unrated).column("price_reason").to_pylist())
     assert any(x and "--base-rate" in x for x in reasons)
     assert "normal" not in pq.read_table(unrated).column("case_type").to_pylist()
-    r = runner.invoke(app, ["pay", str(plain), "-o", str(tmp_path / "x.parquet"), "--table", "chs-drg-2.0",
-                            "--base-rate", "-5", "-q"])
+    r = runner.invoke(
+        app, ["pay", str(plain), "-o", str(tmp_path / "x.parquet"), "--table", "chs-drg-2.0", "--base-rate", "-5", "-q"]
+    )
     assert r.exit_code == 2 and "base rate must be a number > 0" in r.output
 
 

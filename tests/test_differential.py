@@ -9,6 +9,7 @@ code ids, the reference its code strings); every output field (status, drg, adrg
 cc_pos) must be equal. The jump-program walker (:mod:`drgkit.grouping.reference`, a kernel-debugging aid) is
 checked against the kernel too.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,9 +43,9 @@ DEPTS = ["ICU", "1301", "0801", "1601", "03", "新生儿科", ""]
 
 @dataclass(frozen=True)
 class Pools:
-    pdx: tuple[str, ...]        # principal diagnoses: MDC lists (+ DRG dx lists, a few unknown codes)
-    sdx: tuple[str, ...]        # secondaries: CC/MCC codes, MDC list codes, unknown codes
-    px: tuple[str, ...]         # procedures: OR procedures, ADRG and DRG procedure lists, unknown codes
+    pdx: tuple[str, ...]  # principal diagnoses: MDC lists (+ DRG dx lists, a few unknown codes)
+    sdx: tuple[str, ...]  # secondaries: CC/MCC codes, MDC list codes, unknown codes
+    px: tuple[str, ...]  # procedures: OR procedures, ADRG and DRG procedure lists, unknown codes
     newborn_dx: tuple[str, ...]  # MDCP principal diagnoses (newborn rules need age 0)
     depts: tuple[str, ...]
 
@@ -99,8 +100,9 @@ def to_table(cases: list[dict]) -> pa.Table:
     return pa.table(cols)
 
 
-def compare(scheme: str, table: pa.Table, limit: int | None = None,
-            compiled: CompiledScheme | None = None) -> list[str]:
+def compare(
+    scheme: str, table: pa.Table, limit: int | None = None, compiled: CompiledScheme | None = None
+) -> list[str]:
     """Group ``table`` with the kernel and the spec reference; describe every case where they differ."""
     compiled = compiled or load_compiled(scheme)
     prep = prepare(table)
@@ -113,8 +115,12 @@ def compare(scheme: str, table: pa.Table, limit: int | None = None,
     dept = prep.dept.to_pylist() if prep.dept is not None else [None] * enc.n
     bad = []
     for i in range(enc.n):
-        case = case_from_encoded(dx[dx_off[i]:dx_off[i + 1]], px[px_off[i]:px_off[i + 1]], num[i],
-                                 None if dept[i] is None else str(dept[i]))
+        case = case_from_encoded(
+            dx[dx_off[i] : dx_off[i + 1]],
+            px[px_off[i] : px_off[i + 1]],
+            num[i],
+            None if dept[i] is None else str(dept[i]),
+        )
         want = spec.group(case, trace=False).as_tuple()
         got = kernel_outcome(compiled, *kernel[i])
         if got != want:
@@ -135,8 +141,9 @@ def compare_walker(scheme: str, table: pa.Table, limit: int | None = None) -> li
     dx_ids, px_ids, num = enc.dx_ids.tolist(), enc.px_ids.tolist(), enc.num.tolist()
     bad = []
     for i in range(enc.n):
-        want = ref.group(dx_ids[enc.dx_off[i]:enc.dx_off[i + 1]], px_ids[enc.px_off[i]:enc.px_off[i + 1]],
-                         num[i]).as_tuple()
+        want = ref.group(
+            dx_ids[enc.dx_off[i] : enc.dx_off[i + 1]], px_ids[enc.px_off[i] : enc.px_off[i + 1]], num[i]
+        ).as_tuple()
         got = tuple(int(v) for v in kernel[i])
         if got != want:
             bad.append(f"{scheme} case {i}: kernel {dict(zip(FIELDS, got))} != walker {dict(zip(FIELDS, want))}")
@@ -156,8 +163,11 @@ def random_cases(scheme: str, n: int, seed: int) -> pa.Table:
     n_sdx = np.minimum(rng.poisson(2.5, n), 10)
     n_px = np.where(rng.random(n) < 0.4, 0, np.minimum(rng.poisson(1.5, n) + 1, 6))
     newborn_case = rng.random(n) < 0.12
-    principal = np.where(newborn_case & (len(nb) > 0), nb[rng.integers(0, max(len(nb), 1), n)] if len(nb) else "",
-                         pdx[rng.integers(0, len(pdx), n)])
+    principal = np.where(
+        newborn_case & (len(nb) > 0),
+        nb[rng.integers(0, max(len(nb), 1), n)] if len(nb) else "",
+        pdx[rng.integers(0, len(pdx), n)],
+    )
     blank_principal = rng.random(n) < 0.01
     sec = sdx[rng.integers(0, len(sdx), n_sdx.sum())]
     same_as_pdx = rng.random(n_sdx.sum()) < 0.03  # a secondary repeating the principal diagnosis
@@ -166,8 +176,10 @@ def random_cases(scheme: str, n: int, seed: int) -> pa.Table:
     proc = pxs[rng.integers(0, len(pxs), n_px.sum())]
     sec_split = np.split(sec, np.cumsum(n_sdx)[:-1])
     px_split = np.split(proc, np.cumsum(n_px)[:-1])
-    dx_lists = [([""] if b else []) + [str(c)] + [str(x) for x in s] if not (b and len(s) == 0) else [str(c)]
-                for c, b, s in zip(principal, blank_principal, sec_split)]
+    dx_lists = [
+        ([""] if b else []) + [str(c)] + [str(x) for x in s] if not (b and len(s) == 0) else [str(c)]
+        for c, b, s in zip(principal, blank_principal, sec_split)
+    ]
     px_lists = [[str(x) for x in s] for s in px_split]
 
     age = rng.integers(0, 101, n)
@@ -178,8 +190,9 @@ def random_cases(scheme: str, n: int, seed: int) -> pa.Table:
     age_days = np.where(age == 0, rng.integers(0, 401, n), np.where(rng.random(n) < 0.5, age * 365, -1))
     age_days = np.where((age == 0) & (rng.random(n) < 0.4), rng.integers(0, 29, n), age_days)
     weight_choices = np.array([-1, 0, 499, 500, 999, 1000, 1499, 1500, 1999, 2000, 2499, 2500, 3000, 4000])
-    weight = np.where(rng.random(n) < 0.6, weight_choices[rng.integers(0, len(weight_choices), n)],
-                      rng.integers(300, 5000, n))
+    weight = np.where(
+        rng.random(n) < 0.6, weight_choices[rng.integers(0, len(weight_choices), n)], rng.integers(300, 5000, n)
+    )
     gender = rng.choice(np.array([0, 1, 2, -1]), n, p=[0.04, 0.47, 0.47, 0.02])
     age = np.where(rng.random(n) < 0.02, -1, age)
     los = np.where(rng.random(n) < 0.05, -1, rng.integers(0, 121, n))
@@ -192,14 +205,21 @@ def random_cases(scheme: str, n: int, seed: int) -> pa.Table:
     def col(values: np.ndarray) -> pa.Array:
         return pa.array(values, pa.int64(), mask=values < 0)
 
-    return pa.table({
-        "case_id": pa.array(np.arange(n).astype(str)),
-        "gender": col(gender), "age": col(age), "age_days": col(age_days), "birth_weight": col(weight),
-        "dept": pa.array(np.where(dept == "", None, dept), pa.string()),
-        "los": col(los), "leaving_type": col(leaving), "icu_hours": col(icu),
-        "dx": pa.array(dx_lists, pa.list_(pa.string())),
-        "px": pa.array(px_lists, pa.list_(pa.string())),
-    })
+    return pa.table(
+        {
+            "case_id": pa.array(np.arange(n).astype(str)),
+            "gender": col(gender),
+            "age": col(age),
+            "age_days": col(age_days),
+            "birth_weight": col(weight),
+            "dept": pa.array(np.where(dept == "", None, dept), pa.string()),
+            "los": col(los),
+            "leaving_type": col(leaving),
+            "icu_hours": col(icu),
+            "dx": pa.array(dx_lists, pa.list_(pa.string())),
+            "px": pa.array(px_lists, pa.list_(pa.string())),
+        }
+    )
 
 
 def test_random_cases_cover_every_outcome() -> None:
@@ -280,22 +300,24 @@ BOUNDARY_AGES = (1, 6, 7, 13, 14, 15, 16, 17, 18, 60, 65)
 def case_strategy(scheme: str) -> st.SearchStrategy[dict]:
     """One case as a dict of small integers (cheap for hypothesis to draw and shrink), mapped to codes."""
     p = pools(scheme)
-    raw = st.fixed_dictionaries({
-        "newborn": st.integers(0, 4),                      # 0: an MDCP principal diagnosis at age 0
-        "blank": st.integers(0, 40),                       # 0: a blank principal slot before the codes
-        "pdx": st.integers(0, len(p.pdx) - 1),
-        "nb": st.integers(0, max(len(p.newborn_dx) - 1, 0)),
-        "sdx": st.lists(st.integers(-1, len(p.sdx) - 1), max_size=8),   # -1: repeat the principal one
-        "px": st.lists(st.integers(0, len(p.px) - 1), max_size=6),
-        "gender": st.sampled_from([0, 1, 2, None]),
-        "age": st.integers(-len(BOUNDARY_AGES) - 1, 120),  # -1 missing, below: a split boundary age
-        "age_days": st.integers(-1, 400),
-        "birth_weight": st.integers(-1, 6000),
-        "los": st.integers(-1, 150),
-        "leaving_type": st.integers(-1, 9),
-        "dept": st.integers(0, len(p.depts) - 1),
-        "icu_hours": st.integers(-1, 400),
-    })
+    raw = st.fixed_dictionaries(
+        {
+            "newborn": st.integers(0, 4),  # 0: an MDCP principal diagnosis at age 0
+            "blank": st.integers(0, 40),  # 0: a blank principal slot before the codes
+            "pdx": st.integers(0, len(p.pdx) - 1),
+            "nb": st.integers(0, max(len(p.newborn_dx) - 1, 0)),
+            "sdx": st.lists(st.integers(-1, len(p.sdx) - 1), max_size=8),  # -1: repeat the principal one
+            "px": st.lists(st.integers(0, len(p.px) - 1), max_size=6),
+            "gender": st.sampled_from([0, 1, 2, None]),
+            "age": st.integers(-len(BOUNDARY_AGES) - 1, 120),  # -1 missing, below: a split boundary age
+            "age_days": st.integers(-1, 400),
+            "birth_weight": st.integers(-1, 6000),
+            "los": st.integers(-1, 150),
+            "leaving_type": st.integers(-1, 9),
+            "dept": st.integers(0, len(p.depts) - 1),
+            "icu_hours": st.integers(-1, 400),
+        }
+    )
 
     def build(r: dict) -> dict:
         newborn = r["newborn"] == 0 and bool(p.newborn_dx)
@@ -303,21 +325,32 @@ def case_strategy(scheme: str) -> st.SearchStrategy[dict]:
         dx = [principal] + [principal if i < 0 else p.sdx[i] for i in r["sdx"]]
         if r["blank"] == 0:
             dx = ["", *dx]
-        age = 0 if newborn else (None if r["age"] == -1 else BOUNDARY_AGES[-r["age"] - 2] if r["age"] < 0
-                                 else r["age"])
+        age = 0 if newborn else (None if r["age"] == -1 else BOUNDARY_AGES[-r["age"] - 2] if r["age"] < 0 else r["age"])
         days = None if r["age_days"] < 0 else (r["age_days"] if age == 0 else (age or 0) * 365 + r["age_days"])
         if newborn and days is not None:
             days %= 40
         optional = {k: (None if r[k] < 0 else r[k]) for k in ("birth_weight", "los", "leaving_type", "icu_hours")}
-        return {"gender": r["gender"], "age": age, "age_days": days, "dept": p.depts[r["dept"]] or None,
-                "dx": dx, "px": [p.px[i] for i in r["px"]], **optional}
+        return {
+            "gender": r["gender"],
+            "age": age,
+            "age_days": days,
+            "dept": p.depts[r["dept"]] or None,
+            "dx": dx,
+            "px": [p.px[i] for i in r["px"]],
+            **optional,
+        }
 
     return raw.map(build)
 
 
 def _hypothesis_test(scheme: str):
-    @settings(max_examples=15, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=15,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(st.lists(case_strategy(scheme), min_size=50, max_size=50))
     def check(cases: list[dict]) -> None:
         bad = compare(scheme, to_table(cases), limit=5)

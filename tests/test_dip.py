@@ -1,4 +1,5 @@
 """DIP catalogue builder and grouper: planted structure, unmatched cases, editable catalogue."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,23 +10,28 @@ from drgkit import dip
 
 # (pdx, px list, n cases, planted mean cost) — see the expectations below
 PLANTED = [
-    ("K35.300", ["47.0100"], 40, 10_000.0),                       # core K35.3:47.0100
-    ("K35.300", ["47.0100", "54.5100"], 10, 13_000.0),            # +30 % but 10 < 15 cases: stays in the base group
-    ("I21.000", [], 30, 8_000.0),                                 # core medical group I21.0
-    ("I21.000", ["36.0601"], 25, 40_000.0),                       # core I21.0:36.0601
-    ("I21.000", ["36.0601", "88.5500"], 20, 41_200.0),            # angiography +3 %: not its own group
-    ("I21.000", ["36.0601", "00.2400"], 20, 62_400.0),            # IVUS +54 %: core I21.0:36.0601+00.2400
-    ("I21.000", ["36.0700", "00.2400"], 5, 50_000.0),             # rare main → comprehensive I21:surgery
-    ("J18.900", ["87.4400"], 10, 3_000.0),                        # → J18:diagnostic
-    ("J18.900", ["96.0400"], 8, 4_000.0),                         # → J18:therapeutic
-    ("J18.000", [], 12, 2_500.0),                                 # → J18:conservative (with J18.1)
+    ("K35.300", ["47.0100"], 40, 10_000.0),  # core K35.3:47.0100
+    ("K35.300", ["47.0100", "54.5100"], 10, 13_000.0),  # +30 % but 10 < 15 cases: stays in the base group
+    ("I21.000", [], 30, 8_000.0),  # core medical group I21.0
+    ("I21.000", ["36.0601"], 25, 40_000.0),  # core I21.0:36.0601
+    ("I21.000", ["36.0601", "88.5500"], 20, 41_200.0),  # angiography +3 %: not its own group
+    ("I21.000", ["36.0601", "00.2400"], 20, 62_400.0),  # IVUS +54 %: core I21.0:36.0601+00.2400
+    ("I21.000", ["36.0700", "00.2400"], 5, 50_000.0),  # rare main → comprehensive I21:surgery
+    ("J18.900", ["87.4400"], 10, 3_000.0),  # → J18:diagnostic
+    ("J18.900", ["96.0400"], 8, 4_000.0),  # → J18:therapeutic
+    ("J18.000", [], 12, 2_500.0),  # → J18:conservative (with J18.1)
     ("J18.100", [], 5, 2_700.0),
-    ("K35.800", ["47.0100"], 7, 9_000.0),                         # → K35:surgery
-    ("K35.300", ["45.2300", "47.0900"], 6, 11_000.0),             # diagnostic main + surgery: highest tier wins
+    ("K35.800", ["47.0100"], 7, 9_000.0),  # → K35:surgery
+    ("K35.300", ["45.2300", "47.0900"], 6, 11_000.0),  # diagnostic main + surgery: highest tier wins
 ]
 CORE = {"K35.3:47.0100": 50, "I21.0": 30, "I21.0:36.0601": 45, "I21.0:36.0601+00.2400": 20}
-COMPREHENSIVE = {"I21:surgery": 5, "J18:diagnostic": 10, "J18:therapeutic": 8, "J18:conservative": 17,
-                 "K35:surgery": 13}
+COMPREHENSIVE = {
+    "I21:surgery": 5,
+    "J18:diagnostic": 10,
+    "J18:therapeutic": 8,
+    "J18:conservative": 17,
+    "K35:surgery": 13,
+}
 
 
 def planted_history() -> pl.DataFrame:
@@ -33,8 +39,18 @@ def planted_history() -> pl.DataFrame:
     for k, (pdx, px, n, mean) in enumerate(PLANTED):
         costs = mean * (1 + np.linspace(-0.2, 0.2, n))  # symmetric: trimming keeps the mean
         for i, cost in enumerate(costs):
-            rows.append({"case_id": f"c{k}-{i}", "dx": pdx + "|I10.x00", "px": "|".join(px), "total_cost": float(cost),
-                         "age": 50, "gender": "1", "los": 7, "hospital_level": "3" if i % 2 else "2"})
+            rows.append(
+                {
+                    "case_id": f"c{k}-{i}",
+                    "dx": pdx + "|I10.x00",
+                    "px": "|".join(px),
+                    "total_cost": float(cost),
+                    "age": 50,
+                    "gender": "1",
+                    "los": 7,
+                    "hospital_level": "3" if i % 2 else "2",
+                }
+            )
     return pl.DataFrame(rows)
 
 
@@ -57,9 +73,21 @@ def test_planted_scores_recovered(planted):
     n = sum(r[2] for r in PLANTED)
     big_m = sum(r[2] * r[3] for r in PLANTED) / n
     sums: dict[str, list[float]] = {}
-    keys = ["K35.3:47.0100", "K35.3:47.0100", "I21.0", "I21.0:36.0601", "I21.0:36.0601", "I21.0:36.0601+00.2400",
-            "I21:surgery", "J18:diagnostic", "J18:therapeutic", "J18:conservative", "J18:conservative",
-            "K35:surgery", "K35:surgery"]
+    keys = [
+        "K35.3:47.0100",
+        "K35.3:47.0100",
+        "I21.0",
+        "I21.0:36.0601",
+        "I21.0:36.0601",
+        "I21.0:36.0601+00.2400",
+        "I21:surgery",
+        "J18:diagnostic",
+        "J18:therapeutic",
+        "J18:conservative",
+        "J18:conservative",
+        "K35:surgery",
+        "K35:surgery",
+    ]
     for key, (_, _, cnt, mean) in zip(keys, PLANTED):
         s = sums.setdefault(key, [0.0, 0.0])
         s[0] += cnt * mean
@@ -75,17 +103,20 @@ def test_grouping_history_reproduces_the_build(planted):
     assert out["status"].unique().to_list() == ["ok"]
     counts = dict(out.group_by("dip_group").len().iter_rows())
     assert counts == {**CORE, **COMPREHENSIVE}
-    assert set(out.filter(pl.col("dip_group").str.contains(":surgery|:diag|:thera|:cons"))["dip_kind"]) == \
-        {"comprehensive"}
+    assert set(out.filter(pl.col("dip_group").str.contains(":surgery|:diag|:thera|:cons"))["dip_kind"]) == {
+        "comprehensive"
+    }
 
 
 def test_unmatched_cases_get_status_and_reason(planted, tmp_path):
-    cases = pl.DataFrame({
-        "case_id": ["known", "unknown_cat", "no_pdx", "bad_cost", "no_comp", "fake_code"],
-        "dx": ["K35.300", "A01.000", "", "K35.300", "J18.900", "ZZ9.999"],
-        "px": ["47.0100", "", "", "47.0100", "36.0601", ""],
-        "total_cost": ["9000", "5000", "100", "abc", "7000", "100"],
-    })
+    cases = pl.DataFrame(
+        {
+            "case_id": ["known", "unknown_cat", "no_pdx", "bad_cost", "no_comp", "fake_code"],
+            "dx": ["K35.300", "A01.000", "", "K35.300", "J18.900", "ZZ9.999"],
+            "px": ["47.0100", "", "", "47.0100", "36.0601", ""],
+            "total_cost": ["9000", "5000", "100", "abc", "7000", "100"],
+        }
+    )
     out = dip.group(cases, planted)
     r = {row["case_id"]: row for row in out.iter_rows(named=True)}
     assert (r["known"]["status"], r["known"]["dip_group"], r["known"]["dip_kind"]) == ("ok", "K35.3:47.0100", "core")
@@ -104,8 +135,14 @@ def test_unmatched_cases_get_status_and_reason(planted, tmp_path):
 
 def test_catalogue_round_trip_and_edits(planted, tmp_path):
     folder = planted.write(tmp_path / "cat")
-    assert {p.name for p in folder.iterdir()} == {"manifest.toml", "groups.csv", "levels.csv", "aux.csv",
-                                                  "px_exclusions.csv", "cci.csv"}
+    assert {p.name for p in folder.iterdir()} == {
+        "manifest.toml",
+        "groups.csv",
+        "levels.csv",
+        "aux.csv",
+        "px_exclusions.csv",
+        "cci.csv",
+    }
     back = dip.load_catalogue(folder)
     assert back.groups.equals(planted.groups)
     assert back.pv_initial == pytest.approx(planted.pv_initial)
@@ -116,8 +153,9 @@ def test_catalogue_round_trip_and_edits(planted, tmp_path):
     out = dip.group(planted_history(), folder)
     assert out.filter(pl.col("dip_group") == "I21.0:36.0601").height == 65
     # a bad edit is named
-    g.with_columns(pl.when(pl.col("group") == "I21.0").then(pl.lit("x")).otherwise(pl.col("score"))
-                   .alias("score")).write_csv(folder / "groups.csv")
+    g.with_columns(
+        pl.when(pl.col("group") == "I21.0").then(pl.lit("x")).otherwise(pl.col("score")).alias("score")
+    ).write_csv(folder / "groups.csv")
     with pytest.raises(dip.DipError, match=r"row \d+: score is not a number: 'x'"):
         dip.load_catalogue(folder)
 
@@ -153,10 +191,11 @@ def test_dip_rows_do_not_depend_on_their_neighbours_or_the_batch(planted):
     history = planted_history()
     whole = dip.group(history, planted)
     shuffled = np.random.default_rng(3).permutation(history.height)
-    parts = pl.concat([dip.group(history[shuffled[i:i + 7].tolist()], planted) for i in range(0, history.height, 7)])
+    parts = pl.concat([dip.group(history[shuffled[i : i + 7].tolist()], planted) for i in range(0, history.height, 7)])
     by_id = {r["case_id"]: (r["status"], r["dip_group"], r["score"]) for r in parts.iter_rows(named=True)}
-    assert [by_id[r["case_id"]] for r in whole.iter_rows(named=True)] == \
-        list(zip(whole["status"], whole["dip_group"], whole["score"]))
+    assert [by_id[r["case_id"]] for r in whole.iter_rows(named=True)] == list(
+        zip(whole["status"], whole["dip_group"], whole["score"])
+    )
 
 
 def test_catalogue_ids_cannot_break_the_manifest_and_rewrites_are_whole(planted, tmp_path):
@@ -199,8 +238,9 @@ def test_groups_are_named_from_the_dictionaries_and_a_catalogues_own_names_win(p
     planted.write(folder)
     groups = pl.read_csv(folder / "groups.csv", infer_schema_length=0)
     assert groups["name"].to_list() == planted.groups["name"].to_list()  # written with the catalogue
-    groups.with_columns(pl.when(pl.col("group") == "I21.0").then(pl.lit("急性心梗（内科）"))
-                        .otherwise(pl.col("name")).alias("name")).write_csv(folder / "groups.csv")
+    groups.with_columns(
+        pl.when(pl.col("group") == "I21.0").then(pl.lit("急性心梗（内科）")).otherwise(pl.col("name")).alias("name")
+    ).write_csv(folder / "groups.csv")
     edited = dip.load_catalogue(folder)
     assert dict(zip(edited.groups["group"], edited.groups["name"]))["I21.0"] == "急性心梗（内科）"
     groups.drop("name").write_csv(folder / "groups.csv")  # a catalogue written before names existed

@@ -1,4 +1,5 @@
 """`drgkit dip build / group / settle / explain` on a small planted history."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,22 @@ def test_dip_cli_round_trip(tmp_path):
     assert r.exit_code == 0, r.output
     g = pl.read_parquet(out)
     assert {"dip_group", "dip_kind", "aux_coefficient", "score", "status", "reason"} <= set(g.columns)
-    r = runner.invoke(app, ["dip", "settle", str(out), "-c", str(cat), "--budget", "1000000", "--fund-ratio", "0.6",
-                            "-o", str(tmp_path / "h.csv")])
+    r = runner.invoke(
+        app,
+        [
+            "dip",
+            "settle",
+            str(out),
+            "-c",
+            str(cat),
+            "--budget",
+            "1000000",
+            "--fund-ratio",
+            "0.6",
+            "-o",
+            str(tmp_path / "h.csv"),
+        ],
+    )
     assert r.exit_code == 0, r.output
     per = pl.read_csv(tmp_path / "h.csv")
     assert per["payable"].sum() == 1_000_000 or abs(per["payable"].sum() - 1_000_000) < 0.01
@@ -40,10 +55,15 @@ def test_dip_cli_round_trip(tmp_path):
     assert r.exit_code == 2 and "no such DIP catalogue" in r.output
 
 
-@pytest.mark.parametrize("option, value, words", [("--scale", "0", "scale must be a number > 0"),
-                                                  ("--scale", "-5", "scale must be a number > 0"),
-                                                  ("--coverage", "0", "coverage must be in (0, 1]"),
-                                                  ("--threshold", "0", "threshold must be ≥ 1")])
+@pytest.mark.parametrize(
+    "option, value, words",
+    [
+        ("--scale", "0", "scale must be a number > 0"),
+        ("--scale", "-5", "scale must be a number > 0"),
+        ("--coverage", "0", "coverage must be in (0, 1]"),
+        ("--threshold", "0", "threshold must be ≥ 1"),
+    ],
+)
 def test_dip_build_refuses_parameters_that_make_no_catalogue(tmp_path, option, value, words):
     hist = tmp_path / "h.parquet"
     planted_history().write_parquet(hist)

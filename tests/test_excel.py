@@ -4,6 +4,7 @@ headers, typed cells, .xls, broken files — each read right or refused with one
 The first tests call :func:`drgkit.io.excel.read_excel` with small predicates; the last ones go through
 ``read_cases`` / ``drgkit.group`` with the real field vocabulary.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -35,8 +36,13 @@ def read(path: Path, **kwargs) -> pa.Table:
     return read_excel(path, is_known_header=known, has_needed_fields=has_dx, **kwargs)
 
 
-def _save(path: Path, sheets: dict[str, list[list]], *, hidden: tuple[str, ...] = (),
-          merges: dict[str, list[str]] | None = None) -> Path:
+def _save(
+    path: Path,
+    sheets: dict[str, list[list]],
+    *,
+    hidden: tuple[str, ...] = (),
+    merges: dict[str, list[str]] | None = None,
+) -> Path:
     """A workbook of ``{sheet name: rows}`` written with openpyxl (``None`` is an empty cell)."""
     book = openpyxl.Workbook()
     book.remove(book.active)
@@ -63,8 +69,9 @@ DATA = [["A1", "女", 30, "O82.000"], ["A2", "男", 82, "I21.000x005"]]
 
 
 def test_notes_sheet_first_then_the_data_sheet(tmp_path: Path) -> None:
-    path = _save(tmp_path / "a.xlsx", {"说明": [["本表由病案系统导出"], ["性别", "1 男 2 女"]],
-                                       "数据": [HEADER, *DATA]})
+    path = _save(
+        tmp_path / "a.xlsx", {"说明": [["本表由病案系统导出"], ["性别", "1 男 2 女"]], "数据": [HEADER, *DATA]}
+    )
     table = read(path)
     assert table.column_names == HEADER
     assert table.column("病案号").to_pylist() == ["A1", "A2"]
@@ -81,16 +88,19 @@ def test_a_field_list_sheet_does_not_pass_for_the_data(tmp_path: Path) -> None:
 
 
 def test_a_hidden_sheet_is_skipped_unless_named(tmp_path: Path) -> None:
-    path = _save(tmp_path / "a.xlsx", {"旧": [HEADER, ["OLD", "女", 1, "Z00"]], "数据": [HEADER, *DATA]},
-                 hidden=("旧",))
+    path = _save(
+        tmp_path / "a.xlsx", {"旧": [HEADER, ["OLD", "女", 1, "Z00"]], "数据": [HEADER, *DATA]}, hidden=("旧",)
+    )
     assert read(path).column("病案号").to_pylist() == ["A1", "A2"]
     assert read(path, sheet="旧").column("病案号").to_pylist() == ["OLD"]
     assert read(path, sheet=1).column("病案号").to_pylist() == ["OLD"]
 
 
 def test_sheet_by_name_and_by_number(tmp_path: Path) -> None:
-    path = _save(tmp_path / "a.xlsx", {"说明": [["notes"]], "数据": [HEADER, *DATA],
-                                       "数据2": [HEADER, ["B1", "男", 5, "J18.900"]]})
+    path = _save(
+        tmp_path / "a.xlsx",
+        {"说明": [["notes"]], "数据": [HEADER, *DATA], "数据2": [HEADER, ["B1", "男", 5, "J18.900"]]},
+    )
     assert read(path, sheet="数据2").column("病案号").to_pylist() == ["B1"]
     assert read(path, sheet=3).column("病案号").to_pylist() == ["B1"]
     assert read(path, sheet="3").column("病案号").to_pylist() == ["B1"]  # --sheet 3 as given on the line
@@ -109,14 +119,19 @@ def test_a_missing_sheet_names_the_sheets(tmp_path: Path) -> None:
 
 
 def test_no_sheet_qualifies_names_the_sheets_looked_at(tmp_path: Path) -> None:
-    path = _save(tmp_path / "a.xlsx", {"说明": [["notes"]], "汇总": [["科室", "人次"], ["内科", 3]],
-                                       "隐藏": [HEADER, *DATA]}, hidden=("隐藏",))
+    path = _save(
+        tmp_path / "a.xlsx",
+        {"说明": [["notes"]], "汇总": [["科室", "人次"], ["内科", 3]], "隐藏": [HEADER, *DATA]},
+        hidden=("隐藏",),
+    )
     with pytest.raises(InputError) as info:
         read(path)
     message = str(info.value)
     assert "\n" not in message
-    assert message.startswith(f"{path}: no sheet has a diagnosis column (sheets looked at: 说明, 汇总; "
-                              f"hidden, not looked at: 隐藏; header rows checked: the first 30 non-empty rows)")
+    assert message.startswith(
+        f"{path}: no sheet has a diagnosis column (sheets looked at: 说明, 汇总; "
+        f"hidden, not looked at: 隐藏; header rows checked: the first 30 non-empty rows)"
+    )
     assert "--sheet" in message and "--header-row" in message
 
 
@@ -206,28 +221,38 @@ def test_a_header_without_data_is_a_column_of_nulls(tmp_path: Path) -> None:
 
 
 def test_two_row_header_with_merged_group_cells(tmp_path: Path) -> None:
-    rows = [["病案号", "性别", "主要诊断", None, "其他诊断", None, None],
-            [None, None, "编码", "名称", "编码1", "编码2", "编码3"],
-            ["A1", "女", "O82.000", "剖宫产", "O34.201", None, None]]
+    rows = [
+        ["病案号", "性别", "主要诊断", None, "其他诊断", None, None],
+        [None, None, "编码", "名称", "编码1", "编码2", "编码3"],
+        ["A1", "女", "O82.000", "剖宫产", "O34.201", None, None],
+    ]
     merges = ["A1:A2", "B1:B2", "C1:D1", "E1:G1"]
     table = read(_save(tmp_path / "a.xlsx", {"数据": rows}, merges={"数据": merges}))
-    assert table.column_names == ["病案号", "性别", "主要诊断编码", "主要诊断名称",
-                                  "其他诊断编码1", "其他诊断编码2", "其他诊断编码3"]
+    assert table.column_names == [
+        "病案号",
+        "性别",
+        "主要诊断编码",
+        "主要诊断名称",
+        "其他诊断编码1",
+        "其他诊断编码2",
+        "其他诊断编码3",
+    ]
     assert table.num_rows == 1 and table.column("主要诊断编码").to_pylist() == ["O82.000"]
 
 
 def test_a_group_row_above_the_header(tmp_path: Path) -> None:
-    rows = [["基本信息", None, None, "其他诊断", None],
-            ["病案号", "性别", "主要诊断编码", "编码1", "编码2"],
-            ["A1", "女", "O82.000", "O34.201", "E11.900"]]
+    rows = [
+        ["基本信息", None, None, "其他诊断", None],
+        ["病案号", "性别", "主要诊断编码", "编码1", "编码2"],
+        ["A1", "女", "O82.000", "O34.201", "E11.900"],
+    ]
     table = read(_save(tmp_path / "a.xlsx", {"数据": rows}, merges={"数据": ["A1:C1", "D1:E1"]}))
     assert table.column_names == ["病案号", "性别", "主要诊断编码", "其他诊断编码1", "其他诊断编码2"]
     assert table.num_rows == 1
 
 
 def test_a_header_cell_merged_across_columns_names_each_column(tmp_path: Path) -> None:
-    rows = [["病案号", "主要诊断编码", "其他诊断编码", None, None],
-            ["A1", "O82.000", "O34.201", "E11.900", None]]
+    rows = [["病案号", "主要诊断编码", "其他诊断编码", None, None], ["A1", "O82.000", "O34.201", "E11.900", None]]
     table = read(_save(tmp_path / "a.xlsx", {"数据": rows}, merges={"数据": ["C1:E1"]}))
     assert table.column_names == ["病案号", "主要诊断编码", "其他诊断编码", "其他诊断编码_2", "其他诊断编码_3"]
     assert table.column("其他诊断编码_2").to_pylist() == ["E11.900"]
@@ -236,8 +261,11 @@ def test_a_header_cell_merged_across_columns_names_each_column(tmp_path: Path) -
 def test_a_header_like_row_under_the_header_is_not_data(tmp_path: Path) -> None:
     # 医保结算清单 exports: Chinese labels, then the interface field codes, then data
     rows = [["病案号", "性别", "年龄", "主要诊断编码"], ["mdtrt_id", "gend", "age", "diag_code"], *DATA]
-    table = read_excel(_save(tmp_path / "a.xlsx", {"数据": rows}), has_needed_fields=has_dx,
-                       is_known_header=lambda h: known(h) or h in {"gend", "age"})
+    table = read_excel(
+        _save(tmp_path / "a.xlsx", {"数据": rows}),
+        has_needed_fields=has_dx,
+        is_known_header=lambda h: known(h) or h in {"gend", "age"},
+    )
     assert table.column("病案号").to_pylist() == ["A1", "A2"]
     assert table.column("年龄").type == pa.int64()
 
@@ -247,14 +275,49 @@ def test_a_header_like_row_under_the_header_is_not_data(tmp_path: Path) -> None:
 
 
 def test_cells_keep_their_types(tmp_path: Path) -> None:
-    header = ["病案号", "主要诊断编码", "出院科别", "年龄", "总费用", "出院日期", "入院日期", "年龄2",
-              "新生儿", "结果", "混合日期"]
-    rows = [header,
-            ["A1", "O82.000", "0801", 30, 12345.6, datetime.datetime(2024, 5, 10, 9, 30), datetime.date(2024, 5, 1),
-             30, True, 1.5, datetime.datetime(2024, 5, 1)],
-            ["A2", "I21.000", "0501", 82, 35000, datetime.datetime(2024, 5, 11), datetime.date(2024, 5, 2),
-             "82岁", False, "#N/A", "2024.05.02"],
-            ["A3", "J18.900", "1201", 5, 0.5, None, datetime.date(2024, 5, 3), 12345678, None, 2, None]]
+    header = [
+        "病案号",
+        "主要诊断编码",
+        "出院科别",
+        "年龄",
+        "总费用",
+        "出院日期",
+        "入院日期",
+        "年龄2",
+        "新生儿",
+        "结果",
+        "混合日期",
+    ]
+    rows = [
+        header,
+        [
+            "A1",
+            "O82.000",
+            "0801",
+            30,
+            12345.6,
+            datetime.datetime(2024, 5, 10, 9, 30),
+            datetime.date(2024, 5, 1),
+            30,
+            True,
+            1.5,
+            datetime.datetime(2024, 5, 1),
+        ],
+        [
+            "A2",
+            "I21.000",
+            "0501",
+            82,
+            35000,
+            datetime.datetime(2024, 5, 11),
+            datetime.date(2024, 5, 2),
+            "82岁",
+            False,
+            "#N/A",
+            "2024.05.02",
+        ],
+        ["A3", "J18.900", "1201", 5, 0.5, None, datetime.date(2024, 5, 3), 12345678, None, 2, None],
+    ]
     table = read(_save(tmp_path / "a.xlsx", {"数据": rows}))
     types = dict(zip(table.column_names, table.schema.types))
     assert types["出院科别"] == pa.string()
@@ -308,48 +371,69 @@ def _raw_xlsx(path: Path, rows: list[list], merges: list[str] = (), sheet: str =
             return f'<c r="{ref}"><v>{value}</v></c>'
         if isinstance(value, tuple):  # rich text runs
             runs = "".join(f"<r><rPr><b/></rPr><t>{escape(v)}</t></r>" for v in value)
-            strings.append(f"<si>{runs}<rPh sb=\"0\" eb=\"1\"><t>ヨミ</t></rPh></si>")
+            strings.append(f'<si>{runs}<rPh sb="0" eb="1"><t>ヨミ</t></rPh></si>')
         else:
-            strings.append(f"<si><t xml:space=\"preserve\">{escape(value)}</t></si>")
+            strings.append(f'<si><t xml:space="preserve">{escape(value)}</t></si>')
         return f'<c r="{ref}" t="s"><v>{len(strings) - 1}</v></c>'
 
     body = ""
     for r, row in enumerate(rows, start=1):
         cells = "".join(cell(f"{chr(65 + c)}{r}", v) for c, v in enumerate(row))
         body += f'<row r="{r}">{cells}</row>' if cells else ""
-    merge_xml = (f'<mergeCells count="{len(merges)}">' + "".join(f'<mergeCell ref="{m}"/>' for m in merges)
-                 + "</mergeCells>") if merges else ""
+    merge_xml = (
+        (f'<mergeCells count="{len(merges)}">' + "".join(f'<mergeCell ref="{m}"/>' for m in merges) + "</mergeCells>")
+        if merges
+        else ""
+    )
     main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
     rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
     pkg = "http://schemas.openxmlformats.org/package/2006/relationships"
     ct = "application/vnd.openxmlformats-officedocument.spreadsheetml"
     with zipfile.ZipFile(path, "w") as z:
-        z.writestr("[Content_Types].xml",
-                   '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/'
-                   'package/2006/content-types"><Default Extension="rels" ContentType="application/'
-                   'vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType='
-                   f'"application/xml"/><Override PartName="/xl/workbook.xml" ContentType="{ct}.sheet.main+xml"/>'
-                   f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{ct}.worksheet+xml"/>'
-                   f'<Override PartName="/xl/sharedStrings.xml" ContentType="{ct}.sharedStrings+xml"/></Types>')
-        z.writestr("_rels/.rels", f'<Relationships xmlns="{pkg}"><Relationship Id="rId1" Type="{rel}/'
-                                  f'officeDocument" Target="xl/workbook.xml"/></Relationships>')
-        z.writestr("xl/workbook.xml", f'<workbook xmlns="{main}" xmlns:r="{rel}"><sheets>'
-                                      f'<sheet name="{sheet}" sheetId="1" r:id="rId1"/></sheets></workbook>')
-        z.writestr("xl/_rels/workbook.xml.rels",
-                   f'<Relationships xmlns="{pkg}"><Relationship Id="rId1" Type="{rel}/worksheet" '
-                   f'Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="{rel}/sharedStrings" '
-                   f'Target="/xl/sharedStrings.xml"/></Relationships>')
-        z.writestr("xl/worksheets/sheet1.xml", f'<worksheet xmlns="{main}"><sheetData>{body}</sheetData>'
-                                               f'{merge_xml}</worksheet>')
-        z.writestr("xl/sharedStrings.xml", f'<sst xmlns="{main}" count="{len(strings)}" '
-                                           f'uniqueCount="{len(strings)}">{"".join(strings)}</sst>')
+        z.writestr(
+            "[Content_Types].xml",
+            '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/'
+            'package/2006/content-types"><Default Extension="rels" ContentType="application/'
+            'vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType='
+            f'"application/xml"/><Override PartName="/xl/workbook.xml" ContentType="{ct}.sheet.main+xml"/>'
+            f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{ct}.worksheet+xml"/>'
+            f'<Override PartName="/xl/sharedStrings.xml" ContentType="{ct}.sharedStrings+xml"/></Types>',
+        )
+        z.writestr(
+            "_rels/.rels",
+            f'<Relationships xmlns="{pkg}"><Relationship Id="rId1" Type="{rel}/'
+            f'officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        )
+        z.writestr(
+            "xl/workbook.xml",
+            f'<workbook xmlns="{main}" xmlns:r="{rel}"><sheets>'
+            f'<sheet name="{sheet}" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        )
+        z.writestr(
+            "xl/_rels/workbook.xml.rels",
+            f'<Relationships xmlns="{pkg}"><Relationship Id="rId1" Type="{rel}/worksheet" '
+            f'Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="{rel}/sharedStrings" '
+            f'Target="/xl/sharedStrings.xml"/></Relationships>',
+        )
+        z.writestr(
+            "xl/worksheets/sheet1.xml",
+            f'<worksheet xmlns="{main}"><sheetData>{body}</sheetData>{merge_xml}</worksheet>',
+        )
+        z.writestr(
+            "xl/sharedStrings.xml",
+            f'<sst xmlns="{main}" count="{len(strings)}" uniqueCount="{len(strings)}">{"".join(strings)}</sst>',
+        )
     return path
 
 
 def test_shared_strings_rich_text_and_escaped_line_breaks(tmp_path: Path) -> None:
-    rows = [["2024年住院病案首页"], [],
-            ["病案号", ("主要诊断", "编码"), "其他诊断_x000A_编码1", "年龄"],
-            ["A1", "O82.000", "O34.201", 30], ["A2", "I21.000", None, 82]]
+    rows = [
+        ["2024年住院病案首页"],
+        [],
+        ["病案号", ("主要诊断", "编码"), "其他诊断_x000A_编码1", "年龄"],
+        ["A1", "O82.000", "O34.201", 30],
+        ["A2", "I21.000", None, 82],
+    ]
     path = _raw_xlsx(tmp_path / "wps.xlsx", rows, merges=["A1:D1"])
     table = read(path)
     assert table.column_names == ["病案号", "主要诊断编码", "其他诊断编码1", "年龄"]
@@ -358,9 +442,11 @@ def test_shared_strings_rich_text_and_escaped_line_breaks(tmp_path: Path) -> Non
 
 
 def test_shared_strings_two_row_header(tmp_path: Path) -> None:
-    rows = [["病案号", "主要诊断", None, "其他诊断", None],
-            [None, "编码", "名称", "编码1", "编码2"],
-            ["A1", "O82.000", "剖宫产", "O34.201", "E11.900"]]
+    rows = [
+        ["病案号", "主要诊断", None, "其他诊断", None],
+        [None, "编码", "名称", "编码1", "编码2"],
+        ["A1", "O82.000", "剖宫产", "O34.201", "E11.900"],
+    ]
     path = _raw_xlsx(tmp_path / "wps.xlsx", rows, merges=["A1:A2", "B1:C1", "D1:E1"])
     table = read(path)
     assert table.column_names == ["病案号", "主要诊断编码", "主要诊断名称", "其他诊断编码1", "其他诊断编码2"]
@@ -371,8 +457,9 @@ def test_shared_strings_two_row_header(tmp_path: Path) -> None:
 # .xls
 
 
-def _xls(path: Path, rows: list[list], merges: list[tuple[int, int, int, int, str]] = (),
-         name: str = "病案首页") -> Path:
+def _xls(
+    path: Path, rows: list[list], merges: list[tuple[int, int, int, int, str]] = (), name: str = "病案首页"
+) -> Path:
     xlwt = pytest.importorskip("xlwt")
     book = xlwt.Workbook(encoding="utf-8")
     sheet = book.add_sheet(name)
@@ -393,9 +480,13 @@ def _xls(path: Path, rows: list[list], merges: list[tuple[int, int, int, int, st
 
 
 def test_xls(tmp_path: Path) -> None:
-    rows = [["2024年病案首页"], [], [*HEADER, "出院科别", "出院日期", "总费用"],
-            ["A1", "女", 30, "O82.000", "0801", datetime.date(2024, 5, 10), 12.5],
-            ["A2", "男", "82岁", "I21.000", "0501", datetime.date(2024, 5, 11), 30]]
+    rows = [
+        ["2024年病案首页"],
+        [],
+        [*HEADER, "出院科别", "出院日期", "总费用"],
+        ["A1", "女", 30, "O82.000", "0801", datetime.date(2024, 5, 10), 12.5],
+        ["A2", "男", "82岁", "I21.000", "0501", datetime.date(2024, 5, 11), 30],
+    ]
     table = read(_xls(tmp_path / "old.xls", rows))
     assert table.column_names == [*HEADER, "出院科别", "出院日期", "总费用"]
     assert table.column("年龄").to_pylist() == ["30", "82岁"]
@@ -405,9 +496,11 @@ def test_xls(tmp_path: Path) -> None:
 
 
 def test_xls_two_row_header_without_merge_information(tmp_path: Path) -> None:
-    rows = [[None, None, None, None, None, None],
-            [None, None, "编码", "名称", "编码1", "编码2"],
-            ["A1", "女", "O82.000", "剖宫产", "O34.201", None]]
+    rows = [
+        [None, None, None, None, None, None],
+        [None, None, "编码", "名称", "编码1", "编码2"],
+        ["A1", "女", "O82.000", "剖宫产", "O34.201", None],
+    ]
     merges = [(0, 1, 0, 0, "病案号"), (0, 1, 1, 1, "性别"), (0, 0, 2, 3, "主要诊断"), (0, 0, 4, 5, "其他诊断")]
     table = read(_xls(tmp_path / "old.xls", rows, merges))
     assert table.column_names == ["病案号", "性别", "主要诊断编码", "主要诊断名称", "其他诊断编码1", "其他诊断编码2"]
@@ -428,20 +521,31 @@ def test_an_xlsx_under_another_excel_suffix_is_read(tmp_path: Path, suffix: str)
 OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("bad.xlsx", b"PK\x03\x04 not really a zip", "is a damaged .xlsx (its ZIP container is broken"),
-    ("bad.xlsx", bytes(range(256)) * 20, "cannot read xlsx file"),
-    ("bad.xlsx", b"", "is empty (0 bytes)"),
-    ("bad.xls", b"<html><body><table><tr><td>x</td></tr></table></body></html>", "HTML page saved as .xls"),
-    ("bad.xlsx", b"<!DOCTYPE html><html><table></table></html>", "HTML page saved as .xlsx"),
-    ("bad.xls", b'<?xml version="1.0"?>\n<?mso-application progid="Excel.Sheet"?>\n<Workbook '
-                b'xmlns="urn:schemas-microsoft-com:office:spreadsheet"></Workbook>', "XML Spreadsheet 2003"),
-    ("bad.xls", "病案号\t主要诊断编码\nA1\tI21.000\n".encode("gb18030"), "tab-separated text file saved as .xls"),
-    ("bad.xlsx", OLE + b"\x00" * 500 + "EncryptedPackage".encode("utf-16-le") + b"\x00" * 500, "password-protected"),
-    ("bad.xls", OLE + b"\x00" * 2000, "cannot read xls file"),
-    ("bad.xls", "\ufeff病案号\t主要诊断编码\r\nA1\tI21.000\r\n".encode("utf-16-le"), "UTF-16 text"),
-    ("bad.xlsx", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", "is a PDF document"),
-])
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("bad.xlsx", b"PK\x03\x04 not really a zip", "is a damaged .xlsx (its ZIP container is broken"),
+        ("bad.xlsx", bytes(range(256)) * 20, "cannot read xlsx file"),
+        ("bad.xlsx", b"", "is empty (0 bytes)"),
+        ("bad.xls", b"<html><body><table><tr><td>x</td></tr></table></body></html>", "HTML page saved as .xls"),
+        ("bad.xlsx", b"<!DOCTYPE html><html><table></table></html>", "HTML page saved as .xlsx"),
+        (
+            "bad.xls",
+            b'<?xml version="1.0"?>\n<?mso-application progid="Excel.Sheet"?>\n<Workbook '
+            b'xmlns="urn:schemas-microsoft-com:office:spreadsheet"></Workbook>',
+            "XML Spreadsheet 2003",
+        ),
+        ("bad.xls", "病案号\t主要诊断编码\nA1\tI21.000\n".encode("gb18030"), "tab-separated text file saved as .xls"),
+        (
+            "bad.xlsx",
+            OLE + b"\x00" * 500 + "EncryptedPackage".encode("utf-16-le") + b"\x00" * 500,
+            "password-protected",
+        ),
+        ("bad.xls", OLE + b"\x00" * 2000, "cannot read xls file"),
+        ("bad.xls", "\ufeff病案号\t主要诊断编码\r\nA1\tI21.000\r\n".encode("utf-16-le"), "UTF-16 text"),
+        ("bad.xlsx", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", "is a PDF document"),
+    ],
+)
 def test_broken_workbooks_are_one_line(tmp_path: Path, name: str, content: bytes, message: str) -> None:
     path = tmp_path / name
     path.write_bytes(content)
@@ -473,15 +577,32 @@ def test_header_row_must_be_positive(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------------------------
 # Through the reader and the grouper, with the real vocabulary
 
-FRONT = ["病案号", "性别", "年龄", "出院科别", "主要诊断编码", "其他诊断编码1", "主要手术及操作编码", "出院日期", "总费用"]
+FRONT = [
+    "病案号",
+    "性别",
+    "年龄",
+    "出院科别",
+    "主要诊断编码",
+    "其他诊断编码1",
+    "主要手术及操作编码",
+    "出院日期",
+    "总费用",
+]
 ROWS = [
     ["A1", "女", 30, "0501", "O82.000", "O34.201", "74.1x01", datetime.datetime(2024, 5, 10), 12345.6],
     ["A2", "男", "82岁", "0801", "I21.000x005", "E11.900", "36.0601", datetime.datetime(2024, 5, 11), 35000],
 ]
 
 
-def _book(path: Path, *, notes: bool = False, hidden_first: bool = False, title: bool = False,
-          middle_blank: bool = False, trailing_blank: int = 0) -> Path:
+def _book(
+    path: Path,
+    *,
+    notes: bool = False,
+    hidden_first: bool = False,
+    title: bool = False,
+    middle_blank: bool = False,
+    trailing_blank: int = 0,
+) -> Path:
     book = openpyxl.Workbook()
     sheet = book.active
     if notes or hidden_first:
@@ -506,8 +627,9 @@ def _book(path: Path, *, notes: bool = False, hidden_first: bool = False, title:
     return path
 
 
-@pytest.mark.parametrize("shape", [{}, {"notes": True}, {"hidden_first": True}, {"title": True},
-                                   {"notes": True, "title": True}])
+@pytest.mark.parametrize(
+    "shape", [{}, {"notes": True}, {"hidden_first": True}, {"title": True}, {"notes": True, "title": True}]
+)
 def test_the_data_sheet_and_its_header_are_found(tmp_path: Path, shape: dict) -> None:
     out = drgkit.group(_book(tmp_path / "in.xlsx", **shape))
     assert out.column("病案号").to_pylist() == ["A1", "A2"]
@@ -560,7 +682,7 @@ def test_the_grouped_workbook_is_chinese_first_with_summary_and_problem_sheets(t
     assert book.sheetnames == ["病案", "汇总", "问题病例"]
     rows = list(book["病案"].iter_rows(values_only=True))
     header = list(rows[0])
-    assert header[:len(FRONT)] == FRONT and header[len(FRONT):len(FRONT) + 3] == ["状态", "原因", "提示"]
+    assert header[: len(FRONT)] == FRONT and header[len(FRONT) : len(FRONT) + 3] == ["状态", "原因", "提示"]
     assert [r[header.index("状态")] for r in rows[1:]] == ["入组", "无效病案", "入组"]
     assert rows[2][header.index("原因")] == "V01 性别缺失或无效"  # the blank row: its reason in Chinese
     assert rows[1][header.index("年龄")] == 30 and isinstance(rows[1][header.index("总费用")], float)
@@ -569,8 +691,21 @@ def test_the_grouped_workbook_is_chinese_first_with_summary_and_problem_sheets(t
     problems = list(book["问题病例"].iter_rows(values_only=True))
     assert len(problems) == 2 and problems[1][problems[0].index("原因")].startswith("V01")
     # the workbook fed back: priced through its Chinese headers and statuses, re-grouped without stale results
-    priced = CliRunner().invoke(app, ["pay", str(out), "-o", str(tmp_path / "p.parquet"), "--table", "suzhou-2023",
-                                      "--level", "level3", "--allow-scheme-mismatch", "-q"])
+    priced = CliRunner().invoke(
+        app,
+        [
+            "pay",
+            str(out),
+            "-o",
+            str(tmp_path / "p.parquet"),
+            "--table",
+            "suzhou-2023",
+            "--level",
+            "level3",
+            "--allow-scheme-mismatch",
+            "-q",
+        ],
+    )
     assert priced.exit_code == 0, priced.output
     import pyarrow.parquet as pq
 

@@ -1,6 +1,7 @@
 """Golden test of real-shaped exports (tests/data/exports, built by make_exports.py from the labelled dev
 cases): every export groups, through the CLI, to exactly the status and DRG of its canonical twin, row by
 row; and the twins agree with the reference groupers' labels (exp_* of the dev cases)."""
+
 from __future__ import annotations
 
 import csv
@@ -66,8 +67,11 @@ def test_an_export_groups_exactly_as_its_canonical_twin(entry: dict, tmp_path: P
     got = _group(tmp_path / "out.parquet", args)
     assert len(got) == len(expected)
     ids = [r["case_id"] for r in _twin_rows(entry["twin"])]
-    mismatched = [(ids[i], g, e) for i, (g, e) in enumerate(zip(got, expected))
-                  if (g["status"], g["drg"]) != (e["status"], e["drg"])]
+    mismatched = [
+        (ids[i], g, e)
+        for i, (g, e) in enumerate(zip(got, expected))
+        if (g["status"], g["drg"]) != (e["status"], e["drg"])
+    ]
     assert not mismatched, f"{len(mismatched)}/{len(got)} rows differ from the twin, e.g. {mismatched[:3]}"
 
 

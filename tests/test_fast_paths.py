@@ -4,6 +4,7 @@ Each fast path skips work a cheap check proves to be a no-op (a byte scan, a reg
 numpy on offsets instead of string kernels).  These tests run odd strings through both, or against a
 plain-Python model of the documented behaviour, so a fast path that silently diverges fails here.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -85,14 +86,20 @@ def _without_scan(monkeypatch: pytest.MonkeyPatch) -> None:
 @given(st.lists(st.tuples(cells, cells, cells), min_size=1, max_size=8))
 def test_numbered_columns_and_prepare_with_and_without_fast_paths(rows: list[tuple]) -> None:
     """The front-sheet layout (one column per slot) and prepare() over odd codes, scans on and off."""
-    table = pa.table({"主要诊断编码": [r[0] for r in rows], "其他诊断编码1": [r[1] for r in rows],
-                      "px": [r[2] for r in rows]})
+    table = pa.table(
+        {"主要诊断编码": [r[0] for r in rows], "其他诊断编码1": [r[1] for r in rows], "px": [r[2] for r in rows]}
+    )
 
     def run() -> tuple:
         canon = canonicalize(table)
         prep = prepare(canon)
-        return (canon.column("dx").to_pylist(), canon.column("px").to_pylist(), prep.dx.to_pylist(),
-                prep.px.to_pylist(), prep.code_notes.to_pylist())
+        return (
+            canon.column("dx").to_pylist(),
+            canon.column("px").to_pylist(),
+            prep.dx.to_pylist(),
+            prep.px.to_pylist(),
+            prep.code_notes.to_pylist(),
+        )
 
     fast = run()
     with pytest.MonkeyPatch.context() as mp:
@@ -132,9 +139,33 @@ def test_codes_fast_path_equals_the_general_path(rows: list[list[str]]) -> None:
 
 # --------------------------------------------------------------------------- numbers and problems
 
-numbers = st.one_of(st.none(), st.sampled_from(["", " ", "49", " 65 ", "7.0", "3.5", "-1", "-0", "1e3", "1e12",
-                                               "nan", "inf", "abc", "+5", ".5", "５", "05", "1,2", "3000000000.5"]),
-                    st.text(alphabet="0123456789.-+e ", max_size=6))
+numbers = st.one_of(
+    st.none(),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "49",
+            " 65 ",
+            "7.0",
+            "3.5",
+            "-1",
+            "-0",
+            "1e3",
+            "1e12",
+            "nan",
+            "inf",
+            "abc",
+            "+5",
+            ".5",
+            "５",
+            "05",
+            "1,2",
+            "3000000000.5",
+        ]
+    ),
+    st.text(alphabet="0123456789.-+e ", max_size=6),
+)
 
 
 @settings(max_examples=150, deadline=None)
@@ -159,8 +190,9 @@ def _old_join(n: int, problems: list[pa.Array | None]) -> pa.Array:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b c", "; d"])), min_size=6, max_size=6),
-                max_size=4))
+@given(
+    st.lists(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b c", "; d"])), min_size=6, max_size=6), max_size=4)
+)
 def test_sparse_problems_join_like_the_dense_fold(columns: list[list[str | None]]) -> None:
     dense = [pa.array(c, pa.string()) for c in columns]
     sparse = [PR._sparse(d) for d in dense]
@@ -172,21 +204,43 @@ def test_sparse_problems_join_like_the_dense_fold(columns: list[list[str | None]
 
 def _prepared(table: pa.Table) -> tuple:
     p = prepare(table)
-    return (p.gender.tolist(), p.age.tolist(), p.los.tolist(), p.leaving_type.tolist(), p.dept.to_pylist(),
-            p.problems.to_pylist(), p.dx.to_pylist())
+    return (
+        p.gender.tolist(),
+        p.age.tolist(),
+        p.los.tolist(),
+        p.leaving_type.tolist(),
+        p.dept.to_pylist(),
+        p.problems.to_pylist(),
+        p.dx.to_pylist(),
+    )
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.tuples(numbers, st.sampled_from(["1", "2", "男", "X", "", None]),
-                          st.sampled_from(["内科", " 内科 ", "ＩＣＵ", "", None])), min_size=1, max_size=30),
-       st.integers(1, 9), st.integers(1, 9))
+@given(
+    st.lists(
+        st.tuples(
+            numbers,
+            st.sampled_from(["1", "2", "男", "X", "", None]),
+            st.sampled_from(["内科", " 内科 ", "ＩＣＵ", "", None]),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    st.integers(1, 9),
+    st.integers(1, 9),
+)
 def test_parquet_batches_read_encoded_equal_plain_ones(rows: list[tuple], row_group: int, batch: int) -> None:
     """Few-valued columns come from Parquet dictionary-encoded (prepare() reuses that encoding): the
     batches, the canonical tables and what prepare() makes of them stay as with a plain read, also when
     batches span row groups with different dictionaries."""
-    columns = {"age": [r[0] for r in rows], "los": [r[0] for r in reversed(rows)],
-               "leaving_type": [r[0] for r in rows], "gender": [r[1] for r in rows], "dept": [r[2] for r in rows],
-               "dx": ["I10.x00"] * len(rows)}
+    columns = {
+        "age": [r[0] for r in rows],
+        "los": [r[0] for r in reversed(rows)],
+        "leaving_type": [r[0] for r in rows],
+        "gender": [r[1] for r in rows],
+        "dept": [r[2] for r in rows],
+        "dx": ["I10.x00"] * len(rows),
+    }
     table = pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()})
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "few.parquet"
@@ -204,8 +258,13 @@ def test_parquet_batches_read_encoded_equal_plain_ones(rows: list[tuple], row_gr
 
 def _decoded(table: pa.Table) -> pa.Table:
     """``table`` with its dictionary-encoded columns as plain strings."""
-    return pa.table({name: (col.cast(col.type.value_type) if pa.types.is_dictionary(col.type) else col)
-                     for name, col in zip(table.column_names, table.columns)}, metadata=table.schema.metadata)
+    return pa.table(
+        {
+            name: (col.cast(col.type.value_type) if pa.types.is_dictionary(col.type) else col)
+            for name, col in zip(table.column_names, table.columns)
+        },
+        metadata=table.schema.metadata,
+    )
 
 
 # --------------------------------------------------------------------------- Arrow helpers
@@ -232,7 +291,9 @@ def test_spread_take_with_and_drop_empty_strings() -> None:
     got = take_with(labels, np.array([0, 1, 2, 0]), np.array([2, 3]), pa.array(["X", "Y"]))
     assert got.to_pylist() == ["ok", None, "X", "Y"]
     assert take_with(labels, np.array([2, 0]), np.array([], np.int64), pa.array([], pa.string())).to_pylist() == [
-        "bad", "ok"]
+        "bad",
+        "ok",
+    ]
     values = pa.array(["", "A", "", "", "BC", ""]).slice(1)
     keep = ~null_or_empty(values)
     assert drop_empty_strings(values, keep).to_pylist() == ["A", "BC"]
@@ -255,6 +316,7 @@ def test_reason_and_warnings_text_of_a_mixed_batch() -> None:
     assert out[0]["reason"] is None and out[0]["warnings"] is None
     assert out[1]["status"] == "invalid"
     assert out[1]["reason"].endswith(": gender: 'X' is not a recognised sex; age: 'abc' is not a number")
-    assert out[1]["warnings"] == ("unknown diagnosis code ZZZ.999; unknown procedure code 99.9999; "
-                                  "main procedure slot is blank")
+    assert out[1]["warnings"] == (
+        "unknown diagnosis code ZZZ.999; unknown procedure code 99.9999; main procedure slot is blank"
+    )
     assert out[2]["warnings"] == "I21.000x005 ← 'Ｉ２１．０００ｘ００５'; E11.900 ← 'E11.900.'"

@@ -1,4 +1,5 @@
 """Figures render Chinese: no glyph is missing (matplotlib warns per missing glyph; here that fails the test)."""
+
 from __future__ import annotations
 
 import warnings
@@ -61,6 +62,6 @@ def test_point_labels_never_overlap() -> None:
     assert sorted(t.get_text() for t in texts) == sorted(names)
     boxes = [t.get_window_extent(renderer) for t in texts]
     for i, a in enumerate(boxes):
-        for b in boxes[i + 1:]:
+        for b in boxes[i + 1 :]:
             assert not a.overlaps(b)
     plt.close(fig)

@@ -4,6 +4,7 @@ With ``strict_gender=True`` (only the codes 1/2 are a sex, as in the references)
 exact, except the one documented row HS2-15 of hongshan-2.0-17.csv.  With the default, lenient gender
 reading ('M' is male) the only differences allowed are rows whose gender is 'M'.
 """
+
 from __future__ import annotations
 
 from functools import cache
@@ -33,8 +34,12 @@ KNOWN_DIFFERENCES = {("hongshan-2.0-17.csv", "HS2-15")}
 
 
 def _input_only(table: pa.Table) -> pa.Table:
-    drop = [c for c in table.column_names if c.startswith("exp_") or c in ("scheme", "label_drg", "string_api_status",
-                                                                            "string_api_drg", "source_id", "source_comment")]
+    drop = [
+        c
+        for c in table.column_names
+        if c.startswith("exp_")
+        or c in ("scheme", "label_drg", "string_api_status", "string_api_drg", "source_id", "source_comment")
+    ]
     return table.drop_columns(drop)
 
 
@@ -67,14 +72,20 @@ def agrees(expected: dict, got: dict) -> bool:
     if status == "invalid":
         return True  # yunnan writes blank mdc/adrg/drg for CHECK_FAILED; only the status is compared
     if status == "ungroupable":  # FAIL is 0000 / 00 / 0000 (0000A in yunnan-2022/2023): compared exactly too
-        return (got["mdc"] == expected["exp_mdc"] == "0000" and got["adrg"] == expected["exp_adrg"] == "00"
-                and got["drg"] == expected["exp_drg"] and got["drg"] in FAIL_DRGS)
+        return (
+            got["mdc"] == expected["exp_mdc"] == "0000"
+            and got["adrg"] == expected["exp_adrg"] == "00"
+            and got["drg"] == expected["exp_drg"]
+            and got["drg"] in FAIL_DRGS
+        )
     return (got["mdc"], got["adrg"], got["drg"]) == (expected["exp_mdc"], expected["exp_adrg"], expected["exp_drg"])
 
 
 def _show(expected: dict, got: dict) -> str:
-    return (f"{expected['case_id']}: expected {expected['exp_status']} {expected['exp_mdc']} {expected['exp_adrg']} "
-            f"{expected['exp_drg']}, got {got['status']} {got['mdc']} {got['adrg']} {got['drg']} ({got['reason']})")
+    return (
+        f"{expected['case_id']}: expected {expected['exp_status']} {expected['exp_mdc']} {expected['exp_adrg']} "
+        f"{expected['exp_drg']}, got {got['status']} {got['mdc']} {got['adrg']} {got['drg']} ({got['reason']})"
+    )
 
 
 @pytest.mark.parametrize("name", ALL_FILES)
@@ -129,8 +140,11 @@ def test_gender_m_rows_are_invalid_when_strict_and_male_when_lenient() -> None:
 
 
 def test_yunnan_fail_code() -> None:
-    fails = {g["drg"] for e, g in grouped("chs-drg-schemes-dev.csv", True)
-             if e["exp_status"] == "FAIL" and e["scheme"].startswith("yunnan")}
+    fails = {
+        g["drg"]
+        for e, g in grouped("chs-drg-schemes-dev.csv", True)
+        if e["exp_status"] == "FAIL" and e["scheme"].startswith("yunnan")
+    }
     assert fails == {"0000A"}
 
 

@@ -1,6 +1,7 @@
 """Grey codes (灰码): a grey principal diagnosis has its own reason (status as the official groupers give it),
 grey secondary diagnoses and procedures are named in warnings, and explain / whatif list the finer codes
 (细目) to code instead, with their groups."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,16 +15,30 @@ from drgkit.monitor.whatif import whatif
 from drgkit.paths import icd_dir
 from drgkit.schemes.compile import load_compiled
 
-INPUT = ["case_id", "gender", "age", "age_days", "birth_weight", "dept", "los", "leaving_type", "dx", "px",
-         "total_cost"]
+INPUT = [
+    "case_id",
+    "gender",
+    "age",
+    "age_days",
+    "birth_weight",
+    "dept",
+    "los",
+    "leaving_type",
+    "dx",
+    "px",
+    "total_cost",
+]
 
 
 # (grey principals that do not group and get U05, grey principals that group and are warned)
-@pytest.mark.parametrize("name, scheme, expected", [("chs-drg-1.1-dev.csv", "chs-drg-1.1", (13, 3)),
-                                                    ("chs-drg-2.0-dev.csv", "chs-drg-2.0", (19, 0))])
+@pytest.mark.parametrize(
+    "name, scheme, expected",
+    [("chs-drg-1.1-dev.csv", "chs-drg-1.1", (13, 3)), ("chs-drg-2.0-dev.csv", "chs-drg-2.0", (19, 0))],
+)
 def test_every_grey_principal_of_the_dev_cases_is_named(name: str, scheme: str, expected: int) -> None:
-    table = pacsv.read_csv(f"tests/data/{name}", convert_options=pacsv.ConvertOptions(
-        column_types={c: pa.string() for c in INPUT}))
+    table = pacsv.read_csv(
+        f"tests/data/{name}", convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in INPUT})
+    )
     out = drgkit.group(table.select(INPUT), scheme=scheme, options=drgkit.Options(strict_gender=True))
     grey = grey_codes("chs-v2", "dx")
     named = warned = 0
@@ -43,14 +58,22 @@ def test_every_grey_principal_of_the_dev_cases_is_named(name: str, scheme: str, 
 
 
 def test_grey_secondary_diagnoses_and_procedures_are_warned_in_any_position() -> None:
-    t = pa.table({"case_id": ["a", "b", "c"], "gender": ["1", "1", "1"], "age": ["70", "70", "70"],
-                  "dx": ["J18.900|Z51.100", "J96.000", "J96.000|I10.x00|E11.900"],
-                  "px": ["", "96.0400|96.7200", "96.7200"]})
+    t = pa.table(
+        {
+            "case_id": ["a", "b", "c"],
+            "gender": ["1", "1", "1"],
+            "age": ["70", "70", "70"],
+            "dx": ["J18.900|Z51.100", "J96.000", "J96.000|I10.x00|E11.900"],
+            "px": ["", "96.0400|96.7200", "96.7200"],
+        }
+    )
     rows = drgkit.group(t).to_pylist()
     assert "grey diagnosis code Z51.100 (灰码)" in rows[0]["warnings"]
     assert "grey procedure code 96.7200 (灰码)" in rows[1]["warnings"]
-    assert {"grey diagnosis code I10.x00 (灰码): code a finer code",  # a main procedure and a middle dx too
-            "grey procedure code 96.7200 (灰码): code a finer code"} <= set(rows[2]["warnings"].split("; "))
+    assert {
+        "grey diagnosis code I10.x00 (灰码): code a finer code",  # a main procedure and a middle dx too
+        "grey procedure code 96.7200 (灰码): code a finer code",
+    } <= set(rows[2]["warnings"].split("; "))
     assert "E11.900" not in rows[2]["warnings"]
     assert rows[0]["status"] == rows[1]["status"] == rows[2]["status"] == "ok"
 
@@ -109,7 +132,9 @@ def test_explain_lists_the_finer_codes_of_a_grey_principal() -> None:
     assert d["diagnoses"][0]["grey"] and len(d["diagnoses"][0]["finer_codes"]) == 5
     text = e.text()
     assert "灰码：不能用于结算；可用细目" in text and "I21.001          急性前壁心肌梗死" in text
-    assert "请编码到细目: I21.000" in text and "(细目): I21.000" in e.text(lang="en")  # the reason names the code, as group's reason column does
+    assert "请编码到细目: I21.000" in text and "(细目): I21.000" in e.text(
+        lang="en"
+    )  # the reason names the code, as group's reason column does
 
 
 def test_whatif_gives_the_group_and_payment_of_each_finer_code() -> None:
@@ -139,13 +164,24 @@ def test_group_explain_says_why_in_one_sentence_per_row(tmp_path) -> None:
     from drgkit.api import group_canonical
     from drgkit.io import canonicalize
 
-    table = canonicalize(pa.table({"case_id": ["a", "b", "c"], "gender": ["1", "1", "1"], "age": ["65", "65", None],
-                                   "dx": ["I21.000x005|I50.900", "I21.000", "J18.900"], "px": ["36.0601", "", ""]}))
+    table = canonicalize(
+        pa.table(
+            {
+                "case_id": ["a", "b", "c"],
+                "gender": ["1", "1", "1"],
+                "age": ["65", "65", None],
+                "dx": ["I21.000x005|I50.900", "I21.000", "J18.900"],
+                "px": ["36.0601", "", ""],
+            }
+        )
+    )
     scheme = load_compiled("chs-drg-1.1")
     rows = group_canonical(table, scheme, explain="all").to_pylist()
     assert rows[0]["explanation"].startswith("主要诊断 I21.000x005 急性前壁尖部心肌梗死 → MDCF")
     assert f"→ {rows[0]['drg']} " in rows[0]["explanation"] and "MCC：I50.900" in rows[0]["explanation"]
-    assert rows[1]["explanation"].startswith("U05 主要诊断为灰码") and "I21.001 急性前壁心肌梗死" in rows[1]["explanation"]
+    assert (
+        rows[1]["explanation"].startswith("U05 主要诊断为灰码") and "I21.001 急性前壁心肌梗死" in rows[1]["explanation"]
+    )
     assert rows[2]["explanation"] == "V02 年龄缺失"
     problems = group_canonical(table, scheme, explain="problems").column("explanation").to_pylist()
     assert problems[0] is None and problems[1:] == [rows[1]["explanation"], rows[2]["explanation"]]
@@ -157,9 +193,17 @@ def test_an_unknown_principal_is_explained_with_the_code_to_use() -> None:
     from drgkit.api import group_canonical
     from drgkit.io import canonicalize
 
-    table = canonicalize(pa.table({"case_id": ["a", "b", "c", "d"], "gender": ["1"] * 4, "age": ["65"] * 4,
-                                   "los": ["5", "5", "abc", "5"],
-                                   "dx": ["i20.102", "L30.9", "J18.900", "Q99.999x999"]}))
+    table = canonicalize(
+        pa.table(
+            {
+                "case_id": ["a", "b", "c", "d"],
+                "gender": ["1"] * 4,
+                "age": ["65"] * 4,
+                "los": ["5", "5", "abc", "5"],
+                "dx": ["i20.102", "L30.9", "J18.900", "Q99.999x999"],
+            }
+        )
+    )
     rows = group_canonical(table, load_compiled("chs-drg-1.1"), explain="problems").column("explanation").to_pylist()
     assert rows[0].startswith("U01") and "字典编码为 I20.102" in rows[0] and "--fix-case" in rows[0]
     assert "L30.9 不是完整的医保版编码" in rows[1] and "L30.900 皮炎" in rows[1]

@@ -1,6 +1,7 @@
 """The hostile-input corpus (tests/data/hostile) against every command that reads abstracts: each run ends in
 OK with rows in = rows out, or in exit code 2 with one error line — never a traceback, a hang, or a 0-row
 output from a non-empty input."""
+
 from __future__ import annotations
 
 import csv
@@ -19,8 +20,18 @@ COMMANDS = {
     "group": ["group", "{in}", "-o", "{out}.parquet"],
     "group-csv": ["group", "{in}", "-o", "{out}.csv"],
     "group-xlsx": ["group", "{in}", "-o", "{out}.xlsx"],
-    "group-price": ["group", "{in}", "-o", "{out}.parquet", "--price", "suzhou-2023", "--level", "level3",
-                    "--scheme", "suzhou-2023"],
+    "group-price": [
+        "group",
+        "{in}",
+        "-o",
+        "{out}.parquet",
+        "--price",
+        "suzhou-2023",
+        "--level",
+        "level3",
+        "--scheme",
+        "suzhou-2023",
+    ],
     "group-edits": ["group", "{in}", "-o", "{out}.parquet", "--edits", "--scheme", "chs-drg-2.0"],
     "validate": ["validate", "{in}", "-o", "{out}.parquet"],
 }
@@ -55,8 +66,10 @@ def test_the_corpus_is_wide() -> None:
 
 @pytest.mark.parametrize("entry, command", CASES, ids=[f"{e['file']}:{c}" for e, c in CASES])
 def test_ok_with_every_row_or_one_error_line(entry: dict, command: str, tmp_path: Path) -> None:
-    args = [a.replace("{in}", str(HOSTILE / entry["file"])).replace("{out}", str(tmp_path / "out"))
-            for a in COMMANDS[command]]
+    args = [
+        a.replace("{in}", str(HOSTILE / entry["file"])).replace("{out}", str(tmp_path / "out"))
+        for a in COMMANDS[command]
+    ]
     previous = signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(60)
     try:

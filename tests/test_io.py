@@ -1,4 +1,5 @@
 """Reading, preparing and writing discharge abstracts (drgkit.io)."""
+
 from __future__ import annotations
 
 import os
@@ -44,13 +45,57 @@ def write_text(path: Path, rows: list[list[str]], encoding: str = "utf-8", sep: 
 def test_gbk_front_sheet_numbered_columns_in_numeric_order(tmp_path: Path) -> None:
     # Header order scrambled on purpose: 10..12 before 2 in the file, principal column last.
     others = [f"其他诊断编码{i}" for i in (1, 10, 11, 12, 2, 3, 4, 5, 6, 7, 8, 9)]
-    header = ["病案号", "性别", "年龄（岁）", "出院科别", " 实际住院天数 ", *others, "主要诊断编码",
-              "主要手术操作编码", "其他手术操作编码1", "总费用", "医院名称"]
+    header = [
+        "病案号",
+        "性别",
+        "年龄（岁）",
+        "出院科别",
+        " 实际住院天数 ",
+        *others,
+        "主要诊断编码",
+        "主要手术操作编码",
+        "其他手术操作编码1",
+        "总费用",
+        "医院名称",
+    ]
     codes = {name: f"D{int(name[6:]):02d}.000" for name in others}
-    row1 = ["BA001", "男", "45", "0801", "7", *[codes[n] for n in others], "I21.000",
-            "36.0600", "00.6600", "12345.60", "人民医院"]
-    row2 = ["BA002", "女", "3", "0302", "2", "J18.900", "", "", "", "", "", "", "", "", "", "", "",
-            "J15.900", "", "", "800", "人民医院"]
+    row1 = [
+        "BA001",
+        "男",
+        "45",
+        "0801",
+        "7",
+        *[codes[n] for n in others],
+        "I21.000",
+        "36.0600",
+        "00.6600",
+        "12345.60",
+        "人民医院",
+    ]
+    row2 = [
+        "BA002",
+        "女",
+        "3",
+        "0302",
+        "2",
+        "J18.900",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "J15.900",
+        "",
+        "",
+        "800",
+        "人民医院",
+    ]
     path = write_text(tmp_path / "front.csv", [header, row1, row2], encoding="gbk")
     assert detect_encoding(path) == "gb18030"
 
@@ -85,7 +130,9 @@ def test_utf8_bom_csv_and_codes_keep_their_text(tmp_path: Path) -> None:
 
 
 def test_utf8_without_bom_chinese_headers(tmp_path: Path) -> None:
-    path = write_text(tmp_path / "u.csv", [["结算ID", "性别", "年龄(天)", "诊断编码"], ["S1", "2", "10", "P07.100;P22.000"]])
+    path = write_text(
+        tmp_path / "u.csv", [["结算ID", "性别", "年龄(天)", "诊断编码"], ["S1", "2", "10", "P07.100;P22.000"]]
+    )
     assert detect_encoding(path) == "utf-8"
     table = read_cases(path)
     assert table.column("age_days").to_pylist() == ["10"]
@@ -113,11 +160,11 @@ def test_tab_separated_txt_and_tsv(tmp_path: Path) -> None:
 def test_pipe_comma_semicolon_strings_trimmed_and_empties_dropped(tmp_path: Path) -> None:
     path = tmp_path / "s.csv"
     path.write_text(
-        'case_id,dx,px\n'
+        "case_id,dx,px\n"
         '1," I21.000 | I10.x00 ||E11.900 ",36.0600\n'
         '2,"A01.000;B02.000, C03.000",\n'
         '3,"J18.900，J96.000｜K21.000",\n'
-        '4,,\n',
+        "4,,\n",
         encoding="utf-8",
     )
     table = read_cases(path)
@@ -132,7 +179,9 @@ def test_pipe_comma_semicolon_strings_trimmed_and_empties_dropped(tmp_path: Path
 
 def test_full_width_parentheses_and_spaces_in_headers() -> None:
     assert normalize_header(" 年龄（天） ") == normalize_header("年龄(天)")
-    plan = plan_headers(["年龄（周岁）", "年龄不足1周岁的天龄", "新生儿出生体重（克）", "离院方式", "重症监护时长", "SETL_ID", "dx"])
+    plan = plan_headers(
+        ["年龄（周岁）", "年龄不足1周岁的天龄", "新生儿出生体重（克）", "离院方式", "重症监护时长", "SETL_ID", "dx"]
+    )
     assert plan.rename == {
         "年龄（周岁）": "age",
         "年龄不足1周岁的天龄": "age_days",
@@ -145,16 +194,43 @@ def test_full_width_parentheses_and_spaces_in_headers() -> None:
 
 
 def test_national_interface_field_codes() -> None:
-    headers = ["setl_id", "psn_no", "fixmedins_code", "gend", "brdy", "nwb_bir_wt", "nwb_adm_wt", "adm_time",
-               "dscg_time", "dscg_caty", "act_ipt_days", "dscg_way", "vent_used_dura", "amount",
-               "diag_code1", "diag_code2", "oprn_oprt_code1"]
+    headers = [
+        "setl_id",
+        "psn_no",
+        "fixmedins_code",
+        "gend",
+        "brdy",
+        "nwb_bir_wt",
+        "nwb_adm_wt",
+        "adm_time",
+        "dscg_time",
+        "dscg_caty",
+        "act_ipt_days",
+        "dscg_way",
+        "vent_used_dura",
+        "amount",
+        "diag_code1",
+        "diag_code2",
+        "oprn_oprt_code1",
+    ]
     plan = plan_headers(headers)
     assert plan.rename == {
-        "setl_id": "case_id", "psn_no": "patient_id", "fixmedins_code": "hospital", "gend": "gender",
-        "brdy": "birth_date", "nwb_bir_wt": "birth_weight", "nwb_adm_wt": "admission_weight",
-        "adm_time": "admission_date", "dscg_time": "discharge_date", "dscg_caty": "dept",
-        "act_ipt_days": "los", "dscg_way": "leaving_type", "vent_used_dura": "ventilator_hours",
-        "amount": "total_cost", "diag_code1": "diag_code1", "diag_code2": "diag_code2",
+        "setl_id": "case_id",
+        "psn_no": "patient_id",
+        "fixmedins_code": "hospital",
+        "gend": "gender",
+        "brdy": "birth_date",
+        "nwb_bir_wt": "birth_weight",
+        "nwb_adm_wt": "admission_weight",
+        "adm_time": "admission_date",
+        "dscg_time": "discharge_date",
+        "dscg_caty": "dept",
+        "act_ipt_days": "los",
+        "dscg_way": "leaving_type",
+        "vent_used_dura": "ventilator_hours",
+        "amount": "total_cost",
+        "diag_code1": "diag_code1",
+        "diag_code2": "diag_code2",
         "oprn_oprt_code1": "oprn_oprt_code1",
     }
     assert plan.dx_parts == ["diag_code1", "diag_code2"]
@@ -204,7 +280,9 @@ def test_empty_files(tmp_path: Path) -> None:
             list(iter_case_batches(empty))
 
 
-@pytest.mark.parametrize("prefix", [b"\n", b"\r\n", b"\xef\xbb\xbf\n", b"\n\n  \n", b"2024\xe5\xb9\xb4\xe5\xaf\xbc\xe5\x87\xba\n\n"])
+@pytest.mark.parametrize(
+    "prefix", [b"\n", b"\r\n", b"\xef\xbb\xbf\n", b"\n\n  \n", b"2024\xe5\xb9\xb4\xe5\xaf\xbc\xe5\x87\xba\n\n"]
+)
 def test_blank_and_title_lines_above_the_header_are_skipped(tmp_path: Path, prefix: bytes) -> None:
     path = tmp_path / "c.csv"
     path.write_bytes(prefix + b"case_id,gender,age,dx\n1,1,65,I21.000x005\n2,2,70,J18.900\n")
@@ -237,13 +315,15 @@ def test_unreadable_files_raise_input_error(tmp_path: Path) -> None:
 
 
 def test_parquet_with_list_columns_and_typed_fields(tmp_path: Path) -> None:
-    source = pa.table({
-        "setl_id": pa.array([10, 11, 12], pa.int64()),
-        "gend": pa.array([1, 2, None], pa.int64()),
-        "dx": pa.array([["I21.000", None, " I10.x00"], None, []], pa.large_list(pa.large_string())),
-        "px": pa.array([["36.0600"], [], None], pa.list_(pa.string())),
-        "note": ["a", "b", "c"],
-    })
+    source = pa.table(
+        {
+            "setl_id": pa.array([10, 11, 12], pa.int64()),
+            "gend": pa.array([1, 2, None], pa.int64()),
+            "dx": pa.array([["I21.000", None, " I10.x00"], None, []], pa.large_list(pa.large_string())),
+            "px": pa.array([["36.0600"], [], None], pa.list_(pa.string())),
+            "note": ["a", "b", "c"],
+        }
+    )
     path = tmp_path / "in.parquet"
     pq.write_table(source, path)
     assert total_rows(path) == 3
@@ -257,14 +337,16 @@ def test_parquet_with_list_columns_and_typed_fields(tmp_path: Path) -> None:
 
 
 def test_excel_round_trip_keeps_text_and_lists(tmp_path: Path) -> None:
-    table = pa.table({
-        "case_id": ["0001", "0002"],
-        "gender": ["1", "2"],
-        "dept": ["0801", None],
-        "dx": pa.array([["I21.000", "I10.x00"], ["K35.800"]], pa.list_(pa.string())),
-        "px": pa.array([["00.0100"], []], pa.list_(pa.string())),
-        "医院": ["甲", "乙"],
-    })
+    table = pa.table(
+        {
+            "case_id": ["0001", "0002"],
+            "gender": ["1", "2"],
+            "dept": ["0801", None],
+            "dx": pa.array([["I21.000", "I10.x00"], ["K35.800"]], pa.list_(pa.string())),
+            "px": pa.array([["00.0100"], []], pa.list_(pa.string())),
+            "医院": ["甲", "乙"],
+        }
+    )
     path = tmp_path / "cases.xlsx"
     write_table(table, path)
     back = read_cases(path)
@@ -277,8 +359,14 @@ def test_excel_round_trip_keeps_text_and_lists(tmp_path: Path) -> None:
 
 def test_excel_numbered_columns_and_sheet_choice(tmp_path: Path) -> None:
     first = pl.DataFrame({"x": ["ignored"]})
-    second = pl.DataFrame({"住院号": ["Z1", "Z2"], "主要诊断编码": ["O80.000", "A01.000"],
-                           "出院诊断编码1": ["Z37.000", None], "出院诊断编码2": ["O70.000", "B01.000"]})
+    second = pl.DataFrame(
+        {
+            "住院号": ["Z1", "Z2"],
+            "主要诊断编码": ["O80.000", "A01.000"],
+            "出院诊断编码1": ["Z37.000", None],
+            "出院诊断编码2": ["O70.000", "B01.000"],
+        }
+    )
     path = tmp_path / "two_sheets.xlsx"
     import openpyxl
 
@@ -302,23 +390,31 @@ def test_excel_numbered_columns_and_sheet_choice(tmp_path: Path) -> None:
 
 
 def test_three_table_input(tmp_path: Path) -> None:
-    stays = write_text(tmp_path / "setl.csv", [["setl_id", "gend", "age"], ["S1", "1", "60"], ["S2", "2", "30"],
-                                               ["S3", "1", "5"]])
-    diagnoses = write_text(tmp_path / "diag.csv", [
-        ["setl_id", "diag_code", "maindiag_flag"],
-        ["S2", "O80.000", "0"],
-        ["S1", "I10.x00", "0"],
-        ["S1", "E11.900", "0"],
-        ["S1", "I21.000", "1"],
-        ["S2", "Z37.000", "1"],
-        ["S1", "", "0"],
-    ])
-    procedures = write_text(tmp_path / "oprn.csv", [
-        ["结算ID", "手术操作代码", "主要手术标志"],
-        ["S1", "88.5600", "0"],
-        ["S1", "36.0600", "1"],
-        ["S9", "99.9999", "1"],
-    ], encoding="gbk")
+    stays = write_text(
+        tmp_path / "setl.csv", [["setl_id", "gend", "age"], ["S1", "1", "60"], ["S2", "2", "30"], ["S3", "1", "5"]]
+    )
+    diagnoses = write_text(
+        tmp_path / "diag.csv",
+        [
+            ["setl_id", "diag_code", "maindiag_flag"],
+            ["S2", "O80.000", "0"],
+            ["S1", "I10.x00", "0"],
+            ["S1", "E11.900", "0"],
+            ["S1", "I21.000", "1"],
+            ["S2", "Z37.000", "1"],
+            ["S1", "", "0"],
+        ],
+    )
+    procedures = write_text(
+        tmp_path / "oprn.csv",
+        [
+            ["结算ID", "手术操作代码", "主要手术标志"],
+            ["S1", "88.5600", "0"],
+            ["S1", "36.0600", "1"],
+            ["S9", "99.9999", "1"],
+        ],
+        encoding="gbk",
+    )
     table = read_cases(stays, diagnoses=diagnoses, procedures=procedures)
     assert table.column("case_id").to_pylist() == ["S1", "S2", "S3"]
     assert table.column("dx").to_pylist() == [["I21.000", "I10.x00", "E11.900"], ["Z37.000", "O80.000"], []]
@@ -369,8 +465,9 @@ def test_iter_case_batches_gbk_text(tmp_path: Path) -> None:
 def test_code_lists_matches_simple_split(rows: list[list[str]]) -> None:
     text = pa.array(["|".join(codes) for codes in rows], pa.string())
     # whitespace before the start of a code separates two codes, as '|' does
-    expected = [[c.strip() for c in re.sub(SPACE_BEFORE_CODE, r"\1|\2", "|".join(r)).split("|") if c.strip()]
-                for r in rows]
+    expected = [
+        [c.strip() for c in re.sub(SPACE_BEFORE_CODE, r"\1|\2", "|".join(r)).split("|") if c.strip()] for r in rows
+    ]
     assert code_lists(text).to_pylist() == expected
 
 
@@ -399,7 +496,9 @@ def test_canonicalize_in_memory_table_and_stream_mapping_error(tmp_path: Path) -
 def test_gender_parsing_table() -> None:
     values = ["1", "2", 1, "1.0", "男", "女", "M", "f", "Male", "FEMALE", "0", "9", "X", "3", "", None, " 2 "]
     expected = [1, 2, 1, 1, 1, 2, 1, 2, 1, 2, 0, 0, 0, 0, 0, 0, 2]
-    table = pa.table({"gender": pa.array([str(v) if v is not None else None for v in values]), "dx": [["A"]] * len(values)})
+    table = pa.table(
+        {"gender": pa.array([str(v) if v is not None else None for v in values]), "dx": [["A"]] * len(values)}
+    )
     prepared = prepare(table)
     assert prepared.gender.dtype == np.int8
     assert prepared.gender.tolist() == expected
@@ -413,13 +512,15 @@ def test_gender_parsing_table() -> None:
 
 
 def test_numeric_fields_and_problems() -> None:
-    table = pa.table({
-        "age": ["45", " 12 ", "12.0", "abc", "-1", "3.5", "", None],
-        "los": pa.array([3, -2, None, 7, 0, 1, 2, 3], pa.int64()),
-        "birth_weight": pa.array([3200.0, 2500.5, float("nan"), None, 1.0, 2.0, 3.0, 4.0]),
-        "total_cost": ["1,234.50", "x", "0", "", None, "12", "-5", "1e3"],
-        "dx": [["A"]] * 8,
-    })
+    table = pa.table(
+        {
+            "age": ["45", " 12 ", "12.0", "abc", "-1", "3.5", "", None],
+            "los": pa.array([3, -2, None, 7, 0, 1, 2, 3], pa.int64()),
+            "birth_weight": pa.array([3200.0, 2500.5, float("nan"), None, 1.0, 2.0, 3.0, 4.0]),
+            "total_cost": ["1,234.50", "x", "0", "", None, "12", "-5", "1e3"],
+            "dx": [["A"]] * 8,
+        }
+    )
     prepared = prepare(table)
     assert prepared.age.dtype == np.int32
     assert prepared.age.tolist() == [45, 12, 12, -1, -1, -1, -1, -1]
@@ -441,11 +542,13 @@ def test_numeric_fields_and_problems() -> None:
 
 
 def test_prepare_missing_columns_dept_and_codes() -> None:
-    table = pa.table({
-        "dx": pa.array([["i21.000 ", "Ｉ１０．ｘ００"], ["K35.8.", "."], []], pa.list_(pa.string())),
-        "px": ["36.06 00", None, "00.0100"],
-        "dept": [" 0801", "", None],
-    })
+    table = pa.table(
+        {
+            "dx": pa.array([["i21.000 ", "Ｉ１０．ｘ００"], ["K35.8.", "."], []], pa.list_(pa.string())),
+            "px": ["36.06 00", None, "00.0100"],
+            "dept": [" 0801", "", None],
+        }
+    )
     prepared = prepare(table)
     assert len(prepared) == 3
     assert prepared.dx.to_pylist() == [["i21.000", "I10.x00"], ["K35.8"], []]
@@ -470,13 +573,15 @@ def test_prepare_empty_table() -> None:
 
 
 def _result_table() -> pa.Table:
-    return pa.table({
-        "case_id": ["1", "2"],
-        "dx": pa.array([["I21.000", "I10.x00"], []], pa.list_(pa.string())),
-        "drg": ["FM19", None],
-        "weight": [1.25, None],
-        "名称": ["急性心肌梗死", "无"],
-    })
+    return pa.table(
+        {
+            "case_id": ["1", "2"],
+            "dx": pa.array([["I21.000", "I10.x00"], []], pa.list_(pa.string())),
+            "drg": ["FM19", None],
+            "weight": [1.25, None],
+            "名称": ["急性心肌梗死", "无"],
+        }
+    )
 
 
 def test_write_csv_has_bom_and_joined_lists(tmp_path: Path) -> None:
@@ -542,14 +647,18 @@ def test_typed_incremental_writers_check_extension(tmp_path: Path) -> None:
     assert os.path.getsize(tmp_path / "x.csv") > 3
 
 
-@pytest.mark.parametrize("text, encoding, expected", [
-    ("case_id,gender,dx\n1,女,I21.000\n", "gbk", "gb18030"),          # 女 in GBK is valid UTF-8 (Ů)
-    ("case_id,leave,dx\n1,转院,I21.000\n", "gbk", "gb18030"),         # 转院 in GBK reads תԺ as UTF-8
-    ("case_id,性别,dx\n1,女,I21.000\n", "utf-8", "utf-8"),
-    ("case_id,name,dx\n1,José Müller·×,I21.000\n", "utf-8", "utf-8"),  # Latin-1 letters and symbols
-])
-def test_encoding_is_decided_by_which_reading_gives_chinese(tmp_path: Path, text: str, encoding: str,
-                                                            expected: str) -> None:
+@pytest.mark.parametrize(
+    "text, encoding, expected",
+    [
+        ("case_id,gender,dx\n1,女,I21.000\n", "gbk", "gb18030"),  # 女 in GBK is valid UTF-8 (Ů)
+        ("case_id,leave,dx\n1,转院,I21.000\n", "gbk", "gb18030"),  # 转院 in GBK reads תԺ as UTF-8
+        ("case_id,性别,dx\n1,女,I21.000\n", "utf-8", "utf-8"),
+        ("case_id,name,dx\n1,José Müller·×,I21.000\n", "utf-8", "utf-8"),  # Latin-1 letters and symbols
+    ],
+)
+def test_encoding_is_decided_by_which_reading_gives_chinese(
+    tmp_path: Path, text: str, encoding: str, expected: str
+) -> None:
     path = tmp_path / "e.csv"
     path.write_bytes(text.encode(encoding))
     assert detect_encoding(path) == expected
@@ -567,13 +676,17 @@ def test_gbk_chinese_first_seen_past_the_first_megabyte(tmp_path: Path) -> None:
 
 def test_an_open_quote_that_swallows_rows_is_an_error_but_a_two_line_note_is_not(tmp_path: Path) -> None:
     swallowed = tmp_path / "q.csv"
-    swallowed.write_text('case_id,gender,age,dx,note\n1,1,65,I21.000x005,a\n2,1,65,"I21.000x005,x\n'
-                         '3,1,65,J18.900",y\n4,1,65,J18.900,z\n', encoding="utf-8")
+    swallowed.write_text(
+        'case_id,gender,age,dx,note\n1,1,65,I21.000x005,a\n2,1,65,"I21.000x005,x\n'
+        '3,1,65,J18.900",y\n4,1,65,J18.900,z\n',
+        encoding="utf-8",
+    )
     with pytest.raises(InputError, match=r"data row 2, column 'dx': a quote"):
         read_cases(swallowed)
     note = tmp_path / "n.csv"
-    note.write_text('case_id,gender,age,dx,note\n1,1,65,I21.000x005,"first line\nsecond line"\n2,1,65,J18.900,z\n',
-                    encoding="utf-8")
+    note.write_text(
+        'case_id,gender,age,dx,note\n1,1,65,I21.000x005,"first line\nsecond line"\n2,1,65,J18.900,z\n', encoding="utf-8"
+    )
     assert read_cases(note).column("note").to_pylist() == ["first line\nsecond line", "z"]
 
 
@@ -588,8 +701,10 @@ def test_a_renamed_column_never_overwrites_another(tmp_path: Path) -> None:
 def test_three_tables_flags_blank_principals_and_a_one_stay_long_table(tmp_path: Path) -> None:
     stays = write_text(tmp_path / "s.csv", [["结算ID", "性别", "年龄"], ["S1", "2", "30"], ["S2", "1", "70"]])
     # principal listed second, flagged; S2 has no flagged diagnosis; only S1 has a procedure
-    diag = write_text(tmp_path / "d.csv", [["结算ID", "诊断代码", "主诊断标志"], ["S1", "O34.201", "0"],
-                                           ["S1", "O82.000", "1"], ["S2", "J18.900", "0"]])
+    diag = write_text(
+        tmp_path / "d.csv",
+        [["结算ID", "诊断代码", "主诊断标志"], ["S1", "O34.201", "0"], ["S1", "O82.000", "1"], ["S2", "J18.900", "0"]],
+    )
     oprn = write_text(tmp_path / "p.csv", [["结算ID", "手术操作代码", "主要手术标志"], ["S1", "74.1x01", "1"]])
     table = read_cases(stays, diagnoses=diag, procedures=oprn)
     assert table.column("dx").to_pylist() == [["O82.000", "O34.201"], ["", "J18.900"]]
@@ -602,8 +717,9 @@ def test_three_tables_flags_blank_principals_and_a_one_stay_long_table(tmp_path:
 def test_outputs_never_hold_live_formulas_and_xlsx_is_typed_and_usable(tmp_path: Path) -> None:
     import openpyxl
 
-    table = pa.table({"医院": ["=HYPERLINK(\"http://x\",\"a\")", "@SUM(A1)", "-5", "+细节", "a\x01b"],
-                      "费用": [1.5, 2.0, 3.0, 4.0, 5.0]})
+    table = pa.table(
+        {"医院": ['=HYPERLINK("http://x","a")', "@SUM(A1)", "-5", "+细节", "a\x01b"], "费用": [1.5, 2.0, 3.0, 4.0, 5.0]}
+    )
     write_table(table, tmp_path / "o.xlsx")
     sheet = openpyxl.load_workbook(tmp_path / "o.xlsx").active
     assert [c.data_type for c in sheet["A"][1:3]] == ["s", "s"]  # text, not formulas
@@ -613,6 +729,6 @@ def test_outputs_never_hold_live_formulas_and_xlsx_is_typed_and_usable(tmp_path:
     write_table(table, tmp_path / "o.csv")
     text = (tmp_path / "o.csv").read_text(encoding="utf-8-sig").splitlines()
     assert text[1].startswith("\"'=HYPERLINK") and text[2].startswith("\"'@SUM")
-    assert text[3].startswith("\"-5\"") and text[4].startswith("\"'+细节")
+    assert text[3].startswith('"-5"') and text[4].startswith("\"'+细节")
     with pytest.raises(InputError, match="over Excel's 32,767"):
         write_table(pa.table({"x": ["a" * 40_000]}), tmp_path / "long.xlsx")

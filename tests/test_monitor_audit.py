@@ -1,4 +1,5 @@
 """drgkit audit on a synthetic year with planted split admissions and one up-coding hospital."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,8 +26,7 @@ def year():
 
 def test_planted_split_admissions_are_found(year):
     y, _, a = year
-    c = a.cases.with_columns(planted=pl.Series(y["planted"].to_pylist()),
-                             pair=pl.Series(y["planted_pair"].to_pylist()))
+    c = a.cases.with_columns(planted=pl.Series(y["planted"].to_pylist()), pair=pl.Series(y["planted_pair"].to_pylist()))
     split = c.filter(pl.col("planted") == "split")
     far = c.filter(pl.col("planted") == "far")
     recall = split["flags"].list.contains("split_admission").mean()
@@ -53,14 +53,23 @@ def test_outputs_shape(year, tmp_path):
     assert a.cases.height == y.num_rows and a.cases["case_id"].to_list() == y["case_id"].to_pylist()
     assert set(a.cases["flags"].explode().drop_nulls()) >= {"split_admission", "low_ratio", "high_ratio"}
     assert a.hospitals["hospital"].n_unique() == a.hospitals.height
-    for s in ("cc_share", "cmi", "cmi_change", "low_ratio_share", "alos", "death_share", "transfer_share",
-              "high_rw_share"):
+    for s in (
+        "cc_share",
+        "cmi",
+        "cmi_change",
+        "low_ratio_share",
+        "alos",
+        "death_share",
+        "transfer_share",
+        "high_rw_share",
+    ):
         assert s in a.hospitals.columns and f"z_{s}" in a.hospitals.columns
     assert a.doctors is not None and a.depts is not None
     path = tmp_path / "g.parquet"
     pq.write_table(priced, path)
-    res = CliRunner().invoke(app, ["audit", str(path), "-o", str(tmp_path / "audit"), "--readmit-days", "15"],
-                             catch_exceptions=False)
+    res = CliRunner().invoke(
+        app, ["audit", str(path), "-o", str(tmp_path / "audit"), "--readmit-days", "15"], catch_exceptions=False
+    )
     assert res.exit_code == 0, res.output
     cases = pl.read_parquet(tmp_path / "audit" / "cases.parquet")
     assert cases.columns[:3] == ["case_id", "flags", "linked_case_id"]
@@ -69,23 +78,42 @@ def test_outputs_shape(year, tmp_path):
 
 def test_split_rule_by_hand():
     d = dt.date
-    rows = pl.DataFrame({
-        "case_id": ["a", "b", "c", "d", "e", "f"],
-        "patient_id": ["p", "p", "p", "q", "q", "r"],
-        "hospital": ["H1", "H1", "H1", "H1", "H2", "H1"],
-        "admission_date": [d(2023, 1, 1), d(2023, 1, 12), d(2023, 3, 1), d(2023, 1, 1), d(2023, 1, 5), d(2023, 1, 1)],
-        "discharge_date": [d(2023, 1, 5), d(2023, 1, 15), d(2023, 3, 3), d(2023, 1, 3), d(2023, 1, 9), d(2023, 1, 2)],
-        "status": ["ok"] * 6, "drg": ["ES31", "ES35", "ES31", "FR21", "FR21", "ES31"],
-        "adrg": ["ES3", "ES3", "ES3", "FR2", "FR2", "ES3"], "mdc": ["MDCE", "MDCE", "MDCE", "MDCF", "MDCF", "MDCE"],
-        "cc_level": ["mcc", "none", "mcc", "mcc", "mcc", "none"], "los": [4, 3, 2, 2, 4, 1],
-    })
+    rows = pl.DataFrame(
+        {
+            "case_id": ["a", "b", "c", "d", "e", "f"],
+            "patient_id": ["p", "p", "p", "q", "q", "r"],
+            "hospital": ["H1", "H1", "H1", "H1", "H2", "H1"],
+            "admission_date": [
+                d(2023, 1, 1),
+                d(2023, 1, 12),
+                d(2023, 3, 1),
+                d(2023, 1, 1),
+                d(2023, 1, 5),
+                d(2023, 1, 1),
+            ],
+            "discharge_date": [
+                d(2023, 1, 5),
+                d(2023, 1, 15),
+                d(2023, 3, 3),
+                d(2023, 1, 3),
+                d(2023, 1, 9),
+                d(2023, 1, 2),
+            ],
+            "status": ["ok"] * 6,
+            "drg": ["ES31", "ES35", "ES31", "FR21", "FR21", "ES31"],
+            "adrg": ["ES3", "ES3", "ES3", "FR2", "FR2", "ES3"],
+            "mdc": ["MDCE", "MDCE", "MDCE", "MDCF", "MDCF", "MDCE"],
+            "cc_level": ["mcc", "none", "mcc", "mcc", "mcc", "none"],
+            "los": [4, 3, 2, 2, 4, 1],
+        }
+    )
     c = audit(rows, readmit_days=15).cases
     flags = dict(zip(c["case_id"], c["flags"].to_list()))
     links = dict(zip(c["case_id"], c["linked_case_id"]))
     assert "split_admission" in flags["a"] and "split_admission" in flags["b"]
     assert links["a"] == "b" and links["b"] == "a"
-    assert "split_admission" not in flags["c"]                       # 45 days later
-    assert "split_admission" not in flags["e"] and "short_readmission" in flags["e"]   # other hospital
+    assert "split_admission" not in flags["c"]  # 45 days later
+    assert "split_admission" not in flags["e"] and "short_readmission" in flags["e"]  # other hospital
     assert flags["f"] == []
 
 
@@ -101,8 +129,12 @@ def test_dates_that_are_not_dates_are_said_not_silently_dropped(year, tmp_path):
     broken = df.with_columns(pl.lit("not a date").alias("admission_date"))
     with pytest.raises(AuditError, match="no value is a date"):
         audit(broken)
-    some = df.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("32/13/2024"))
-                           .otherwise(pl.col("admission_date").cast(pl.Utf8)).alias("admission_date"))
+    some = df.with_columns(
+        pl.when(pl.int_range(pl.len()) == 0)
+        .then(pl.lit("32/13/2024"))
+        .otherwise(pl.col("admission_date").cast(pl.Utf8))
+        .alias("admission_date")
+    )
     noted = audit(some)
     assert noted.notes and "1 value(s) are not dates" in noted.notes[0]
     with pytest.raises(AuditError, match="readmit_days"):
@@ -112,8 +144,11 @@ def test_dates_that_are_not_dates_are_said_not_silently_dropped(year, tmp_path):
 def test_report_cells_cannot_inject_html_or_break_the_table(year, tmp_path):
     _, priced, _ = year
     df = pl.from_arrow(priced).with_columns(
-        pl.when(pl.col("hospital") == pl.col("hospital").first()).then(pl.lit("<script>x</script>|H0"))
-        .otherwise(pl.col("hospital")).alias("hospital"))
+        pl.when(pl.col("hospital") == pl.col("hospital").first())
+        .then(pl.lit("<script>x</script>|H0"))
+        .otherwise(pl.col("hospital"))
+        .alias("hospital")
+    )
     result = audit(df)
     (tmp_path / "quarterly_trends.png").write_bytes(b"stale")
     result.quarters = result.quarters.head(0)
@@ -133,8 +168,12 @@ def test_the_workbook_a_gbk_csv_and_a_csv_audit_alike(year, tmp_path):
     expected = audit(parquet).cases
     workbook, csv, gbk = tmp_path / "g.xlsx", tmp_path / "g.csv", tmp_path / "g_gbk.csv"
     for path in (workbook, csv):
-        assert runner.invoke(app, ["group", str(parquet), "-o", str(path), "--scheme", "suzhou-2023", "--price",
-                                   "suzhou-2023", "-q"]).exit_code == 0
+        assert (
+            runner.invoke(
+                app, ["group", str(parquet), "-o", str(path), "--scheme", "suzhou-2023", "--price", "suzhou-2023", "-q"]
+            ).exit_code
+            == 0
+        )
     gbk.write_bytes(csv.read_text(encoding="utf-8-sig").encode("gbk"))
     for path in (workbook, csv, gbk):
         got = audit(path).cases

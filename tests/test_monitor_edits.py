@@ -1,4 +1,5 @@
 """Edits on every abstract (drgkit.monitor.edits): one test per edit, with real codes of the 医保版 tables."""
+
 from __future__ import annotations
 
 import csv
@@ -15,9 +16,20 @@ from drgkit.demo.synth import generate
 from drgkit.monitor import load_edits, sex_codes, validate
 from drgkit.paths import edits_dir, icd_dir
 
-BASE = {"case_id": "C1", "gender": "1", "age": "65", "age_days": None, "birth_weight": None, "los": "7",
-        "leaving_type": "1", "dx": "I21.000x005|E11.900", "px": "36.0601", "total_cost": "30000",
-        "admission_date": "2023-03-01", "discharge_date": "2023-03-08"}
+BASE = {
+    "case_id": "C1",
+    "gender": "1",
+    "age": "65",
+    "age_days": None,
+    "birth_weight": None,
+    "los": "7",
+    "leaving_type": "1",
+    "dx": "I21.000x005|E11.900",
+    "px": "36.0601",
+    "total_cost": "30000",
+    "admission_date": "2023-03-01",
+    "discharge_date": "2023-03-08",
+}
 
 
 def case(**changes) -> dict:
@@ -47,35 +59,38 @@ def test_edit_table_ships_every_edit_with_both_languages():
     assert all(e.zh and e.en and e.severity in ("error", "warning") and e.enabled for e in edits)
 
 
-@pytest.mark.parametrize("changes, edit, detail", [
-    ({"dx": "I21.000x005|Q99.999x999"}, "C01", "Q99.999x999"),                    # not a code at all
-    ({"dx": "I21.000x005|A01.000x002"}, "C02", "A01.000x002 → A01.003"),          # 国临版 with a 医保版 twin
-    ({"px": "36.0601|99.9999x999"}, "C03", "99.9999x999"),
-    ({"px": "36.0601|00.6600x008"}, "C04", "00.6600x008 → 00.6601"),
-    ({"dx": "A00.000|E11.900"}, "P01", "A00.000"),                                # 霍乱 is on the grey list
-    ({"dx": "J17.0*|A01.000"}, "P02", "J17.0*"),                                  # asterisk code first
-    ({"dx": "V01.x00|S72.000"}, "P03", "V01.x00"),                                # external cause first
-    ({"px": "00.0100"}, "P04", "00.0100"),                                        # grey main procedure
-    ({"dx": "I21.000x005|E11.900|E11.900"}, "D01", "E11.900"),
-    ({"px": "36.0601|36.0601"}, "D02", "36.0601"),
-    ({"dx": "I21.000x005|N93.800"}, "S01", "N93.800"),                            # female-only dx, male case
-    ({"gender": "2", "dx": "I21.000x005|N40.x00"}, "S02", "N40.x00"),             # prostate hyperplasia, woman
-    ({"px": "36.0601|70.7701"}, "S03", "70.7701"),                                # vaginal operation, man
-    ({"gender": "2", "px": "36.0601|60.2100"}, "S04", "60.2100"),                 # TURP, woman
-    ({"dx": "I21.000x005|P37.100"}, "A01", "P37.100"),                            # perinatal code at 65
-    ({"age_days": "12"}, "A02", "12"),
-    ({"birth_weight": "3200"}, "A03", "3200"),
-    ({"los": "-3"}, "V01", "-3"),
-    ({"discharge_date": "2023-02-20"}, "V02", "2023-03-01 → 2023-02-20"),
-    ({"los": "12"}, "V03", "12 ≠ 7"),
-    ({"age": "150"}, "V04", "150"),
-    ({"age": "0", "age_days": "400", "birth_weight": "3000", "dx": "P07.100"}, "V05", "400"),
-    ({"age": "0", "age_days": "3", "birth_weight": "30000", "dx": "P07.100"}, "V06", "30000"),
-    ({"total_cost": "-5"}, "V07", "-5"),
-    ({"age": "0", "age_days": "3", "birth_weight": "-2500", "dx": "P07.100"}, "V06", "-2500"),
-    ({"icu_hours": "-10"}, "V08", "icu_hours: '-10' is negative"),
-    ({"los": "3.5"}, "V08", "los: '3.5' is not a whole number"),
-])
+@pytest.mark.parametrize(
+    "changes, edit, detail",
+    [
+        ({"dx": "I21.000x005|Q99.999x999"}, "C01", "Q99.999x999"),  # not a code at all
+        ({"dx": "I21.000x005|A01.000x002"}, "C02", "A01.000x002 → A01.003"),  # 国临版 with a 医保版 twin
+        ({"px": "36.0601|99.9999x999"}, "C03", "99.9999x999"),
+        ({"px": "36.0601|00.6600x008"}, "C04", "00.6600x008 → 00.6601"),
+        ({"dx": "A00.000|E11.900"}, "P01", "A00.000"),  # 霍乱 is on the grey list
+        ({"dx": "J17.0*|A01.000"}, "P02", "J17.0*"),  # asterisk code first
+        ({"dx": "V01.x00|S72.000"}, "P03", "V01.x00"),  # external cause first
+        ({"px": "00.0100"}, "P04", "00.0100"),  # grey main procedure
+        ({"dx": "I21.000x005|E11.900|E11.900"}, "D01", "E11.900"),
+        ({"px": "36.0601|36.0601"}, "D02", "36.0601"),
+        ({"dx": "I21.000x005|N93.800"}, "S01", "N93.800"),  # female-only dx, male case
+        ({"gender": "2", "dx": "I21.000x005|N40.x00"}, "S02", "N40.x00"),  # prostate hyperplasia, woman
+        ({"px": "36.0601|70.7701"}, "S03", "70.7701"),  # vaginal operation, man
+        ({"gender": "2", "px": "36.0601|60.2100"}, "S04", "60.2100"),  # TURP, woman
+        ({"dx": "I21.000x005|P37.100"}, "A01", "P37.100"),  # perinatal code at 65
+        ({"age_days": "12"}, "A02", "12"),
+        ({"birth_weight": "3200"}, "A03", "3200"),
+        ({"los": "-3"}, "V01", "-3"),
+        ({"discharge_date": "2023-02-20"}, "V02", "2023-03-01 → 2023-02-20"),
+        ({"los": "12"}, "V03", "12 ≠ 7"),
+        ({"age": "150"}, "V04", "150"),
+        ({"age": "0", "age_days": "400", "birth_weight": "3000", "dx": "P07.100"}, "V05", "400"),
+        ({"age": "0", "age_days": "3", "birth_weight": "30000", "dx": "P07.100"}, "V06", "30000"),
+        ({"total_cost": "-5"}, "V07", "-5"),
+        ({"age": "0", "age_days": "3", "birth_weight": "-2500", "dx": "P07.100"}, "V06", "-2500"),
+        ({"icu_hours": "-10"}, "V08", "icu_hours: '-10' is negative"),
+        ({"los": "3.5"}, "V08", "los: '3.5' is not a whole number"),
+    ],
+)
 def test_each_code_and_value_edit(changes, edit, detail):
     out = run(case(**changes))[0]
     assert edit in out["edits"], out
@@ -86,30 +101,42 @@ def test_each_code_and_value_edit(changes, edit, detail):
     assert out["n_errors"] == sum(severity[e] == "error" for e in out["edits"])
 
 
-@pytest.mark.parametrize("changes, edit", [
-    ({"case_id": None}, "M01"), ({"case_id": "  "}, "M01"),
-    ({"gender": None}, "M02"), ({"gender": "9"}, "M02"), ({"gender": "x"}, "M02"),
-    ({"age": None}, "M03"),
-    ({"dx": ""}, "M04"), ({"dx": "|E11.900"}, "M04"),
-    ({"age": "0", "dx": "P07.100", "birth_weight": "1400"}, "M05"),
-    ({"age": "0", "age_days": "3", "dx": "P07.100"}, "M06"),
-    ({"los": None}, "M07"), ({"los": "abc"}, "M07"),
-    ({"leaving_type": None}, "M08"),
-    ({"admission_date": None}, "M09"), ({"discharge_date": "not a date"}, "M09"),
-    ({"total_cost": None}, "M10"),
-])
+@pytest.mark.parametrize(
+    "changes, edit",
+    [
+        ({"case_id": None}, "M01"),
+        ({"case_id": "  "}, "M01"),
+        ({"gender": None}, "M02"),
+        ({"gender": "9"}, "M02"),
+        ({"gender": "x"}, "M02"),
+        ({"age": None}, "M03"),
+        ({"dx": ""}, "M04"),
+        ({"dx": "|E11.900"}, "M04"),
+        ({"age": "0", "dx": "P07.100", "birth_weight": "1400"}, "M05"),
+        ({"age": "0", "age_days": "3", "dx": "P07.100"}, "M06"),
+        ({"los": None}, "M07"),
+        ({"los": "abc"}, "M07"),
+        ({"leaving_type": None}, "M08"),
+        ({"admission_date": None}, "M09"),
+        ({"discharge_date": "not a date"}, "M09"),
+        ({"total_cost": None}, "M10"),
+    ],
+)
 def test_missing_fields(changes, edit):
     assert edit in fired(case(**changes))
 
 
-@pytest.mark.parametrize("changes", [
-    {"gender": "2", "dx": "O80.000", "px": "", "age": "29", "birth_weight": "3200"},  # mother: baby weight ok
-    {"age": "0", "age_days": "3", "birth_weight": "1400", "dx": "P07.100", "px": ""},       # real newborn
-    {"gender": "2", "dx": "N80.000"},                                                      # female dx, woman
-    {"dx": "A01.002+G01*"},                                                                # dagger/asterisk pair
-    {"los": "1", "discharge_date": "2023-03-01"},                                          # same-day stay = 1 day
-    {"admission_date": "2023/03/01", "discharge_date": "20230308"},                        # other date spellings
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"gender": "2", "dx": "O80.000", "px": "", "age": "29", "birth_weight": "3200"},  # mother: baby weight ok
+        {"age": "0", "age_days": "3", "birth_weight": "1400", "dx": "P07.100", "px": ""},  # real newborn
+        {"gender": "2", "dx": "N80.000"},  # female dx, woman
+        {"dx": "A01.002+G01*"},  # dagger/asterisk pair
+        {"los": "1", "discharge_date": "2023-03-01"},  # same-day stay = 1 day
+        {"admission_date": "2023/03/01", "discharge_date": "20230308"},  # other date spellings
+    ],
+)
 def test_no_false_alarms(changes):
     assert fired(case(**changes)) == []
 
@@ -181,10 +208,11 @@ def test_cli_validate(tmp_path):
     import pyarrow.parquet as pq
 
     src = tmp_path / "cases.parquet"
-    pq.write_table(pa.table({c: pa.array([case()[c], case(gender="2", dx="I21.000x005|N40.x00")[c]], pa.string())
-                             for c in BASE}), src)
-    result = CliRunner().invoke(app, ["validate", str(src), "-o", str(tmp_path / "e.parquet")],
-                                catch_exceptions=False)
+    pq.write_table(
+        pa.table({c: pa.array([case()[c], case(gender="2", dx="I21.000x005|N40.x00")[c]], pa.string()) for c in BASE}),
+        src,
+    )
+    result = CliRunner().invoke(app, ["validate", str(src), "-o", str(tmp_path / "e.parquet")], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     out = pq.read_table(tmp_path / "e.parquet").to_pylist()
     assert [r["edits"] for r in out] == [[], ["S02"]]

@@ -1,4 +1,5 @@
 """Code text normalization and case suggestions (drgkit.codes)."""
+
 from __future__ import annotations
 
 import pyarrow as pa
@@ -9,11 +10,35 @@ from drgkit.codes import normalize_codes, suggest_case_fix, unique_codes
 
 
 def test_full_width_whitespace_and_dots_on_strings() -> None:
-    raw = pa.array(["Ｉ２１．０００", " I21.000 ", "I21 .000", "I21.000\u3000", "K35.8.", "K35..8",
-                    "I21。000", "i21.000", None, "", "A01.000x005+J17.0*"])
+    raw = pa.array(
+        [
+            "Ｉ２１．０００",
+            " I21.000 ",
+            "I21 .000",
+            "I21.000\u3000",
+            "K35.8.",
+            "K35..8",
+            "I21。000",
+            "i21.000",
+            None,
+            "",
+            "A01.000x005+J17.0*",
+        ]
+    )
     normalized, changed = normalize_codes(raw)
-    assert normalized.to_pylist() == ["I21.000", "I21.000", "I21.000", "I21.000", "K35.8", "K35.8",
-                                      "I21.000", "i21.000", None, "", "A01.000x005+J17.0*"]
+    assert normalized.to_pylist() == [
+        "I21.000",
+        "I21.000",
+        "I21.000",
+        "I21.000",
+        "K35.8",
+        "K35.8",
+        "I21.000",
+        "i21.000",
+        None,
+        "",
+        "A01.000x005+J17.0*",
+    ]
     assert changed.to_pylist() == [True, True, True, True, True, True, True, False, False, False, False]
 
 
@@ -55,10 +80,19 @@ def test_normalization_is_idempotent(code: str) -> None:
 
 
 def test_suggest_case_fix() -> None:
-    fixes = suggest_case_fix([
-        "r58.x00x006", "s52.300X011", "a01.000x005+j17.0*", "x59.900", "X59.900", "i10.X05",
-        "46.0300X003", "I21.000", "00.0100",
-    ])
+    fixes = suggest_case_fix(
+        [
+            "r58.x00x006",
+            "s52.300X011",
+            "a01.000x005+j17.0*",
+            "x59.900",
+            "X59.900",
+            "i10.X05",
+            "46.0300X003",
+            "I21.000",
+            "00.0100",
+        ]
+    )
     assert fixes == {
         "r58.x00x006": "R58.x00x006",
         "s52.300X011": "S52.300x011",
@@ -79,10 +113,20 @@ def test_unique_codes_feed_suggestions_once_per_distinct_code() -> None:
 def test_control_and_bidirectional_characters_are_removed_and_reported():
     import drgkit
 
-    t = pa.table({"case_id": ["1", "2"], "gender": ["1", "1"], "age": ["65", "65"],
-                  "dx": ["I21.000\x01x005", "\u202eJ18.900\u200f"]})
+    t = pa.table(
+        {
+            "case_id": ["1", "2"],
+            "gender": ["1", "1"],
+            "age": ["65", "65"],
+            "dx": ["I21.000\x01x005", "\u202eJ18.900\u200f"],
+        }
+    )
     rows = drgkit.group(t).to_pylist()
-    assert rows[0]["drg"] == drgkit.group(pa.table({"case_id": ["1"], "gender": ["1"], "age": ["65"],
-                                                      "dx": ["I21.000x005"]})).column("drg")[0].as_py()
+    assert (
+        rows[0]["drg"]
+        == drgkit.group(pa.table({"case_id": ["1"], "gender": ["1"], "age": ["65"], "dx": ["I21.000x005"]}))
+        .column("drg")[0]
+        .as_py()
+    )
     assert "I21.000x005 ← " in rows[0]["warnings"] and "J18.900 ← " in rows[1]["warnings"]
     assert rows[1]["status"] == "ok"

@@ -1,4 +1,5 @@
 """Calibration recovers known weights; CV and RIV match a direct numpy computation; report indicators."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,7 +19,7 @@ def synthetic_history(seed: int = 0, sigma: float = 0.1):
     rw_true = rng.uniform(0.3, 8.0, g)
     n = np.concatenate([rng.integers(150, 2500, g - 5), rng.integers(5, 60, 5)])  # 5 low-volume groups
     drg = np.repeat([f"D{i:03d}" for i in range(g)], n)
-    cost = np.repeat(rw_true, n) * 10000 * rng.lognormal(-sigma ** 2 / 2, sigma, n.sum())
+    cost = np.repeat(rw_true, n) * 10000 * rng.lognormal(-(sigma**2) / 2, sigma, n.sum())
     status = np.where(rng.random(n.sum()) < 0.01, "invalid", "ok")
     return pl.DataFrame({"drg": drg, "status": status, "total_cost": cost}), rw_true, n
 
@@ -68,9 +69,14 @@ def test_budget_rate_and_loop_into_pay(tmp_path):
 
 
 def test_years_weighting():
-    df = pl.DataFrame({"drg": ["A"] * 4 + ["B"] * 4, "status": ["ok"] * 8,
-                       "total_cost": [100.0, 100.0, 200.0, 200.0, 300.0, 300.0, 300.0, 300.0],
-                       "year": [2022, 2022, 2023, 2023] * 2})
+    df = pl.DataFrame(
+        {
+            "drg": ["A"] * 4 + ["B"] * 4,
+            "status": ["ok"] * 8,
+            "total_cost": [100.0, 100.0, 200.0, 200.0, 300.0, 300.0, 300.0, 300.0],
+            "year": [2022, 2022, 2023, 2023] * 2,
+        }
+    )
     cal = calibrate(df, trim="none", years=parse_years("2022:1,2023:3"))
     m = dict(zip(cal.table["drg"], cal.table["mean_cost"]))
     assert m["A"] == pytest.approx((100 + 3 * 200) / 4)
@@ -82,10 +88,18 @@ def test_years_weighting():
 
 
 def test_report_indicators(tmp_path):
-    df = pl.DataFrame({"hospital": ["H1", "H1", "H1", "H2", "H2"], "status": ["ok", "ok", "invalid", "ok", "ok"],
-                       "drg": ["A", "B", None, "A", "B"], "los": [4, 10, 3, 8, 10],
-                       "total_cost": [100.0, 400.0, 50.0, 300.0, 400.0], "rw": [1.0, 2.0, None, 1.0, 2.0],
-                       "payment": [200.0, 400.0, None, 200.0, 400.0], "margin": [100.0, 0.0, None, -100.0, 0.0]})
+    df = pl.DataFrame(
+        {
+            "hospital": ["H1", "H1", "H1", "H2", "H2"],
+            "status": ["ok", "ok", "invalid", "ok", "ok"],
+            "drg": ["A", "B", None, "A", "B"],
+            "los": [4, 10, 3, 8, 10],
+            "total_cost": [100.0, 400.0, 50.0, 300.0, 400.0],
+            "rw": [1.0, 2.0, None, 1.0, 2.0],
+            "payment": [200.0, 400.0, None, 200.0, 400.0],
+            "margin": [100.0, 0.0, None, -100.0, 0.0],
+        }
+    )
     per, losing = indicators(df, "hospital")
     h1 = per.row(0, named=True)
     assert h1["cases"] == 3 and h1["grouping_rate"] == pytest.approx(2 / 3) and h1["cmi"] == pytest.approx(1.5)
@@ -140,13 +154,16 @@ def test_counts_cv_and_los_before_and_after_trimming():
 
 
 def test_every_row_left_out_is_counted_and_written(tmp_path):
-    df = pl.DataFrame({"drg": ["A", "A", None, "A", "B", "B", "A", "B"],
-                       "status": ["ok", "invalid", "ok", "ok", "ok", "ok", "ok", "ok"],
-                       "total_cost": [100.0, 100.0, 100.0, -5.0, 300.0, 300.0, 120.0, 310.0],
-                       "year": [2023, 2023, 2023, 2023, 2023, 2021, None, 2024]})
+    df = pl.DataFrame(
+        {
+            "drg": ["A", "A", None, "A", "B", "B", "A", "B"],
+            "status": ["ok", "invalid", "ok", "ok", "ok", "ok", "ok", "ok"],
+            "total_cost": [100.0, 100.0, 100.0, -5.0, 300.0, 300.0, 120.0, 310.0],
+            "year": [2023, 2023, 2023, 2023, 2023, 2021, None, 2024],
+        }
+    )
     cal = calibrate(df, trim="none", years=parse_years("2023:1,2024:1"))
-    assert cal.excluded == {"not_grouped": 1, "no_drg": 1, "no_positive_cost": 1, "no_year": 1,
-                            "outside_years": 1}
+    assert cal.excluded == {"not_grouped": 1, "no_drg": 1, "no_positive_cost": 1, "no_year": 1, "outside_years": 1}
     assert cal.cases == 8 and cal.cases_used == 3 == cal.cases - sum(cal.excluded.values())
     files = cal.write(tmp_path / "cal.csv")
     import json
@@ -157,8 +174,21 @@ def test_every_row_left_out_is_counted_and_written(tmp_path):
     r = CliRunner().invoke(app, ["calibrate", str(tmp_path / "h.parquet"), "-o", str(tmp_path / "c2.csv")])
     assert r.exit_code == 2  # no such file: one line
     df.write_parquet(tmp_path / "h.parquet")
-    r = CliRunner().invoke(app, ["calibrate", str(tmp_path / "h.parquet"), "-o", str(tmp_path / "c2.csv"),
-                                 "--years", "2023:1,2024:1", "--trim", "none", "--min-cases", "1"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "calibrate",
+            str(tmp_path / "h.parquet"),
+            "-o",
+            str(tmp_path / "c2.csv"),
+            "--years",
+            "2023:1,2024:1",
+            "--trim",
+            "none",
+            "--min-cases",
+            "1",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "outside years 1" in r.output and "not grouped 1" in r.output
 
@@ -181,8 +211,9 @@ def test_compared_with_the_schemes_reference_weights():
     rng = np.random.default_rng(5)
     drg = np.repeat(codes, 50)
     cost = np.array([weights[c] for c in drg]) * 9000 * rng.lognormal(0, 0.1, drg.size)
-    cal = drgkit.calibrate(pl.DataFrame({"drg": drg, "status": "ok", "total_cost": cost}), trim="none",
-                           reference="chs-drg-2.0")
+    cal = drgkit.calibrate(
+        pl.DataFrame({"drg": drg, "status": "ok", "total_cost": cost}), trim="none", reference="chs-drg-2.0"
+    )
     t = cal.table
     assert t["reference_rw"].to_list() == pytest.approx([weights[c] for c in t["drg"]])
     assert (t["rw_vs_reference"] - t["rw"] / t["reference_rw"]).abs().max() < 1e-3

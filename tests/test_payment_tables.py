@@ -5,6 +5,7 @@ not copied) equals the published standard to 0.01 yuan on every DRG / level / in
 exception is Beijing 2022, whose standards are rounded from unpublished weights (documented in
 tables/README.md): there drgkit pays the printed standard and ``tables check`` reports 6/647.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,9 +21,19 @@ COMPUTED = {"standard_source": "computed"}
 
 # table -> rows with a published standard > 0 (and a weight), all reproduced to the cent
 PUBLISHED_ROWS = {
-    "jilin-2022": 625, "lanzhou-2022": 783, "linyi-2022": 2440, "qingdao-2023": 2728, "suzhou-2022": 1944,
-    "suzhou-2023": 1944, "taizhou-2022": 353, "tongchuan-2022": 1192, "wuhan-2022": 1320, "wuxi-2022": 1806,
-    "xian-2020": 597, "yancheng-2022": 1137, "yancheng-2023": 1076,
+    "jilin-2022": 625,
+    "lanzhou-2022": 783,
+    "linyi-2022": 2440,
+    "qingdao-2023": 2728,
+    "suzhou-2022": 1944,
+    "suzhou-2023": 1944,
+    "taizhou-2022": 353,
+    "tongchuan-2022": 1192,
+    "wuhan-2022": 1320,
+    "wuxi-2022": 1806,
+    "xian-2020": 597,
+    "yancheng-2022": 1137,
+    "yancheng-2023": 1076,
 }
 
 
@@ -84,8 +95,11 @@ def test_check_derives_the_manifest_rates(tid):
 def test_published_rates_and_coefficients_give_standards():
     """Tables with RW, rates and coefficients but no standards: drgkit computes them."""
     s = standards("changzhou-2022")
-    row = s.filter((pl.col("drg") == s["drg"][0]) & (pl.col("hospital_level") == "level3")
-                   & (pl.col("insurance_type") == "employee")).row(0, named=True)
+    row = s.filter(
+        (pl.col("drg") == s["drg"][0])
+        & (pl.col("hospital_level") == "level3")
+        & (pl.col("insurance_type") == "employee")
+    ).row(0, named=True)
     if "basic_group" not in row["flags"]:
         assert row["standard"] == pytest.approx(row["rw"] * 11519 * 1.01, abs=1e-6)
     lz = standards("lanzhou-2023").filter(pl.col("hospital_level") == "provincial_level3a")

@@ -1,4 +1,5 @@
 """Background reading and writing keep order and surface errors in the caller."""
+
 from __future__ import annotations
 
 import pytest

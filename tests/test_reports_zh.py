@@ -1,6 +1,7 @@
 """The human pages of ``drgkit report``, ``drgkit audit`` and ``drgkit simulate`` read in Chinese: Chinese headings,
 no raw field names, money in 万元 (the numbers of the Parquet / indicators ÷ 10,000), counts as integers,
 scenarios in their file order, CSV with a BOM, an Excel copy, and figures without a missing glyph."""
+
 from __future__ import annotations
 
 import re
@@ -16,9 +17,26 @@ import drgkit.figures
 from drgkit.cli import app
 from drgkit.report_words import WORDS, fmt, label, wan
 
-RAW_NAMES = ("budget_binding", "fund_payable", "fund_payment", "clearance", "sharing_adjustment", "prepaid",
-             "rate_or_point_value", "total_payment", "grouping_rate", "time_index", "cost_index", "total_cost",
-             "margin_per_case", "cc_share", "risk_score", "risk_signals", "split_admission", "low_ratio")
+RAW_NAMES = (
+    "budget_binding",
+    "fund_payable",
+    "fund_payment",
+    "clearance",
+    "sharing_adjustment",
+    "prepaid",
+    "rate_or_point_value",
+    "total_payment",
+    "grouping_rate",
+    "time_index",
+    "cost_index",
+    "total_cost",
+    "margin_per_case",
+    "cc_share",
+    "risk_score",
+    "risk_signals",
+    "split_admission",
+    "low_ratio",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -103,11 +121,12 @@ def column(table: list[list[str]], header: str) -> list[str]:
 
 def visible(page: str) -> str:
     """The page's text without embedded images, alt texts and markup."""
-    page = re.sub(r'<img [^>]*>', "", page)
+    page = re.sub(r"<img [^>]*>", "", page)
     return re.sub(r"<[^>]+>", " ", page)
 
 
 # --- simulate -----------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory):
@@ -123,8 +142,16 @@ def test_simulate_page_is_chinese_with_money_in_wan(simulated):
     assert not missing, missing
     page = (out / "report.html").read_text(encoding="utf-8")
     text = visible(page)
-    for heading in ("区域总额预算模拟报告", "怎么读这份报告", "各情景结果", "各医院结果", "指标说明", "预算封顶",
-                    "浮动费率/点值", "超支分担"):
+    for heading in (
+        "区域总额预算模拟报告",
+        "怎么读这份报告",
+        "各情景结果",
+        "各医院结果",
+        "指标说明",
+        "预算封顶",
+        "浮动费率/点值",
+        "超支分担",
+    ):
         assert heading in text
     for raw in RAW_NAMES[:7]:
         assert raw not in text, raw
@@ -198,8 +225,15 @@ def test_report_page_csv_and_excel(priced, tmp_path):
 
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     text = visible(page)
-    for heading in ("DRG 运行指标报告", "总体情况", "CMI 与入组率", "各医院指标", "亏损最多的 DRG 组", "指标说明",
-                    "病例组合指数"):
+    for heading in (
+        "DRG 运行指标报告",
+        "总体情况",
+        "CMI 与入组率",
+        "各医院指标",
+        "亏损最多的 DRG 组",
+        "指标说明",
+        "病例组合指数",
+    ):
         assert heading in text
     for raw_name in RAW_NAMES[7:13]:
         assert raw_name not in text, raw_name
@@ -225,6 +259,7 @@ def test_report_by_department_without_weights_says_so(priced, tmp_path):
 
 # --- audit ----------------------------------------------------------------------------------------------------
 
+
 def test_audit_page_is_chinese(priced, tmp_path):
     from drgkit.monitor.audit import audit
 
@@ -233,8 +268,15 @@ def test_audit_page_is_chinese(priced, tmp_path):
         result.write(tmp_path)
     assert not g.missing, g.missing
     page = (tmp_path / "report.md").read_text(encoding="utf-8")
-    for heading in ("# 医保基金监管审核报告", "## 风险分最高的医院", "## 病例标记", "## 指标说明", "CC/MCC 占比（%）",
-                    "风险分", "分解住院"):
+    for heading in (
+        "# 医保基金监管审核报告",
+        "## 风险分最高的医院",
+        "## 病例标记",
+        "## 指标说明",
+        "CC/MCC 占比（%）",
+        "风险分",
+        "分解住院",
+    ):
         assert heading in page
     words = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", page)  # figure file names stay as they are
     for raw_name in RAW_NAMES[13:]:
@@ -266,7 +308,6 @@ def test_figure_axes_show_wan_without_an_offset():
     plt.close(fig)
 
 
-
 def test_report_and_audit_read_the_coders_priced_workbook(tmp_path) -> None:
     """The sample export grouped and priced into the Chinese workbook: report and audit read it (Chinese headers
     and status texts, hospitals named by 医疗机构名称 only) with the same figures as from the Parquet twin."""
@@ -275,8 +316,22 @@ def test_report_and_audit_read_the_coders_priced_workbook(tmp_path) -> None:
     assert runner.invoke(app, ["sample", "-o", str(sample)]).exit_code == 0
     book, twin = tmp_path / "计价结果.xlsx", tmp_path / "计价结果.parquet"
     for out in (book, twin):
-        r = runner.invoke(app, ["group", str(sample), "-o", str(out), "--scheme", "chs-drg-2.0", "--price",
-                                "chs-drg-2.0", "--base-rate", "12000", "-q"])
+        r = runner.invoke(
+            app,
+            [
+                "group",
+                str(sample),
+                "-o",
+                str(out),
+                "--scheme",
+                "chs-drg-2.0",
+                "--price",
+                "chs-drg-2.0",
+                "--base-rate",
+                "12000",
+                "-q",
+            ],
+        )
         assert r.exit_code == 0, r.output
     from drgkit.payment.report import indicators
 

@@ -1,4 +1,5 @@
 """No input crashes a batch: malformed rows become 'invalid' with a reason, files fail with one clear error."""
+
 from __future__ import annotations
 
 import gzip
@@ -87,8 +88,20 @@ def test_bad_or_unknown_sex_is_invalid(sex: str | None) -> None:
             assert "gender" in row["reason"]
 
 
-@pytest.mark.parametrize(("sex", "code"), [("男", "M"), ("女", "F"), ("M", "M"), ("F", "F"), ("m", "M"),
-                                           ("female", "F"), ("1", "M"), ("2", "F"), (" 男性 ", "M")])
+@pytest.mark.parametrize(
+    ("sex", "code"),
+    [
+        ("男", "M"),
+        ("女", "F"),
+        ("M", "M"),
+        ("F", "F"),
+        ("m", "M"),
+        ("female", "F"),
+        ("1", "M"),
+        ("2", "F"),
+        (" 男性 ", "M"),
+    ],
+)
 def test_chinese_and_letter_sexes(sex: str, code: str) -> None:
     # C61.x00 prostate cancer + 60.5x02 radical prostatectomy: MDCM for a man, not for a woman
     case = {"case_id": "p", "gender": sex, "age": "70", "dx": "C61.x00", "px": "60.5x02"}
@@ -99,20 +112,23 @@ def test_chinese_and_letter_sexes(sex: str, code: str) -> None:
         assert row["status"] == "ok" and row["mdc"] == "MDCM"
 
 
-@pytest.mark.parametrize(("field", "value", "words"), [
-    ("age", "-1", "negative"),
-    ("age", "abc", "not a number"),
-    ("age", "3.5", "not a whole number"),
-    ("age", "1e12", "too large"),
-    ("age", "nan", "not a number"),
-    ("los", "x", "not a number"),
-    ("los", "-3", "negative"),
-    ("age_days", "??", "not a number"),
-    ("birth_weight", "3kg", "not a number"),
-    ("leaving_type", "出院", "not a number"),
-    ("icu_hours", "many", "not a number"),
-    ("total_cost", "免费", "not a number"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("age", "-1", "negative"),
+        ("age", "abc", "not a number"),
+        ("age", "3.5", "not a whole number"),
+        ("age", "1e12", "too large"),
+        ("age", "nan", "not a number"),
+        ("los", "x", "not a number"),
+        ("los", "-3", "negative"),
+        ("age_days", "??", "not a number"),
+        ("birth_weight", "3kg", "not a number"),
+        ("leaving_type", "出院", "not a number"),
+        ("icu_hours", "many", "not a number"),
+        ("total_cost", "免费", "not a number"),
+    ],
+)
 def test_text_in_numeric_columns_is_invalid_naming_the_field(field: str, value: str, words: str) -> None:
     rows = group_rows([GOOD, {**GOOD, field: value}, GOOD])
     assert [r["status"] for r in rows] == ["ok", "invalid", "ok"]
@@ -127,8 +143,13 @@ def test_numbers_with_spaces_and_decimals_are_read() -> None:
 
 
 def test_missing_age_and_newborn_checks_give_a_reason() -> None:
-    rows = group_rows([{**GOOD, "age": None}, {**GOOD, "age": "0", "dx": "P07.100"},
-                       {**GOOD, "age": "0", "age_days": "3", "dx": "P07.100"}])
+    rows = group_rows(
+        [
+            {**GOOD, "age": None},
+            {**GOOD, "age": "0", "dx": "P07.100"},
+            {**GOOD, "age": "0", "age_days": "3", "dx": "P07.100"},
+        ]
+    )
     assert all(r["status"] in ("invalid", "ok", "ungroupable", "ambiguous") for r in rows)
     assert rows[0]["status"] == "invalid" and rows[0]["reason"].startswith("V02")
     assert rows[1]["status"] == "invalid" and rows[1]["reason"].startswith("V03")
@@ -180,19 +201,57 @@ def test_garbage_file_is_one_clear_input_error(tmp_path: Path, name: str) -> Non
 # --------------------------------------------------------------------------- a shuffled mix keeps rows and order
 
 BROKEN = [
-    {"dx": None}, {"dx": ""}, {"dx": "ZZZ.999"}, {"dx": "I21.000x005|ZZZ.999"}, {"px": "99.9999"},
-    {"gender": "0"}, {"gender": "9"}, {"gender": "X"}, {"gender": "男"}, {"gender": "女"}, {"gender": "M"},
-    {"gender": None}, {"age": "-1"}, {"age": "abc"}, {"age": None}, {"los": "x"}, {"age": "0"},
-    {"age": "0", "age_days": "5", "dx": "P07.100"}, {"total_cost": "n/a"}, {"dx": "i21.000x005"},
-    {"dx": "I21.000x005||||E11.900"}, {"dx": "Ｉ２１．０００ｘ００５"}, {"birth_weight": "-5"},
-    {"age": "99999999999"}, {"leaving_type": "9"}, {"dept": "ICU"}, {"dx": "I21.000x005;E11.900,I10.x00"},
+    {"dx": None},
+    {"dx": ""},
+    {"dx": "ZZZ.999"},
+    {"dx": "I21.000x005|ZZZ.999"},
+    {"px": "99.9999"},
+    {"gender": "0"},
+    {"gender": "9"},
+    {"gender": "X"},
+    {"gender": "男"},
+    {"gender": "女"},
+    {"gender": "M"},
+    {"gender": None},
+    {"age": "-1"},
+    {"age": "abc"},
+    {"age": None},
+    {"los": "x"},
+    {"age": "0"},
+    {"age": "0", "age_days": "5", "dx": "P07.100"},
+    {"total_cost": "n/a"},
+    {"dx": "i21.000x005"},
+    {"dx": "I21.000x005||||E11.900"},
+    {"dx": "Ｉ２１．０００ｘ００５"},
+    {"birth_weight": "-5"},
+    {"age": "99999999999"},
+    {"leaving_type": "9"},
+    {"dept": "ICU"},
+    {"dx": "I21.000x005;E11.900,I10.x00"},
 ]
 
 
 def _mix(n: int, seed: int) -> pa.Table:
     oracle = read_oracle("chs-drg-1.1-dev.csv").slice(0, n // 2)
-    good = [{k: r[k] for k in ("case_id", "gender", "age", "age_days", "birth_weight", "dept", "los",
-                              "leaving_type", "dx", "px", "total_cost")} for r in oracle.to_pylist()]
+    good = [
+        {
+            k: r[k]
+            for k in (
+                "case_id",
+                "gender",
+                "age",
+                "age_days",
+                "birth_weight",
+                "dept",
+                "los",
+                "leaving_type",
+                "dx",
+                "px",
+                "total_cost",
+            )
+        }
+        for r in oracle.to_pylist()
+    ]
     broken = [{**GOOD, **BROKEN[i % len(BROKEN)], "case_id": f"B{i:05d}"} for i in range(n - len(good))]
     rows = good + broken
     order = np.random.default_rng(seed).permutation(len(rows))
@@ -233,16 +292,26 @@ def test_mix_through_files_and_batches(tmp_path: Path) -> None:
 
 
 def test_list_columns_from_arrow() -> None:
-    lists = pa.table({
-        "case_id": ["a", "b", "c", "d"],
-        "gender": pa.array([1, 2, 1, None], pa.int64()),
-        "age": pa.array([65, 30, 70, 40], pa.int32()),
-        "dx": pa.array([["I21.000x005", "E11.900"], ["K35.301"], [" C61.x00 ", None, ""], None],
-                       pa.list_(pa.string())),
-        "px": pa.array([["36.0601"], [], ["60.5x02"], None], pa.large_list(pa.string())),
-    })
-    text = pa.table({"case_id": ["a", "b", "c", "d"], "gender": ["1", "2", "1", None], "age": ["65", "30", "70", "40"],
-                     "dx": ["I21.000x005|E11.900", "K35.301", "C61.x00", None], "px": ["36.0601", "", "60.5x02", None]})
+    lists = pa.table(
+        {
+            "case_id": ["a", "b", "c", "d"],
+            "gender": pa.array([1, 2, 1, None], pa.int64()),
+            "age": pa.array([65, 30, 70, 40], pa.int32()),
+            "dx": pa.array(
+                [["I21.000x005", "E11.900"], ["K35.301"], [" C61.x00 ", None, ""], None], pa.list_(pa.string())
+            ),
+            "px": pa.array([["36.0601"], [], ["60.5x02"], None], pa.large_list(pa.string())),
+        }
+    )
+    text = pa.table(
+        {
+            "case_id": ["a", "b", "c", "d"],
+            "gender": ["1", "2", "1", None],
+            "age": ["65", "30", "70", "40"],
+            "dx": ["I21.000x005|E11.900", "K35.301", "C61.x00", None],
+            "px": ["36.0601", "", "60.5x02", None],
+        }
+    )
     cols = ["status", "mdc", "adrg", "drg", "cc_level"]
     got, expected = drgkit.group(lists), drgkit.group(text)
     assert got.select(cols).to_pylist() == expected.select(cols).to_pylist()
@@ -264,7 +333,9 @@ def test_pandas_in_pandas_out_and_polars_in_polars_out() -> None:
     assert pout["drg"].to_list() == list(out["drg"])
     assert isinstance(drgkit.group(table(rows)), pa.Table)
     # numeric dtypes from pandas (ints, floats with NaN) are read too
-    typed = pd.DataFrame({"gender": [1, 2], "age": [65.0, np.nan], "dx": ["I21.000x005", "K35.301"], "px": ["36.0601", ""]})
+    typed = pd.DataFrame(
+        {"gender": [1, 2], "age": [65.0, np.nan], "dx": ["I21.000x005", "K35.301"], "px": ["36.0601", ""]}
+    )
     tout = drgkit.group(typed)
     assert list(tout["status"]) == ["ok", "invalid"]
     assert tout["reason"][1].startswith("V02")
@@ -280,17 +351,24 @@ def test_wrong_input_type_is_a_type_error() -> None:
 
 def test_blank_principal_column_keeps_an_empty_first_slot(tmp_path: Path) -> None:
     path = tmp_path / "front.csv"
-    path.write_bytes((
-        "病案号,性别,年龄,主要诊断编码,其他诊断编码1,其他诊断编码2,主要手术操作编码,其他手术操作编码1\n"
-        "1,1,65,,I10.x00,E11.900,,36.0601\n"
-        "2,1,65,I21.000x005,,E11.900,36.0601,\n"
-        "3,1,65, ,,,,\n"
-        "4,1,65,,,,,\n"
-        "5,1,65,I21.000x005,E11.900,,,88.5500\n"
-    ).encode("gbk"))
+    path.write_bytes(
+        (
+            "病案号,性别,年龄,主要诊断编码,其他诊断编码1,其他诊断编码2,主要手术操作编码,其他手术操作编码1\n"
+            "1,1,65,,I10.x00,E11.900,,36.0601\n"
+            "2,1,65,I21.000x005,,E11.900,36.0601,\n"
+            "3,1,65, ,,,,\n"
+            "4,1,65,,,,,\n"
+            "5,1,65,I21.000x005,E11.900,,,88.5500\n"
+        ).encode("gbk")
+    )
     t = read_cases(path)
-    assert t.column("dx").to_pylist() == [["", "I10.x00", "E11.900"], ["I21.000x005", "E11.900"], [], [],
-                                         ["I21.000x005", "E11.900"]]
+    assert t.column("dx").to_pylist() == [
+        ["", "I10.x00", "E11.900"],
+        ["I21.000x005", "E11.900"],
+        [],
+        [],
+        ["I21.000x005", "E11.900"],
+    ]
     assert t.column("px").to_pylist() == [["", "36.0601"], ["36.0601"], [], [], ["", "88.5500"]]
     # streamed batches assemble the same lists
     streamed = pa.concat_tables(iter_case_batches(path, batch_size=2))
@@ -300,22 +378,36 @@ def test_blank_principal_column_keeps_an_empty_first_slot(tmp_path: Path) -> Non
 
 def test_leading_separator_keeps_an_empty_first_slot(tmp_path: Path) -> None:
     path = tmp_path / "s.csv"
-    path.write_text('case_id,dx,px\n'
-                    '1,|I10.x00,|36.0601\n'
-                    '2," | I10.x00|E11.900",36.0601||88.5500\n'
-                    '3,I10.x00||E11.900|,\n'
-                    '4,|,|\n'
-                    '5,"，I10.x00",\n', encoding="utf-8")
+    path.write_text(
+        "case_id,dx,px\n"
+        "1,|I10.x00,|36.0601\n"
+        '2," | I10.x00|E11.900",36.0601||88.5500\n'
+        "3,I10.x00||E11.900|,\n"
+        "4,|,|\n"
+        '5,"，I10.x00",\n',
+        encoding="utf-8",
+    )
     t = read_cases(path)
-    assert t.column("dx").to_pylist() == [["", "I10.x00"], ["", "I10.x00", "E11.900"], ["I10.x00", "E11.900"], [],
-                                         ["", "I10.x00"]]
+    assert t.column("dx").to_pylist() == [
+        ["", "I10.x00"],
+        ["", "I10.x00", "E11.900"],
+        ["I10.x00", "E11.900"],
+        [],
+        ["", "I10.x00"],
+    ]
     assert t.column("px").to_pylist() == [["", "36.0601"], ["36.0601", "88.5500"], [], [], []]
 
 
 def test_list_column_with_blank_first_element(tmp_path: Path) -> None:
-    src = pa.table({"case_id": ["1", "2", "3", "4", "5"],
-                    "dx": pa.array([[None, "I10.x00"], [" ", "I10.x00", ""], ["I10.x00", None, "E11.900"], [""], None],
-                                   pa.list_(pa.string()))})
+    src = pa.table(
+        {
+            "case_id": ["1", "2", "3", "4", "5"],
+            "dx": pa.array(
+                [[None, "I10.x00"], [" ", "I10.x00", ""], ["I10.x00", None, "E11.900"], [""], None],
+                pa.list_(pa.string()),
+            ),
+        }
+    )
     expected = [["", "I10.x00"], ["", "I10.x00"], ["I10.x00", "E11.900"], [], []]
     assert canonicalize(src).column("dx").to_pylist() == expected
     path = tmp_path / "l.parquet"
@@ -324,8 +416,11 @@ def test_list_column_with_blank_first_element(tmp_path: Path) -> None:
     assert pa.concat_tables(iter_case_batches(path, batch_size=2)).column("dx").to_pylist() == expected
     # sliced and chunked input
     chunked = pa.chunked_array([src.column("dx").chunk(0).slice(1, 2), pa.array([[None, "A"]], pa.list_(pa.string()))])
-    assert code_lists(chunked, keep_principal_slot=True).to_pylist() == [["", "I10.x00"], ["I10.x00", "E11.900"],
-                                                                         ["", "A"]]
+    assert code_lists(chunked, keep_principal_slot=True).to_pylist() == [
+        ["", "I10.x00"],
+        ["I10.x00", "E11.900"],
+        ["", "A"],
+    ]
 
 
 def test_only_other_diagnosis_columns_are_refused_not_promoted() -> None:
@@ -342,8 +437,12 @@ def test_code_lists_default_still_drops_every_empty_piece() -> None:
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.lists(st.one_of(st.none(), st.lists(st.sampled_from(["", " ", "I10.x00", "E11.900", "K35.301"]),
-                                              max_size=4)), max_size=12))
+@given(
+    st.lists(
+        st.one_of(st.none(), st.lists(st.sampled_from(["", " ", "I10.x00", "E11.900", "K35.301"]), max_size=4)),
+        max_size=12,
+    )
+)
 def test_keep_principal_slot_matches_a_simple_model(rows: list[list[str] | None]) -> None:
     def model(codes: list[str] | None) -> list[str]:
         if not codes:
@@ -412,8 +511,25 @@ def test_regrouping_a_priced_file_drops_the_stale_results(tmp_path: Path) -> Non
     src = tmp_path / "in.csv"
     src.write_text("case_id,gender,age,dx,total_cost\n1,1,70,J18.900,5000\n", encoding="utf-8")
     runner = CliRunner()
-    assert runner.invoke(app, ["group", str(src), "-o", str(tmp_path / "p.parquet"), "-q", "--price",
-                               "suzhou-2023", "--level", "level3", "--scheme", "suzhou-2023"]).exit_code == 0
+    assert (
+        runner.invoke(
+            app,
+            [
+                "group",
+                str(src),
+                "-o",
+                str(tmp_path / "p.parquet"),
+                "-q",
+                "--price",
+                "suzhou-2023",
+                "--level",
+                "level3",
+                "--scheme",
+                "suzhou-2023",
+            ],
+        ).exit_code
+        == 0
+    )
     stale = pq.read_table(tmp_path / "p.parquet").to_pylist()[0]
     assert stale["payment"] is not None
     changed = pa.table({k: [v] for k, v in {**stale, "dx": "I21.000x005"}.items()})
@@ -427,8 +543,10 @@ def test_regrouping_a_priced_file_drops_the_stale_results(tmp_path: Path) -> Non
 
 
 def test_pandas_results_keep_the_callers_index() -> None:
-    frame = pd.DataFrame({"case_id": ["a", "b"], "gender": ["1", "2"], "age": ["60", "30"],
-                          "dx": ["I21.000x005", "K35.800"]}, index=[17, 4])
+    frame = pd.DataFrame(
+        {"case_id": ["a", "b"], "gender": ["1", "2"], "age": ["60", "30"], "dx": ["I21.000x005", "K35.800"]},
+        index=[17, 4],
+    )
     out = drgkit.group(frame)
     assert list(out.index) == [17, 4] and list(out["case_id"]) == ["a", "b"]
     joined = frame.join(out[["drg"]])
@@ -495,15 +613,21 @@ def test_a_damaged_numba_cache_is_rebuilt_not_fatal(tmp_path: Path) -> None:
         f.write_bytes(b"garbage")
     src = tmp_path / "c.csv"
     src.write_text("case_id,gender,age,dx\n1,1,65,I21.000x005\n", encoding="utf-8")
-    run = subprocess.run([sys.executable, "-m", "drgkit.cli", "group", str(src), "-o", str(tmp_path / "o.parquet"),
-                          "-q"], capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-m", "drgkit.cli", "group", str(src), "-o", str(tmp_path / "o.parquet"), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
     assert pq.read_table(tmp_path / "o.parquet").column("drg").to_pylist() == ["FR19"]
 
 
 def test_explain_names_the_unreadable_field_as_group_does() -> None:
     d = drgkit.explain(dx="I21.000x005", age=65, sex="x").as_dict()
-    [row] = drgkit.group(pa.table({"case_id": ["1"], "gender": ["x"], "age": ["65"], "dx": ["I21.000x005"]})).to_pylist()
+    [row] = drgkit.group(
+        pa.table({"case_id": ["1"], "gender": ["x"], "age": ["65"], "dx": ["I21.000x005"]})
+    ).to_pylist()
     assert d["reason"]["code"] == "V06" and d["reason"]["detail"] == "gender: 'x' is not a recognised sex"
     assert row["reason"].endswith(d["reason"]["detail"])
 
@@ -545,21 +669,27 @@ def test_damaged_or_ambiguous_parquet_and_nested_columns_are_one_line(tmp_path: 
 
     runner = CliRunner()
     dup = tmp_path / "dup.parquet"
-    pq.write_table(pa.table([pa.array(["1"]), pa.array(["I21.000x005"]), pa.array(["J18.900"])],
-                            names=["case_id", "dx", "dx"]), dup)
+    pq.write_table(
+        pa.table([pa.array(["1"]), pa.array(["I21.000x005"]), pa.array(["J18.900"])], names=["case_id", "dx", "dx"]),
+        dup,
+    )
     good = tmp_path / "good.parquet"
-    pq.write_table(pa.table({"case_id": [str(i) for i in range(5000)], "dx": ["I21.000x005"] * 5000,
-                             "age": list(range(5000))}), good)
+    pq.write_table(
+        pa.table({"case_id": [str(i) for i in range(5000)], "dx": ["I21.000x005"] * 5000, "age": list(range(5000))}),
+        good,
+    )
     damaged = bytearray(good.read_bytes())
     damaged[200:1200] = bytes(1000)
     corrupt = tmp_path / "corrupt.parquet"
     corrupt.write_bytes(bytes(damaged))
     nested = tmp_path / "nested.parquet"
     pq.write_table(pa.table({"case_id": ["1"], "dx": ["I21.000x005"], "extra": [{"a": 1}]}), nested)
-    for source, out, words in ((dup, "o.csv", "column 'dx' appears 2 times"),
-                               (corrupt, "o.csv", "cannot read parquet file"),
-                               (nested, "o.csv", "extra hold nested values"),
-                               (nested, "o.xlsx", "extra hold nested values")):
+    for source, out, words in (
+        (dup, "o.csv", "column 'dx' appears 2 times"),
+        (corrupt, "o.csv", "cannot read parquet file"),
+        (nested, "o.csv", "extra hold nested values"),
+        (nested, "o.xlsx", "extra hold nested values"),
+    ):
         r = runner.invoke(app, ["group", str(source), "-o", str(tmp_path / out), "-q"])
         assert r.exit_code == 2 and words in r.output and "Traceback" not in r.output, (source.name, r.output)
         assert not (tmp_path / out).exists()
@@ -578,8 +708,10 @@ def test_codes_that_are_not_text_are_a_type_error() -> None:
 def test_excel_unicode_text_is_read_and_misnamed_files_are_named(tmp_path: Path) -> None:
     """Excel's "Unicode text (*.txt)" export is UTF-16 with a BOM, tab-separated: read like its UTF-8 twin; a
     Parquet, gzip or workbook file named .csv is named for what it is."""
-    text = "病案号\t性别\t年龄\t主要诊断编码\t其他诊断编码\t住院天数\n1\t男\t65岁\tI21.000x005\tE11.900\t5\n" \
-           "2\t女\t70\tJ18.900\tI50.900\t3\n"
+    text = (
+        "病案号\t性别\t年龄\t主要诊断编码\t其他诊断编码\t住院天数\n1\t男\t65岁\tI21.000x005\tE11.900\t5\n"
+        "2\t女\t70\tJ18.900\tI50.900\t3\n"
+    )
     utf16, utf8 = tmp_path / "export.txt", tmp_path / "twin.txt"
     utf16.write_text(text, encoding="utf-16")
     utf8.write_text(text, encoding="utf-8")

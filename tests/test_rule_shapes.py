@@ -8,6 +8,7 @@ path (no earlier MDC or rule catches the case). The expected DRG is then read fr
 splits in order, or its ADRG code), never from a previous drgkit run. Each case is grouped twice, by the numba
 kernel (``drgkit.group``) and by ``drgkit.explain``, and both must agree.
 """
+
 from __future__ import annotations
 
 import re
@@ -29,8 +30,18 @@ V11, V20 = "chs-drg-1.1", "chs-drg-2.0"
 
 def case(dx, px=(), *, sex=1, age=40, **kw):
     """A discharge abstract as a dict (dx / px lists; missing fields None)."""
-    c = {"dx": list(dx), "px": list(px), "sex": sex, "age": age, "age_days": None, "birth_weight": None,
-         "los": None, "leaving_type": None, "dept": None, "icu_hours": None}
+    c = {
+        "dx": list(dx),
+        "px": list(px),
+        "sex": sex,
+        "age": age,
+        "age_days": None,
+        "birth_weight": None,
+        "los": None,
+        "leaving_type": None,
+        "dept": None,
+        "icu_hours": None,
+    }
     c.update(kw)
     return c
 
@@ -43,15 +54,29 @@ def newborn(dx, px=(), *, days=10, weight=3000, **kw):
 # The package's spec reference, with the views of the tables the tests pick codes from
 # ------------------------------------------------------------------------------------------------------------
 def _spec_case(c: dict) -> Case:
-    return Case(dx=c["dx"], px=c["px"], gender=c["sex"], age=c["age"], age_days=c["age_days"],
-                birth_weight=c["birth_weight"], los=c["los"], leaving_type=c["leaving_type"],
-                icu_hours=c["icu_hours"], dept=c["dept"])
+    return Case(
+        dx=c["dx"],
+        px=c["px"],
+        gender=c["sex"],
+        age=c["age"],
+        age_days=c["age_days"],
+        birth_weight=c["birth_weight"],
+        los=c["los"],
+        leaving_type=c["leaving_type"],
+        icu_hours=c["icu_hours"],
+        dept=c["dept"],
+    )
 
 
 def _as_dict(status: int, drg: str, adrg: str | None, rule: str | None, reason: int) -> dict:
     grouped = status in (P.ST_OK, P.ST_AMBIGUOUS)
-    out = {"status": P.STATUS_NAMES[status], "mdc": "MDC" + drg[0] if grouped else "0000",
-           "adrg": adrg if grouped else "00", "drg": drg, "rule": rule}
+    out = {
+        "status": P.STATUS_NAMES[status],
+        "mdc": "MDC" + drg[0] if grouped else "0000",
+        "adrg": adrg if grouped else "00",
+        "drg": drg,
+        "rule": rule,
+    }
     if reason:
         out["reason"] = P.REASONS[reason][0]
     return out
@@ -71,7 +96,7 @@ class Oracle:
         for r in self.spec.rule_rows:
             self.rules[r["mdc"]].append(r)
             self.rule[r["rule_id"]] = r
-        self.lists = defaultdict(list)           # key → codes in table order
+        self.lists = defaultdict(list)  # key → codes in table order
         for r in load_dicts(sid, "adrg_codes"):
             self.lists[f"{r['rule_id']}.{r['list']}"].append(r["code"])
         for r in load_dicts(sid, "drg_codes"):
@@ -143,24 +168,35 @@ def _s(v):
 
 def run(sid: str, c: dict) -> dict:
     """Group with the kernel and with the reference interpreter; they must agree. Returns the explain dict."""
-    table = pa.table({
-        "case_id": pa.array(["t"], pa.string()),
-        "gender": pa.array([_s(c["sex"])], pa.string()),
-        "age": pa.array([_s(c["age"])], pa.string()),
-        "age_days": pa.array([_s(c["age_days"])], pa.string()),
-        "birth_weight": pa.array([_s(c["birth_weight"])], pa.string()),
-        "dept": pa.array([c["dept"]], pa.string()),
-        "los": pa.array([_s(c["los"])], pa.string()),
-        "leaving_type": pa.array([_s(c["leaving_type"])], pa.string()),
-        "icu_hours": pa.array([_s(c["icu_hours"])], pa.string()),
-        "dx": pa.array(["|".join(c["dx"])], pa.string()),
-        "px": pa.array(["|".join(c["px"])], pa.string()),
-    })
+    table = pa.table(
+        {
+            "case_id": pa.array(["t"], pa.string()),
+            "gender": pa.array([_s(c["sex"])], pa.string()),
+            "age": pa.array([_s(c["age"])], pa.string()),
+            "age_days": pa.array([_s(c["age_days"])], pa.string()),
+            "birth_weight": pa.array([_s(c["birth_weight"])], pa.string()),
+            "dept": pa.array([c["dept"]], pa.string()),
+            "los": pa.array([_s(c["los"])], pa.string()),
+            "leaving_type": pa.array([_s(c["leaving_type"])], pa.string()),
+            "icu_hours": pa.array([_s(c["icu_hours"])], pa.string()),
+            "dx": pa.array(["|".join(c["dx"])], pa.string()),
+            "px": pa.array(["|".join(c["px"])], pa.string()),
+        }
+    )
     row = drgkit.group(table, scheme=sid).to_pylist()[0]
-    d = drgkit.explain(dx="|".join(c["dx"]), px="|".join(c["px"]) or None, age=c["age"], sex=c["sex"],
-                       age_days=c["age_days"], birth_weight=c["birth_weight"], los=c["los"],
-                       leaving_type=c["leaving_type"], dept=c["dept"], icu_hours=c["icu_hours"],
-                       scheme=sid).as_dict()
+    d = drgkit.explain(
+        dx="|".join(c["dx"]),
+        px="|".join(c["px"]) or None,
+        age=c["age"],
+        sex=c["sex"],
+        age_days=c["age_days"],
+        birth_weight=c["birth_weight"],
+        los=c["los"],
+        leaving_type=c["leaving_type"],
+        dept=c["dept"],
+        icu_hours=c["icu_hours"],
+        scheme=sid,
+    ).as_dict()
     for k in ("status", "mdc", "adrg", "drg", "cc_level", "cc_code"):
         assert row[k] == d[k], f"kernel and reference differ on {k}: {row[k]!r} != {d[k]!r} for {c}"
     kr = (row["reason"] or "").split(" ")[0] or None
@@ -196,9 +232,9 @@ def _weight_for(expr: str) -> int | None:
     lo = [int(v) for v in re.findall(r"weight>=(\d+)", expr)]
     hi = [int(v) for v in re.findall(r"weight<(\d+)", expr)]
     if lo:
-        return max(lo)          # the lower boundary itself belongs to the band
+        return max(lo)  # the lower boundary itself belongs to the band
     if hi:
-        return min(hi) - 1      # just below the upper boundary
+        return min(hi) - 1  # just below the upper boundary
     return None
 
 
@@ -215,7 +251,7 @@ def build(sid: str, rid: str, limit: int = 60, **base) -> dict:
         pool = o.codes(f"{rid}.dx")
     elif "pdx_in(dx)" in m_entry:
         pool = mdc_list
-    else:   # MDCA / MDCY-like entries: any principal diagnosis of a later, plain MDC
+    else:  # MDCA / MDCY-like entries: any principal diagnosis of a later, plain MDC
         pool = [d for m in o.mdcs if m["entry_expr"] == "pdx_in(dx)" for d in o.codes(f"MDC:{m['mdc']}")[:5]]
     if "pdx_in(dx)" in m_entry and mdc_list:
         ml = o.sets[f"MDC:{mdc}"]
@@ -224,12 +260,13 @@ def build(sid: str, rid: str, limit: int = 60, **base) -> dict:
     pdx_pool = pool[:limit]
     sdx_pool = [[d] for d in o.codes(f"{rid}.dx1")[:10]] if "sdx_in(dx1)" in expr else [[]]
     # procedures
-    if "px_tables" in expr:   # one code of each table of the first conjunction of the table expression
+    if "px_tables" in expr:  # one code of each table of the first conjunction of the table expression
         mk = parse_px_tables(re.search(r"px_tables\((.*)\)", expr).group(1))[0]
         px_pool = [list(t) for t in product(*[o.codes(f"{rid}.px_t{k + 1}")[:4] for k in range(4) if mk >> k & 1])]
     elif "any_px_in(px2)" in expr:
-        px_pool = [list(t) for t in product(o.codes(f"{rid}.px")[:5], o.codes(f"{rid}.px1")[:5],
-                                            o.codes(f"{rid}.px2")[:5])]
+        px_pool = [
+            list(t) for t in product(o.codes(f"{rid}.px")[:5], o.codes(f"{rid}.px1")[:5], o.codes(f"{rid}.px2")[:5])
+        ]
     elif "any_px_in(px1)" in expr:
         px_pool = [list(t) for t in product(o.codes(f"{rid}.px")[:6], o.codes(f"{rid}.px1")[:6])]
     elif "main_px_in(px)" in expr or "any_px_in(px)" in expr:
@@ -249,7 +286,7 @@ def build(sid: str, rid: str, limit: int = 60, **base) -> dict:
     if "gender_eq(2)" in m_entry:
         extra.setdefault("sex", 2)
     trauma = "body_sites(" in m_entry
-    if trauma:   # multiple trauma: a second MDC-list diagnosis of another body site (not a CC)
+    if trauma:  # multiple trauma: a second MDC-list diagnosis of another body site (not a CC)
         pdx_pool = [d for d in pdx_pool if d in o.site][:15]
         site_dx = [d for d in mdc_list if d in o.site and not o.cc.get(d)]
     for pdx, sdx, px in product(pdx_pool, sdx_pool, px_pool):
@@ -282,13 +319,25 @@ def assert_reaches(sid: str, rid: str, c: dict) -> dict:
 # ADRG rule shapes
 # ------------------------------------------------------------------------------------------------------------
 SHAPES = [
-    (V11, "pdx", None), (V11, "main_proc", None), (V11, "pdx_and_main_proc", None), (V11, "any_proc_pair", None),
-    (V11, "pdx_and_any_proc_pair", None), (V11, "main_proc_valid_or", None),
-    (V11, "any_dx_and_main_proc_valid_or", None), (V11, "main_proc_and_newborn", None),
-    (V11, "pdx_and_newborn", None), (V11, "no_valid_or_proc", None), (V11, "always", None),
-    (V20, "sdx", None), (V20, "pdx_and_sdx_and_main_proc", None), (V20, "pdx_and_not_newborn", None),
-    (V20, "main_proc_not_valid_or", None), (V20, "any_dx", None), (V20, "sdx_and_main_proc", None),
-    (V20, "pdx_and_any_proc_triple", None), (V20, "sdx_and_any_proc", None),
+    (V11, "pdx", None),
+    (V11, "main_proc", None),
+    (V11, "pdx_and_main_proc", None),
+    (V11, "any_proc_pair", None),
+    (V11, "pdx_and_any_proc_pair", None),
+    (V11, "main_proc_valid_or", None),
+    (V11, "any_dx_and_main_proc_valid_or", None),
+    (V11, "main_proc_and_newborn", None),
+    (V11, "pdx_and_newborn", None),
+    (V11, "no_valid_or_proc", None),
+    (V11, "always", None),
+    (V20, "sdx", None),
+    (V20, "pdx_and_sdx_and_main_proc", None),
+    (V20, "pdx_and_not_newborn", None),
+    (V20, "main_proc_not_valid_or", None),
+    (V20, "any_dx", None),
+    (V20, "sdx_and_main_proc", None),
+    (V20, "pdx_and_any_proc_triple", None),
+    (V20, "sdx_and_any_proc", None),
     ("zhejiang-2022", "pdx_and_main_proc_not_valid_or", "MDCE"),
 ]
 
@@ -342,7 +391,7 @@ def test_pdx_and_table_combination(rid):
     def one(k):
         return t[k][0]
 
-    for mk in masks:       # every conjunction of the table expression, with one code per table
+    for mk in masks:  # every conjunction of the table expression, with one code per table
         tabs = [k for k in range(4) if mk >> k & 1]
         assert_reaches(V11, rid, case([pdx], [one(k + 1) for k in tabs], sex=sex))
         for drop in tabs:  # one table fewer: the rule holds only if another conjunction is still complete
@@ -351,10 +400,10 @@ def test_pdx_and_table_combination(rid):
                 continue
             d = check(V11, case([pdx], [one(k + 1) for k in rest], sex=sex))
             assert d["rule"] != rid, f"{rid} held without a code of table t{drop + 1}"
-    if masks == [1, 6]:    # t1 or (t2 and t3): t2 alone is not enough
+    if masks == [1, 6]:  # t1 or (t2 and t3): t2 alone is not enough
         d = check(V11, case([pdx], [one(2)], sex=sex))
         assert d["rule"] != rid
-    if masks == [3, 13]:   # (t1 and t2) or (t1 and t3 and t4): t1 alone is not enough
+    if masks == [3, 13]:  # (t1 and t2) or (t1 and t3 and t4): t1 alone is not enough
         d = check(V11, case([pdx], [one(1)], sex=sex))
         assert d["rule"] != rid
 
@@ -365,7 +414,7 @@ def test_px_tables_code_in_two_tables_counts_for_the_first_only(tmp_path, monkey
     import hashlib
     import shutil
 
-    monkeypatch.setenv("DRGKIT_CACHE_DIR", str(tmp_path / "cache"))   # keep the compiled copy out of the cache
+    monkeypatch.setenv("DRGKIT_CACHE_DIR", str(tmp_path / "cache"))  # keep the compiled copy out of the cache
     src = scheme_info(V11).folder
     dst = tmp_path / "overlap-test"
     shutil.copytree(src, dst)
@@ -374,8 +423,8 @@ def test_px_tables_code_in_two_tables_counts_for_the_first_only(tmp_path, monkey
     path = dst / "adrg_codes.csv"
     with open(path, encoding="utf-8", newline="") as fh:
         rows = list(csv.reader(fh))
-    rows.append(["JA2", "JA2", "px_t3", code2])     # t2 code also on the later table t3
-    rows.append(["JA2", "JA2", "px_t1", code_y])    # another t2 code also on the earlier table t1 (control)
+    rows.append(["JA2", "JA2", "px_t3", code2])  # t2 code also on the later table t3
+    rows.append(["JA2", "JA2", "px_t1", code_y])  # another t2 code also on the earlier table t1 (control)
     with open(path, "w", encoding="utf-8", newline="") as fh:
         csv.writer(fh, lineterminator="\n").writerows(rows)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
@@ -388,8 +437,15 @@ def test_px_tables_code_in_two_tables_counts_for_the_first_only(tmp_path, monkey
     c = case([pdx], [code2], sex=build(V11, "JA2")["sex"])
     d = drgkit.explain(dx=pdx, px=code2, age=40, sex=c["sex"], scheme=str(dst)).as_dict()
     assert d["rule"] != "JA2"
-    assert drgkit.group(pa.table({"case_id": ["t"], "gender": [str(c["sex"])], "age": ["40"], "dx": [pdx],
-                                  "px": [code2]}), scheme=str(dst)).column("drg")[0].as_py() == d["drg"]
+    assert (
+        drgkit.group(
+            pa.table({"case_id": ["t"], "gender": [str(c["sex"])], "age": ["40"], "dx": [pdx], "px": [code2]}),
+            scheme=str(dst),
+        )
+        .column("drg")[0]
+        .as_py()
+        == d["drg"]
+    )
     # code2 together with a real t3 code does reach JA2
     d = drgkit.explain(dx=pdx, px=[code2, o.codes("JA2.px_t3")[0]], age=40, sex=c["sex"], scheme=str(dst)).as_dict()
     assert d["rule"] == "JA2"
@@ -413,7 +469,7 @@ def test_main_proc_and_newborn(rid):
 def test_pdx_and_newborn_pr1():
     c = build(V11, "PR1")
     assert_reaches(V11, "PR1", c)
-    assert_reaches(V11, "PR1", {**c, "age_days": 28})      # boundary: 28 days is still newborn(28)
+    assert_reaches(V11, "PR1", {**c, "age_days": 28})  # boundary: 28 days is still newborn(28)
     d = check(V11, {**c, "age_days": 29})
     assert d["rule"] != "PR1"
 
@@ -442,7 +498,7 @@ def test_newborn_missing_weight_is_invalid_in_11():
 
 def test_always_pv1():
     o = O(V11)
-    c = build(V11, "PV1", age_days=40)   # not a newborn: PB1..PU1 all need newborn(28)
+    c = build(V11, "PV1", age_days=40)  # not a newborn: PB1..PU1 all need newborn(28)
     assert o.rule["PV1"]["entry_expr"] == "true"
     assert_reaches(V11, "PV1", c)
 
@@ -453,7 +509,7 @@ def test_pdx_and_main_proc_not_valid_or_zhejiang_pv1():
     c = build(sid, "PV1", age_days=40)
     assert_reaches(sid, "PV1", c)
     orp = O(sid).unrelated_or(1)[0]
-    assert check(sid, {**c, "px": [orp]})["rule"] != "PV1"     # an OR main procedure fails main_px_not_or
+    assert check(sid, {**c, "px": [orp]})["rule"] != "PV1"  # an OR main procedure fails main_px_not_or
 
 
 def test_pdx_and_not_newborn_pv1_20():
@@ -486,7 +542,7 @@ def test_sex_specific_mdc_with_wrong_sex_11(mdc, wrong_sex):
     assert [s["matched"] for s in d["trace"] if s["step"] == "mdc" and s["item"] == mdc] == [False]
     # a code that is on this list and on a later MDC's list goes on to that later MDC
     order = [m["mdc"] for m in o.mdcs]
-    later = order[order.index(mdc) + 1:]
+    later = order[order.index(mdc) + 1 :]
     for pdx in o.codes(f"MDC:{mdc}"):
         hits = [m for m in later if pdx in o.sets[f"MDC:{m}"]]
         c = case([pdx], sex=wrong_sex)
@@ -512,7 +568,7 @@ def test_age0_mdcp_entry_11():
     o = O(V11)
     pdx = next(d for d in o.codes("PR1.dx") if d in o.sets["MDC:MDCP"])
     check(V11, newborn([pdx]), mdc="MDCP", rule="PR1")
-    d = check(V11, case([pdx], age=1))          # not age 0: MDCP is not entered
+    d = check(V11, case([pdx], age=1))  # not age 0: MDCP is not entered
     assert d["mdc"] != "MDCP"
 
 
@@ -547,7 +603,7 @@ def test_multi_trauma_body_sites():
     same = next(d for d in zl if d != pdx and d in o.site and o.site[d] == o.site[pdx] and not o.cc.get(d))
     d = check(V11, case([pdx, other]), status="ok", mdc="MDCZ", rule="ZZ1")
     assert d["drg"] == expected_drg(o, "ZZ1", case([pdx, other]))
-    for c in (case([pdx]), case([pdx, same])):      # one body site only
+    for c in (case([pdx]), case([pdx, same])):  # one body site only
         d = check(V11, c)
         assert d["mdc"] != "MDCZ"
 
@@ -555,10 +611,17 @@ def test_multi_trauma_body_sites():
 def test_mdca_entry_is_not_final_cholecystectomy():
     """A cholecystectomy is an OR procedure: MDCA is entered, no MDCA rule holds, the case groups in MDCH."""
     o = O(V11)
-    rid, px = next((r["rule_id"], p) for r in o.rules["MDCH"] for p in o.codes(f"{r['rule_id']}.px")
-                   if p.startswith("51.22") and p in o.or_set and "main_px_in(px)" in r["entry_expr"])
-    pdx = next(d for d in (o.codes(f"{rid}.dx") or o.codes("MDC:MDCH"))
-               if d in o.sets["MDC:MDCH"] and d not in o.earlier_mdc_dx("MDCH"))
+    rid, px = next(
+        (r["rule_id"], p)
+        for r in o.rules["MDCH"]
+        for p in o.codes(f"{r['rule_id']}.px")
+        if p.startswith("51.22") and p in o.or_set and "main_px_in(px)" in r["entry_expr"]
+    )
+    pdx = next(
+        d
+        for d in (o.codes(f"{rid}.dx") or o.codes("MDC:MDCH"))
+        if d in o.sets["MDC:MDCH"] and d not in o.earlier_mdc_dx("MDCH")
+    )
     c = case([pdx], [px])
     assert o.group(c)["rule"] == rid
     d = assert_reaches(V11, rid, c)
@@ -591,11 +654,16 @@ def _cc_fixture(sid: str):
     for m in o.mdcs:
         for r in o.rules.get(m["mdc"], []):
             kinds = [s["split"] for s in o.splits.get(r["rule_id"], []) if not s["extra"]]
-            if (r["entry_rule"] == "pdx" and kinds[:1] == ["mcc"] and "always" in kinds
-                    and m["entry_rule"] == "pdx_in_list"):
+            if (
+                r["entry_rule"] == "pdx"
+                and kinds[:1] == ["mcc"]
+                and "always" in kinds
+                and m["entry_rule"] == "pdx_in_list"
+            ):
                 rules = o.rules[m["mdc"]]
-                earlier = o.earlier_mdc_dx(m["mdc"]) | {d for q in rules[:rules.index(r)]
-                                                         for d in o.codes(f"{q['rule_id']}.dx")}
+                earlier = o.earlier_mdc_dx(m["mdc"]) | {
+                    d for q in rules[: rules.index(r)] for d in o.codes(f"{q['rule_id']}.dx")
+                }
                 mdc_set = o.sets.get(f"MDC:{m['mdc']}", frozenset())
                 for pdx in o.codes(f"{r['rule_id']}.dx"):
                     if pdx in o.excl and pdx not in earlier and not o.cc.get(pdx) and pdx in mdc_set:
@@ -615,7 +683,7 @@ def test_mcc_with_and_without_exclusion():
     none = check(V11, case([pdx]), rule=rid, cc_level="none", cc_code=None)
     assert none["drg"] == splits["always"]
     d = check(V11, case([pdx, ok_mcc[0]]), rule=rid, cc_level="mcc", cc_code=ok_mcc[0], drg=splits["mcc"])
-    if same:   # an MCC of the principal diagnosis's own exclusion table is ignored
+    if same:  # an MCC of the principal diagnosis's own exclusion table is ignored
         check(V11, case([pdx, same[0]]), rule=rid, cc_level="none", drg=splits["always"])
         # one excluded MCC does not hide another one
         check(V11, case([pdx, same[0], ok_mcc[0]]), rule=rid, cc_level="mcc", cc_code=ok_mcc[0], drg=splits["mcc"])
@@ -638,7 +706,7 @@ def test_cc_excluded_by_own_table():
 
 def test_table_999_never_excluded():
     o, rid, pdx = _cc_fixture(V11)
-    assert 999 not in set(o.excl.values())     # no principal diagnosis belongs to table 999
+    assert 999 not in set(o.excl.values())  # no principal diagnosis belongs to table 999
     m999 = next(c for c, v in o.cc.items() if v == [("MCC", 999)])
     splits = {s["split"]: s["drg"] for s in o.splits[rid]}
     check(V11, case([pdx, m999]), rule=rid, cc_level="mcc", cc_code=m999, drg=splits["mcc"])
@@ -656,12 +724,24 @@ def test_20_principal_dx_without_exclusion_row_counts_for_itself():
     # MDCY is entered through the secondary HIV diagnosis (any_dx_in); its splits are *_any_dx
     rid = o.group(case([plain_pdx, hiv]))["rule"]
     assert rid in ("YR1", "YR2") and any(s["split"] == "mcc_any_dx" for s in o.splits[rid])
-    base = check(V20, case([plain_pdx, hiv]), status="ok", rule=rid, cc_level="none",
-                 drg=next(s["drg"] for s in o.splits[rid] if s["split"] == "always"))
+    base = check(
+        V20,
+        case([plain_pdx, hiv]),
+        status="ok",
+        rule=rid,
+        cc_level="none",
+        drg=next(s["drg"] for s in o.splits[rid] if s["split"] == "always"),
+    )
     c = case([mcc_pdx, hiv])
     assert o.group(c)["rule"] == rid
-    d = check(V20, c, rule=rid, cc_level="mcc", cc_code=mcc_pdx,
-              drg=next(s["drg"] for s in o.splits[rid] if s["split"] == "mcc_any_dx"))
+    d = check(
+        V20,
+        c,
+        rule=rid,
+        cc_level="mcc",
+        cc_code=mcc_pdx,
+        drg=next(s["drg"] for s in o.splits[rid] if s["split"] == "mcc_any_dx"),
+    )
     assert d["drg"] != base["drg"]
     # same for an MDCE principal diagnosis with an MDCE rule and a non-CC second diagnosis
     filler = next(c for c in _only_on(o, "MDCE", 200) if c not in o.cc and c != plain_pdx)
@@ -689,8 +769,12 @@ def test_qy_unrelated_or_procedure(sid):
 def test_adrg_code_result_fuzhou():
     sid = "fuzhou-2022"
     o = O(sid)
-    rid = next(r["rule_id"] for m in o.mdcs for r in o.rules.get(m["mdc"], [])
-               if not o.splits.get(r["rule_id"]) and r["no_split_result"] == "adrg_code" and r["mdc"] != "MDCA")
+    rid = next(
+        r["rule_id"]
+        for m in o.mdcs
+        for r in o.rules.get(m["mdc"], [])
+        if not o.splits.get(r["rule_id"]) and r["no_split_result"] == "adrg_code" and r["mdc"] != "MDCA"
+    )
     c = build(sid, rid)
     check(sid, c, status="ok", rule=rid, adrg=o.rule[rid]["adrg"], drg=o.rule[rid]["adrg"])
 
@@ -719,8 +803,9 @@ def test_next_rule_when_no_split_holds():
         pytest.fail("no MDCZ case for ZB1 found")
     # with an MCC the same rule gives its mcc DRG
     t = o.excl.get(pdx)
-    mcc = next(x for x, v in o.cc.items() if v[0][0] == "MCC" and v[0][1] != t and x not in o.sets["MDC:MDCY"]
-               and len(v) == 1)
+    mcc = next(
+        x for x, v in o.cc.items() if v[0][0] == "MCC" and v[0][1] != t and x not in o.sets["MDC:MDCY"] and len(v) == 1
+    )
     c2 = case([pdx, sec, mcc], [px])
     assert o.group(c2)["rule"] == "ZB1"
     check(sid, c2, rule="ZB1", drg=next(s["drg"] for s in o.splits["ZB1"] if s["split"] == "mcc"))
@@ -741,24 +826,27 @@ def _split_case(sid: str, drg: str, values: dict[str, list]) -> tuple[dict, dict
     raise AssertionError(f"{sid}: no field values give {drg}")
 
 
-@pytest.mark.parametrize("sid,extra,values", [
-    ("anyang-2021", "age<=14", {"age": [10, 14, 15, 60]}),
-    ("anyang-2021", "age>14", {"age": [10, 14, 15, 60]}),
-    ("lanzhou-2023", "age<14", {"age": [13, 14, 60]}),
-    ("beijing-2022", "los>=13", {"los": [1, 2, 6, 12, 13, 20]}),
-    ("beijing-2022", "los==1", {"los": [1, 2, 6, 12, 13, 20]}),
-    ("changzhou-2022", "los<5 & leaving_type_in(2;5)", {"los": [3, 10], "leaving_type": [1, 2, 5]}),
-    ("zhejiang-2022", "dept_eq(ICU)", {"dept": ["ICU", "内科"]}),
-    ("foshan-2022", "icu_hours>120", {"icu_hours": [121, 24, 0]}),
-    ("foshan-2022", "icu_hours<=120 & icu_hours>=1", {"icu_hours": [24, 121, 0]}),
-])
+@pytest.mark.parametrize(
+    "sid,extra,values",
+    [
+        ("anyang-2021", "age<=14", {"age": [10, 14, 15, 60]}),
+        ("anyang-2021", "age>14", {"age": [10, 14, 15, 60]}),
+        ("lanzhou-2023", "age<14", {"age": [13, 14, 60]}),
+        ("beijing-2022", "los>=13", {"los": [1, 2, 6, 12, 13, 20]}),
+        ("beijing-2022", "los==1", {"los": [1, 2, 6, 12, 13, 20]}),
+        ("changzhou-2022", "los<5 & leaving_type_in(2;5)", {"los": [3, 10], "leaving_type": [1, 2, 5]}),
+        ("zhejiang-2022", "dept_eq(ICU)", {"dept": ["ICU", "内科"]}),
+        ("foshan-2022", "icu_hours>120", {"icu_hours": [121, 24, 0]}),
+        ("foshan-2022", "icu_hours<=120 & icu_hours>=1", {"icu_hours": [24, 121, 0]}),
+    ],
+)
 def test_city_extra_split(sid, extra, values):
     o = O(sid)
     rows = [s for ss in o.splits.values() for s in ss if s["extra"] == extra]
     assert rows, f"{sid} has no split with extra {extra}"
 
-    def shadowed(row):   # an earlier split without extra predicate that always holds
-        earlier = o.splits[row["rule_id"]][:o.splits[row["rule_id"]].index(row)]
+    def shadowed(row):  # an earlier split without extra predicate that always holds
+        earlier = o.splits[row["rule_id"]][: o.splits[row["rule_id"]].index(row)]
         return any(s["split"] == "always" and not s["extra"] for s in earlier)
 
     live = [r for r in rows if not shadowed(r)]
@@ -815,10 +903,16 @@ def test_zhejiang_retry_with_later_procedure():
     pytest.fail("no retry case found")
 
 
-@pytest.mark.parametrize("fields,reason", [
-    ({"sex": 9}, "V01"), ({"sex": None}, "V01"), ({"age": None}, "V02"),
-    ({"age": 0, "age_days": None}, "V03"), ({"age": 0, "age_days": 10, "birth_weight": None}, "V04"),
-])
+@pytest.mark.parametrize(
+    "fields,reason",
+    [
+        ({"sex": 9}, "V01"),
+        ({"sex": None}, "V01"),
+        ({"age": None}, "V02"),
+        ({"age": 0, "age_days": None}, "V03"),
+        ({"age": 0, "age_days": 10, "birth_weight": None}, "V04"),
+    ],
+)
 def test_validity_reasons_11(fields, reason):
     pdx = _only_on(O(V11), "MDCF")[0]
     check(V11, {**case([pdx]), **fields}, status="invalid", reason=reason, drg="0000", mdc="0000")

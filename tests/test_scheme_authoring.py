@@ -1,5 +1,6 @@
 """A scheme author edits a table and sees the new rule at once: the compiled cache is keyed by the content of
 every file the scheme is compiled from, not by the manifest alone."""
+
 from __future__ import annotations
 
 import json
@@ -15,9 +16,27 @@ from drgkit.paths import grouper_dir
 
 def _explain(folder: Path, cache: Path) -> dict:
     env = {**os.environ, "DRGKIT_CACHE_DIR": str(cache)}
-    proc = subprocess.run([sys.executable, "-m", "drgkit.cli", "explain", "--dx", "J18.900|I50.900", "--age", "70",
-                           "--sex", "2", "--scheme", str(folder), "--json"], env=env, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "drgkit.cli",
+            "explain",
+            "--dx",
+            "J18.900|I50.900",
+            "--age",
+            "70",
+            "--sex",
+            "2",
+            "--scheme",
+            str(folder),
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
@@ -36,9 +55,13 @@ def _copy(tmp_path: Path, sealed: bool) -> Path:
 def _never_mcc(folder: Path) -> None:
     """ES31 (respiratory infection with MCC) can no longer be reached."""
     drg = folder / "drg.csv"
-    drg.write_text(drg.read_text(encoding="utf-8").replace("ES31,呼吸系统感染/炎症，伴严重并发症或合并症,ES3,ES3,1,mcc,",
-                                                           "ES31,呼吸系统感染/炎症，伴严重并发症或合并症,ES3,ES3,1,never,"),
-                   encoding="utf-8")
+    drg.write_text(
+        drg.read_text(encoding="utf-8").replace(
+            "ES31,呼吸系统感染/炎症，伴严重并发症或合并症,ES3,ES3,1,mcc,",
+            "ES31,呼吸系统感染/炎症，伴严重并发症或合并症,ES3,ES3,1,never,",
+        ),
+        encoding="utf-8",
+    )
 
 
 def test_an_edited_table_is_compiled_again_not_served_from_the_cache(tmp_path: Path) -> None:
@@ -56,8 +79,13 @@ def test_an_edited_table_of_a_sealed_scheme_is_refused(tmp_path: Path) -> None:
     assert _explain(folder, cache)["drg"] == "ES31"
     _never_mcc(folder)
     env = {**os.environ, "DRGKIT_CACHE_DIR": str(cache)}
-    proc = subprocess.run([sys.executable, "-m", "drgkit.cli", "explain", "--dx", "J18.900", "--scheme", str(folder)],
-                          env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "drgkit.cli", "explain", "--dx", "J18.900", "--scheme", str(folder)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 2 and "table drg has checksum" in proc.stderr and "Traceback" not in proc.stderr
 
 
@@ -76,11 +104,15 @@ def test_check_finds_what_an_author_breaks_and_seal_reproduces_the_shipped_hashe
 
     folder = _copy(tmp_path / "b", sealed=False)
     adrg = folder / "adrg.csv"
-    adrg.write_text(adrg.read_text(encoding="utf-8")
-                    .replace("PB1,PB1,新生儿（出生年龄＜29天）心血管手术,CHS_DRG_11,MDCP,1,main_proc_and_newborn,"
-                             "main_px_in(px) & newborn(28),,,28,",
-                             "PB1,PB1,新生儿（出生年龄＜29天）心血管手术,CHS_DRG_11,MDCP,1,main_proc_and_newborn,"
-                             "main_px_in(px) & newborn(14),,,28,"), encoding="utf-8")
+    adrg.write_text(
+        adrg.read_text(encoding="utf-8").replace(
+            "PB1,PB1,新生儿（出生年龄＜29天）心血管手术,CHS_DRG_11,MDCP,1,main_proc_and_newborn,"
+            "main_px_in(px) & newborn(28),,,28,",
+            "PB1,PB1,新生儿（出生年龄＜29天）心血管手术,CHS_DRG_11,MDCP,1,main_proc_and_newborn,"
+            "main_px_in(px) & newborn(14),,,28,",
+        ),
+        encoding="utf-8",
+    )
     drg = folder / "drg.csv"
     drg.write_text(drg.read_text(encoding="utf-8").replace("\nES35,", "\nXS35,"), encoding="utf-8")
     found = [str(p) for p in check(folder) if p.is_error]

@@ -1,6 +1,7 @@
 """``drgkit serve`` through FastAPI's in-process client: every endpoint, the error shape, limits, the token, the
 settlement-list structure, batch round trips, and answers equal to :func:`drgkit.group` and the CLI's ``--json``.
 (``test_serve_live.py`` runs the same service as a real server on 127.0.0.1.)"""
+
 from __future__ import annotations
 
 import base64
@@ -30,17 +31,27 @@ from drgkit.serve import ServeSettings, create_app
 from drgkit.serve.settings import SettingsError
 
 SCHEMES = ("chs-drg-1.1", "suzhou-2023")
-COMPARED = ("status", "reason", "warnings", "mdc", "adrg", "drg", "drg_name", "cc_level", "cc_code", "scheme",
-            "scheme_checksum")
+COMPARED = (
+    "status",
+    "reason",
+    "warnings",
+    "mdc",
+    "adrg",
+    "drg",
+    "drg_name",
+    "cc_level",
+    "cc_code",
+    "scheme",
+    "scheme_checksum",
+)
 CASES = [
     {"case_id": "A1", "gender": "1", "age": "65", "dx": "I21.000x005|E11.900", "px": "36.0601"},
     {"case_id": "A2", "gender": "2", "age": "75", "dx": "J18.900|I50.900|E11.900", "px": ""},
-    {"case_id": "A3", "gender": "1", "age": "60", "dx": "I21.000", "px": ""},           # grey principal: U05
+    {"case_id": "A3", "gender": "1", "age": "60", "dx": "I21.000", "px": ""},  # grey principal: U05
     {"case_id": "A4", "gender": "男", "age": "82岁", "dx": "I63.900|I10.x00", "px": ""},
-    {"case_id": "A5", "gender": "2", "age": "abc", "dx": "J18.900", "px": ""},          # unreadable age: V06
-    {"case_id": "A6", "gender": "2", "age": "0", "age_days": "3", "birth_weight": "1400", "dx": "P07.100",
-     "px": ""},
-    {"case_id": "A7", "gender": "1", "age": "40", "dx": "XYZ.123|E11.900", "px": ""},   # unknown principal
+    {"case_id": "A5", "gender": "2", "age": "abc", "dx": "J18.900", "px": ""},  # unreadable age: V06
+    {"case_id": "A6", "gender": "2", "age": "0", "age_days": "3", "birth_weight": "1400", "dx": "P07.100", "px": ""},
+    {"case_id": "A7", "gender": "1", "age": "40", "dx": "XYZ.123|E11.900", "px": ""},  # unknown principal
 ]
 
 
@@ -89,42 +100,76 @@ def test_group_array_equals_drgkit_group_and_names(client):
 
 
 def test_group_envelope_scheme_and_pricing(client):
-    body = client.post("/v1/group", json={
-        "cases": [{**CASES[1], "total_cost": "18,650.00"}], "scheme": "suzhou-2023",
-        "price": {"table": "suzhou-2023", "level": "level3"}}).json()
+    body = client.post(
+        "/v1/group",
+        json={
+            "cases": [{**CASES[1], "total_cost": "18,650.00"}],
+            "scheme": "suzhou-2023",
+            "price": {"table": "suzhou-2023", "level": "level3"},
+        },
+    ).json()
     r = body["results"][0]
     assert body["priced"] and r["scheme"] == "suzhou-2023" and r["drg"] == "ES31"
-    priced = drgkit.price(drgkit.group(pa.table({k: [v] for k, v in {**CASES[1], "total_cost": "18650"}.items()}),
-                                       scheme="suzhou-2023"), "suzhou-2023", level="level3").to_pylist()[0]
+    priced = drgkit.price(
+        drgkit.group(pa.table({k: [v] for k, v in {**CASES[1], "total_cost": "18650"}.items()}), scheme="suzhou-2023"),
+        "suzhou-2023",
+        level="level3",
+    ).to_pylist()[0]
     assert r["standard_payment"] == pytest.approx(priced["standard_payment"])
     assert r["case_type"] == priced["case_type"] and r["case_type_zh"] == "正常病例"
     assert r["weight"] == pytest.approx(priced["rw"])
     # the same through query parameters
-    q = client.post("/v1/group?scheme=suzhou-2023&table=suzhou-2023&level=level3",
-                    json={**CASES[1], "total_cost": "18650"}).json()
+    q = client.post(
+        "/v1/group?scheme=suzhou-2023&table=suzhou-2023&level=level3", json={**CASES[1], "total_cost": "18650"}
+    ).json()
     assert q["standard_payment"] == pytest.approx(priced["standard_payment"])
 
 
 def test_settlement_list_4101_structure(client):
-    canonical = client.post("/v1/group", json={"case_id": "S1", "gender": "1", "age": "65",
-                                                "dx": ["I21.000x005", "E11.900"], "px": ["36.0601", "00.6600"]}).json()
-    stay = {"setlinfo": {"setl_id": "S1", "gend": "1", "age": 65, "act_ipt_days": 6, "dscg_way": "1",
-                         "psn_name": "张三", "insutype": "310"},
-            "diseinfo": [{"diag_code": "E11.900", "diag_name": "2型糖尿病", "maindiag_flag": "0", "diag_type": "1"},
-                         {"diag_code": "I21.000x005", "maindiag_flag": "1", "diag_type": "1"},
-                         {"diag_code": "BNV050", "maindiag_flag": "0", "diag_type": "2"}],   # TCM: not grouped
-            "oprninfo": [{"oprn_oprt_code": "00.6600", "main_oprn_flag": "0"},
-                         {"oprn_oprt_code": "36.0601", "main_oprn_flag": "1"}]}
+    canonical = client.post(
+        "/v1/group",
+        json={
+            "case_id": "S1",
+            "gender": "1",
+            "age": "65",
+            "dx": ["I21.000x005", "E11.900"],
+            "px": ["36.0601", "00.6600"],
+        },
+    ).json()
+    stay = {
+        "setlinfo": {
+            "setl_id": "S1",
+            "gend": "1",
+            "age": 65,
+            "act_ipt_days": 6,
+            "dscg_way": "1",
+            "psn_name": "张三",
+            "insutype": "310",
+        },
+        "diseinfo": [
+            {"diag_code": "E11.900", "diag_name": "2型糖尿病", "maindiag_flag": "0", "diag_type": "1"},
+            {"diag_code": "I21.000x005", "maindiag_flag": "1", "diag_type": "1"},
+            {"diag_code": "BNV050", "maindiag_flag": "0", "diag_type": "2"},
+        ],  # TCM: not grouped
+        "oprninfo": [
+            {"oprn_oprt_code": "00.6600", "main_oprn_flag": "0"},
+            {"oprn_oprt_code": "36.0601", "main_oprn_flag": "1"},
+        ],
+    }
     for body in (stay, {"infno": "4101A", "input": stay}):
         got = client.post("/v1/group", json=body).json()
-        assert {k: got[k] for k in COMPARED if k != "warnings"} == {k: canonical[k] for k in COMPARED
-                                                                     if k != "warnings"}
+        assert {k: got[k] for k in COMPARED if k != "warnings"} == {
+            k: canonical[k] for k in COMPARED if k != "warnings"
+        }
         assert got["case_id"] == "S1"
         assert "BNV050" in got["warnings"] and "diag_type" in got["warnings"]
         assert "psn_name" in got["ignored_fields"]
     # no diagnosis flagged principal: the principal slot stays blank (V05), never filled with another code
-    unflagged = {"setlinfo": {"gend": "1", "age": 65},
-                 "diseinfo": [{"diag_code": "E11.900", "maindiag_flag": "0"}], "oprninfo": []}
+    unflagged = {
+        "setlinfo": {"gend": "1", "age": 65},
+        "diseinfo": [{"diag_code": "E11.900", "maindiag_flag": "0"}],
+        "oprninfo": [],
+    }
     got = client.post("/v1/group", json=unflagged).json()
     assert got["status"] == "invalid" and got["reason"].startswith("V05")
     # an array of stays, and a bad entry failing only its own stay
@@ -136,26 +181,45 @@ def test_settlement_list_4101_structure(client):
 
 def test_chinese_labels_and_interface_codes(client):
     want = client.post("/v1/group", json=CASES[1]).json()
-    for case in ({"病案号": "A2", "性别": "女", "年龄": "75岁", "主要诊断编码": "J18.900", "其他诊断编码1": "I50.900",
-                  "其他诊断编码2": "E11.900"},
-                 {"setl_id": "A2", "gend": "2", "age": 75, "diag_code1": "J18.900", "diag_code2": "I50.900",
-                  "diag_code3": "E11.900"}):
+    for case in (
+        {
+            "病案号": "A2",
+            "性别": "女",
+            "年龄": "75岁",
+            "主要诊断编码": "J18.900",
+            "其他诊断编码1": "I50.900",
+            "其他诊断编码2": "E11.900",
+        },
+        {
+            "setl_id": "A2",
+            "gend": "2",
+            "age": 75,
+            "diag_code1": "J18.900",
+            "diag_code2": "I50.900",
+            "diag_code3": "E11.900",
+        },
+    ):
         got = client.post("/v1/group", json=case).json()
         assert {k: got[k] for k in ("status", "drg", "cc_code")} == {k: want[k] for k in ("status", "drg", "cc_code")}
     # an array mixing layouts reads each case by its own fields
-    body = client.post("/v1/group", json=[CASES[0], {"性别": "女", "年龄": 75, "主要诊断编码": "J18.900",
-                                                     "其他诊断编码1": "I50.900"}]).json()
+    body = client.post(
+        "/v1/group", json=[CASES[0], {"性别": "女", "年龄": 75, "主要诊断编码": "J18.900", "其他诊断编码1": "I50.900"}]
+    ).json()
     assert [r["drg"] for r in body["results"]] == ["FM19", want["drg"]]
 
 
 def test_bad_values_are_per_case(client):
-    body = client.post("/v1/group", json=[
-        {"gender": "1", "age": [65], "dx": "J18.900"},
-        {"gender": True, "age": 65, "dx": "J18.900"},
-        {"gender": "1", "age": 65, "dx": [123]},
-        {"gender": "1", "age": {"years": 65}, "dx": "J18.900"},
-        "J18.900",
-        CASES[0]]).json()
+    body = client.post(
+        "/v1/group",
+        json=[
+            {"gender": "1", "age": [65], "dx": "J18.900"},
+            {"gender": True, "age": 65, "dx": "J18.900"},
+            {"gender": "1", "age": 65, "dx": [123]},
+            {"gender": "1", "age": {"years": 65}, "dx": "J18.900"},
+            "J18.900",
+            CASES[0],
+        ],
+    ).json()
     statuses = [r["status"] for r in body["results"]]
     assert statuses[:5] == ["invalid"] * 5 and statuses[5] == "ok"
     fields = [r["error"]["field"] for r in body["results"][:5]]
@@ -170,17 +234,26 @@ def test_unknown_fields(client):
     got = client.post("/v1/group", json={**CASES[0], "foo": "bar", "备注": "x"}).json()
     assert got["status"] == "ok" and set(got["ignored_fields"]) == {"foo", "备注"}
     error_shape(client.post("/v1/group", json={"cases": [CASES[0]], "colour": "red"}), 422, "unknown_field", "colour")
-    error_shape(client.post("/v1/group", json={"cases": [CASES[0]], "options": {"fast": True}}), 422,
-                "unknown_field", "options.fast")
-    error_shape(client.post("/v1/group", json={"cases": [CASES[0]], "price": {"table": "suzhou-2023", "x": 1}}),
-                422, "unknown_field", "price.x")
+    error_shape(
+        client.post("/v1/group", json={"cases": [CASES[0]], "options": {"fast": True}}),
+        422,
+        "unknown_field",
+        "options.fast",
+    )
+    error_shape(
+        client.post("/v1/group", json={"cases": [CASES[0]], "price": {"table": "suzhou-2023", "x": 1}}),
+        422,
+        "unknown_field",
+        "price.x",
+    )
     # a field holding codes that would go unread is named, with the mapping that reads it
     got = client.post("/v1/group", json={**CASES[0], "other_codes": "E11.900"}).json()
     assert got["status"] == "invalid" and got["error"]["code"] == "unread_code_field"
     assert got["error"]["field"] == "other_codes" and "mapping" in got["error"]["message"]
     case = {"gender": "2", "age": "75", "first": "J18.900", "other_codes": "I50.900"}
-    mapped = client.post("/v1/group", json={"cases": [case], "mapping": {"first": "dx_main",
-                                                                         "other_codes": "dx_other"}}).json()
+    mapped = client.post(
+        "/v1/group", json={"cases": [case], "mapping": {"first": "dx_main", "other_codes": "dx_other"}}
+    ).json()
     assert mapped["results"][0]["cc_code"] == "I50.900"
 
 
@@ -200,13 +273,18 @@ def test_malformed_requests(client):
 def test_no_client_chosen_server_paths(client, tmp_path):
     folder = Path(drgkit.__file__).parents[2] / "grouper" / "chs-drg-1.1"
     error_shape(client.post(f"/v1/group?scheme={folder}", json=CASES[0]), 422, "unknown_scheme", "scheme")
-    error_shape(client.post("/v1/group", json={"cases": [CASES[0]], "scheme": "chs-drg-2.0"}), 422,
-                "unknown_scheme", "scheme")
+    error_shape(
+        client.post("/v1/group", json={"cases": [CASES[0]], "scheme": "chs-drg-2.0"}), 422, "unknown_scheme", "scheme"
+    )
     table = tmp_path / "my.csv"
     table.write_text("drg,rw\nFM19,1\n")
     for name in (str(table), "../tables/suzhou-2023.csv", "/etc/passwd"):
-        error_shape(client.post("/v1/group", json={"cases": [CASES[0]], "price": {"table": name}}), 422,
-                    "unknown_table", "price.table")
+        error_shape(
+            client.post("/v1/group", json={"cases": [CASES[0]], "price": {"table": name}}),
+            422,
+            "unknown_table",
+            "price.table",
+        )
         error_shape(client.post("/v1/whatif", json={**CASES[1], "table": name}), 422, "unknown_table", "table")
 
 
@@ -219,12 +297,29 @@ def cli_json(*args: str) -> dict:
 
 def test_explain_equals_cli_json(client):
     got = client.post("/v1/explain", json={"dx": "I21.000x005|E11.900", "px": "36.0601", "age": 65, "sex": 1}).json()
-    assert got == cli_json("explain", "--dx", "I21.000x005|E11.900", "--px", "36.0601", "--age", "65", "--sex", "1",
-                           "--json")
-    newborn = client.post("/v1/explain", json={"dx": "P07.100", "age": 0, "age_days": 3, "weight": 1400, "sex": 2,
-                                               "scheme": "suzhou-2023"}).json()
-    assert newborn == cli_json("explain", "--dx", "P07.100", "--age", "0", "--age-days", "3", "--weight", "1400",
-                               "--sex", "2", "--scheme", "suzhou-2023", "--json")
+    assert got == cli_json(
+        "explain", "--dx", "I21.000x005|E11.900", "--px", "36.0601", "--age", "65", "--sex", "1", "--json"
+    )
+    newborn = client.post(
+        "/v1/explain",
+        json={"dx": "P07.100", "age": 0, "age_days": 3, "weight": 1400, "sex": 2, "scheme": "suzhou-2023"},
+    ).json()
+    assert newborn == cli_json(
+        "explain",
+        "--dx",
+        "P07.100",
+        "--age",
+        "0",
+        "--age-days",
+        "3",
+        "--weight",
+        "1400",
+        "--sex",
+        "2",
+        "--scheme",
+        "suzhou-2023",
+        "--json",
+    )
     with_text = client.post("/v1/explain?text=zh", json={"dx": ["J18.900", "I50.900"], "gender": "女", "age": 70})
     assert "路径" in with_text.json()["text"] and with_text.json()["drg"] == "ES31"
     error_shape(client.post("/v1/explain", json=[1]), 422, "invalid_body", None)
@@ -234,17 +329,44 @@ def test_explain_equals_cli_json(client):
 def test_whatif_equals_cli_json(client):
     got = client.post("/v1/whatif", json={"dx": "J18.900|I50.900|E11.900", "age": 75, "sex": 2}).json()
     assert got == cli_json("whatif", "--dx", "J18.900|I50.900|E11.900", "--age", "75", "--sex", "2", "--json")
-    priced = client.post("/v1/whatif", json={"dx": "J18.900|I50.900", "age": 75, "sex": 2, "scheme": "suzhou-2023",
-                                             "table": "suzhou-2023", "level": "level3", "add_dx": ["N17.900"]}).json()
-    assert priced == cli_json("whatif", "--dx", "J18.900|I50.900", "--age", "75", "--sex", "2", "--scheme",
-                              "suzhou-2023", "--table", "suzhou-2023", "--level", "level3", "--add-dx", "N17.900",
-                              "--json")
+    priced = client.post(
+        "/v1/whatif",
+        json={
+            "dx": "J18.900|I50.900",
+            "age": 75,
+            "sex": 2,
+            "scheme": "suzhou-2023",
+            "table": "suzhou-2023",
+            "level": "level3",
+            "add_dx": ["N17.900"],
+        },
+    ).json()
+    assert priced == cli_json(
+        "whatif",
+        "--dx",
+        "J18.900|I50.900",
+        "--age",
+        "75",
+        "--sex",
+        "2",
+        "--scheme",
+        "suzhou-2023",
+        "--table",
+        "suzhou-2023",
+        "--level",
+        "level3",
+        "--add-dx",
+        "N17.900",
+        "--json",
+    )
     error_shape(client.post("/v1/whatif", json={"dx": "J18.900", "add_dx": 5}), 422, "invalid_field", "add_dx")
 
 
 def test_validate_equals_drgkit_validate(client):
-    cases = [{"case_id": "V1", "gender": "1", "age": "30", "dx": "O80.000", "los": "3"},
-             {"case_id": "V2", "gender": "2", "age": "30", "dx": "O80.000", "los": "3"}]
+    cases = [
+        {"case_id": "V1", "gender": "1", "age": "30", "dx": "O80.000", "los": "3"},
+        {"case_id": "V2", "gender": "2", "age": "30", "dx": "O80.000", "los": "3"},
+    ]
     table = pa.table({k: pa.array([c[k] for c in cases], pa.string()) for k in cases[0]})
     want = drgkit.validate(table).to_pylist()
     body = client.post("/v1/validate", json=cases).json()
@@ -365,7 +487,7 @@ def test_schemes_tables_health_metrics(client):
 
 def test_page_docs_and_headers(client):
     page = client.get("/")
-    assert page.status_code == 200 and "分组工作台" in page.text and "<script src=\"/static/app.js\"" in page.text
+    assert page.status_code == 200 and "分组工作台" in page.text and '<script src="/static/app.js"' in page.text
     for name, value in (("x-content-type-options", "nosniff"), ("x-frame-options", "DENY")):
         assert page.headers[name] == value
     assert "script-src 'self'" in page.headers["content-security-policy"]
@@ -395,8 +517,11 @@ def test_token_required():
 
 
 def test_limits_413():
-    with TestClient(create_app(ServeSettings(schemes=("chs-drg-1.1",), max_cases=3, max_body=4096,
-                                             max_upload=2048, max_batch_rows=5))) as c:
+    with TestClient(
+        create_app(
+            ServeSettings(schemes=("chs-drg-1.1",), max_cases=3, max_body=4096, max_upload=2048, max_batch_rows=5)
+        )
+    ) as c:
         error_shape(c.post("/v1/group", json=[CASES[0]] * 4), 413, "too_many_cases", "cases")
         assert c.post("/v1/group", json=[CASES[0]] * 3).status_code == 200
         error_shape(c.post("/v1/group", json={"cases": [CASES[0]], "pad": "x" * 5000}), 413, "too_large", None)
@@ -404,8 +529,10 @@ def test_limits_413():
         def chunks():  # no Content-Length: counted as it arrives
             for _ in range(10):
                 yield b" " * 1000
-        error_shape(c.post("/v1/group", content=chunks(), headers={"Content-Type": "application/json"}), 413,
-                    "too_large", None)
+
+        error_shape(
+            c.post("/v1/group", content=chunks(), headers={"Content-Type": "application/json"}), 413, "too_large", None
+        )
         error_shape(upload(c, "big.csv", b"dx\n" + b"I10.x00\n" * 400), 413, "too_large", None)
         error_shape(upload(c, "rows.csv", b"dx\n" + b"I10.x00\n" * 8), 413, "too_many_rows", "file")
         assert not any(_tmp_of(c).iterdir())

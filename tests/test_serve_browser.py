@@ -2,6 +2,7 @@
 sees the DRG and the rule path, uploads an export and downloads the grouped workbook, and text holding markup is
 shown as text.  Skipped where Playwright or Chromium is missing (the CI machine has neither); see docs/serve.md.
 Screenshots go to ``$DRGKIT_SCREENSHOTS`` when set."""
+
 from __future__ import annotations
 
 import os
@@ -65,7 +66,7 @@ def test_reorder_principal_and_whatif(page):
     page.click("#clear")
     page.select_option("#scheme", "suzhou-2023")
     page.select_option("#table", "suzhou-2023")
-    page.click("#example")          # J18.900 | I50.900 | E11.900, 女 75
+    page.click("#example")  # J18.900 | I50.900 | E11.900, 女 75
     page.locator("#dx-list .code-row").nth(1).locator("button[title='设为第一（主要）']").click()
     assert page.locator("#dx-list input.code").first.input_value() == "I50.900"
     page.click("#group-btn")
@@ -85,8 +86,10 @@ def test_markup_is_shown_as_text(page, tmp_path):
     page.locator("#r-status", has_text="未入组").wait_for()
     assert "<imgsrc=xonerror=alert" in page.text_content("#r-codes")
     export = tmp_path / "xss.csv"
-    export.write_text("病案号,性别,年龄,主要诊断编码\n<script>alert(2)</script>,男,65,<b>I21</b>\nZ2,女,70,J18.900\n",
-                      encoding="utf-8")
+    export.write_text(
+        "病案号,性别,年龄,主要诊断编码\n<script>alert(2)</script>,男,65,<b>I21</b>\nZ2,女,70,J18.900\n",
+        encoding="utf-8",
+    )
     page.click("#tab-batch")
     page.set_input_files("#file", str(export))
     page.click("#batch-go")

@@ -1,6 +1,7 @@
 """``drgkit serve`` as a real server on 127.0.0.1 (uvicorn in a thread, real sockets, real HTTP): every endpoint,
 the settlement-list structure, bad JSON, an oversized body, unknown fields, wrong types, a grey code, 10,000 cases
 in one call, and concurrent single-case calls (micro-batched) each answered as if alone."""
+
 from __future__ import annotations
 
 import asyncio
@@ -33,8 +34,9 @@ def free_port() -> int:
 def running(settings: ServeSettings):
     """A real server on 127.0.0.1 for the block; stopped (lifespan shutdown included) afterwards."""
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning",
-                                           lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on")
+    )
     thread = threading.Thread(target=server.run, name="drgkit-test-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
@@ -57,10 +59,17 @@ def live():
 
 
 CASE = {"case_id": "L1", "gender": "1", "age": 65, "dx": ["I21.000x005", "E11.900"], "px": ["36.0601"]}
-STAY = {"infno": "4101A", "input": {
-    "setlinfo": {"setl_id": "L1", "gend": "1", "age": 65, "act_ipt_days": 5, "dscg_way": "1"},
-    "diseinfo": [{"diag_code": "E11.900", "maindiag_flag": "0"}, {"diag_code": "I21.000x005", "maindiag_flag": "1"}],
-    "oprninfo": [{"oprn_oprt_code": "36.0601", "main_oprn_flag": "1"}]}}
+STAY = {
+    "infno": "4101A",
+    "input": {
+        "setlinfo": {"setl_id": "L1", "gend": "1", "age": 65, "act_ipt_days": 5, "dscg_way": "1"},
+        "diseinfo": [
+            {"diag_code": "E11.900", "maindiag_flag": "0"},
+            {"diag_code": "I21.000x005", "maindiag_flag": "1"},
+        ],
+        "oprninfo": [{"oprn_oprt_code": "36.0601", "main_oprn_flag": "1"}],
+    },
+}
 
 
 def is_error(r, status: int, code: str) -> None:
@@ -76,10 +85,15 @@ def test_every_endpoint(live):
     one = client.post("/v1/group", json=CASE).json()
     assert (one["status"], one["drg"], one["mdc_name"]) == ("ok", "FM19", "循环系统疾病及功能障碍")
     stay = client.post("/v1/group", json=STAY).json()
-    assert {k: stay[k] for k in ("status", "drg", "case_id", "cc_level")} == \
-        {k: one[k] for k in ("status", "drg", "case_id", "cc_level")}
-    assert client.post("/v1/explain", json={"dx": "I21.000x005|E11.900", "px": "36.0601", "age": 65,
-                                            "sex": 1}).json()["drg"] == "FM19"
+    assert {k: stay[k] for k in ("status", "drg", "case_id", "cc_level")} == {
+        k: one[k] for k in ("status", "drg", "case_id", "cc_level")
+    }
+    assert (
+        client.post("/v1/explain", json={"dx": "I21.000x005|E11.900", "px": "36.0601", "age": 65, "sex": 1}).json()[
+            "drg"
+        ]
+        == "FM19"
+    )
     w = client.post("/v1/whatif", json={"dx": "J18.900|I50.900", "age": 75, "sex": 2}).json()
     assert w["now"]["drg"] == "ES31" and w["alternatives"]
     v = client.post("/v1/validate", json={"case_id": "V", "gender": "1", "age": 30, "dx": "O80.000"}).json()
@@ -105,8 +119,11 @@ def test_every_endpoint(live):
 
 def test_errors_over_http(live):
     client, _ = live
-    is_error(client.post("/v1/group", content=b'{"dx": ["I21.000"', headers={"Content-Type": "application/json"}),
-             400, "malformed_json")
+    is_error(
+        client.post("/v1/group", content=b'{"dx": ["I21.000"', headers={"Content-Type": "application/json"}),
+        400,
+        "malformed_json",
+    )
     is_error(client.post("/v1/group", content=b"x" * (9 << 20)), 413, "too_large")
     is_error(client.post("/v1/group", json={"cases": [CASE], "speed": "max"}), 422, "unknown_field")
     is_error(client.post("/v1/group", json={"cases": [CASE], "scheme": "/etc"}), 422, "unknown_scheme")
@@ -137,9 +154,16 @@ def test_ten_thousand_cases_in_one_call(live):
 
 def test_concurrent_calls_each_as_if_alone(live):
     client, _ = live
-    cases = [{"case_id": f"C{i}", "gender": str(1 + i % 2), "age": 30 + i % 50,
-              "dx": ["J18.900", "I50.900"] if i % 3 == 0 else ["I21.000x005"] if i % 3 == 1 else ["I21.000"],
-              "px": ["36.0601"] if i % 3 == 1 else []} for i in range(60)]
+    cases = [
+        {
+            "case_id": f"C{i}",
+            "gender": str(1 + i % 2),
+            "age": 30 + i % 50,
+            "dx": ["J18.900", "I50.900"] if i % 3 == 0 else ["I21.000x005"] if i % 3 == 1 else ["I21.000"],
+            "px": ["36.0601"] if i % 3 == 1 else [],
+        }
+        for i in range(60)
+    ]
     alone = [client.post("/v1/group", json=c).json() for c in cases]
 
     async def together():

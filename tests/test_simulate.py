@@ -1,5 +1,6 @@
 """Global-budget simulator: hand-computed settlement (3 hospitals, 10 cases), sharing bands, floating-price
 property, scenario errors."""
+
 from __future__ import annotations
 
 import math
@@ -22,9 +23,18 @@ BB19,b,2.0,10000
 # hospital, drg, cost. At the provisional rate 10,000 (S = RW × 10,000): every case is normal except
 # H2's BB19 (60,000 > 2.5 × 20,000: high, paid 20,000·f + (60,000 − 50,000)) and H2's AA13 (4,000 < 0.4 ×
 # 15,000: low, paid by item).
-CASES = [("H1", "AA15", 9000), ("H1", "AA15", 11000), ("H1", "BB19", 20000), ("H1", "AA13", 15000),
-         ("H2", "AA15", 10000), ("H2", "BB19", 60000), ("H2", "AA13", 4000),
-         ("H3", "AA15", 8000), ("H3", "AA15", 12000), ("H3", "BB19", 18000)]
+CASES = [
+    ("H1", "AA15", 9000),
+    ("H1", "AA15", 11000),
+    ("H1", "BB19", 20000),
+    ("H1", "AA13", 15000),
+    ("H2", "AA15", 10000),
+    ("H2", "BB19", 60000),
+    ("H2", "AA13", 4000),
+    ("H3", "AA15", 8000),
+    ("H3", "AA15", 12000),
+    ("H3", "BB19", 18000),
+]
 
 
 @pytest.fixture()
@@ -35,13 +45,18 @@ def table(tmp_path):
 
 
 def history(rows=CASES) -> pl.DataFrame:
-    return pl.DataFrame({"hospital": [r[0] for r in rows], "drg": [r[1] for r in rows],
-                         "status": ["ok"] * len(rows), "total_cost": [float(r[2]) for r in rows]})
+    return pl.DataFrame(
+        {
+            "hospital": [r[0] for r in rows],
+            "drg": [r[1] for r in rows],
+            "status": ["ok"] * len(rows),
+            "total_cost": [float(r[2]) for r in rows],
+        }
+    )
 
 
 def cfg(table, budget=100000.0, sharing=None, **settlement):
-    d = {"history": {"table": table}, "settlement": {"budget": budget, **settlement},
-         "scenario": [{"name": "s"}]}
+    d = {"history": {"table": table}, "settlement": {"budget": budget, **settlement}, "scenario": [{"name": "s"}]}
     if sharing is not None:
         d["sharing"] = sharing
     return d
@@ -88,13 +103,19 @@ def test_same_pricing_model_as_price(table):
 
     priced = price(history(), load_table(table), policy={"base_rate": 10888.0, "base_rates": {"": 10888.0}})
     got = priced.group_by("hospital").agg(pl.col("payment").sum()).sort("hospital")
-    assert dict(got.iter_rows())["H1"] == pytest.approx(by_h(h, "fund_payable")["H1"] + by_h(h, "patient_payment")["H1"])
+    assert dict(got.iter_rows())["H1"] == pytest.approx(
+        by_h(h, "fund_payable")["H1"] + by_h(h, "patient_payment")["H1"]
+    )
     assert dict(got.iter_rows())["H3"] == pytest.approx(43552.0)
 
 
 def test_sharing_bands_hand_computed(table):
-    sharing = {"surplus_cap": 0.1, "surplus_share": 0.5, "surplus_share_above": 0.0,
-               "overspend_bands": [[0.05, 0.8], [0.2, 0.5]]}
+    sharing = {
+        "surplus_cap": 0.1,
+        "surplus_share": 0.5,
+        "surplus_share_above": 0.0,
+        "overspend_bands": [[0.05, 0.8], [0.2, 0.5]],
+    }
     h, _ = run(history(), cfg(table, sharing=sharing))
     # H1: surplus 4,884 > 10 % of 38,500 = 3,850 -> keeps 0.5 × 3,850 = 1,925: paid 38,500 + 1,925
     # H3: surplus 5,552, cap 2,660 -> keeps 1,330: paid 26,600 + 1,330
@@ -140,8 +161,16 @@ def test_case_mix_drift_moves_share_and_lowers_rate(table):
     assert s.filter(pl.col("scenario") == "upcode")["fund_payable"][0] == 100000.0
 
 
-ALL_NORMAL = [("H1", "AA15", 10000), ("H1", "BB19", 21000), ("H2", "AA13", 14000), ("H2", "AA15", 9500),
-              ("H3", "BB19", 19000), ("H3", "AA15", 10500), ("H3", "AA13", 15500), ("H4", "AA15", 9900)]
+ALL_NORMAL = [
+    ("H1", "AA15", 10000),
+    ("H1", "BB19", 21000),
+    ("H2", "AA13", 14000),
+    ("H2", "AA15", 9500),
+    ("H3", "BB19", 19000),
+    ("H3", "AA15", 10500),
+    ("H3", "AA13", 15500),
+    ("H4", "AA15", 9900),
+]
 
 
 @settings(max_examples=25, deadline=None)
@@ -150,8 +179,11 @@ def test_one_hospital_volume_moves_others_by_floating_formula(tmp_path_factory, 
     p = tmp_path_factory.mktemp("t") / "t.csv"
     p.write_text(TABLE, encoding="utf-8")
     B = 150000.0
-    d = {"history": {"table": str(p)}, "settlement": {"budget": B},
-         "scenario": [{"name": "base"}, {"name": "grow", "hospital_volume_growth": {who: g}}]}
+    d = {
+        "history": {"table": str(p)},
+        "settlement": {"budget": B},
+        "scenario": [{"name": "base"}, {"name": "grow", "hospital_volume_growth": {who: g}}],
+    }
     h, s = run(history(ALL_NORMAL), d)
     base = h.filter(pl.col("scenario") == "base").sort("hospital")
     grow = h.filter(pl.col("scenario") == "grow").sort("hospital")
@@ -166,8 +198,9 @@ def test_one_hospital_volume_moves_others_by_floating_formula(tmp_path_factory, 
         if hh != who:
             assert fp == pytest.approx(f_new * W[hh] - pat[hh], abs=0.011)
             # revenue before sharing scales by exactly f'/f for every other hospital
-            assert (fp + pat[hh]) / (dict(zip(base["hospital"], base["fund_payable"]))[hh] + pat[hh]) == \
-                pytest.approx(f_new / f, abs=1e-6)
+            assert (fp + pat[hh]) / (dict(zip(base["hospital"], base["fund_payable"]))[hh] + pat[hh]) == pytest.approx(
+                f_new / f, abs=1e-6
+            )
     assert int(grow["fund_payable_cents"].sum()) == round(B * 100)
 
 
@@ -179,20 +212,23 @@ def test_apportion_cents_sum():
         assert apportion_cents(x, total).sum() == total
 
 
-@pytest.mark.parametrize("data, field", [
-    ({"settlement": {"budget": -5}}, "settlement.budget"),
-    ({"settlement": {"budgett": 5}}, "settlement.budgett"),
-    ({"bogus": 1}, "bogus"),
-    ({"settlement": {"method": "ffs"}}, "settlement.method"),
-    ({"sharing": {"overspend_bands": [[0.2, 0.5], [0.1, 0.3]]}}, "sharing.overspend_bands[1]"),
-    ({"sharing": {"surplus_share": 1.5}}, "sharing.surplus_share"),
-    ({"scenario": [{"name": "a", "volume_growth": "lots"}]}, "scenario 'a'.volume_growth"),
-    ({"scenario": [{"name": "a", "cc_shift": 0.1}]}, "scenario 'a'.cc_shift"),
-    ({"scenario": [{"name": "a"}, {"name": "a"}]}, "scenario[1].name"),
-    ({"scenario": [{"budget": 1}]}, "scenario[0].name"),
-    ({"scenario": [{"name": "a", "policy": {"low_ratio": -1}}]}, "scenario 'a'.policy.low_ratio"),
-    ({"scenario": [{"name": "a", "budget": 0}]}, "scenario 'a'.budget"),
-])
+@pytest.mark.parametrize(
+    "data, field",
+    [
+        ({"settlement": {"budget": -5}}, "settlement.budget"),
+        ({"settlement": {"budgett": 5}}, "settlement.budgett"),
+        ({"bogus": 1}, "bogus"),
+        ({"settlement": {"method": "ffs"}}, "settlement.method"),
+        ({"sharing": {"overspend_bands": [[0.2, 0.5], [0.1, 0.3]]}}, "sharing.overspend_bands[1]"),
+        ({"sharing": {"surplus_share": 1.5}}, "sharing.surplus_share"),
+        ({"scenario": [{"name": "a", "volume_growth": "lots"}]}, "scenario 'a'.volume_growth"),
+        ({"scenario": [{"name": "a", "cc_shift": 0.1}]}, "scenario 'a'.cc_shift"),
+        ({"scenario": [{"name": "a"}, {"name": "a"}]}, "scenario[1].name"),
+        ({"scenario": [{"budget": 1}]}, "scenario[0].name"),
+        ({"scenario": [{"name": "a", "policy": {"low_ratio": -1}}]}, "scenario 'a'.policy.low_ratio"),
+        ({"scenario": [{"name": "a", "budget": 0}]}, "scenario 'a'.budget"),
+    ],
+)
 def test_bad_scenarios_name_the_field(data, field):
     with pytest.raises(ScenarioError) as e:
         load(data)
@@ -213,7 +249,7 @@ def test_bad_history_and_scenario_values(table, tmp_path):
     with pytest.raises(ScenarioError, match=r"scenario 'x'.weights.ZZ99"):
         run(history(), d)
     f = tmp_path / "s.toml"
-    f.write_text('[settlement]\nbudget = -1\n', encoding="utf-8")
+    f.write_text("[settlement]\nbudget = -1\n", encoding="utf-8")
     with pytest.raises(ScenarioError, match=r"s.toml: settlement.budget must be > 0"):
         load(f)
     with pytest.raises(ScenarioError, match=r"history\.path"):
@@ -244,15 +280,35 @@ def test_dip_spec_example_6_1(tmp_path):
     # PV_initial 5.0, low r < 0.5 (cost / PV), high r > 2 (score × (r − 1)), fund ratio 0.6, budget 26,514
     p = tmp_path / "dip.csv"
     p.write_text(DIP_TABLE, encoding="utf-8")
-    rows = [("H1", "3", "A", 11000), ("H1", "3", "A", 30000), ("H1", "3", "B", 1500), ("H1", "3", "C", 2600),
-            ("H2", "2", "A", 8500), ("H2", "2", "B", 3800), ("H2", "2", "C", 2400)]
-    hist = pl.DataFrame({"hospital": [r[0] for r in rows], "hospital_level": [r[1] for r in rows],
-                         "drg": [r[2] for r in rows], "status": ["ok"] * 7, "total_cost": [float(r[3]) for r in rows]})
-    d = {"history": {"table": str(p)},
-         "settlement": {"method": "dip", "budget": 26514.0, "fund_ratio": 0.6},
-         "policy": {"point_value": 5.0, "high_bands": [[math.inf, 2.0]], "low_ratio": 0.5,
-                    "basic_group_coefficient": 1.0},
-         "scenario": [{"name": "s"}]}
+    rows = [
+        ("H1", "3", "A", 11000),
+        ("H1", "3", "A", 30000),
+        ("H1", "3", "B", 1500),
+        ("H1", "3", "C", 2600),
+        ("H2", "2", "A", 8500),
+        ("H2", "2", "B", 3800),
+        ("H2", "2", "C", 2400),
+    ]
+    hist = pl.DataFrame(
+        {
+            "hospital": [r[0] for r in rows],
+            "hospital_level": [r[1] for r in rows],
+            "drg": [r[2] for r in rows],
+            "status": ["ok"] * 7,
+            "total_cost": [float(r[3]) for r in rows],
+        }
+    )
+    d = {
+        "history": {"table": str(p)},
+        "settlement": {"method": "dip", "budget": 26514.0, "fund_ratio": 0.6},
+        "policy": {
+            "point_value": 5.0,
+            "high_bands": [[math.inf, 2.0]],
+            "low_ratio": 0.5,
+            "basic_group_coefficient": 1.0,
+        },
+        "scenario": [{"name": "s"}],
+    }
     h, s = run(hist, d)
     assert s["budget_basis"][0] == "fund_ratio"
     # total points 9,820 -> PV_settle = (26,514 / 0.6) / 9,820 = 4.5

@@ -1,4 +1,5 @@
 """drgkit simulate: the example in one command, a scenario file with --draws, and a bad file."""
+
 from __future__ import annotations
 
 import polars as pl
@@ -18,8 +19,7 @@ def test_example_one_command(tmp_path):
     scen = pl.read_parquet(out / "scenarios.parquet")
     assert hosp.columns[:7] == ["scenario", "hospital", "cases", "revenue", "fund_payment", "cost", "margin"]
     assert {"revenue_p5", "revenue_p95"} <= set(hosp.columns)
-    for c in ("scenario", "method", "budget", "budget_binding", "rate_or_point_value", "total_payment",
-              "fund_payment"):
+    for c in ("scenario", "method", "budget", "budget_binding", "rate_or_point_value", "total_payment", "fund_payment"):
         assert c in scen.columns
     assert scen.height == EXAMPLE_TOML.count("[[scenario]]")
     for row in scen.filter(pl.col("budget_binding")).iter_rows(named=True):
@@ -36,8 +36,10 @@ def test_example_one_command(tmp_path):
 
 def test_bad_file_one_line_error(tmp_path):
     f = tmp_path / "s.toml"
-    f.write_text('[history]\npath = "h.parquet"\ntable = "suzhou-2023"\n[[scenario]]\nname = "a"\n'
-                 'volume_growth = -3\n', encoding="utf-8")
+    f.write_text(
+        '[history]\npath = "h.parquet"\ntable = "suzhou-2023"\n[[scenario]]\nname = "a"\nvolume_growth = -3\n',
+        encoding="utf-8",
+    )
     r = runner.invoke(app, ["simulate", str(f), "-o", str(tmp_path / "o")])
     assert r.exit_code == 2
     assert "scenario 'a'.volume_growth must be ≥ -1" in r.output

@@ -1,4 +1,5 @@
 """drgkit.spark.group in Spark local mode gives the same rows and results as the local grouper."""
+
 from __future__ import annotations
 
 import os
@@ -23,9 +24,14 @@ def spark():
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    session = (SparkSession.builder.master("local[2]").appName("drgkit-test")
-               .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
-               .config("spark.sql.execution.arrow.pyspark.enabled", "true").getOrCreate())
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("drgkit-test")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .getOrCreate()
+    )
     yield session
     session.stop()
 
@@ -35,8 +41,10 @@ def test_spark_matches_local(spark):
     from drgkit.spark import group as spark_group
 
     header = (DATA / "chs-drg-2.0-dev.csv").open(encoding="utf-8").readline().strip().split(",")
-    table = pacsv.read_csv(DATA / "chs-drg-2.0-dev.csv", convert_options=pacsv.ConvertOptions(
-        column_types={c: pa.string() for c in header})).slice(0, 1500)
+    table = pacsv.read_csv(
+        DATA / "chs-drg-2.0-dev.csv",
+        convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in header}),
+    ).slice(0, 1500)
     local = drgkit.group(table, scheme="chs-drg-2.0")
     df = spark.createDataFrame(table.to_pandas()).repartition(3)
     remote = spark_group(df, scheme="chs-drg-2.0").toPandas()
@@ -48,8 +56,9 @@ def test_spark_matches_local(spark):
         assert got == expected, col
     # and the results are real: the reference grouper's labels are reproduced
     lenient = [g == "M" for g in table.column("gender").to_pylist()]  # M is read as male here
-    assert [d for d, m in zip(remote["drg"].tolist(), lenient) if not m] == \
-        [d for d, m in zip(table.column("exp_drg").to_pylist(), lenient) if not m]
+    assert [d for d, m in zip(remote["drg"].tolist(), lenient) if not m] == [
+        d for d, m in zip(table.column("exp_drg").to_pylist(), lenient) if not m
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -103,11 +112,18 @@ def test_calibration_on_spark_equals_local(spark, history, years):
 
     frame = pl.from_arrow(history)
     if years:
-        frame = frame.with_columns(pl.Series("year", [2022, 2023, 2024] * (frame.height // 3)
-                                             + [2024] * (frame.height % 3)))
+        frame = frame.with_columns(
+            pl.Series("year", [2022, 2023, 2024] * (frame.height // 3) + [2024] * (frame.height % 3))
+        )
     local = drgkit.calibrate(frame, trim="iqr", years=years, budget=5e7, min_cases=20, reference="suzhou-2023")
-    remote = ds.calibrate(spark.createDataFrame(frame.to_pandas()).repartition(4), trim="iqr", years=years,
-                          budget=5e7, min_cases=20, reference="suzhou-2023")
+    remote = ds.calibrate(
+        spark.createDataFrame(frame.to_pandas()).repartition(4),
+        trim="iqr",
+        years=years,
+        budget=5e7,
+        min_cases=20,
+        reference="suzhou-2023",
+    )
     assert remote.excluded == local.excluded and remote.cases == local.cases == frame.height
     assert (remote.cases_used, remote.cases_kept) == (local.cases_used, local.cases_kept)
     assert remote.riv == pytest.approx(local.riv, rel=1e-9) and remote.base_rate == pytest.approx(local.base_rate)

@@ -1,6 +1,7 @@
 """Streams in, streams out: a polars LazyFrame and an Arrow RecordBatchReader are grouped batch by batch and
 answer exactly as grouping the whole table does; a hive-partitioned Parquet folder is grouped into the same
 partitions."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -48,9 +49,13 @@ def test_a_lazyframe_with_chinese_headers(tmp_path: Path) -> None:
 @pytest.mark.parametrize("rows_per_batch", [1, 97, 10_000])
 def test_a_record_batch_reader_comes_back_as_one(cases: Path, rows_per_batch: int) -> None:
     file = pq.ParquetFile(cases)
-    reader = pa.RecordBatchReader.from_batches(file.schema_arrow, file.iter_batches(batch_size=rows_per_batch)) \
-        if rows_per_batch > 1 else pa.RecordBatchReader.from_batches(
-            file.schema_arrow, (b for b in file.read().slice(0, 40).to_batches(max_chunksize=1)))
+    reader = (
+        pa.RecordBatchReader.from_batches(file.schema_arrow, file.iter_batches(batch_size=rows_per_batch))
+        if rows_per_batch > 1
+        else pa.RecordBatchReader.from_batches(
+            file.schema_arrow, (b for b in file.read().slice(0, 40).to_batches(max_chunksize=1))
+        )
+    )
     out = drgkit.group(reader)
     assert isinstance(out, pa.RecordBatchReader)
     got = out.read_all()
@@ -74,8 +79,10 @@ def test_a_partitioned_dataset_is_grouped_into_the_same_partitions(cases: Path, 
     out = tmp_path / "grouped"
     r = runner.invoke(app, ["group", str(folder), "-o", str(out), "-q"])
     assert r.exit_code == 0, r.output
-    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.parquet")) == \
-        ["year=2023/part-0.parquet", "year=2024/part-0.parquet"]
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.parquet")) == [
+        "year=2023/part-0.parquet",
+        "year=2024/part-0.parquet",
+    ]
     back = pl.read_parquet(out, hive_partitioning=True).sort("year", maintain_order=True)
     assert back.height == data.height and back["year"].to_list() == [2023] * 900 + [2024] * (data.height - 900)
     assert back.drop("year").equals(drgkit.group(data))

@@ -1,4 +1,5 @@
 """Synthetic discharge-abstract generator: shape, determinism, realism constraints and dirty rows."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -54,8 +55,9 @@ def test_rows_ids_and_dates(clean_table):
     assert t.num_rows == 20000 and generate(0).num_rows == 0 and generate(1).num_rows == 1
     assert pc.count_distinct(t["case_id"]).as_py() == t.num_rows
     assert t["case_id"][0].as_py() == "D00000001"
-    d = t.select(["patient_id", "hospital", "hospital_level", "los", "admission_date",
-                  "discharge_date", "leaving_type", "px"]).to_pandas()
+    d = t.select(
+        ["patient_id", "hospital", "hospital_level", "los", "admission_date", "discharge_date", "leaving_type", "px"]
+    ).to_pandas()
     stays = d.patient_id.value_counts()
     assert 0.04 < (stays >= 2).mean() < 0.12
     assert set(d.hospital_level.unique()) <= {1, 2, 3} and 3 in set(d.hospital_level)

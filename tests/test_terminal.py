@@ -1,4 +1,5 @@
 """Terminal tables never cut a number, a code or an id — at 80 and at 120 columns (drgkit.terminal)."""
+
 from __future__ import annotations
 
 import re
@@ -23,10 +24,23 @@ def _render(table, width: int) -> str:
 
 @pytest.mark.parametrize("width", [40, 80, 120])
 def test_numbers_and_ids_are_whole_or_the_column_is_named_as_left_out(width: int) -> None:
-    rows = [("苏州市第一人民医院", "H0000000001", f"{3_750_000.5 * (i + 1):,.2f}", f"{i * 12_345:,}", "一段很长的说明文字" * 3)
-            for i in range(4)]
-    cols = [Col("hospital", keep=True), Col("id", "id", keep=True), Col("payment", "number", keep=True),
-            Col("cases", "number"), Col("note")]
+    rows = [
+        (
+            "苏州市第一人民医院",
+            "H0000000001",
+            f"{3_750_000.5 * (i + 1):,.2f}",
+            f"{i * 12_345:,}",
+            "一段很长的说明文字" * 3,
+        )
+        for i in range(4)
+    ]
+    cols = [
+        Col("hospital", keep=True),
+        Col("id", "id", keep=True),
+        Col("payment", "number", keep=True),
+        Col("cases", "number"),
+        Col("note"),
+    ]
     text = _render(fit_table("t", cols, rows, width), width)
     assert "…" not in text
     for row in rows:
@@ -51,8 +65,9 @@ def test_commands_print_whole_numbers_at_80_and_120(width: int, tmp_path: Path, 
     text = _ellipsis_free(["group", str(cases), "-o", str(grouped), "--scheme", "suzhou-2023"], width, monkeypatch)
     assert re.search(r"入组\s*│\s*[\d,]+\s*│", text)
     priced = tmp_path / "p.parquet"
-    text = _ellipsis_free(["pay", str(grouped), "-o", str(priced), "--table", "suzhou-2023", "--level", "level3"],
-                          width, monkeypatch)
+    text = _ellipsis_free(
+        ["pay", str(grouped), "-o", str(priced), "--table", "suzhou-2023", "--level", "level3"], width, monkeypatch
+    )
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
@@ -94,15 +109,33 @@ def test_simulate_summary_keeps_every_number_whole(width: int, lang: str, tmp_pa
 def test_report_and_audit_speak_the_chosen_language(tmp_path: Path, monkeypatch) -> None:
     cases, priced = tmp_path / "s.parquet", tmp_path / "p.parquet"
     assert runner.invoke(app, ["synth", "-n", "2000", "-o", str(cases), "-q"]).exit_code == 0
-    assert runner.invoke(app, ["group", str(cases), "-o", str(priced), "--scheme", "suzhou-2023",
-                               "--price", "suzhou-2023", "--level", "level3", "-q"]).exit_code == 0
+    assert (
+        runner.invoke(
+            app,
+            [
+                "group",
+                str(cases),
+                "-o",
+                str(priced),
+                "--scheme",
+                "suzhou-2023",
+                "--price",
+                "suzhou-2023",
+                "--level",
+                "level3",
+                "-q",
+            ],
+        ).exit_code
+        == 0
+    )
     zh = _ellipsis_free(["report", str(priced), "-o", str(tmp_path / "r1")], 120, monkeypatch)
     table = zh.split("已写出")[0]  # file names carry field names; the table must not
     assert "按医院统计的指标" in table and "入组率" in table and "grouping_rate" not in table
     en = _ellipsis_free(["report", str(priced), "-o", str(tmp_path / "r2"), "--lang", "en"], 120, monkeypatch)
     assert "indicators by hospital" in en and "grouping" in en and "入组率" not in en.split("written")[0]
     for lang, title in (("zh", "风险最高的 3 家医院"), ("en", "the 3 hospitals with the highest risk")):
-        result = runner.invoke(app, ["audit", str(priced), "-o", str(tmp_path / f"a{lang}"), "--top", "3",
-                                     "--no-figures", "--lang", lang])
+        result = runner.invoke(
+            app, ["audit", str(priced), "-o", str(tmp_path / f"a{lang}"), "--top", "3", "--no-figures", "--lang", lang]
+        )
         assert result.exit_code == 0, result.output
         assert title in result.output and "…" not in result.output

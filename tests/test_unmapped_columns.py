@@ -6,6 +6,7 @@ column, interface diag_codeN / oprn_oprt_codeN, English dxN / pxN).  The --map i
 exactly the groups of the file as exported, and --allow-unmapped turns the error into a warning (exit 0) —
 except when the renamed column held the principal diagnosis or main procedure while others of its kind are
 still read (the next one would silently become the principal), or was the only diagnosis column."""
+
 from __future__ import annotations
 
 import csv
@@ -22,13 +23,15 @@ from drgkit.cli import app
 
 EXPORTS = DATA / "exports"
 #: (file, encoding, unknown header the code column is renamed to)
-FILES = [("v11_front_sheet_gbk.csv", "gbk", "字段7"),            # 出院主要诊断编码, 其他诊断编码N, 主要手术及操作编码 …
-         ("v11_parens.csv", "utf-8", "字段7"),                   # 主要诊断编码, 其他诊断编码(N), 其他手术及操作编码(N)
-         ("v11_settlement_list.csv", "utf-8", "字段7"),          # 主要诊断代码, 其他诊断代码N …, names beside codes
-         ("v11_discharge_numbered_bom.csv", "utf-8-sig", "字段7"),  # 出院诊断编码1…N, 手术及操作编码1…N
-         ("v11_single_pipe.csv", "utf-8", "字段7"),              # one 诊断编码 column, one 手术操作编码 column
-         ("v11_interface_wide.csv", "utf-8", "col_x"),           # diag_code1…N, oprn_oprt_code1…N
-         ("v11_english.csv", "utf-8", "col_x")]                  # dx1…N, px1…N
+FILES = [
+    ("v11_front_sheet_gbk.csv", "gbk", "字段7"),  # 出院主要诊断编码, 其他诊断编码N, 主要手术及操作编码 …
+    ("v11_parens.csv", "utf-8", "字段7"),  # 主要诊断编码, 其他诊断编码(N), 其他手术及操作编码(N)
+    ("v11_settlement_list.csv", "utf-8", "字段7"),  # 主要诊断代码, 其他诊断代码N …, names beside codes
+    ("v11_discharge_numbered_bom.csv", "utf-8-sig", "字段7"),  # 出院诊断编码1…N, 手术及操作编码1…N
+    ("v11_single_pipe.csv", "utf-8", "字段7"),  # one 诊断编码 column, one 手术操作编码 column
+    ("v11_interface_wide.csv", "utf-8", "col_x"),  # diag_code1…N, oprn_oprt_code1…N
+    ("v11_english.csv", "utf-8", "col_x"),
+]  # dx1…N, px1…N
 ENCODING = {name: encoding for name, encoding, _ in FILES}
 UNKNOWN = {name: unknown for name, _, unknown in FILES}
 FIRST_IS_PRINCIPAL = re.compile(r"^(出院诊断编码|手术及操作编码|diag_code|oprn_oprt_code|dx|px)1$")
@@ -80,8 +83,11 @@ def error_line(result) -> str:
     """The one error line of a refused run (the mapping report may come before it)."""
     assert result.exit_code == 2, f"exit {result.exit_code}, not refused; stderr: {result.stderr.strip()[:400]}"
     assert "Traceback" not in result.output
-    lines = [ln for ln in result.stderr.strip().splitlines()
-             if ln.strip() and not ln.startswith(("columns read:", "carried through:", "skipped "))]
+    lines = [
+        ln
+        for ln in result.stderr.strip().splitlines()
+        if ln.strip() and not ln.startswith(("columns read:", "carried through:", "skipped "))
+    ]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: "), lines[0]
     return lines[0]
@@ -91,9 +97,23 @@ def test_every_family_has_its_code_columns_tested() -> None:
     assert len(CASES) >= 60
     assert {name for name, _ in CASES} == set(ENCODING)
     columns = {column.strip() for _, column in CASES}
-    for family in ("主要诊断编码", "出院主要诊断编码", "其他诊断编码1", "主要手术及操作编码", "其他手术及操作编码1", "主要诊断代码",
-                   "其他诊断代码1", "出院诊断编码1", "手术及操作编码1", "诊断编码", "手术操作编码", "diag_code1",
-                   "oprn_oprt_code1", "dx1", "px1"):
+    for family in (
+        "主要诊断编码",
+        "出院主要诊断编码",
+        "其他诊断编码1",
+        "主要手术及操作编码",
+        "其他手术及操作编码1",
+        "主要诊断代码",
+        "其他诊断代码1",
+        "出院诊断编码1",
+        "手术及操作编码1",
+        "诊断编码",
+        "手术操作编码",
+        "diag_code1",
+        "oprn_oprt_code1",
+        "dx1",
+        "px1",
+    ):
         assert family in columns, family
 
 
@@ -112,8 +132,7 @@ IDS = [f"{n}:{c}" for n, c in CASES]
 
 
 @pytest.mark.parametrize("name, column", CASES, ids=IDS)
-def test_a_renamed_code_column_is_an_error_naming_it(tmp_path: Path, tmp_path_factory, name: str,
-                                                     column: str) -> None:
+def test_a_renamed_code_column_is_an_error_naming_it(tmp_path: Path, tmp_path_factory, name: str, column: str) -> None:
     path, _ = _renamed(tmp_path, name, column)
     unknown = UNKNOWN[name]
     refused = runner.invoke(app, ["group", str(path), "-o", str(tmp_path / "out.parquet"), "--scheme", "chs-drg-1.1"])
@@ -131,15 +150,17 @@ def test_a_renamed_code_column_is_an_error_naming_it(tmp_path: Path, tmp_path_fa
     differ = [i for i, (g, e) in enumerate(zip(got, expected)) if g != e]
     assert len(got) == len(expected) and not differ, (
         f"--map {suggested.group(1)}: {len(differ)} rows group differently from the export as written, "
-        f"e.g. row {differ[:1]}: {[got[i] for i in differ[:1]]} vs {[expected[i] for i in differ[:1]]}")
+        f"e.g. row {differ[:1]}: {[got[i] for i in differ[:1]]} vs {[expected[i] for i in differ[:1]]}"
+    )
 
 
 @pytest.mark.parametrize("name, column", CASES, ids=IDS)
 def test_allow_unmapped_turns_the_error_into_a_warning(tmp_path: Path, name: str, column: str) -> None:
     path, header = _renamed(tmp_path, name, column)
     unknown = UNKNOWN[name]
-    loose = runner.invoke(app, ["group", str(path), "-o", str(tmp_path / "loose.parquet"), "--scheme", "chs-drg-1.1",
-                                "--allow-unmapped"])
+    loose = runner.invoke(
+        app, ["group", str(path), "-o", str(tmp_path / "loose.parquet"), "--scheme", "chs-drg-1.1", "--allow-unmapped"]
+    )
     others = [h for h in header if h != column and kind(h) == kind(column)]
     if is_principal(column) and others:
         # the next column of its kind would silently become the principal: still refused

@@ -1,5 +1,6 @@
 """Values as exports write them (io/values.py, io/vocab/*.csv): each form reads as its plain twin, and a
 value that cannot be read makes the row invalid with a reason naming the field and the value."""
+
 from __future__ import annotations
 
 import csv
@@ -16,12 +17,29 @@ from drgkit.io.values import ages, amounts, clean, lookup, strip_unit, vocabular
 from drgkit.payment.tables import INSURANCE, LEVELS, normalize_insurance, normalize_level
 
 
-@pytest.mark.parametrize("written, years, days", [
-    ("82", "82", None), ("82岁", "82", None), ("82 岁", "82", None), ("８２岁", "82", None),
-    ("3月", "0", 90), ("3个月", "0", 90), ("15天", "0", 15), ("2月15天", "0", 75), ("1岁2月", "1", None),
-    ("0岁", "0", None), ("82.0", "82.0", None), ("82.0岁", "82", None), ("15日", "0", 15), ("1岁2个月", "1", None),
-    ("１岁２个月", "1", None), ("0岁3月", "0", 90), ("-3岁", "-3", None), ("-2月", "-2", None),
-])
+@pytest.mark.parametrize(
+    "written, years, days",
+    [
+        ("82", "82", None),
+        ("82岁", "82", None),
+        ("82 岁", "82", None),
+        ("８２岁", "82", None),
+        ("3月", "0", 90),
+        ("3个月", "0", 90),
+        ("15天", "0", 15),
+        ("2月15天", "0", 75),
+        ("1岁2月", "1", None),
+        ("0岁", "0", None),
+        ("82.0", "82.0", None),
+        ("82.0岁", "82", None),
+        ("15日", "0", 15),
+        ("1岁2个月", "1", None),
+        ("１岁２个月", "1", None),
+        ("0岁3月", "0", 90),
+        ("-3岁", "-3", None),
+        ("-2月", "-2", None),
+    ],
+)
 def test_ages(written: str, years: str, days: int | None) -> None:
     assert ages([written]) == [(years, days)]
 
@@ -30,12 +48,28 @@ def test_an_age_that_is_not_one_comes_back_as_written() -> None:
     assert ages(["abc岁", "82.5x", None]) == [("abc岁", None), ("82.5x", None), (None, None)]
 
 
-@pytest.mark.parametrize("written, code", [
-    ("医嘱离院", "1"), ("医嘱转院", "2"), ("医嘱转社区卫生服务机构/乡镇卫生院", "3"), ("非医嘱离院", "4"), ("死亡", "5"),
-    ("其他", "9"), ("1.医嘱离院", "1"), ("5-死亡", "5"), ("（2）医嘱转院", "2"), ("２", "2"), ("1.0", "1"),
-    ("医嘱转社区卫生服务机构", "3"), ("医嘱转乡镇卫生院", "3"), ("转社区", "3"), ("1-医嘱离院", "1"), ("1 医嘱离院", "1"),
-    ("3.医嘱转社区卫生服务机构/乡镇卫生院", "3"),
-])
+@pytest.mark.parametrize(
+    "written, code",
+    [
+        ("医嘱离院", "1"),
+        ("医嘱转院", "2"),
+        ("医嘱转社区卫生服务机构/乡镇卫生院", "3"),
+        ("非医嘱离院", "4"),
+        ("死亡", "5"),
+        ("其他", "9"),
+        ("1.医嘱离院", "1"),
+        ("5-死亡", "5"),
+        ("（2）医嘱转院", "2"),
+        ("２", "2"),
+        ("1.0", "1"),
+        ("医嘱转社区卫生服务机构", "3"),
+        ("医嘱转乡镇卫生院", "3"),
+        ("转社区", "3"),
+        ("1-医嘱离院", "1"),
+        ("1 医嘱离院", "1"),
+        ("3.医嘱转社区卫生服务机构/乡镇卫生院", "3"),
+    ],
+)
 def test_leaving_type_words(written: str, code: str) -> None:
     assert lookup("leaving_type", written) == code
 
@@ -49,12 +83,23 @@ def test_units_and_money() -> None:
     assert strip_unit("birth_weight", ["3200克", "3200g", "3200 G"]) == ["3200", "3200", "3200"]
     assert strip_unit("icu_hours", ["48小时", "48h", "48.0"]) == ["48", "48", "48.0"]
     assert strip_unit("los", ["-3天"]) == ["-3"]  # then reported as negative, not as "not a number"
-    assert amounts(["12,345.60", "12345.60元", "￥12345.6", "１２３４５.６", "1,23", "¥ 12,345.60 元", "12,34,5"]) == \
-        ["12345.60", "12345.60", "12345.6", "12345.6", "1,23", "12345.60", "12,34,5"]
+    assert amounts(["12,345.60", "12345.60元", "￥12345.6", "１２３４５.６", "1,23", "¥ 12,345.60 元", "12,34,5"]) == [
+        "12345.60",
+        "12345.60",
+        "12345.6",
+        "12345.6",
+        "1,23",
+        "12345.60",
+        "12,34,5",
+    ]
 
 
-VALID = {"gender": ({"0", "1", "2"}, "code"), "leaving_type": ({"1", "2", "3", "4", "5", "9"}, "code"),
-         "hospital_level": (set(LEVELS), "level"), "insurance": (set(INSURANCE), "insurance")}
+VALID = {
+    "gender": ({"0", "1", "2"}, "code"),
+    "leaving_type": ({"1", "2", "3", "4", "5", "9"}, "code"),
+    "hospital_level": (set(LEVELS), "level"),
+    "insurance": (set(INSURANCE), "insurance"),
+}
 
 
 @pytest.mark.parametrize("name", sorted(VALID))
@@ -79,14 +124,25 @@ def test_every_vocabulary_maps_to_a_valid_value() -> None:
     assert set(vocabulary("insurance").values()) <= set(INSURANCE)
 
 
-@pytest.mark.parametrize("written, level", [("三级甲等", "level3a"), ("三甲", "level3a"), ("三级", "level3"),
-                                            ("Ⅲ级", "level3"), ("3", "level3"), ("二级乙等", "level2")])
+@pytest.mark.parametrize(
+    "written, level",
+    [
+        ("三级甲等", "level3a"),
+        ("三甲", "level3a"),
+        ("三级", "level3"),
+        ("Ⅲ级", "level3"),
+        ("3", "level3"),
+        ("二级乙等", "level2"),
+    ],
+)
 def test_hospital_levels(written: str, level: str) -> None:
     assert normalize_level(written) == level
 
 
-@pytest.mark.parametrize("written, insurance", [("310", "employee"), ("390", "resident"),
-                                                ("职工基本医疗保险", "employee"), ("城乡居民基本医疗保险", "resident")])
+@pytest.mark.parametrize(
+    "written, insurance",
+    [("310", "employee"), ("390", "resident"), ("职工基本医疗保险", "employee"), ("城乡居民基本医疗保险", "resident")],
+)
 def test_insurance_types(written: str, insurance: str) -> None:
     assert normalize_insurance(written) == insurance
 
@@ -98,29 +154,47 @@ def _group(**columns: list[str]) -> list[dict]:
 
 
 def test_written_values_group_exactly_as_their_plain_twins() -> None:
-    written = _group(gender=["男", "女性", "M"], age=["82岁", "６５", "70.0"], leaving_type=["医嘱离院", "死亡", "1.医嘱离院"],
-                     los=["12天", "3日", "7"], total_cost=["12,345.60", "800元", "￥100"])
-    plain = _group(gender=["1", "2", "1"], age=["82", "65", "70"], leaving_type=["1", "5", "1"],
-                   los=["12", "3", "7"], total_cost=["12345.6", "800", "100"])
+    written = _group(
+        gender=["男", "女性", "M"],
+        age=["82岁", "６５", "70.0"],
+        leaving_type=["医嘱离院", "死亡", "1.医嘱离院"],
+        los=["12天", "3日", "7"],
+        total_cost=["12,345.60", "800元", "￥100"],
+    )
+    plain = _group(
+        gender=["1", "2", "1"],
+        age=["82", "65", "70"],
+        leaving_type=["1", "5", "1"],
+        los=["12", "3", "7"],
+        total_cost=["12345.6", "800", "100"],
+    )
     for w, p in zip(written, plain):
         assert (w["status"], w["drg"], w["reason"]) == (p["status"], p["drg"], p["reason"])
-        assert (w["age"], w["gender"], w["leaving_type"], w["los"], w["total_cost"]) == \
-            (p["age"], p["gender"], p["leaving_type"], p["los"], p["total_cost"])
+        assert (w["age"], w["gender"], w["leaving_type"], w["los"], w["total_cost"]) == (
+            p["age"],
+            p["gender"],
+            p["leaving_type"],
+            p["los"],
+            p["total_cost"],
+        )
 
 
 def _prepared(**columns: list) -> PreparedCases:
     n = len(next(iter(columns.values())))
-    return prepare(canonicalize(pa.table({"case_id": [str(i) for i in range(n)], "dx": ["I21.000x005"] * n,
-                                          **columns})))
+    return prepare(
+        canonicalize(pa.table({"case_id": [str(i) for i in range(n)], "dx": ["I21.000x005"] * n, **columns}))
+    )
 
 
 def test_written_forms_read_as_their_numbers() -> None:
-    p = _prepared(age=["82", "82岁", "82.0", "82 岁", "８２", "1岁2个月"],
-                  los=["12天", "12日", "12.0", "１２天", "12 天", "12"],
-                  birth_weight=["3200克", "3200g", "3200G", "3200.0", "3200 g", "3200"],
-                  icu_hours=["48小时", "48h", "48.0", "48 小时", "４８h", "48"],
-                  leaving_type=["医嘱离院", "1.医嘱离院", "1-医嘱离院", "1 医嘱离院", "1.0", "1"],
-                  total_cost=["12345.6", "12,345.60", "12345.60元", "￥12345.6", "¥ 12,345.60 元", "１２，３４５.６"])
+    p = _prepared(
+        age=["82", "82岁", "82.0", "82 岁", "８２", "1岁2个月"],
+        los=["12天", "12日", "12.0", "１２天", "12 天", "12"],
+        birth_weight=["3200克", "3200g", "3200G", "3200.0", "3200 g", "3200"],
+        icu_hours=["48小时", "48h", "48.0", "48 小时", "４８h", "48"],
+        leaving_type=["医嘱离院", "1.医嘱离院", "1-医嘱离院", "1 医嘱离院", "1.0", "1"],
+        total_cost=["12345.6", "12,345.60", "12345.60元", "￥12345.6", "¥ 12,345.60 元", "１２，３４５.６"],
+    )
     assert p.problems.null_count == 6
     assert p.age.tolist() == [82, 82, 82, 82, 82, 1]
     assert set(p.los.tolist()) == {12} and set(p.birth_weight.tolist()) == {3200} and set(p.icu_hours.tolist()) == {48}
@@ -130,13 +204,26 @@ def test_written_forms_read_as_their_numbers() -> None:
 
 
 def test_every_leaving_type_word_gives_its_code() -> None:
-    words = ["医嘱离院", "医嘱转院", "医嘱转社区卫生服务机构/乡镇卫生院", "非医嘱离院", "死亡", "其他", "转社区", "医嘱转乡镇卫生院"]
+    words = [
+        "医嘱离院",
+        "医嘱转院",
+        "医嘱转社区卫生服务机构/乡镇卫生院",
+        "非医嘱离院",
+        "死亡",
+        "其他",
+        "转社区",
+        "医嘱转乡镇卫生院",
+    ]
     assert _prepared(leaving_type=words).leaving_type.tolist() == [1, 2, 3, 4, 5, 9, 3, 3]
 
 
 def test_unreadable_values_are_reported_as_written() -> None:
-    p = _prepared(age=["82.5岁", "-3岁", "60", "60", "60"], los=["5", "-3天", "x天", "5", "5"],
-                  leaving_type=["1", "1", "1", "1.死亡", "离开"], total_cost=["1,23", "100", "100", "100", "¥x"])
+    p = _prepared(
+        age=["82.5岁", "-3岁", "60", "60", "60"],
+        los=["5", "-3天", "x天", "5", "5"],
+        leaving_type=["1", "1", "1", "1.死亡", "离开"],
+        total_cost=["1,23", "100", "100", "100", "¥x"],
+    )
     assert p.problems.to_pylist() == [
         "age: '82.5岁' is not a whole number; total_cost: '1,23' is not a number",
         "age: '-3岁' is negative; los: '-3天' is negative",
@@ -149,8 +236,16 @@ def test_unreadable_values_are_reported_as_written() -> None:
 
 
 def test_an_age_in_months_gives_the_age_in_days_it_implies() -> None:
-    table = canonicalize(pa.table({"case_id": ["a", "b", "c"], "dx": ["P07.100"] * 3, "age": ["3月", "15天", "3月"],
-                                   "age_days": [None, None, "80"]}))
+    table = canonicalize(
+        pa.table(
+            {
+                "case_id": ["a", "b", "c"],
+                "dx": ["P07.100"] * 3,
+                "age": ["3月", "15天", "3月"],
+                "age_days": [None, None, "80"],
+            }
+        )
+    )
     prepared = prepare(table)
     assert prepared.age.tolist() == [0, 0, 0]
     assert prepared.age_days.tolist() == [90, 15, 80]  # a given age in days is never overwritten
@@ -158,8 +253,13 @@ def test_an_age_in_months_gives_the_age_in_days_it_implies() -> None:
 
 def test_an_age_in_days_groups_a_newborn_as_the_age_in_days_column_does() -> None:
     """Newborn groups (MDCP) hang on the age in days: 15天 is a 15-day-old, 3月 a 90-day-old."""
-    rows = _group(gender=["1"] * 4, age=["15天", "0", "3月", "0"], age_days=[None, "15", None, "90"],
-                  birth_weight=["2000"] * 4, dx=["P07.200x011|J18.900"] * 4)
+    rows = _group(
+        gender=["1"] * 4,
+        age=["15天", "0", "3月", "0"],
+        age_days=[None, "15", None, "90"],
+        birth_weight=["2000"] * 4,
+        dx=["P07.200x011|J18.900"] * 4,
+    )
     assert [(r["status"], r["drg"], r["age"], r["age_days"]) for r in rows[:2]] == [("ok", "PS39", 0, 15)] * 2
     assert [(r["status"], r["drg"], r["age"], r["age_days"]) for r in rows[2:]] == [("ok", "PV13", 0, 90)] * 2
 
@@ -167,10 +267,19 @@ def test_an_age_in_days_groups_a_newborn_as_the_age_in_days_column_does() -> Non
 def test_death_written_in_words_groups_as_code_5() -> None:
     """changzhou-2022 is the one shipped scheme with 离院方式 rules (BR17 …: 5天内死亡或转院, died or
     transferred within 5 days); 死亡 / 医嘱转院 must group exactly as 5 / 2 there."""
+
     def run(leaving: list[str]) -> list[tuple]:
         n = len(leaving)
-        table = pa.table({"case_id": [str(i) for i in range(n)], "gender": ["1"] * n, "age": ["70"] * n,
-                          "los": ["3"] * n, "leaving_type": leaving, "dx": ["I60.000x001"] * n})
+        table = pa.table(
+            {
+                "case_id": [str(i) for i in range(n)],
+                "gender": ["1"] * n,
+                "age": ["70"] * n,
+                "los": ["3"] * n,
+                "leaving_type": leaving,
+                "dx": ["I60.000x001"] * n,
+            }
+        )
         out = drgkit.group(table, "changzhou-2022", canonical=True).to_pylist()
         return [(r["status"], r["drg"], r["leaving_type"]) for r in out]
 
@@ -180,8 +289,12 @@ def test_death_written_in_words_groups_as_code_5() -> None:
 
 
 def test_unreadable_values_make_the_row_invalid_naming_field_and_value() -> None:
-    rows = _group(gender=["1", "x", "1", "1"], age=["abc岁", "60", "60", "60"], leaving_type=["1", "1", "离开", "1"],
-                  total_cost=["100", "100", "100", "12,34"])
+    rows = _group(
+        gender=["1", "x", "1", "1"],
+        age=["abc岁", "60", "60", "60"],
+        leaving_type=["1", "1", "离开", "1"],
+        total_cost=["100", "100", "100", "12,34"],
+    )
     assert rows[0]["status"] == "invalid" and "age: 'abc岁'" in rows[0]["reason"]
     assert rows[1]["status"] == "invalid" and "gender: 'x'" in rows[1]["reason"]
     assert rows[2]["status"] == "invalid" and "leaving_type: '离开'" in rows[2]["reason"]

@@ -1,6 +1,7 @@
 """The field vocabulary (io/vocab) and what the reader does with it: every label recognised, every numbering
 form, names never read as codes, code-like columns never silently dropped, outputs typed and in the
 input's shape."""
+
 from __future__ import annotations
 
 import csv
@@ -45,27 +46,47 @@ def test_every_label_is_recognised_as_its_field_or_a_better_ranked_one() -> None
         assert got is not None and got[0] == expected, (label, got)
 
 
-@pytest.mark.parametrize("header, expected", [
-    ("主要手术及操作编码", ("px_main", None)), ("主要手术和操作代码", ("px_main", None)),
-    ("其他手术及操作编码1", ("px_other", 1)), ("手术及操作编码1", ("px_all", 1)),
-    ("其他手术及操作代码（2）", ("px_other", 2)), ("其他诊断编码_3", ("dx_other", 3)),
-    ("其他诊断编码-4", ("dx_other", 4)), ("其他诊断编码 5", ("dx_other", 5)), ("其他诊断编码十二", ("dx_other", 12)),
-    ("次要诊断编码1", ("dx_other", 1)), ("相关手术操作编码2", ("px_other", 2)), ("其它诊断编码1", ("dx_other", 1)),
-    ("出院诊断编码1", ("dx_all", 1)), ("第一诊断编码", ("dx_main", None)), ("主要诊断(ICD-10)编码", ("dx_main", None)),
-    ("其他诊断1编码", ("dx_other", 1)), ("ＤＸ１", ("dx_all", 1)), ("oprn_oprt_code2", ("px_all", 2)),
-    ("年龄(岁)", ("age", None)), ("科室", ("dept", None)), ("住院天数（天）", ("los", None)),
-])
+@pytest.mark.parametrize(
+    "header, expected",
+    [
+        ("主要手术及操作编码", ("px_main", None)),
+        ("主要手术和操作代码", ("px_main", None)),
+        ("其他手术及操作编码1", ("px_other", 1)),
+        ("手术及操作编码1", ("px_all", 1)),
+        ("其他手术及操作代码（2）", ("px_other", 2)),
+        ("其他诊断编码_3", ("dx_other", 3)),
+        ("其他诊断编码-4", ("dx_other", 4)),
+        ("其他诊断编码 5", ("dx_other", 5)),
+        ("其他诊断编码十二", ("dx_other", 12)),
+        ("次要诊断编码1", ("dx_other", 1)),
+        ("相关手术操作编码2", ("px_other", 2)),
+        ("其它诊断编码1", ("dx_other", 1)),
+        ("出院诊断编码1", ("dx_all", 1)),
+        ("第一诊断编码", ("dx_main", None)),
+        ("主要诊断(ICD-10)编码", ("dx_main", None)),
+        ("其他诊断1编码", ("dx_other", 1)),
+        ("ＤＸ１", ("dx_all", 1)),
+        ("oprn_oprt_code2", ("px_all", 2)),
+        ("年龄(岁)", ("age", None)),
+        ("科室", ("dept", None)),
+        ("住院天数（天）", ("los", None)),
+    ],
+)
 def test_header_wordings(header: str, expected: tuple) -> None:
     assert classify_header(header) == expected
 
 
-@pytest.mark.parametrize("header", ["主要诊断名称", "其他诊断名称1", "手术及操作名称1", "手术操作日期1", "手术医师编码"])
+@pytest.mark.parametrize(
+    "header", ["主要诊断名称", "其他诊断名称1", "手术及操作名称1", "手术操作日期1", "手术医师编码"]
+)
 def test_names_dates_and_staff_columns_are_not_codes(header: str) -> None:
     assert classify_header(header) is None or not classify_header(header)[0].startswith(("dx", "px"))
 
 
 def test_numbered_parts_assemble_in_number_order_principal_first() -> None:
-    plan = plan_headers(["手术及操作编码(10)", "手术及操作编码(2)", "手术及操作编码(1)", "出院诊断编码2", "出院诊断编码1"])
+    plan = plan_headers(
+        ["手术及操作编码(10)", "手术及操作编码(2)", "手术及操作编码(1)", "出院诊断编码2", "出院诊断编码1"]
+    )
     assert plan.px_parts == ["手术及操作编码(1)", "手术及操作编码(2)", "手术及操作编码(10)"]
     assert plan.dx_parts == ["出院诊断编码1", "出院诊断编码2"]
     assert plan.principal_part("dx") and plan.principal_part("px")
@@ -101,8 +122,16 @@ def test_numbers_that_are_not_codes_are_not_flagged() -> None:
 
 
 def test_output_keeps_the_input_columns_in_order_typed_then_results() -> None:
-    table = pa.table({"住院号": ["1"], "年龄": ["82"], "性别": ["男"],
-                      "出院日期": ["2024/5/10"], "主要诊断编码": ["I21.000x005"], "总费用": ["1,234.50"]})
+    table = pa.table(
+        {
+            "住院号": ["1"],
+            "年龄": ["82"],
+            "性别": ["男"],
+            "出院日期": ["2024/5/10"],
+            "主要诊断编码": ["I21.000x005"],
+            "总费用": ["1,234.50"],
+        }
+    )
     out = drgkit.group(table)
     assert out.column_names[:6] == table.column_names
     assert out.column_names[6] == "status"
@@ -131,15 +160,19 @@ def test_money_in_every_common_form() -> None:
 
 
 def test_a_date_that_does_not_read_is_named_in_warnings_not_dropped_silently() -> None:
-    table = pa.table({"住院号": ["1", "2"], "主要诊断编码": ["I21.000x005", "J18.900"],
-                      "出院日期": ["2024-05-10", "2024-13-45"]})
+    table = pa.table(
+        {"住院号": ["1", "2"], "主要诊断编码": ["I21.000x005", "J18.900"], "出院日期": ["2024-05-10", "2024-13-45"]}
+    )
     out = drgkit.group(table).to_pylist()
     assert out[1]["出院日期"] is None and "'2024-13-45' is not a date" in out[1]["warnings"]
     assert out[0]["warnings"] is None
 
 
 def test_the_api_reports_the_mapping_it_uses() -> None:
-    report = drgkit.column_mapping(pa.table({"住院号": ["1"], "出院诊断编码1": ["A01.000"], "出院诊断编码2": ["B01.000"],
-                                             "备注": ["x"]}))
-    assert report[0] == "columns read: 住院号 → case_id; 出院诊断编码1 + 出院诊断编码2 → dx (2 columns, principal first)"
+    report = drgkit.column_mapping(
+        pa.table({"住院号": ["1"], "出院诊断编码1": ["A01.000"], "出院诊断编码2": ["B01.000"], "备注": ["x"]})
+    )
+    assert (
+        report[0] == "columns read: 住院号 → case_id; 出院诊断编码1 + 出院诊断编码2 → dx (2 columns, principal first)"
+    )
     assert report[1] == "carried through: 备注"

@@ -3,6 +3,7 @@
 The grouping API loads eagerly; payment, simulation, monitoring and DIP load on first use (PEP 562), so a
 one-case ``drgkit explain`` starts fast.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -15,10 +16,15 @@ from .errors import DrgkitError
 from .schemes.tables import list_schemes
 
 _LAZY = {
-    "Policy": ("payment", "Policy"), "list_tables": ("payment", "list_tables"),
-    "load_policy": ("payment", "load_policy"), "load_table": ("payment", "load_table"),
-    "price": ("payment", "price"), "calibrate": ("payment.calibrate", "calibrate"),
-    "audit": ("monitor", "audit"), "validate": ("monitor", "validate"), "whatif": ("monitor", "whatif"),
+    "Policy": ("payment", "Policy"),
+    "list_tables": ("payment", "list_tables"),
+    "load_policy": ("payment", "load_policy"),
+    "load_table": ("payment", "load_table"),
+    "price": ("payment", "price"),
+    "calibrate": ("payment.calibrate", "calibrate"),
+    "audit": ("monitor", "audit"),
+    "validate": ("monitor", "validate"),
+    "whatif": ("monitor", "whatif"),
 }
 _SUBPACKAGES = {"simulate", "dip", "payment", "monitor", "spark", "benefits"}
 

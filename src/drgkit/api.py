@@ -4,6 +4,7 @@
 >>> out = drgkit.group(df, scheme="chs-drg-1.1")          # pyarrow / polars / pandas in, same type out
 >>> print(drgkit.explain(dx="I21.000|E11.900", px="36.0601", age=65, sex=1).text())
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -28,9 +29,16 @@ from .schemes.program import CompiledScheme
 from .schemes.words import phrase
 
 
-def group(data: Any, scheme: str = DEFAULT_SCHEME, *, mapping: Mapping[str, str] | None = None,
-          options: Options = Options(), threads: int | None = None, canonical: bool = False,
-          allow_unmapped: bool = False) -> Any:
+def group(
+    data: Any,
+    scheme: str = DEFAULT_SCHEME,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    options: Options = Options(),
+    threads: int | None = None,
+    canonical: bool = False,
+    allow_unmapped: bool = False,
+) -> Any:
     """Group discharge abstracts; one output row per input row, in input order.
 
     ``data`` is a pyarrow Table, polars or pandas DataFrame (returned as the same type) or a file path; a
@@ -53,8 +61,13 @@ def group(data: Any, scheme: str = DEFAULT_SCHEME, *, mapping: Mapping[str, str]
     if streamed or isinstance(data, pa.RecordBatchReader):
         from . import stream
 
-        kwargs = {"mapping": mapping, "options": options, "threads": threads, "canonical": canonical,
-                  "allow_unmapped": allow_unmapped}
+        kwargs = {
+            "mapping": mapping,
+            "options": options,
+            "threads": threads,
+            "canonical": canonical,
+            "allow_unmapped": allow_unmapped,
+        }
         return stream.group_lazy(data, scheme, **kwargs) if streamed else stream.group_reader(data, scheme, **kwargs)
     if isinstance(data, (str, Path)):
         source = open_cases(data, mapping=mapping, allow_unmapped=allow_unmapped, batch_size=1 << 62)
@@ -104,7 +117,8 @@ class Explanation:
         grouped = r.status in (P.ST_OK, P.ST_AMBIGUOUS)
         code, en, zh = P.REASONS[r.reason]
         return {
-            "scheme": s.id, "scheme_checksum": s.checksum,
+            "scheme": s.id,
+            "scheme_checksum": s.checksum,
             "status": P.STATUS_NAMES[r.status],
             "reason": {"code": code, "en": en, "zh": zh, "detail": self.detail} if code else None,
             "mdc": s.drg_mdc[r.drg] if grouped else "0000",
@@ -118,8 +132,15 @@ class Explanation:
             "cc_code": self.dx[r.cc_pos] if r.cc_pos >= 0 else None,
             "diagnoses": [self._code_info(c, i, "dx") for c, i in zip(self.dx, self.dx_ids)],
             "procedures": [self._code_info(c, i, "px") for c, i in zip(self.px, self.px_ids)],
-            "trace": [{"step": st.kind, "item": st.label, "matched": bool(st.matched),
-                       "atoms": [{"atom": a, "value": bool(v)} for a, v in st.atoms]} for st in r.trace],
+            "trace": [
+                {
+                    "step": st.kind,
+                    "item": st.label,
+                    "matched": bool(st.matched),
+                    "atoms": [{"atom": a, "value": bool(v)} for a, v in st.atoms],
+                }
+                for st in r.trace
+            ],
         }
 
     def _mdc_name(self, mdc: str) -> str | None:
@@ -205,14 +226,18 @@ class Explanation:
             step = steps.get(st["step"], st["step"])
             lines.append(f"  {mark} {step:<6} {label}  {atoms}")
         status = words("status", lang).get(d["status"], d["status"])
-        lines.append(f"{say('explain.result', lang)}: {status}  MDC {d['mdc']}  ADRG {d['adrg']}  DRG {d['drg']}"
-                     + (f"  {d['drg_name']}" if d["drg_name"] else ""))
+        lines.append(
+            f"{say('explain.result', lang)}: {status}  MDC {d['mdc']}  ADRG {d['adrg']}  DRG {d['drg']}"
+            + (f"  {d['drg_name']}" if d["drg_name"] else "")
+        )
         if d["reason"]:
             detail = f": {d['reason']['detail']}" if d["reason"].get("detail") else ""
             lines.append(f"{say('explain.reason', lang)}: {d['reason']['code']} {d['reason'][lang]}{detail}")
         cc = words("cc", lang).get(d["cc_level"], d["cc_level"])
-        lines.append(f"{say('explain.cc', lang)}: {cc}"
-                     + (f" {say('explain.set_by', lang, code=d['cc_code'])}" if d["cc_code"] else ""))
+        lines.append(
+            f"{say('explain.cc', lang)}: {cc}"
+            + (f" {say('explain.set_by', lang, code=d['cc_code'])}" if d["cc_code"] else "")
+        )
         return "\n".join(lines)
 
 
@@ -228,31 +253,57 @@ def split_codes(value: str | list[str] | None) -> list[str]:
         if code is not None and not isinstance(code, str):  # 123 or 5.0 would be read as a code silently
             raise TypeError(f"codes must be text such as 'I21.000x005', got {code!r} ({type(code).__name__})")
 
-    array = pa.array([value], pa.list_(pa.string())) if isinstance(value, (list, tuple)) else \
-        pa.array([str(value)], pa.string())
+    array = (
+        pa.array([value], pa.list_(pa.string()))
+        if isinstance(value, (list, tuple))
+        else pa.array([str(value)], pa.string())
+    )
     return code_lists(array, keep_principal_slot=True).to_pylist()[0]
 
 
-def explain(dx: str | list[str], px: str | list[str] | None = None, *, age: int | None = None,
-            sex: int | str | None = None, age_days: int | None = None, birth_weight: int | None = None,
-            los: int | None = None, leaving_type: int | None = None, dept: str | None = None,
-            icu_hours: int | None = None, scheme: str = DEFAULT_SCHEME, options: Options = Options()
-            ) -> Explanation:
+def explain(
+    dx: str | list[str],
+    px: str | list[str] | None = None,
+    *,
+    age: int | None = None,
+    sex: int | str | None = None,
+    age_days: int | None = None,
+    birth_weight: int | None = None,
+    los: int | None = None,
+    leaving_type: int | None = None,
+    dept: str | None = None,
+    icu_hours: int | None = None,
+    scheme: str = DEFAULT_SCHEME,
+    options: Options = Options(),
+) -> Explanation:
     """Group one case with the reference interpreter (the spec-shaped reader of the scheme's tables,
     :mod:`drgkit.grouping.spec_reference`) and keep the trace of every rule tried."""
     compiled = load_compiled(scheme)
-    row = {"case_id": "explain", "gender": None if sex is None else str(sex), "age": age, "age_days": age_days,
-           "birth_weight": birth_weight, "los": los, "leaving_type": leaving_type, "dept": dept,
-           "icu_hours": icu_hours}
+    row = {
+        "case_id": "explain",
+        "gender": None if sex is None else str(sex),
+        "age": age,
+        "age_days": age_days,
+        "birth_weight": birth_weight,
+        "los": los,
+        "leaving_type": leaving_type,
+        "dept": dept,
+        "icu_hours": icu_hours,
+    }
     dx_list, px_list = split_codes(dx), split_codes(px)
-    table = pa.table({**{k: pa.array([None if v is None else str(v)], pa.string()) for k, v in row.items()},
-                      "dx": pa.array([dx_list], pa.list_(pa.string())),
-                      "px": pa.array([px_list], pa.list_(pa.string()))})
+    table = pa.table(
+        {
+            **{k: pa.array([None if v is None else str(v)], pa.string()) for k, v in row.items()},
+            "dx": pa.array([dx_list], pa.list_(pa.string())),
+            "px": pa.array([px_list], pa.list_(pa.string())),
+        }
+    )
     prep = _repair(prepare(table, strict_gender=options.strict_gender), compiled, options)
     enc = encode(prep, compiled)
     dept_value = prep.dept[0].as_py() if prep.dept is not None else None
-    case = case_from_encoded(enc.dx_flat.to_pylist(), enc.px_flat.to_pylist(), enc.num[0],
-                             None if dept_value is None else str(dept_value))
+    case = case_from_encoded(
+        enc.dx_flat.to_pylist(), enc.px_flat.to_pylist(), enc.num[0], None if dept_value is None else str(dept_value)
+    )
     result = to_result(spec_reference(scheme, compiled.checksum).group(case), compiled)
     if result.status == P.ST_UNGROUPABLE:
         pdx = enc.dx_ids[:1] if len(enc.dx_ids) else np.array([-2])
@@ -263,9 +314,18 @@ def explain(dx: str | list[str], px: str | list[str] | None = None, *, age: int 
     if prep.problems[0].is_valid:
         result = Result(P.ST_INVALID, 0, -1, -1, P.R_INPUT, P.CC_NONE, -1, result.trace)
     elif result.status == P.ST_INVALID:  # no group, so no complication level (as group reports it)
-        result = Result(result.status, result.drg, result.adrg, result.rule, result.reason, P.CC_NONE, -1,
-                        result.trace)
-    return Explanation(compiled, result, row, enc.dx_flat.to_pylist(), enc.px_flat.to_pylist(),
-                       [int(i) for i in enc.dx_ids], [int(i) for i in enc.px_ids],
-                       detail=prep.problems[0].as_py() if result.reason == P.R_INPUT
-                       else enc.dx_flat[0].as_py() if result.reason == P.R_PDX_GREY else None)
+        result = Result(result.status, result.drg, result.adrg, result.rule, result.reason, P.CC_NONE, -1, result.trace)
+    return Explanation(
+        compiled,
+        result,
+        row,
+        enc.dx_flat.to_pylist(),
+        enc.px_flat.to_pylist(),
+        [int(i) for i in enc.dx_ids],
+        [int(i) for i in enc.px_ids],
+        detail=prep.problems[0].as_py()
+        if result.reason == P.R_INPUT
+        else enc.dx_flat[0].as_py()
+        if result.reason == P.R_PDX_GREY
+        else None,
+    )

@@ -1,4 +1,5 @@
 """Small vectorized Arrow helpers shared by the pipeline stages."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

@@ -3,6 +3,7 @@
 The one function every entry point runs per batch — :func:`drgkit.group`, ``drgkit group``, the streams of
 :mod:`drgkit.stream` and Spark — so they cannot differ; :mod:`drgkit.api` re-exports it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -48,8 +49,13 @@ def _repair(prep: PreparedCases, scheme: CompiledScheme, options: Options) -> Pr
     return replace(prep, dx=dx, px=px, code_notes=notes, dx_distinct=None, px_distinct=None)  # ids follow the repair
 
 
-def group_canonical(table: pa.Table, scheme: CompiledScheme, options: Options = Options(),
-                    threads: int | None = None, explain: str | None = None) -> pa.Table:
+def group_canonical(
+    table: pa.Table,
+    scheme: CompiledScheme,
+    options: Options = Options(),
+    threads: int | None = None,
+    explain: str | None = None,
+) -> pa.Table:
     """Group a canonical table (see :mod:`drgkit.io`): its columns plus the result columns.  ``explain``
     (``problems`` or ``all``) adds an ``explanation`` column: why each row got its group, in one sentence."""
     prep = _repair(prepare(table, strict_gender=options.strict_gender), scheme, options)

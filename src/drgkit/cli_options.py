@@ -1,4 +1,5 @@
 """Command-line options that describe one case, shared by `drgkit explain` and `drgkit whatif` (typer `Annotated`)."""
+
 from __future__ import annotations
 
 from typing import Annotated, Optional
@@ -17,24 +18,47 @@ SchemeId = Annotated[str, typer.Option("--scheme", "-s")]
 AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
 
 # How an input file is read, shared by `group`, `validate` and `dip group`.
-MapOption = Annotated[list[str], typer.Option("--map", help="Read a column as a field: SRC=field (repeatable; "
-                                                           "fields: case_id, age, dx_main, dx_other, px_main …)")]
-SheetOption = Annotated[Optional[str], typer.Option("--sheet", help="Excel sheet: name or 1-based number "
-                                                                   "(default: the first sheet with a diagnosis column)")]
-HeaderRowOption = Annotated[Optional[int], typer.Option("--header-row", min=1, help="1-based row of the header "
-                                                                                  "(default: found below title rows)")]
-AllowUnmapped = Annotated[bool, typer.Option("--allow-unmapped", help="Carry code-like columns that are not read "
-                                                                      "as codes through with a warning")]
-Canonical = Annotated[bool, typer.Option("--canonical", help="Write canonical column names (dx/px lists) instead "
-                                                             "of the input's own columns")]
-AllowSchemeMismatch = Annotated[bool, typer.Option("--allow-scheme-mismatch",
-                                                   help="Price groups of another scheme than the table's")]
+MapOption = Annotated[
+    list[str],
+    typer.Option(
+        "--map",
+        help="Read a column as a field: SRC=field (repeatable; fields: case_id, age, dx_main, dx_other, px_main …)",
+    ),
+]
+SheetOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--sheet", help="Excel sheet: name or 1-based number (default: the first sheet with a diagnosis column)"
+    ),
+]
+HeaderRowOption = Annotated[
+    Optional[int],
+    typer.Option("--header-row", min=1, help="1-based row of the header (default: found below title rows)"),
+]
+AllowUnmapped = Annotated[
+    bool,
+    typer.Option("--allow-unmapped", help="Carry code-like columns that are not read as codes through with a warning"),
+]
+Canonical = Annotated[
+    bool,
+    typer.Option("--canonical", help="Write canonical column names (dx/px lists) instead of the input's own columns"),
+]
+AllowSchemeMismatch = Annotated[
+    bool, typer.Option("--allow-scheme-mismatch", help="Price groups of another scheme than the table's")
+]
 
 #: ``--base-rate``: one rate for every level, over the table's and the policy's (``group --price``, ``pay``).
-BaseRate = Annotated[Optional[float], typer.Option(
-    "--base-rate", help="Base rate in yuan per RW (point value for point tables), for every level; overrides the "
-    "table and policy. Prices a scheme's own reference weights: --price chs-drg-2.0 --base-rate 10000")]
+BaseRate = Annotated[
+    Optional[float],
+    typer.Option(
+        "--base-rate",
+        help="Base rate in yuan per RW (point value for point tables), for every level; overrides the "
+        "table and policy. Prices a scheme's own reference weights: --price chs-drg-2.0 --base-rate 10000",
+    ),
+]
 
 #: ``--lang``: the language of everything printed for people (machine outputs keep canonical names).
-Lang = Annotated[Optional[str], typer.Option(
-    "--lang", help="zh (default) or en: the language of what is printed; DRGKIT_LANG sets the default")]
+Lang = Annotated[
+    Optional[str],
+    typer.Option("--lang", help="zh (default) or en: the language of what is printed; DRGKIT_LANG sets the default"),
+]

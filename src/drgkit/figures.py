@@ -6,15 +6,26 @@ SC, Source Han Sans, WenQuanYi, Microsoft YaHei, SimHei, PingFang …), else the
 ships with drgkit (``fonts/drgkit-cjk-sans.otf``, SIL Open Font License; GB 2312 and every character of the
 project's own names), and returns ``matplotlib.pyplot``.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
 from importlib import resources
 
 #: System fonts with Chinese glyphs, preferred in this order over the shipped subset.
-SYSTEM_CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN",
-                    "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Microsoft YaHei", "SimHei", "PingFang SC",
-                    "Heiti SC", "Sarasa Gothic SC")
+SYSTEM_CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Microsoft YaHei",
+    "SimHei",
+    "PingFang SC",
+    "Heiti SC",
+    "Sarasa Gothic SC",
+)
 SHIPPED_FONT = "drgkit CJK Sans"
 
 
@@ -80,10 +91,10 @@ def point_labels(ax, xs, ys, names, fontsize: int = 7) -> None:
     fig.tight_layout()  # fix the axes' limits and size first: the boxes below are in display coordinates
     renderer = fig.canvas.get_renderer()
     placed: list = []
-    for name, x, y in sorted(((n, x, y) for n, x, y in zip(names, xs, ys) if x is not None and y is not None),
-                             key=lambda p: -p[2]):
-        text = ax.annotate(name, (x, y), xytext=(4, 0), textcoords="offset points", fontsize=fontsize,
-                           va="center")
+    for name, x, y in sorted(
+        ((n, x, y) for n, x, y in zip(names, xs, ys) if x is not None and y is not None), key=lambda p: -p[2]
+    ):
+        text = ax.annotate(name, (x, y), xytext=(4, 0), textcoords="offset points", fontsize=fontsize, va="center")
         box = text.get_window_extent(renderer)
         step = box.height * 1.05
         for k in range(40):  # 0, -1, +1, -2, +2 … label heights away
@@ -94,6 +105,11 @@ def point_labels(ax, xs, ys, names, fontsize: int = 7) -> None:
         if shift:
             text.set_position((4, shift * 72 / fig.dpi))
             text.arrow_patch = None
-            ax.annotate("", (x, y), xytext=(4, shift * 72 / fig.dpi), textcoords="offset points",
-                        arrowprops={"arrowstyle": "-", "color": "grey", "lw": 0.4})
+            ax.annotate(
+                "",
+                (x, y),
+                xytext=(4, shift * 72 / fig.dpi),
+                textcoords="offset points",
+                arrowprops={"arrowstyle": "-", "color": "grey", "lw": 0.4},
+            )
         placed.append(moved)

@@ -5,6 +5,7 @@ through :func:`say` with the language the command or API call was given (``--lan
 ``DRGKIT_LANG`` environment variable sets the default).  Nothing here is global state: the language is an
 argument every caller passes on.
 """
+
 from __future__ import annotations
 
 import csv
@@ -44,8 +45,7 @@ def say(key: str, lang: str, **values: object) -> str:
 
 def words(prefix: str, lang: str) -> dict[str, str]:
     """{name: text} of every key ``prefix.name`` (``status`` → {"ok": "入组", …})."""
-    return {key[len(prefix) + 1:]: texts[lang] for key, texts in _catalogue().items()
-            if key.startswith(prefix + ".")}
+    return {key[len(prefix) + 1 :]: texts[lang] for key, texts in _catalogue().items() if key.startswith(prefix + ".")}
 
 
 def reason_text(text: str | None, lang: str) -> str | None:
@@ -57,7 +57,7 @@ def reason_text(text: str | None, lang: str) -> str | None:
 
     for code, en, zh in P.REASONS.values():
         if code and text.startswith(f"{code} {en}"):
-            detail = text[len(f"{code} {en}"):]
+            detail = text[len(f"{code} {en}") :]
             for key, texts in _catalogue().items():  # the value problems in the detail (V06)
                 if key.startswith("value."):
                     detail = detail.replace(f" {texts['en']}", f" {texts[lang]}")

@@ -3,6 +3,7 @@
 An installed wheel carries the data under ``drgkit/_data``; a source checkout (editable install, tests)
 reads the repository's top-level ``grouper/`` and ``icd/`` folders.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """A grouped run's output as it streams: written batch by batch in the background, and counted (statuses,
 reasons, groups) for the summary — what ``drgkit group`` and ``POST /v1/batch`` both do."""
+
 from __future__ import annotations
 
 from collections import Counter

@@ -14,6 +14,7 @@ calibration equals :func:`drgkit.calibrate` on the same rows. On a cluster insta
 (``pip install drgkit`` in the image, or ``--py-files`` / ``spark.archives``; docs/spark.md) and point
 ``DRGKIT_CACHE_DIR`` at a local disk. Spark does not keep row order across partitions: join on ``case_id``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
@@ -51,15 +52,25 @@ def _spark_type(t: pa.DataType) -> pa.DataType:
     return t
 
 
-def output_schema(input_schema: pa.Schema, scheme: str = DEFAULT_SCHEME,
-                  mapping: Mapping[str, str] | None = None, options: Options = Options()) -> pa.Schema:
+def output_schema(
+    input_schema: pa.Schema,
+    scheme: str = DEFAULT_SCHEME,
+    mapping: Mapping[str, str] | None = None,
+    options: Options = Options(),
+) -> pa.Schema:
     """Arrow schema of the grouped output for an input schema (grouping an empty table)."""
     empty = canonicalize(input_schema.empty_table(), mapping=mapping)
     return group_canonical(empty, load_compiled(scheme), options, threads=1).schema
 
 
-def group(df: Any, scheme: str = DEFAULT_SCHEME, *, mapping: Mapping[str, str] | None = None,
-          options: Options = Options(), threads: int = 1) -> Any:
+def group(
+    df: Any,
+    scheme: str = DEFAULT_SCHEME,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    options: Options = Options(),
+    threads: int = 1,
+) -> Any:
     """Group a ``pyspark.sql.DataFrame``; returns a DataFrame with the input columns plus the results.
 
     ``threads`` is the number of kernel threads per Python worker (Spark already runs one worker per core).
@@ -67,22 +78,35 @@ def group(df: Any, scheme: str = DEFAULT_SCHEME, *, mapping: Mapping[str, str] |
     mapping = dict(mapping or {})
 
     def fn(table: pa.Table) -> pa.Table:
-        return group_canonical(canonicalize(table, mapping=mapping), load_compiled(scheme), options,
-                               threads=threads)
+        return group_canonical(canonicalize(table, mapping=mapping), load_compiled(scheme), options, threads=threads)
 
     return _map(df, fn)
 
 
-def price(df: Any, table: str, *, level: str | None = None, insurance: str | None = None,
-          policy: str | dict | None = None, base_rate: float | None = None,
-          allow_scheme_mismatch: bool = False) -> Any:
+def price(
+    df: Any,
+    table: str,
+    *,
+    level: str | None = None,
+    insurance: str | None = None,
+    policy: str | dict | None = None,
+    base_rate: float | None = None,
+    allow_scheme_mismatch: bool = False,
+) -> Any:
     """Price a grouped Spark DataFrame (the output of :func:`group`) as :func:`drgkit.price` prices a table.
     ``table`` and ``policy`` are ids or paths every executor can read (or a policy dict)."""
     from .payment import price as price_table
 
     def fn(batch: pa.Table) -> pa.Table:
-        return price_table(batch, table, level=level, insurance=insurance, policy=policy, base_rate=base_rate,
-                           allow_scheme_mismatch=allow_scheme_mismatch)
+        return price_table(
+            batch,
+            table,
+            level=level,
+            insurance=insurance,
+            policy=policy,
+            base_rate=base_rate,
+            allow_scheme_mismatch=allow_scheme_mismatch,
+        )
 
     return _map(df, fn)
 
@@ -96,8 +120,9 @@ def dip_group(df: Any, catalogue: str, *, mapping: Mapping[str, str] | None = No
     return _map(df, lambda batch: dip_group_table(batch, catalogue, mapping=mapping))
 
 
-def validate(df: Any, scheme: str = DEFAULT_SCHEME, *, mapping: Mapping[str, str] | None = None,
-             disable: tuple[str, ...] = ()) -> Any:
+def validate(
+    df: Any, scheme: str = DEFAULT_SCHEME, *, mapping: Mapping[str, str] | None = None, disable: tuple[str, ...] = ()
+) -> Any:
     """The coding edits of :func:`drgkit.validate` on every row: ``case_id``, ``edits``, ``n_errors``,
     ``messages_zh``, ``messages_en``."""
     from .monitor import validate as validate_table
@@ -106,8 +131,16 @@ def validate(df: Any, scheme: str = DEFAULT_SCHEME, *, mapping: Mapping[str, str
     return _map(df, lambda batch: validate_table(batch, scheme, mapping=mapping, disable=disable))
 
 
-def calibrate(df: Any, *, trim: str = "iqr", years: dict[int, float] | None = None, budget: float | None = None,
-              fund_ratio: float = 1.0, min_cases: int = 100, reference: str | None = None) -> Any:
+def calibrate(
+    df: Any,
+    *,
+    trim: str = "iqr",
+    years: dict[int, float] | None = None,
+    budget: float | None = None,
+    fund_ratio: float = 1.0,
+    min_cases: int = 100,
+    reference: str | None = None,
+) -> Any:
     """:func:`drgkit.calibrate` over a grouped Spark DataFrame: the usable rows are marked batch by batch,
     each group's statistics (counts, sums, trimmed spread, LOS) computed on its own rows by one executor,
     and the few rows per group combined on the driver into the same :class:`~drgkit.payment.calibrate
@@ -137,8 +170,17 @@ def calibrate(df: Any, *, trim: str = "iqr", years: dict[int, float] | None = No
         per_group = rows.groupBy("drg").applyInArrow(stats, from_arrow_schema(schema)).toArrow()
     finally:
         marked.unpersist()
-    return finish(polars_frame(per_group), excluded=excluded, cases=cases, trim=trim, years=years,
-                      budget=budget, fund_ratio=fund_ratio, min_cases=min_cases, reference=reference)
+    return finish(
+        polars_frame(per_group),
+        excluded=excluded,
+        cases=cases,
+        trim=trim,
+        years=years,
+        budget=budget,
+        fund_ratio=fund_ratio,
+        min_cases=min_cases,
+        reference=reference,
+    )
 
 
 def _empty(df: Any) -> pa.Table:

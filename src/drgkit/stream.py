@@ -6,6 +6,7 @@ each batch the way :func:`drgkit.group` groups a table; the header plan (which c
 once, from the first batch, and the output schema is that of the first grouped batch, every later batch cast
 to it (a batch that cannot be cast is an error, never a silent change of type).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
@@ -21,10 +22,16 @@ from .schemes.compile import load_compiled
 BATCH_ROWS = 200_000
 
 
-def group_batches(batches: Iterable[pa.Table | pa.RecordBatch], scheme: str = DEFAULT_SCHEME, *,
-                  mapping: Mapping[str, str] | None = None, options: Options = Options(),
-                  threads: int | None = None, canonical: bool = False,
-                  allow_unmapped: bool = False) -> Iterator[pa.Table]:
+def group_batches(
+    batches: Iterable[pa.Table | pa.RecordBatch],
+    scheme: str = DEFAULT_SCHEME,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    options: Options = Options(),
+    threads: int | None = None,
+    canonical: bool = False,
+    allow_unmapped: bool = False,
+) -> Iterator[pa.Table]:
     """Each batch grouped as :func:`drgkit.group` groups a table, in order: one output row per input row."""
     from .io.output import input_shaped
     from .io.read import _apply_plan, canonicalize_with_plan
@@ -47,8 +54,7 @@ def group_batches(batches: Iterable[pa.Table | pa.RecordBatch], scheme: str = DE
         yield out
 
 
-def group_reader(reader: pa.RecordBatchReader, scheme: str = DEFAULT_SCHEME, **kwargs: Any
-                 ) -> pa.RecordBatchReader:
+def group_reader(reader: pa.RecordBatchReader, scheme: str = DEFAULT_SCHEME, **kwargs: Any) -> pa.RecordBatchReader:
     """An Arrow stream grouped lazily: a RecordBatchReader of the grouped batches (read it once)."""
     tables = group_batches(_non_empty(reader, reader.schema), scheme, **kwargs)
     first = next(tables)
@@ -70,8 +76,9 @@ def group_lazy(frame: Any, scheme: str = DEFAULT_SCHEME, **kwargs: Any) -> Any:
     sample = next(group_batches([frame.head(1).collect().to_arrow()], scheme, **kwargs))
     schema = pl.from_arrow(sample).schema  # type: ignore[union-attr]
 
-    def source(with_columns: list[str] | None, predicate: Any, n_rows: int | None,
-               batch_size: int | None) -> Iterator[pl.DataFrame]:
+    def source(
+        with_columns: list[str] | None, predicate: Any, n_rows: int | None, batch_size: int | None
+    ) -> Iterator[pl.DataFrame]:
         arrow = (df.to_arrow() for df in frame.collect_batches(chunk_size=batch_size or BATCH_ROWS))
         left = n_rows
         for table in group_batches(_non_empty(arrow, None), scheme, **kwargs):
@@ -91,8 +98,9 @@ def group_lazy(frame: Any, scheme: str = DEFAULT_SCHEME, **kwargs: Any) -> Any:
     return register_io_source(source, schema=schema, explain_name="drgkit.group")
 
 
-def _non_empty(batches: Iterable[pa.Table | pa.RecordBatch], schema: pa.Schema | None
-               ) -> Iterator[pa.Table | pa.RecordBatch]:
+def _non_empty(
+    batches: Iterable[pa.Table | pa.RecordBatch], schema: pa.Schema | None
+) -> Iterator[pa.Table | pa.RecordBatch]:
     """The batches with rows; one empty batch when there are none, so an empty stream still has a schema."""
     seen = False
     last: pa.Table | pa.RecordBatch | None = None

@@ -6,6 +6,7 @@ cannot happen: number and id columns are never wrapped or cut (their width is th
 columns wrap (fold) into what is left, and when even that does not fit, the least important columns are left
 out and the caption says which (with where to see them: ``--json`` or a wider terminal).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -51,8 +52,14 @@ def _two_line_width(header: str) -> int:
     return cell_len(header)
 
 
-def fit_table(title: str | None, columns: Sequence[Col], rows: Iterable[Sequence[object]], width: int,
-              hint: str = "--json", lang: str = "zh") -> Table:
+def fit_table(
+    title: str | None,
+    columns: Sequence[Col],
+    rows: Iterable[Sequence[object]],
+    width: int,
+    hint: str = "--json",
+    lang: str = "zh",
+) -> Table:
     """A table of ``rows`` (cells already formatted as text) that fits ``width`` terminal columns without
     cutting any number or id; left-out columns are named in the caption."""
     cells = [["" if c is None else str(c) for c in row] for row in rows]
@@ -92,8 +99,9 @@ def fit_table(title: str | None, columns: Sequence[Col], rows: Iterable[Sequence
             table.add_column(headers[i], overflow="fold")
         else:
             # a fixed width (rich never narrows it) that every cell fits, so only the header can fold
-            table.add_column(headers[i], overflow="fold", width=needed[i],
-                             justify="right" if col.kind == "number" else "left")
+            table.add_column(
+                headers[i], overflow="fold", width=needed[i], justify="right" if col.kind == "number" else "left"
+            )
     for row in cells:
         table.add_row(*(row[i] for i in shown))
     return table

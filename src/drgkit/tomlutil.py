@@ -1,4 +1,5 @@
 """TOML in and out for the configuration files (payment policies, DIP catalogue manifests, scenarios)."""
+
 from __future__ import annotations
 
 import json

@@ -5,6 +5,7 @@ See ``docs/benefits.md``.
 each total cost into fund, critical-illness, assistance and patient payments, and the person's year-to-date
 accumulators.
 """
+
 from __future__ import annotations
 
 import sys
@@ -23,9 +24,21 @@ from .policy import (
 )
 from .settle import OUTPUT_COLUMNS, SPLIT, BenefitInputError, settle
 
-__all__ = ["OUTPUT_COLUMNS", "SPLIT", "AgeRule", "Assistance", "BenefitInputError", "BenefitPolicy",
-           "BenefitPolicyError", "CriticalIllness", "InsuranceBenefits", "list_policies", "load_benefit_policy",
-           "settle", "template_text"]
+__all__ = [
+    "OUTPUT_COLUMNS",
+    "SPLIT",
+    "AgeRule",
+    "Assistance",
+    "BenefitInputError",
+    "BenefitPolicy",
+    "BenefitPolicyError",
+    "CriticalIllness",
+    "InsuranceBenefits",
+    "list_policies",
+    "load_benefit_policy",
+    "settle",
+    "template_text",
+]
 
 
 class _CallableModule(types.ModuleType):

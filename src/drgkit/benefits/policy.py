@@ -42,6 +42,7 @@ Policy TOML (``tables/benefits/template.toml`` lists every key with its meaning)
 
 Errors name the file and the key (``p.toml: employee.fund_share.level2 must be between 0 and 1, got 1.2``).
 """
+
 from __future__ import annotations
 
 import math
@@ -144,6 +145,7 @@ class BenefitPolicy:
 
 # ---------------------------------------------------------------------------------------------- validation
 
+
 def _fail(where: str, key: str, message: str) -> BenefitPolicyError:
     return BenefitPolicyError(f"{where}: {key} {message}")
 
@@ -176,8 +178,9 @@ def _known(where: str, key: str, data: dict, known: tuple[str, ...]) -> None:
     for name in data:
         if name not in known:
             inside = f"{key}.{name}" if key else name
-            raise BenefitPolicyError(f"{where}: unknown key {inside!r} (known{' in ' + key if key else ''}: "
-                                     f"{', '.join(known)})")
+            raise BenefitPolicyError(
+                f"{where}: unknown key {inside!r} (known{' in ' + key if key else ''}: {', '.join(known)})"
+            )
 
 
 def _levels(where: str, key: str, value: Any, check) -> dict[str, float]:
@@ -194,8 +197,15 @@ def _levels(where: str, key: str, value: Any, check) -> dict[str, float]:
     return out
 
 
-_INSURANCE_KEYS = ("deductible", "fund_share", "annual_ceiling", "class_b_self_pay", "repeat_deductible",
-                   "age_rule", "critical_illness")
+_INSURANCE_KEYS = (
+    "deductible",
+    "fund_share",
+    "annual_ceiling",
+    "class_b_self_pay",
+    "repeat_deductible",
+    "age_rule",
+    "critical_illness",
+)
 _AGE_KEYS = ("min_age", "deductible_factor", "fund_share_add", "fund_share_max")
 _CI_KEYS = ("threshold", "tiers", "annual_ceiling")
 
@@ -205,12 +215,12 @@ def _age_rule(where: str, key: str, value: Any) -> AgeRule:
     _known(where, key, data, _AGE_KEYS)
     if "min_age" not in data:
         raise _fail(where, f"{key}.min_age", "is missing (the age from which the rule applies)")
-    return AgeRule(min_age=_number(where, f"{key}.min_age", data["min_age"], hi=150),
-                   deductible_factor=_number(where, f"{key}.deductible_factor", data.get("deductible_factor", 1.0),
-                                             hi=1.0),
-                   fund_share_add=_number(where, f"{key}.fund_share_add", data.get("fund_share_add", 0.0),
-                                          lo=-1.0, hi=1.0),
-                   fund_share_max=_share(where, f"{key}.fund_share_max", data.get("fund_share_max", 1.0)))
+    return AgeRule(
+        min_age=_number(where, f"{key}.min_age", data["min_age"], hi=150),
+        deductible_factor=_number(where, f"{key}.deductible_factor", data.get("deductible_factor", 1.0), hi=1.0),
+        fund_share_add=_number(where, f"{key}.fund_share_add", data.get("fund_share_add", 0.0), lo=-1.0, hi=1.0),
+        fund_share_max=_share(where, f"{key}.fund_share_max", data.get("fund_share_max", 1.0)),
+    )
 
 
 def _critical_illness(where: str, key: str, value: Any) -> CriticalIllness:
@@ -259,16 +269,23 @@ def _insurance(where: str, key: str, value: Any) -> InsuranceBenefits:
         raise _fail(where, f"{key}.annual_ceiling", f"must be > 0, got {ceiling:g}")
     repeat = data.get("repeat_deductible", [1.0])
     if not isinstance(repeat, list) or not repeat:
-        raise _fail(where, f"{key}.repeat_deductible",
-                    f"must list factors for the 1st, 2nd … admission, got {repeat!r}")
+        raise _fail(
+            where, f"{key}.repeat_deductible", f"must list factors for the 1st, 2nd … admission, got {repeat!r}"
+        )
     factors = tuple(_number(where, f"{key}.repeat_deductible[{i}]", v, hi=1.0) for i, v in enumerate(repeat))
     return InsuranceBenefits(
-        deductible=deductible, fund_share=fund_share, annual_ceiling=ceiling,
+        deductible=deductible,
+        fund_share=fund_share,
+        annual_ceiling=ceiling,
         class_b_self_pay=_share(where, f"{key}.class_b_self_pay", data.get("class_b_self_pay", 0.0)),
         repeat_deductible=factors,
         age_rule=_age_rule(where, f"{key}.age_rule", data["age_rule"]) if "age_rule" in data else None,
-        critical_illness=(_critical_illness(where, f"{key}.critical_illness", data["critical_illness"])
-                          if "critical_illness" in data else None))
+        critical_illness=(
+            _critical_illness(where, f"{key}.critical_illness", data["critical_illness"])
+            if "critical_illness" in data
+            else None
+        ),
+    )
 
 
 _TOP_KEYS = ("name", "title", "example", "note", "cost_mix", "assistance", *INSURANCE)
@@ -293,20 +310,28 @@ def parse_policy(data: dict, where: str = "policy") -> BenefitPolicy:
         _known(where, "assistance", table, ("shares", "annual_ceiling"))
         shares = _table(where, "assistance.shares", table.get("shares", {}))
         if not shares:
-            raise _fail(where, "assistance.shares", "must name at least one category (\"特困\" = 0.9 …)")
+            raise _fail(where, "assistance.shares", 'must name at least one category ("特困" = 0.9 …)')
         assistance = Assistance(
             shares={str(k): _share(where, f"assistance.shares.{k}", v) for k, v in shares.items()},
-            annual_ceiling=_number(where, "assistance.annual_ceiling", table.get("annual_ceiling", INF),
-                                   allow_inf=True))
+            annual_ceiling=_number(
+                where, "assistance.annual_ceiling", table.get("annual_ceiling", INF), allow_inf=True
+            ),
+        )
     return BenefitPolicy(
-        insurance=insurance, name=data.get("name", ""), title=data.get("title", ""),
-        example=data.get("example", False), note=data.get("note", ""),
+        insurance=insurance,
+        name=data.get("name", ""),
+        title=data.get("title", ""),
+        example=data.get("example", False),
+        note=data.get("note", ""),
         full_self_pay_share=_share(where, "cost_mix.full_self_pay_share", mix.get("full_self_pay_share", 0.0)),
         class_b_share=_share(where, "cost_mix.class_b_share", mix.get("class_b_share", 0.0)),
-        assistance=assistance, source=where)
+        assistance=assistance,
+        source=where,
+    )
 
 
 # ------------------------------------------------------------------------------------------------ loading
+
 
 def policies_dir() -> Path:
     """The shipped example policies (``tables/benefits/`` in a checkout, ``drgkit/_data/tables/benefits`` installed)."""
@@ -345,8 +370,10 @@ def load_benefit_policy(source: BenefitPolicy | dict | str | Path) -> BenefitPol
         shipped = policies_dir() / f"{source}.toml"
         if path.suffix or not shipped.is_file():
             names = ", ".join(name for name, _ in list_policies())
-            raise BenefitPolicyError(f"{source}: no such benefit policy file or shipped policy (shipped: {names}; "
-                                     f"`drgkit benefits --template` prints a template)")
+            raise BenefitPolicyError(
+                f"{source}: no such benefit policy file or shipped policy (shipped: {names}; "
+                f"`drgkit benefits --template` prints a template)"
+            )
         path = shipped
     data = read_toml(path, BenefitPolicyError)
     policy = parse_policy(data, str(path) if path.parent != policies_dir() else path.stem)
@@ -357,6 +384,17 @@ def load_benefit_policy(source: BenefitPolicy | dict | str | Path) -> BenefitPol
     return policy
 
 
-__all__ = ["INSURANCE", "AgeRule", "Assistance", "BenefitPolicy", "BenefitPolicyError", "CriticalIllness",
-           "InsuranceBenefits", "list_policies", "load_benefit_policy", "parse_policy", "policies_dir",
-           "template_text"]
+__all__ = [
+    "INSURANCE",
+    "AgeRule",
+    "Assistance",
+    "BenefitPolicy",
+    "BenefitPolicyError",
+    "CriticalIllness",
+    "InsuranceBenefits",
+    "list_policies",
+    "load_benefit_policy",
+    "parse_policy",
+    "policies_dir",
+    "template_text",
+]

@@ -25,6 +25,7 @@ Per stay (amounts in cents, ``r`` = round half up):
 6. assistance pays r((P − critical illness) × the category's share) (capped by its ceiling);
 7. patient_in_policy = P − critical illness − assistance; patient_payment = F + B + patient_in_policy.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,18 +48,55 @@ class BenefitInputError(DrgkitError, ValueError):
 
 
 #: the fields settlement reads (through the vocabulary), in the order they are looked for
-NEEDED = ("patient_id", "discharge_date", "insurance_type", "hospital_level", "total_cost", "full_self_pay_amount",
-          "over_limit_amount", "self_financed", "class_b_self_pay_amount", "class_b_amount", "age",
-          "assistance_category", "admission_date", "case_id")
+NEEDED = (
+    "patient_id",
+    "discharge_date",
+    "insurance_type",
+    "hospital_level",
+    "total_cost",
+    "full_self_pay_amount",
+    "over_limit_amount",
+    "self_financed",
+    "class_b_self_pay_amount",
+    "class_b_amount",
+    "age",
+    "assistance_category",
+    "admission_date",
+    "case_id",
+)
 
 #: amounts (cents in the kernel) in the kernel's output matrix, in order
-_AMOUNTS = ("full_self_pay", "class_b_self_pay", "in_policy_cost", "deductible", "fund_payment",
-            "critical_illness_payment", "assistance_payment", "patient_in_policy", "patient_payment",
-            "ytd_in_policy_cost", "ytd_fund_payment", "ytd_in_policy_oop", "ytd_critical_illness_payment",
-            "ytd_assistance_payment", "ytd_patient_payment")
+_AMOUNTS = (
+    "full_self_pay",
+    "class_b_self_pay",
+    "in_policy_cost",
+    "deductible",
+    "fund_payment",
+    "critical_illness_payment",
+    "assistance_payment",
+    "patient_in_policy",
+    "patient_payment",
+    "ytd_in_policy_cost",
+    "ytd_fund_payment",
+    "ytd_in_policy_oop",
+    "ytd_critical_illness_payment",
+    "ytd_assistance_payment",
+    "ytd_patient_payment",
+)
 #: every column settlement adds, in output order
-OUTPUT_COLUMNS = ("benefit_year", "benefit_insurance", "benefit_level", "admission_in_year", *_AMOUNTS[:4],
-                  "fund_share", *_AMOUNTS[4:5], "at_ceiling", *_AMOUNTS[5:], "benefit_policy", "benefit_reason")
+OUTPUT_COLUMNS = (
+    "benefit_year",
+    "benefit_insurance",
+    "benefit_level",
+    "admission_in_year",
+    *_AMOUNTS[:4],
+    "fund_share",
+    *_AMOUNTS[4:5],
+    "at_ceiling",
+    *_AMOUNTS[5:],
+    "benefit_policy",
+    "benefit_reason",
+)
 #: the split that sums to total_cost
 SPLIT = ("fund_payment", "critical_illness_payment", "assistance_payment", "patient_payment")
 
@@ -72,6 +110,7 @@ _BIG = 1 << 62  # "no ceiling", in cents
 
 
 # ------------------------------------------------------------------------------------------------- kernel
+
 
 @numba.njit(cache=True)
 def _r(x):
@@ -132,9 +171,32 @@ def _unpack(out, n_amounts):
 
 
 @numba.njit(cache=True)
-def _settle_kernel(order, x, ins_on, ded, share, ceiling, clsb_rate, rep, n_rep, age_min, age_factor, age_add,
-                   age_max, ci_on, ci_thr, ci_start, ci_share, ci_n, ci_ceiling, full_share, clsb_share,
-                   as_share, as_ceiling, out):
+def _settle_kernel(
+    order,
+    x,
+    ins_on,
+    ded,
+    share,
+    ceiling,
+    clsb_rate,
+    rep,
+    n_rep,
+    age_min,
+    age_factor,
+    age_add,
+    age_max,
+    ci_on,
+    ci_thr,
+    ci_start,
+    ci_share,
+    ci_n,
+    ci_ceiling,
+    full_share,
+    clsb_share,
+    as_share,
+    as_ceiling,
+    out,
+):
     n = order.shape[0]
     prev_person = -1.0
     prev_year = -1.0
@@ -246,7 +308,8 @@ def _settle_kernel(order, x, ins_on, ded, share, ceiling, clsb_rate, rep, n_rep,
         y_oop += oop
         if ci_on[k]:
             ci = _r(_tiered(float(y_oop), ci_thr[k], ci_start[k], ci_share[k], ci_n[k])) - _r(
-                _tiered(float(before), ci_thr[k], ci_start[k], ci_share[k], ci_n[k]))
+                _tiered(float(before), ci_thr[k], ci_start[k], ci_share[k], ci_n[k])
+            )
             cap = ci_ceiling[k] - y_ci
             if ci > cap:
                 ci = cap
@@ -293,6 +356,7 @@ def _settle_kernel(order, x, ins_on, ded, share, ceiling, clsb_rate, rep, n_rep,
 
 # ----------------------------------------------------------------------------------------- policy arrays
 
+
 def _cents(yuan: float) -> int:
     return _BIG if math.isinf(yuan) else math.floor(yuan * 100.0 + 0.5)
 
@@ -307,12 +371,22 @@ def policy_arrays(policy: BenefitPolicy, categories: list[str]) -> dict[str, np.
     n_tier = max([len(b.critical_illness.tiers) for b in policy.insurance.values() if b.critical_illness] + [1])
     a = {
         "ins_on": np.array([name in policy.insurance for name in INSURANCE]),
-        "ded": np.full((n_i, n_l), np.nan), "share": np.full((n_i, n_l), np.nan),
-        "ceiling": np.zeros(n_i, np.int64), "clsb_rate": np.zeros(n_i), "rep": np.ones((n_i, n_rep)),
-        "n_rep": np.ones(n_i, np.int64), "age_min": np.full(n_i, np.inf), "age_factor": np.ones(n_i),
-        "age_add": np.zeros(n_i), "age_max": np.ones(n_i), "ci_on": np.zeros(n_i, np.bool_),
-        "ci_thr": np.zeros(n_i), "ci_start": np.zeros((n_i, n_tier)), "ci_share": np.zeros((n_i, n_tier)),
-        "ci_n": np.zeros(n_i, np.int64), "ci_ceiling": np.zeros(n_i, np.int64),
+        "ded": np.full((n_i, n_l), np.nan),
+        "share": np.full((n_i, n_l), np.nan),
+        "ceiling": np.zeros(n_i, np.int64),
+        "clsb_rate": np.zeros(n_i),
+        "rep": np.ones((n_i, n_rep)),
+        "n_rep": np.ones(n_i, np.int64),
+        "age_min": np.full(n_i, np.inf),
+        "age_factor": np.ones(n_i),
+        "age_add": np.zeros(n_i),
+        "age_max": np.ones(n_i),
+        "ci_on": np.zeros(n_i, np.bool_),
+        "ci_thr": np.zeros(n_i),
+        "ci_start": np.zeros((n_i, n_tier)),
+        "ci_share": np.zeros((n_i, n_tier)),
+        "ci_n": np.zeros(n_i, np.int64),
+        "ci_ceiling": np.zeros(n_i, np.int64),
     }
     for k, name in enumerate(INSURANCE):
         b = policy.insurance.get(name)
@@ -324,7 +398,7 @@ def policy_arrays(policy: BenefitPolicy, categories: list[str]) -> dict[str, np.
                 a["ded"][k, j], a["share"][k, j] = d, s
         a["ceiling"][k] = _cents(b.annual_ceiling)
         a["clsb_rate"][k] = b.class_b_self_pay
-        a["rep"][k, :len(b.repeat_deductible)] = b.repeat_deductible
+        a["rep"][k, : len(b.repeat_deductible)] = b.repeat_deductible
         a["n_rep"][k] = len(b.repeat_deductible)
         if b.age_rule is not None:
             r = b.age_rule
@@ -346,6 +420,7 @@ def policy_arrays(policy: BenefitPolicy, categories: list[str]) -> dict[str, np.
 
 
 # ------------------------------------------------------------------------------------------ reading columns
+
 
 def _one(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     if isinstance(column, pa.ChunkedArray):
@@ -401,8 +476,16 @@ def _distinct(column: pa.ChunkedArray) -> tuple[list[str | None], np.ndarray]:
     return values, idx
 
 
-def _category(column: pa.ChunkedArray | None, n: int, given: str | None, norm, allowed: tuple[str, ...],
-              what: str, option: str, field: str) -> np.ndarray:
+def _category(
+    column: pa.ChunkedArray | None,
+    n: int,
+    given: str | None,
+    norm,
+    allowed: tuple[str, ...],
+    what: str,
+    option: str,
+    field: str,
+) -> np.ndarray:
     """Per-row index into ``allowed`` (-1 = missing); a value that means none of them is an error naming it."""
     if given is not None:
         value = norm(given)
@@ -420,8 +503,10 @@ def _category(column: pa.ChunkedArray | None, n: int, given: str | None, norm, a
         found = norm(value)
         if found not in allowed:
             first = int(np.argmax(idx == pos))
-            raise BenefitInputError(f"row {first + 1}: {field} {value!r} is not a known {what} "
-                                    f"({', '.join(allowed)}); give {option} to set it for every row")
+            raise BenefitInputError(
+                f"row {first + 1}: {field} {value!r} is not a known {what} "
+                f"({', '.join(allowed)}); give {option} to set it for every row"
+            )
         codes.append(allowed.index(found))
     return np.array(codes, np.int8)[idx]
 
@@ -478,6 +563,7 @@ def _assistance(column: pa.ChunkedArray | None, n: int, policy: BenefitPolicy) -
 
 # ------------------------------------------------------------------------------------------------- settle
 
+
 def _as_table(data: Any) -> tuple[pa.Table, str]:
     if isinstance(data, (str, Path)):
         from ..io.results import as_arrow
@@ -497,8 +583,9 @@ def _sources(table: pa.Table, mapping: Mapping[str, str] | None) -> dict[str, st
         if header not in table.column_names:
             raise BenefitInputError(f"--map {header}={field}: no column {header!r} in the input")
         if field not in NEEDED:
-            raise BenefitInputError(f"--map {header}={field}: {field!r} is not a field settlement reads "
-                                    f"({', '.join(NEEDED)})")
+            raise BenefitInputError(
+                f"--map {header}={field}: {field!r} is not a field settlement reads ({', '.join(NEEDED)})"
+            )
         found[field] = header
     taken = set(found.values())
     rest = [c for c in table.column_names if c not in taken]
@@ -507,8 +594,14 @@ def _sources(table: pa.Table, mapping: Mapping[str, str] | None) -> dict[str, st
     return found
 
 
-def settle(data: Any, policy: BenefitPolicy | dict | str | Path, *, level: str | None = None,
-           insurance: str | None = None, mapping: Mapping[str, str] | None = None) -> Any:
+def settle(
+    data: Any,
+    policy: BenefitPolicy | dict | str | Path,
+    *,
+    level: str | None = None,
+    insurance: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+) -> Any:
     """Settle every stay under a benefit policy; returns the same type with :data:`OUTPUT_COLUMNS` added.
 
     ``data``: a pyarrow Table, a polars or pandas DataFrame, or a file path (Parquet / CSV / Excel). Columns
@@ -532,21 +625,30 @@ def settle(data: Any, policy: BenefitPolicy | dict | str | Path, *, level: str |
     n = table.num_rows
     found = _sources(table, mapping)
     if "total_cost" not in found:
-        raise BenefitInputError("no total cost column (医疗费总额 / 总费用 / medfee_sumamt / total_cost): "
-                                "give --map COLUMN=total_cost")
+        raise BenefitInputError(
+            "no total cost column (医疗费总额 / 总费用 / medfee_sumamt / total_cost): give --map COLUMN=total_cost"
+        )
     if "patient_id" not in found:
-        raise BenefitInputError("no person id column (人员编号 / psn_no / patient_id): the annual accumulators "
-                                "need it; give --map COLUMN=patient_id")
+        raise BenefitInputError(
+            "no person id column (人员编号 / psn_no / patient_id): the annual accumulators "
+            "need it; give --map COLUMN=patient_id"
+        )
     if "discharge_date" not in found:
-        raise BenefitInputError("no discharge date column (出院日期 / 出院时间 / dscg_time / discharge_date): "
-                                "give --map COLUMN=discharge_date")
+        raise BenefitInputError(
+            "no discharge date column (出院日期 / 出院时间 / dscg_time / discharge_date): "
+            "give --map COLUMN=discharge_date"
+        )
 
     if "insurance_type" not in found and insurance is None:
-        raise BenefitInputError("no insurance type column (险种类型 / insutype / insurance_type): give --insurance "
-                                "employee|resident for every stay, or --map COLUMN=insurance_type")
+        raise BenefitInputError(
+            "no insurance type column (险种类型 / insutype / insurance_type): give --insurance "
+            "employee|resident for every stay, or --map COLUMN=insurance_type"
+        )
     if "hospital_level" not in found and level is None:
-        raise BenefitInputError("no hospital level column (医院等级 / hosp_lv / hospital_level): give --level "
-                                "level1|level2|level3 for every stay, or --map COLUMN=hospital_level")
+        raise BenefitInputError(
+            "no hospital level column (医院等级 / hosp_lv / hospital_level): give --level "
+            "level1|level2|level3 for every stay, or --map COLUMN=hospital_level"
+        )
 
     def col(name: str) -> pa.ChunkedArray | None:
         return table.column(found[name]) if name in found else None
@@ -556,10 +658,26 @@ def settle(data: Any, policy: BenefitPolicy | dict | str | Path, *, level: str |
     dated = seconds != _NO_DATE
     year = np.full(n, -1, np.int32)
     year[dated] = seconds[dated].astype("datetime64[s]").astype("datetime64[Y]").astype(np.int64) + 1970
-    ins = _category(col("insurance_type"), n, insurance, lambda v: lookup("insurance", v) or v, INSURANCE,
-                    "insurance type", "--insurance", found.get("insurance_type", "insurance_type"))
-    lvl = _category(col("hospital_level"), n, level, lambda v: lookup("hospital_level", v) or v, LEVELS,
-                    "hospital level", "--level", found.get("hospital_level", "hospital_level"))
+    ins = _category(
+        col("insurance_type"),
+        n,
+        insurance,
+        lambda v: lookup("insurance", v) or v,
+        INSURANCE,
+        "insurance type",
+        "--insurance",
+        found.get("insurance_type", "insurance_type"),
+    )
+    lvl = _category(
+        col("hospital_level"),
+        n,
+        level,
+        lambda v: lookup("hospital_level", v) or v,
+        LEVELS,
+        "hospital level",
+        "--level",
+        found.get("hospital_level", "hospital_level"),
+    )
     total, _ = _money(col("total_cost"), n)  # a cost that is not an amount is NaN: the row says so
     # 全自费: 全自费金额 + 超限价自费费用 where the export has either, else 个人自费, else the policy's share
     full, full_bad = _money(col("full_self_pay_amount"), n)
@@ -582,20 +700,43 @@ def settle(data: Any, policy: BenefitPolicy | dict | str | Path, *, level: str |
     x = _pack(person, year, ins, lvl, age, total, full, clsb, clsb_cost, assist)
     del full, clsb, clsb_cost, age, assist, total, seconds
     out = np.zeros((n, _REASON + 1), np.float64)
-    _settle_kernel(order, x, arrays["ins_on"], arrays["ded"], arrays["share"], arrays["ceiling"],
-                   arrays["clsb_rate"], arrays["rep"], arrays["n_rep"], arrays["age_min"], arrays["age_factor"],
-                   arrays["age_add"], arrays["age_max"], arrays["ci_on"], arrays["ci_thr"], arrays["ci_start"],
-                   arrays["ci_share"], arrays["ci_n"], arrays["ci_ceiling"], arrays["full_share"],
-                   arrays["clsb_share"], arrays["as_share"], arrays["as_ceiling"], out)
+    _settle_kernel(
+        order,
+        x,
+        arrays["ins_on"],
+        arrays["ded"],
+        arrays["share"],
+        arrays["ceiling"],
+        arrays["clsb_rate"],
+        arrays["rep"],
+        arrays["n_rep"],
+        arrays["age_min"],
+        arrays["age_factor"],
+        arrays["age_add"],
+        arrays["age_max"],
+        arrays["ci_on"],
+        arrays["ci_thr"],
+        arrays["ci_start"],
+        arrays["ci_share"],
+        arrays["ci_n"],
+        arrays["ci_ceiling"],
+        arrays["full_share"],
+        arrays["clsb_share"],
+        arrays["as_share"],
+        arrays["as_ceiling"],
+        out,
+    )
     del x, order
     columns = _columns(policy, _unpack(out, len(_AMOUNTS)), year, ins, lvl)
     result = _attach(data if kind != "arrow" else table, kind, columns)
     if kind == "arrow":
-        meta = {"name": policy.name, "source": policy.source, "example": policy.example,
-                "policy": policy.as_dict()}
-        result = result.replace_schema_metadata({**(result.schema.metadata or {}),
-                                                 METADATA_KEY: json.dumps(meta, ensure_ascii=False,
-                                                                          default=str).encode("utf-8")})
+        meta = {"name": policy.name, "source": policy.source, "example": policy.example, "policy": policy.as_dict()}
+        result = result.replace_schema_metadata(
+            {
+                **(result.schema.metadata or {}),
+                METADATA_KEY: json.dumps(meta, ensure_ascii=False, default=str).encode("utf-8"),
+            }
+        )
     return result
 
 
@@ -610,8 +751,9 @@ def _previous_results(table: pa.Table) -> list[str]:
     return [c for c in names if c in OUTPUT_COLUMNS or c in zh]
 
 
-def _order(table: pa.Table, found: dict[str, str], person, seconds, total, full, clsb, clsb_cost, ins, lvl, age,
-           assist) -> np.ndarray:
+def _order(
+    table: pa.Table, found: dict[str, str], person, seconds, total, full, clsb, clsb_cost, ins, lvl, age, assist
+) -> np.ndarray:
     """Row positions in settlement order: person, discharge time, then the stay's own contents (admission
     time, amounts, insurance, level, age, assistance category, a hash of the stay id) — never input order."""
     import polars as pl
@@ -636,8 +778,9 @@ def _columns(policy: BenefitPolicy, cols: np.ndarray, year, ins, lvl) -> dict[st
     mask = missing if missing.any() else None
     columns: dict[str, pa.Array] = {
         "benefit_year": pa.array(year.astype(np.int16), pa.int16(), mask=mask),
-        "benefit_insurance": pa.array(INSURANCE, pa.string()).take(pa.array(np.maximum(ins, 0).astype(np.int64),
-                                                                             mask=mask)),
+        "benefit_insurance": pa.array(INSURANCE, pa.string()).take(
+            pa.array(np.maximum(ins, 0).astype(np.int64), mask=mask)
+        ),
         "benefit_level": pa.array(LEVELS, pa.string()).take(pa.array(np.maximum(lvl, 0).astype(np.int64), mask=mask)),
         "admission_in_year": pa.array(cols[_ADM].astype(np.int32), pa.int32(), mask=mask),
         "fund_share": pa.array(cols[_SHARE], pa.float64(), mask=mask),
@@ -649,8 +792,9 @@ def _columns(policy: BenefitPolicy, cols: np.ndarray, year, ins, lvl) -> dict[st
     columns["benefit_policy"] = pa.repeat(pa.scalar(policy.name, pa.string()), len(reason))
     # reasons: one text per code; codes 7 and 8 name the insurance type (and level), one text per combination
     n_levels = len(LEVELS)
-    texts: list[str | None] = [None] + [say(f"benefits.reason.{code}", "en", ins="", level="")
-                                        for code in _REASON_CODES]
+    texts: list[str | None] = [None] + [
+        say(f"benefits.reason.{code}", "en", ins="", level="") for code in _REASON_CODES
+    ]
     base7 = len(texts)
     texts += [say("benefits.reason.7", "en", ins=name) for name in INSURANCE]
     base8 = len(texts)
@@ -700,5 +844,13 @@ def _attach(data: Any, kind: str, columns: dict[str, pa.Array]) -> Any:
     return out
 
 
-__all__ = ["METADATA_KEY", "NEEDED", "OUTPUT_COLUMNS", "SPLIT", "BenefitInputError", "policy_arrays", "reason_text",
-           "settle"]
+__all__ = [
+    "METADATA_KEY",
+    "NEEDED",
+    "OUTPUT_COLUMNS",
+    "SPLIT",
+    "BenefitInputError",
+    "policy_arrays",
+    "reason_text",
+    "settle",
+]

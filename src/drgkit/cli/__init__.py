@@ -5,6 +5,7 @@ lists them. Errors a user can cause are one line on stderr and exit code 2, hand
 (:class:`drgkit.cli.common.Handled`); consoles, common options and the default scheme are defined once
 (:mod:`drgkit.cli.common`, :mod:`drgkit.cli_options`, :data:`drgkit.schemes.DEFAULT_SCHEME`).
 """
+
 from __future__ import annotations
 
 import sys
@@ -15,8 +16,13 @@ import typer
 from . import benefits, common, data, dip, explain, group, monitor, pay, schemes, serve, simulate, tables
 from .common import CliError, Handled
 
-app = typer.Typer(cls=Handled, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Group Chinese discharge abstracts (病案首页 / 医保结算清单) into CHS-DRG groups.")
+app = typer.Typer(
+    cls=Handled,
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Group Chinese discharge abstracts (病案首页 / 医保结算清单) into CHS-DRG groups.",
+)
 
 
 @app.callback()

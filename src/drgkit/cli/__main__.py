@@ -1,4 +1,5 @@
 """``python -m drgkit.cli``: the command line."""
+
 from . import app
 
 app()

@@ -1,4 +1,5 @@
 """``drgkit benefits``: per-stay settlement under a benefit policy (drgkit.benefits)."""
+
 from __future__ import annotations
 
 import time
@@ -16,21 +17,29 @@ app = typer.Typer()
 
 @app.command()
 def benefits(
-    input: Optional[Path] = typer.Argument(None, help="Stays: .parquet, .csv or .xlsx (人员编号, 出院日期, 险种类型, "
-                                                      "医院等级, 医疗费总额 …)"),
+    input: Optional[Path] = typer.Argument(
+        None, help="Stays: .parquet, .csv or .xlsx (人员编号, 出院日期, 险种类型, 医院等级, 医疗费总额 …)"
+    ),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Settled stays: .parquet, .csv or .xlsx"),
-    policy: Optional[str] = typer.Option(None, "--policy", "-p",
-                                         help="Benefit policy: a TOML file or a shipped name (example-national)"),
+    policy: Optional[str] = typer.Option(
+        None, "--policy", "-p", help="Benefit policy: a TOML file or a shipped name (example-national)"
+    ),
     level: Optional[str] = typer.Option(None, "--level", help="Hospital level of every stay (default: the column)"),
-    insurance: Optional[str] = typer.Option(None, "--insurance",
-                                            help="Insurance type of every stay: employee / resident (default: column)"),
-    map_: list[str] = typer.Option([], "--map", help="Read a column as a field: SRC=field (repeatable; fields: "
-                                                     "patient_id, discharge_date, insurance_type, hospital_level, "
-                                                     "total_cost, full_self_pay_amount, over_limit_amount, "
-                                                     "class_b_self_pay_amount, class_b_amount, age, "
-                                                     "assistance_category)"),
-    sheet: Optional[str] = typer.Option(None, "--sheet",
-                                        help="Excel sheet: name or 1-based number (default: the first)"),
+    insurance: Optional[str] = typer.Option(
+        None, "--insurance", help="Insurance type of every stay: employee / resident (default: column)"
+    ),
+    map_: list[str] = typer.Option(
+        [],
+        "--map",
+        help="Read a column as a field: SRC=field (repeatable; fields: "
+        "patient_id, discharge_date, insurance_type, hospital_level, "
+        "total_cost, full_self_pay_amount, over_limit_amount, "
+        "class_b_self_pay_amount, class_b_amount, age, "
+        "assistance_category)",
+    ),
+    sheet: Optional[str] = typer.Option(
+        None, "--sheet", help="Excel sheet: name or 1-based number (default: the first)"
+    ),
     policies: bool = typer.Option(False, "--policies", help="List the shipped policies and stop"),
     template: bool = typer.Option(False, "--template", help="Print the policy template (TOML) and stop"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
@@ -72,13 +81,27 @@ def benefits(
         from ..benefits.settle import NEEDED, _sources
 
         found = _sources(data, mapping)
-        common.err.print(say("read.columns", language) + colon + "; ".join(
-            src if src == f else f"{src} → {f}" for f, src in found.items() if f in NEEDED), soft_wrap=True,
-            markup=False)
-        common.err.print(say("benefits.policy", language) + colon + chosen.name
-                         + (f"（{say('benefits.example', language)}）" if language == "zh" and chosen.example
-                            else f" ({say('benefits.example', language)})" if chosen.example else ""),
-                         soft_wrap=True, markup=False)
+        common.err.print(
+            say("read.columns", language)
+            + colon
+            + "; ".join(src if src == f else f"{src} → {f}" for f, src in found.items() if f in NEEDED),
+            soft_wrap=True,
+            markup=False,
+        )
+        common.err.print(
+            say("benefits.policy", language)
+            + colon
+            + chosen.name
+            + (
+                f"（{say('benefits.example', language)}）"
+                if language == "zh" and chosen.example
+                else f" ({say('benefits.example', language)})"
+                if chosen.example
+                else ""
+            ),
+            soft_wrap=True,
+            markup=False,
+        )
     result = settle(data, chosen, level=level, insurance=insurance, mapping=mapping)
     if output.suffix.lower() == ".xlsx":
         write_table(chinese_sheet(result), output)
@@ -121,44 +144,86 @@ def summarize(result, output: Path, seconds: float, language: str) -> None:
     from ..lang import say
     from ..terminal import Col, fit_table
 
-    frame = pl.from_arrow(result.select(["benefit_reason", "benefit_insurance", "benefit_year", "at_ceiling",
-                                         "fund_payment", "critical_illness_payment", "assistance_payment",
-                                         "patient_payment"]))
+    frame = pl.from_arrow(
+        result.select(
+            [
+                "benefit_reason",
+                "benefit_insurance",
+                "benefit_year",
+                "at_ceiling",
+                "fund_payment",
+                "critical_illness_payment",
+                "assistance_payment",
+                "patient_payment",
+            ]
+        )
+    )
     person = pl.from_arrow(result.column(_sources(result, None)["patient_id"])).cast(pl.Utf8)
-    frame = frame.with_columns(_ins=pl.col("benefit_insurance"), _person=person,
-                               _settled=pl.col("fund_payment").is_not_null())
+    frame = frame.with_columns(
+        _ins=pl.col("benefit_insurance"), _person=person, _settled=pl.col("fund_payment").is_not_null()
+    )
     ok = frame.filter(pl.col("_settled"))
     total = ok["fund_payment"] + ok["critical_illness_payment"] + ok["assistance_payment"] + ok["patient_payment"]
     ok = ok.with_columns(_total=total)
-    common.out.print(say("benefits.done", language, rows=f"{ok.height:,}", persons=f"{ok['_person'].n_unique():,}",
-                          seconds=f"{seconds:.2f}", output=output), soft_wrap=True, markup=False)
+    common.out.print(
+        say(
+            "benefits.done",
+            language,
+            rows=f"{ok.height:,}",
+            persons=f"{ok['_person'].n_unique():,}",
+            seconds=f"{seconds:.2f}",
+            output=output,
+        ),
+        soft_wrap=True,
+        markup=False,
+    )
     names = ("fund_payment", "critical_illness_payment", "assistance_payment", "patient_payment")
     shown = [c for c in names if c in ("fund_payment", "patient_payment") or (ok[c] > 0).any()]
     by = ok.group_by("_ins").agg(pl.len().alias("n"), pl.col("_total").sum(), *[pl.col(c).sum() for c in names])
-    by = pl.concat([by.sort("_ins"), ok.select(pl.lit("all").alias("_ins"), pl.len().alias("n"),
-                                               pl.col("_total").sum(), *[pl.col(c).sum() for c in names])],
-                   how="vertical_relaxed")
+    by = pl.concat(
+        [
+            by.sort("_ins"),
+            ok.select(
+                pl.lit("all").alias("_ins"),
+                pl.len().alias("n"),
+                pl.col("_total").sum(),
+                *[pl.col(c).sum() for c in names],
+            ),
+        ],
+        how="vertical_relaxed",
+    )
     rows = []
     for r in by.iter_rows(named=True):
-        label = say(f"benefits.ins.{r['_ins']}", language) if r["_ins"] in ("employee", "resident", "all") else \
-            str(r["_ins"])
+        label = (
+            say(f"benefits.ins.{r['_ins']}", language)
+            if r["_ins"] in ("employee", "resident", "all")
+            else str(r["_ins"])
+        )
         share = r["patient_payment"] / r["_total"] if r["_total"] else 0.0
-        rows.append((label, f"{r['n']:,}", f"{r['_total']:,.2f}", *[f"{r[c]:,.2f}" for c in shown],
-                     f"{100 * share:.1f}%"))
-    cols = [Col(say("benefits.col.insurance", language), "id", keep=True),
-            Col(say("benefits.col.stays", language), "number", keep=True),
-            Col(say("benefits.col.total_cost", language), "number", keep=True),
-            *[Col(say(f"benefits.col.{c}", language), "number", keep=c in ("fund_payment", "patient_payment"))
-              for c in shown],
-            Col(say("benefits.col.patient_share", language), "number")]
-    common.out.print(fit_table(say("benefits.by_insurance", language), cols, rows, common.out.width,
-                               hint=str(output), lang=language))
+        rows.append(
+            (label, f"{r['n']:,}", f"{r['_total']:,.2f}", *[f"{r[c]:,.2f}" for c in shown], f"{100 * share:.1f}%")
+        )
+    cols = [
+        Col(say("benefits.col.insurance", language), "id", keep=True),
+        Col(say("benefits.col.stays", language), "number", keep=True),
+        Col(say("benefits.col.total_cost", language), "number", keep=True),
+        *[
+            Col(say(f"benefits.col.{c}", language), "number", keep=c in ("fund_payment", "patient_payment"))
+            for c in shown
+        ],
+        Col(say("benefits.col.patient_share", language), "number"),
+    ]
+    common.out.print(
+        fit_table(say("benefits.by_insurance", language), cols, rows, common.out.width, hint=str(output), lang=language)
+    )
     at_ceiling = ok.filter(pl.col("at_ceiling")).select("_person", "benefit_year").unique().height
     if at_ceiling:
         common.out.print(say("benefits.ceiling", language, k=f"{at_ceiling:,}"), soft_wrap=True, markup=False)
     unsettled = frame.filter(~pl.col("_settled") & pl.col("benefit_reason").is_not_null())
     if unsettled.height:
         for why, k in unsettled.group_by("benefit_reason").len().sort("len", descending=True).head(5).iter_rows():
-            common.out.print(say("benefits.unsettled", language, k=f"{k:,}", why=reason_text(why, language)),
-                              soft_wrap=True, markup=False)
-
+            common.out.print(
+                say("benefits.unsettled", language, k=f"{k:,}", why=reason_text(why, language)),
+                soft_wrap=True,
+                markup=False,
+            )

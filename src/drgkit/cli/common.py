@@ -1,4 +1,5 @@
 """What every command shares: the consoles, the one error handler and common argument parsing."""
+
 from __future__ import annotations
 
 from typing import Any, NoReturn
@@ -71,5 +72,3 @@ def report_mapping(source, lang: str = "zh") -> None:
     """Say which column became which field (stderr, so piped output stays clean)."""
     for line in source.mapping_report(lang):
         err.print(line, soft_wrap=True, markup=False)
-
-

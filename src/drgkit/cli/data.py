@@ -1,4 +1,5 @@
 """``drgkit sample`` / ``demo`` / ``synth``: the built-in data."""
+
 from __future__ import annotations
 
 import time
@@ -34,8 +35,12 @@ def sample(
     from ..io import write_table
 
     write_table(coder_export(rows, scheme=scheme), output)
-    common.out.print(f"{rows:,} sample abstracts written to {output}; next: drgkit group {output} "
-                      f"-o 分组结果.xlsx --explain problems", soft_wrap=True, markup=False)
+    common.out.print(
+        f"{rows:,} sample abstracts written to {output}; next: drgkit group {output} "
+        f"-o 分组结果.xlsx --explain problems",
+        soft_wrap=True,
+        markup=False,
+    )
 
 
 @app.command()
@@ -94,17 +99,20 @@ def synth(
             table = generate(n, scheme=scheme, seed=seed * 100_003 + k, dirty=dirty)
             # ids unique across chunks
             ids = pc.utf8_lpad(pc.cast(pa.array(range(start + 1, start + n + 1), pa.int64()), pa.string()), 9, "0")
-            table = table.set_column(table.column_names.index("case_id"), "case_id",
-                                     pc.binary_join_element_wise("D", ids, ""))
+            table = table.set_column(
+                table.column_names.index("case_id"), "case_id", pc.binary_join_element_wise("D", ids, "")
+            )
             if "patient_id" in table.column_names:
                 pid = table.column("patient_id")
-                table = table.set_column(table.column_names.index("patient_id"), "patient_id",
-                                         pc.binary_join_element_wise(f"C{k}-", pc.cast(pid, pa.string()), ""))
+                table = table.set_column(
+                    table.column_names.index("patient_id"),
+                    "patient_id",
+                    pc.binary_join_element_wise(f"C{k}-", pc.cast(pid, pa.string()), ""),
+                )
             yield table
 
     write_stream(output, chunks(), "no rows generated")
     if not quiet:
-        common.out.print(f"wrote {rows:,} synthetic abstracts ({scheme}) to {output} "
-                          f"in {time.perf_counter() - t0:.1f} s")
-
-
+        common.out.print(
+            f"wrote {rows:,} synthetic abstracts ({scheme}) to {output} in {time.perf_counter() - t0:.1f} s"
+        )

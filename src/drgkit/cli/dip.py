@@ -1,4 +1,5 @@
 """``drgkit dip``: build a DIP catalogue from history, group cases into it, settle, explain one case."""
+
 from __future__ import annotations
 
 import json
@@ -36,6 +37,7 @@ def metrics_cmd(
         write_table(table.to_arrow(), output)
     Console().print(table)
 
+
 @app.command("build")
 def build_cmd(
     history: Path = typer.Argument(..., help="Discharge history (.parquet, .csv, .xlsx)"),
@@ -59,8 +61,16 @@ def build_cmd(
     extra: dict[str, Any] = {"scale": scale}
     if benchmark:
         extra.update(score_method="benchmark", benchmark_group=benchmark)
-    cat = build(history, threshold=threshold, coverage=coverage, years=years, trim=trim,
-                exclude_px=tuple(exclude_px), id=catalogue_id or output.name, **extra)
+    cat = build(
+        history,
+        threshold=threshold,
+        coverage=coverage,
+        years=years,
+        trim=trim,
+        exclude_px=tuple(exclude_px),
+        id=catalogue_id or output.name,
+        **extra,
+    )
     cat.write(output)
     if not quiet:
         kinds = dict(cat.groups["kind"].value_counts().iter_rows())
@@ -69,7 +79,9 @@ def build_cmd(
             f"{kinds.get('core', 0) + kinds.get('primary_care', 0):,} core groups "
             f"({kinds.get('primary_care', 0):,} primary care), {kinds.get('comprehensive', 0):,} comprehensive; "
             f"threshold {cat.info['threshold_used']}, core share {100 * cat.info['core_case_share']:.1f}%, "
-            f"PV_initial {cat.pv_initial:.4f}, {cat.aux.height} auxiliary coefficients")
+            f"PV_initial {cat.pv_initial:.4f}, {cat.aux.height} auxiliary coefficients"
+        )
+
 
 @app.command("group")
 def group_cmd(
@@ -90,8 +102,14 @@ def group_cmd(
 
     t0 = time.perf_counter()
     cat = load_catalogue(catalogue)
-    source = open_cases(input, mapping=parse_map(map_), sheet=sheet_arg(sheet), header_row=header_row,
-                        allow_unmapped=allow_unmapped, batch_size=1 << 62)
+    source = open_cases(
+        input,
+        mapping=parse_map(map_),
+        sheet=sheet_arg(sheet),
+        header_row=header_row,
+        allow_unmapped=allow_unmapped,
+        batch_size=1 << 62,
+    )
     if not quiet:
         report_mapping(source)
     tables = list(source.batches())
@@ -104,9 +122,13 @@ def group_cmd(
         counts = {r["values"]: r["counts"] for r in pc.value_counts(out.column("status")).to_pylist()}
         kinds = {r["values"]: r["counts"] for r in pc.value_counts(out.column("dip_kind")).to_pylist()}
         n = out.num_rows
-        common.out.print(f"grouped {n:,} cases into {cat.id} in {time.perf_counter() - t0:.2f} s: "
-                          + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items()))
-                          + "; " + ", ".join(f"{k} {v:,}" for k, v in kinds.items() if k))
+        common.out.print(
+            f"grouped {n:,} cases into {cat.id} in {time.perf_counter() - t0:.2f} s: "
+            + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items()))
+            + "; "
+            + ", ".join(f"{k} {v:,}" for k, v in kinds.items() if k)
+        )
+
 
 @app.command("settle")
 def settle_cmd(
@@ -115,8 +137,9 @@ def settle_cmd(
     budget: float = typer.Option(..., "--budget", help="DIP fund available this year (yuan)"),
     fund_ratio: float = typer.Option(..., "--fund-ratio", help="Fund payment ratio (记账 / total cost)"),
     pv_initial: Optional[float] = typer.Option(None, "--pv-initial", help="Initial point value (default: catalogue)"),
-    hospitals: Optional[Path] = typer.Option(None, "--hospitals",
-                                             help="CSV: hospital, coefficient, evaluation, deduction"),
+    hospitals: Optional[Path] = typer.Option(
+        None, "--hospitals", help="CSV: hospital, coefficient, evaluation, deduction"
+    ),
     policy: Optional[Path] = typer.Option(None, "--policy", help="Payment policy TOML (DIP defaults)"),
     prepay_ratio: float = typer.Option(0.9, "--prepay-ratio"),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Per-hospital result (.csv/.parquet)"),
@@ -130,19 +153,37 @@ def settle_cmd(
     from ..terminal import Col, fit_table
 
     data = pl.read_parquet(grouped) if grouped.suffix == ".parquet" else pl.from_arrow(read_cases(grouped))
-    s = settle(data, catalogue, budget=budget, fund_ratio=fund_ratio, pv_initial=pv_initial,
-               hospitals=hospitals, policy=policy, prepay_ratio=prepay_ratio)
-    common.out.print(f"total score {s.total_score:,.2f}; PV_initial {s.pv_initial:.4f}; "
-                      f"PV_settle {s.pv_settle:.4f}")
-    common.out.print(fit_table(
-        "per hospital", [Col(c, "id" if c == "hospital" else "number", keep=c in ("hospital", "payable"))
-                         for c in s.hospitals.columns],
-        [["" if v is None else (f"{v:,.2f}" if isinstance(v, float) else str(v)) for v in row]
-         for row in s.hospitals.iter_rows()], common.out.width, hint="-o FILE"))
+    s = settle(
+        data,
+        catalogue,
+        budget=budget,
+        fund_ratio=fund_ratio,
+        pv_initial=pv_initial,
+        hospitals=hospitals,
+        policy=policy,
+        prepay_ratio=prepay_ratio,
+    )
+    common.out.print(f"total score {s.total_score:,.2f}; PV_initial {s.pv_initial:.4f}; PV_settle {s.pv_settle:.4f}")
+    common.out.print(
+        fit_table(
+            "per hospital",
+            [
+                Col(c, "id" if c == "hospital" else "number", keep=c in ("hospital", "payable"))
+                for c in s.hospitals.columns
+            ],
+            [
+                ["" if v is None else (f"{v:,.2f}" if isinstance(v, float) else str(v)) for v in row]
+                for row in s.hospitals.iter_rows()
+            ],
+            common.out.width,
+            hint="-o FILE",
+        )
+    )
     if output:
         write_table(s.hospitals.to_arrow(), output)
     if cases_output:
         write_table(s.cases.to_arrow(), cases_output)
+
 
 @app.command("explain")
 def explain_cmd(

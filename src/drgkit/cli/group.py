@@ -1,4 +1,5 @@
 """``drgkit group``: every abstract of a file (or a Parquet dataset folder) into its group."""
+
 from __future__ import annotations
 
 import os
@@ -31,42 +32,72 @@ from .common import CliError, parse_map, report_mapping, sheet_arg
 app = typer.Typer()
 
 
-def summary(counts: Counter, drgs: Counter, rows: int, seconds: float, scheme: str,
-             reasons: Counter | None = None, lang: str = "zh") -> None:
+def summary(
+    counts: Counter,
+    drgs: Counter,
+    rows: int,
+    seconds: float,
+    scheme: str,
+    reasons: Counter | None = None,
+    lang: str = "zh",
+) -> None:
     rate = rows / seconds if seconds > 0 else float("inf")
-    common.out.print(say("group.done", lang, rows=f"{rows:,}", scheme=scheme, seconds=f"{seconds:.2f}",
-                          rate=f"{rate:,.0f}"), soft_wrap=True, markup=False)
+    common.out.print(
+        say("group.done", lang, rows=f"{rows:,}", scheme=scheme, seconds=f"{seconds:.2f}", rate=f"{rate:,.0f}"),
+        soft_wrap=True,
+        markup=False,
+    )
     w = common.out.width
     status_words = words("status", lang)
     rows_col = Col(say("col.rows", lang), "number", keep=True)
-    common.out.print(fit_table(say("group.status_title", lang),
-                               [Col(say("col.status", lang), "id", keep=True), rows_col,
-                                Col(say("col.share", lang), "number")],
-                                [(status_words[status], f"{counts.get(status, 0):,}",
-                                  f"{100 * counts.get(status, 0) / max(rows, 1):.1f}%")
-                                 for status in ("ok", "ambiguous", "ungroupable", "invalid")], w))
+    common.out.print(
+        fit_table(
+            say("group.status_title", lang),
+            [Col(say("col.status", lang), "id", keep=True), rows_col, Col(say("col.share", lang), "number")],
+            [
+                (
+                    status_words[status],
+                    f"{counts.get(status, 0):,}",
+                    f"{100 * counts.get(status, 0) / max(rows, 1):.1f}%",
+                )
+                for status in ("ok", "ambiguous", "ungroupable", "invalid")
+            ],
+            w,
+        )
+    )
     if reasons:
-        common.out.print(fit_table(say("group.reasons_title", lang),
-                                    [Col(say("col.reason", lang), keep=True), rows_col],
-                                    [(reason_text(reason, lang), f"{k:,}") for reason, k in reasons.most_common(8)], w))
+        common.out.print(
+            fit_table(
+                say("group.reasons_title", lang),
+                [Col(say("col.reason", lang), keep=True), rows_col],
+                [(reason_text(reason, lang), f"{k:,}") for reason, k in reasons.most_common(8)],
+                w,
+            )
+        )
     if drgs:
-        common.out.print(fit_table(say("group.groups_title", lang),
-                                    [Col(say("col.group", lang), "id", keep=True),
-                                     Col(say("col.name", lang), keep=True), rows_col],
-                                    [(drg, name or "", f"{k:,}") for (drg, name), k in drgs.most_common(10)], w))
+        common.out.print(
+            fit_table(
+                say("group.groups_title", lang),
+                [Col(say("col.group", lang), "id", keep=True), Col(say("col.name", lang), keep=True), rows_col],
+                [(drg, name or "", f"{k:,}") for (drg, name), k in drgs.most_common(10)],
+                w,
+            )
+        )
 
 
 @app.command()
 def group(
     input: Path = typer.Argument(..., help="Abstracts: .parquet, .csv (UTF-8 or GBK/GB18030), .xlsx"),
     output: Path = typer.Option(..., "-o", "--output", help="Result file: .parquet, .csv or .xlsx"),
-    scheme: str = typer.Option(DEFAULT_SCHEME, "--scheme", "-s",
-                               help="Scheme id (see `drgkit schemes`), or dip:CATALOGUE_FOLDER for DIP"),
+    scheme: str = typer.Option(
+        DEFAULT_SCHEME, "--scheme", "-s", help="Scheme id (see `drgkit schemes`), or dip:CATALOGUE_FOLDER for DIP"
+    ),
     map_: MapOption = [],
     diagnoses: Optional[Path] = typer.Option(None, help="Long diagnosis table (one row per code)"),
     procedures: Optional[Path] = typer.Option(None, help="Long procedure table (one row per code)"),
-    threads: Optional[int] = typer.Option(None, "--threads", "-t",
-                                          help="Cores to use (default: all); 1 = one batch at a time"),
+    threads: Optional[int] = typer.Option(
+        None, "--threads", "-t", help="Cores to use (default: all); 1 = one batch at a time"
+    ),
     batch_size: int = typer.Option(125_000, min=1, help="Rows per streamed batch (memory grows with it)"),
     strict_gender: bool = typer.Option(False, help="Accept only 1/2 as gender (as the reference groupers)"),
     convert_codes: bool = typer.Option(False, help="Translate unknown 国临版 codes to 医保版 via the maps"),
@@ -82,8 +113,9 @@ def group(
     header_row: HeaderRowOption = None,
     allow_unmapped: AllowUnmapped = False,
     canonical: Canonical = False,
-    explain_rows: Optional[str] = typer.Option(None, "--explain", help="Add a column saying why, in one sentence: "
-                                               "'problems' (rows not grouped) or 'all'"),
+    explain_rows: Optional[str] = typer.Option(
+        None, "--explain", help="Add a column saying why, in one sentence: 'problems' (rows not grouped) or 'all'"
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors"),
     lang: Lang = None,
 ) -> None:
@@ -109,21 +141,22 @@ def group(
         from ..dip import load_catalogue
         from ..dip.grouper import group as dip_group
 
-        catalogue = load_catalogue(scheme[len("dip:"):])
+        catalogue = load_catalogue(scheme[len("dip:") :])
 
         def group_batch(batch):
             return dip_group(batch, catalogue)
-        label = f"DIP catalogue {scheme[len('dip:'):]}"
+
+        label = f"DIP catalogue {scheme[len('dip:') :]}"
     else:
         compiled = load_compiled(scheme)
         from ..grouping.batch import warm_kernel
 
         # the kernel loads (≈ 0.5 s) while the first batch is read
-        threading.Thread(target=warm_kernel, args=(compiled, batch_threads), name="drgkit-warm",
-                         daemon=True).start()
+        threading.Thread(target=warm_kernel, args=(compiled, batch_threads), name="drgkit-warm", daemon=True).start()
 
         def group_batch(batch):
             return group_canonical(batch, compiled, options, batch_threads, explain=explain_rows)
+
         label = compiled.id
     language = resolve(lang)
     pairs = _dataset_pairs(input, output) if input.is_dir() else [(input, output)]
@@ -137,14 +170,25 @@ def group(
 
         payment_table = load_payment_table(price_table)
         grouped_with = scheme if not scheme.startswith("dip:") else ""
-        if payment_table.info.scheme and grouped_with and not allow_scheme_mismatch and \
-                load_compiled(grouped_with).id != payment_table.info.scheme:
-            raise CliError(f"table {payment_table.id} prices the groups of {payment_table.info.scheme}, not "
-                           f"{grouped_with}: add --scheme {payment_table.info.scheme}, or "
-                           f"--allow-scheme-mismatch to price them anyway")
-        pricing = partial(price, table=payment_table, level=level, insurance=insurance,
-                          policy=load_policy(policy).with_base_rate(base_rate),
-                          allow_scheme_mismatch=allow_scheme_mismatch)
+        if (
+            payment_table.info.scheme
+            and grouped_with
+            and not allow_scheme_mismatch
+            and load_compiled(grouped_with).id != payment_table.info.scheme
+        ):
+            raise CliError(
+                f"table {payment_table.id} prices the groups of {payment_table.info.scheme}, not "
+                f"{grouped_with}: add --scheme {payment_table.info.scheme}, or "
+                f"--allow-scheme-mismatch to price them anyway"
+            )
+        pricing = partial(
+            price,
+            table=payment_table,
+            level=level,
+            insurance=insurance,
+            policy=load_policy(policy).with_base_rate(base_rate),
+            allow_scheme_mismatch=allow_scheme_mismatch,
+        )
     elif level or insurance or policy or base_rate is not None:
         raise CliError("--level, --insurance, --policy and --base-rate need --price TABLE")
     counts: Counter = Counter()
@@ -154,8 +198,15 @@ def group(
     show = not quiet and sys.stderr.isatty()
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    progress = Progress(TextColumn("grouping"), BarColumn(), TextColumn("{task.completed:,} rows"),
-                        TimeRemainingColumn(), console=common.err, disable=not show, transient=True)
+    progress = Progress(
+        TextColumn("grouping"),
+        BarColumn(),
+        TextColumn("{task.completed:,} rows"),
+        TimeRemainingColumn(),
+        console=common.err,
+        disable=not show,
+        transient=True,
+    )
 
     def process(batch, source):
         result = group_batch(batch)
@@ -171,8 +222,7 @@ def group(
     def results(source):
         task = progress.add_task("group", total=source.total_rows)
         # output keeps input order
-        for result in ordered_map(lambda batch: process(batch, source), prefetch(source.batches()),
-                                  workers=workers):
+        for result in ordered_map(lambda batch: process(batch, source), prefetch(source.batches()), workers=workers):
             if not quiet:
                 tally(result, counts, drgs, reasons)
             progress.update(task, advance=result.num_rows)
@@ -181,14 +231,22 @@ def group(
     rows = 0
     with progress:
         for k, (file_in, file_out) in enumerate(pairs):  # a dataset: each file into its mirror, in order
-            source = open_cases(file_in, mapping=mapping, sheet=sheet_arg(sheet), header_row=header_row,
-                                diagnoses=diagnoses, procedures=procedures, allow_unmapped=allow_unmapped,
-                                batch_size=batch_size)
+            source = open_cases(
+                file_in,
+                mapping=mapping,
+                sheet=sheet_arg(sheet),
+                header_row=header_row,
+                diagnoses=diagnoses,
+                procedures=procedures,
+                allow_unmapped=allow_unmapped,
+                batch_size=batch_size,
+            )
             if not quiet and k == 0:
                 report_mapping(source, language)
             file_out.parent.mkdir(parents=True, exist_ok=True)
-            rows += write_stream(file_out, results(source), f"{file_in}: no rows could be read",
-                                  workbook=not scheme.startswith("dip:"))
+            rows += write_stream(
+                file_out, results(source), f"{file_in}: no rows could be read", workbook=not scheme.startswith("dip:")
+            )
     if not quiet:
         summary(counts, drgs, rows, time.perf_counter() - start, label, reasons, language)
 
@@ -196,8 +254,11 @@ def group(
 def _dataset_pairs(folder: Path, output: Path) -> list[tuple[Path, Path]]:
     """(input file, output file) for every Parquet file of a (hive-partitioned) dataset folder, the output
     mirroring the input's layout under ``output`` (``year=2024/part-0.parquet`` → ``OUT/year=2024/…``)."""
-    files = sorted(p for p in folder.rglob("*.parquet")
-                   if not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts))
+    files = sorted(
+        p
+        for p in folder.rglob("*.parquet")
+        if not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts)
+    )
     if not files:
         raise CliError(f"{folder}: a folder with no .parquet files (a dataset is a folder of Parquet files)")
     if output.exists() and not output.is_dir():
@@ -207,5 +268,3 @@ def _dataset_pairs(folder: Path, output: Path) -> list[tuple[Path, Path]]:
     if output.resolve() == folder.resolve() or folder.resolve() in output.resolve().parents:
         raise CliError(f"{output}: inside the input dataset; write the grouped dataset elsewhere")
     return [(f, output / f.relative_to(folder)) for f in files]
-
-

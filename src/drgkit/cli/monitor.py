@@ -1,4 +1,5 @@
 """``drgkit validate`` (edits on every abstract), ``drgkit whatif`` (coder what-if), ``drgkit audit`` (signals)."""
+
 from __future__ import annotations
 
 import time
@@ -67,8 +68,14 @@ def validate(
     def results():
         import pyarrow.compute as pc
 
-        source = open_cases(input, mapping=parse_map(map_), sheet=sheet_arg(sheet), header_row=header_row,
-                            allow_unmapped=allow_unmapped, batch_size=batch_size)
+        source = open_cases(
+            input,
+            mapping=parse_map(map_),
+            sheet=sheet_arg(sheet),
+            header_row=header_row,
+            allow_unmapped=allow_unmapped,
+            batch_size=batch_size,
+        )
         if not quiet:
             report_mapping(source, language)
         for batch in source.batches():
@@ -77,8 +84,7 @@ def validate(
             if not quiet:
                 for item in pc.value_counts(pc.list_flatten(out.column("edits"))).to_pylist():
                     counts[item["values"]] += item["counts"]
-                counts["__flagged__"] += pc.sum(pc.greater(pc.list_value_length(out.column("edits")), 0)
-                                                ).as_py() or 0
+                counts["__flagged__"] += pc.sum(pc.greater(pc.list_value_length(out.column("edits")), 0)).as_py() or 0
             yield out
 
     rows = write_stream(output, results(), f"{input}: no rows could be read")
@@ -86,15 +92,26 @@ def validate(
         return
     flagged = counts.pop("__flagged__", 0)
     seconds = time.perf_counter() - start
-    common.out.print(say("validate.done", language, rows=f"{rows:,}", seconds=f"{seconds:.2f}",
-                          k=f"{flagged:,}", share=f"{100 * flagged / max(rows, 1):.1f}%"),
-                      soft_wrap=True, markup=False)
+    common.out.print(
+        say(
+            "validate.done",
+            language,
+            rows=f"{rows:,}",
+            seconds=f"{seconds:.2f}",
+            k=f"{flagged:,}",
+            share=f"{100 * flagged / max(rows, 1):.1f}%",
+        ),
+        soft_wrap=True,
+        markup=False,
+    )
     by_id = {e.id: e for e in table}
     for eid, k in sorted(counts.items(), key=lambda kv: -kv[1]):
         e = by_id[eid]
         severity = say(f"severity.{e.severity}", language)
-        common.out.print(f"  {eid} {severity:<7} {k:>9,}  {e.zh if language == 'zh' else e.en}",
-                          soft_wrap=True, markup=False)
+        common.out.print(
+            f"  {eid} {severity:<7} {k:>9,}  {e.zh if language == 'zh' else e.en}", soft_wrap=True, markup=False
+        )
+
 
 @app.command()
 def whatif(
@@ -107,8 +124,9 @@ def whatif(
     los: Los = None,
     leaving_type: LeavingType = None,
     scheme: SchemeId = DEFAULT_SCHEME,
-    add_dx: list[str] = typer.Option([], "--add-dx", help="Diagnosis to try adding (repeatable): each alone, "
-                                                          "then all added codes together"),
+    add_dx: list[str] = typer.Option(
+        [], "--add-dx", help="Diagnosis to try adding (repeatable): each alone, then all added codes together"
+    ),
     add_px: list[str] = typer.Option([], "--add-px", help="Procedure to try adding (repeatable)"),
     table: Optional[str] = typer.Option(None, "--table", help="Payment table for standard payments"),
     level: Optional[str] = typer.Option(None, "--level", help="Hospital level for --table"),
@@ -122,13 +140,27 @@ def whatif(
     answer is re-grouped through the engine."""
     from ..monitor.whatif import whatif as do_whatif
 
-    w = do_whatif(dx, px, age=age, sex=sex, age_days=age_days, birth_weight=weight, los=los,
-                  leaving_type=leaving_type, scheme=scheme, table=table, level=level, insurance=insurance,
-                  add_dx=add_dx, add_px=add_px)
+    w = do_whatif(
+        dx,
+        px,
+        age=age,
+        sex=sex,
+        age_days=age_days,
+        birth_weight=weight,
+        los=los,
+        leaving_type=leaving_type,
+        scheme=scheme,
+        table=table,
+        level=level,
+        insurance=insurance,
+        add_dx=add_dx,
+        add_px=add_px,
+    )
     if as_json:
         typer.echo(w.json())
     else:
         common.out.print(w.text(width=common.out.width), soft_wrap=True, markup=False)
+
 
 @app.command()
 def audit(
@@ -157,13 +189,28 @@ def audit(
         common.err.print(f"{say('audit.note', language)}{note}", soft_wrap=True, markup=False)
     files = result.write(output, figures=figures)
     seconds = time.perf_counter() - start
-    common.out.print(say("audit.done", language, cases=f"{result.cases.height:,}",
-                          seconds=f"{seconds:.2f}", output=output,
-                          files=", ".join(p.name for p in files)), soft_wrap=True, markup=False)
+    common.out.print(
+        say(
+            "audit.done",
+            language,
+            cases=f"{result.cases.height:,}",
+            seconds=f"{seconds:.2f}",
+            output=output,
+            files=", ".join(p.name for p in files),
+        ),
+        soft_wrap=True,
+        markup=False,
+    )
     if top:
-        names = [n for n in ("hospital", "level", "risk_score", "risk_signals")
-                 if n in result.hospitals.columns]
-        common.out.print(terminal_table(say("audit.top", language, n=top),
-                                         result.hospitals.head(top).to_dicts(), names,
-                                         common.out.width, language, keep=("hospital", "risk_score"),
-                                         hint=str(output)))
+        names = [n for n in ("hospital", "level", "risk_score", "risk_signals") if n in result.hospitals.columns]
+        common.out.print(
+            terminal_table(
+                say("audit.top", language, n=top),
+                result.hospitals.head(top).to_dicts(),
+                names,
+                common.out.width,
+                language,
+                keep=("hospital", "risk_score"),
+                hint=str(output),
+            )
+        )

@@ -1,4 +1,5 @@
 """``drgkit pay`` / ``calibrate`` / ``report``: payment from grouped cases."""
+
 from __future__ import annotations
 
 import time
@@ -27,8 +28,9 @@ def pay(
     output: Path = typer.Option(..., "-o", "--output", help="Priced result: .parquet, .csv or .xlsx"),
     table: str = typer.Option(..., "--table", help="Payment table id (see `drgkit tables list`) or a table CSV"),
     level: Optional[str] = typer.Option(None, "--level", help="Hospital level (default: the hospital_level column)"),
-    insurance: Optional[str] = typer.Option(None, "--insurance",
-                                            help="employee / resident (default: column or policy)"),
+    insurance: Optional[str] = typer.Option(
+        None, "--insurance", help="employee / resident (default: column or policy)"
+    ),
     policy: Optional[Path] = typer.Option(None, "--policy", help="Policy TOML (thresholds, formulas, rates)"),
     base_rate: BaseRate = None,
     allow_scheme_mismatch: AllowSchemeMismatch = False,
@@ -53,10 +55,22 @@ def pay(
         from ..payment.price import NEEDED
 
         found = field_sources(data.column_names, NEEDED)
-        common.err.print(say("read.columns", language) + colon + "; ".join(src if src == f else f"{src} → {f}"
-                                                      for f, src in found.items()), soft_wrap=True, markup=False)
-    result = price(data, table, level=level, insurance=insurance, policy=policy,
-                   allow_scheme_mismatch=allow_scheme_mismatch, base_rate=base_rate)
+        common.err.print(
+            say("read.columns", language)
+            + colon
+            + "; ".join(src if src == f else f"{src} → {f}" for f, src in found.items()),
+            soft_wrap=True,
+            markup=False,
+        )
+    result = price(
+        data,
+        table,
+        level=level,
+        insurance=insurance,
+        policy=policy,
+        allow_scheme_mismatch=allow_scheme_mismatch,
+        base_rate=base_rate,
+    )
     if not quiet:
         from ..payment.policy import load_policy
 
@@ -66,8 +80,11 @@ def pay(
     if quiet:
         return
     seconds = time.perf_counter() - start
-    common.out.print(say("pay.done", language, rows=f"{result.num_rows:,}", table=table, seconds=f"{seconds:.2f}",
-                          output=output), soft_wrap=True, markup=False)
+    common.out.print(
+        say("pay.done", language, rows=f"{result.num_rows:,}", table=table, seconds=f"{seconds:.2f}", output=output),
+        soft_wrap=True,
+        markup=False,
+    )
     ct = result.column("case_type")
     type_words = words("case_type", language)
     lines = []
@@ -79,17 +96,28 @@ def pay(
         pay_ = pc.sum(pc.filter(result.column("payment"), mask)).as_py() or 0.0
         mar = pc.sum(pc.filter(result.column("margin"), mask)).as_py() or 0.0
         lines.append((type_words[name], f"{k:,}", f"{pay_:,.2f}", f"{mar:,.2f}"))
-    common.out.print(fit_table(say("pay.case_types_title", language),
-                                [Col(say("col.case_type", language), "id", keep=True),
-                                 Col(say("col.cases", language), "number", keep=True),
-                                 Col(say("col.payment", language), "number", keep=True),
-                                 Col(say("col.margin", language), "number")], lines, common.out.width))
+    common.out.print(
+        fit_table(
+            say("pay.case_types_title", language),
+            [
+                Col(say("col.case_type", language), "id", keep=True),
+                Col(say("col.cases", language), "number", keep=True),
+                Col(say("col.payment", language), "number", keep=True),
+                Col(say("col.margin", language), "number"),
+            ],
+            lines,
+            common.out.width,
+        )
+    )
     unpriced = result.filter(pc.equal(ct, "unpriced"))
     if unpriced.num_rows:
         counts = Counter(unpriced.column("price_reason").to_pylist()).most_common(5)
         for why, k in counts:
-            common.out.print(say("pay.unpriced", language, k=f"{k:,}", why=price_reason_text(why, language)),
-                              soft_wrap=True, markup=False)
+            common.out.print(
+                say("pay.unpriced", language, k=f"{k:,}", why=price_reason_text(why, language)),
+                soft_wrap=True,
+                markup=False,
+            )
 
 
 @app.command()
@@ -101,9 +129,12 @@ def calibrate(
     budget: Optional[float] = typer.Option(None, "--budget", help="DRG fund budget (yuan): sets the base rate"),
     fund_ratio: float = typer.Option(1.0, "--fund-ratio", help="Fund payment ratio (budget ÷ ratio = total cost)"),
     min_cases: int = typer.Option(100, "--min-cases", help="Flag groups with fewer cases as low_volume"),
-    reference: Optional[str] = typer.Option(None, "--reference",
-                                            help="Compare with a scheme's reference weights (chs-drg-2.0) or a "
-                                                 "payment table: reference_rw, rw_vs_reference"),
+    reference: Optional[str] = typer.Option(
+        None,
+        "--reference",
+        help="Compare with a scheme's reference weights (chs-drg-2.0) or a "
+        "payment table: reference_rw, rw_vs_reference",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Derive weights (RW = trimmed group mean ÷ overall mean), CV before and after trimming, RIV, LOS
@@ -112,8 +143,15 @@ def calibrate(
     from ..payment.calibrate import calibrate as do_calibrate
 
     try:
-        cal = do_calibrate(input, trim=trim, years=parse_years(years), budget=budget,
-                           fund_ratio=fund_ratio, min_cases=min_cases, reference=reference)
+        cal = do_calibrate(
+            input,
+            trim=trim,
+            years=parse_years(years),
+            budget=budget,
+            fund_ratio=fund_ratio,
+            min_cases=min_cases,
+            reference=reference,
+        )
     except CalibrationError as exc:
         raise CliError(str(exc)) from None
     files = cal.write(output)
@@ -121,23 +159,36 @@ def calibrate(
         return
     t = cal.table
     left = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in cal.excluded.items() if v)
-    common.out.print(f"calibrated {t.height} DRGs from {cal.cases_used:,} usable of {cal.cases:,} rows"
-                      + (f" (left out: {left})" if left else "")
-                      + f"; {cal.cases_kept:,} kept after trim {trim}", soft_wrap=True)
-    common.out.print(f"overall mean cost {cal.overall_mean:,.2f}; RIV {cal.riv:.3f} after trimming, "
-                      f"{cal.riv_all:.3f} before", soft_wrap=True)
-    common.out.print(f"groups with CV > 1: {int(t['cv_over_1'].sum())}; low volume (< {min_cases} cases): "
-                      f"{int(t['low_volume'].sum())}"
-                      + (f"; base rate {cal.base_rate:,.2f}" if cal.base_rate is not None else ""), soft_wrap=True)
+    common.out.print(
+        f"calibrated {t.height} DRGs from {cal.cases_used:,} usable of {cal.cases:,} rows"
+        + (f" (left out: {left})" if left else "")
+        + f"; {cal.cases_kept:,} kept after trim {trim}",
+        soft_wrap=True,
+    )
+    common.out.print(
+        f"overall mean cost {cal.overall_mean:,.2f}; RIV {cal.riv:.3f} after trimming, {cal.riv_all:.3f} before",
+        soft_wrap=True,
+    )
+    common.out.print(
+        f"groups with CV > 1: {int(t['cv_over_1'].sum())}; low volume (< {min_cases} cases): "
+        f"{int(t['low_volume'].sum())}" + (f"; base rate {cal.base_rate:,.2f}" if cal.base_rate is not None else ""),
+        soft_wrap=True,
+    )
     if reference:
         ratio = t["rw_vs_reference"].drop_nulls()
-        common.out.print(f"against {reference}: {ratio.len():,} of {t.height} groups have a reference weight"
-                          + (f"; calibrated ÷ reference median {float(ratio.median()):.3f}, "  # type: ignore[arg-type]
-                             f"P10–P90 {float(ratio.quantile(0.1)):.3f}–{float(ratio.quantile(0.9)):.3f}"  # type: ignore[arg-type]
-                             if ratio.len() else ""),
-                          soft_wrap=True)
-    common.out.print(f"written: {', '.join(str(f) for f in files)} (use: drgkit pay … --table {output})",
-                      soft_wrap=True)
+        common.out.print(
+            f"against {reference}: {ratio.len():,} of {t.height} groups have a reference weight"
+            + (
+                f"; calibrated ÷ reference median {float(ratio.median()):.3f}, "  # type: ignore[arg-type]
+                f"P10–P90 {float(ratio.quantile(0.1)):.3f}–{float(ratio.quantile(0.9)):.3f}"  # type: ignore[arg-type]
+                if ratio.len()
+                else ""
+            ),
+            soft_wrap=True,
+        )
+    common.out.print(
+        f"written: {', '.join(str(f) for f in files)} (use: drgkit pay … --table {output})", soft_wrap=True
+    )
 
 
 @app.command()
@@ -160,18 +211,36 @@ def report(
         per, losing = indicators(data, by)
     except ReportError as exc:
         raise CliError(str(exc)) from None
-    common.out.print(terminal_table(say("report.title", language, by=label(by, with_unit=False, lang=language)),
-                                     per.to_dicts(), [c for c in (by, *TERMINAL_ORDER) if c in per.columns],
-                                     common.out.width, language,
-                                     keep=(by, "cmi"), hint=str(output / "report.html")))
+    common.out.print(
+        terminal_table(
+            say("report.title", language, by=label(by, with_unit=False, lang=language)),
+            per.to_dicts(),
+            [c for c in (by, *TERMINAL_ORDER) if c in per.columns],
+            common.out.width,
+            language,
+            keep=(by, "cmi"),
+            hint=str(output / "report.html"),
+        )
+    )
     if losing.height:
-        most = ", ".join(f"{d} {fmt('margin', m, language)}"
-                         for d, m in losing.head(min(top, 5)).select("drg", "margin").iter_rows())
+        most = ", ".join(
+            f"{d} {fmt('margin', m, language)}" for d, m in losing.head(min(top, 5)).select("drg", "margin").iter_rows()
+        )
         common.out.print(say("report.losing", language, drgs=most), soft_wrap=True, markup=False)
-    common.out.print(say("report.written", language, files=", ".join(str(f) for f in files)),
-                      soft_wrap=True, markup=False)
+    common.out.print(
+        say("report.written", language, files=", ".join(str(f) for f in files)), soft_wrap=True, markup=False
+    )
 
 
 #: the indicators in the order a narrow terminal keeps them (the last ones are left out first)
-TERMINAL_ORDER = ("cases", "grouping_rate", "cmi", "margin", "payment", "total_cost", "time_index", "cost_index",
-                  "grouped")
+TERMINAL_ORDER = (
+    "cases",
+    "grouping_rate",
+    "cmi",
+    "margin",
+    "payment",
+    "total_cost",
+    "time_index",
+    "cost_index",
+    "grouped",
+)

@@ -1,4 +1,5 @@
 """``drgkit schemes``: list the grouping schemes, check or seal a scheme folder."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,11 @@ from ..terminal import Col, fit_table
 from . import common
 from .common import CliError
 
-app = typer.Typer(help="The grouping schemes: list them (no subcommand), check or seal a scheme folder.",
-                          invoke_without_command=True, no_args_is_help=False)
+app = typer.Typer(
+    help="The grouping schemes: list them (no subcommand), check or seal a scheme folder.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
 
 
 @app.callback()
@@ -23,14 +27,21 @@ def schemes(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -
         return
 
     infos = list_schemes()
-    rows = [{"id": s.id, "name": s.name, "validity_check": s.manifest.get("validity_check"),
-             "checksum": s.checksum} for s in infos]
+    rows = [
+        {"id": s.id, "name": s.name, "validity_check": s.manifest.get("validity_check"), "checksum": s.checksum}
+        for s in infos
+    ]
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    common.out.print(fit_table(f"{len(rows)} schemes", [Col("id", "id", keep=True), Col("name", keep=True),
-                                                          Col("checksum", "id")],
-                                [(r["id"], r["name"], r["checksum"]) for r in rows], common.out.width))
+    common.out.print(
+        fit_table(
+            f"{len(rows)} schemes",
+            [Col("id", "id", keep=True), Col("name", keep=True), Col("checksum", "id")],
+            [(r["id"], r["name"], r["checksum"]) for r in rows],
+            common.out.width,
+        )
+    )
 
 
 @app.command("check")
@@ -57,5 +68,3 @@ def schemes_seal(folder: Path = typer.Argument(..., help="A scheme folder (with 
 
     hashes = seal(folder)
     common.out.print(f"sealed {len(hashes)} tables of {folder}", markup=False)
-
-

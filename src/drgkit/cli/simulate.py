@@ -1,4 +1,5 @@
 """``drgkit simulate``: global-budget scenarios → parquet, figures, HTML report (drgkit.simulate)."""
+
 from __future__ import annotations
 
 import time
@@ -12,16 +13,19 @@ from . import common
 
 app = typer.Typer()
 
+
 @app.command()
 def simulate(
     scenarios: Optional[Path] = typer.Argument(None, help="Scenario file (TOML); see docs/simulate.md"),
     output: Path = typer.Option(Path("results"), "-o", "--output", help="Directory for the results"),
-    draws: Optional[int] = typer.Option(None, "--draws", "-d", min=0,
-                                        help="Monte Carlo draws over case volumes (0 = none)"),
+    draws: Optional[int] = typer.Option(
+        None, "--draws", "-d", min=0, help="Monte Carlo draws over case volumes (0 = none)"
+    ),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: settlement.seed)"),
     history: Optional[Path] = typer.Option(None, "--history", help="Grouped cases, overriding history.path"),
-    example: bool = typer.Option(False, "--example",
-                                 help="Write demo data and a ready scenario file into OUTPUT, then run it"),
+    example: bool = typer.Option(
+        False, "--example", help="Write demo data and a ready scenario file into OUTPUT, then run it"
+    ),
     lang: Lang = None,
 ) -> None:
     """Project every hospital's revenue under a global budget: floating DRG rate / DIP point value,
@@ -49,12 +53,23 @@ def simulate(
     results = run_config(cfg, history, draws=n_draws, seed=seed)
     hosp, scen = frames(results, cfg.settlement.percentiles)
     seconds = time.perf_counter() - t0
-    notes = [f"scenario file: {path}", f"payment table: {cfg.history.table}",
-             f"method {cfg.settlement.method}, budget basis {cfg.settlement.basis}",
-             f"Monte Carlo draws: {n_draws}" + (f" (volume shock SD {cfg.settlement.volume_shock_sd})"
-                                                if n_draws else "")]
+    notes = [
+        f"scenario file: {path}",
+        f"payment table: {cfg.history.table}",
+        f"method {cfg.settlement.method}, budget basis {cfg.settlement.basis}",
+        f"Monte Carlo draws: {n_draws}" + (f" (volume shock SD {cfg.settlement.volume_shock_sd})" if n_draws else ""),
+    ]
     write(output, hosp, scen, results, notes)
     common.out.print(summary_table(scen, hosp, common.out.width, language))
-    common.out.print(say("simulate.done", language, scenarios=len(results),
-                          hospitals=hosp["hospital"].n_unique(), seconds=f"{seconds:.1f}", output=output),
-                      soft_wrap=True, markup=False)
+    common.out.print(
+        say(
+            "simulate.done",
+            language,
+            scenarios=len(results),
+            hospitals=hosp["hospital"].n_unique(),
+            seconds=f"{seconds:.1f}",
+            output=output,
+        ),
+        soft_wrap=True,
+        markup=False,
+    )

@@ -11,6 +11,7 @@ five characters (亚目 ``I21.000`` → ``I21.0``: ``I21.000x005``, ``I21.001`` 
 unspecified" subcategory (``79.3000`` 骨折开放性复位术伴内固定, ``96.7000``): its finer codes are the
 subcategory's 4th-digit codes (``79.31…`` … ``79.39…``; ``96.71``, ``96.72``).  See icd/README.md.
 """
+
 from __future__ import annotations
 
 import csv
@@ -60,10 +61,11 @@ def finer_codes(scheme, domain: str, code: str) -> list[tuple[str, str]]:
     valid = (scheme.dx_known if domain == "dx" else scheme.px_known).astype(bool) & ~grey_flags(scheme, domain)
 
     def under(stem: str) -> list[tuple[str, str]]:
-        return [(c, n or "") for c, n, ok in zip(codes, names, valid.tolist())
-                if ok and c != code and c.startswith(stem)]
+        return [
+            (c, n or "") for c, n, ok in zip(codes, names, valid.tolist()) if ok and c != code and c.startswith(stem)
+        ]
 
     finer = under(code[:STEM])
-    if not finer and domain == "px" and code[STEM - 1:STEM] == "0":  # 79.3000 → 79.31…79.39 (site unspecified)
-        finer = under(code[:STEM - 1])
+    if not finer and domain == "px" and code[STEM - 1 : STEM] == "0":  # 79.3000 → 79.31…79.39 (site unspecified)
+        finer = under(code[: STEM - 1])
     return finer

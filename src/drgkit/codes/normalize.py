@@ -6,6 +6,7 @@ letter case alone: the official groupers, and the reference groupers the golden 
 ``i21.000`` as an unknown code, so silently upper-casing would group cases the reference rejects.
 :func:`suggest_case_fix` proposes the canonical spelling for such codes instead, for reports.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -18,8 +19,10 @@ import pyarrow.compute as pc
 # invisible characters copy-paste carries into a code: control characters (SOH, ESC …) and the bidirectional
 # marks (U+200E/F, U+202A–E such as the right-to-left override, U+2066–9).  Removing them is reported as a
 # code note like any clean-up.
-_WHITESPACE = (r"[\s\x00-\x1F\x7F-\x9F\x{00A0}\x{061C}\x{1680}\x{2000}-\x{200F}\x{2028}-\x{202F}\x{205F}"
-               r"\x{2066}-\x{2069}\x{3000}\x{FEFF}]+")
+_WHITESPACE = (
+    r"[\s\x00-\x1F\x7F-\x9F\x{00A0}\x{061C}\x{1680}\x{2000}-\x{200F}\x{2028}-\x{202F}\x{205F}"
+    r"\x{2066}-\x{2069}\x{3000}\x{FEFF}]+"
+)
 
 
 def _normalize_distinct(values: pa.Array) -> pa.Array:

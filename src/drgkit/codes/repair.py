@@ -3,6 +3,7 @@
 Both are off by default (the official groupers do neither) and work on distinct unknown codes only:
 a code the scheme already knows is never touched. Every repair is reported in the row's warnings.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -23,8 +24,9 @@ def _code_map(scheme_id: str, domain: str) -> dict[str, str]:
     return {r[0]: r[1] for r in rows if r[0] != r[1]}
 
 
-def repair_lists(lists: pa.Array, scheme: CompiledScheme, domain: str, *, convert: bool, fix_case: bool
-                 ) -> tuple[pa.Array, pa.Array | None]:
+def repair_lists(
+    lists: pa.Array, scheme: CompiledScheme, domain: str, *, convert: bool, fix_case: bool
+) -> tuple[pa.Array, pa.Array | None]:
     """Repaired list<string> column and per-row notes (null where nothing changed)."""
     if not (convert or fix_case) or len(lists) == 0:
         return lists, None

@@ -6,6 +6,7 @@ principal diagnosis, text in the stay length).
 
 The abstracts are :func:`drgkit.demo.generate`'s synthetic cases: real codes of the scheme, invented patients.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,8 +17,14 @@ from ..schemes import DEFAULT_SCHEME
 from .synth import generate
 
 SEX = {"1": "男", "2": "女"}
-LEAVING = {"1": "医嘱离院", "2": "医嘱转院", "3": "医嘱转社区卫生服务机构/乡镇卫生院", "4": "非医嘱离院", "5": "死亡",
-           "9": "其他"}
+LEAVING = {
+    "1": "医嘱离院",
+    "2": "医嘱转院",
+    "3": "医嘱转社区卫生服务机构/乡镇卫生院",
+    "4": "非医嘱离院",
+    "5": "死亡",
+    "9": "其他",
+}
 DX_COLUMNS, PX_COLUMNS = 8, 4
 
 
@@ -32,11 +39,29 @@ def coder_export(n: int = 320, *, scheme: str = DEFAULT_SCHEME, seed: int = 2024
     rng = np.random.default_rng(seed)
     rows = base.to_pylist()
     grey = [c for c, flag in zip(compiled.dx_codes, np.asarray(compiled.dx_grey)) if flag][:40]
-    out: dict[str, list] = {k: [] for k in (
-        "病案号", "医疗机构名称", "出院科室", "性别", "年龄", "年龄不足1周岁的年龄（天）", "新生儿出生体重（克）",
-        "入院日期", "出院日期", "实际住院天数", "离院方式", "主要诊断编码", "主要诊断名称",
-        *[f"其他诊断编码{i}" for i in range(1, DX_COLUMNS + 1)], "主要手术操作编码", "主要手术操作名称",
-        *[f"其他手术操作编码{i}" for i in range(1, PX_COLUMNS + 1)], "总费用")}
+    out: dict[str, list] = {
+        k: []
+        for k in (
+            "病案号",
+            "医疗机构名称",
+            "出院科室",
+            "性别",
+            "年龄",
+            "年龄不足1周岁的年龄（天）",
+            "新生儿出生体重（克）",
+            "入院日期",
+            "出院日期",
+            "实际住院天数",
+            "离院方式",
+            "主要诊断编码",
+            "主要诊断名称",
+            *[f"其他诊断编码{i}" for i in range(1, DX_COLUMNS + 1)],
+            "主要手术操作编码",
+            "主要手术操作名称",
+            *[f"其他手术操作编码{i}" for i in range(1, PX_COLUMNS + 1)],
+            "总费用",
+        )
+    }
     for i, r in enumerate(rows):
         dx = (r["dx"] or "").split("|")
         px = [c for c in (r["px"] or "").split("|") if c]
@@ -65,5 +90,4 @@ def coder_export(n: int = 320, *, scheme: str = DEFAULT_SCHEME, seed: int = 2024
         out["总费用"].append(f"{r['total_cost']:.2f}" if r["total_cost"] is not None else None)
     table = pa.table({k: pa.array(v, pa.string()) for k, v in out.items()})
     # the rows with more secondary codes than the export has columns keep the first DX_COLUMNS (as real exports)
-    return table.set_column(table.column_names.index("总费用"), "总费用",
-                            pc.cast(table.column("总费用"), pa.float64()))
+    return table.set_column(table.column_names.index("总费用"), "总费用", pc.cast(table.column("总费用"), pa.float64()))

@@ -17,6 +17,7 @@ strings, otherwise they are integers. Everything is vectorised with numpy/pyarro
 few seconds. The output is a pure function of ``(n, scheme, seed, dirty, hospitals)``; the synthetic
 "world" (popularity ranking, per-ADRG costs, code preferences) depends only on the scheme.
 """
+
 from __future__ import annotations
 
 import re
@@ -35,13 +36,39 @@ from ..schemes.expr import parse_dnf
 from ..schemes.semantics import excluded, needs_birth_weight
 from ..schemes.tables import icd_table, load_table, scheme_info
 
-COLUMNS = ("case_id", "patient_id", "hospital", "hospital_level", "dept", "gender", "age", "age_days",
-           "birth_weight", "los", "leaving_type", "admission_date", "discharge_date", "dx", "px",
-           "total_cost")
+COLUMNS = (
+    "case_id",
+    "patient_id",
+    "hospital",
+    "hospital_level",
+    "dept",
+    "gender",
+    "age",
+    "age_days",
+    "birth_weight",
+    "los",
+    "leaving_type",
+    "admission_date",
+    "discharge_date",
+    "dx",
+    "px",
+    "total_cost",
+)
 
 #: Data-quality defects injected into the ``dirty`` fraction of rows (one per dirty row).
-DEFECTS = ("gender_blank", "gender_invalid", "age_blank", "age_negative", "los_text", "leaving_invalid",
-           "dx_lowercase", "dx_unknown", "px_unknown", "dx_missing", "newborn_no_weight")
+DEFECTS = (
+    "gender_blank",
+    "gender_invalid",
+    "age_blank",
+    "age_negative",
+    "los_text",
+    "leaving_invalid",
+    "dx_lowercase",
+    "dx_unknown",
+    "px_unknown",
+    "dx_missing",
+    "newborn_no_weight",
+)
 
 _WORLD_SEED = 0x5EED_D86
 _START = np.datetime64("2023-01-01", "D")
@@ -50,32 +77,113 @@ _LEVEL_COST = np.array([0.0, 0.55, 0.82, 1.15])  # index = hospital level
 _LEVEL_LOS = np.array([0.0, 0.9, 0.97, 1.05])
 
 # Popular ADRGs in real Chinese inpatient data, by name fragment: ranked first when present in the scheme.
-_POPULAR = ("呼吸系统感染", "恶性增生性疾患的化学治疗", "恶性增生性疾病的化学治疗", "脑缺血", "阴道分娩",
-            "剖宫产", "晶体手术", "晶状体手术", "冠状动脉粥样硬化", "心力衰竭", "经皮冠状动脉支架",
-            "慢性气道阻塞", "慢性阻塞", "结肠镜治疗", "胃镜治疗", "高血压", "糖尿病", "心绞痛", "胆囊切除",
-            "足月儿", "脑卒中", "颅内出血", "椎间盘", "关节置换", "消化道出血", "支气管炎", "阑尾切除",
-            "腹股沟", "甲状腺", "心律失常", "肺部肿瘤", "泌尿系统感染", "结石", "骨折", "眩晕", "头晕")
+_POPULAR = (
+    "呼吸系统感染",
+    "恶性增生性疾患的化学治疗",
+    "恶性增生性疾病的化学治疗",
+    "脑缺血",
+    "阴道分娩",
+    "剖宫产",
+    "晶体手术",
+    "晶状体手术",
+    "冠状动脉粥样硬化",
+    "心力衰竭",
+    "经皮冠状动脉支架",
+    "慢性气道阻塞",
+    "慢性阻塞",
+    "结肠镜治疗",
+    "胃镜治疗",
+    "高血压",
+    "糖尿病",
+    "心绞痛",
+    "胆囊切除",
+    "足月儿",
+    "脑卒中",
+    "颅内出血",
+    "椎间盘",
+    "关节置换",
+    "消化道出血",
+    "支气管炎",
+    "阑尾切除",
+    "腹股沟",
+    "甲状腺",
+    "心律失常",
+    "肺部肿瘤",
+    "泌尿系统感染",
+    "结石",
+    "骨折",
+    "眩晕",
+    "头晕",
+)
 # Common comorbidities (secondary diagnoses), most frequent first.
-_COMORBID = ("I10", "E11.9", "E78", "I25.1", "K76.0", "I63.9", "E03.9", "M81", "K29", "Z95.5", "D64.9",
-             "I67.2", "R73", "E55", "K80.2", "N28.1", "K21", "I70", "G47", "J98.4", "Z86", "E66",
-             "M47", "H25", "K74", "Z92", "Z98", "E04", "K57", "N20")
+_COMORBID = (
+    "I10",
+    "E11.9",
+    "E78",
+    "I25.1",
+    "K76.0",
+    "I63.9",
+    "E03.9",
+    "M81",
+    "K29",
+    "Z95.5",
+    "D64.9",
+    "I67.2",
+    "R73",
+    "E55",
+    "K80.2",
+    "N28.1",
+    "K21",
+    "I70",
+    "G47",
+    "J98.4",
+    "Z86",
+    "E66",
+    "M47",
+    "H25",
+    "K74",
+    "Z92",
+    "Z98",
+    "E04",
+    "K57",
+    "N20",
+)
 _MCC_COMMON = ("J96", "I50", "N17", "A41", "R57", "J80", "I46", "K72", "I21", "I61", "R65", "N18.5", "D65")
 _CC_COMMON = ("J18", "E87", "D62", "N39.0", "I48", "E11.6", "K92", "E83", "R09", "I49", "J90", "E86", "D69")
 _NONOR_PREFIX = ("87.", "88.", "89.", "93.", "96.", "99.")
 
 _DEPT = {  # MDC letter -> (medical department, surgical department)
-    "A": ("重症医学科", "重症医学科"), "B": ("神经内科", "神经外科"), "C": ("眼科", "眼科"),
-    "D": ("耳鼻咽喉科", "耳鼻咽喉科"), "E": ("呼吸内科", "胸外科"), "F": ("心血管内科", "心脏大血管外科"),
-    "G": ("消化内科", "普通外科"), "H": ("消化内科", "肝胆外科"), "I": ("骨科", "骨科"),
-    "J": ("皮肤科", "乳腺外科"), "K": ("内分泌科", "普通外科"), "L": ("肾内科", "泌尿外科"),
-    "M": ("泌尿外科", "泌尿外科"), "N": ("妇科", "妇科"), "O": ("产科", "产科"), "P": ("新生儿科", "小儿外科"),
-    "Q": ("血液内科", "血液内科"), "R": ("肿瘤科", "肿瘤外科"), "S": ("感染科", "感染科"),
-    "T": ("精神科", "精神科"), "U": ("精神科", "精神科"), "V": ("急诊科", "创伤外科"), "W": ("烧伤科", "烧伤科"),
-    "X": ("康复医学科", "普通外科"), "Y": ("感染科", "感染科"), "Z": ("创伤外科", "创伤外科"),
+    "A": ("重症医学科", "重症医学科"),
+    "B": ("神经内科", "神经外科"),
+    "C": ("眼科", "眼科"),
+    "D": ("耳鼻咽喉科", "耳鼻咽喉科"),
+    "E": ("呼吸内科", "胸外科"),
+    "F": ("心血管内科", "心脏大血管外科"),
+    "G": ("消化内科", "普通外科"),
+    "H": ("消化内科", "肝胆外科"),
+    "I": ("骨科", "骨科"),
+    "J": ("皮肤科", "乳腺外科"),
+    "K": ("内分泌科", "普通外科"),
+    "L": ("肾内科", "泌尿外科"),
+    "M": ("泌尿外科", "泌尿外科"),
+    "N": ("妇科", "妇科"),
+    "O": ("产科", "产科"),
+    "P": ("新生儿科", "小儿外科"),
+    "Q": ("血液内科", "血液内科"),
+    "R": ("肿瘤科", "肿瘤外科"),
+    "S": ("感染科", "感染科"),
+    "T": ("精神科", "精神科"),
+    "U": ("精神科", "精神科"),
+    "V": ("急诊科", "创伤外科"),
+    "W": ("烧伤科", "烧伤科"),
+    "X": ("康复医学科", "普通外科"),
+    "Y": ("感染科", "感染科"),
+    "Z": ("创伤外科", "创伤外科"),
 }
 
 
 # --------------------------------------------------------------------------------------------- world model
+
 
 @dataclass
 class _Pool:
@@ -96,7 +204,7 @@ class _Pool:
     def pick(self, rule: np.ndarray, u: np.ndarray, skew: float = 2.2) -> np.ndarray:
         """One candidate per row (rows whose rule has an empty list get -1); skewed to the list's head."""
         ln = self.length[rule]
-        off = np.minimum((ln * u ** skew).astype(np.int64), np.maximum(ln - 1, 0))
+        off = np.minimum((ln * u**skew).astype(np.int64), np.maximum(ln - 1, 0))
         out = np.full(len(rule), -1, dtype=np.int32)
         ok = ln > 0
         out[ok] = self.flat[self.start[rule[ok]] + off[ok]]
@@ -109,20 +217,20 @@ class _World:
     dx_vocab: pa.Array
     px_vocab: pa.Array
     dx_index: dict
-    dx_cat: np.ndarray          # ICD category (first 3 characters) id per dx vocab index
+    dx_cat: np.ndarray  # ICD category (first 3 characters) id per dx vocab index
     valid_dx: frozenset
     # rules
     rule_id: np.ndarray
     rule_mdc: np.ndarray
-    rule_cls: np.ndarray        # 0 medical, 1 non-OR procedure, 2 surgical (2nd letter of the ADRG code)
-    rule_newborn: np.ndarray    # entry needs age_days <= 28 (MDCP newborn)
-    rule_infant: np.ndarray     # MDCP rule without a newborn condition: age 0, 29-364 days
+    rule_cls: np.ndarray  # 0 medical, 1 non-OR procedure, 2 surgical (2nd letter of the ADRG code)
+    rule_newborn: np.ndarray  # entry needs age_days <= 28 (MDCP newborn)
+    rule_infant: np.ndarray  # MDCP rule without a newborn condition: age 0, 29-364 days
     rule_wmin: np.ndarray
     rule_wmax: np.ndarray
-    rule_weight: np.ndarray     # relative weight of the ADRG
-    rule_dept: np.ndarray       # index into dept_names (medical); +1 gives the surgical dept
-    rule_z: np.ndarray          # MDCZ rule (needs two body sites)
-    popularity: np.ndarray      # (4, R): probability per hospital level (row 0 unused)
+    rule_weight: np.ndarray  # relative weight of the ADRG
+    rule_dept: np.ndarray  # index into dept_names (medical); +1 gives the surgical dept
+    rule_z: np.ndarray  # MDCZ rule (needs two body sites)
+    popularity: np.ndarray  # (4, R): probability per hospital level (row 0 unused)
     pdx: _Pool
     main_px: _Pool
     extra_px: list
@@ -133,14 +241,14 @@ class _World:
     mcc_p: np.ndarray
     cc: np.ndarray
     cc_p: np.ndarray
-    cc_excl: np.ndarray         # exclusion table id per dx vocab index (-1 none), for CC/MCC codes
-    pdx_excl: np.ndarray        # exclusion table id per dx vocab index (-1 none), for principal dx
+    cc_excl: np.ndarray  # exclusion table id per dx vocab index (-1 none), for CC/MCC codes
+    pdx_excl: np.ndarray  # exclusion table id per dx vocab index (-1 none), for principal dx
     comorb: np.ndarray
     comorb_p: np.ndarray
     tail_dx: np.ndarray
     nonor_px: np.ndarray
     nonor_p: np.ndarray
-    z_site: np.ndarray          # body-site id per dx vocab index (-1 none)
+    z_site: np.ndarray  # body-site id per dx vocab index (-1 none)
     z_by_site: _Pool
 
 
@@ -217,10 +325,12 @@ def _world(scheme: str) -> _World:
             z_sites[dx] = site
 
     # vocabularies
-    dx_list = list(dict.fromkeys(icd_dx + [r[1] for r in mdc_dx] + [r[1] for r in cc_rows]
-                                 + [r[3] for r in codes if r[2].startswith("dx")]))
-    px_list = list(dict.fromkeys(icd_px + [r[0] for r in or_rows]
-                                 + [r[3] for r in codes if r[2].startswith("px")]))
+    dx_list = list(
+        dict.fromkeys(
+            icd_dx + [r[1] for r in mdc_dx] + [r[1] for r in cc_rows] + [r[3] for r in codes if r[2].startswith("dx")]
+        )
+    )
+    px_list = list(dict.fromkeys(icd_px + [r[0] for r in or_rows] + [r[3] for r in codes if r[2].startswith("px")]))
     dx_index = {c: i for i, c in enumerate(dx_list)}
     px_index = {c: i for i, c in enumerate(px_list)}
     valid_dx = frozenset(icd_dx) | frozenset(r[1] for r in mdc_dx)
@@ -247,10 +357,18 @@ def _world(scheme: str) -> _World:
     mdc_sets = {m: set(v) for m, v in mdc_codes.items()}
     mdc_ordered: dict[str, list[str]] = {}
 
-    general = ordered_valid([c for m, v in mdc_codes.items() if m not in
-                             ("MDCM", "MDCN", "MDCO", "MDCP", "MDCZ", "MDCY", "MDCA") for c in v], valid_dx)
-    nonor = ordered_valid([c for c in icd_px if c.startswith(_NONOR_PREFIX) and c not in or_set
-                           and c not in all_rule_px], valid_px)
+    general = ordered_valid(
+        [
+            c
+            for m, v in mdc_codes.items()
+            if m not in ("MDCM", "MDCN", "MDCO", "MDCP", "MDCZ", "MDCY", "MDCA")
+            for c in v
+        ],
+        valid_dx,
+    )
+    nonor = ordered_valid(
+        [c for c in icd_px if c.startswith(_NONOR_PREFIX) and c not in or_set and c not in all_rule_px], valid_px
+    )
     or_free = [c for c in or_rows if c[0] not in all_rule_px]
     or_pool = ordered_valid([c[0] for c in (or_free or or_rows)], valid_px)
 
@@ -275,8 +393,13 @@ def _world(scheme: str) -> _World:
     pdx_l, main_l, x1_l, x2_l, sdx_l = [], [], [], [], []
     keyrank, tail = np.full(R, len(_POPULAR)), np.zeros(R, bool)
     for i, r in enumerate(adrg_rows):
-        rule, adrg, mdc, expr, name = r[col["rule_id"]], r[col["adrg"]], r[col["mdc"]], \
-            r[col["entry_expr"]], r[col["name"]]
+        rule, adrg, mdc, expr, name = (
+            r[col["rule_id"]],
+            r[col["adrg"]],
+            r[col["mdc"]],
+            r[col["entry_expr"]],
+            r[col["name"]],
+        )
         lists = rule_lists.get(rule, {})
         rid.append(rule)
         rmdc.append(mdc)
@@ -307,8 +430,11 @@ def _world(scheme: str) -> _World:
         else:
             cand = general
         pdx_l.append(dx_idx(cand))
-        sdx_l.append(dx_idx(ordered_valid(lists["dx1"], valid_dx)) if "dx1" in named and lists.get("dx1")
-                     else np.zeros(0, np.int32))
+        sdx_l.append(
+            dx_idx(ordered_valid(lists["dx1"], valid_dx))
+            if "dx1" in named and lists.get("dx1")
+            else np.zeros(0, np.int32)
+        )
         # procedures
         main: list[str] = []
         if "px_tables" in names:
@@ -343,8 +469,11 @@ def _world(scheme: str) -> _World:
         dept[i] = dept_pos.get(mdc[-1:], dept_pos["X"]) + (1 if rcls[i] == 2 else 0)
         # popularity
         keyrank[i] = next((k for k, kw in enumerate(_POPULAR) if kw in name), len(_POPULAR))
-        tail[i] = (mdc in ("MDCA", "MDCZ", "MDCY", "MDCW") or expr.strip() == "true"
-                   or (mdc == "MDCP" and keyrank[i] == len(_POPULAR)))
+        tail[i] = (
+            mdc in ("MDCA", "MDCZ", "MDCY", "MDCW")
+            or expr.strip() == "true"
+            or (mdc == "MDCP" and keyrank[i] == len(_POPULAR))
+        )
     # rules whose principal diagnosis pool is still empty fall back to the general pool
     for i, p in enumerate(pdx_l):
         if len(p) == 0:
@@ -390,23 +519,45 @@ def _world(scheme: str) -> _World:
 
     return _World(
         scheme=info.id,
-        dx_vocab=pa.array(dx_list, pa.string()), px_vocab=pa.array(px_list, pa.string()),
-        dx_index=dx_index, valid_dx=valid_dx,
+        dx_vocab=pa.array(dx_list, pa.string()),
+        px_vocab=pa.array(px_list, pa.string()),
+        dx_index=dx_index,
+        valid_dx=valid_dx,
         dx_cat=np.unique(np.array([c[:3] for c in dx_list]), return_inverse=True)[1].astype(np.int32),
-        rule_id=np.array(rid), rule_mdc=np.array(rmdc), rule_cls=rcls,
-        rule_newborn=newborn, rule_infant=infant, rule_wmin=wmin, rule_wmax=wmax, rule_weight=weight,
-        rule_dept=dept, rule_z=zrule, popularity=pop,
-        pdx=_Pool.build(pdx_l), main_px=_Pool.build(main_l), extra_px=[_Pool.build(x1_l), _Pool.build(x2_l)],
-        sdx=_Pool.build(sdx_l), dept_names=np.array(dept_names),
-        mcc=dx_idx(mcc), mcc_p=_zipf(len(mcc), 1.0, 3.0), cc=dx_idx(cc), cc_p=_zipf(len(cc), 0.9, 3.0),
-        cc_excl=cc_excl, pdx_excl=pdx_excl,
-        comorb=dx_idx(comorb), comorb_p=_zipf(len(comorb), 0.9, 1.0), tail_dx=dx_idx(non_cc),
-        nonor_px=px_idx(nonor), nonor_p=_zipf(len(nonor), 1.0, 2.0),
-        z_site=z_site, z_by_site=_Pool.build([np.array(s, np.int32) for s in by_site]),
+        rule_id=np.array(rid),
+        rule_mdc=np.array(rmdc),
+        rule_cls=rcls,
+        rule_newborn=newborn,
+        rule_infant=infant,
+        rule_wmin=wmin,
+        rule_wmax=wmax,
+        rule_weight=weight,
+        rule_dept=dept,
+        rule_z=zrule,
+        popularity=pop,
+        pdx=_Pool.build(pdx_l),
+        main_px=_Pool.build(main_l),
+        extra_px=[_Pool.build(x1_l), _Pool.build(x2_l)],
+        sdx=_Pool.build(sdx_l),
+        dept_names=np.array(dept_names),
+        mcc=dx_idx(mcc),
+        mcc_p=_zipf(len(mcc), 1.0, 3.0),
+        cc=dx_idx(cc),
+        cc_p=_zipf(len(cc), 0.9, 3.0),
+        cc_excl=cc_excl,
+        pdx_excl=pdx_excl,
+        comorb=dx_idx(comorb),
+        comorb_p=_zipf(len(comorb), 0.9, 1.0),
+        tail_dx=dx_idx(non_cc),
+        nonor_px=px_idx(nonor),
+        nonor_p=_zipf(len(nonor), 1.0, 2.0),
+        z_site=z_site,
+        z_by_site=_Pool.build([np.array(s, np.int32) for s in by_site]),
     )
 
 
 # ------------------------------------------------------------------------------------------------ helpers
+
 
 def _join(mat: np.ndarray, valid: np.ndarray, vocab: pa.Array) -> pa.Array:
     """'|'-joined codes of each row (``mat`` holds vocabulary indices, ``valid`` marks the used cells)."""
@@ -442,8 +593,15 @@ def _draw(rng: np.random.Generator, pool: np.ndarray, p: np.ndarray, k: int) -> 
 _CHUNK = 1 << 20
 
 
-def generate(n: int, *, scheme: str = DEFAULT_SCHEME, seed: int = 0, dirty: float = 0.03,
-             hospitals: int = 20, labels: bool = False) -> pa.Table:
+def generate(
+    n: int,
+    *,
+    scheme: str = DEFAULT_SCHEME,
+    seed: int = 0,
+    dirty: float = 0.03,
+    hospitals: int = 20,
+    labels: bool = False,
+) -> pa.Table:
     """``n`` synthetic discharge abstracts for ``scheme`` (see the module docstring and :data:`COLUMNS`).
 
     ``labels=True`` appends two diagnostic columns: ``target_adrg`` (the ADRG rule each stay was built
@@ -550,8 +708,9 @@ def _cases(w, rng, n, h_level, h_eff, h_p, dirty, labels):
     male[is_m] = True
     male[is_n | is_o] = False
     child = rng.random(n) < 0.09
-    age = np.where(child, 1 + (17 * rng.random(n) ** 1.6).astype(np.int64),
-                   np.clip(rng.normal(58, 17, n), 18, 99).astype(np.int64))
+    age = np.where(
+        child, 1 + (17 * rng.random(n) ** 1.6).astype(np.int64), np.clip(rng.normal(58, 17, n), 18, 99).astype(np.int64)
+    )
     age[is_o] = np.clip(rng.normal(30, 5, is_o.sum()), 18, 45).astype(np.int64)
     age[is_n & (age < 14)] += 20
     age[is_p] = 0
@@ -564,8 +723,7 @@ def _cases(w, rng, n, h_level, h_eff, h_p, dirty, labels):
     lo = np.where(w.rule_wmin[rule[nb]] > 0, w.rule_wmin[rule[nb]], 600.0)
     hi = np.where(w.rule_wmax[rule[nb]] > 0, w.rule_wmax[rule[nb]] - 10, 4800.0)
     banded = (w.rule_wmin[rule[nb]] > 0) | (w.rule_wmax[rule[nb]] > 0)
-    bw_val = np.where(banded, lo + (hi - lo) * rng.random(len(nb)),
-                      np.clip(rng.normal(3150, 520, len(nb)), 1000, 4800))
+    bw_val = np.where(banded, lo + (hi - lo) * rng.random(len(nb)), np.clip(rng.normal(3150, 520, len(nb)), 1000, 4800))
     bw[nb] = (np.round(bw_val / 10) * 10).astype(np.int64)
 
     # diagnoses: [pdx, special secondary, mcc, cc, comorbidities x5]
@@ -620,7 +778,7 @@ def _cases(w, rng, n, h_level, h_eff, h_p, dirty, labels):
     _dedupe(pxm, px_valid)
 
     # length of stay
-    los_med = 6.8 * weight ** 0.35 * np.where(surgical, 1.15, 1.0) * _LEVEL_LOS[level]
+    los_med = 6.8 * weight**0.35 * np.where(surgical, 1.15, 1.0) * _LEVEL_LOS[level]
     los_med *= np.where(has_mcc, 1.4, 1.0) * np.where(has_cc, 1.15, 1.0) * np.where(age >= 70, 1.1, 1.0)
     los_f = np.exp(np.log(los_med) + 0.55 * rng.standard_normal(n))
     # discharge status: 1 routine, 2 transfer to hospital, 3 to community, 4 against advice, 5 death
@@ -686,9 +844,16 @@ def _assemble(n, w, rng, as_text, defect, gender, age, age_days, bw, los, leavin
         arr = pa.array(values, pa.int64(), mask=null)
         return pc.cast(arr, pa.string()) if as_text else arr
 
-    out = {"gender": None, "age": num(age, None), "age_days": num(age_days, age_days < 0),
-           "birth_weight": num(bw, bw < 0), "los": num(los, None), "leaving_type": num(leaving, None),
-           "dx": dx, "px": px}
+    out = {
+        "gender": None,
+        "age": num(age, None),
+        "age_days": num(age_days, age_days < 0),
+        "birth_weight": num(bw, bw < 0),
+        "los": num(los, None),
+        "leaving_type": num(leaving, None),
+        "dx": dx,
+        "px": px,
+    }
 
     def patch(name, kind_rows, values):
         if len(kind_rows) == 0:
@@ -739,8 +904,9 @@ def _assemble(n, w, rng, as_text, defect, gender, age, age_days, bw, los, leavin
     return out
 
 
-def write_demo(path: str | Path, n: int = 20000, seed: int = 0, *, scheme: str = DEFAULT_SCHEME,
-               dirty: float = 0.03) -> Path:
+def write_demo(
+    path: str | Path, n: int = 20000, seed: int = 0, *, scheme: str = DEFAULT_SCHEME, dirty: float = 0.03
+) -> Path:
     """Write ``generate(n, seed=seed)`` as CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``/``.pq``)."""
     path = Path(path)
     table = generate(n, scheme=scheme, seed=seed, dirty=dirty)

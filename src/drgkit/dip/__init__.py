@@ -5,6 +5,7 @@
 >>> out = drgkit.dip.group(cases, "catalogue/")       # dip_group, dip_kind, aux_coefficient, score, status …
 >>> s = drgkit.dip.settle(out, "catalogue/", budget=26_514, fund_ratio=0.6)
 """
+
 from __future__ import annotations
 
 from .build import build, parse_trim, parse_years
@@ -14,19 +15,19 @@ from .grouper import OUTPUT_COLUMNS, REASONS, group
 from .settle import DIP_POLICY, Settlement, settle
 
 __all__ = [
-           "DEFAULTS",
-           "DIP_POLICY",
-           "KINDS",
-           "OUTPUT_COLUMNS",
-           "REASONS",
-           "Catalogue",
-           "DipError",
-           "Settlement",
-           "build",
-           "explain",
-           "group",
-           "load_catalogue",
-           "parse_trim",
-           "parse_years",
-           "settle",
+    "DEFAULTS",
+    "DIP_POLICY",
+    "KINDS",
+    "OUTPUT_COLUMNS",
+    "REASONS",
+    "Catalogue",
+    "DipError",
+    "Settlement",
+    "build",
+    "explain",
+    "group",
+    "load_catalogue",
+    "parse_trim",
+    "parse_years",
+    "settle",
 ]

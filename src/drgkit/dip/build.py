@@ -13,6 +13,7 @@
 6. Hospital-level coefficients, primary-care groups (CV ≤ 0.7 and a share of level-1 cases), auxiliary
    coefficients (age band, CCI severity, discharge) kept only where they cut the group's CV by ≥ 20 %.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -54,9 +55,13 @@ def parse_trim(text: str | None) -> list[float]:
 
 
 def _group_id(dx4: pl.Expr, main: pl.Expr, rel: pl.Expr) -> pl.Expr:
-    return (pl.when(main.is_null()).then(dx4)
-            .when(rel.is_null()).then(pl.concat_str([dx4, pl.lit(":"), main]))
-            .otherwise(pl.concat_str([dx4, pl.lit(":"), main, pl.lit("+"), rel])))
+    return (
+        pl.when(main.is_null())
+        .then(dx4)
+        .when(rel.is_null())
+        .then(pl.concat_str([dx4, pl.lit(":"), main]))
+        .otherwise(pl.concat_str([dx4, pl.lit(":"), main, pl.lit("+"), rel]))
+    )
 
 
 def _threshold(counts: pl.Series, fixed: int, coverage: float) -> int:
@@ -90,10 +95,18 @@ def _level_column(canon: pa.Table) -> pl.Series | None:
     return s.replace_strict({u: normalize_level(u) for u in uniq}, default=None, return_dtype=pl.Utf8)
 
 
-def build(history: Any, *, threshold: int | None = None, coverage: float | None = None,
-          years: dict[int, float] | str | None = None, trim: list[float] | str | None = None,
-          exclude_px: tuple[str, ...] = (), mapping: Mapping[str, str] | None = None, id: str = "dip-local",
-          **params: Any) -> Catalogue:
+def build(
+    history: Any,
+    *,
+    threshold: int | None = None,
+    coverage: float | None = None,
+    years: dict[int, float] | str | None = None,
+    trim: list[float] | str | None = None,
+    exclude_px: tuple[str, ...] = (),
+    mapping: Mapping[str, str] | None = None,
+    id: str = "dip-local",
+    **params: Any,
+) -> Catalogue:
     """A catalogue from history (path, pyarrow / polars / pandas). Keyword parameters: see ``DEFAULTS``."""
     unknown = sorted(set(params) - set(DEFAULTS))
     if unknown:
@@ -123,8 +136,10 @@ def build(history: Any, *, threshold: int | None = None, coverage: float | None 
     c = feat.cases
     year = _year_column(canon, n_rows)
     level = _level_column(canon)
-    c = c.with_columns(year.alias("year") if year is not None else pl.lit(None, pl.Int32).alias("year"),
-                       level.alias("level") if level is not None else pl.lit(None, pl.Utf8).alias("level"))
+    c = c.with_columns(
+        year.alias("year") if year is not None else pl.lit(None, pl.Int32).alias("year"),
+        level.alias("level") if level is not None else pl.lit(None, pl.Utf8).alias("level"),
+    )
     valid = c["pdx"].is_not_null() & c["cost"].is_finite() & (c["cost"] > 0)
     if p["years"]:
         if year is None:
@@ -132,8 +147,10 @@ def build(history: Any, *, threshold: int | None = None, coverage: float | None 
         valid = valid & c["year"].is_in(list(p["years"])).fill_null(False)
     c = c.filter(valid)
     if c.is_empty():
-        raise DipError("no history case with a principal diagnosis and a positive total_cost"
-                       + (" in the weighted years" if p["years"] else ""))
+        raise DipError(
+            "no history case with a principal diagnosis and a positive total_cost"
+            + (" in the weighted years" if p["years"] else "")
+        )
     rel = feat.related.join(c.select("row"), on="row", how="semi")
     # 1-2. combinations and threshold
     base_n = c.group_by("dx4", "main").agg(pl.len().alias("n"), pl.col("cost").sum().alias("s"))
@@ -141,46 +158,81 @@ def build(history: Any, *, threshold: int | None = None, coverage: float | None 
     # 3. related procedures that raise the combination's mean cost by ≥ uplift
     rc = rel.join(c.filter(pl.col("main").is_not_null()).select("row", "dx4", "main", "cost"), on="row")
     with_r = rc.group_by("dx4", "main", "code").agg(pl.len().alias("n_with"), pl.col("cost").sum().alias("s_with"))
-    q = with_r.join(base_n, on=["dx4", "main"]).filter(pl.col("n") > pl.col("n_with")).with_columns(
-        ((pl.col("s_with") / pl.col("n_with")) / ((pl.col("s") - pl.col("s_with")) / (pl.col("n") - pl.col("n_with")))
-         - 1).alias("uplift"))
+    q = (
+        with_r.join(base_n, on=["dx4", "main"])
+        .filter(pl.col("n") > pl.col("n_with"))
+        .with_columns(
+            (
+                (pl.col("s_with") / pl.col("n_with"))
+                / ((pl.col("s") - pl.col("s_with")) / (pl.col("n") - pl.col("n_with")))
+                - 1
+            ).alias("uplift")
+        )
+    )
     q = q.filter((pl.col("uplift") >= p["related_min_uplift"]) & (pl.col("n_with") >= t))
-    pick = rc.join(q.select("dx4", "main", "code", "uplift"), on=["dx4", "main", "code"]).sort(
-        ["row", "uplift"], descending=[False, True]).unique("row", keep="first").select("row", pl.col("code").alias("rel"))
+    pick = (
+        rc.join(q.select("dx4", "main", "code", "uplift"), on=["dx4", "main", "code"])
+        .sort(["row", "uplift"], descending=[False, True])
+        .unique("row", keep="first")
+        .select("row", pl.col("code").alias("rel"))
+    )
     k = c.select("row", "dx4", "main").join(pick, on="row", how="left")
     k = k.with_columns(pl.len().over("dx4", "main", "rel").alias("_n"))
     k = k.with_columns(pl.when(pl.col("_n") < t).then(None).otherwise(pl.col("rel")).alias("rel"))
-    keys = k.join(c.select("row", "cost"), on="row").group_by("dx4", "main", "rel").agg(
-        pl.len().alias("n"), pl.col("cost").mean().alias("score")).filter(pl.col("n") >= t)
-    core = keys.select(_group_id(pl.col("dx4"), pl.col("main"), pl.col("rel")).alias("group"),
-                       pl.lit("core").alias("kind"), "dx4", pl.col("main").fill_null("").alias("main_px"),
-                       pl.col("rel").fill_null("").alias("related_px"),
-                       pl.col("dx4").str.slice(0, 3).alias("category"),
-                       pl.when(pl.col("main").is_null()).then(pl.lit("conservative")).otherwise(pl.lit(""))
-                       .alias("tier"), "score").sort("group")
+    keys = (
+        k.join(c.select("row", "cost"), on="row")
+        .group_by("dx4", "main", "rel")
+        .agg(pl.len().alias("n"), pl.col("cost").mean().alias("score"))
+        .filter(pl.col("n") >= t)
+    )
+    core = keys.select(
+        _group_id(pl.col("dx4"), pl.col("main"), pl.col("rel")).alias("group"),
+        pl.lit("core").alias("kind"),
+        "dx4",
+        pl.col("main").fill_null("").alias("main_px"),
+        pl.col("rel").fill_null("").alias("related_px"),
+        pl.col("dx4").str.slice(0, 3).alias("category"),
+        pl.when(pl.col("main").is_null()).then(pl.lit("conservative")).otherwise(pl.lit("")).alias("tier"),
+        "score",
+    ).sort("group")
     # 4. assign history with the grouper; the rest → comprehensive (类目 × tier)
     gid = assign(c, rel, core)
     rest = c.filter(gid.is_null().to_numpy())
     tiers = pl.Series(TIERS, dtype=pl.Utf8)
-    comp = rest.group_by("cat3", "tier").agg(pl.len().alias("n")).filter(
-        pl.col("n") >= p["comprehensive_min_cases"]).with_columns(
-        pl.col("tier").cast(pl.Int64).map_batches(lambda s: tiers.gather(s), return_dtype=pl.Utf8).alias("tier_name"))
-    comp = comp.select(pl.concat_str([pl.col("cat3"), pl.lit(":"), pl.col("tier_name")]).alias("group"),
-                       pl.lit("comprehensive").alias("kind"), pl.lit("").alias("dx4"), pl.lit("").alias("main_px"),
-                       pl.lit("").alias("related_px"), pl.col("cat3").alias("category"),
-                       pl.col("tier_name").alias("tier"), pl.lit(0.0).alias("score")).sort("group")
+    comp = (
+        rest.group_by("cat3", "tier")
+        .agg(pl.len().alias("n"))
+        .filter(pl.col("n") >= p["comprehensive_min_cases"])
+        .with_columns(
+            pl.col("tier")
+            .cast(pl.Int64)
+            .map_batches(lambda s: tiers.gather(s), return_dtype=pl.Utf8)
+            .alias("tier_name")
+        )
+    )
+    comp = comp.select(
+        pl.concat_str([pl.col("cat3"), pl.lit(":"), pl.col("tier_name")]).alias("group"),
+        pl.lit("comprehensive").alias("kind"),
+        pl.lit("").alias("dx4"),
+        pl.lit("").alias("main_px"),
+        pl.lit("").alias("related_px"),
+        pl.col("cat3").alias("category"),
+        pl.col("tier_name").alias("tier"),
+        pl.lit(0.0).alias("score"),
+    ).sort("group")
     groups = pl.concat([core, comp])
     gid = assign(c, rel, groups)
     c = c.with_columns(gid.alias("gid")).filter(pl.col("gid").is_not_null())
     # 5. trimming, yearly-weighted means, scores
     lo, hi = p["trim"]
     cost = pl.col("cost")
-    trimmed = (lo > 0 or hi < 100)
+    trimmed = lo > 0 or hi < 100
     big = pl.len().over("gid") >= p["trim_min_cases"]
     if trimmed:
         c = c.with_columns(
             pl.when(big).then(cost.quantile(lo / 100, "linear").over("gid")).otherwise(-np.inf).alias("_lo"),
-            pl.when(big).then(cost.quantile(hi / 100, "linear").over("gid")).otherwise(np.inf).alias("_hi"))
+            pl.when(big).then(cost.quantile(hi / 100, "linear").over("gid")).otherwise(np.inf).alias("_hi"),
+        )
         c = c.with_columns(((cost >= pl.col("_lo")) & (cost <= pl.col("_hi"))).alias("kept"))
     else:
         c = c.with_columns(pl.lit(True).alias("kept"))
@@ -195,16 +247,22 @@ def build(history: Any, *, threshold: int | None = None, coverage: float | None 
                 return pl.DataFrame({"m": [float((yearly["_m"] * yearly["_w"]).sum()) / float(yearly["_w"].sum())]})
             return yearly.group_by(by).agg(((pl.col("_m") * pl.col("_w")).sum() / pl.col("_w").sum()).alias("m"))
     else:
+
         def wmean(frame: pl.DataFrame, by: list[str]) -> pl.DataFrame:
             if not by:
                 return pl.DataFrame({"m": [float(frame["cost"].to_numpy().mean())]})
             return frame.group_by(by).agg(cost.mean().alias("m"))
+
     big_m = float(wmean(kept, [])["m"][0])
     gm = wmean(kept, ["gid"])
-    stats = kept.group_by("gid").agg(pl.len().alias("n_kept"), (cost.std(ddof=0) / cost.mean()).alias("cv"),
-                                     pl.col("los").filter(pl.col("los") >= 0).mean().alias("mean_los"))
-    counts = c.group_by("gid").agg(pl.len().alias("n_cases"),
-                                   (pl.col("level") == "level1").mean().alias("level1_share"))
+    stats = kept.group_by("gid").agg(
+        pl.len().alias("n_kept"),
+        (cost.std(ddof=0) / cost.mean()).alias("cv"),
+        pl.col("los").filter(pl.col("los") >= 0).mean().alias("mean_los"),
+    )
+    counts = c.group_by("gid").agg(
+        pl.len().alias("n_cases"), (pl.col("level") == "level1").mean().alias("level1_share")
+    )
     g = groups.drop("score").with_row_index("gid").with_columns(pl.col("gid").cast(pl.Int64))
     g = g.join(counts, on="gid", how="left").join(stats, on="gid", how="left").join(gm, on="gid", how="left")
     method, scale = p["score_method"], float(p["scale"])
@@ -222,18 +280,31 @@ def build(history: Any, *, threshold: int | None = None, coverage: float | None 
         ref, score, scale = float(p["quota"]), pl.col("m") / float(p["quota"]), 1.0
     g = g.with_columns(score.alias("score"), (pl.col("n_cases") - pl.col("n_kept")).alias("n_trimmed"))
     # primary-care groups: low-variance core groups treated largely at level-1 hospitals
-    prim = ((pl.col("kind") == "core") & (pl.col("cv") <= p["primary_care_cv_max"])
-            & (pl.col("level1_share").fill_null(0.0) >= p["primary_care_min_level1_share"]))
+    prim = (
+        (pl.col("kind") == "core")
+        & (pl.col("cv") <= p["primary_care_cv_max"])
+        & (pl.col("level1_share").fill_null(0.0) >= p["primary_care_min_level1_share"])
+    )
     if level is None and p["primary_care_min_level1_share"] > 0:
         prim = pl.lit(False)
-    g = g.with_columns(pl.when(prim).then(pl.lit("primary_care")).otherwise(pl.col("kind")).alias("kind"),
-                       pl.col("tier").replace_strict(dict(zip(TIERS, TIERS_ZH)), default="").alias("tier_zh"))
+    g = g.with_columns(
+        pl.when(prim).then(pl.lit("primary_care")).otherwise(pl.col("kind")).alias("kind"),
+        pl.col("tier").replace_strict(dict(zip(TIERS, TIERS_ZH)), default="").alias("tier_zh"),
+    )
     g = g.with_columns(pl.lit(None, pl.Utf8).alias("name"))
     g = g.with_columns(group_names(g))  # 病种名称 from the codes' dictionary names
-    out_groups = g.select([pl.col(k).cast(t) if k != "mean_cost" else pl.col("m").cast(t).alias("mean_cost")
-                           for k, t in GROUP_SCHEMA.items()]).with_columns(
-        pl.col("score").round(4), pl.col("mean_cost").round(2), pl.col("cv").round(4), pl.col("mean_los").round(2),
-        pl.col("level1_share").round(4))
+    out_groups = g.select(
+        [
+            pl.col(k).cast(t) if k != "mean_cost" else pl.col("m").cast(t).alias("mean_cost")
+            for k, t in GROUP_SCHEMA.items()
+        ]
+    ).with_columns(
+        pl.col("score").round(4),
+        pl.col("mean_cost").round(2),
+        pl.col("cv").round(4),
+        pl.col("mean_los").round(2),
+        pl.col("level1_share").round(4),
+    )
     # 6a. hospital-level coefficients
     if level is not None:
         lv_kept = kept.filter(pl.col("level").is_not_null())
@@ -241,24 +312,41 @@ def build(history: Any, *, threshold: int | None = None, coverage: float | None 
             lm = wmean(lv_kept, ["level"]).with_columns((pl.col("m") / big_m).alias("coefficient"))
         else:
             exp = lv_kept.join(gm, on="gid")
-            lm = exp.group_by("level").agg((cost.sum() / pl.col("m").sum()).alias("coefficient"),
-                                           cost.mean().alias("m"))
+            lm = exp.group_by("level").agg(
+                (cost.sum() / pl.col("m").sum()).alias("coefficient"), cost.mean().alias("m")
+            )
         ln = c.group_by("level").agg(pl.len().alias("n_cases"))
-        levels = lm.join(ln, on="level").select(pl.col("level").alias("hospital_level"), "n_cases",
-                                                pl.col("m").round(2).alias("mean_cost"),
-                                                pl.col("coefficient").round(4)).sort("hospital_level")
+        levels = (
+            lm.join(ln, on="level")
+            .select(
+                pl.col("level").alias("hospital_level"),
+                "n_cases",
+                pl.col("m").round(2).alias("mean_cost"),
+                pl.col("coefficient").round(4),
+            )
+            .sort("hospital_level")
+        )
     else:
         levels = pl.DataFrame(schema=LEVEL_SCHEMA)
     # 6b. auxiliary catalogue (prior year: the newest weighted year, else all history)
     base = c.filter(pl.col("year") == max(w)) if w else c
     aux = _aux(base, p).join(g.select("gid", "group"), on="gid").select(list(AUX_SCHEMA))
-    info = {"id": id, "built": _dt.date.today().isoformat(), "history_rows": n_rows,
-            "history_cases_used": c.height, "threshold_used": t, "reference_mean": ref,
-            "pv_initial": ref / scale if method != "quota" else ref,
-            "core_case_share": float(c.join(g.filter(pl.col("kind") != "comprehensive").select("gid"), on="gid",
-                                            how="semi").height / max(c.height, 1))}
-    excl = pl.DataFrame({"prefix": list(exclude_px), "note": [""] * len(exclude_px)},
-                        schema={"prefix": pl.Utf8, "note": pl.Utf8})
+    info = {
+        "id": id,
+        "built": _dt.date.today().isoformat(),
+        "history_rows": n_rows,
+        "history_cases_used": c.height,
+        "threshold_used": t,
+        "reference_mean": ref,
+        "pv_initial": ref / scale if method != "quota" else ref,
+        "core_case_share": float(
+            c.join(g.filter(pl.col("kind") != "comprehensive").select("gid"), on="gid", how="semi").height
+            / max(c.height, 1)
+        ),
+    }
+    excl = pl.DataFrame(
+        {"prefix": list(exclude_px), "note": [""] * len(exclude_px)}, schema={"prefix": pl.Utf8, "note": pl.Utf8}
+    )
     p_out = {k: v for k, v in p.items()}
     cat = Catalogue(out_groups, levels, aux, excl, cci, p_out, info)
     validate(cat)
@@ -268,14 +356,20 @@ def build(history: Any, *, threshold: int | None = None, coverage: float | None 
 def _aux(c: pl.DataFrame, p: dict) -> pl.DataFrame:
     """Auxiliary coefficients: subtype mean / group mean, kept where they cut the group CV by ≥ aux_min_cv_cut."""
     cost = pl.col("cost")
-    gs = c.group_by("gid").agg(pl.len().alias("N"), cost.sum().alias("S1"), (cost * cost).sum().alias("S2")).filter(
-        pl.col("N") >= p["aux_group_min_cases"])
+    gs = (
+        c.group_by("gid")
+        .agg(pl.len().alias("N"), cost.sum().alias("S1"), (cost * cost).sum().alias("S2"))
+        .filter(pl.col("N") >= p["aux_group_min_cases"])
+    )
     if gs.is_empty():
         return pl.DataFrame(schema={"gid": pl.Int64, **{k: v for k, v in AUX_SCHEMA.items() if k != "group"}})
     st = subtypes(c.join(gs.select("gid"), on="gid", how="semi")).join(c.select("row", "gid", "cost"), on="row")
-    sub = st.group_by("gid", "dimension", "subtype").agg(pl.len().alias("n"), cost.sum().alias("s1"),
-                                                         (cost * cost).sum().alias("s2")).filter(
-        pl.col("n") >= p["aux_subtype_min_cases"]).join(gs, on="gid")
+    sub = (
+        st.group_by("gid", "dimension", "subtype")
+        .agg(pl.len().alias("n"), cost.sum().alias("s1"), (cost * cost).sum().alias("s2"))
+        .filter(pl.col("n") >= p["aux_subtype_min_cases"])
+        .join(gs, on="gid")
+    )
     N, S1, S2, n, s1, s2 = (pl.col(x) for x in ("N", "S1", "S2", "n", "s1", "s2"))
     coef = (s1 / n) / (S1 / N)
     mean_g = S1 / N
@@ -285,6 +379,13 @@ def _aux(c: pl.DataFrame, p: dict) -> pl.DataFrame:
     cv_a = (a2 - a1 * a1).clip(0).sqrt() / a1
     sub = sub.with_columns(coef.alias("coefficient")).with_columns(cv_g.alias("cv_group"), cv_a.alias("cv_adjusted"))
     keep = sub.filter(pl.col("cv_adjusted") <= (1 - p["aux_min_cv_cut"]) * pl.col("cv_group"))
-    return keep.select(pl.col("gid").cast(pl.Int64), "dimension", "subtype", pl.col("n").alias("n_cases"),
-                       (pl.col("s1") / pl.col("n")).round(2).alias("mean_cost"), pl.col("coefficient").round(4),
-                       pl.col("cv_group").round(4), pl.col("cv_adjusted").round(4)).sort("gid", "dimension", "subtype")
+    return keep.select(
+        pl.col("gid").cast(pl.Int64),
+        "dimension",
+        "subtype",
+        pl.col("n").alias("n_cases"),
+        (pl.col("s1") / pl.col("n")).round(2).alias("mean_cost"),
+        pl.col("coefficient").round(4),
+        pl.col("cv_group").round(4),
+        pl.col("cv_adjusted").round(4),
+    ).sort("gid", "dimension", "subtype")

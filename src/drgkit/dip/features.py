@@ -13,6 +13,7 @@ dx / px lists, typed age, LOS, discharge type and cost. Derived here, per case:
 
 Code attributes are computed once per distinct code and spread with ``take``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -42,21 +43,34 @@ CCI = {
     "pvd": (1, "I70 I71 I73.1 I73.8 I73.9 I77.1 I79.0 I79.2 K55.1 K55.8 K55.9 Z95.8 Z95.9"),
     "cvd": (1, "G45 G46 H34.0 I60 I61 I62 I63 I64 I65 I66 I67 I68 I69"),
     "dementia": (1, "F00 F01 F02 F03 F05.1 G30 G31.1"),
-    "pulmonary": (1, "I27.8 I27.9 J40 J41 J42 J43 J44 J45 J46 J47 J60 J61 J62 J63 J64 J65 J66 J67 J68.4 "
-                     "J70.1 J70.3"),
+    "pulmonary": (1, "I27.8 I27.9 J40 J41 J42 J43 J44 J45 J46 J47 J60 J61 J62 J63 J64 J65 J66 J67 J68.4 J70.1 J70.3"),
     "rheumatic": (1, "M05 M06 M31.5 M32 M33 M34 M35.1 M35.3 M36.0"),
     "ulcer": (1, "K25 K26 K27 K28"),
-    "liver_mild": (1, "B18 K70.0 K70.1 K70.2 K70.3 K70.9 K71.3 K71.4 K71.5 K71.7 K73 K74 K76.0 K76.2 K76.3 "
-                      "K76.4 K76.8 K76.9 Z94.4"),
+    "liver_mild": (
+        1,
+        "B18 K70.0 K70.1 K70.2 K70.3 K70.9 K71.3 K71.4 K71.5 K71.7 K73 K74 K76.0 K76.2 K76.3 K76.4 K76.8 K76.9 Z94.4",
+    ),
     "diabetes": (1, " ".join(f"E1{d}.{s}" for d in "01234" for s in "01689")),
     "diabetes_cc": (2, " ".join(f"E1{d}.{s}" for d in "01234" for s in "23457")),
     "hemiplegia": (2, "G04.1 G11.4 G80.1 G80.2 G81 G82 G83.0 G83.1 G83.2 G83.3 G83.4 G83.9"),
-    "renal": (2, "I12.0 I13.1 N03.2 N03.3 N03.4 N03.5 N03.6 N03.7 N05.2 N05.3 N05.4 N05.5 N05.6 N05.7 N18 "
-                 "N19 N25.0 Z49.0 Z49.1 Z49.2 Z94.0 Z99.2"),
-    "cancer": (2, " ".join([f"C{i:02d}" for i in range(0, 27)] + [f"C{i:02d}" for i in range(30, 35)]
-                           + [f"C{i:02d}" for i in range(37, 42)] + ["C43"]
-                           + [f"C{i:02d}" for i in range(45, 59)] + [f"C{i:02d}" for i in range(60, 77)]
-                           + ["C81", "C82", "C83", "C84", "C85", "C88"] + [f"C{i:02d}" for i in range(90, 98)])),
+    "renal": (
+        2,
+        "I12.0 I13.1 N03.2 N03.3 N03.4 N03.5 N03.6 N03.7 N05.2 N05.3 N05.4 N05.5 N05.6 N05.7 N18 "
+        "N19 N25.0 Z49.0 Z49.1 Z49.2 Z94.0 Z99.2",
+    ),
+    "cancer": (
+        2,
+        " ".join(
+            [f"C{i:02d}" for i in range(0, 27)]
+            + [f"C{i:02d}" for i in range(30, 35)]
+            + [f"C{i:02d}" for i in range(37, 42)]
+            + ["C43"]
+            + [f"C{i:02d}" for i in range(45, 59)]
+            + [f"C{i:02d}" for i in range(60, 77)]
+            + ["C81", "C82", "C83", "C84", "C85", "C88"]
+            + [f"C{i:02d}" for i in range(90, 98)]
+        ),
+    ),
     "liver_severe": (3, "I85.0 I85.9 I86.4 I98.2 K70.4 K71.1 K72.1 K72.9 K76.5 K76.6 K76.7"),
     "metastatic": (6, "C77 C78 C79 C80"),
     "hiv": (6, "B20 B21 B22 B24"),
@@ -73,8 +87,10 @@ def default_cci_table() -> pl.DataFrame:
 def treatment_types() -> pl.DataFrame:
     """code → treatment tier rank (2 diagnostic, 3 therapeutic, 4 surgery / interventional)."""
     df = pl.read_csv(icd_dir() / "px_treatment_type_chs_v2.csv", infer_schema_length=0)
-    ranked = df.select(pl.col("code"), pl.col("treatment_type").replace_strict(TYPE_RANK, default=1,
-                                                                                return_dtype=pl.Int8).alias("rank"))
+    ranked = df.select(
+        pl.col("code"),
+        pl.col("treatment_type").replace_strict(TYPE_RANK, default=1, return_dtype=pl.Int8).alias("rank"),
+    )
     # six codes carry two categories (42.9200x007 is both surgery and therapeutic): one row per code, the
     # higher tier — a duplicated code would duplicate rows in the per-code joins and shift every later code's
     # tier, making a case's DIP group depend on the other cases of its batch
@@ -83,21 +99,22 @@ def treatment_types() -> pl.DataFrame:
 
 @lru_cache(maxsize=1)
 def dx_dictionary() -> pa.Array:
-    return pa.array(pl.read_csv(icd_dir() / "icd10_chs_v2.csv", infer_schema_length=0)["code"].to_list(),
-                    pa.string())
+    return pa.array(pl.read_csv(icd_dir() / "icd10_chs_v2.csv", infer_schema_length=0)["code"].to_list(), pa.string())
 
 
 @lru_cache(maxsize=1)
 def px_dictionary() -> pa.Array:
-    return pa.array(pl.read_csv(icd_dir() / "icd9cm3_chs_v2.csv", infer_schema_length=0)["code"].to_list(),
-                    pa.string())
+    return pa.array(pl.read_csv(icd_dir() / "icd9cm3_chs_v2.csv", infer_schema_length=0)["code"].to_list(), pa.string())
 
 
 def dx4_of(codes: pl.Expr) -> pl.Expr:
     """亚目: the first 4 characters of the code without its dot, written dotted (``I21.0``; ``I10`` stays)."""
     bare = codes.str.replace_all(".", "", literal=True)
-    return pl.when(bare.str.len_chars() > 3).then(
-        pl.concat_str([bare.str.slice(0, 3), pl.lit("."), bare.str.slice(3, 1)])).otherwise(bare)
+    return (
+        pl.when(bare.str.len_chars() > 3)
+        .then(pl.concat_str([bare.str.slice(0, 3), pl.lit("."), bare.str.slice(3, 1)]))
+        .otherwise(bare)
+    )
 
 
 @dataclass
@@ -115,20 +132,30 @@ def _flat(lists: pa.ListArray) -> tuple[np.ndarray, np.ndarray, pa.Array]:
     offsets = lists.offsets.to_numpy()
     values = pc.list_flatten(lists)
     parents = np.asarray(pc.list_parent_indices(lists).to_numpy(zero_copy_only=False), dtype=np.int64)
-    pos = np.arange(len(values), dtype=np.int64) + offsets[0] - offsets[parents] if len(values) else \
-        np.zeros(0, np.int64)
+    pos = (
+        np.arange(len(values), dtype=np.int64) + offsets[0] - offsets[parents] if len(values) else np.zeros(0, np.int64)
+    )
     return parents, pos, values
 
 
 def _exclusion_mask(codes: pl.Series, exclude: tuple[str, ...]) -> np.ndarray:
     if not exclude:
         return np.zeros(len(codes), bool)
-    return codes.str.starts_with(exclude[0]).fill_null(False).to_numpy() if len(exclude) == 1 else \
-        np.logical_or.reduce([codes.str.starts_with(p).fill_null(False).to_numpy() for p in exclude])
+    return (
+        codes.str.starts_with(exclude[0]).fill_null(False).to_numpy()
+        if len(exclude) == 1
+        else np.logical_or.reduce([codes.str.starts_with(p).fill_null(False).to_numpy() for p in exclude])
+    )
 
 
-def features(data: Any, *, mapping: Mapping[str, str] | None = None, exclude_px: tuple[str, ...] = (),
-             cci: pl.DataFrame | None = None, canonical: pa.Table | None = None) -> tuple[pa.Table, Features]:
+def features(
+    data: Any,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    exclude_px: tuple[str, ...] = (),
+    cci: pl.DataFrame | None = None,
+    canonical: pa.Table | None = None,
+) -> tuple[pa.Table, Features]:
     """Canonical table and DIP features of ``data`` (pyarrow / polars / pandas / path)."""
     from ..io.frames import to_arrow
 
@@ -141,19 +168,26 @@ def features(data: Any, *, mapping: Mapping[str, str] | None = None, exclude_px:
     dx_par, dx_pos, dx_val = _flat(prep.dx)
     first = np.full(n, -1, np.int64)
     first[dx_par[dx_pos == 0]] = np.flatnonzero(dx_pos == 0)
-    pdx = pc.if_else(pa.array(first >= 0), pc.take(dx_val, pa.array(np.maximum(first, 0))) if len(dx_val)
-                     else pa.nulls(n, pa.string()), pa.scalar(None, pa.string()))
+    pdx = pc.if_else(
+        pa.array(first >= 0),
+        pc.take(dx_val, pa.array(np.maximum(first, 0))) if len(dx_val) else pa.nulls(n, pa.string()),
+        pa.scalar(None, pa.string()),
+    )
     pdx = pc.if_else(pc.equal(pdx, ""), pa.scalar(None, pa.string()), pdx)
     # --- procedures: distinct codes get their attributes once
     px_par, _, px_val = _flat(prep.px)
-    enc = pc.dictionary_encode(px_val).combine_chunks() if isinstance(px_val, pa.ChunkedArray) else \
-        pc.dictionary_encode(px_val)
+    enc = (
+        pc.dictionary_encode(px_val).combine_chunks()
+        if isinstance(px_val, pa.ChunkedArray)
+        else pc.dictionary_encode(px_val)
+    )
     distinct = pl.Series("code", enc.dictionary, dtype=pl.Utf8)
     idx = np.asarray(enc.indices.to_numpy(zero_copy_only=False), np.int64) if len(px_val) else np.zeros(0, np.int64)
     types = treatment_types()
     d = pl.DataFrame({"code": distinct}).with_columns(pl.col("code").str.slice(0, 7).alias("_base"))
-    d = d.join(types, on="code", how="left").join(types.rename({"code": "_base", "rank": "_rank_base"}),
-                                                  on="_base", how="left")
+    d = d.join(types, on="code", how="left").join(
+        types.rename({"code": "_base", "rank": "_rank_base"}), on="_base", how="left"
+    )
     assert d.height == len(distinct), "treatment types must be one row per code"
     rank_d = d["rank"].fill_null(d["_rank_base"]).fill_null(1).to_numpy().astype(np.int8)
     usable_d = ~_exclusion_mask(distinct, exclude_px) & (distinct != "").fill_null(False).to_numpy()
@@ -167,8 +201,11 @@ def features(data: Any, *, mapping: Mapping[str, str] | None = None, exclude_px:
     u_idx = np.flatnonzero(usable)
     np.minimum.at(main_at, px_par[u_idx], u_idx)
     has_main = main_at < np.iinfo(np.int64).max
-    main = pc.if_else(pa.array(has_main), pc.take(px_val, pa.array(np.where(has_main, main_at, 0)))
-                      if len(px_val) else pa.nulls(n, pa.string()), pa.scalar(None, pa.string()))
+    main = pc.if_else(
+        pa.array(has_main),
+        pc.take(px_val, pa.array(np.where(has_main, main_at, 0))) if len(px_val) else pa.nulls(n, pa.string()),
+        pa.scalar(None, pa.string()),
+    )
     rel_mask = usable.copy()
     rel_mask[main_at[has_main]] = False
     # distinct related codes per row, without the main code: integer keys, one numpy unique
@@ -178,8 +215,9 @@ def features(data: Any, *, mapping: Mapping[str, str] | None = None, exclude_px:
     keep = r_codes != main_code[r_rows]
     width = max(len(distinct), 1)
     uniq = np.unique(r_rows[keep] * width + r_codes[keep])
-    related = pl.DataFrame({"row": uniq // width, "code": pl.Series(
-        pc.take(enc.dictionary, pa.array(uniq % width)), dtype=pl.Utf8)})
+    related = pl.DataFrame(
+        {"row": uniq // width, "code": pl.Series(pc.take(enc.dictionary, pa.array(uniq % width)), dtype=pl.Utf8)}
+    )
     # unknown / excluded procedure notes
     unknown_px = np.zeros(n, np.int32)
     if len(idx):
@@ -197,41 +235,56 @@ def features(data: Any, *, mapping: Mapping[str, str] | None = None, exclude_px:
         sd = pl.DataFrame({"code": pl.Series(senc.dictionary, dtype=pl.Utf8)}).with_row_index("_i")
         table = cci if cci is not None else default_cci_table()
         bare = pl.col("code").str.replace_all(".", "", literal=True).str.to_uppercase()
-        tab = table.with_columns(pl.col("prefix").str.replace_all(".", "", literal=True).str.to_uppercase()
-                                 .alias("_p"))
+        tab = table.with_columns(pl.col("prefix").str.replace_all(".", "", literal=True).str.to_uppercase().alias("_p"))
         hits = []
         for length in sorted(set(tab["_p"].str.len_chars().to_list())):
-            hits.append(sd.with_columns(bare.str.slice(0, length).alias("_p")).join(
-                tab.filter(pl.col("_p").str.len_chars() == length).select("_p", "category", "weight"), on="_p"))
+            hits.append(
+                sd.with_columns(bare.str.slice(0, length).alias("_p")).join(
+                    tab.filter(pl.col("_p").str.len_chars() == length).select("_p", "category", "weight"), on="_p"
+                )
+            )
         cat = pl.concat(hits).select("_i", "category", "weight") if hits else None
         if cat is not None and cat.height:
             ind = np.asarray(senc.indices.to_numpy(zero_copy_only=False), np.int64)
-            per = pl.DataFrame({"row": s_par, "_i": ind.astype(np.uint32)}).join(cat, on="_i").select(
-                "row", "category", "weight").unique()
+            per = (
+                pl.DataFrame({"row": s_par, "_i": ind.astype(np.uint32)})
+                .join(cat, on="_i")
+                .select("row", "category", "weight")
+                .unique()
+            )
             for mild, severe in CCI_HIERARCHY.items():
                 sev_rows = per.filter(pl.col("category") == severe).select("row")
                 per = per.filter(~((pl.col("category") == mild) & pl.col("row").is_in(sev_rows["row"].implode())))
             sums = per.group_by("row").agg(pl.col("weight").sum())
             cci_score[sums["row"].to_numpy()] = sums["weight"].to_numpy()
-    cases = pl.DataFrame({
-        "row": np.arange(n, dtype=np.int64),
-        "pdx": pl.Series(pdx, dtype=pl.Utf8),
-        "main": pl.Series(main, dtype=pl.Utf8),
-        "tier": tier,
-        "cost": prep.total_cost,
-        "age": prep.age, "age_days": prep.age_days, "los": prep.los, "leaving_type": prep.leaving_type,
-        "cci": cci_score,
-        "unknown_px": unknown_px, "excluded_px": excluded_px,
-        "problem": pl.Series(prep.problems, dtype=pl.Utf8),
-    })
+    cases = pl.DataFrame(
+        {
+            "row": np.arange(n, dtype=np.int64),
+            "pdx": pl.Series(pdx, dtype=pl.Utf8),
+            "main": pl.Series(main, dtype=pl.Utf8),
+            "tier": tier,
+            "cost": prep.total_cost,
+            "age": prep.age,
+            "age_days": prep.age_days,
+            "los": prep.los,
+            "leaving_type": prep.leaving_type,
+            "cci": cci_score,
+            "unknown_px": unknown_px,
+            "excluded_px": excluded_px,
+            "problem": pl.Series(prep.problems, dtype=pl.Utf8),
+        }
+    )
     # principal-diagnosis attributes once per distinct code
     penc = pc.dictionary_encode(pdx)
     pd_ = pl.DataFrame({"pdx": pl.Series(penc.dictionary, dtype=pl.Utf8)}).select(
-        dx4_of(pl.col("pdx")).alias("dx4"), pl.col("pdx").str.slice(0, 3).alias("cat3"),
-        pl.col("pdx").is_in(pl.Series(dx_dictionary(), dtype=pl.Utf8).implode()).fill_null(False).alias("pdx_known"))
+        dx4_of(pl.col("pdx")).alias("dx4"),
+        pl.col("pdx").str.slice(0, 3).alias("cat3"),
+        pl.col("pdx").is_in(pl.Series(dx_dictionary(), dtype=pl.Utf8).implode()).fill_null(False).alias("pdx_known"),
+    )
     pidx = pl.Series(penc.indices, dtype=pl.UInt32)
-    cases = cases.with_columns(pd_["dx4"].gather(pidx), pd_["cat3"].gather(pidx),
-                               pd_["pdx_known"].gather(pidx).fill_null(False))
+    cases = cases.with_columns(
+        pd_["dx4"].gather(pidx), pd_["cat3"].gather(pidx), pd_["pdx_known"].gather(pidx).fill_null(False)
+    )
     return canonical, Features(cases, related, prep)
 
 
@@ -247,17 +300,37 @@ def subtypes(cases: pl.DataFrame) -> pl.DataFrame:
     """
     age, days = pl.col("age"), pl.col("age_days")
     infant = (age == 0) | ((age < 0) & (days >= 0))
-    age_band = (pl.when(infant & (days >= 0) & (days <= 28)).then(pl.lit("0-28d"))
-                .when(infant).then(pl.lit("29d-1y"))
-                .when((age >= 1) & (age <= 6)).then(pl.lit("1-6y"))
-                .when((age >= 7) & (age <= 17)).then(pl.lit("7-17y"))
-                .when(age >= 65).then(pl.lit("65+")))
+    age_band = (
+        pl.when(infant & (days >= 0) & (days <= 28))
+        .then(pl.lit("0-28d"))
+        .when(infant)
+        .then(pl.lit("29d-1y"))
+        .when((age >= 1) & (age <= 6))
+        .then(pl.lit("1-6y"))
+        .when((age >= 7) & (age <= 17))
+        .then(pl.lit("7-17y"))
+        .when(age >= 65)
+        .then(pl.lit("65+"))
+    )
     cci = pl.col("cci")
-    sev = (pl.when(cci >= 5).then(pl.lit("cci5+")).when(cci >= 3).then(pl.lit("cci3-4"))
-           .when(cci >= 1).then(pl.lit("cci1-2")))
+    sev = (
+        pl.when(cci >= 5)
+        .then(pl.lit("cci5+"))
+        .when(cci >= 3)
+        .then(pl.lit("cci3-4"))
+        .when(cci >= 1)
+        .then(pl.lit("cci1-2"))
+    )
     lt = pl.col("leaving_type")
-    dis = (pl.when(lt == 5).then(pl.lit("death")).when(lt.is_in([2, 3])).then(pl.lit("transfer"))
-           .when(lt.is_in([4, 9])).then(pl.lit("abnormal")))
+    dis = (
+        pl.when(lt == 5)
+        .then(pl.lit("death"))
+        .when(lt.is_in([2, 3]))
+        .then(pl.lit("transfer"))
+        .when(lt.is_in([4, 9]))
+        .then(pl.lit("abnormal"))
+    )
     base = cases.select("row", age_band.alias("age"), sev.alias("severity"), dis.alias("discharge"))
-    return base.unpivot(index="row", on=list(AUX_DIMENSIONS), variable_name="dimension",
-                        value_name="subtype").drop_nulls("subtype")
+    return base.unpivot(
+        index="row", on=list(AUX_DIMENSIONS), variable_name="dimension", value_name="subtype"
+    ).drop_nulls("subtype")

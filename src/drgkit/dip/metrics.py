@@ -4,6 +4,7 @@ unit's LOS and cost relative to each group's mean, averaged over its cases). The
 :func:`drgkit.payment.report.indicators` are reused, with the DIP group as the group and score ÷ scale as the
 weight, so DRG and DIP reports are computed one way.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -23,12 +24,13 @@ def metrics(grouped: Any, by: str = "hospital", scale: float = 1000.0) -> pl.Dat
     for c in ("status", "dip_group", "dip_kind", "score"):
         if c not in df.columns:
             raise DipError(f"data has no '{c}' column: run `drgkit dip group` first")
-    work = df.with_columns(pl.col("dip_group").alias("drg"),
-                           (pl.col("score").cast(pl.Float64, strict=False) / scale).alias("_weight"))
+    work = df.with_columns(
+        pl.col("dip_group").alias("drg"), (pl.col("score").cast(pl.Float64, strict=False) / scale).alias("_weight")
+    )
     per, _ = indicators(work, by=by, rw_column="_weight")
-    core = (work.group_by(pl.col(by).cast(pl.Utf8).fill_null("").alias(by))
-            .agg((pl.col("status").eq("ok") & pl.col("dip_kind").is_in(CORE_KINDS)).sum().alias("_core"),
-                 pl.len().alias("_n")))
+    core = work.group_by(pl.col(by).cast(pl.Utf8).fill_null("").alias(by)).agg(
+        (pl.col("status").eq("ok") & pl.col("dip_kind").is_in(CORE_KINDS)).sum().alias("_core"), pl.len().alias("_n")
+    )
     cols = per.columns
     per = per.join(core, on=by, how="left").with_columns((pl.col("_core") / pl.col("_n")).alias("core_rate"))
     # core_rate next to the grouping rate

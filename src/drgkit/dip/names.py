@@ -11,6 +11,7 @@ A DIP group is a diagnosis and the procedures done for it, so its name is built 
 A catalogue may carry its own ``name`` column in ``groups.csv`` (the names a bureau publishes); a non-empty
 name there wins.  Codes the dictionary does not have are shown as themselves.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -67,11 +68,13 @@ def group_name(kind: str, dx4: str, main_px: str, related_px: str, category: str
 
 def group_names(groups: pl.DataFrame) -> pl.Series:
     """``name`` for every row of a catalogue's ``groups`` table: its own name where it has one."""
-    rows = groups.select([pl.col(c).fill_null("") for c in ("kind", "dx4", "main_px", "related_px", "category",
-                                                              "tier_zh")]).iter_rows()
+    rows = groups.select(
+        [pl.col(c).fill_null("") for c in ("kind", "dx4", "main_px", "related_px", "category", "tier_zh")]
+    ).iter_rows()
     derived = pl.Series("name", [group_name(*row) for row in rows], dtype=pl.Utf8)
     if "name" in groups.columns:
         own = groups["name"].cast(pl.Utf8)
-        return pl.select(pl.when(own.str.strip_chars().fill_null("") != "").then(own).otherwise(derived)
-                         .alias("name"))["name"]
+        return pl.select(pl.when(own.str.strip_chars().fill_null("") != "").then(own).otherwise(derived).alias("name"))[
+            "name"
+        ]
     return derived

@@ -18,6 +18,7 @@ and ``case_score = payment / PV_initial``. Then (spec §3.2–3.3)::
 Hospital coefficient: the ``coefficient`` of the hospitals table when given, else the catalogue's level
 coefficient for the case's ``hospital_level``, else 1; primary-care groups get ``primary_care_coefficient`` (1).
 """
+
 from __future__ import annotations
 
 import math
@@ -35,14 +36,20 @@ from ..tomlutil import read_toml
 from .catalogue import Catalogue, DipError, load_catalogue
 
 #: Policy defaults for DIP (overridable by a policy TOML / dict): spec §6.1 and §2.4 [NAT-DIP1 / NAT-DIP3].
-DIP_POLICY = {"low_ratio": 0.5, "high_bands": [[math.inf, 2.0]], "high_payment": "excess", "high_a": 1.0,
-              "high_beta": 1.0, "low_payment": "by_item"}
+DIP_POLICY = {
+    "low_ratio": 0.5,
+    "high_bands": [[math.inf, 2.0]],
+    "high_payment": "excess",
+    "high_a": 1.0,
+    "high_beta": 1.0,
+    "low_payment": "by_item",
+}
 
 
 @dataclass
 class Settlement:
-    cases: pl.DataFrame       # the grouped cases + hospital_coefficient, case_type, case_score, standard_payment …
-    hospitals: pl.DataFrame   # per hospital: cases, total_cost, total_score, payable, evaluation, deduction …
+    cases: pl.DataFrame  # the grouped cases + hospital_coefficient, case_type, case_score, standard_payment …
+    hospitals: pl.DataFrame  # per hospital: cases, total_cost, total_score, payable, evaluation, deduction …
     monthly: pl.DataFrame | None
     pv_initial: float
     pv_settle: float
@@ -83,9 +90,18 @@ def _hospital_frame(hospitals: Any) -> pl.DataFrame | None:
     return h.select(cols)
 
 
-def settle(grouped: Any, catalogue: str | Path | Catalogue, *, budget: float, fund_ratio: float,
-           pv_initial: float | None = None, hospitals: Any = None, policy: Any = None, prepay_ratio: float = 0.9,
-           monthly_deductions: Any = None) -> Settlement:
+def settle(
+    grouped: Any,
+    catalogue: str | Path | Catalogue,
+    *,
+    budget: float,
+    fund_ratio: float,
+    pv_initial: float | None = None,
+    hospitals: Any = None,
+    policy: Any = None,
+    prepay_ratio: float = 0.9,
+    monthly_deductions: Any = None,
+) -> Settlement:
     """Settle DIP-grouped cases (output of :func:`drgkit.dip.group`, with ``hospital`` and ``total_cost``)."""
     cat = load_catalogue(catalogue)
     if not budget or budget <= 0:
@@ -101,18 +117,33 @@ def settle(grouped: Any, catalogue: str | Path | Catalogue, *, budget: float, fu
         if c not in df.columns:
             raise DipError(f"grouped data has no '{c}' column: run `drgkit dip group` first")
     n = df.height
-    hosp = (df["hospital"].cast(pl.Utf8) if "hospital" in df.columns else pl.Series("hospital", [""] * n))
-    d = pl.DataFrame({"_i": np.arange(n), "hospital": hosp.fill_null(""), "dip_group": df["dip_group"],
-                      "dip_kind": df["dip_kind"], "score": df["score"].cast(pl.Float64),
-                      "aux": (df["aux_coefficient"].cast(pl.Float64) if "aux_coefficient" in df.columns
-                              else pl.Series([1.0] * n)).fill_null(1.0).fill_nan(1.0),
-                      "status": df["status"], "total_cost": df["total_cost"].cast(pl.Float64, strict=False)})
+    hosp = df["hospital"].cast(pl.Utf8) if "hospital" in df.columns else pl.Series("hospital", [""] * n)
+    d = pl.DataFrame(
+        {
+            "_i": np.arange(n),
+            "hospital": hosp.fill_null(""),
+            "dip_group": df["dip_group"],
+            "dip_kind": df["dip_kind"],
+            "score": df["score"].cast(pl.Float64),
+            "aux": (df["aux_coefficient"].cast(pl.Float64) if "aux_coefficient" in df.columns else pl.Series([1.0] * n))
+            .fill_null(1.0)
+            .fill_nan(1.0),
+            "status": df["status"],
+            "total_cost": df["total_cost"].cast(pl.Float64, strict=False),
+        }
+    )
     if "hospital_level" in df.columns:
         lv = df["hospital_level"].cast(pl.Utf8)
-        d = d.with_columns(lv.replace_strict({u: normalize_level(u) for u in lv.unique().drop_nulls().to_list()},
-                                             default=None, return_dtype=pl.Utf8).alias("level"))
-        d = d.join(cat.levels.select(pl.col("hospital_level").alias("level"), pl.col("coefficient").alias("_lc")),
-                   on="level", how="left")
+        d = d.with_columns(
+            lv.replace_strict(
+                {u: normalize_level(u) for u in lv.unique().drop_nulls().to_list()}, default=None, return_dtype=pl.Utf8
+            ).alias("level")
+        )
+        d = d.join(
+            cat.levels.select(pl.col("hospital_level").alias("level"), pl.col("coefficient").alias("_lc")),
+            on="level",
+            how="left",
+        )
     else:
         d = d.with_columns(pl.lit(None, pl.Float64).alias("_lc"))
     h = _hospital_frame(hospitals)
@@ -122,36 +153,61 @@ def settle(grouped: Any, catalogue: str | Path | Catalogue, *, budget: float, fu
         if c not in d.columns:
             d = d.with_columns(pl.lit(None, pl.Float64).alias(c))
     coef = pl.coalesce("_h_coefficient", "_lc", pl.lit(1.0))
-    coef = pl.when(pl.col("dip_kind") == "primary_care").then(pl.lit(float(cat.param("primary_care_coefficient")))
-                                                              ).otherwise(coef)
+    coef = (
+        pl.when(pl.col("dip_kind") == "primary_care")
+        .then(pl.lit(float(cat.param("primary_care_coefficient"))))
+        .otherwise(coef)
+    )
     d = d.sort("_i").with_columns(coef.alias("hospital_coefficient"))
     # one points-table row per (group, aux, coefficient): price() does the rest
-    key = pl.concat_str([pl.col("dip_group"), pl.col("aux").round(6).cast(pl.Utf8),
-                         pl.col("hospital_coefficient").round(6).cast(pl.Utf8)], separator="|")
+    key = pl.concat_str(
+        [
+            pl.col("dip_group"),
+            pl.col("aux").round(6).cast(pl.Utf8),
+            pl.col("hospital_coefficient").round(6).cast(pl.Utf8),
+        ],
+        separator="|",
+    )
     d = d.with_columns(pl.when(pl.col("status") == "ok").then(key).otherwise(None).alias("_key"))
-    rows = d.filter(pl.col("_key").is_not_null()).group_by("_key").agg(
-        pl.col("score").first(), pl.col("aux").first(), pl.col("hospital_coefficient").first())
+    rows = (
+        d.filter(pl.col("_key").is_not_null())
+        .group_by("_key")
+        .agg(pl.col("score").first(), pl.col("aux").first(), pl.col("hospital_coefficient").first())
+    )
     table = pl.DataFrame({c: pl.Series(c, [""] * rows.height, pl.Utf8) for c in COLUMNS}).with_columns(
-        rows["_key"].alias("drg"), pl.lit("points").alias("basis"),
-        (rows["score"] * rows["aux"]).alias("rw"), rows["hospital_coefficient"].alias("level_coefficient"))
+        rows["_key"].alias("drg"),
+        pl.lit("points").alias("basis"),
+        (rows["score"] * rows["aux"]).alias("rw"),
+        rows["hospital_coefficient"].alias("level_coefficient"),
+    )
     table = table.with_columns([pl.col(c).cast(pl.Float64, strict=False) for c in NUMERIC])
     pt = PaymentTable(TableInfo(id=f"dip:{cat.id}", basis="points", drgs=rows.height, rows=rows.height), table)
     cases_in = d.select(pl.col("_key").fill_null("").alias("drg"), "status", "total_cost")
     priced = price(cases_in, pt, policy=pol)
     pay = priced["payment"].fill_null(0.0)
-    d = d.with_columns(priced["case_type"], priced["standard_payment"], priced["cost_ratio"], priced["price_reason"],
-                       (pay / pv0).alias("case_score"), priced["patient_payment"].fill_null(0.0).alias("_pp"))
+    d = d.with_columns(
+        priced["case_type"],
+        priced["standard_payment"],
+        priced["cost_ratio"],
+        priced["price_reason"],
+        (pay / pv0).alias("case_score"),
+        priced["patient_payment"].fill_null(0.0).alias("_pp"),
+    )
     total = float(d["case_score"].sum())
     if total <= 0:
         raise DipError("total score is 0: no priced case to settle")
     pv = budget / fund_ratio / total
-    per = d.group_by("hospital").agg(pl.len().alias("cases"), pl.col("total_cost").sum(),
-                                     pl.col("case_score").sum().alias("total_score"),
-                                     pl.col("_h_evaluation").first().fill_null(1.0).alias("evaluation"),
-                                     pl.col("_h_deduction").first().fill_null(0.0).alias("deduction"))
+    per = d.group_by("hospital").agg(
+        pl.len().alias("cases"),
+        pl.col("total_cost").sum(),
+        pl.col("case_score").sum().alias("total_score"),
+        pl.col("_h_evaluation").first().fill_null(1.0).alias("evaluation"),
+        pl.col("_h_deduction").first().fill_null(0.0).alias("deduction"),
+    )
     per = per.with_columns((pl.col("total_score") * pv * fund_ratio).alias("payable_before_evaluation"))
-    per = per.with_columns((pl.col("payable_before_evaluation") * pl.col("evaluation") - pl.col("deduction"))
-                           .alias("payable")).sort("hospital")
+    per = per.with_columns(
+        (pl.col("payable_before_evaluation") * pl.col("evaluation") - pl.col("deduction")).alias("payable")
+    ).sort("hospital")
     monthly = None
     month = None
     if "month" in df.columns:
@@ -162,19 +218,32 @@ def settle(grouped: Any, catalogue: str | Path | Catalogue, *, budget: float, fu
         month = s.dt.strftime("%Y-%m")
     if month is not None:
         dm = d.with_columns(month.alias("month"))
-        monthly = dm.group_by("hospital", "month").agg(pl.col("case_score").sum().alias("score"),
-                                                       pl.col("_pp").sum().alias("patient_payments"))
+        monthly = dm.group_by("hospital", "month").agg(
+            pl.col("case_score").sum().alias("score"), pl.col("_pp").sum().alias("patient_payments")
+        )
         if monthly_deductions is not None:
-            md = as_polars(monthly_deductions).select(pl.col("hospital").cast(pl.Utf8), pl.col("month").cast(pl.Utf8),
-                                                      pl.col("deduction").cast(pl.Float64))
+            md = as_polars(monthly_deductions).select(
+                pl.col("hospital").cast(pl.Utf8), pl.col("month").cast(pl.Utf8), pl.col("deduction").cast(pl.Float64)
+            )
             monthly = monthly.join(md, on=["hospital", "month"], how="left")
         else:
             monthly = monthly.with_columns(pl.lit(0.0).alias("deduction"))
         monthly = monthly.with_columns(
-            ((pl.col("score") * pv0 - pl.col("patient_payments")) * prepay_ratio - pl.col("deduction").fill_null(0.0))
-            .alias("prepay")).sort("hospital", "month")
-        per = per.join(monthly.group_by("hospital").agg(pl.col("prepay").sum().alias("prepaid")), on="hospital",
-                       how="left").with_columns((pl.col("payable") - pl.col("prepaid")).alias("clearance"))
-    out_cases = df.with_columns(d.select("hospital_coefficient", "case_type", "standard_payment", "cost_ratio",
-                                         pl.col("case_score").round(4), "price_reason"))
+            (
+                (pl.col("score") * pv0 - pl.col("patient_payments")) * prepay_ratio - pl.col("deduction").fill_null(0.0)
+            ).alias("prepay")
+        ).sort("hospital", "month")
+        per = per.join(
+            monthly.group_by("hospital").agg(pl.col("prepay").sum().alias("prepaid")), on="hospital", how="left"
+        ).with_columns((pl.col("payable") - pl.col("prepaid")).alias("clearance"))
+    out_cases = df.with_columns(
+        d.select(
+            "hospital_coefficient",
+            "case_type",
+            "standard_payment",
+            "cost_ratio",
+            pl.col("case_score").round(4),
+            "price_reason",
+        )
+    )
     return Settlement(out_cases, per, monthly, pv0, pv, total)

@@ -2,6 +2,7 @@
 
 Everything here is vectorized over the batch (numpy / pyarrow); the only loop over cases is the kernel's.
 """
+
 from __future__ import annotations
 
 import threading
@@ -34,7 +35,7 @@ class Encoded:
     px_off: np.ndarray
     px_ids: np.ndarray
     num: np.ndarray
-    dx_flat: pa.Array   # the code strings behind dx_ids / px_ids, same order
+    dx_flat: pa.Array  # the code strings behind dx_ids / px_ids, same order
     px_flat: pa.Array
 
     @property
@@ -74,16 +75,36 @@ def encode(prep: PreparedCases, scheme: CompiledScheme) -> Encoded:
 def run_kernel(enc: Encoded, scheme: CompiledScheme, threads: int | None = None) -> Outcome:
     """Run the numba kernel over a batch (all cores unless ``threads`` says otherwise)."""
     n = enc.n
-    out = Outcome(np.zeros(n, np.int8), np.zeros(n, np.int32), np.zeros(n, np.int32), np.zeros(n, np.int32),
-                  np.zeros(n, np.int8), np.zeros(n, np.int8), np.zeros(n, np.int8))
+    out = Outcome(
+        np.zeros(n, np.int8),
+        np.zeros(n, np.int32),
+        np.zeros(n, np.int32),
+        np.zeros(n, np.int32),
+        np.zeros(n, np.int8),
+        np.zeros(n, np.int8),
+        np.zeros(n, np.int8),
+    )
     if n == 0:
         return out
     import numba  # imported here so `explain` (reference interpreter only) starts fast
 
     from . import kernel
 
-    args = (enc.dx_off, enc.dx_ids, enc.px_off, enc.px_ids, enc.num, *scheme.kernel_args(),
-            out.status, out.drg, out.adrg, out.rule, out.reason, out.cc_level, out.cc_pos)
+    args = (
+        enc.dx_off,
+        enc.dx_ids,
+        enc.px_off,
+        enc.px_ids,
+        enc.num,
+        *scheme.kernel_args(),
+        out.status,
+        out.drg,
+        out.adrg,
+        out.rule,
+        out.reason,
+        out.cc_level,
+        out.cc_pos,
+    )
     if threads == 1:  # serial and without the GIL: callers may run several batches at once on their threads
         _with_sound_cache(kernel, lambda: kernel.group_range(0, n, *args))
         return out
@@ -132,8 +153,15 @@ def warm_kernel(scheme: CompiledScheme, threads: int | None = None) -> None:
     overlaps reading the first batch instead of delaying it.
     """
     one = np.zeros(2, np.int64)
-    enc = Encoded(one, np.zeros(0, np.int32), one.copy(), np.zeros(0, np.int32),
-                  np.full((1, P.N_FIELDS), -1, np.int32), pa.array([], pa.string()), pa.array([], pa.string()))
+    enc = Encoded(
+        one,
+        np.zeros(0, np.int32),
+        one.copy(),
+        np.zeros(0, np.int32),
+        np.full((1, P.N_FIELDS), -1, np.int32),
+        pa.array([], pa.string()),
+        pa.array([], pa.string()),
+    )
     run_kernel(enc, scheme, threads)
 
 
@@ -153,8 +181,9 @@ def _positions(codes: list[int], values: np.ndarray) -> np.ndarray:
     return np.searchsorted(codes, np.arange(low, high + 1))[values - low]
 
 
-def _warnings(prep: PreparedCases, enc: Encoded, scheme: CompiledScheme,
-              grey_in_reason: np.ndarray | None = None) -> pa.Array:
+def _warnings(
+    prep: PreparedCases, enc: Encoded, scheme: CompiledScheme, grey_in_reason: np.ndarray | None = None
+) -> pa.Array:
     """Per row: unknown codes (reported, not dropped; they simply match no list), grey codes (灰码, they
     change the group: a grey 96.7200 beside 96.0400 turns AH29 into EQY), then code notes.
 
@@ -162,8 +191,10 @@ def _warnings(prep: PreparedCases, enc: Encoded, scheme: CompiledScheme,
     ``grey_in_reason``: rows whose grey principal diagnosis the reason names already.
     """
     parts, rows = [], []
-    for label, flat, off, ids, domain in (("diagnosis", enc.dx_flat, enc.dx_off, enc.dx_ids, "dx"),
-                                          ("procedure", enc.px_flat, enc.px_off, enc.px_ids, "px")):
+    for label, flat, off, ids, domain in (
+        ("diagnosis", enc.dx_flat, enc.dx_off, enc.dx_ids, "dx"),
+        ("procedure", enc.px_flat, enc.px_off, enc.px_ids, "px"),
+    ):
         flags = grey_flags(scheme, domain)
         if not len(ids) or not len(flags):
             continue
@@ -172,11 +203,16 @@ def _warnings(prep: PreparedCases, enc: Encoded, scheme: CompiledScheme,
             grey[off[:-1][grey_in_reason]] = False  # the reason names it
         at = np.flatnonzero(grey)
         if at.size:
-            parts.append(pc.binary_join_element_wise(f"grey {label} code", pc.take(flat, pa.array(at)),
-                                                     "(灰码): code a finer code", " "))
+            parts.append(
+                pc.binary_join_element_wise(
+                    f"grey {label} code", pc.take(flat, pa.array(at)), "(灰码): code a finer code", " "
+                )
+            )
             rows.append(np.searchsorted(off, at, side="right") - 1)
-    for label, flat, off, ids in (("diagnosis", enc.dx_flat, enc.dx_off, enc.dx_ids),
-                                  ("procedure", enc.px_flat, enc.px_off, enc.px_ids)):
+    for label, flat, off, ids in (
+        ("diagnosis", enc.dx_flat, enc.dx_off, enc.dx_ids),
+        ("procedure", enc.px_flat, enc.px_off, enc.px_ids),
+    ):
         bad = np.flatnonzero(ids == UNKNOWN)
         if bad.size == 0:
             continue
@@ -223,8 +259,9 @@ def unknown_pdx(pdx: np.ndarray, scheme: CompiledScheme) -> np.ndarray:
     return ~known | ((scheme.dx_known[safe] == 0) & (scheme.dx_mdc_bits[safe] == 0))
 
 
-def final_status(prep: PreparedCases, enc: Encoded, out: Outcome, scheme: CompiledScheme
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def final_status(
+    prep: PreparedCases, enc: Encoded, out: Outcome, scheme: CompiledScheme
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(status, reason, rows with unreadable fields) as reported: the kernel's, refined where the record says
     more — an unreadable field makes it invalid whatever the scheme checks; a principal diagnosis unknown to
     the dictionary (U01) or grey (U05) explains an ungroupable record better than "enters no MDC"."""
@@ -232,8 +269,11 @@ def final_status(prep: PreparedCases, enc: Encoded, out: Outcome, scheme: Compil
     status = out.status.copy()
     reason = out.reason.astype(np.int32)
     problem = prep.problems.is_valid().to_numpy(zero_copy_only=False) if n else np.zeros(0, bool)
-    pdx = np.where(np.diff(enc.dx_off) > 0, enc.dx_ids[np.minimum(enc.dx_off[:-1], max(len(enc.dx_ids) - 1, 0))]
-                   if len(enc.dx_ids) else -1, -2)
+    pdx = np.where(
+        np.diff(enc.dx_off) > 0,
+        enc.dx_ids[np.minimum(enc.dx_off[:-1], max(len(enc.dx_ids) - 1, 0))] if len(enc.dx_ids) else -1,
+        -2,
+    )
     reason[(status == P.ST_UNGROUPABLE) & unknown_pdx(pdx, scheme)] = P.R_PDX_UNKNOWN
     # a grey principal (灰码) is the commonest reason a real case fails to group: say so, and name it
     grey_dx = grey_flags(scheme, "dx")
@@ -250,18 +290,27 @@ def outcome_columns(prep: PreparedCases, enc: Encoded, out: Outcome, scheme: Com
     status, reason, problem = final_status(prep, enc, out, scheme)
     codes = sorted(P.REASONS)
     pos = _positions(codes, reason)
-    reasons = _labels(scheme, "_reasons",
-                      lambda: [f"{P.REASONS[c][0]} {P.REASONS[c][1]}".strip() or None for c in codes])
+    reasons = _labels(
+        scheme, "_reasons", lambda: [f"{P.REASONS[c][0]} {P.REASONS[c][1]}".strip() or None for c in codes]
+    )
     # rows with input problems say which: "<reason>: <problems>", built for those rows only
     bad = np.flatnonzero(problem)
-    reason_text = take_with(reasons, pos, bad, pc.binary_join_element_wise(
-        reasons.take(pa.array(pos[bad])), prep.problems.take(pa.array(bad)), ": "))
+    reason_text = take_with(
+        reasons,
+        pos,
+        bad,
+        pc.binary_join_element_wise(reasons.take(pa.array(pos[bad])), prep.problems.take(pa.array(bad)), ": "),
+    )
     named = np.flatnonzero(reason == P.R_PDX_GREY)
     if named.size:  # "U05 …: I21.000"
         codes = pc.take(enc.dx_flat, pa.array(enc.dx_off[:-1][named]))
-        reason_text = pc.if_else(pa.array(reason == P.R_PDX_GREY), take_with(
-            reasons, pos, named, pc.binary_join_element_wise(reasons.take(pa.array(pos[named])), codes, ": ")),
-            reason_text)
+        reason_text = pc.if_else(
+            pa.array(reason == P.R_PDX_GREY),
+            take_with(
+                reasons, pos, named, pc.binary_join_element_wise(reasons.take(pa.array(pos[named])), codes, ": ")
+            ),
+            reason_text,
+        )
     grouped = (status == P.ST_OK) | (status == P.ST_AMBIGUOUS)
     # one index per row into each label list, then one take per column (no per-row strings built twice)
     drg_idx = pa.array(np.where(grouped, out.drg, scheme.fail_drg).astype(np.int32))
@@ -272,17 +321,26 @@ def outcome_columns(prep: PreparedCases, enc: Encoded, out: Outcome, scheme: Com
     cc_level = pc.take(_labels(scheme, "cc", lambda: list(P.CC_NAMES)), pa.array(cc_levels))
     has_cc = (out.cc_pos >= 0) & ~invalid
     flat_idx = np.where(has_cc, enc.dx_off[:-1] + out.cc_pos, 0)
-    cc_code = (pc.take(enc.dx_flat, pa.array(flat_idx, mask=~has_cc))  # a masked index gives null
-               if has_cc.any() else pa.nulls(n, pa.string()))
+    cc_code = (
+        pc.take(enc.dx_flat, pa.array(flat_idx, mask=~has_cc))  # a masked index gives null
+        if has_cc.any()
+        else pa.nulls(n, pa.string())
+    )
     columns = {
         "status": pc.take(_labels(scheme, "status", lambda: list(P.STATUS_NAMES)), pa.array(status.astype(np.int32))),
         "reason": reason_text,
         "warnings": _warnings(prep, enc, scheme, reason == P.R_PDX_GREY),
-        "mdc": pc.take(_labels(scheme, "mdc", lambda: scheme.drg_mdc), drg_idx),   # the fail DRG's MDC is '0000'
+        "mdc": pc.take(_labels(scheme, "mdc", lambda: scheme.drg_mdc), drg_idx),  # the fail DRG's MDC is '0000'
         "adrg": pc.take(_labels(scheme, "adrg", lambda: scheme.adrg_codes), pa.array(adrg_idx.astype(np.int32))),
         "drg": pc.take(_labels(scheme, "drg", lambda: scheme.drg_codes), drg_idx),
-        "drg_name": pc.take(_labels(scheme, "drg_names_out", lambda: [
-            None if i == scheme.fail_drg else name for i, name in enumerate(scheme.drg_names)]), drg_idx),
+        "drg_name": pc.take(
+            _labels(
+                scheme,
+                "drg_names_out",
+                lambda: [None if i == scheme.fail_drg else name for i, name in enumerate(scheme.drg_names)],
+            ),
+            drg_idx,
+        ),
         "cc_level": cc_level,
         "cc_code": cc_code,
         "scheme": pa.repeat(pa.scalar(scheme.id, pa.string()), n),
@@ -290,9 +348,12 @@ def outcome_columns(prep: PreparedCases, enc: Encoded, out: Outcome, scheme: Com
     }
     weights = scheme_weights(scheme)
     if weights is not None:  # a scheme with reference weights (CHS-DRG 2.0): each case's RW beside its group
-        return {**{k: v for k, v in columns.items() if k not in ("scheme", "scheme_checksum")},
-                "rw": pc.take(weights, drg_idx), "scheme": columns["scheme"],
-                "scheme_checksum": columns["scheme_checksum"]}
+        return {
+            **{k: v for k, v in columns.items() if k not in ("scheme", "scheme_checksum")},
+            "rw": pc.take(weights, drg_idx),
+            "scheme": columns["scheme"],
+            "scheme_checksum": columns["scheme_checksum"],
+        }
     return columns
 
 

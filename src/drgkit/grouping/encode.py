@@ -3,6 +3,7 @@
 Unique strings are looked up once (``dictionary_encode`` + ``index_in``); per-row work is a ``take``.
 Id -1 is a code the scheme does not know; -2 an empty slot (e.g. a blank principal diagnosis).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,8 +40,12 @@ def encode_unique(values: pa.Array, scheme: CompiledScheme, domain: str) -> np.n
     return out
 
 
-def encode_lists(lists: pa.Array | pa.ChunkedArray, scheme: CompiledScheme, domain: str,
-                 distinct: tuple[np.ndarray, pa.Array] | None = None) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+def encode_lists(
+    lists: pa.Array | pa.ChunkedArray,
+    scheme: CompiledScheme,
+    domain: str,
+    distinct: tuple[np.ndarray, pa.Array] | None = None,
+) -> tuple[np.ndarray, np.ndarray, pa.Array]:
     """CSR ``(offsets int64[n+1], ids int32[m], codes[m])`` of a list<string> column; null lists are empty."""
     if isinstance(lists, pa.ChunkedArray):
         lists = lists.combine_chunks() if lists.num_chunks != 1 else lists.chunk(0)
@@ -58,8 +63,13 @@ def encode_lists(lists: pa.Array | pa.ChunkedArray, scheme: CompiledScheme, doma
     enc = pc.dictionary_encode(flat)
     uniq_ids = encode_unique(enc.dictionary, scheme, domain)
     idx = enc.indices.to_numpy(zero_copy_only=False)
-    ids = uniq_ids[idx] if not enc.indices.null_count else np.where(
-        pc.is_null(enc.indices).to_numpy(zero_copy_only=False), EMPTY, uniq_ids[np.nan_to_num(idx).astype(np.int64)])
+    ids = (
+        uniq_ids[idx]
+        if not enc.indices.null_count
+        else np.where(
+            pc.is_null(enc.indices).to_numpy(zero_copy_only=False), EMPTY, uniq_ids[np.nan_to_num(idx).astype(np.int64)]
+        )
+    )
     return offsets, ids.astype(np.int32), flat
 
 

@@ -9,6 +9,7 @@ A case is addressed by index ranges into the batch arrays (``dx[d0:d1]``, ``px[p
 atomic instructions, and that alone cost more than grouping the case.
 The pure-Python twin in :mod:`drgkit.grouping.reference` follows the same steps and is tested equal.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,10 +36,22 @@ B_SEC_MCC, B_SEC_CC, B_SEC_MCC_OR_CC = KP.B_SEC_MCC, KP.B_SEC_CC, KP.B_SEC_MCC_O
 B_ANY_MCC, B_ANY_MCC_OR_CC = KP.B_ANY_MCC, KP.B_ANY_MCC_OR_CC
 N_CC_STATES = KP.N_CC_STATES
 CC_STATE_BITS = N_CC_STATES - 1
-K_LABEL_KIND, K_LABEL, K_GUARD, K_GUARD_ARG, K_CONJ0, K_CONJ1 = (KP.K_LABEL_KIND, KP.K_LABEL, KP.K_GUARD,
-                                                                 KP.K_GUARD_ARG, KP.K_CONJ0, KP.K_CONJ1)
-K_TRUE_KIND, K_TRUE_ARG, K_FALSE_KIND, K_STOP, K_CHAIN, K_WORD = (KP.K_TRUE_KIND, KP.K_TRUE_ARG, KP.K_FALSE_KIND,
-                                                                  KP.K_STOP, KP.K_CHAIN, KP.K_WORD)
+K_LABEL_KIND, K_LABEL, K_GUARD, K_GUARD_ARG, K_CONJ0, K_CONJ1 = (
+    KP.K_LABEL_KIND,
+    KP.K_LABEL,
+    KP.K_GUARD,
+    KP.K_GUARD_ARG,
+    KP.K_CONJ0,
+    KP.K_CONJ1,
+)
+K_TRUE_KIND, K_TRUE_ARG, K_FALSE_KIND, K_STOP, K_CHAIN, K_WORD = (
+    KP.K_TRUE_KIND,
+    KP.K_TRUE_ARG,
+    KP.K_FALSE_KIND,
+    KP.K_STOP,
+    KP.K_CHAIN,
+    KP.K_WORD,
+)
 K_WNEXT, K_WAFTER, K_GUARD_ONLY, MDC_TAKEN = KP.K_WNEXT, KP.K_WAFTER, KP.K_GUARD_ONLY, KP.MDC_TAKEN
 KW, CW, AW, NW = KP.KW, KP.CW, KP.AW, KP.NW
 # the index of a power of two without a loop (a data-dependent loop mispredicts): de Bruijn multiply, table
@@ -67,8 +80,7 @@ def _in(code, lst, ptr, ids):
 
 
 @njit(cache=True)
-def _atom(op, a, b, dx, d0, d1, px, p0, p1, dx_ptr, dx_ids, px_ptr, px_ids, site, is_or, pxtab_lists, mask_ptr,
-          masks):
+def _atom(op, a, b, dx, d0, d1, px, p0, p1, dx_ptr, dx_ids, px_ptr, px_ids, site, is_or, pxtab_lists, mask_ptr, masks):
     """The rarely visited atoms; the frequent ones are evaluated in place by ``group_range``.
 
     CC levels and OR-procedure tests never get here: they are always bits of the case word.
@@ -109,10 +121,46 @@ def _atom(op, a, b, dx, d0, d1, px, p0, p1, dx_ptr, dx_ids, px_ptr, px_ids, site
 
 
 @njit(cache=True, nogil=True)
-def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chain, dx_tab, pdx_tab, px_tab,
-                pos_masks, num_tab, mdc_pre, returns, entry_pc, dcand, pcand, dx_ptr, dx_ids, px_ptr,
-                px_ids, site, is_or, pxtab_lists, mask_ptr, masks, params, status, drg, adrg,
-                rule, reason, cc_level, cc_pos):
+def group_range(
+    start,
+    end,
+    dx_off,
+    dx,
+    px_off,
+    px,
+    num,
+    prog,
+    conj,
+    atoms,
+    chain,
+    dx_tab,
+    pdx_tab,
+    px_tab,
+    pos_masks,
+    num_tab,
+    mdc_pre,
+    returns,
+    entry_pc,
+    dcand,
+    pcand,
+    dx_ptr,
+    dx_ids,
+    px_ptr,
+    px_ids,
+    site,
+    is_or,
+    pxtab_lists,
+    mask_ptr,
+    masks,
+    params,
+    status,
+    drg,
+    adrg,
+    rule,
+    reason,
+    cc_level,
+    cc_pos,
+):
     """Group cases ``start..end`` serially.
 
     One function body on purpose: numba updates the reference counts of the arrays handed to every inlined
@@ -194,8 +242,13 @@ def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chai
             continue
 
         sm, sc, am, ac = np.int64(smcc >= 0), np.int64(scc >= 0), np.int64(amcc >= 0), np.int64(acc >= 0)
-        wdx |= ((sm << B_SEC_MCC) | (sc << B_SEC_CC) | ((sm | sc) << B_SEC_MCC_OR_CC) | (am << B_ANY_MCC)
-                | ((am | ac) << B_ANY_MCC_OR_CC))
+        wdx |= (
+            (sm << B_SEC_MCC)
+            | (sc << B_SEC_CC)
+            | ((sm | sc) << B_SEC_MCC_OR_CC)
+            | (am << B_ANY_MCC)
+            | ((am | ac) << B_ANY_MCC_OR_CC)
+        )
         for k in range(0, num_tab.shape[0], NW):  # the numbers MDC entries test, as ranges (no branches)
             v = num[U(i), U(num_tab[U(k)])]
             wdx |= np.int64((v >= num_tab[U(k + 1)]) & (v <= num_tab[U(k + 2)])) << num_tab[U(k + 3)]
@@ -246,8 +299,10 @@ def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chai
                         hit = pc if n_clauses == MDC_TAKEN else -1
                         for u in range(n_clauses if hit < 0 else 0):
                             ub = b + u * KW
-                            if (prog[U(ub + K_GUARD)] == G_PDX_MDC
-                                    and (pdx_bits >> np.uint32(prog[U(ub + K_GUARD_ARG)])) & np.uint32(1) == 0):
+                            if (
+                                prog[U(ub + K_GUARD)] == G_PDX_MDC
+                                and (pdx_bits >> np.uint32(prog[U(ub + K_GUARD_ARG)])) & np.uint32(1) == 0
+                            ):
                                 continue
                             for j in range(prog[U(ub + K_CONJ0)], prog[U(ub + K_CONJ1)]):
                                 if w & conj[U(j * CW)] == conj[U(j * CW + 1)]:
@@ -371,8 +426,26 @@ def group_range(start, end, dx_off, dx, px_off, px, num, prog, conj, atoms, chai
                                     hit = True
                                     break
                         else:
-                            hit = _atom(op, a, bv, dx, d0, d1, px, q0, q1, dx_ptr, dx_ids, px_ptr, px_ids, site,
-                                        is_or, pxtab_lists, mask_ptr, masks)
+                            hit = _atom(
+                                op,
+                                a,
+                                bv,
+                                dx,
+                                d0,
+                                d1,
+                                px,
+                                q0,
+                                q1,
+                                dx_ptr,
+                                dx_ids,
+                                px_ptr,
+                                px_ids,
+                                site,
+                                is_or,
+                                pxtab_lists,
+                                mask_ptr,
+                                masks,
+                            )
                         if not hit:
                             ok = False
                             break

@@ -7,6 +7,7 @@ walker disagrees too) from a kernel bug (it does not). Atom meanings come from t
 (:mod:`drgkit.schemes.atoms`, through each atom's compiled operands), the CC/MCC rule and the record check from
 :mod:`drgkit.schemes.semantics`. ``benchmarks/bench_kernel.py`` uses it as the naive baseline.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -54,11 +55,31 @@ def _members(ptr: np.ndarray, ids: np.ndarray) -> dict[int, frozenset[int]]:
 class _View:
     """A case of code ids as the atoms' meanings read it (:class:`drgkit.schemes.atoms.CaseView`)."""
 
-    __slots__ = ("age", "age_days", "birth_weight", "cc", "dept", "dx", "gender", "icu_hours", "leaving_type",
-                 "los", "or_px", "px", "site")
+    __slots__ = (
+        "age",
+        "age_days",
+        "birth_weight",
+        "cc",
+        "dept",
+        "dx",
+        "gender",
+        "icu_hours",
+        "leaving_type",
+        "los",
+        "or_px",
+        "px",
+        "site",
+    )
 
-    def __init__(self, dx: list[int], px: list[int], num: list[int], or_px: frozenset[int],
-                 site: Callable[[int], Any], cc: Complications):
+    def __init__(
+        self,
+        dx: list[int],
+        px: list[int],
+        num: list[int],
+        or_px: frozenset[int],
+        site: Callable[[int], Any],
+        cc: Complications,
+    ):
         def known(i: int) -> int | None:
             return None if num[i] < 0 else num[i]
 
@@ -83,8 +104,10 @@ class Reference:
                 return px_lists.get(value, empty)
             if kind == PX_TABLES:
                 lo, hi = int(s.pxtab_mask_ptr[value]), int(s.pxtab_mask_ptr[value + 1])
-                return (tuple(px_lists.get(int(lst), empty) if lst >= 0 else None for lst in s.pxtab_lists[value]),
-                        tuple(int(m) for m in s.pxtab_masks[lo:hi]))
+                return (
+                    tuple(px_lists.get(int(lst), empty) if lst >= 0 else None for lst in s.pxtab_lists[value]),
+                    tuple(int(m) for m in s.pxtab_masks[lo:hi]),
+                )
             if kind == DEPT:
                 return int(value)
             return value
@@ -94,8 +117,10 @@ class Reference:
         for name, values in s.atom_calls:
             if (name, values) not in bound:
                 atom = ATOMS[name]
-                bound[(name, values)] = (atom.meaning, tuple(operand(kind, v) for (_g, kind), v
-                                                             in zip(atom.operands, values)))
+                bound[(name, values)] = (
+                    atom.meaning,
+                    tuple(operand(kind, v) for (_g, kind), v in zip(atom.operands, values)),
+                )
             self.meanings.append(bound[(name, values)])
         self.or_px = frozenset(np.flatnonzero(s.px_is_or).tolist())
         self.sites = {i: int(v) for i, v in enumerate(s.dx_site.tolist()) if v >= 0}
@@ -166,8 +191,14 @@ class Reference:
         def known(i: int) -> int | None:
             return None if num_[i] < 0 else num_[i]
 
-        reason = record_check(self.full, num_[P.F_GENDER], known(P.F_AGE), known(P.F_AGE_DAYS), known(P.F_WEIGHT),
-                              len(dx_) > 0 and dx_[0] != EMPTY)
+        reason = record_check(
+            self.full,
+            num_[P.F_GENDER],
+            known(P.F_AGE),
+            known(P.F_AGE_DAYS),
+            known(P.F_WEIGHT),
+            len(dx_) > 0 and dx_[0] != EMPTY,
+        )
         if reason:
             trace.append(Step("check", P.REASONS[reason][0], False, []))
             return Result(P.ST_INVALID, 0, -1, -1, reason, level, pos, trace)
@@ -177,7 +208,7 @@ class Reference:
         if st == P.ST_UNGROUPABLE and self.s.params[2] == 1 and len(px_) >= 2:
             for j in range(1, len(px_)):
                 trace.append(Step("retry", self.s.px_codes[px_[j]] if px_[j] >= 0 else "?", True, []))
-                res = self.core(_View(dx_, px_[j:j + 1], num_, self.or_px, self.sites.get, cc), trace)
+                res = self.core(_View(dx_, px_[j : j + 1], num_, self.or_px, self.sites.get, cc), trace)
                 if res[0] != P.ST_UNGROUPABLE:
                     return Result(*res, level, pos, trace)
         if st == P.ST_UNGROUPABLE and not entered:

@@ -1,10 +1,14 @@
 """Why each case got its group, in one Chinese sentence per row (``drgkit group --explain problems|all``).
 
-Built from the batch's own results with Arrow takes — no per-row Python, no second grouping:
-``主要诊断 I21.000x005 急性前壁尖部心肌梗死 → MDCF 循环系统疾病及功能障碍 → FM1 经皮冠状动脉支架植入 → FM19 …；MCC：I50.900``;
+Built from the batch's own results with Arrow takes — no per-row Python, no second grouping::
+
+    ``主要诊断 I21.000x005 急性前壁尖部心肌梗死 → MDCF 循环系统疾病及功能障碍 → FM1 经皮冠状动脉支架植入 →
+    FM19 …；MCC：I50.900``
+
 a case that did not group gets its reason in Chinese, and for a grey principal (灰码) the finer codes to code.
 ``drgkit explain`` gives the full rule path of one case.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,8 +26,9 @@ def _labels(values: list[str | None]) -> pa.Array:
     return pa.array([v or "" for v in values], pa.string())
 
 
-def sentences(enc, out, scheme, which: str, status: np.ndarray, reason: np.ndarray,
-              problems: pa.Array | None = None) -> pa.Array:
+def sentences(
+    enc, out, scheme, which: str, status: np.ndarray, reason: np.ndarray, problems: pa.Array | None = None
+) -> pa.Array:
     """One sentence per row (null for rows not asked for): ``which`` is ``problems`` (rows not ``ok``) or ``all``;
     ``status`` / ``reason``: as reported (:func:`drgkit.grouping.batch.final_status`); ``problems``: the
     unreadable values per row (``PreparedCases.problems``), quoted after a V06 reason."""
@@ -34,24 +39,45 @@ def sentences(enc, out, scheme, which: str, status: np.ndarray, reason: np.ndarr
         return pa.nulls(n, pa.string())
     has_dx = np.diff(enc.dx_off) > 0
     first = np.where(has_dx, enc.dx_off[:-1], 0)
-    pdx_id = np.where(has_dx, enc.dx_ids[np.minimum(first, max(len(enc.dx_ids) - 1, 0))] if len(enc.dx_ids)
-                      else -1, -1)
-    pdx = pc.if_else(pa.array(has_dx), pc.take(enc.dx_flat, pa.array(first)) if len(enc.dx_flat)
-                     else pa.nulls(n, pa.string()), pa.scalar("", pa.string()))
+    pdx_id = np.where(has_dx, enc.dx_ids[np.minimum(first, max(len(enc.dx_ids) - 1, 0))] if len(enc.dx_ids) else -1, -1)
+    pdx = pc.if_else(
+        pa.array(has_dx),
+        pc.take(enc.dx_flat, pa.array(first)) if len(enc.dx_flat) else pa.nulls(n, pa.string()),
+        pa.scalar("", pa.string()),
+    )
     dx_names = _labels(scheme.dx_names)
-    pdx_name = pc.take(pa.concat_arrays([dx_names, pa.array([""])]),
-                       pa.array(np.where(pdx_id >= 0, pdx_id, len(dx_names))))
+    pdx_name = pc.take(
+        pa.concat_arrays([dx_names, pa.array([""])]), pa.array(np.where(pdx_id >= 0, pdx_id, len(dx_names)))
+    )
     grouped = (status == P.ST_OK) | (status == P.ST_AMBIGUOUS)
     drg = pa.array(np.where(grouped, out.drg, scheme.fail_drg).astype(np.int32))
     mdc_code = pc.take(_labels(scheme.drg_mdc), drg)
     mdc_names = dict(zip(scheme.mdc_codes, scheme.mdc_names))
     mdc_name = pc.take(_labels([mdc_names.get(m, "") for m in scheme.drg_mdc]), drg)
-    adrg = pa.array(np.where(status == P.ST_AMBIGUOUS, scheme.qy_adrg,
-                             np.where(grouped, out.adrg, scheme.fail_adrg)).astype(np.int32))
+    adrg = pa.array(
+        np.where(status == P.ST_AMBIGUOUS, scheme.qy_adrg, np.where(grouped, out.adrg, scheme.fail_adrg)).astype(
+            np.int32
+        )
+    )
     path = pc.binary_join_element_wise(
-        "主要诊断 ", pdx, " ", pdx_name, " → ", mdc_code, " ", mdc_name, " → ",
-        pc.take(_labels(scheme.adrg_codes), adrg), " ", pc.take(_labels(scheme.adrg_names), adrg), " → ",
-        pc.take(_labels(scheme.drg_codes), drg), " ", pc.take(_labels(scheme.drg_names), drg), "")
+        "主要诊断 ",
+        pdx,
+        " ",
+        pdx_name,
+        " → ",
+        mdc_code,
+        " ",
+        mdc_name,
+        " → ",
+        pc.take(_labels(scheme.adrg_codes), adrg),
+        " ",
+        pc.take(_labels(scheme.adrg_names), adrg),
+        " → ",
+        pc.take(_labels(scheme.drg_codes), drg),
+        " ",
+        pc.take(_labels(scheme.drg_names), drg),
+        "",
+    )
     has_cc = (out.cc_pos >= 0) & grouped
     if has_cc.any():
         cc_code = pc.take(enc.dx_flat, pa.array(np.where(has_cc, enc.dx_off[:-1] + out.cc_pos, 0), mask=~has_cc))
@@ -59,8 +85,10 @@ def sentences(enc, out, scheme, which: str, status: np.ndarray, reason: np.ndarr
         cc = pc.binary_join_element_wise("；", level, "：", cc_code, "")
         path = pc.binary_join_element_wise(path, pc.fill_null(cc, ""), "")
     codes = sorted(P.REASONS)
-    reason_zh = pc.take(_labels([f"{P.REASONS[c][0]} {P.REASONS[c][2]}".strip() for c in codes]),
-                        pa.array(np.searchsorted(codes, reason.astype(np.int32))))
+    reason_zh = pc.take(
+        _labels([f"{P.REASONS[c][0]} {P.REASONS[c][2]}".strip() for c in codes]),
+        pa.array(np.searchsorted(codes, reason.astype(np.int32))),
+    )
     # a grey principal: the finer codes to code instead (once per distinct grey code)
     grey = np.zeros(n, bool)
     flags = grey_flags(scheme, "dx")
@@ -74,8 +102,11 @@ def sentences(enc, out, scheme, which: str, status: np.ndarray, reason: np.ndarr
             finer = finer_codes(scheme, "dx", scheme.dx_codes[cid])
             shown = "，".join(f"{c} {name}" for c, name in finer[:FINER_IN_SENTENCE])
             more = f" 等{len(finer)}个" if len(finer) > FINER_IN_SENTENCE else ""
-            text[cid] = f"；主要诊断 {scheme.dx_codes[cid]} 为灰码，可用细目：{shown}{more}" if finer else \
-                f"；主要诊断 {scheme.dx_codes[cid]} 为灰码"
+            text[cid] = (
+                f"；主要诊断 {scheme.dx_codes[cid]} 为灰码，可用细目：{shown}{more}"
+                if finer
+                else f"；主要诊断 {scheme.dx_codes[cid]} 为灰码"
+            )
         lookup = np.full(len(flags), -1, np.int64)
         lookup[ids] = np.arange(len(ids))
         words = pa.array([text[c] for c in ids] + [None], pa.string())

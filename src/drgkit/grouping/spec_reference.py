@@ -20,6 +20,7 @@ the kernel's packed program, so the kernel ≡ this reader tests (``tests/test_d
 ``benchmarks/differential.py``) catch a compiler bug as well as a kernel bug. It records every test it makes:
 that record is the trace ``drgkit explain`` prints.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -47,8 +48,8 @@ Bound = list[list[tuple[str, Callable[..., bool], tuple[Any, ...]]]]
 class Step:
     """One evaluated item: an MDC entry, a QY check, an ADRG rule or a DRG split."""
 
-    kind: str            # "check", "mdc", "else_qy", "first_qy", "qy", "rule", "split", "adrg", "retry"
-    label: str           # MDC code, rule id, DRG code
+    kind: str  # "check", "mdc", "else_qy", "first_qy", "qy", "rule", "split", "adrg", "retry"
+    label: str  # MDC code, rule id, DRG code
     matched: bool
     atoms: list[tuple[str, bool]] = field(default_factory=list)  # atoms of the decisive conjunction
 
@@ -76,7 +77,7 @@ class Outcome:
 
     status: int
     drg: str
-    adrg: str | None      # "QY" for an ambiguous group, "00" when ungroupable, None when invalid
+    adrg: str | None  # "QY" for an ambiguous group, "00" when ungroupable, None when invalid
     rule: str | None
     reason: int
     cc_level: int
@@ -102,11 +103,25 @@ class Prefix:
 class _View:
     """A case as the atoms' meanings read it (:class:`drgkit.schemes.atoms.CaseView`)."""
 
-    __slots__ = ("age", "age_days", "birth_weight", "cc", "dept", "dx", "gender", "icu_hours", "leaving_type",
-                 "los", "or_px", "px", "site")
+    __slots__ = (
+        "age",
+        "age_days",
+        "birth_weight",
+        "cc",
+        "dept",
+        "dx",
+        "gender",
+        "icu_hours",
+        "leaving_type",
+        "los",
+        "or_px",
+        "px",
+        "site",
+    )
 
-    def __init__(self, case: Case, px: Sequence[str], or_px: frozenset[str], site: Callable[[str], Any],
-                 cc: Complications):
+    def __init__(
+        self, case: Case, px: Sequence[str], or_px: frozenset[str], site: Callable[[str], Any], cc: Complications
+    ):
         self.dx, self.px, self.or_px, self.site, self.cc = case.dx, px, or_px, site, cc
         self.gender, self.age, self.age_days = case.gender, case.age, case.age_days
         self.birth_weight, self.los, self.leaving_type = case.birth_weight, case.los, case.leaving_type
@@ -118,15 +133,15 @@ class _Rule:
     rule_id: str
     adrg: str
     entry: Bound
-    splits: list[tuple[str, Bound]]     # (DRG, split expression) in order
-    next_rule: bool                     # no split holds: try the next rule (else: the ADRG code is the DRG)
+    splits: list[tuple[str, Bound]]  # (DRG, split expression) in order
+    next_rule: bool  # no split holds: try the next rule (else: the ADRG code is the DRG)
 
 
 @dataclass
 class _Mdc:
     code: str
     entry: Bound
-    via_pdx: bool                       # the entry asks for the principal diagnosis on an MDC's list
+    via_pdx: bool  # the entry asks for the principal diagnosis on an MDC's list
     else_qy: tuple[str, Bound] | None
     first_qy: tuple[str, Bound] | None
     qy_on: bool
@@ -173,8 +188,9 @@ class SpecReference:
         col, body = rows("cc")
         cc: dict[str, list[int]] = {}
         for r in body:  # a code's exclusion table as MCC and as CC (-1: not one); a later row replaces
-            cc.setdefault(r[col["code"]], [-1, -1])[0 if r[col["level"]] == "MCC" else 1] = \
-                int(r[col["exclusion_table"]])
+            cc.setdefault(r[col["code"]], [-1, -1])[0 if r[col["level"]] == "MCC" else 1] = int(
+                r[col["exclusion_table"]]
+            )
         self.cc_tables = {c: (v[0], v[1]) for c, v in cc.items()}
         col, body = rows("cc_exclusion")
         self.excl = {r[col["pdx"]]: int(r[col["exclusion_table"]]) for r in body}
@@ -220,7 +236,7 @@ class SpecReference:
         """The codes of a list named in context (empty when no table row defines it: it matches nothing)."""
         key = self.list_key(name, domain, ctx)
         if not key[1].startswith("MDC:"):
-            key = ("", key[1])   # a rule's or a split's list: the same codes in either domain
+            key = ("", key[1])  # a rule's or a split's list: the same codes in either domain
         if key not in self._sets:
             self._sets[key] = frozenset(self.lists.get(key, ()))
         return self._sets[key]
@@ -233,8 +249,9 @@ class SpecReference:
         if kind == PREFIX:
             return Prefix(value)
         if kind == PX_TABLES:  # the tables the expression names, t1..t4
-            tables = tuple(self.codes(f"px_t{k + 1}", "px", ctx) if any(m >> k & 1 for m in value) else None
-                           for k in range(4))
+            tables = tuple(
+                self.codes(f"px_t{k + 1}", "px", ctx) if any(m >> k & 1 for m in value) else None for k in range(4)
+            )
             return tables, value
         if kind == DEPT:
             return value
@@ -250,8 +267,13 @@ class SpecReference:
                     parsed = parse_atom(text)
                 except ExprError:
                     raise ExprError(f"{self.id}: unknown atom '{text.strip()}' in context {ctx}") from None
-                bound.append((parsed.text, parsed.atom.meaning,
-                              resolve(parsed, lambda kind, value: self._operand(kind, value, ctx))))
+                bound.append(
+                    (
+                        parsed.text,
+                        parsed.atom.meaning,
+                        resolve(parsed, lambda kind, value: self._operand(kind, value, ctx)),
+                    )
+                )
             out.append(bound)
         return out
 
@@ -288,14 +310,20 @@ class SpecReference:
             if r["no_split_result"] not in ("adrg_code", "next_rule"):
                 raise ExprError(f"{self.id}: unknown no_split_result '{r['no_split_result']}'")
             entry_expr = self.bind(parse_dnf(r["entry_expr"]), ("rule", r["rule_id"]))
-            out_rules.append(_Rule(r["rule_id"], r["adrg"], entry_expr, rule_splits,
-                                   r["no_split_result"] == "next_rule"))
+            out_rules.append(
+                _Rule(r["rule_id"], r["adrg"], entry_expr, rule_splits, r["no_split_result"] == "next_rule")
+            )
         return _Mdc(
-            code=code, entry=self.bind(entry.entry, ctx), via_pdx=self._via_pdx(entry.entry, ctx),
+            code=code,
+            entry=self.bind(entry.entry, ctx),
+            via_pdx=self._via_pdx(entry.entry, ctx),
             else_qy=(entry.else_qy[0], self.bind(entry.else_qy[1], ctx)) if entry.else_qy else None,
             first_qy=(entry.first_qy[0], self.bind(entry.first_qy[1], ctx)) if entry.first_qy else None,
-            qy_on=qy_on, qy_position=int(m["qy_position"]) if m["qy_position"].strip() else -1,
-            qy_trigger=self.bind([[QY_TRIGGERS[trigger]]], ctx) if trigger else None, rules=out_rules)
+            qy_on=qy_on,
+            qy_position=int(m["qy_position"]) if m["qy_position"].strip() else -1,
+            qy_trigger=self.bind([[QY_TRIGGERS[trigger]]], ctx) if trigger else None,
+            rules=out_rules,
+        )
 
     # ---- grouping ----
     def complications(self, dx: Sequence[str]) -> Complications:
@@ -330,27 +358,31 @@ class SpecReference:
         """MDC → ADRG rule → DRG split (§2, §4, §5): ``((status, drg, adrg, rule, reason), entered)``;
         ``entered``: an MDC whose entry asks for the principal diagnosis on its list took the case."""
         entered = False
-        for m in self.mdcs:                                     # MDCs in the scheme's order
+        for m in self.mdcs:  # MDCs in the scheme's order
             if not self.holds(m.entry, v, trace, "mdc", m.code):
                 if m.else_qy and self.holds(m.else_qy[1], v, trace, "else_qy", m.code):
                     return (P.ST_AMBIGUOUS, m.else_qy[0], "QY", None, P.R_QY_ENTRY), entered
-                continue                                        # entering an MDC is not final either
+                continue  # entering an MDC is not final either
             entered = entered or m.via_pdx
             if m.first_qy and self.holds(m.first_qy[1], v, trace, "first_qy", m.code):
                 return (P.ST_AMBIGUOUS, m.first_qy[0], "QY", None, P.R_QY_ENTRY), entered
-            for i in range(len(m.rules) + 1):                   # ADRG rules in order; the first match wins
-                if m.qy_on and i == m.qy_position and m.qy_trigger is not None and \
-                        self.holds(m.qy_trigger, v, trace, "qy", m.code):
+            for i in range(len(m.rules) + 1):  # ADRG rules in order; the first match wins
+                if (
+                    m.qy_on
+                    and i == m.qy_position
+                    and m.qy_trigger is not None
+                    and self.holds(m.qy_trigger, v, trace, "qy", m.code)
+                ):
                     return (P.ST_AMBIGUOUS, f"{m.code[3:]}QY", "QY", None, P.R_QY_OR_PROC), entered
                 if i == len(m.rules):
                     break
                 r = m.rules[i]
                 if not self.holds(r.entry, v, trace, "rule", r.rule_id):
                     continue
-                for drg, split in r.splits:                     # DRG splits in order
+                for drg, split in r.splits:  # DRG splits in order
                     if self.holds(split, v, trace, "split", drg):
                         return (P.ST_OK, drg, r.adrg, r.rule_id, P.R_NONE), entered
-                if not r.next_rule:                             # no split holds: the ADRG code is the DRG
+                if not r.next_rule:  # no split holds: the ADRG code is the DRG
                     if trace is not None:
                         trace.append(Step("adrg", r.adrg, True, []))
                     return (P.ST_OK, r.adrg, r.adrg, r.rule_id, P.R_NONE), entered
@@ -369,15 +401,21 @@ class SpecReference:
         steps: list[Step] | None = [] if trace else None
         v = self.view(case)
         level, pos = v.cc.level(self.any_dx_mode)
-        reason = record_check(self.full_check, case.gender, case.age, case.age_days, case.birth_weight,
-                              len(case.dx) > 0 and case.dx[0] != "")
+        reason = record_check(
+            self.full_check,
+            case.gender,
+            case.age,
+            case.age_days,
+            case.birth_weight,
+            len(case.dx) > 0 and case.dx[0] != "",
+        )
         if reason:
             if steps is not None:
                 steps.append(Step("check", P.REASONS[reason][0], False, []))
             return Outcome(P.ST_INVALID, self.fail, None, None, reason, level, pos, steps or [])
         (st, drg, adrg, rule, why), entered = self.run(v, steps)
         if st == P.ST_UNGROUPABLE and self.retry and len(case.px) >= 2:
-            for code in case.px[1:]:                            # zhejiang-2022: each later procedure alone
+            for code in case.px[1:]:  # zhejiang-2022: each later procedure alone
                 if steps is not None:
                     steps.append(Step("retry", code, True, []))
                 res, _ = self.run(self.view(case, [code]), steps)
@@ -395,25 +433,42 @@ def spec_reference(scheme: str | Path, checksum: str | None = None) -> SpecRefer
     return SpecReference(scheme)
 
 
-def case_from_encoded(dx: Sequence[str | None], px: Sequence[str | None], num: Sequence[int],
-                      dept: str | None) -> Case:
+def case_from_encoded(dx: Sequence[str | None], px: Sequence[str | None], num: Sequence[int], dept: str | None) -> Case:
     """A :class:`Case` from a prepared row: code strings (null = blank), the numeric fields in
     ``program.FIELD_NAMES`` order (-1 unknown; the department column is ignored) and the department text."""
+
     def n(i: int) -> int | None:
         value = int(num[i])
         return None if value < 0 else value
 
-    return Case(dx=[c or "" for c in dx], px=[c or "" for c in px], gender=n(P.F_GENDER), age=n(P.F_AGE),
-                age_days=n(P.F_AGE_DAYS), birth_weight=n(P.F_WEIGHT), los=n(P.F_LOS), leaving_type=n(P.F_LEAVING),
-                icu_hours=n(P.F_ICU), dept=dept)
+    return Case(
+        dx=[c or "" for c in dx],
+        px=[c or "" for c in px],
+        gender=n(P.F_GENDER),
+        age=n(P.F_AGE),
+        age_days=n(P.F_AGE_DAYS),
+        birth_weight=n(P.F_WEIGHT),
+        los=n(P.F_LOS),
+        leaving_type=n(P.F_LEAVING),
+        icu_hours=n(P.F_ICU),
+        dept=dept,
+    )
 
 
-def kernel_outcome(compiled: CompiledScheme, status: int, drg: int, adrg: int, rule: int, reason: int,
-                   cc_level: int, cc_pos: int) -> tuple[int, str, str | None, str | None, int, int, int]:
+def kernel_outcome(
+    compiled: CompiledScheme, status: int, drg: int, adrg: int, rule: int, reason: int, cc_level: int, cc_pos: int
+) -> tuple[int, str, str | None, str | None, int, int, int]:
     """A kernel result (ids into the compiled scheme's labels) in the spec reference's terms
     (:meth:`Outcome.as_tuple`), to compare the two."""
-    return (int(status), compiled.drg_codes[drg], compiled.adrg_codes[adrg] if adrg >= 0 else None,
-            compiled.rule_ids[rule] if rule >= 0 else None, int(reason), int(cc_level), int(cc_pos))
+    return (
+        int(status),
+        compiled.drg_codes[drg],
+        compiled.adrg_codes[adrg] if adrg >= 0 else None,
+        compiled.rule_ids[rule] if rule >= 0 else None,
+        int(reason),
+        int(cc_level),
+        int(cc_pos),
+    )
 
 
 def to_result(outcome: Outcome, compiled: CompiledScheme) -> Result:

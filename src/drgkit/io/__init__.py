@@ -1,4 +1,5 @@
 """Input/output edge: read abstracts into canonical Arrow tables, type them for grouping, write results."""
+
 from __future__ import annotations
 
 from drgkit.io.codelists import code_lists
@@ -11,26 +12,26 @@ from drgkit.io.read import CaseSource, canonicalize, check_plan, iter_case_batch
 from drgkit.io.write import IncrementalCsvWriter, IncrementalParquetWriter, IncrementalWriter, write_table
 
 __all__ = [
-                          "ALIASES",
-                          "CANONICAL_COLUMNS",
-                          "CaseSource",
-                          "IncrementalCsvWriter",
-                          "IncrementalParquetWriter",
-                          "IncrementalWriter",
-                          "InputError",
-                          "PreparedCases",
-                          "canonicalize",
-                          "check_plan",
-                          "code_lists",
-                          "from_arrow",
-                          "iter_case_batches",
-                          "normalize_header",
-                          "open_cases",
-                          "plan_headers",
-                          "prepare",
-                          "read_cases",
-                          "read_file",
-                          "to_arrow",
-                          "total_rows",
-                          "write_table",
+    "ALIASES",
+    "CANONICAL_COLUMNS",
+    "CaseSource",
+    "IncrementalCsvWriter",
+    "IncrementalParquetWriter",
+    "IncrementalWriter",
+    "InputError",
+    "PreparedCases",
+    "canonicalize",
+    "check_plan",
+    "code_lists",
+    "from_arrow",
+    "iter_case_batches",
+    "normalize_header",
+    "open_cases",
+    "plan_headers",
+    "prepare",
+    "read_cases",
+    "read_file",
+    "to_arrow",
+    "total_rows",
+    "write_table",
 ]

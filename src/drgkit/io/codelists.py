@@ -2,6 +2,7 @@
 column, a list column, or several code columns concatenated row by row.  Vectorized: one split, then numpy
 on the offsets; no per-row string work.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -68,8 +69,11 @@ def _scan(text: pa.Array) -> _Scan:
     data = string_bytes(text)
     if data.size == 0:
         return _Scan(False, False, False)
-    return _Scan(other_separators=bool(data.max() >= 0x80 or (data == ord(",")).any() or (data == ord(";")).any()),
-                 pipe=bool((data == ord("|")).any()), whitespace=bool((data <= 32).any()))
+    return _Scan(
+        other_separators=bool(data.max() >= 0x80 or (data == ord(",")).any() or (data == ord(";")).any()),
+        pipe=bool((data == ord("|")).any()),
+        whitespace=bool((data <= 32).any()),
+    )
 
 
 def _split_text(text: pa.Array, scan: _Scan | None = None) -> tuple[np.ndarray, pa.Array]:
@@ -104,8 +108,9 @@ def _head_blank(offsets: np.ndarray, blank: np.ndarray) -> np.ndarray:
     return head
 
 
-def _keep_pieces(offsets: np.ndarray, pieces: pa.Array, keep: np.ndarray,
-                 kept: np.ndarray | None = None) -> tuple[np.ndarray, pa.Array]:
+def _keep_pieces(
+    offsets: np.ndarray, pieces: pa.Array, keep: np.ndarray, kept: np.ndarray | None = None
+) -> tuple[np.ndarray, pa.Array]:
     """The kept pieces and the row offsets into them (``kept``: the running count of ``keep``, if known)."""
     if keep.all():
         return offsets, pieces
@@ -157,8 +162,9 @@ def _list_pieces(lists: pa.Array) -> tuple[np.ndarray, pa.Array]:
     lists = _no_null_lists(lists.cast(_STRING_LIST))
     values, parents = pc.list_flatten(lists), pc.list_parent_indices(lists)
     offsets = np.zeros(len(lists) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(parents.to_numpy(zero_copy_only=False).astype(np.int64), minlength=len(lists)),
-              out=offsets[1:])
+    np.cumsum(
+        np.bincount(parents.to_numpy(zero_copy_only=False).astype(np.int64), minlength=len(lists)), out=offsets[1:]
+    )
     return offsets, pc.ascii_trim_whitespace(plain_strings(values))
 
 
@@ -231,8 +237,9 @@ def _text_first_blank(text: pa.Array, scan: _Scan | None = None) -> np.ndarray:
     return blank_cell
 
 
-def _lists_from_pieces(n: int, pieces: list[tuple[np.ndarray, pa.Array]],
-                       blank_first: np.ndarray | None = None) -> pa.ListArray:
+def _lists_from_pieces(
+    n: int, pieces: list[tuple[np.ndarray, pa.Array]], blank_first: np.ndarray | None = None
+) -> pa.ListArray:
     """Row-wise concatenation of several columns' codes, in column order (vectorized scatter).
 
     ``blank_first``: rows whose principal slot (first code of the first column) is blank; where such
@@ -271,8 +278,13 @@ def _lists_from_pieces(n: int, pieces: list[tuple[np.ndarray, pa.Array]],
 
 
 def _is_list(type_: pa.DataType) -> bool:
-    return (pa.types.is_list(type_) or pa.types.is_large_list(type_) or pa.types.is_fixed_size_list(type_)
-            or pa.types.is_list_view(type_) or pa.types.is_large_list_view(type_))
+    return (
+        pa.types.is_list(type_)
+        or pa.types.is_large_list(type_)
+        or pa.types.is_fixed_size_list(type_)
+        or pa.types.is_list_view(type_)
+        or pa.types.is_large_list_view(type_)
+    )
 
 
 def code_lists(column: pa.Array | pa.ChunkedArray, *, keep_principal_slot: bool = False) -> pa.ListArray:
@@ -296,6 +308,7 @@ def code_lists(column: pa.Array | pa.ChunkedArray, *, keep_principal_slot: bool 
     blank = _first_slot_blank(column) if keep_principal_slot else None
     return _lists_from_pieces(len(column), [(parents, values)], blank)
 
+
 def concat_code_columns(table: pa.Table, headers: list[str], principal_first: bool) -> pa.ListArray:
     """Concatenate the codes of several columns row by row, in column order.
 
@@ -308,4 +321,3 @@ def concat_code_columns(table: pa.Table, headers: list[str], principal_first: bo
 
 def empty_lists(n: int) -> pa.ListArray:
     return pa.ListArray.from_arrays(pa.array(np.zeros(n + 1, np.int32)), pa.array([], pa.string()))
-

@@ -9,6 +9,7 @@ then the wording variants rewritten (代码 → 编码, 手术及操作 → 手�
 procedure codes often arrive spread over numbered columns (其他诊断编码1…N, 手术及操作编码(1)…); those are
 *code parts*, assembled in order into one list column.
 """
+
 from __future__ import annotations
 
 import csv
@@ -37,8 +38,10 @@ CANONICAL_COLUMNS: tuple[str, ...] = (
 )
 
 #: Code-part roles, in assembly order within ``dx`` / ``px``.
-PART_ROLES: dict[str, tuple[str, ...]] = {"dx": ("dx_main", "dx_all", "dx_other"),
-                                          "px": ("px_main", "px_all", "px_other")}
+PART_ROLES: dict[str, tuple[str, ...]] = {
+    "dx": ("dx_main", "dx_all", "dx_other"),
+    "px": ("px_main", "px_all", "px_other"),
+}
 _ROLE_KIND = {role: kind for kind, roles in PART_ROLES.items() for role in roles}
 _ROLE_RANK = {role: rank for roles in PART_ROLES.values() for rank, role in enumerate(roles)}
 _LONG_FIELDS = ("long_dx_code", "long_dx_flag", "long_px_code", "long_px_flag")
@@ -118,8 +121,8 @@ def _split_number(key: str) -> tuple[str, int] | None:
 
 @dataclass(frozen=True)
 class _Vocabulary:
-    exact: dict[str, tuple[str, int]]   # key → (field, priority)
-    numbered: dict[str, str]            # stem key → part role
+    exact: dict[str, tuple[str, int]]  # key → (field, priority)
+    numbered: dict[str, str]  # stem key → part role
 
 
 @lru_cache(maxsize=1)
@@ -141,8 +144,9 @@ def labels_of(name: str) -> tuple[str, ...]:
 
 
 #: Field → labels, highest priority first (read from the vocabulary; kept for callers of the old table).
-ALIASES: dict[str, tuple[str, ...]] = {name: labels_of(name) for name in fields()
-                                       if name not in _ROLE_KIND and name not in _LONG_FIELDS}
+ALIASES: dict[str, tuple[str, ...]] = {
+    name: labels_of(name) for name in fields() if name not in _ROLE_KIND and name not in _LONG_FIELDS
+}
 #: Column roles in the long diagnosis / procedure tables of the three-table layout.
 LONG_CODE_ALIASES: dict[str, tuple[str, ...]] = {"dx": labels_of("long_dx_code"), "px": labels_of("long_px_code")}
 LONG_FLAG_ALIASES: dict[str, tuple[str, ...]] = {"dx": labels_of("long_dx_flag"), "px": labels_of("long_px_flag")}
@@ -244,13 +248,16 @@ class HeaderPlan:
             parts = self.dx_parts if kind == "dx" else self.px_parts
             if parts:
                 shown = parts if len(parts) <= 3 else [parts[0], parts[1], "…", parts[-1]]
-                lines.append(f"{' + '.join(shown)} → {kind} ({len(parts)} column{'s' if len(parts) > 1 else ''},"
-                             f" {'principal' if kind == 'dx' else 'main'} first)")
+                lines.append(
+                    f"{' + '.join(shown)} → {kind} ({len(parts)} column{'s' if len(parts) > 1 else ''},"
+                    f" {'principal' if kind == 'dx' else 'main'} first)"
+                )
         return lines
 
 
-def plan_headers(headers: Iterable[str], mapping: Mapping[str, str] | None = None, *,
-                 drop_results: bool = True) -> HeaderPlan:
+def plan_headers(
+    headers: Iterable[str], mapping: Mapping[str, str] | None = None, *, drop_results: bool = True
+) -> HeaderPlan:
     """Decide the canonical name of every header.
 
     ``mapping`` ({source header: field or part role}) wins over the vocabulary; its keys must be headers
@@ -319,7 +326,8 @@ def plan_headers(headers: Iterable[str], mapping: Mapping[str, str] | None = Non
     vocabulary = fields()
     for header in headers:
         stale = (header in ALL_RESULT_COLUMNS and header not in winners) or (
-            header in winners and getattr(vocabulary.get(winners[header]), "type", "") == "result")
+            header in winners and getattr(vocabulary.get(winners[header]), "type", "") == "result"
+        )
         if drop_results and stale and header not in plan.parts and header not in plan.user_mapped:
             plan.dropped.append(header)  # recomputed: a stale payment must not sit beside a new group
             continue

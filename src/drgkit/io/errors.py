@@ -1,4 +1,5 @@
 """The error every reader raises: one line fit for the command line."""
+
 from __future__ import annotations
 
 from drgkit.errors import DrgkitError

@@ -37,6 +37,7 @@ The header rows of an .xlsx are read by streaming the start of the sheet's XML (
 by calamine); other workbooks are scanned through fastexcel.  Every failure is an :class:`InputError` with
 one line.
 """
+
 from __future__ import annotations
 
 import logging
@@ -79,8 +80,10 @@ def _classify(path: Path, exc: BaseException) -> str:
     if not data:
         return "is empty (0 bytes), not a workbook"
     if data.startswith(b"\xd0\xcf\x11\xe0") and "EncryptedPackage".encode("utf-16-le") in data:
-        return ("is password-protected (encrypted); open it in Excel, remove the password "
-                "(File > Info > Protect Workbook) and save it again")
+        return (
+            "is password-protected (encrypted); open it in Excel, remove the password "
+            "(File > Info > Protect Workbook) and save it again"
+        )
     if any(word in str(exc).lower() for word in ("password", "encrypt")):
         return "is password-protected (encrypted); open it in Excel, remove the password and save it again"
     if data.startswith(b"PK\x03\x04"):
@@ -90,22 +93,29 @@ def _classify(path: Path, exc: BaseException) -> str:
     utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
     sample = data[:65536].decode("utf-16", errors="ignore").encode() if utf16 else data[:65536]
     head = sample[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if head.startswith((b"<html", b"<!doctype", b"<table", b"<meta", b"<head", b"<body")) or \
-            (head.startswith(b"<?xml") and b"<html" in head):
-        return (f"is an HTML page saved as .{kind}, not a workbook; open it in Excel and save it as .xlsx, "
-                f"or export CSV")
-    if head.startswith(b"<?xml") and (b"urn:schemas-microsoft-com:office:spreadsheet" in sample
-                                      or b"<workbook" in head):
-        return (f"is an XML Spreadsheet 2003 file saved as .{kind}, which cannot be read; open it in Excel "
-                f"and save it as .xlsx")
+    if head.startswith((b"<html", b"<!doctype", b"<table", b"<meta", b"<head", b"<body")) or (
+        head.startswith(b"<?xml") and b"<html" in head
+    ):
+        return f"is an HTML page saved as .{kind}, not a workbook; open it in Excel and save it as .xlsx, or export CSV"
+    if head.startswith(b"<?xml") and (
+        b"urn:schemas-microsoft-com:office:spreadsheet" in sample or b"<workbook" in head
+    ):
+        return (
+            f"is an XML Spreadsheet 2003 file saved as .{kind}, which cannot be read; open it in Excel "
+            f"and save it as .xlsx"
+        )
     if b"\x00" not in sample[:4096] and _looks_like_text(sample[:4096]):
         if utf16:
-            return (f"is UTF-16 text (Excel's 'Unicode Text') saved as .{kind}, not a workbook; save it as "
-                    f"CSV UTF-8 or .xlsx")
+            return (
+                f"is UTF-16 text (Excel's 'Unicode Text') saved as .{kind}, not a workbook; save it as "
+                f"CSV UTF-8 or .xlsx"
+            )
         sep = "tab-separated" if b"\t" in sample[:4096] else "comma-separated" if b"," in sample[:4096] else "plain"
-        return (f"is a {sep} text file saved as .{kind}, not a workbook; rename it to "
-                f"{'.tsv' if sep == 'tab-separated' else '.csv' if sep == 'comma-separated' else '.txt'} "
-                f"and read that")
+        return (
+            f"is a {sep} text file saved as .{kind}, not a workbook; rename it to "
+            f"{'.tsv' if sep == 'tab-separated' else '.csv' if sep == 'comma-separated' else '.txt'} "
+            f"and read that"
+        )
     return f"cannot read {kind} file (corrupt, or not an Excel workbook): {one_line(exc)}"
 
 
@@ -114,8 +124,9 @@ def _classify_zip(path: Path, kind: str, exc: BaseException) -> str:
         with zipfile.ZipFile(path) as z:
             names = set(z.namelist())
     except (zipfile.BadZipFile, OSError, ValueError):
-        return (f"is a damaged .{kind} (its ZIP container is broken, perhaps a truncated download or "
-                f"copy); export it again")
+        return (
+            f"is a damaged .{kind} (its ZIP container is broken, perhaps a truncated download or copy); export it again"
+        )
     if "word/document.xml" in names:
         return f"is a Word document saved as .{kind}, not a workbook"
     if not any(n.endswith(("workbook.xml", "workbook.bin")) for n in names):
@@ -218,8 +229,10 @@ class _Xlsx:
         names = set(self.zip.namelist())
         root_rels = self._rels("_rels/.rels", "")
         book = next((t for typ, t in root_rels.values() if typ.endswith("/officeDocument")), "xl/workbook.xml")
-        rels = self._rels(posixpath.join(posixpath.dirname(book), "_rels", posixpath.basename(book) + ".rels"),
-                          posixpath.dirname(book))
+        rels = self._rels(
+            posixpath.join(posixpath.dirname(book), "_rels", posixpath.basename(book) + ".rels"),
+            posixpath.dirname(book),
+        )
         self.sheets: dict[str, tuple[str | None, str]] = {}  # name → (state, part)
         for element in fromstring(self.zip.read(book)).iter():
             if _local(element.tag) == "sheet":
@@ -435,12 +448,14 @@ def _filled(rows: dict[int, Cells], merges: list[Merge], row: int) -> Cells:
     return out
 
 
-def _pair_names(rows: dict[int, Cells], merges: list[Merge], top: int, bottom: int,
-                known: Callable[[str], bool]) -> Cells:
+def _pair_names(
+    rows: dict[int, Cells], merges: list[Merge], top: int, bottom: int, known: Callable[[str], bool]
+) -> Cells:
     """Names of a two-row header: the upper cell as a group prefix of the lower one."""
     upper, lower = rows.get(top, {}), rows.get(bottom, {})
-    columns = sorted(set(upper) | set(lower) | {c for m in merges if m[0] <= bottom and m[2] >= top
-                                                  for c in range(m[1], m[3] + 1)})
+    columns = sorted(
+        set(upper) | set(lower) | {c for m in merges if m[0] <= bottom and m[2] >= top for c in range(m[1], m[3] + 1)}
+    )
     if merges:
         groups = _filled(rows, merges, top)
         spans_down = {c for r0, c0, r1, c1 in merges if r0 <= top and r1 >= bottom for c in range(c0, c1 + 1)}
@@ -462,8 +477,7 @@ def _pair_names(rows: dict[int, Cells], merges: list[Merge], top: int, bottom: i
         elif group:
             joined = group + below
             own = c in upper or c in spans_down  # the upper cell is this column's own, not a group's
-            name = (joined if known(joined) else group if own and known(group) else below if known(below)
-                    else joined)
+            name = joined if known(joined) else group if own and known(group) else below if known(below) else joined
         else:
             name = below
         if name:
@@ -482,8 +496,7 @@ class _Header:
     data_start: int  # 0-based row where the data begins
 
 
-def _choose(rows: dict[int, Cells], merges: list[Merge], at: int,
-            known: Callable[[str], bool]) -> tuple[_Header, bool]:
+def _choose(rows: dict[int, Cells], merges: list[Merge], at: int, known: Callable[[str], bool]) -> tuple[_Header, bool]:
     """The header at row ``at`` alone or joined with the row above or below (see the module docstring),
     and whether a row was joined."""
     single = _filled(rows, merges, at)
@@ -555,8 +568,10 @@ def _pick_sheets(path: Path, names: list[str], sheet: str | int | None) -> list[
             return [sheet - 1]
         if str(sheet) in names:
             return [names.index(str(sheet))]
-        raise InputError(f"{path}: no sheet number {sheet}; the workbook has {len(names)} "
-                         f"sheet{'s' if len(names) != 1 else ''} ({', '.join(names)})")
+        raise InputError(
+            f"{path}: no sheet number {sheet}; the workbook has {len(names)} "
+            f"sheet{'s' if len(names) != 1 else ''} ({', '.join(names)})"
+        )
     text = str(sheet)
     if text in names:
         return [names.index(text)]
@@ -568,8 +583,14 @@ def _pick_sheets(path: Path, names: list[str], sheet: str | int | None) -> list[
     raise InputError(f"{path}: no sheet named '{sheet}' (sheets: {', '.join(names)})")
 
 
-def read_excel(path: Path, *, sheet: str | int | None = None, header_row: int | None = None,
-               is_known_header: Callable[[str], bool], has_needed_fields: Callable[[list[str]], bool]) -> pa.Table:
+def read_excel(
+    path: Path,
+    *,
+    sheet: str | int | None = None,
+    header_row: int | None = None,
+    is_known_header: Callable[[str], bool],
+    has_needed_fields: Callable[[list[str]], bool],
+) -> pa.Table:
     """One sheet of an .xlsx/.xlsm/.xls workbook as an Arrow table with typed columns (see the module
     docstring for the rules).
 
@@ -589,8 +610,13 @@ def read_excel(path: Path, *, sheet: str | int | None = None, header_row: int | 
         book.close()
 
 
-def _read(book: _Book, sheet: str | int | None, header_row: int | None, is_known_header: Callable[[str], bool],
-          has_needed_fields: Callable[[list[str]], bool]) -> pa.Table:
+def _read(
+    book: _Book,
+    sheet: str | int | None,
+    header_row: int | None,
+    is_known_header: Callable[[str], bool],
+    has_needed_fields: Callable[[list[str]], bool],
+) -> pa.Table:
     path, names = book.path, book.names
     if not names:
         raise InputError(f"{path}: the workbook has no sheets")
@@ -644,15 +670,18 @@ def _read(book: _Book, sheet: str | int | None, header_row: int | None, is_known
     checked = f"{header_row}" if header_row is not None else f"the first {HEADER_SCAN_ROWS} non-empty rows"
     hidden_note = f"; hidden, not looked at: {', '.join(hidden)}" if hidden else ""
     hidden_note += f"; unreadable: {', '.join(unreadable)}" if unreadable else ""
-    raise InputError(f"{path}: no sheet has a diagnosis column (sheets looked at: {', '.join(looked) or 'none'}"
-                     f"{hidden_note}; header rows checked: {checked}); use --sheet and --header-row, or --map")
+    raise InputError(
+        f"{path}: no sheet has a diagnosis column (sheets looked at: {', '.join(looked) or 'none'}"
+        f"{hidden_note}; header rows checked: {checked}); use --sheet and --header-row, or --map"
+    )
 
 
 def _load(book: _Book, index: int, header: _Header) -> pa.Table:
     name = book.names[index]
     try:
-        sheet = book.reader.load_sheet(index, header_row=None, skip_rows=header.data_start,
-                                       schema_sample_rows=None, skip_whitespace_tail_rows=True)
+        sheet = book.reader.load_sheet(
+            index, header_row=None, skip_rows=header.data_start, schema_sample_rows=None, skip_whitespace_tail_rows=True
+        )
         batch = sheet.to_arrow()
         data_columns = [c.absolute_index for c in sheet.selected_columns]
     except Exception as exc:
@@ -672,11 +701,13 @@ def _typed(column: pa.Array) -> pa.Array:
     text; other types as calamine typed them."""
     if pa.types.is_floating(column.type):
         values = pc.drop_null(column)
-        if len(values) and pc.all(pc.equal(pc.floor(values), values)).as_py() and \
-                pc.max(pc.abs(values)).as_py() < 2**53:
+        if (
+            len(values)
+            and pc.all(pc.equal(pc.floor(values), values)).as_py()
+            and pc.max(pc.abs(values)).as_py() < 2**53
+        ):
             return pc.cast(column, pa.int64())
         return column
-    if pa.types.is_null(column.type) or pa.types.is_large_string(column.type) or \
-            pa.types.is_string_view(column.type):
+    if pa.types.is_null(column.type) or pa.types.is_large_string(column.type) or pa.types.is_string_view(column.type):
         return column.cast(pa.string())
     return column

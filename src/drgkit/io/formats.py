@@ -2,6 +2,7 @@
 headers, no column mapping.  Text files are read with every column as a string, so codes such as ``00.0100``
 and department codes such as ``0801`` keep their leading and trailing zeros.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -43,11 +44,14 @@ def _check_file(path: Path) -> None:
 
 
 #: What a file with a text suffix really is, by its first bytes: named so the error says what to do.
-_NOT_TEXT = ((b"PAR1", "a Parquet file: rename it to .parquet"),
-             (b"PK\x03\x04", "an Excel workbook or a zip archive: rename it to .xlsx, or unzip it"),
-             (b"\xd0\xcf\x11\xe0", "an old-format Excel workbook: rename it to .xls"),
-             (b"\x1f\x8b", "gzip-compressed: decompress it first (gunzip)"),
-             (b"\x89PNG", "a PNG image, not a table"), (b"%PDF", "a PDF document, not a table"))
+_NOT_TEXT = (
+    (b"PAR1", "a Parquet file: rename it to .parquet"),
+    (b"PK\x03\x04", "an Excel workbook or a zip archive: rename it to .xlsx, or unzip it"),
+    (b"\xd0\xcf\x11\xe0", "an old-format Excel workbook: rename it to .xls"),
+    (b"\x1f\x8b", "gzip-compressed: decompress it first (gunzip)"),
+    (b"\x89PNG", "a PNG image, not a table"),
+    (b"%PDF", "a PDF document, not a table"),
+)
 
 
 def check_text_content(path: Path) -> None:
@@ -60,15 +64,21 @@ def check_text_content(path: Path) -> None:
 
 
 def _is_cjk(c: str) -> bool:
-    return ("\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf" or "\u3000" <= c <= "\u303f"
-            or "\uff00" <= c <= "\uffef")
+    return (
+        "\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf" or "\u3000" <= c <= "\u303f" or "\uff00" <= c <= "\uffef"
+    )
 
 
 def _is_plausible_utf8(c: str) -> bool:
     """Characters real UTF-8 exports hold: Chinese text, Latin-1 letters (José), punctuation and symbols
     (·, ×, ℃, ①), Greek (µ, α).  GBK bytes misread as UTF-8 give other scripts (女 → Ů, 转院 → תԺ)."""
-    return (_is_cjk(c) or "\u00a0" <= c <= "\u00ff" or "\u2000" <= c <= "\u2bff" or "\u0370" <= c <= "\u03ff"
-            or "\ufe30" <= c <= "\ufe4f")
+    return (
+        _is_cjk(c)
+        or "\u00a0" <= c <= "\u00ff"
+        or "\u2000" <= c <= "\u2bff"
+        or "\u0370" <= c <= "\u03ff"
+        or "\ufe30" <= c <= "\ufe4f"
+    )
 
 
 def _share(data: bytes, encoding: str, plausible) -> float:
@@ -76,7 +86,7 @@ def _share(data: bytes, encoding: str, plausible) -> float:
     -1 when ``data`` does not decode (a character cut at the end of the chunk is no evidence)."""
     for cut in (0, 1, 2, 3):
         try:
-            text = data[:len(data) - cut].decode(encoding, errors="strict")
+            text = data[: len(data) - cut].decode(encoding, errors="strict")
             break
         except UnicodeDecodeError:
             continue
@@ -162,13 +172,14 @@ class TextLayout:
 
     encoding: str
     delimiter: str
-    header_line: int          # 0-based physical line of the header
-    names: list[str]          # unique header names
-    skipped: list[str]        # non-blank lines above the header (titles, notes), as text
+    header_line: int  # 0-based physical line of the header
+    names: list[str]  # unique header names
+    skipped: list[str]  # non-blank lines above the header (titles, notes), as text
 
 
-def text_layout(path: Path, header_row: int | None = None,
-                is_known_header: Callable[[str], bool] | None = None) -> TextLayout:
+def text_layout(
+    path: Path, header_row: int | None = None, is_known_header: Callable[[str], bool] | None = None
+) -> TextLayout:
     """Find the header line of a CSV/TSV/TXT file: ``header_row`` (1-based) if given, else the first of the
     first lines that the field vocabulary recognises (``is_known_header``), skipping blank lines and title
     rows above it.  Raises :class:`InputError` when the file holds no header at all."""
@@ -177,16 +188,20 @@ def text_layout(path: Path, header_row: int | None = None,
     lines = _head_lines(path, encoding)
     if header_row is not None:
         if header_row < 1 or header_row > len(lines) or not lines[header_row - 1].strip():
-            raise InputError(f"{path}: --header-row {header_row}: that line is "
-                             f"{'blank' if header_row <= len(lines) else 'past the end of the file'}")
+            raise InputError(
+                f"{path}: --header-row {header_row}: that line is "
+                f"{'blank' if header_row <= len(lines) else 'past the end of the file'}"
+            )
         index = header_row - 1
     else:
         blank = [not line.strip().strip("\ufeff").strip() for line in lines]
         if all(blank):
             raise InputError(f"{path}: the file is empty (no header row)")
         delimiter = _sniff_delimiter(path, next(line for line, b in zip(lines, blank) if not b))
-        rows = [next(csv.reader(io.StringIO(line), delimiter=delimiter), []) if not b else []
-                for line, b in zip(lines, blank)]
+        rows = [
+            next(csv.reader(io.StringIO(line), delimiter=delimiter), []) if not b else []
+            for line, b in zip(lines, blank)
+        ]
         index = choose_header_row(rows, is_known_header)
     line = lines[index]
     delimiter = _sniff_delimiter(path, line)
@@ -209,8 +224,10 @@ class _InvalidRow:
         if not row.text.strip():
             return "skip"
         line = "" if row.number is None else f"line {row.number + self.layout.header_line}: "
-        self.problem = (f"{line}{row.actual_columns} fields where the header has {row.expected_columns} "
-                        f"({row.text[:60]!r}); check the separators and quotes of that line")
+        self.problem = (
+            f"{line}{row.actual_columns} fields where the header has {row.expected_columns} "
+            f"({row.text[:60]!r}); check the separators and quotes of that line"
+        )
         return "error"
 
 
@@ -229,8 +246,9 @@ def csv_options(layout: TextLayout, block_size: int | None = None):
         read_kwargs["block_size"] = block_size
     read_options = pacsv.ReadOptions(**read_kwargs)
     # Arrow skips a UTF-8 BOM itself, so utf-8-sig needs no transcoding.
-    parse_options = pacsv.ParseOptions(delimiter=layout.delimiter, newlines_in_values=True,
-                                       invalid_row_handler=_InvalidRow(layout))
+    parse_options = pacsv.ParseOptions(
+        delimiter=layout.delimiter, newlines_in_values=True, invalid_row_handler=_InvalidRow(layout)
+    )
     convert_options = pacsv.ConvertOptions(
         column_types={name: pa.string() for name in names},
         strings_can_be_null=True,
@@ -242,8 +260,9 @@ def csv_options(layout: TextLayout, block_size: int | None = None):
 def _read_text(path: Path, header_row: int | None, is_known_header: Callable[[str], bool] | None) -> pa.Table:
     read_options, parse_options, convert_options = csv_options(text_layout(path, header_row, is_known_header))
     try:
-        return pacsv.read_csv(path, read_options=read_options, parse_options=parse_options,
-                              convert_options=convert_options)
+        return pacsv.read_csv(
+            path, read_options=read_options, parse_options=parse_options, convert_options=convert_options
+        )
     except pa.ArrowInvalid:
         problem = invalid_row_problem(parse_options)
         if problem:
@@ -258,8 +277,13 @@ def _has_diagnosis_field(headers: list[str]) -> bool:
 def _read_excel(path: Path, sheet: str | int | None, header_row: int | None) -> pa.Table:
     from drgkit.io.excel import read_excel  # Excel input only: keep start-up light
 
-    return read_excel(path, sheet=sheet, header_row=header_row, is_known_header=is_known_header,
-                      has_needed_fields=_has_diagnosis_field)
+    return read_excel(
+        path,
+        sheet=sheet,
+        header_row=header_row,
+        is_known_header=is_known_header,
+        has_needed_fields=_has_diagnosis_field,
+    )
 
 
 def read_file(path: PathLike, sheet: str | int | None = None, header_row: int | None = None) -> pa.Table:

@@ -1,5 +1,6 @@
 """Data frames in and out: every public entry point takes a pyarrow Table, a polars or pandas DataFrame or a
 file path, works on Arrow, and answers in the caller's type."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,8 +35,7 @@ def to_arrow(data: Any) -> tuple[pa.Table, str]:
             frame = data.copy()
             for name in frame.columns:
                 if frame[name].dtype == object:
-                    frame[name] = frame[name].map(lambda v: v if v is None or isinstance(v, str) or v != v
-                                                  else str(v))
+                    frame[name] = frame[name].map(lambda v: v if v is None or isinstance(v, str) or v != v else str(v))
             return pa.Table.from_pandas(frame, preserve_index=False), "pandas"
     raise TypeError(f"expected a pyarrow Table, a polars or pandas DataFrame or a file path, not {type(data)}")
 

@@ -1,4 +1,5 @@
 """Which row of a sheet or text file is the header: exports put titles, notes and blank rows above it."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -7,8 +8,7 @@ from collections.abc import Callable, Sequence
 HEADER_SCAN_ROWS = 30
 
 
-def choose_header_row(rows: Sequence[Sequence[str | None]],
-                      is_known_header: Callable[[str], bool] | None) -> int:
+def choose_header_row(rows: Sequence[Sequence[str | None]], is_known_header: Callable[[str], bool] | None) -> int:
     """Index of the header among ``rows`` (the first rows of a file; blank rows as empty lists).
 
     The first row with at least two cells the field vocabulary knows; else the row with the most known

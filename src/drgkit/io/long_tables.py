@@ -1,5 +1,6 @@
 """Three-table input: the national interface sends diagnoses (diseinfo) and procedures (oprninfo) as long
 tables keyed by the stay; they become one code list per stay, flagged principal / main code first."""
+
 from __future__ import annotations
 
 import pyarrow as pa
@@ -12,8 +13,9 @@ from drgkit.io.formats import PathLike, read_file
 _TRUE_FLAGS = ["1", "1.0", "y", "yes", "true", "t", "是"]
 
 
-def long_codes(path: PathLike, kind: str, case_ids: pa.ChunkedArray | pa.Array,
-               key_hint: str | None) -> tuple[pa.ListArray, str]:
+def long_codes(
+    path: PathLike, kind: str, case_ids: pa.ChunkedArray | pa.Array, key_hint: str | None
+) -> tuple[pa.ListArray, str]:
     """Per-stay code lists from a long table, flagged principal / main code first, then file order; and a
     line for the mapping report saying which columns were read and what was unusual.
 
@@ -34,17 +36,28 @@ def long_codes(path: PathLike, kind: str, case_ids: pa.ChunkedArray | pa.Array,
     if key is None:
         raise InputError(f"{path}: {what} table has no stay key column (setl_id, mdtrt_id, 结算ID, 就诊ID or case_id)")
     if code is None:
-        raise InputError(f"{path}: {what} table has no code column (expected one of {', '.join(LONG_CODE_ALIASES[kind])})")
-    frame = pl.DataFrame(pa.table({
-        "key": plain_strings(long.column(key).combine_chunks()),
-        "code": plain_strings(long.column(code).combine_chunks()),
-        "flag": plain_strings(long.column(flag).combine_chunks()) if flag else pa.nulls(long.num_rows, pa.string()),
-    }))
-    frame = (frame.with_row_index("row")
-             .with_columns(code=pl.col("code").str.strip_chars(),
-                           main=pl.col("flag").str.strip_chars().str.to_lowercase().is_in(_TRUE_FLAGS)
-                           .fill_null(False))
-             .filter(pl.col("code").is_not_null() & (pl.col("code") != "") & pl.col("key").is_not_null()))
+        raise InputError(
+            f"{path}: {what} table has no code column (expected one of {', '.join(LONG_CODE_ALIASES[kind])})"
+        )
+    frame = pl.DataFrame(
+        pa.table(
+            {
+                "key": plain_strings(long.column(key).combine_chunks()),
+                "code": plain_strings(long.column(code).combine_chunks()),
+                "flag": plain_strings(long.column(flag).combine_chunks())
+                if flag
+                else pa.nulls(long.num_rows, pa.string()),
+            }
+        )
+    )
+    frame = (
+        frame.with_row_index("row")
+        .with_columns(
+            code=pl.col("code").str.strip_chars(),
+            main=pl.col("flag").str.strip_chars().str.to_lowercase().is_in(_TRUE_FLAGS).fill_null(False),
+        )
+        .filter(pl.col("code").is_not_null() & (pl.col("code") != "") & pl.col("key").is_not_null())
+    )
     note = f"{what}: {path} ({key} → stay, {code} → codes"
     if flag is None:
         frame = frame.with_columns(main=pl.col("row") == pl.col("row").min().over("key"))
@@ -52,8 +65,10 @@ def long_codes(path: PathLike, kind: str, case_ids: pa.ChunkedArray | pa.Array,
     else:
         if frame.height and not frame["main"].any():
             seen = ", ".join(f"'{v}'" for v in frame["flag"].drop_nulls().unique().head(5).to_list())
-            raise InputError(f"{path}: {what} table: column '{flag}' flags no code as the {first} "
-                             f"(values: {seen}); 1 / 是 / Y / true mark it")
+            raise InputError(
+                f"{path}: {what} table: column '{flag}' flags no code as the {first} "
+                f"(values: {seen}); 1 / 是 / Y / true mark it"
+            )
         per_stay = frame.group_by("key").agg(pl.col("main").sum().alias("n"))
         unflagged = per_stay.filter(pl.col("n") == 0).height
         doubled = per_stay.filter(pl.col("n") > 1).height
@@ -64,13 +79,16 @@ def long_codes(path: PathLike, kind: str, case_ids: pa.ChunkedArray | pa.Array,
             note += f"; {doubled} stay(s) with several flagged: the first listed is used"
         note += ")"
         # a stay without a flagged code gets a blank first slot: the grouper reports it missing
-        blanks = per_stay.filter(pl.col("n") == 0).select("key", pl.lit(-1, pl.Int64).alias("row"),
-                                                           pl.lit("").alias("code"), pl.lit(True).alias("main"))
+        blanks = per_stay.filter(pl.col("n") == 0).select(
+            "key", pl.lit(-1, pl.Int64).alias("row"), pl.lit("").alias("code"), pl.lit(True).alias("main")
+        )
         frame = pl.concat([frame.select("key", pl.col("row").cast(pl.Int64), "code", "main"), blanks])
-        frame = frame.with_columns(main=pl.col("main") & (pl.col("row") == pl.col("row").filter(pl.col("main"))
-                                                          .min().over("key")))
-    grouped = (frame.sort(["main", "row"], descending=[True, False])
-               .group_by("key", maintain_order=True).agg(pl.col("code")))
+        frame = frame.with_columns(
+            main=pl.col("main") & (pl.col("row") == pl.col("row").filter(pl.col("main")).min().over("key"))
+        )
+    grouped = (
+        frame.sort(["main", "row"], descending=[True, False]).group_by("key", maintain_order=True).agg(pl.col("code"))
+    )
     if isinstance(case_ids, pa.ChunkedArray):
         case_ids = case_ids.combine_chunks()
     stays = pl.DataFrame(pa.table({"key": plain_strings(case_ids)}))

@@ -4,6 +4,7 @@ Grouping works on canonical columns; a coder who sent 病案号, 年龄, 主要�
 columns back as she sent them (numbers as numbers, so a spreadsheet can sum them), with the result columns
 after them.  ``--canonical`` (``canonical=True``) writes the canonical names instead.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,8 +17,18 @@ from drgkit.io.prepare import INT_FIELDS, PreparedCases
 from drgkit.io.values import MONEY_NAMED, PLAUSIBLE
 
 #: Date forms seen in exports, tried in order (a value takes the first that reads it).
-DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M",
-                "%Y/%m/%d", "%Y%m%d%H%M%S", "%Y%m%d", "%Y.%m.%d", "%Y年%m月%d日")
+DATE_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d",
+    "%Y%m%d%H%M%S",
+    "%Y%m%d",
+    "%Y.%m.%d",
+    "%Y年%m月%d日",
+)
 # Excel stores a date as days since 1899-12-30 (its serial number); 20000–80000 covers 1954–2119.
 _EXCEL_EPOCH = np.datetime64("1899-12-30", "s")
 
@@ -66,8 +77,14 @@ def typed_fields(table: pa.Table, prep: PreparedCases) -> tuple[pa.Table, pa.Arr
         if unread.size:
             shown = _text_of(table.column(name)).take(pa.array(unread))
             note_rows.append(unread)
-            note_texts.append(pc.binary_join_element_wise(
-                f"{name}: '", shown, f"' is not {'a date' if info.type == 'date' else 'an amount'}; written empty", ""))
+            note_texts.append(
+                pc.binary_join_element_wise(
+                    f"{name}: '",
+                    shown,
+                    f"' is not {'a date' if info.type == 'date' else 'an amount'}; written empty",
+                    "",
+                )
+            )
     for name, (low, high, unit) in PLAUSIBLE.items():
         if name not in names:
             continue
@@ -75,13 +92,19 @@ def typed_fields(table: pa.Table, prep: PreparedCases) -> tuple[pa.Table, pa.Arr
         odd = np.flatnonzero((read >= 0) & ((read < low) | (read > high)))
         if odd.size:
             note_rows.append(odd)
-            note_texts.append(pc.binary_join_element_wise(
-                f"{name}: ", pa.array(read[odd]).cast(pa.string()),
-                f" {unit} is outside the plausible {low:,}–{high:,}; check the record", ""))
+            note_texts.append(
+                pc.binary_join_element_wise(
+                    f"{name}: ",
+                    pa.array(read[odd]).cast(pa.string()),
+                    f" {unit} is outside the plausible {low:,}–{high:,}; check the record",
+                    "",
+                )
+            )
     for name, array in replace.items():
         table = table.set_column(table.column_names.index(name), name, array)
-    notes = (notes_per_row(table.num_rows, np.concatenate(note_rows), pa.concat_arrays(note_texts))
-             if note_rows else None)
+    notes = (
+        notes_per_row(table.num_rows, np.concatenate(note_rows), pa.concat_arrays(note_texts)) if note_rows else None
+    )
     return table, notes
 
 

@@ -5,6 +5,7 @@ The writer is the pipeline's slowest stage (Parquet encoding and compression run
 threads that feed it run at a lower scheduling priority: when the cores are contended, the writer gets its
 core and the readers and groupers use what is left (bounded queues keep them from running ahead).
 """
+
 from __future__ import annotations
 
 import os
@@ -105,8 +106,9 @@ def ordered_map(fn: Callable[[T], object], items: Iterable[T], workers: int = 2)
     if workers <= 1:
         yield from map(fn, items)
         return
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drgkit-batch",
-                            initializer=lower_thread_priority) as pool:
+    with ThreadPoolExecutor(
+        max_workers=workers, thread_name_prefix="drgkit-batch", initializer=lower_thread_priority
+    ) as pool:
         pending = []
         for item in items:
             pending.append(pool.submit(fn, item))

@@ -6,6 +6,7 @@ rows with numpy; problem messages are built for the rows that have one only ``(r
 Missing values use sentinels the kernel can test cheaply: ``-1`` for the integer fields, ``NaN`` for
 the cost, ``0`` for gender.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -91,8 +92,7 @@ def _problem(key: str) -> str:
     return " " + say(f"value.{key}", "en")
 
 
-def _message(condition: pa.Array, field: str, shown: pa.Array | Callable[[], pa.Array], suffix: str
-             ) -> pa.Array | None:
+def _message(condition: pa.Array, field: str, shown: pa.Array | Callable[[], pa.Array], suffix: str) -> pa.Array | None:
     """``"<field>: <shown><suffix>"`` where ``condition`` holds, else null; ``None`` if it never holds."""
     condition = pc.fill_null(condition, False)
     if not pc.any(condition).as_py():
@@ -131,9 +131,9 @@ def _plain_numbers(raw: pa.Array) -> pa.Array | None:
     return values
 
 
-def _parse_number(array: pa.Array | None, n: int, field: str,
-                  thousands: bool = False, written: pa.Array | None = None
-                  ) -> tuple[pa.Array, list[pa.Array | None], pa.Array | Callable[[], pa.Array]]:
+def _parse_number(
+    array: pa.Array | None, n: int, field: str, thousands: bool = False, written: pa.Array | None = None
+) -> tuple[pa.Array, list[pa.Array | None], pa.Array | Callable[[], pa.Array]]:
     """(float64 values with null for missing/unparsable, problem arrays, how each value is shown — lazily).
 
     ``written``: the values as the input wrote them, when ``array`` holds a reading of them (``82.5`` of
@@ -214,8 +214,9 @@ def _distinct(array: pa.Array, encoded: pa.DictionaryArray | None = None) -> tup
     return encoded.dictionary, indices.to_numpy(zero_copy_only=False)
 
 
-def _int_field(table: pa.Table, field: str, n: int, derived_days: list[np.ndarray] | None = None
-               ) -> tuple[np.ndarray, Problems | None]:
+def _int_field(
+    table: pa.Table, field: str, n: int, derived_days: list[np.ndarray] | None = None
+) -> tuple[np.ndarray, Problems | None]:
     array = _column(table, field)
     if array is None or pa.types.is_null(array.type):
         return np.full(n, -1, np.int32), None
@@ -225,8 +226,9 @@ def _int_field(table: pa.Table, field: str, n: int, derived_days: list[np.ndarra
     return ints, _sparse(messages)
 
 
-def _int_text(text: pa.Array, field: str, encoded: pa.DictionaryArray | None = None,
-              derived_days: list[np.ndarray] | None = None) -> tuple[np.ndarray, Problems | None]:
+def _int_text(
+    text: pa.Array, field: str, encoded: pa.DictionaryArray | None = None, derived_days: list[np.ndarray] | None = None
+) -> tuple[np.ndarray, Problems | None]:
     """A text column holds few distinct values (ages, days, types): parse each once, spread with numpy.
 
     Values as exports write them (``82岁``, ``3月``, ``医嘱离院``, ``12天``) are read first (see
@@ -253,16 +255,16 @@ def _int_text(text: pa.Array, field: str, encoded: pa.DictionaryArray | None = N
     return np.append(ints, np.int32(-1))[idx], _spread(messages, idx)
 
 
-def _int_values(array: pa.Array | None, n: int, field: str, written: pa.Array | None = None
-                ) -> tuple[np.ndarray, pa.Array | None]:
+def _int_values(
+    array: pa.Array | None, n: int, field: str, written: pa.Array | None = None
+) -> tuple[np.ndarray, pa.Array | None]:
     """int32 values (-1 missing or invalid) and per-value messages (``None`` when there are none);
     ``written``: see :func:`_parse_number`."""
     values, problems, shown = _parse_number(array, n, field, written=written)
     finite = pc.fill_null(pc.is_finite(values), False)
     negative = pc.and_(finite, pc.less(values, 0))
     fractional = pc.and_(pc.and_(finite, pc.invert(negative)), pc.not_equal(pc.floor(values), values))
-    too_large = pc.or_(pc.and_(pc.is_valid(values), pc.invert(finite)),
-                       pc.and_(finite, pc.greater(values, _INT32_MAX)))
+    too_large = pc.or_(pc.and_(pc.is_valid(values), pc.invert(finite)), pc.and_(finite, pc.greater(values, _INT32_MAX)))
     problems += [
         _message(negative, field, shown, _problem("negative")),
         _message(fractional, field, shown, _problem("not_whole")),
@@ -278,8 +280,11 @@ def _gender(table: pa.Table, n: int, strict: bool) -> tuple[np.ndarray, Problems
     array = _column(table, "gender")
     if array is None or pa.types.is_null(array.type):
         return np.zeros(n, dtype=np.int8), None
-    raw = array.cast(pa.string()) if pa.types.is_string(array.type) or pa.types.is_large_string(array.type) \
+    raw = (
+        array.cast(pa.string())
+        if pa.types.is_string(array.type) or pa.types.is_large_string(array.type)
         else pc.cast(array, pa.string())
+    )
     # A handful of distinct values: classify each once, then spread the result with numpy.
     distinct, idx = _distinct(raw, encoded_column(table, "gender"))
     text = pc.utf8_lower(_text(distinct))
@@ -306,8 +311,9 @@ def _code_lists(table: pa.Table, name: str, n: int) -> pa.ListArray:
     return code_lists(array if array is not None else pa.nulls(n, pa.string()), keep_principal_slot=True)
 
 
-def _codes(table: pa.Table, name: str, n: int
-           ) -> tuple[pa.ListArray, Problems | None, tuple[np.ndarray, pa.Array] | None]:
+def _codes(
+    table: pa.Table, name: str, n: int
+) -> tuple[pa.ListArray, Problems | None, tuple[np.ndarray, pa.Array] | None]:
     """(normalized code lists without emptied codes, code notes, distinct codes for the grouper).
 
     Normalization runs once per distinct code (codes repeat heavily), and only on codes it could
@@ -348,9 +354,10 @@ def _kept_codes(offsets: np.ndarray, idx: np.ndarray, distinct_empty: np.ndarray
     return None if keep.all() else keep
 
 
-def _code_notes(offsets: np.ndarray, idx: np.ndarray, distinct_old: pa.Array, distinct_new: pa.Array,
-                distinct_changed: np.ndarray) -> Problems | None:
-    """"new ← 'old'" for every code that normalization changed, with its row."""
+def _code_notes(
+    offsets: np.ndarray, idx: np.ndarray, distinct_old: pa.Array, distinct_new: pa.Array, distinct_changed: np.ndarray
+) -> Problems | None:
+    """ "new ← 'old'" for every code that normalization changed, with its row."""
     if not distinct_changed.any():
         return None
     changed = np.flatnonzero(distinct_changed[idx])
@@ -360,8 +367,9 @@ def _code_notes(offsets: np.ndarray, idx: np.ndarray, distinct_old: pa.Array, di
     return rows, notes.take(pa.array(idx[changed]))
 
 
-def _codes_general(lists: pa.ListArray, n: int
-                   ) -> tuple[pa.ListArray, Problems | None, tuple[np.ndarray, pa.Array] | None]:
+def _codes_general(
+    lists: pa.ListArray, n: int
+) -> tuple[pa.ListArray, Problems | None, tuple[np.ndarray, pa.Array] | None]:
     """:func:`_codes` for lists holding null codes: element by element with Arrow kernels."""
     old = pc.list_flatten(lists)
     parents = pc.list_parent_indices(lists)
@@ -393,8 +401,7 @@ def _notes(n: int, notes: list[Problems | None]) -> pa.Array:
     counts = np.bincount(row, minlength=n)
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(counts, out=offsets[1:])
-    return pa.ListArray.from_arrays(pa.array(offsets), text.take(pa.array(order)),
-                                    mask=pa.array(counts == 0))
+    return pa.ListArray.from_arrays(pa.array(offsets), text.take(pa.array(order)), mask=pa.array(counts == 0))
 
 
 def _join_problems(n: int, problems: list[Problems | None]) -> pa.Array:
@@ -402,8 +409,9 @@ def _join_problems(n: int, problems: list[Problems | None]) -> pa.Array:
     present = [p for p in problems if p is not None]
     if not present:
         return pa.nulls(n, pa.string())
-    return notes_per_row(n, np.concatenate([r for r, _ in present]).astype(np.int64),
-                         pa.concat_arrays([t for _, t in present]))
+    return notes_per_row(
+        n, np.concatenate([r for r, _ in present]).astype(np.int64), pa.concat_arrays([t for _, t in present])
+    )
 
 
 def prepare(table: pa.Table, *, strict_gender: bool = False) -> PreparedCases:

@@ -7,6 +7,7 @@ a ``dx`` and a ``px`` column of list<string> (principal diagnosis / main procedu
 column unchanged (the source code columns too, so the output can keep them as given).  Typing the fields
 is :func:`drgkit.io.prepare.prepare`'s job.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
@@ -53,8 +54,9 @@ def _plan(names: list[str], mapping: Mapping[str, str] | None, path: PathLike) -
         ) from None
 
 
-def check_plan(plan: HeaderPlan, sample: pa.Table, path: PathLike, *, allow_unmapped: bool = False,
-               require_dx: bool = True) -> list[str]:
+def check_plan(
+    plan: HeaderPlan, sample: pa.Table, path: PathLike, *, allow_unmapped: bool = False, require_dx: bool = True
+) -> list[str]:
     """Refuse a plan that would read the file wrongly without a word; return its warnings.
 
     Errors (one line, naming the column and the ``--map`` that fixes it): a column holding codes, by its
@@ -69,14 +71,17 @@ def check_plan(plan: HeaderPlan, sample: pa.Table, path: PathLike, *, allow_unma
     for kind, parts in (("dx", plan.dx_parts), ("px", plan.px_parts)):
         if parts and not plan.principal_part(kind):
             what = "principal diagnosis (主要诊断编码)" if kind == "dx" else "main procedure (主要手术操作编码)"
-            raise InputError(f"{path}: no {what} column, only '{parts[0]}'"
-                             f"{' …' if len(parts) > 1 else ''}; the first of them would silently become the "
-                             f"{'principal' if kind == 'dx' else 'main'} code — add --map 'COLUMN={kind}_main' "
-                             f"for the column that holds it")
+            raise InputError(
+                f"{path}: no {what} column, only '{parts[0]}'"
+                f"{' …' if len(parts) > 1 else ''}; the first of them would silently become the "
+                f"{'principal' if kind == 'dx' else 'main'} code — add --map 'COLUMN={kind}_main' "
+                f"for the column that holds it"
+            )
     warnings = []
     if plan.dropped:
-        warnings.append("dropped the result columns of an earlier run (they are recomputed): "
-                        + ", ".join(plan.dropped))
+        warnings.append(
+            "dropped the result columns of an earlier run (they are recomputed): " + ", ".join(plan.dropped)
+        )
     for column in unread:
         warnings.append(f"{column.message(plan).split('; add')[0]}; carried through unread (--allow-unmapped)")
     return warnings
@@ -121,9 +126,11 @@ _FEW_VALUES = frozenset({"gender", "age", "age_days", "birth_weight", "los", "le
 def _encoded_sources(schema: pa.Schema, plan: HeaderPlan) -> list[str]:
     """Parquet string columns of few distinct values, to be read dictionary-encoded: the file usually
     stores them so, which makes reading them cheaper and saves prepare() hashing them again."""
-    return [source for source, target in plan.rename.items()
-            if target in _FEW_VALUES and schema.get_field_index(source) >= 0
-            and schema.field(source).type == pa.string()]
+    return [
+        source
+        for source, target in plan.rename.items()
+        if target in _FEW_VALUES and schema.get_field_index(source) >= 0 and schema.field(source).type == pa.string()
+    ]
 
 
 def _joined_dictionaries(column: pa.ChunkedArray) -> pa.DictionaryArray:
@@ -136,8 +143,9 @@ def _joined_dictionaries(column: pa.ChunkedArray) -> pa.DictionaryArray:
     for chunk in column.chunks:
         indices.append(pc.add(chunk.indices.cast(pa.int32()), pa.scalar(shift, pa.int32())))
         shift += len(chunk.dictionary)
-    return pa.DictionaryArray.from_arrays(pa.concat_arrays(indices),
-                                          pa.concat_arrays([chunk.dictionary for chunk in column.chunks]))
+    return pa.DictionaryArray.from_arrays(
+        pa.concat_arrays(indices), pa.concat_arrays([chunk.dictionary for chunk in column.chunks])
+    )
 
 
 def encoded_column(table: pa.Table, name: str) -> pa.DictionaryArray | None:
@@ -157,9 +165,14 @@ def _empty_canonical() -> pa.Table:
     return pa.table({c: pa.array([], types.get(c, pa.string())) for c in CANONICAL_COLUMNS})
 
 
-def canonicalize_with_plan(table: pa.Table, *, mapping: Mapping[str, str] | None = None, require_dx: bool = True,
-                           source: PathLike = "<table>", allow_unmapped: bool = False
-                           ) -> tuple[pa.Table, HeaderPlan, list[str]]:
+def canonicalize_with_plan(
+    table: pa.Table,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    require_dx: bool = True,
+    source: PathLike = "<table>",
+    allow_unmapped: bool = False,
+) -> tuple[pa.Table, HeaderPlan, list[str]]:
     """:func:`canonicalize`, also returning the header plan and the reader's warnings.  A table this
     module already made canonical is returned as it is."""
     if (table.schema.metadata or {}).get(CANONICAL_KEY) == b"1" and not mapping:
@@ -169,15 +182,22 @@ def canonicalize_with_plan(table: pa.Table, *, mapping: Mapping[str, str] | None
     return _apply_plan(table, plan), plan, warnings
 
 
-def canonicalize(table: pa.Table, *, mapping: Mapping[str, str] | None = None, require_dx: bool = True,
-                 source: PathLike = "<table>", allow_unmapped: bool = False) -> pa.Table:
+def canonicalize(
+    table: pa.Table,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    require_dx: bool = True,
+    source: PathLike = "<table>",
+    allow_unmapped: bool = False,
+) -> pa.Table:
     """Rename an in-memory table's headers to canonical names and assemble ``dx`` / ``px``.
 
     Raises :class:`InputError` when no diagnosis column is found or a column holds codes that would go
     unread (unless ``allow_unmapped``; see :func:`check_plan`).
     """
-    return canonicalize_with_plan(table, mapping=mapping, require_dx=require_dx, source=source,
-                                  allow_unmapped=allow_unmapped)[0]
+    return canonicalize_with_plan(
+        table, mapping=mapping, require_dx=require_dx, source=source, allow_unmapped=allow_unmapped
+    )[0]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -265,26 +285,36 @@ def open_cases(
         schema = parquet.schema_arrow
         twice = sorted({n for n in schema.names if schema.names.count(n) > 1})
         if twice:  # a reader cannot tell the two apart: one of them would be read, the other lost
-            raise InputError(f"{file}: column '{twice[0]}' appears {schema.names.count(twice[0])} times; "
-                             "rename the copies so each column has its own name")
+            raise InputError(
+                f"{file}: column '{twice[0]}' appears {schema.names.count(twice[0])} times; "
+                "rename the copies so each column has its own name"
+            )
         plan = _plan(schema.names, mapping, file)
         first = next(_readable(file, parquet.iter_batches(batch_size=SAMPLE_ROWS)), None)
         sample = pa.Table.from_batches([first]) if first is not None else schema.empty_table()
         warnings += check_plan(plan, sample, file, allow_unmapped=allow_unmapped)
         total = parquet.metadata.num_rows
-        batches = _readable(file, _parquet_batches(file, parquet, plan, batch_size)) if total else iter(
-            [_apply_plan(schema.empty_table(), plan)])
+        batches = (
+            _readable(file, _parquet_batches(file, parquet, plan, batch_size))
+            if total
+            else iter([_apply_plan(schema.empty_table(), plan)])
+        )
         return CaseSource(file, plan, warnings, total, batches)
     if suffix in TEXT_SUFFIXES and not long_tables:
         layout = text_layout(file, header_row, is_known_header)
         if layout.skipped:
-            warnings.append(f"skipped {len(layout.skipped)} line(s) above the header: "
-                            + " | ".join(s[:40] for s in layout.skipped[:3]))
+            warnings.append(
+                f"skipped {len(layout.skipped)} line(s) above the header: "
+                + " | ".join(s[:40] for s in layout.skipped[:3])
+            )
         plan = _plan(layout.names, mapping, file)
         raw = _text_batches(file, layout, batch_size)
         first = next(raw, None)
-        sample = pa.Table.from_batches([first]) if first is not None else pa.table(
-            {n: pa.array([], pa.string()) for n in layout.names})
+        sample = (
+            pa.Table.from_batches([first])
+            if first is not None
+            else pa.table({n: pa.array([], pa.string()) for n in layout.names})
+        )
         warnings += check_plan(plan, sample, file, allow_unmapped=allow_unmapped)
         pieces = _chain([first] if first is not None else [], raw)
         tables = (_apply_plan(t, plan) for t in _rebatch(pieces, batch_size))
@@ -297,8 +327,10 @@ def open_cases(
     out = _apply_plan(table, plan)
     if long_tables:
         if "case_id" not in out.column_names:
-            raise InputError(f"{file}: separate diagnosis/procedure tables need a stay id column "
-                             "(setl_id, mdtrt_id, 结算ID, 就诊ID or case_id)")
+            raise InputError(
+                f"{file}: separate diagnosis/procedure tables need a stay id column "
+                "(setl_id, mdtrt_id, 结算ID, 就诊ID or case_id)"
+            )
         key_hint = plan.source_of("case_id")
         for kind, long_path in (("dx", diagnoses), ("px", procedures)):
             if long_path is not None:
@@ -361,8 +393,10 @@ def _check_swallowed_rows(path: Path, batch: pa.RecordBatch, layout, first_row: 
         bad = pc.and_(pc.fill_null(pc.match_substring(column, "\n"), False), pc.greater_equal(counts, need))
         hit = pc.index(bad, True).as_py()
         if hit >= 0:
-            raise InputError(f"{path}: data row {first_row + hit + 1}, column '{name}': a quote (\") opened there "
-                             f"runs over the following line(s), which would be lost as rows; fix the quotes")
+            raise InputError(
+                f"{path}: data row {first_row + hit + 1}, column '{name}': a quote (\") opened there "
+                f"runs over the following line(s), which would be lost as rows; fix the quotes"
+            )
 
 
 def _text_batches(path: Path, layout, batch_size: int) -> Iterator[pa.RecordBatch]:
@@ -371,8 +405,9 @@ def _text_batches(path: Path, layout, batch_size: int) -> Iterator[pa.RecordBatc
     block = int(min(max(batch_size * 200, 1 << 20), 1 << 30))
     read_options, parse_options, convert_options = csv_options(layout, block_size=block)
     try:
-        reader = pacsv.open_csv(path, read_options=read_options, parse_options=parse_options,
-                                convert_options=convert_options)
+        reader = pacsv.open_csv(
+            path, read_options=read_options, parse_options=parse_options, convert_options=convert_options
+        )
         rows = 0
         for batch in reader:
             _check_swallowed_rows(path, batch, layout, rows)
@@ -408,8 +443,16 @@ def read_cases(
     ``diagnoses`` / ``procedures``: long tables of the national interface's three-table layout, keyed
     by the stay (setl_id / mdtrt_id / 结算ID / 就诊ID); their codes replace any codes in ``path``.
     """
-    source = open_cases(path, mapping=mapping, sheet=sheet, header_row=header_row, diagnoses=diagnoses,
-                        procedures=procedures, allow_unmapped=allow_unmapped, batch_size=1 << 62)
+    source = open_cases(
+        path,
+        mapping=mapping,
+        sheet=sheet,
+        header_row=header_row,
+        diagnoses=diagnoses,
+        procedures=procedures,
+        allow_unmapped=allow_unmapped,
+        batch_size=1 << 62,
+    )
     tables = list(source.batches())
     return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 

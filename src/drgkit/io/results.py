@@ -5,6 +5,7 @@ the coder's workbook with Chinese headers and Chinese status texts (入组, 未�
 one place that turns any of those into canonical columns and canonical values, so every downstream stage
 reads a result the same way.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -21,8 +22,10 @@ def _decoders() -> dict[str, dict[str, str]]:
     """Result field → {human text written by the workbook: canonical value}."""
     from .workbook import CASE_TYPE_ZH, CC_ZH, STATUS_ZH
 
-    return {name: {zh: en for en, zh in words.items()}
-            for name, words in (("status", STATUS_ZH), ("cc_level", CC_ZH), ("case_type", CASE_TYPE_ZH))}
+    return {
+        name: {zh: en for en, zh in words.items()}
+        for name, words in (("status", STATUS_ZH), ("cc_level", CC_ZH), ("case_type", CASE_TYPE_ZH))
+    }
 
 
 def _decode(column: pa.ChunkedArray, words: dict[str, str]) -> pa.Array:
@@ -59,9 +62,11 @@ def canonical_results(table: pa.Table, names: Iterable[str], keep: Iterable[str]
             found["hospital"] = name_column
     out = table.select(list(found.values())).rename_columns(list(found))
     for name, words in _decoders().items():
-        if name in found and (pa.types.is_string(out.schema.field(name).type)
-                              or pa.types.is_large_string(out.schema.field(name).type)
-                              or pa.types.is_dictionary(out.schema.field(name).type)):
+        if name in found and (
+            pa.types.is_string(out.schema.field(name).type)
+            or pa.types.is_large_string(out.schema.field(name).type)
+            or pa.types.is_dictionary(out.schema.field(name).type)
+        ):
             out = out.set_column(out.column_names.index(name), name, _decode(out.column(name), words))
     for name in keep:  # a column outside the vocabulary (a report's --by, a history's year), as it is
         if name not in out.column_names and name in table.column_names:

@@ -5,6 +5,7 @@ with no procedures at all — a caesarean becomes a vaginal delivery, and nothin
 suspect by its header (诊断/手术/操作 with 编码, ``dx*``, ``px*``, ``diag_code``…) or by its values (most
 non-empty values shaped like ICD-10 医保版 / ICD-9-CM-3 codes).
 """
+
 from __future__ import annotations
 
 import re
@@ -27,8 +28,10 @@ _DX_SHAPE = r"^[A-Z]\d{2}\.[0-9X]{1,3}(X\d{3})?([+†*][A-Z]\d{2}(\.[0-9X]{1,3})
 _PX_SHAPE = r"^\d{2}\.(\d{3}[0-9A-Z]\d?|\dX\d{2})(X\d{3})?$"
 # header words that say the column is about codes but not the codes themselves (a surgeon's staff code,
 # a diagnosis type, a date …)
-_NOT_CODES = re.compile(r"名称|日期|时间|医师|医生|护士|者|人员|类型|类别|级别|等级|标志|标识|方式|病情|部位|序号|"
-                        r"顺序|数量|个数|费|说明|备注|name|date|time|flag|type|seq")
+_NOT_CODES = re.compile(
+    r"名称|日期|时间|医师|医生|护士|者|人员|类型|类别|级别|等级|标志|标识|方式|病情|部位|序号|"
+    r"顺序|数量|个数|费|说明|备注|name|date|time|flag|type|seq"
+)
 _DX_HEADER = re.compile(r"(诊断|疾病).*编码|^(dx|sdx|pdx|diag|icd-?10)")
 _PX_HEADER = re.compile(r"(手术|操作).*编码|^(px|oprn|oper|icd-?9)")
 
@@ -38,8 +41,8 @@ class UnreadColumn:
     """A column that looks like codes but is not read as codes."""
 
     header: str
-    kind: str        # "dx" or "px"
-    evidence: str    # "its header" or "its values ('I21.000', …)"
+    kind: str  # "dx" or "px"
+    evidence: str  # "its header" or "its values ('I21.000', …)"
 
     def suggestion(self, plan: HeaderPlan) -> str:
         """The ``--map`` that reads it: onto the list of the other codes of its kind."""
@@ -50,8 +53,10 @@ class UnreadColumn:
 
     def message(self, plan: HeaderPlan) -> str:
         what = "diagnosis" if self.kind == "dx" else "procedure"
-        return (f"column '{self.header}' looks like {what} codes (by {self.evidence}) but is not read as "
-                f"codes; add {self.suggestion(plan)} to read it, or --allow-unmapped to ignore it")
+        return (
+            f"column '{self.header}' looks like {what} codes (by {self.evidence}) but is not read as "
+            f"codes; add {self.suggestion(plan)} to read it, or --allow-unmapped to ignore it"
+        )
 
 
 def _values_kind(column: pa.Array | pa.ChunkedArray) -> tuple[str, list[str]] | None:

@@ -4,6 +4,7 @@ Each function takes the *distinct* values of a column (a few hundred at most: ag
 returns what each one means; callers spread the answers over the rows with numpy, so nothing here runs
 per row.  The word lists are data (``io/vocab/*.csv``).
 """
+
 from __future__ import annotations
 
 import csv
@@ -60,8 +61,10 @@ def codes(name: str, values: list[str | None]) -> list[str | None]:
     return [lookup(name, v) for v in values]
 
 
-_AGE = re.compile(rf"^(?P<sign>[+-])?(?:(?P<y>{_NUMBER})(?:岁|周岁|y|yr|yrs|years?))?(?:(?P<m>{_NUMBER})(?:个月|月|m|mo|months?))?"
-                  rf"(?:(?P<d>{_NUMBER})(?:天|日|d|days?))?$")
+_AGE = re.compile(
+    rf"^(?P<sign>[+-])?(?:(?P<y>{_NUMBER})(?:岁|周岁|y|yr|yrs|years?))?(?:(?P<m>{_NUMBER})(?:个月|月|m|mo|months?))?"
+    rf"(?:(?P<d>{_NUMBER})(?:天|日|d|days?))?$"
+)
 
 
 def ages(values: list[str | None]) -> list[tuple[str | None, int | None]]:
@@ -149,5 +152,10 @@ def amounts(values: list[str | None]) -> list[str | None]:
 
 #: Ranges outside which a value is read but warned about (a typing slip far more often than a real case):
 #: (lowest, highest, unit).  Age in days only matters under one year; birth weights from 300 g to 7 kg.
-PLAUSIBLE = {"age": (0, 120, "years"), "age_days": (0, 365, "days"), "birth_weight": (300, 7000, "g"),
-             "los": (0, 3 * 365, "days"), "icu_hours": (0, 24 * 3 * 365, "hours")}
+PLAUSIBLE = {
+    "age": (0, 120, "years"),
+    "age_days": (0, 365, "days"),
+    "birth_weight": (300, 7000, "g"),
+    "los": (0, 3 * 365, "days"),
+    "icu_hours": (0, 24 * 3 * 365, "hours"),
+}

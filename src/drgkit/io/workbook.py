@@ -7,6 +7,7 @@
 
 Parquet, CSV and ``--json`` keep the stable canonical names; only this human-facing file is translated.
 """
+
 from __future__ import annotations
 
 import pyarrow as pa
@@ -34,8 +35,9 @@ def _translate(column: pa.ChunkedArray | pa.Array, mapping) -> pa.Array:
     """Values through ``mapping`` (a dict, or a function of one text), one call per distinct value."""
     encoded = pc.dictionary_encode(column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column)
     get = mapping.get if isinstance(mapping, dict) else None
-    words = pa.array([None if v is None else (get(v, v) if get else mapping(v))
-                      for v in encoded.dictionary.to_pylist()], pa.string())
+    words = pa.array(
+        [None if v is None else (get(v, v) if get else mapping(v)) for v in encoded.dictionary.to_pylist()], pa.string()
+    )
     return words.take(encoded.indices)
 
 
@@ -74,25 +76,46 @@ def summary_sheets(result: pa.Table) -> dict[str, pa.Table]:
     counts = {item["values"]: item["counts"] for item in pc.value_counts(status).to_pylist()}
     grouped = counts.get("ok", 0) + counts.get("ambiguous", 0)
     items = [("病例数 cases", f"{n:,}"), ("入组率 grouping rate", f"{100 * grouped / max(n, 1):.1f}%")]
-    items += [(f"{STATUS_ZH[s]} {s}", f"{counts.get(s, 0):,} ({100 * counts.get(s, 0) / max(n, 1):.1f}%)")
-              for s in ("ok", "ambiguous", "ungroupable", "invalid")]
+    items += [
+        (f"{STATUS_ZH[s]} {s}", f"{counts.get(s, 0):,} ({100 * counts.get(s, 0) / max(n, 1):.1f}%)")
+        for s in ("ok", "ambiguous", "ungroupable", "invalid")
+    ]
     summary = {"项目 item": [k for k, _ in items], "数值 value": [v for _, v in items]}
     sheets = {"汇总": pa.table(summary)}
     not_ok = result.filter(pc.not_equal(status, "ok"))
     if "reason" in result.column_names and not_ok.num_rows:
         shape = pc.replace_substring_regex(_reason_zh(not_ok.column("reason")), r"'[^']*'|: [A-Z]\d{2}\.\S*$", "…")
         top = sorted(pc.value_counts(shape).to_pylist(), key=lambda r: -r["counts"])[:15]
-        sheets["汇总"] = pa.concat_tables([sheets["汇总"], pa.table({
-            "项目 item": ["", "未入组原因 top reasons"] + [r["values"] or "" for r in top],
-            "数值 value": ["", "病例 cases"] + [f"{r['counts']:,}" for r in top]})])
+        sheets["汇总"] = pa.concat_tables(
+            [
+                sheets["汇总"],
+                pa.table(
+                    {
+                        "项目 item": ["", "未入组原因 top reasons"] + [r["values"] or "" for r in top],
+                        "数值 value": ["", "病例 cases"] + [f"{r['counts']:,}" for r in top],
+                    }
+                ),
+            ]
+        )
     ok = result.filter(pc.equal(status, "ok"))
     if ok.num_rows:
-        keys = pc.binary_join_element_wise(ok.column("drg"), pc.fill_null(ok.column("drg_name"), ""), "\t") \
-            if "drg_name" in ok.column_names else ok.column("drg")
+        keys = (
+            pc.binary_join_element_wise(ok.column("drg"), pc.fill_null(ok.column("drg_name"), ""), "\t")
+            if "drg_name" in ok.column_names
+            else ok.column("drg")
+        )
         top = sorted(pc.value_counts(keys).to_pylist(), key=lambda r: -r["counts"])[:30]
-        sheets["汇总"] = pa.concat_tables([sheets["汇总"], pa.table({
-            "项目 item": ["", "主要病组 top groups"] + [r["values"].replace("\t", " ") for r in top],
-            "数值 value": ["", "病例 cases"] + [f"{r['counts']:,}" for r in top]})])
+        sheets["汇总"] = pa.concat_tables(
+            [
+                sheets["汇总"],
+                pa.table(
+                    {
+                        "项目 item": ["", "主要病组 top groups"] + [r["values"].replace("\t", " ") for r in top],
+                        "数值 value": ["", "病例 cases"] + [f"{r['counts']:,}" for r in top],
+                    }
+                ),
+            ]
+        )
     if not_ok.num_rows:
         keep = [c for c in not_ok.column_names if c not in DRG_COLUMNS or c in ("status", "reason", "warnings")]
         problems = not_ok.select(keep)

@@ -7,6 +7,7 @@ an exception never leaves a truncated result that looks complete.
 CSV is written as UTF-8 with a BOM: Excel on Chinese Windows reads BOM-less CSV as GBK and garbles
 the Chinese text otherwise.  List columns (dx, px, notes) become ``|``-joined text in CSV and Excel.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -100,6 +101,7 @@ def _flat_column(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Arr
 
 def _check_flat(schema: pa.Schema, path: Path | None = None) -> None:
     """CSV and Excel hold text: a struct, a map or a list of such cannot be written there (one clear line)."""
+
     def flat(type_: pa.DataType) -> bool:
         if pa.types.is_list(type_) or pa.types.is_large_list(type_) or pa.types.is_fixed_size_list(type_):
             return not pa.types.is_nested(type_.value_type)
@@ -107,8 +109,10 @@ def _check_flat(schema: pa.Schema, path: Path | None = None) -> None:
 
     nested = [f.name for f in schema if not flat(f.type)]
     if nested:
-        raise InputError(f"{str(path) + ': ' if path else ''}column(s) {', '.join(nested)} hold nested values (struct/map); CSV and Excel cannot "
-                         "hold them: write .parquet, or drop those columns")
+        raise InputError(
+            f"{str(path) + ': ' if path else ''}column(s) {', '.join(nested)} hold nested values (struct/map); "
+            "CSV and Excel cannot hold them: write .parquet, or drop those columns"
+        )
 
 
 def flatten_for_text(table: pa.Table | pa.RecordBatch) -> pa.Table:
@@ -128,8 +132,9 @@ _EXCEL_MAX_CELL = 32_767
 _EXCEL_MAX_COLUMNS = 16_384
 
 
-def _write_xlsx(table: pa.Table, path: Path, shown: Path | None = None,
-                more: dict[str, pa.Table] | None = None) -> None:
+def _write_xlsx(
+    table: pa.Table, path: Path, shown: Path | None = None, more: dict[str, pa.Table] | None = None
+) -> None:
     """A sheet a coder can work in: numbers and dates typed, the header frozen with a filter, columns as
     wide as their content; text that looks like a formula (``=HYPERLINK(…)``) stays text, never a live
     formula; control characters Excel refuses are shown as U+FFFD; a cell over Excel's limit is an error,
@@ -160,8 +165,10 @@ def _cell_values(flat: pa.Table, path: Path) -> list[list]:
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
             longest = max((len(v) for v in values if v is not None), default=0)
             if longest > _EXCEL_MAX_CELL:
-                raise InputError(f"{path}: column '{name}' holds a text of {longest:,} characters, over Excel's "
-                                 f"{_EXCEL_MAX_CELL:,}; write .csv or .parquet")
+                raise InputError(
+                    f"{path}: column '{name}' holds a text of {longest:,} characters, over Excel's "
+                    f"{_EXCEL_MAX_CELL:,}; write .csv or .parquet"
+                )
         columns.append(values)
     return columns
 
@@ -173,8 +180,10 @@ def _fill(sheet, flat: pa.Table, columns: list[list]) -> None:
     from openpyxl.utils import get_column_letter
 
     sheet.freeze_panes = "A2"
-    widths = [min(60, max([_display_width(str(n))] + [_display_width(str(v)) for v in col[:2000] if v is not None]))
-              for n, col in zip(flat.column_names, columns)]
+    widths = [
+        min(60, max([_display_width(str(n))] + [_display_width(str(v)) for v in col[:2000] if v is not None]))
+        for n, col in zip(flat.column_names, columns)
+    ]
     for i, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(i)].width = width + 2
     if flat.num_columns:
@@ -209,8 +218,9 @@ def guard_formulas(table: pa.Table) -> pa.Table:
     mark (shown by no viewer, kept by Excel when the file is saved again); numbers are untouched."""
     columns = {}
     for name, column in zip(table.column_names, table.columns):
-        if (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)) and \
-                pc.any(pc.match_substring_regex(column, _FORMULA_START)).as_py():
+        if (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)) and pc.any(
+            pc.match_substring_regex(column, _FORMULA_START)
+        ).as_py():
             column = pc.replace_substring_regex(column, _FORMULA_START, "'\\1")
         columns[name] = column
     return pa.table(columns)
@@ -323,8 +333,9 @@ class IncrementalWriter:
     def __enter__(self) -> IncrementalWriter:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is None:
             self.close()
         else:

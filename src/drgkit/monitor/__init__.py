@@ -1,4 +1,5 @@
 """Coding-quality and fund-supervision monitors: edits on every abstract, a what-if for coders, audit signals."""
+
 from __future__ import annotations
 
 from .audit import Audit, audit

@@ -26,6 +26,7 @@
 Weights: the ``rw`` column of priced input; else the scheme's reference weights; else a cost-based weight
 (mean total cost of the DRG / mean cost of all grouped cases). Everything is polars: no Python per row.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -39,14 +40,26 @@ from ..errors import DrgkitError
 
 #: signal → risky direction (+1: high is risky, -1: low is risky)
 SIGNALS: dict[str, int] = {
-    "cc_share": 1, "mcc_share": 1, "cmi": 1, "cmi_change": 1, "low_ratio_share": 1, "high_ratio_share": 1,
-    "alos": -1, "death_share": -1, "transfer_share": 1, "high_rw_share": -1, "split_share": 1, "readmit_share": 1,
+    "cc_share": 1,
+    "mcc_share": 1,
+    "cmi": 1,
+    "cmi_change": 1,
+    "low_ratio_share": 1,
+    "high_ratio_share": 1,
+    "alos": -1,
+    "death_share": -1,
+    "transfer_share": 1,
+    "high_rw_share": -1,
+    "split_share": 1,
+    "readmit_share": 1,
 }
 GROUPED = ("ok", "ambiguous")
 
 
 class AuditError(DrgkitError, ValueError):
     """Audit settings or data that cannot be used; one line."""
+
+
 MIN_CASES = 30
 
 
@@ -79,9 +92,28 @@ class Audit:
 
 
 #: the result and input fields the audit reads, found under any header of the field vocabulary
-FIELDS = ("case_id", "patient_id", "hospital", "dept", "doctor", "mdc", "adrg", "drg", "cc_level", "cc_code",
-          "case_type", "status", "hospital_level", "admission_date", "discharge_date", "los", "leaving_type",
-          "total_cost", "rw", "scheme")
+FIELDS = (
+    "case_id",
+    "patient_id",
+    "hospital",
+    "dept",
+    "doctor",
+    "mdc",
+    "adrg",
+    "drg",
+    "cc_level",
+    "cc_code",
+    "case_type",
+    "status",
+    "hospital_level",
+    "admission_date",
+    "discharge_date",
+    "los",
+    "leaving_type",
+    "total_cost",
+    "rw",
+    "scheme",
+)
 
 
 def _frame(data: Any) -> pl.DataFrame:
@@ -102,8 +134,12 @@ def _leaving_type(df: pl.DataFrame) -> pl.Expr:
 
     distinct = df["leaving_type"].unique().drop_nulls().to_list()
     codes = {v: lookup("leaving_type", v) for v in distinct}
-    return pl.col("leaving_type").replace_strict(codes, default=None, return_dtype=pl.Utf8) \
-        .cast(pl.Float64, strict=False).alias("leaving_type")
+    return (
+        pl.col("leaving_type")
+        .replace_strict(codes, default=None, return_dtype=pl.Utf8)
+        .cast(pl.Float64, strict=False)
+        .alias("leaving_type")
+    )
 
 
 def _as_date(df: pl.DataFrame, name: str, notes: list[str] | None = None) -> pl.Expr:
@@ -124,19 +160,26 @@ def _as_date(df: pl.DataFrame, name: str, notes: list[str] | None = None) -> pl.
         present = int(df[name].cast(pl.Utf8).str.strip_chars().replace("", None).is_not_null().sum())
         example = df[name][int(unread[0])]
         if unread.size == present:
-            raise AuditError(f"column {name}: no value is a date (e.g. {example!r} in row {int(unread[0]) + 1}); "
-                             f"the readmission checks need dates such as 2024-05-10")
+            raise AuditError(
+                f"column {name}: no value is a date (e.g. {example!r} in row {int(unread[0]) + 1}); "
+                f"the readmission checks need dates such as 2024-05-10"
+            )
         if notes is not None:
-            notes.append(f"{name}: {unread.size:,} value(s) are not dates (e.g. {example!r} in row "
-                         f"{int(unread[0]) + 1}); those stays take no part in the readmission checks")
+            notes.append(
+                f"{name}: {unread.size:,} value(s) are not dates (e.g. {example!r} in row "
+                f"{int(unread[0]) + 1}); those stays take no part in the readmission checks"
+            )
     return pl.lit(pl.Series(name, typed).cast(pl.Date)).alias(name)
 
 
 def _num(df: pl.DataFrame, name: str) -> pl.Expr:
     if name not in df.columns:
         return pl.lit(None, pl.Float64).alias(name)
-    return pl.col(name).cast(pl.Utf8).str.strip_chars().cast(pl.Float64, strict=False).alias(name) \
-        if df.schema[name] == pl.Utf8 else pl.col(name).cast(pl.Float64).alias(name)
+    return (
+        pl.col(name).cast(pl.Utf8).str.strip_chars().cast(pl.Float64, strict=False).alias(name)
+        if df.schema[name] == pl.Utf8
+        else pl.col(name).cast(pl.Float64).alias(name)
+    )
 
 
 def _weights(df: pl.DataFrame, scheme: str | None) -> pl.Expr:
@@ -170,12 +213,28 @@ def _case_frame(data: Any, scheme: str | None, notes: list[str] | None = None) -
     str_or_null = lambda c: (pl.col(c).cast(pl.Utf8) if c in df.columns else pl.lit(None, pl.Utf8)).alias(c)  # noqa
     f = df.select(
         pl.col("case_id").cast(pl.Utf8),
-        *[str_or_null(c) for c in ("patient_id", "dept", "doctor", "mdc", "adrg", "drg", "cc_level",
-                                   "cc_code", "case_type", "status")],
+        *[
+            str_or_null(c)
+            for c in (
+                "patient_id",
+                "dept",
+                "doctor",
+                "mdc",
+                "adrg",
+                "drg",
+                "cc_level",
+                "cc_code",
+                "case_type",
+                "status",
+            )
+        ],
         (pl.col("hospital").cast(pl.Utf8) if "hospital" in df.columns else pl.lit("all")).alias("hospital"),
         (pl.col("hospital_level").cast(pl.Utf8) if "hospital_level" in df.columns else pl.lit("all")).alias("level"),
-        _as_date(df, "admission_date", notes), _as_date(df, "discharge_date", notes),
-        _num(df, "los"), _leaving_type(df), _num(df, "total_cost"),
+        _as_date(df, "admission_date", notes),
+        _as_date(df, "discharge_date", notes),
+        _num(df, "los"),
+        _leaving_type(df),
+        _num(df, "total_cost"),
         *([_num(df, "rw")] if "rw" in df.columns else []),
     ).with_row_index("row")
     f = f.with_columns(_weights(f, scheme).alias("weight"))
@@ -189,26 +248,46 @@ def _flags(f: pl.DataFrame, readmit_days: int) -> pl.DataFrame:
     n = readmit_days
     stays = f.filter(pl.col("patient_id").is_not_null() & pl.col("admission_date").is_not_null())
     # same hospital, consecutive stays of a patient
-    h = stays.select("row", "case_id", "patient_id", "hospital", "admission_date", "discharge_date", "adrg", "mdc",
-                     "grouped").sort("patient_id", "hospital", "admission_date", "discharge_date")
+    h = stays.select(
+        "row", "case_id", "patient_id", "hospital", "admission_date", "discharge_date", "adrg", "mdc", "grouped"
+    ).sort("patient_id", "hospital", "admission_date", "discharge_date")
     same = (pl.col("patient_id") == pl.col("patient_id").shift(1)) & (pl.col("hospital") == pl.col("hospital").shift(1))
     gap = (pl.col("admission_date") - pl.col("discharge_date").shift(1)).dt.total_days()
-    related = (pl.col("grouped") & pl.col("grouped").shift(1)
-               & ((pl.col("adrg") == pl.col("adrg").shift(1)) | (pl.col("mdc") == pl.col("mdc").shift(1))))
-    h = h.with_columns((same & (gap <= n) & related).fill_null(False).alias("split_prev"),
-                       pl.col("case_id").shift(1).alias("prev_id"), pl.col("case_id").shift(-1).alias("next_id"))
+    related = (
+        pl.col("grouped")
+        & pl.col("grouped").shift(1)
+        & ((pl.col("adrg") == pl.col("adrg").shift(1)) | (pl.col("mdc") == pl.col("mdc").shift(1)))
+    )
+    h = h.with_columns(
+        (same & (gap <= n) & related).fill_null(False).alias("split_prev"),
+        pl.col("case_id").shift(1).alias("prev_id"),
+        pl.col("case_id").shift(-1).alias("next_id"),
+    )
     h = h.with_columns(pl.col("split_prev").shift(-1, fill_value=False).alias("split_next"))
-    h = h.select("row", (pl.col("split_prev") | pl.col("split_next")).alias("split"),
-                 pl.when(pl.col("split_prev")).then(pl.col("prev_id"))
-                 .when(pl.col("split_next")).then(pl.col("next_id")).alias("linked_case_id"))
+    h = h.select(
+        "row",
+        (pl.col("split_prev") | pl.col("split_next")).alias("split"),
+        pl.when(pl.col("split_prev"))
+        .then(pl.col("prev_id"))
+        .when(pl.col("split_next"))
+        .then(pl.col("next_id"))
+        .alias("linked_case_id"),
+    )
     # any hospital
-    a = stays.select("row", "patient_id", "admission_date", "discharge_date").sort("patient_id", "admission_date",
-                                                                                  "discharge_date")
+    a = stays.select("row", "patient_id", "admission_date", "discharge_date").sort(
+        "patient_id", "admission_date", "discharge_date"
+    )
     gap_any = (pl.col("admission_date") - pl.col("discharge_date").shift(1)).dt.total_days()
-    a = a.select("row", ((pl.col("patient_id") == pl.col("patient_id").shift(1)) & (gap_any <= n))
-                 .fill_null(False).alias("readmit"))
-    return f.join(h, on="row", how="left").join(a, on="row", how="left").sort("row").with_columns(
-        pl.col("split").fill_null(False), pl.col("readmit").fill_null(False))
+    a = a.select(
+        "row",
+        ((pl.col("patient_id") == pl.col("patient_id").shift(1)) & (gap_any <= n)).fill_null(False).alias("readmit"),
+    )
+    return (
+        f.join(h, on="row", how="left")
+        .join(a, on="row", how="left")
+        .sort("row")
+        .with_columns(pl.col("split").fill_null(False), pl.col("readmit").fill_null(False))
+    )
 
 
 def _unusual_cc(f: pl.DataFrame) -> pl.Expr:
@@ -219,9 +298,14 @@ def _unusual_cc(f: pl.DataFrame) -> pl.Expr:
     per = cc.group_by("hospital", "cc_code").agg(pl.len().alias("k"))
     tot_h = cc.group_by("hospital").agg(pl.len().alias("n_h"))
     tot_c = cc.group_by("cc_code").agg(pl.len().alias("k_all"))
-    per = per.join(tot_h, on="hospital").join(tot_c, on="cc_code").with_columns(
-        (pl.col("k") / pl.col("n_h")).alias("share"),
-        ((pl.col("k_all") - pl.col("k")) / (cc.height - pl.col("n_h")).cast(pl.Float64)).alias("other"))
+    per = (
+        per.join(tot_h, on="hospital")
+        .join(tot_c, on="cc_code")
+        .with_columns(
+            (pl.col("k") / pl.col("n_h")).alias("share"),
+            ((pl.col("k_all") - pl.col("k")) / (cc.height - pl.col("n_h")).cast(pl.Float64)).alias("other"),
+        )
+    )
     bad = per.filter((pl.col("k") >= 10) & (pl.col("share") >= 5 * pl.col("other"))).select("hospital", "cc_code")
     return pl.struct("hospital", "cc_code").is_in(bad.to_struct().implode()) if bad.height else pl.lit(False)
 
@@ -248,12 +332,14 @@ def _signals(f: pl.DataFrame, keys: list[str], peers: list[str], high_rw: float)
         (pl.col("weight") >= high_rw).mean().alias("high_rw_share"),
     )
     q = g.group_by(keys + ["quarter"]).agg(pl.col("weight").mean().alias("q_cmi")).drop_nulls("quarter")
-    change = q.group_by(keys).agg((pl.col("q_cmi").sort_by("quarter").last() - pl.col("q_cmi").sort_by("quarter").first()
-                                   ).alias("cmi_change"))
+    change = q.group_by(keys).agg(
+        (pl.col("q_cmi").sort_by("quarter").last() - pl.col("q_cmi").sort_by("quarter").first()).alias("cmi_change")
+    )
     out = per.join(grp, on=keys, how="left").join(change, on=keys, how="left")
     if "case_type" not in f.columns or f["case_type"].is_null().all():
-        out = out.with_columns(pl.lit(None, pl.Float64).alias("low_ratio_share"),
-                               pl.lit(None, pl.Float64).alias("high_ratio_share"))
+        out = out.with_columns(
+            pl.lit(None, pl.Float64).alias("low_ratio_share"), pl.lit(None, pl.Float64).alias("high_ratio_share")
+        )
     zs, risks = [], []
     enough = pl.col("cases") >= MIN_CASES
     for name in SIGNALS:
@@ -265,8 +351,9 @@ def _signals(f: pl.DataFrame, keys: list[str], peers: list[str], high_rw: float)
     for name, sign in SIGNALS.items():
         risks.append(pl.max_horizontal(pl.col(f"z_{name}") * sign - 1.0, pl.lit(0.0)).fill_null(0.0))
     named = [pl.when(pl.col(f"z_{name}") * sign >= 2).then(pl.lit(name)) for name, sign in SIGNALS.items()]
-    out = out.with_columns(pl.sum_horizontal(risks).alias("risk_score"),
-                           pl.concat_list(named).list.drop_nulls().alias("risk_signals"))
+    out = out.with_columns(
+        pl.sum_horizontal(risks).alias("risk_score"), pl.concat_list(named).list.drop_nulls().alias("risk_signals")
+    )
     out = out.with_columns(pl.when(enough).then(pl.col("risk_score")).alias("risk_score"))
     return out.sort("risk_score", descending=True, nulls_last=True)
 
@@ -294,16 +381,24 @@ def audit(grouped: Any, *, readmit_days: int = 15, scheme: str | None = None, hi
     bits = pl.sum_horizontal([c.fill_null(False).cast(pl.Int32) * (1 << i) for i, c in enumerate(conds.values())])
     f = f.with_columns(bits.alias("flag_bits"))
     distinct = f["flag_bits"].unique().to_list()
-    lookup = pl.DataFrame({"flag_bits": distinct,
-                           "flags": [[nm for i, nm in enumerate(names) if b >> i & 1] for b in distinct]},
-                          schema={"flag_bits": f.schema["flag_bits"], "flags": pl.List(pl.Utf8)})
+    lookup = pl.DataFrame(
+        {"flag_bits": distinct, "flags": [[nm for i, nm in enumerate(names) if b >> i & 1] for b in distinct]},
+        schema={"flag_bits": f.schema["flag_bits"], "flags": pl.List(pl.Utf8)},
+    )
     f = f.join(lookup, on="flag_bits", how="left", maintain_order="left")
     cases = f.select("case_id", "flags", "linked_case_id", "hospital", "weight")
     hospitals = _signals(f, ["hospital"], ["level"], high_rw)
     g = f.filter(pl.col("grouped") & pl.col("quarter").is_not_null())
-    quarters = g.group_by("hospital", "quarter").agg(
-        pl.len().alias("cases"), pl.col("level").first(), pl.col("weight").mean().alias("cmi"),
-        pl.col("cc_level").is_in(["cc", "mcc"]).mean().alias("cc_share")).sort("hospital", "quarter")
+    quarters = (
+        g.group_by("hospital", "quarter")
+        .agg(
+            pl.len().alias("cases"),
+            pl.col("level").first(),
+            pl.col("weight").mean().alias("cmi"),
+            pl.col("cc_level").is_in(["cc", "mcc"]).mean().alias("cc_share"),
+        )
+        .sort("hospital", "quarter")
+    )
     depts = doctors = None
     if f["dept"].is_not_null().any():
         depts = _signals(f, ["hospital", "dept"], ["level", "dept"], high_rw)

@@ -11,6 +11,7 @@ no Python runs per row.
 
 Sex-specific code sets (edits S01-S04) are derived per scheme (see :func:`sex_codes` and ``docs/monitor.md``).
 """
+
 from __future__ import annotations
 
 import csv
@@ -41,8 +42,9 @@ class Edit:
     en: str
 
 
-def load_edits(path: str | Path | None = None, *, disable: Iterable[str] = (), enable: Iterable[str] = ()
-               ) -> list[Edit]:
+def load_edits(
+    path: str | Path | None = None, *, disable: Iterable[str] = (), enable: Iterable[str] = ()
+) -> list[Edit]:
     """The edit list (``edits/edits.csv`` unless ``path``), with ``disable`` / ``enable`` overrides by id."""
     path = Path(path) if path else edits_dir() / "edits.csv"
     with open(path, encoding="utf-8", newline="") as fh:
@@ -69,8 +71,9 @@ def load_edits(path: str | Path | None = None, *, disable: Iterable[str] = (), e
         builtin = {e.id for e in load_edits()}
         foreign = [e.id for e in out if e.id not in builtin]
         if foreign:
-            raise ValueError(f"{path}: edit id {foreign[0]!r} is not one drgkit implements "
-                             f"(known: {', '.join(sorted(builtin))})")
+            raise ValueError(
+                f"{path}: edit id {foreign[0]!r} is not one drgkit implements (known: {', '.join(sorted(builtin))})"
+            )
     return out
 
 
@@ -122,8 +125,10 @@ def sex_codes(scheme: str = DEFAULT_SCHEME) -> dict[str, frozenset[str]]:
         ("px", "M"): mdc_px.get("MDCM", set()),
         ("px", "F"): mdc_px.get("MDCN", set()) | mdc_px.get("MDCO", set()),
     }
-    universe = {"dx": [c for c, k in zip(s.dx_codes, s.dx_known) if k] + sorted(lists[("dx", "M")] | lists[("dx", "F")]),
-                "px": [c for c, k in zip(s.px_codes, s.px_known) if k] + sorted(lists[("px", "M")] | lists[("px", "F")])}
+    universe = {
+        "dx": [c for c, k in zip(s.dx_codes, s.dx_known) if k] + sorted(lists[("dx", "M")] | lists[("dx", "F")]),
+        "px": [c for c, k in zip(s.px_codes, s.px_known) if k] + sorted(lists[("px", "M")] | lists[("px", "F")]),
+    }
     cats = _sex_categories()
     out = {}
     for domain in ("dx", "px"):
@@ -151,13 +156,16 @@ def code_properties(scheme: str = DEFAULT_SCHEME) -> dict[str, pl.DataFrame]:
         grey = grey_codes(edition(s), domain) & known_codes  # the scheme's ICD edition's grey list
         female, male = sexes[f"{domain}_F"], sexes[f"{domain}_M"]
         allc = sorted(known_codes | set(suggest) | female | male)
-        out[domain] = pl.DataFrame({
-            "code": allc,
-            "known": [c in known_codes for c in allc],
-            "suggestion": [suggest.get(c) for c in allc],
-            "grey": [c in grey for c in allc],
-            "sex": [("F" if c in female else "M" if c in male else None) for c in allc],
-        }, schema={"code": pl.Utf8, "known": pl.Boolean, "suggestion": pl.Utf8, "grey": pl.Boolean, "sex": pl.Utf8})
+        out[domain] = pl.DataFrame(
+            {
+                "code": allc,
+                "known": [c in known_codes for c in allc],
+                "suggestion": [suggest.get(c) for c in allc],
+                "grey": [c in grey for c in allc],
+                "sex": [("F" if c in female else "M" if c in male else None) for c in allc],
+            },
+            schema={"code": pl.Utf8, "known": pl.Boolean, "suggestion": pl.Utf8, "grey": pl.Boolean, "sex": pl.Utf8},
+        )
     return out
 
 
@@ -171,8 +179,14 @@ def _num(df: pl.DataFrame, name: str) -> pl.Expr:
     if dtype.is_numeric():
         return pl.col(name).cast(pl.Float64).alias(name)
     # as the grouper reads them: full-width digits, units and 元 (82岁, １２天, 1,234元)
-    text = (pl.col(name).cast(pl.Utf8).str.normalize("NFKC").str.strip_chars().str.replace_all(",", "")
-            .str.replace(r"(岁|周岁|天|日|克|g|小时|元)$", ""))
+    text = (
+        pl.col(name)
+        .cast(pl.Utf8)
+        .str.normalize("NFKC")
+        .str.strip_chars()
+        .str.replace_all(",", "")
+        .str.replace(r"(岁|周岁|天|日|克|g|小时|元)$", "")
+    )
     return text.cast(pl.Float64, strict=False).alias(name)
 
 
@@ -202,8 +216,7 @@ def _explode(lists: pa.ListArray, domain: str) -> pl.DataFrame:
 # --- the pass --------------------------------------------------------------------------------------------------
 
 
-def validate_canonical(canon: pa.Table, scheme: str = DEFAULT_SCHEME, edits: list[Edit] | None = None
-                       ) -> pa.Table:
+def validate_canonical(canon: pa.Table, scheme: str = DEFAULT_SCHEME, edits: list[Edit] | None = None) -> pa.Table:
     """Edits of a canonical table (see :func:`drgkit.io.canonicalize`); one output row per input row."""
     from ..io.prepare import prepare
 
@@ -220,8 +233,14 @@ def validate_canonical(canon: pa.Table, scheme: str = DEFAULT_SCHEME, edits: lis
     case_id = raw["case_id"].cast(pl.Utf8) if "case_id" in raw.columns else pl.Series("case_id", [None] * n, pl.Utf8)
     f = raw.select(
         pl.int_range(pl.len()).alias("_n"),  # a column of the frame's length: literals alone would give one row
-        _num(raw, "age"), _num(raw, "age_days"), _num(raw, "birth_weight"), _num(raw, "los"),
-        _num(raw, "leaving_type"), _num(raw, "total_cost"), _date(raw, "admission_date"), _date(raw, "discharge_date"),
+        _num(raw, "age"),
+        _num(raw, "age_days"),
+        _num(raw, "birth_weight"),
+        _num(raw, "los"),
+        _num(raw, "leaving_type"),
+        _num(raw, "total_cost"),
+        _date(raw, "admission_date"),
+        _date(raw, "discharge_date"),
     ).drop("_n")
     f = f.with_columns(
         pl.Series("case_id", case_id).str.strip_chars().alias("case_id"),
@@ -240,65 +259,94 @@ def validate_canonical(canon: pa.Table, scheme: str = DEFAULT_SCHEME, edits: lis
     has_leaving = "leaving_type" in canon.column_names
     days = (pl.col("discharge_date") - pl.col("admission_date")).dt.total_days()
     adult = pl.col("age") >= 1
+
     # the value shown with an edit: whole numbers without ".0"; inf / nan as they are (an int cast would fail)
-    s = lambda e: pl.when(e.is_finite()).then(e.cast(pl.Int64, strict=False).cast(pl.Utf8)).otherwise(  # noqa: E731
-        e.cast(pl.Utf8))
+    def s(e: pl.Expr) -> pl.Expr:
+        return pl.when(e.is_finite()).then(e.cast(pl.Int64, strict=False).cast(pl.Utf8)).otherwise(e.cast(pl.Utf8))
+
     row_rules: dict[str, tuple[pl.Expr, pl.Expr | None]] = {
         "M01": (pl.col("case_id").is_null() | (pl.col("case_id") == ""), None),
         "M02": (pl.col("gender") == 0, None),
         "M03": (pl.col("age").is_null(), None),
         "M04": (pl.col("pdx").is_null() | (pl.col("pdx") == ""), None),
         "M05": ((pl.col("age") == 0) & pl.col("age_days").is_null(), None),
-        "M06": ((pl.col("age_days") <= 28) & (pl.col("age").fill_null(0) == 0)
-                & (pl.col("birth_weight").is_null() | (pl.col("birth_weight") == 0)), s(pl.col("age_days"))),
+        "M06": (
+            (pl.col("age_days") <= 28)
+            & (pl.col("age").fill_null(0) == 0)
+            & (pl.col("birth_weight").is_null() | (pl.col("birth_weight") == 0)),
+            s(pl.col("age_days")),
+        ),
         "M07": (pl.col("los").is_null(), None),
         "V01": (pl.col("los") < 0, s(pl.col("los"))),
         "V04": ((pl.col("age") < 0) | (pl.col("age") > 120), s(pl.col("age"))),
         # age_days is the total age in days in the groupers' record (an infant's 天龄 is the same number), so
         # a value is only wrong when it is negative, over a year at age 0, or disagrees with the age in years
-        "V05": ((pl.col("age_days") < 0) | ((pl.col("age") == 0) & (pl.col("age_days") > 365)),
-                s(pl.col("age_days"))),
+        "V05": ((pl.col("age_days") < 0) | ((pl.col("age") == 0) & (pl.col("age_days") > 365)), s(pl.col("age_days"))),
         # 0 is how many exports write "not filled"; a negative weight is outside the range too
-        "V06": ((pl.col("birth_weight") != 0) & ((pl.col("birth_weight") < 100) | (pl.col("birth_weight") > 10000)),
-                s(pl.col("birth_weight"))),
+        "V06": (
+            (pl.col("birth_weight") != 0) & ((pl.col("birth_weight") < 100) | (pl.col("birth_weight") > 10000)),
+            s(pl.col("birth_weight")),
+        ),
         "V08": (pl.col("unreadable").is_not_null(), pl.col("unreadable")),
-        "A02": (adult & ((pl.col("age_days") < pl.col("age") * 365) | (pl.col("age_days") > (pl.col("age") + 1) * 366)),
-                s(pl.col("age_days"))),
-        "A03": (adult & (pl.col("birth_weight") > 0) & ~pl.col("pdx").fill_null("").str.starts_with("O"),
-                s(pl.col("birth_weight"))),
+        "A02": (
+            adult & ((pl.col("age_days") < pl.col("age") * 365) | (pl.col("age_days") > (pl.col("age") + 1) * 366)),
+            s(pl.col("age_days")),
+        ),
+        "A03": (
+            adult & (pl.col("birth_weight") > 0) & ~pl.col("pdx").fill_null("").str.starts_with("O"),
+            s(pl.col("birth_weight")),
+        ),
     }
     if has_leaving:
         row_rules["M08"] = (pl.col("leaving_type").is_null(), None)
     if has_cost:
         row_rules["M10"] = (pl.col("total_cost").is_null(), None)
-        row_rules["V07"] = (pl.col("total_cost") < 0, pl.col("total_cost").round(2).cast(pl.Utf8).str.replace(r"\.0$", ""))
+        row_rules["V07"] = (
+            pl.col("total_cost") < 0,
+            pl.col("total_cost").round(2).cast(pl.Utf8).str.replace(r"\.0$", ""),
+        )
     if has_dates:
         both = pl.col("admission_date").is_not_null() & pl.col("discharge_date").is_not_null()
-        span = pl.concat_str(pl.col("admission_date").cast(pl.Utf8), pl.lit(" → "), pl.col("discharge_date").cast(pl.Utf8))
+        span = pl.concat_str(
+            pl.col("admission_date").cast(pl.Utf8), pl.lit(" → "), pl.col("discharge_date").cast(pl.Utf8)
+        )
         row_rules["M09"] = (~both, None)
         row_rules["V02"] = (both & (days < 0), span)
         # 住院天数 = discharge − admission, a same-day stay counts as 1 day; both conventions accepted
-        row_rules["V03"] = (both & (days >= 0) & (pl.col("los") >= 0)
-                            & (pl.col("los") != days) & (pl.col("los") != pl.max_horizontal(days, pl.lit(1))),
-                            pl.concat_str(s(pl.col("los")), pl.lit(" ≠ "), s(days)))
+        row_rules["V03"] = (
+            both
+            & (days >= 0)
+            & (pl.col("los") >= 0)
+            & (pl.col("los") != days)
+            & (pl.col("los") != pl.max_horizontal(days, pl.lit(1))),
+            pl.concat_str(s(pl.col("los")), pl.lit(" ≠ "), s(days)),
+        )
     parts = []
     active = [k for k in row_rules if k in order]
     if active:
+
         def detail(k: str) -> pl.Expr:
             text = row_rules[k][1]
             return (pl.lit(None, pl.Utf8) if text is None else text).alias("detail")
 
-        wide = f.select("row", *[pl.struct(row_rules[k][0].fill_null(False).alias("hit"), detail(k)).alias(k)
-                                 for k in active])
+        wide = f.select(
+            "row", *[pl.struct(row_rules[k][0].fill_null(False).alias("hit"), detail(k)).alias(k) for k in active]
+        )
         for k in active:
-            parts.append(wide.select("row", pl.col(k).struct.field("hit"), pl.col(k).struct.field("detail"))
-                         .filter(pl.col("hit")).select("row", pl.lit(k).alias("edit"), pl.lit(0, pl.Int32).alias("pos"),
-                                                       "detail"))
+            parts.append(
+                wide.select("row", pl.col(k).struct.field("hit"), pl.col(k).struct.field("detail"))
+                .filter(pl.col("hit"))
+                .select("row", pl.lit(k).alias("edit"), pl.lit(0, pl.Int32).alias("pos"), "detail")
+            )
 
     props = code_properties(scheme)
     info = f.select("row", "gender", "age")
     for domain, codes in (("dx", dx), ("px", px)):
-        c = codes.filter(pl.col("code") != "").join(props[domain], on="code", how="left").join(info, on="row", how="left")
+        c = (
+            codes.filter(pl.col("code") != "")
+            .join(props[domain], on="code", how="left")
+            .join(info, on="row", how="left")
+        )
         unknown, mapped = ("C01", "C02") if domain == "dx" else ("C03", "C04")
         sug = pl.concat_str(pl.col("code"), pl.lit(" → "), pl.col("suggestion"))
         rules = {
@@ -308,8 +356,11 @@ def validate_canonical(canon: pa.Table, scheme: str = DEFAULT_SCHEME, edits: lis
         dup = codes.filter(pl.col("code") != "").group_by("row", "code").agg(pl.len().alias("k"), pl.col("pos").min())
         dup_id = "D01" if domain == "dx" else "D02"
         if dup_id in order:
-            parts.append(dup.filter(pl.col("k") > 1).select("row", pl.lit(dup_id).alias("edit"), "pos",
-                                                            pl.col("code").alias("detail")))
+            parts.append(
+                dup.filter(pl.col("k") > 1).select(
+                    "row", pl.lit(dup_id).alias("edit"), "pos", pl.col("code").alias("detail")
+                )
+            )
         if domain == "dx":
             first = pl.col("pos") == 0
             rules["P01"] = (first & pl.col("grey").fill_null(False), pl.col("code"))
@@ -324,29 +375,48 @@ def validate_canonical(canon: pa.Table, scheme: str = DEFAULT_SCHEME, edits: lis
             rules["S04"] = ((pl.col("sex") == "M") & (pl.col("gender") == 2), pl.col("code"))
         for k, (mask, shown) in rules.items():
             if k in order:
-                parts.append(c.filter(mask.fill_null(False)).select("row", pl.lit(k).alias("edit"), "pos",
-                                                                    shown.cast(pl.Utf8).alias("detail")))
+                parts.append(
+                    c.filter(mask.fill_null(False)).select(
+                        "row", pl.lit(k).alias("edit"), "pos", shown.cast(pl.Utf8).alias("detail")
+                    )
+                )
     return _assemble(n, f["case_id"], parts, enabled, order)
 
 
-def _assemble(n: int, case_id: pl.Series, parts: list[pl.DataFrame], enabled: list[Edit], order: dict[str, int]
-              ) -> pa.Table:
-    table = pl.DataFrame({"edit": [e.id for e in enabled], "rank": list(range(len(enabled))),
-                          "is_error": [e.severity == "error" for e in enabled],
-                          "zh": [e.zh for e in enabled], "en": [e.en for e in enabled]},
-                         schema={"edit": pl.Utf8, "rank": pl.Int32, "is_error": pl.Boolean, "zh": pl.Utf8, "en": pl.Utf8})
+def _assemble(
+    n: int, case_id: pl.Series, parts: list[pl.DataFrame], enabled: list[Edit], order: dict[str, int]
+) -> pa.Table:
+    table = pl.DataFrame(
+        {
+            "edit": [e.id for e in enabled],
+            "rank": list(range(len(enabled))),
+            "is_error": [e.severity == "error" for e in enabled],
+            "zh": [e.zh for e in enabled],
+            "en": [e.en for e in enabled],
+        },
+        schema={"edit": pl.Utf8, "rank": pl.Int32, "is_error": pl.Boolean, "zh": pl.Utf8, "en": pl.Utf8},
+    )
     schema = pl.Schema({"row": pl.Int64, "edit": pl.Utf8, "pos": pl.Int32, "detail": pl.Utf8})
     hits = pl.concat([p.cast(schema) for p in parts]) if parts else pl.DataFrame(schema=schema)
     hits = hits.join(table, on="edit", how="inner").sort("row", "rank", "pos")
     tail = pl.when(pl.col("detail").is_not_null())
     hits = hits.with_columns(
-        pl.concat_str(pl.col("edit"), pl.lit(" "), pl.col("zh"), tail.then(pl.concat_str(pl.lit("："), pl.col("detail")))
-                      .otherwise(pl.lit(""))).alias("messages_zh"),
-        pl.concat_str(pl.col("edit"), pl.lit(" "), pl.col("en"), tail.then(pl.concat_str(pl.lit(": "), pl.col("detail")))
-                      .otherwise(pl.lit(""))).alias("messages_en"),
+        pl.concat_str(
+            pl.col("edit"),
+            pl.lit(" "),
+            pl.col("zh"),
+            tail.then(pl.concat_str(pl.lit("："), pl.col("detail"))).otherwise(pl.lit("")),
+        ).alias("messages_zh"),
+        pl.concat_str(
+            pl.col("edit"),
+            pl.lit(" "),
+            pl.col("en"),
+            tail.then(pl.concat_str(pl.lit(": "), pl.col("detail"))).otherwise(pl.lit("")),
+        ).alias("messages_en"),
     )
-    per_row = hits.group_by("row").agg(pl.col("edit").alias("edits"), pl.col("is_error").sum().alias("n_errors"),
-                                       "messages_zh", "messages_en")
+    per_row = hits.group_by("row").agg(
+        pl.col("edit").alias("edits"), pl.col("is_error").sum().alias("n_errors"), "messages_zh", "messages_en"
+    )
     out = pl.DataFrame({"row": np.arange(n, dtype=np.int64), "case_id": case_id}).join(per_row, on="row", how="left")
     empty = pl.lit([], pl.List(pl.Utf8))
     out = out.sort("row").select(
@@ -359,8 +429,14 @@ def _assemble(n: int, case_id: pl.Series, parts: list[pl.DataFrame], enabled: li
     return out.to_arrow()
 
 
-def validate(data: Any, scheme: str = DEFAULT_SCHEME, *, mapping: Mapping[str, str] | None = None,
-             edits: list[Edit] | str | Path | None = None, disable: Iterable[str] = ()) -> Any:
+def validate(
+    data: Any,
+    scheme: str = DEFAULT_SCHEME,
+    *,
+    mapping: Mapping[str, str] | None = None,
+    edits: list[Edit] | str | Path | None = None,
+    disable: Iterable[str] = (),
+) -> Any:
     """Run the edits on every abstract (pyarrow / polars / pandas in, same type out, or a file path).
 
     Output columns: ``case_id``, ``edits`` (list of ids), ``n_errors``, ``messages_zh``, ``messages_en``.

@@ -12,6 +12,7 @@ planted behaviour, labelled in a ``planted`` column:
 * ``upcode`` — at ``upcode_hospital`` a share ``upcode_rate`` of the stays without a CC/MCC secondary
   diagnosis gets a real MCC/CC code appended (高套: up-coding drift), rising over the year.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,9 +26,18 @@ from ..schemes import DEFAULT_SCHEME
 UPCODES = ("J96.000", "I50.900", "N17.900", "E87.100", "J96.900", "E87.600", "I48.x00", "D62.x00")
 
 
-def planted_year(n: int, *, scheme: str = DEFAULT_SCHEME, seed: int = 0, hospitals: int = 20,
-                 split_pairs: int = 500, far_pairs: int = 500, split_max_gap: int = 14,
-                 upcode_hospital: str | None = "auto", upcode_rate: float = 0.3) -> pa.Table:
+def planted_year(
+    n: int,
+    *,
+    scheme: str = DEFAULT_SCHEME,
+    seed: int = 0,
+    hospitals: int = 20,
+    split_pairs: int = 500,
+    far_pairs: int = 500,
+    split_max_gap: int = 14,
+    upcode_hospital: str | None = "auto",
+    upcode_rate: float = 0.3,
+) -> pa.Table:
     """A synthetic year (see the module docstring); ``upcode_hospital='auto'`` picks a level-2 hospital."""
     t = generate(n, scheme=scheme, seed=seed, dirty=0.0, hospitals=hospitals)
     rng = np.random.default_rng([seed, 0x91A7])
@@ -47,8 +57,10 @@ def planted_year(n: int, *, scheme: str = DEFAULT_SCHEME, seed: int = 0, hospita
         upcode_hospital = cand[0]
     if upcode_hospital:
         sel = np.flatnonzero(hosp == upcode_hospital)
-        day = (t.column("discharge_date").to_numpy(zero_copy_only=False).astype("datetime64[D]")
-               - np.datetime64("2023-01-01")).astype(np.int64)
+        day = (
+            t.column("discharge_date").to_numpy(zero_copy_only=False).astype("datetime64[D]")
+            - np.datetime64("2023-01-01")
+        ).astype(np.int64)
         # drift: the share grows from half the rate to 1.5 times the rate over the year
         p = upcode_rate * (0.5 + np.clip(day[sel], 0, 364) / 364)
         hit = sel[rng.random(len(sel)) < p]

@@ -1,4 +1,5 @@
 """Audit figures: peer funnel plot of the CC/MCC share, quarterly CMI and CC/MCC-share trends, risk ranking."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -80,12 +81,21 @@ def write_report(audit, folder: Path) -> list[Path]:
         written.append(path)
 
     columns = ("hospital", "level", "cases", "cc_share", "z_cc_share", "cmi", "risk_score", "risk_signals")
-    lines = ["# 医保基金监管审核报告", "", "drgkit audit：按医院比较编码与诊疗行为的异常信号，与同级医院比较。"
-             "占比为百分比，z 值表示偏离同级医院多少个标准差。", ""]
+    lines = [
+        "# 医保基金监管审核报告",
+        "",
+        "drgkit audit：按医院比较编码与诊疗行为的异常信号，与同级医院比较。"
+        "占比为百分比，z 值表示偏离同级医院多少个标准差。",
+        "",
+    ]
     lines += [f"- {_cell(note)}" for note in getattr(audit, "notes", [])]
-    lines += ["", "## 风险分最高的医院", "",
-              "| " + " | ".join(label(c) for c in columns) + " |",
-              "|---|---|---:|---:|---:|---:|---:|---|"]
+    lines += [
+        "",
+        "## 风险分最高的医院",
+        "",
+        "| " + " | ".join(label(c) for c in columns) + " |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
     for r in audit.hospitals.head(20).iter_rows(named=True):
         lines.append("| " + " | ".join(_cell(fmt(c, r[c])) for c in columns) + " |")
     counts = audit.cases["flags"].explode().drop_nulls().value_counts().sort("count", descending=True)
@@ -96,8 +106,23 @@ def write_report(audit, folder: Path) -> list[Path]:
     lines += ["", "## 图", "", "![CC/MCC 占比漏斗图](funnel_cc_share.png)", ""]
     if trends.exists():
         lines += ["![季度趋势](quarterly_trends.png)", ""]
-    signals = [c for c in ("cc_share", "mcc_share", "cmi", "cmi_change", "low_ratio_share", "high_ratio_share",
-                           "alos", "death_share", "transfer_share", "high_rw_share", "split_share", "readmit_share")]
+    signals = [
+        c
+        for c in (
+            "cc_share",
+            "mcc_share",
+            "cmi",
+            "cmi_change",
+            "low_ratio_share",
+            "high_ratio_share",
+            "alos",
+            "death_share",
+            "transfer_share",
+            "high_rw_share",
+            "split_share",
+            "readmit_share",
+        )
+    ]
     lines += ["## 指标说明", ""] + glossary_md(("cases", "z_cc_share", "risk_score", "risk_signals", *signals)) + [""]
     path = folder / "report.md"
     path.write_text("\n".join(lines), encoding="utf-8")

@@ -31,6 +31,7 @@ interpreter, tested equal to the kernel), so an answer is never a guess about th
 Every alternative holds only if the record documents it (``condition``: ``only if documented``): it is a check
 of the coding against the record, not advice to code more.
 """
+
 from __future__ import annotations
 
 import json
@@ -55,8 +56,11 @@ CONDITION_ZH = "仅当病案中有记录时成立"
 KINDS = ("drop_cc", "drop_all_cc", "as_principal", "add_dx", "add_px", "add_all", "finer")
 _METRIC = {"payment": "standard_payment", "weight": "weight"}
 _KEEP = ("status", "mdc", "adrg", "adrg_name", "drg", "drg_name", "cc_level", "cc_code")
-_RANKED_BY = {"payment": "按标准支付的变化从大到小排列", "weight": "按权重的变化从大到小排列",
-              "order": "按下列顺序：删除并发症、换主要诊断、补充编码、细目"}
+_RANKED_BY = {
+    "payment": "按标准支付的变化从大到小排列",
+    "weight": "按权重的变化从大到小排列",
+    "order": "按下列顺序：删除并发症、换主要诊断、补充编码、细目",
+}
 
 
 @dataclass
@@ -77,10 +81,20 @@ class WhatIf:
     names: dict[str, str] = field(default_factory=dict)  # code → name, for the text
 
     def as_dict(self) -> dict[str, Any]:
-        return {"case": self.case, "now": self.now, "condition": CONDITION, "ranked_by": self.ranked_by,
-                "alternatives": self.alternatives, "secondary": self.secondary, "as_principal": self.as_principal,
-                "drop_cc": self.drop_cc, "procedures": self.procedures, "finer": self.finer,
-                "deciding_procedure": self.deciding_procedure, "rule": self.rule}
+        return {
+            "case": self.case,
+            "now": self.now,
+            "condition": CONDITION,
+            "ranked_by": self.ranked_by,
+            "alternatives": self.alternatives,
+            "secondary": self.secondary,
+            "as_principal": self.as_principal,
+            "drop_cc": self.drop_cc,
+            "procedures": self.procedures,
+            "finer": self.finer,
+            "deciding_procedure": self.deciding_procedure,
+            "rule": self.rule,
+        }
 
     def json(self) -> str:
         return json.dumps(self.as_dict(), ensure_ascii=False, indent=2)
@@ -105,16 +119,19 @@ class WhatIf:
             return s
 
         n = self.now
-        lines = [f"注：下列每个备选分组都{CONDITION_ZH}（only if documented in the record）；这是核对编码与病案"
-                 "是否一致，不是建议多编码。"]
+        lines = [
+            f"注：下列每个备选分组都{CONDITION_ZH}（only if documented in the record）；这是核对编码与病案"
+            "是否一致，不是建议多编码。"
+        ]
         lines.append(f"现在：{(n.get('sentence') or group(n)).rstrip('。')}。")
         priced = "standard_payment" in n
         money = []
         if n.get("weight") is not None:
             money.append(f"权重 {n['weight']:.4f}")
         if "standard_payment" in n:
-            money.append("标准支付 " + (_yuan(n["standard_payment"]) if n["standard_payment"] is not None
-                                       else "无（未计价）"))
+            money.append(
+                "标准支付 " + (_yuan(n["standard_payment"]) if n["standard_payment"] is not None else "无（未计价）")
+            )
         if money:
             lines.append(f"  {'，'.join(money)}。")
         if self.rule:
@@ -210,8 +227,9 @@ def _change_text(a: dict, name, short: bool = False) -> str:
         return f"灰码{where} {c['was']} 改为细目 {name(c['code'])}"
     dx = [c["code"] for c in ch if c["domain"] == "dx"]
     px = [c["code"] for c in ch if c["domain"] == "px"]
-    parts = ([f"诊断 {_codes([name(x) for x in dx]) if len(dx) == 1 else _codes(dx)}"] if dx else []) + \
-        ([f"手术 {_codes([name(x) for x in px]) if len(px) == 1 else _codes(px)}"] if px else [])
+    parts = ([f"诊断 {_codes([name(x) for x in dx]) if len(dx) == 1 else _codes(dx)}"] if dx else []) + (
+        [f"手术 {_codes([name(x) for x in px]) if len(px) == 1 else _codes(px)}"] if px else []
+    )
     return ("同时补充" if kind == "add_all" else "补充") + "，".join(parts)
 
 
@@ -322,9 +340,13 @@ def _sentences(fields: dict, variants: list[tuple[list[str], list[str]]], scheme
     keys = ("age", "age_days", "birth_weight", "los", "leaving_type", "dept", "icu_hours")
     n = len(variants)
     row = {"case_id": "whatif", "gender": fields["sex"], **{k: fields[k] for k in keys}}
-    table = pa.table({**{k: pa.array([None if v is None else str(v)] * n, pa.string()) for k, v in row.items()},
-                      "dx": pa.array([d for d, _ in variants], pa.list_(pa.string())),
-                      "px": pa.array([p for _, p in variants], pa.list_(pa.string()))})
+    table = pa.table(
+        {
+            **{k: pa.array([None if v is None else str(v)] * n, pa.string()) for k, v in row.items()},
+            "dx": pa.array([d for d, _ in variants], pa.list_(pa.string())),
+            "px": pa.array([p for _, p in variants], pa.list_(pa.string())),
+        }
+    )
     return group_canonical(table, scheme, options, explain="all").column("explanation").to_pylist()
 
 
@@ -340,17 +362,41 @@ def _added(values: str | list[str] | None) -> list[str]:
     return out
 
 
-def whatif(dx: str | list[str], px: str | list[str] | None = None, *, age: int | None = None,
-           sex: int | str | None = None, age_days: int | None = None, birth_weight: int | None = None,
-           los: int | None = None, leaving_type: int | None = None, dept: str | None = None,
-           icu_hours: int | None = None, scheme: str = DEFAULT_SCHEME, options: Options = Options(),
-           table: str | None = None, level: str | None = None, insurance: str | None = None,
-           add_dx: str | list[str] | None = None, add_px: str | list[str] | None = None) -> WhatIf:
+def whatif(
+    dx: str | list[str],
+    px: str | list[str] | None = None,
+    *,
+    age: int | None = None,
+    sex: int | str | None = None,
+    age_days: int | None = None,
+    birth_weight: int | None = None,
+    los: int | None = None,
+    leaving_type: int | None = None,
+    dept: str | None = None,
+    icu_hours: int | None = None,
+    scheme: str = DEFAULT_SCHEME,
+    options: Options = Options(),
+    table: str | None = None,
+    level: str | None = None,
+    insurance: str | None = None,
+    add_dx: str | list[str] | None = None,
+    add_px: str | list[str] | None = None,
+) -> WhatIf:
     """What-if analysis of one case (see the module docstring). ``table`` / ``level`` add standard payments;
     ``add_dx`` / ``add_px``: codes to try adding (each alone, then all together)."""
     dx_list, px_list = split_codes(dx), split_codes(px)
-    fields = dict(age=age, sex=sex, age_days=age_days, birth_weight=birth_weight, los=los,
-                  leaving_type=leaving_type, dept=dept, icu_hours=icu_hours, scheme=scheme, options=options)
+    fields = dict(
+        age=age,
+        sex=sex,
+        age_days=age_days,
+        birth_weight=birth_weight,
+        los=los,
+        leaving_type=leaving_type,
+        dept=dept,
+        icu_hours=icu_hours,
+        scheme=scheme,
+        options=options,
+    )
     pricing = _pricer(table, level, insurance)
     cache: dict[tuple[tuple[str, ...], tuple[str, ...]], dict[str, Any]] = {}
 
@@ -363,8 +409,17 @@ def whatif(dx: str | list[str], px: str | list[str] | None = None, *, age: int |
     base = explain(dx_list, px_list, **fields)
     now = _summary(base, pricing)
     s = base.scheme
-    case = {"dx": base.dx, "px": base.px, "age": age, "sex": sex, "age_days": age_days, "birth_weight": birth_weight,
-            "los": los, "leaving_type": leaving_type, "scheme": s.id}
+    case = {
+        "dx": base.dx,
+        "px": base.px,
+        "age": age,
+        "sex": sex,
+        "age_days": age_days,
+        "birth_weight": birth_weight,
+        "los": los,
+        "leaving_type": leaving_type,
+        "scheme": s.id,
+    }
     d_codes, d_ids = list(base.dx), base.dx_ids
     p_codes = list(base.px)
     cache[(tuple(d_codes), tuple(p_codes))] = dict(now)
@@ -388,10 +443,18 @@ def whatif(dx: str | list[str], px: str | list[str] | None = None, *, age: int |
         cc_t = int(s.dx_cc_tab[cid]) if cid >= 0 else -1
         lvl, tab = ("mcc", mcc_t) if mcc_t >= 0 else (("cc", cc_t) if cc_t >= 0 else ("none", -1))
         excluded = lvl != "none" and bool(excluded_by(tab, pdx_tab))  # the CC rule's exclusion (schemes.semantics)
-        result.secondary.append({"pos": i, "code": d_codes[i], "known": cid >= 0,
-                                 "name": s.dx_names[cid] if cid >= 0 else None, "level": lvl,
-                                 "exclusion_table": tab if tab >= 0 else None, "excluded": bool(excluded),
-                                 "counts": lvl != "none" and not excluded})
+        result.secondary.append(
+            {
+                "pos": i,
+                "code": d_codes[i],
+                "known": cid >= 0,
+                "name": s.dx_names[cid] if cid >= 0 else None,
+                "level": lvl,
+                "exclusion_table": tab if tab >= 0 else None,
+                "excluded": bool(excluded),
+                "counts": lvl != "none" and not excluded,
+            }
+        )
         swapped = [d_codes[i]] + [c for j, c in enumerate(d_codes) if j != i]
         alt = regroup(swapped, p_codes)
         result.as_principal.append({"pos": i, "code": d_codes[i], "dx": swapped, **alt, "changed": changed(alt)})
@@ -403,11 +466,19 @@ def whatif(dx: str | list[str], px: str | list[str] | None = None, *, age: int |
             candidate("drop_cc", [{"action": "remove", "domain": "dx", "code": d_codes[i]}], dropped, p_codes)
     if len(cc_positions) > 1:  # (with one, the same as dropping it)
         kept = [c for j, c in enumerate(d_codes) if j not in cc_positions]
-        candidate("drop_all_cc", [{"action": "remove", "domain": "dx", "code": d_codes[i]} for i in cc_positions],
-                  kept, p_codes)
+        candidate(
+            "drop_all_cc",
+            [{"action": "remove", "domain": "dx", "code": d_codes[i]} for i in cc_positions],
+            kept,
+            p_codes,
+        )
     for a in result.as_principal:
-        candidate("as_principal", [{"action": "principal", "domain": "dx", "code": a["code"],
-                                    "was": d_codes[0]}], a["dx"], p_codes)
+        candidate(
+            "as_principal",
+            [{"action": "principal", "domain": "dx", "code": a["code"], "was": d_codes[0]}],
+            a["dx"],
+            p_codes,
+        )
     more_dx = [c for c in _added(add_dx) if c not in d_codes]
     more_px = [c for c in _added(add_px) if c not in p_codes]
     for c in more_dx:
@@ -415,15 +486,20 @@ def whatif(dx: str | list[str], px: str | list[str] | None = None, *, age: int |
     for c in more_px:
         candidate("add_px", [{"action": "add", "domain": "px", "code": c}], d_codes, p_codes + [c])
     if len(more_dx) + len(more_px) > 1:
-        candidate("add_all", [{"action": "add", "domain": "dx", "code": c} for c in more_dx]
-                  + [{"action": "add", "domain": "px", "code": c} for c in more_px],
-                  d_codes + more_dx, p_codes + more_px)
+        candidate(
+            "add_all",
+            [{"action": "add", "domain": "dx", "code": c} for c in more_dx]
+            + [{"action": "add", "domain": "px", "code": c} for c in more_px],
+            d_codes + more_dx,
+            p_codes + more_px,
+        )
     for k in range(len(p_codes)):
         without = [c for j, c in enumerate(p_codes) if j != k]
         alt = regroup(d_codes, without)
         adrg_changed = alt["adrg"] != now["adrg"] or alt["status"] != now["status"]
-        result.procedures.append({"pos": k, "code": p_codes[k], "px": without, **alt, "changed": changed(alt),
-                                  "adrg_changed": adrg_changed})
+        result.procedures.append(
+            {"pos": k, "code": p_codes[k], "px": without, **alt, "changed": changed(alt), "adrg_changed": adrg_changed}
+        )
         if adrg_changed and result.deciding_procedure is None:
             result.deciding_procedure = p_codes[k]
     for domain, codes, ids in (("dx", d_codes, d_ids), ("px", p_codes, base.px_ids)):
@@ -440,10 +516,18 @@ def whatif(dx: str | list[str], px: str | list[str] | None = None, *, age: int |
                 alternatives.append({"code": fine, "name": name, **alt, "changed": changed(alt)})
                 names[fine] = name
                 candidate("finer", [{"action": "replace", "domain": domain, "code": fine, "was": code}], d, p)
-            result.finer.append({"domain": domain, "pos": k, "code": code, "alternatives": alternatives,
-                                 "more": max(len(finer) - FINER_LIMIT, 0)})
-    for c, domain_codes, domain_names in [(c, s.dx_codes, s.dx_names) for c in more_dx] + \
-            [(c, s.px_codes, s.px_names) for c in more_px]:
+            result.finer.append(
+                {
+                    "domain": domain,
+                    "pos": k,
+                    "code": code,
+                    "alternatives": alternatives,
+                    "more": max(len(finer) - FINER_LIMIT, 0),
+                }
+            )
+    for c, domain_codes, domain_names in [(c, s.dx_codes, s.dx_names) for c in more_dx] + [
+        (c, s.px_codes, s.px_names) for c in more_px
+    ]:
         if c in domain_codes:  # a few codes: a scan each
             names[c] = domain_names[domain_codes.index(c)]
     rule_steps = [st for st in base.as_dict()["trace"] if st["step"] == "rule" and st["matched"]]
@@ -457,8 +541,9 @@ def whatif(dx: str | list[str], px: str | list[str] | None = None, *, age: int |
         alt = regroup(c["dx"], c["px"])
         key = (alt["status"], alt["drg"])
         if key in by_group:
-            by_group[key]["same_group"].append({"kind": c["kind"], "changes": c["changes"],
-                                                "dx": c["dx"], "px": c["px"]})
+            by_group[key]["same_group"].append(
+                {"kind": c["kind"], "changes": c["changes"], "dx": c["dx"], "px": c["px"]}
+            )
             continue
         entry = {"kind": c["kind"], "changes": c["changes"], "dx": c["dx"], "px": c["px"], **alt}
         entry["payment"] = entry.pop("standard_payment", None)

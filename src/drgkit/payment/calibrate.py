@@ -10,6 +10,7 @@
   cases flagged ``low_volume``; RIV = 1 − Σ_g Σ_c (y − ȳ_g)² / Σ_c (y − ȳ)² on the trimmed costs (spec §5).
 * Base rate = (budget / fund_ratio) / Σ_g n_g · RW_g when a budget is given (spec §4.1).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -55,11 +56,20 @@ class Calibration:
 
     def summary(self) -> dict[str, Any]:
         """Everything but the table, as plain values (written beside the table by :meth:`write`)."""
-        return {"cases": self.cases, "cases_used": self.cases_used, "cases_kept": self.cases_kept,
-                "excluded": self.excluded, "trim": self.trim,
-                "years": {str(k): v for k, v in (self.years or {}).items()} or None,
-                "riv": self.riv, "riv_all": self.riv_all, "overall_mean": self.overall_mean,
-                "base_rate": self.base_rate, "groups": self.table.height, "reference": self.reference}
+        return {
+            "cases": self.cases,
+            "cases_used": self.cases_used,
+            "cases_kept": self.cases_kept,
+            "excluded": self.excluded,
+            "trim": self.trim,
+            "years": {str(k): v for k, v in (self.years or {}).items()} or None,
+            "riv": self.riv,
+            "riv_all": self.riv_all,
+            "overall_mean": self.overall_mean,
+            "base_rate": self.base_rate,
+            "groups": self.table.height,
+            "reference": self.reference,
+        }
 
     def write(self, path: str | Path) -> list[Path]:
         """The table as CSV at ``path`` and the summary (RIV, counts, exclusions) as ``<stem>.summary.json``."""
@@ -133,8 +143,11 @@ def _check(trim: str, budget: float | None, fund_ratio: float) -> None:
 
 def _reasons(years: dict[int, float] | None) -> list[tuple[str, pl.Expr]]:
     """Why a row is left out, in order (a row is counted under the first that applies)."""
-    out = [("not_grouped", pl.col("status") != "ok"), ("no_drg", pl.col("drg").is_null()),
-           ("no_positive_cost", ~(pl.col("total_cost").is_finite() & (pl.col("total_cost") > 0)).fill_null(True))]
+    out = [
+        ("not_grouped", pl.col("status") != "ok"),
+        ("no_drg", pl.col("drg").is_null()),
+        ("no_positive_cost", ~(pl.col("total_cost").is_finite() & (pl.col("total_cost") > 0)).fill_null(True)),
+    ]
     if years:
         out += [("no_year", pl.col("year").is_null()), ("outside_years", ~pl.col("year").is_in(list(years)))]
     return out
@@ -146,11 +159,15 @@ def usable(df: pl.DataFrame, years: dict[int, float] | None = None) -> pl.DataFr
     for c in ("drg", "total_cost"):
         if c not in df.columns:
             raise CalibrationError(f"history has no '{c}' column (group it first: drgkit group)")
-    cols = [pl.col("drg").cast(pl.Utf8), pl.col("total_cost").cast(pl.Float64, strict=False),
-            (pl.col("status").cast(pl.Utf8) if "status" in df.columns else pl.lit("ok")).alias("status"),
-            (pl.col("drg_name").cast(pl.Utf8) if "drg_name" in df.columns else pl.lit(None, pl.Utf8)).alias("drg_name"),
-            (pl.col("los").cast(pl.Float64, strict=False) if "los" in df.columns
-             else pl.lit(None, pl.Float64)).alias("los")]
+    cols = [
+        pl.col("drg").cast(pl.Utf8),
+        pl.col("total_cost").cast(pl.Float64, strict=False),
+        (pl.col("status").cast(pl.Utf8) if "status" in df.columns else pl.lit("ok")).alias("status"),
+        (pl.col("drg_name").cast(pl.Utf8) if "drg_name" in df.columns else pl.lit(None, pl.Utf8)).alias("drg_name"),
+        (pl.col("los").cast(pl.Float64, strict=False) if "los" in df.columns else pl.lit(None, pl.Float64)).alias(
+            "los"
+        ),
+    ]
     if years:
         if "year" in df.columns:
             cols.append(pl.col("year").cast(pl.Int32, strict=False).alias("year"))
@@ -177,83 +194,137 @@ def group_stats(d: pl.DataFrame, trim: str, years: dict[int, float] | None = Non
     d = d.with_columns(lo.alias("_lo"), hi.alias("_hi"))
     keep = (cost >= pl.col("_lo")) & (cost <= pl.col("_hi"))
     kept_cost = cost.filter(keep)
-    aggs = [pl.len().alias("n_cases"), cost.sum().alias("sum_all"), (cost * cost).sum().alias("sumsq_all"),
-            cost.mean().alias("mean_cost_all"), (cost.std(ddof=0) / cost.mean()).alias("cv_all"),
-            pl.col("drg_name").drop_nulls().first(),
-            keep.sum().cast(pl.Int64).alias("n_kept"), kept_cost.sum().alias("sum_kept"),
-            (kept_cost * kept_cost).sum().alias("sumsq_kept"), kept_cost.mean().alias("mean_kept"),
-            (kept_cost.std(ddof=0) / kept_cost.mean()).alias("cv"),
-            los.filter(keep).mean().alias("los_mean"), los.filter(keep).median().alias("los_median"),
-            (los.filter(keep).std(ddof=0) / los.filter(keep).mean()).alias("los_cv"),
-            los.is_not_null().sum().cast(pl.Int64).alias("n_los")]
+    aggs = [
+        pl.len().alias("n_cases"),
+        cost.sum().alias("sum_all"),
+        (cost * cost).sum().alias("sumsq_all"),
+        cost.mean().alias("mean_cost_all"),
+        (cost.std(ddof=0) / cost.mean()).alias("cv_all"),
+        pl.col("drg_name").drop_nulls().first(),
+        keep.sum().cast(pl.Int64).alias("n_kept"),
+        kept_cost.sum().alias("sum_kept"),
+        (kept_cost * kept_cost).sum().alias("sumsq_kept"),
+        kept_cost.mean().alias("mean_kept"),
+        (kept_cost.std(ddof=0) / kept_cost.mean()).alias("cv"),
+        los.filter(keep).mean().alias("los_mean"),
+        los.filter(keep).median().alias("los_median"),
+        (los.filter(keep).std(ddof=0) / los.filter(keep).mean()).alias("los_cv"),
+        los.is_not_null().sum().cast(pl.Int64).alias("n_los"),
+    ]
     stats = d.group_by("drg").agg(aggs)
     if years:
-        yearly = (d.filter(keep).group_by("drg", "year")
-                  .agg(pl.len().alias("n"), cost.sum().alias("s")).sort("drg", "year")
-                  .group_by("drg", maintain_order=True)
-                  .agg(pl.col("year").alias("_years"), pl.col("n").alias("_n_y"), pl.col("s").alias("_sum_y")))
+        yearly = (
+            d.filter(keep)
+            .group_by("drg", "year")
+            .agg(pl.len().alias("n"), cost.sum().alias("s"))
+            .sort("drg", "year")
+            .group_by("drg", maintain_order=True)
+            .agg(pl.col("year").alias("_years"), pl.col("n").alias("_n_y"), pl.col("s").alias("_sum_y"))
+        )
         stats = stats.join(yearly, on="drg", how="left")
     return stats
 
 
-def finish(stats: pl.DataFrame, *, excluded: dict[str, int], cases: int, trim: str = "iqr",
-           years: dict[int, float] | None = None, budget: float | None = None, fund_ratio: float = 1.0,
-           min_cases: int = 100, reference: str | None = None) -> Calibration:
+def finish(
+    stats: pl.DataFrame,
+    *,
+    excluded: dict[str, int],
+    cases: int,
+    trim: str = "iqr",
+    years: dict[int, float] | None = None,
+    budget: float | None = None,
+    fund_ratio: float = 1.0,
+    min_cases: int = 100,
+    reference: str | None = None,
+) -> Calibration:
     """The calibration from the per-group rows of :func:`group_stats` (of one machine or many)."""
     if stats.is_empty() or int(stats["n_cases"].sum()) == 0:
-        raise CalibrationError("no grouped cases with a positive total_cost to calibrate on"
-                               + (f" (left out: {', '.join(f'{k} {v:,}' for k, v in excluded.items() if v)})"
-                                  if any(excluded.values()) else ""))
+        raise CalibrationError(
+            "no grouped cases with a positive total_cost to calibrate on"
+            + (
+                f" (left out: {', '.join(f'{k} {v:,}' for k, v in excluded.items() if v)})"
+                if any(excluded.values())
+                else ""
+            )
+        )
     n_kept = float(stats["n_kept"].sum())
     if years:
-        per_year = (stats.select("drg", "_years", "_n_y", "_sum_y").explode("_years", "_n_y", "_sum_y")
-                    .drop_nulls("_years")
-                    .with_columns(pl.col("_years").replace_strict(years, return_dtype=pl.Float64).alias("_w")))
-        gmean = (per_year.with_columns((pl.col("_sum_y") / pl.col("_n_y")).alias("m")).group_by("drg")
-                 .agg(((pl.col("m") * pl.col("_w")).sum() / pl.col("_w").sum()).alias("mean")))
+        per_year = (
+            stats.select("drg", "_years", "_n_y", "_sum_y")
+            .explode("_years", "_n_y", "_sum_y")
+            .drop_nulls("_years")
+            .with_columns(pl.col("_years").replace_strict(years, return_dtype=pl.Float64).alias("_w"))
+        )
+        gmean = (
+            per_year.with_columns((pl.col("_sum_y") / pl.col("_n_y")).alias("m"))
+            .group_by("drg")
+            .agg(((pl.col("m") * pl.col("_w")).sum() / pl.col("_w").sum()).alias("mean"))
+        )
         overall = per_year.group_by("_years", "_w").agg((pl.col("_sum_y").sum() / pl.col("_n_y").sum()).alias("m"))
         big_m = float((overall["m"] * overall["_w"]).sum()) / float(overall["_w"].sum())
         stats = stats.join(gmean, on="drg", how="left")
     else:
         stats = stats.with_columns(pl.col("mean_kept").alias("mean"))
         big_m = float(stats["sum_kept"].sum()) / n_kept
-    t = (stats.with_columns((pl.col("mean") / big_m).alias("rw"),
-                            (pl.col("n_cases") - pl.col("n_kept")).alias("n_trimmed"),
-                            (pl.col("n_cases") < min_cases).alias("low_volume"),
-                            (pl.col("cv") > 1).alias("cv_over_1"))
-         .sort("drg"))
+    t = stats.with_columns(
+        (pl.col("mean") / big_m).alias("rw"),
+        (pl.col("n_cases") - pl.col("n_kept")).alias("n_trimmed"),
+        (pl.col("n_cases") < min_cases).alias("low_volume"),
+        (pl.col("cv") > 1).alias("cv_over_1"),
+    ).sort("drg")
 
     def within(n: str, total: str, squares: str) -> float:  # Σ_g (Σy² − (Σy)²/n_g)
         return float(t.select((pl.col(squares) - pl.col(total) ** 2 / pl.col(n)).fill_nan(0.0).sum()).item())
 
-    riv = _riv(n_kept, float(t["sum_kept"].sum()), float(t["sumsq_kept"].sum()),
-               within("n_kept", "sum_kept", "sumsq_kept"))
-    riv_all = _riv(float(t["n_cases"].sum()), float(t["sum_all"].sum()), float(t["sumsq_all"].sum()),
-                   within("n_cases", "sum_all", "sumsq_all"))
+    riv = _riv(
+        n_kept, float(t["sum_kept"].sum()), float(t["sumsq_kept"].sum()), within("n_kept", "sum_kept", "sumsq_kept")
+    )
+    riv_all = _riv(
+        float(t["n_cases"].sum()),
+        float(t["sum_all"].sum()),
+        float(t["sumsq_all"].sum()),
+        within("n_cases", "sum_all", "sumsq_all"),
+    )
     rate = None
     if budget is not None:
         rate = (budget / fund_ratio) / float((t["n_cases"] * t["rw"].fill_null(0)).sum())
     flags = pl.when(pl.col("cv_over_1")).then(pl.lit("unstable_group")).otherwise(pl.lit(""))
-    extra: list[Any] = ["n_cases", "n_kept", "n_trimmed", pl.col("mean_cost_all").round(2), pl.col("cv").round(4),
-                        pl.col("cv_all").round(4), "low_volume", "cv_over_1"]
+    extra: list[Any] = [
+        "n_cases",
+        "n_kept",
+        "n_trimmed",
+        pl.col("mean_cost_all").round(2),
+        pl.col("cv").round(4),
+        pl.col("cv_all").round(4),
+        "low_volume",
+        "cv_over_1",
+    ]
     if int(t["n_los"].sum()):
         extra += [pl.col("los_mean").round(2), "los_median", pl.col("los_cv").round(4)]
     table = t.select(
-        "drg", pl.col("drg_name").fill_null(""), pl.lit("rw").alias("basis"), pl.col("rw").round(6),
-        pl.lit("").alias("hospital_level"), pl.lit("").alias("insurance_type"),
+        "drg",
+        pl.col("drg_name").fill_null(""),
+        pl.lit("rw").alias("basis"),
+        pl.col("rw").round(6),
+        pl.lit("").alias("hospital_level"),
+        pl.lit("").alias("insurance_type"),
         pl.lit(None if rate is None else round(rate, 2), dtype=pl.Float64).alias("base_rate"),
         pl.lit(None, dtype=pl.Float64).alias("level_coefficient"),
         pl.lit(None, dtype=pl.Float64).alias("payment_standard"),
         pl.lit(None, dtype=pl.Float64).alias("low_outlier_threshold"),
         pl.lit(None, dtype=pl.Float64).alias("high_outlier_threshold"),
-        pl.col("mean").round(2).alias("mean_cost"), pl.lit(None, dtype=pl.Float64).alias("case_volume_cap"),
-        pl.lit("").alias("group_type_zh"), flags.alias("flags"), pl.lit("calibrated by drgkit").alias("remark_zh"),
+        pl.col("mean").round(2).alias("mean_cost"),
+        pl.lit(None, dtype=pl.Float64).alias("case_volume_cap"),
+        pl.lit("").alias("group_type_zh"),
+        flags.alias("flags"),
+        pl.lit("calibrated by drgkit").alias("remark_zh"),
         *extra,
     )
     if reference:
         table = _compare(table, reference)
-    return Calibration(table, riv, riv_all, big_m, rate, cases, int(t["n_cases"].sum()), int(n_kept), excluded,
-                       trim, years, reference)
+    return Calibration(
+        table, riv, riv_all, big_m, rate, cases, int(t["n_cases"].sum()), int(n_kept), excluded, trim, years, reference
+    )
 
 
 def excluded_counts(d: pl.DataFrame, years: dict[int, float] | None = None) -> dict[str, int]:
@@ -264,9 +335,16 @@ def excluded_counts(d: pl.DataFrame, years: dict[int, float] | None = None) -> d
     return out
 
 
-def calibrate(history: Any, *, trim: str = "iqr", years: dict[int, float] | None = None,
-              budget: float | None = None, fund_ratio: float = 1.0, min_cases: int = 100,
-              reference: str | None = None) -> Calibration:
+def calibrate(
+    history: Any,
+    *,
+    trim: str = "iqr",
+    years: dict[int, float] | None = None,
+    budget: float | None = None,
+    fund_ratio: float = 1.0,
+    min_cases: int = 100,
+    reference: str | None = None,
+) -> Calibration:
     """Weights from grouped history (a path, a pyarrow Table, a polars or pandas DataFrame with ``drg``,
     ``status``, ``total_cost``; ``year`` or ``discharge_date`` for ``years``; ``los`` for the LOS statistics).
 
@@ -279,8 +357,17 @@ def calibrate(history: Any, *, trim: str = "iqr", years: dict[int, float] | None
     d = usable(df, years)
     excluded = excluded_counts(d, years)
     stats = group_stats(d.filter(pl.col("_why").is_null()).drop("_why"), trim, years)
-    return finish(stats, excluded=excluded, cases=df.height, trim=trim, years=years, budget=budget,
-                  fund_ratio=fund_ratio, min_cases=min_cases, reference=reference)
+    return finish(
+        stats,
+        excluded=excluded,
+        cases=df.height,
+        trim=trim,
+        years=years,
+        budget=budget,
+        fund_ratio=fund_ratio,
+        min_cases=min_cases,
+        reference=reference,
+    )
 
 
 def _compare(table: pl.DataFrame, reference: str) -> pl.DataFrame:
@@ -292,7 +379,11 @@ def _compare(table: pl.DataFrame, reference: str) -> pl.DataFrame:
         ref = load_table(reference).df
     except TableError as exc:
         raise CalibrationError(f"--reference: {exc}") from None
-    ref = (ref.filter(pl.col("rw").is_not_null()).group_by("drg", maintain_order=True)
-           .agg(pl.col("rw").first().alias("reference_rw")))
-    return (table.join(ref, on="drg", how="left", maintain_order="left")
-            .with_columns((pl.col("rw") / pl.col("reference_rw")).round(4).alias("rw_vs_reference")))
+    ref = (
+        ref.filter(pl.col("rw").is_not_null())
+        .group_by("drg", maintain_order=True)
+        .agg(pl.col("rw").first().alias("reference_rw"))
+    )
+    return table.join(ref, on="drg", how="left", maintain_order="left").with_columns(
+        (pl.col("rw") / pl.col("reference_rw")).round(4).alias("rw_vs_reference")
+    )

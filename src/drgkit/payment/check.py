@@ -5,6 +5,7 @@ standard ÷ (RW × coefficient). The rate is the commonest implied value (cluste
 shortest decimal that reproduces the most rows to 0.01 yuan). Rows it does not reproduce are listed with their
 own implied rate and flags (e.g. Wuxi's basic groups priced at the level-1 rate).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -53,8 +54,12 @@ def _best_rate(rw: np.ndarray, coef: np.ndarray, std: np.ndarray) -> tuple[float
 def check_table(table: str | PaymentTable) -> list[RateCheck]:
     """One :class:`RateCheck` per (level, insurance) that publishes standards (and RW)."""
     t = load_table(table)
-    df = t.df.filter(pl.col("payment_standard").is_not_null() & (pl.col("payment_standard") > 0)
-                     & pl.col("rw").is_not_null() & (pl.col("rw") > 0))
+    df = t.df.filter(
+        pl.col("payment_standard").is_not_null()
+        & (pl.col("payment_standard") > 0)
+        & pl.col("rw").is_not_null()
+        & (pl.col("rw") > 0)
+    )
     out = []
     for (lv, ins), part in sorted(df.group_by(["hospital_level", "insurance_type"]), key=lambda x: x[0]):
         has_coef = part["level_coefficient"].is_not_null().any()
@@ -71,9 +76,28 @@ def check_table(table: str | PaymentTable) -> list[RateCheck]:
         derived = t.derived_rate(lv, ins)
         bad = np.abs(rw * (rate or 0) * coef - std) > TOLERANCE
         outliers = part.filter(pl.Series(bad)).select(
-            pl.col("_line").alias("row"), "drg", "drg_name", "rw", "level_coefficient", "payment_standard",
+            pl.col("_line").alias("row"),
+            "drg",
+            "drg_name",
+            "rw",
+            "level_coefficient",
+            "payment_standard",
             (pl.col("payment_standard") / (pl.col("rw") * pl.col("level_coefficient").fill_null(1.0)))
-            .round(4).alias("implied_rate"), "flags")
-        out.append(RateCheck(lv, ins, "RW × base_rate × coef" if has_coef else "RW × base_rate", rate,
-                             published_rate, derived[0] if derived else None, len(part), hits, outliers))
+            .round(4)
+            .alias("implied_rate"),
+            "flags",
+        )
+        out.append(
+            RateCheck(
+                lv,
+                ins,
+                "RW × base_rate × coef" if has_coef else "RW × base_rate",
+                rate,
+                published_rate,
+                derived[0] if derived else None,
+                len(part),
+                hits,
+                outliers,
+            )
+        )
     return out

@@ -37,6 +37,7 @@ Policy TOML (every key optional)::
     [base_rates]                     # per level / insurance, overriding the table: "level3" or "level3/employee"
     [patient_shares]                 # per insurance type: employee = 0.25, resident = 0.4
 """
+
 from __future__ import annotations
 
 import math
@@ -61,8 +62,18 @@ _CHOICES = {
     "comparator": ("standard", "standard_without_coefficient"),
     "standard_source": ("published", "computed"),
 }
-KNOWN_FLAGS = ("basic_group", "tcm_advantage", "unstable_group", "stable_group", "not_covered", "tiered_care",
-               "case_by_case", "same_rate", "volume_control", "fee_for_service")
+KNOWN_FLAGS = (
+    "basic_group",
+    "tcm_advantage",
+    "unstable_group",
+    "stable_group",
+    "not_covered",
+    "tiered_care",
+    "case_by_case",
+    "same_rate",
+    "volume_control",
+    "fee_for_service",
+)
 
 
 @dataclass(frozen=True)
@@ -180,8 +191,14 @@ def validate(p: Policy) -> None:
             raise PolicyError(f"policy: {name} must be one of {', '.join(choices)}, got {getattr(p, name)!r}")
     for name in ("low_ratio", "low_cost_share", "high_a", "high_beta", "special_cost_share"):
         _num(name, getattr(p, name))
-    for name in ("ungrouped_cost_share", "ambiguous_cost_share", "los_min_days", "los_max_days", "base_rate",
-                 "point_value"):
+    for name in (
+        "ungrouped_cost_share",
+        "ambiguous_cost_share",
+        "los_min_days",
+        "los_max_days",
+        "base_rate",
+        "point_value",
+    ):
         _num(name, getattr(p, name), allow_nan=True)
     if not 0 <= _num("patient_share", p.patient_share) <= 1:
         raise PolicyError(f"policy: patient_share must be between 0 and 1, got {p.patient_share}")
@@ -218,9 +235,11 @@ def validate(p: Policy) -> None:
         parts = str(key).split("/") if key else []
         wrong = [part for part in parts if part and part not in LEVELS and part not in INSURANCE]
         if wrong or len(parts) > 2:
-            raise PolicyError(f"policy: base_rates key {key!r}: {wrong[0] if wrong else key!r} is not a level "
-                              f"({', '.join(LEVELS)}) or an insurance type ({', '.join(INSURANCE)}); write "
-                              f"\"level3\", \"employee\" or \"level3/employee\"")
+            raise PolicyError(
+                f"policy: base_rates key {key!r}: {wrong[0] if wrong else key!r} is not a level "
+                f"({', '.join(LEVELS)}) or an insurance type ({', '.join(INSURANCE)}); write "
+                f'"level3", "employee" or "level3/employee"'
+            )
         if _num(f"base_rates.{key}", rate) <= 0:
             raise PolicyError(f"policy: base_rates.{key} must be positive, got {rate}")
 

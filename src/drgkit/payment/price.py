@@ -7,6 +7,7 @@ unpriced, ``payment`` follows the policy, ``patient_payment`` = patient share ×
 ``fund_payment`` = payment − patient_payment, ``margin`` = payment − total_cost. Rows that cannot be priced
 are ``unpriced`` with ``price_reason``. No per-row Python: one join and numpy arithmetic.
 """
+
 from __future__ import annotations
 
 import math
@@ -34,8 +35,11 @@ def _policy_rate(policy: Policy, level: str, ins: str) -> float | None:
     return None
 
 
-def standards(table: str | PaymentTable, policy: Policy | dict | str | Path | None = None,
-              combos: list[tuple[str, str]] | None = None) -> pl.DataFrame:
+def standards(
+    table: str | PaymentTable,
+    policy: Policy | dict | str | Path | None = None,
+    combos: list[tuple[str, str]] | None = None,
+) -> pl.DataFrame:
     """One row per DRG × (level, insurance) of the table: rw, rate, coefficient, standard and flags.
 
     ``combos`` restricts the (level key, insurance key) pairs; keys are '' where the table does not
@@ -51,21 +55,37 @@ def standards(table: str | PaymentTable, policy: Policy | dict | str | Path | No
     points = t.info.basis == "points"
     # rate per (level, insurance) pair, from the policy override, the table rows, the manifest or the policy
     rate_rows = []
-    for lv, ins in set(combos) | ({(t.info.basic_group_rate_level, i) for _, i in combos}
-                                  if t.info.basic_group_rate_level else set()):
+    for lv, ins in set(combos) | (
+        {(t.info.basic_group_rate_level, i) for _, i in combos} if t.info.basic_group_rate_level else set()
+    ):
         over = _policy_rate(policy, lv, ins)
         derived = None if points else t.derived_rate(lv, ins)
         fallback = policy.point_value if points else policy.base_rate
-        rate_rows.append({"hospital_level": lv, "insurance_type": ins,
-                          "_over": over,
-                          "_derived": derived[0] if derived else None,
-                          "_fallback": None if math.isnan(fallback) else fallback,
-                          "_rate_note": "policy" if over is not None else ("derived" if derived else "")})
-    rates = pl.DataFrame(rate_rows, schema={"hospital_level": pl.Utf8, "insurance_type": pl.Utf8,
-                                            "_over": pl.Float64, "_derived": pl.Float64, "_fallback": pl.Float64,
-                                            "_rate_note": pl.Utf8})
-    sel = pl.DataFrame({"hospital_level": [c[0] for c in combos], "insurance_type": [c[1] for c in combos]},
-                       schema={"hospital_level": pl.Utf8, "insurance_type": pl.Utf8})
+        rate_rows.append(
+            {
+                "hospital_level": lv,
+                "insurance_type": ins,
+                "_over": over,
+                "_derived": derived[0] if derived else None,
+                "_fallback": None if math.isnan(fallback) else fallback,
+                "_rate_note": "policy" if over is not None else ("derived" if derived else ""),
+            }
+        )
+    rates = pl.DataFrame(
+        rate_rows,
+        schema={
+            "hospital_level": pl.Utf8,
+            "insurance_type": pl.Utf8,
+            "_over": pl.Float64,
+            "_derived": pl.Float64,
+            "_fallback": pl.Float64,
+            "_rate_note": pl.Utf8,
+        },
+    )
+    sel = pl.DataFrame(
+        {"hospital_level": [c[0] for c in combos], "insurance_type": [c[1] for c in combos]},
+        schema={"hospital_level": pl.Utf8, "insurance_type": pl.Utf8},
+    )
     s = df.join(sel, on=["hospital_level", "insurance_type"], how="inner")
     s = s.join(rates, on=["hospital_level", "insurance_type"], how="left")
     flags = pl.col("flags")
@@ -75,17 +95,22 @@ def standards(table: str | PaymentTable, policy: Policy | dict | str | Path | No
     )
     if t.info.basic_group_rate_level:
         ref = rates.filter(pl.col("hospital_level") == t.info.basic_group_rate_level).select(
-            "insurance_type", pl.coalesce("_over", "_derived", "_fallback").alias("_basic_rate"))
+            "insurance_type", pl.coalesce("_over", "_derived", "_fallback").alias("_basic_rate")
+        )
         s = s.join(ref, on="insurance_type", how="left").with_columns(
-            rate=pl.when(pl.col("_basic")).then(pl.col("_basic_rate")).otherwise(pl.col("rate")))
+            rate=pl.when(pl.col("_basic")).then(pl.col("_basic_rate")).otherwise(pl.col("rate"))
+        )
     coef = pl.col("level_coefficient").fill_null(1.0)
     b = policy.basic_group_coefficient
     if b == "table":
         basic_coef = coef
     elif b == "auto":
         # the table's coefficient when it prints one value for every level (Suzhou 1.02), else none (1.0)
-        same = df.filter(pl.col("flags").str.contains("basic_group")).group_by("drg").agg(
-            (pl.col("level_coefficient").n_unique() == 1).alias("_same"))
+        same = (
+            df.filter(pl.col("flags").str.contains("basic_group"))
+            .group_by("drg")
+            .agg((pl.col("level_coefficient").n_unique() == 1).alias("_same"))
+        )
         s = s.join(same, on="drg", how="left")
         basic_coef = pl.when(pl.col("_same").fill_null(False)).then(coef).otherwise(1.0)
     else:
@@ -97,9 +122,23 @@ def standards(table: str | PaymentTable, policy: Policy | dict | str | Path | No
     else:
         std = pl.col("standard_computed")
     s = s.with_columns(standard=std)
-    return s.select("drg", "drg_name", "hospital_level", "insurance_type", "rw", "rate", "_rate_note", "coef",
-                    "standard_computed", "payment_standard", "standard", "low_outlier_threshold",
-                    "high_outlier_threshold", "flags", "_basic")
+    return s.select(
+        "drg",
+        "drg_name",
+        "hospital_level",
+        "insurance_type",
+        "rw",
+        "rate",
+        "_rate_note",
+        "coef",
+        "standard_computed",
+        "payment_standard",
+        "standard",
+        "low_outlier_threshold",
+        "high_outlier_threshold",
+        "flags",
+        "_basic",
+    )
 
 
 NEEDED = ("drg", "status", "total_cost", "hospital_level", "insurance_type", "los", "special_review", "scheme")
@@ -155,13 +194,22 @@ def _attach(data: Any, kind: str, columns: dict[str, pa.Array]) -> Any:
         return table
     if kind == "polars":
         return data.drop([c for c in columns if c in data.columns]).with_columns(
-            [pl.Series(n, a) for n, a in columns.items()])
+            [pl.Series(n, a) for n, a in columns.items()]
+        )
     out = data.drop(columns=[c for c in columns if c in data.columns])
     return out.assign(**{n: a.to_pandas() for n, a in columns.items()})
 
 
-def _key_index(df: pa.Table, given: str | None, column: str, allowed: tuple[str, ...], default: str | None,
-               what: str, table_id: str, norm) -> tuple[list[str], np.ndarray]:
+def _key_index(
+    df: pa.Table,
+    given: str | None,
+    column: str,
+    allowed: tuple[str, ...],
+    default: str | None,
+    what: str,
+    table_id: str,
+    norm,
+) -> tuple[list[str], np.ndarray]:
     """Per-case index into ``choices`` (the table's levels / insurance types, [''] if it has none)."""
     n = df.num_rows
     option = "--" + what.split()[-1]
@@ -174,6 +222,7 @@ def _key_index(df: pa.Table, given: str | None, column: str, allowed: tuple[str,
         while found not in allowed and found in LEVEL_BROADER:
             found = LEVEL_BROADER[found]
         return found
+
     if given is not None:
         value = fit(given)
         if value not in allowed:
@@ -188,21 +237,32 @@ def _key_index(df: pa.Table, given: str | None, column: str, allowed: tuple[str,
         bad = [i for i, u in enumerate(uniq) if mapping[u] not in allowed and (indices == i).any()]
         if bad:
             first = int(np.argmax(indices == bad[0]))
-            raise TableError(f"row {first + 1}: unknown {what} '{uniq[bad[0]]}' in column {column} for table "
-                             f"{table_id} (this table has: {', '.join(allowed)}; give {option} to override)")
+            raise TableError(
+                f"row {first + 1}: unknown {what} '{uniq[bad[0]]}' in column {column} for table "
+                f"{table_id} (this table has: {', '.join(allowed)}; give {option} to override)"
+            )
         lookup = np.array([choices.index(mapping[u]) if mapping[u] in allowed else -1 for u in uniq], dtype=np.int64)
         return choices, lookup[indices.astype(np.int64)]
     if default is not None and default in allowed:
         return choices, np.full(n, choices.index(default), dtype=np.int64)
     if len(allowed) == 1:
         return choices, np.zeros(n, dtype=np.int64)
-    raise TableError(f"table {table_id} distinguishes {what}s ({', '.join(allowed)}): choose one "
-                     f"({option}) or give a '{column}' column")
+    raise TableError(
+        f"table {table_id} distinguishes {what}s ({', '.join(allowed)}): choose one "
+        f"({option}) or give a '{column}' column"
+    )
 
 
-def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, insurance: str | None = None,
-          policy: Policy | dict | str | Path | None = None, allow_scheme_mismatch: bool = False,
-          base_rate: float | None = None) -> Any:
+def price(
+    grouped: Any,
+    table: str | PaymentTable,
+    *,
+    level: str | None = None,
+    insurance: str | None = None,
+    policy: Policy | dict | str | Path | None = None,
+    allow_scheme_mismatch: bool = False,
+    base_rate: float | None = None,
+) -> Any:
     """Price grouped cases (output of :func:`drgkit.group`); returns the same type with pricing columns added.
 
     ``level`` / ``insurance`` apply to every case; without them a ``hospital_level`` / ``insurance_type`` column
@@ -223,31 +283,53 @@ def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, 
         schemes = [s for s in pc.unique(df.column("scheme")).to_pylist() if s]
         other = [s for s in schemes if s != t.info.scheme]
         if other:
-            raise TableError(f"table {t.id} prices the groups of {t.info.scheme}, but these cases were grouped with "
-                             f"{other[0]}: group them with --scheme {t.info.scheme}, or give "
-                             f"--allow-scheme-mismatch to price them anyway")
+            raise TableError(
+                f"table {t.id} prices the groups of {t.info.scheme}, but these cases were grouped with "
+                f"{other[0]}: group them with --scheme {t.info.scheme}, or give "
+                f"--allow-scheme-mismatch to price them anyway"
+            )
     n = df.num_rows
-    lv_choices, lv_idx = _key_index(df, level, "hospital_level", t.info.levels, None, "hospital level", t.id,
-                                    normalize_level)
-    ins_choices, ins_idx = _key_index(df, insurance, "insurance_type", t.info.insurance_types,
-                                      policy.default_insurance, "insurance type", t.id, normalize_insurance)
+    lv_choices, lv_idx = _key_index(
+        df, level, "hospital_level", t.info.levels, None, "hospital level", t.id, normalize_level
+    )
+    ins_choices, ins_idx = _key_index(
+        df,
+        insurance,
+        "insurance_type",
+        t.info.insurance_types,
+        policy.default_insurance,
+        "insurance type",
+        t.id,
+        normalize_insurance,
+    )
     std = standards(t, policy)
     # dense lookup: (drg, level, insurance) -> row of std; cases gather from it (no join, no per-row Python)
     drg_codes = std["drg"].unique(maintain_order=True)
     drg_set = drg_codes.to_arrow().cast(pa.string())
     n_l, n_i = len(lv_choices), len(ins_choices)
-    std_pos = (np.asarray(pc.index_in(std["drg"].to_arrow().cast(pa.string()),
-                                      value_set=drg_set).to_numpy(
-                   zero_copy_only=False), dtype=np.int64) * n_l * n_i
-               + std["hospital_level"].replace_strict({c: i for i, c in enumerate(lv_choices)},
-                                                      return_dtype=pl.Int64).to_numpy() * n_i
-               + std["insurance_type"].replace_strict({c: i for i, c in enumerate(ins_choices)},
-                                                      return_dtype=pl.Int64).to_numpy())
+    std_pos = (
+        np.asarray(
+            pc.index_in(std["drg"].to_arrow().cast(pa.string()), value_set=drg_set).to_numpy(zero_copy_only=False),
+            dtype=np.int64,
+        )
+        * n_l
+        * n_i
+        + std["hospital_level"]
+        .replace_strict({c: i for i, c in enumerate(lv_choices)}, return_dtype=pl.Int64)
+        .to_numpy()
+        * n_i
+        + std["insurance_type"]
+        .replace_strict({c: i for i, c in enumerate(ins_choices)}, return_dtype=pl.Int64)
+        .to_numpy()
+    )
     drg_arrow = _text(df.column("drg"))
     case_drg = pc.index_in(drg_arrow, value_set=drg_set)
     in_table = np.asarray(case_drg.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-    case_pos = (np.asarray(case_drg.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64) * n_l * n_i
-                + lv_idx * n_i + ins_idx)
+    case_pos = (
+        np.asarray(case_drg.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64) * n_l * n_i
+        + lv_idx * n_i
+        + ins_idx
+    )
     size = max(len(drg_codes), 1) * n_l * n_i
     present = np.zeros(size, dtype=bool)
     present[std_pos] = True
@@ -320,23 +402,30 @@ def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, 
         sr = pl.Series("special_review", df.column("special_review"))
         if sr.dtype in (pl.Utf8, pl.String):
             sr = sr.str.strip_chars().str.to_lowercase().is_in(["true", "1", "yes", "y", "是", "t"])
-        assign(sr.cast(pl.Boolean, strict=False).fill_null(False).to_numpy().astype(bool, copy=False), "special",
-               why("special_review"), special_pay)
+        assign(
+            sr.cast(pl.Boolean, strict=False).fill_null(False).to_numpy().astype(bool, copy=False),
+            "special",
+            why("special_review"),
+            special_pay,
+        )
     for flag_ in policy.by_item_flags:
         assign(flag(flag_), "special", why("flagged", flag=flag_), special_pay)
     assign(published == 0, "special", why("zero_standard"), special_pay)
     if "los" in df.column_names and not (math.isnan(policy.los_min_days) and math.isnan(policy.los_max_days)):
         los = _floats(df.column("los"))
         if not math.isnan(policy.los_min_days):
-            assign(los <= policy.los_min_days, "special", why("los_short", days=f"{policy.los_min_days:g}"),
-                   special_pay)
+            assign(
+                los <= policy.los_min_days, "special", why("los_short", days=f"{policy.los_min_days:g}"), special_pay
+            )
         if not math.isnan(policy.los_max_days):
-            assign(los >= policy.los_max_days, "special", why("los_long", days=f"{policy.los_max_days:g}"),
-                   special_pay)
+            assign(los >= policy.los_max_days, "special", why("los_long", days=f"{policy.los_max_days:g}"), special_pay)
     # 4. no standard (no weight, or weights only and no rate)
     assign(np.isnan(rw) & np.isnan(published), "unpriced", why("no_weight", drg="{drg}", table=t.id))
-    assign(np.isnan(standard), "unpriced",
-           why("no_point_value" if t.info.basis == "points" else "no_base_rate", table=t.id))
+    assign(
+        np.isnan(standard),
+        "unpriced",
+        why("no_point_value" if t.info.basis == "points" else "no_base_rate", table=t.id),
+    )
     # 5. ratio classification
     comparator = standard if policy.comparator == "standard" else standard / np.where(coef > 0, coef, 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -404,8 +493,9 @@ def price(grouped: Any, table: str | PaymentTable, *, level: str | None = None, 
     columns = {k: (v.combine_chunks() if isinstance(v, pa.ChunkedArray) else v) for k, v in columns.items()}
     out = _attach(grouped, kind, columns)
     if kind == "arrow":  # a Parquet output keeps what it was priced with (pq.read_schema(path).metadata)
-        out = out.replace_schema_metadata({**(out.schema.metadata or {}),
-                                           PRICING_METADATA_KEY: pricing_metadata(t, policy)})
+        out = out.replace_schema_metadata(
+            {**(out.schema.metadata or {}), PRICING_METADATA_KEY: pricing_metadata(t, policy)}
+        )
     return out
 
 
@@ -417,9 +507,17 @@ def pricing_metadata(t: PaymentTable, policy: Policy) -> bytes:
     """The table and every policy value a priced result leaned on, with the names no policy set (defaults)."""
     import json
 
-    return json.dumps({"table": t.id, "table_source": t.info.source or t.id, "scheme": t.info.scheme,
-                       "policy": policy.as_dict(), "defaults": policy.defaults()},
-                      ensure_ascii=False, default=str).encode("utf-8")
+    return json.dumps(
+        {
+            "table": t.id,
+            "table_source": t.info.source or t.id,
+            "scheme": t.info.scheme,
+            "policy": policy.as_dict(),
+            "defaults": policy.defaults(),
+        },
+        ensure_ascii=False,
+        default=str,
+    ).encode("utf-8")
 
 
 __all__ = ["CASE_TYPES", "LEVELS", "OUTPUT_COLUMNS", "price", "standards"]

@@ -9,6 +9,7 @@ the human files: ``report.html`` (Chinese, money in 万元, a CMI / 入组率 se
 BOM) and ``indicators.xlsx`` under Chinese headers with units, ``losing_drgs.csv``, and the figures.  Labels and
 explanations come from :mod:`drgkit.report_words`.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -47,36 +48,63 @@ def indicators(data: Any, by: str = "hospital", rw_column: str = "rw") -> tuple[
             raise ReportError(f"data has no '{c}' column: run `drgkit group` (and `drgkit pay`) first")
     if by not in df.columns:
         raise ReportError(f"data has no '{by}' column to report by")
-    num = lambda c: (pl.col(c).cast(pl.Float64, strict=False) if c in df.columns else pl.lit(None, pl.Float64))  # noqa: E731
-    d = df.select(pl.col(by).cast(pl.Utf8).fill_null("").alias("unit"), pl.col("status").cast(pl.Utf8),
-                  pl.col("drg").cast(pl.Utf8), num("los").alias("los"), num("total_cost").alias("cost"),
-                  num(rw_column).alias("rw"), num("payment").alias("payment"), num("margin").alias("margin"))
+    num = lambda c: pl.col(c).cast(pl.Float64, strict=False) if c in df.columns else pl.lit(None, pl.Float64)  # noqa: E731
+    d = df.select(
+        pl.col(by).cast(pl.Utf8).fill_null("").alias("unit"),
+        pl.col("status").cast(pl.Utf8),
+        pl.col("drg").cast(pl.Utf8),
+        num("los").alias("los"),
+        num("total_cost").alias("cost"),
+        num(rw_column).alias("rw"),
+        num("payment").alias("payment"),
+        num("margin").alias("margin"),
+    )
     ok = pl.col("status") == "ok"
     d = d.with_columns(
         (pl.col("los") / pl.col("los").filter(ok).mean().over("drg")).alias("_t"),
         (pl.col("cost") / pl.col("cost").filter(ok).mean().over("drg")).alias("_c"),
     )
-    per = d.group_by("unit").agg(
-        pl.len().alias("cases"),
-        ok.sum().alias("grouped"),
-        (ok.sum() / pl.len()).alias("grouping_rate"),
-        pl.col("rw").filter(ok).mean().alias("cmi"),
-        pl.col("_t").filter(ok).mean().alias("time_index"),
-        pl.col("_c").filter(ok).mean().alias("cost_index"),
-        pl.col("cost").sum().alias("total_cost"),
-        pl.col("payment").sum().alias("payment"),
-        pl.col("margin").sum().alias("margin"),
-    ).sort("unit").rename({"unit": by})
-    losing = (d.filter(ok & pl.col("margin").is_not_null()).group_by("drg")
-              .agg(pl.len().alias("cases"), pl.col("margin").sum().alias("margin"),
-                   pl.col("margin").mean().alias("margin_per_case"))
-              .sort("margin"))
+    per = (
+        d.group_by("unit")
+        .agg(
+            pl.len().alias("cases"),
+            ok.sum().alias("grouped"),
+            (ok.sum() / pl.len()).alias("grouping_rate"),
+            pl.col("rw").filter(ok).mean().alias("cmi"),
+            pl.col("_t").filter(ok).mean().alias("time_index"),
+            pl.col("_c").filter(ok).mean().alias("cost_index"),
+            pl.col("cost").sum().alias("total_cost"),
+            pl.col("payment").sum().alias("payment"),
+            pl.col("margin").sum().alias("margin"),
+        )
+        .sort("unit")
+        .rename({"unit": by})
+    )
+    losing = (
+        d.filter(ok & pl.col("margin").is_not_null())
+        .group_by("drg")
+        .agg(
+            pl.len().alias("cases"),
+            pl.col("margin").sum().alias("margin"),
+            pl.col("margin").mean().alias("margin_per_case"),
+        )
+        .sort("margin")
+    )
     return per, losing
 
 
 #: per-unit indicator columns in the order the human files show them
-INDICATOR_COLUMNS = ("cases", "grouped", "grouping_rate", "cmi", "time_index", "cost_index", "total_cost", "payment",
-                     "margin")
+INDICATOR_COLUMNS = (
+    "cases",
+    "grouped",
+    "grouping_rate",
+    "cmi",
+    "time_index",
+    "cost_index",
+    "total_cost",
+    "payment",
+    "margin",
+)
 LOSING_COLUMNS = ("drg", "drg_name", "cases", "margin", "margin_per_case")
 
 
@@ -91,8 +119,13 @@ def human_table(df: pl.DataFrame, columns: list[str] | tuple[str, ...]) -> pl.Da
             continue
         kind = word(c).kind
         values = [number(c, v) for v in df[c].to_list()]
-        dtype = (pl.Int64 if kind in ("count", "yuan") else pl.Float64 if kind in ("money", "share", "pct", "rate",
-                                                                                     "index", "z") else pl.Utf8)
+        dtype = (
+            pl.Int64
+            if kind in ("count", "yuan")
+            else pl.Float64
+            if kind in ("money", "share", "pct", "rate", "index", "z")
+            else pl.Utf8
+        )
         out[label(c)] = pl.Series(values, dtype=dtype)
     return pl.DataFrame(out)
 
@@ -122,8 +155,11 @@ def write_report(data: Any, out_dir: str | Path, by: str = "hospital", top: int 
     df = _frame(data, by)
     per, losing = indicators(df, by)
     if "drg_name" in df.columns and losing.height:
-        names = df.select(pl.col("drg").cast(pl.Utf8), pl.col("drg_name").cast(pl.Utf8)).drop_nulls("drg") \
+        names = (
+            df.select(pl.col("drg").cast(pl.Utf8), pl.col("drg_name").cast(pl.Utf8))
+            .drop_nulls("drg")
             .unique("drg", keep="first")
+        )
         losing = losing.join(names, on="drg", how="left", maintain_order="left")
     unit = _unit_label(by)
     out = Path(out_dir)
@@ -162,8 +198,9 @@ def write_report(data: Any, out_dir: str | Path, by: str = "hospital", top: int 
         ax.set_xlabel("结余合计（万元）")
         ax.set_title(f"亏损最多的 {worst.height} 个 DRG 组")
         save(fig, "losing_drgs")
-    fig, axes = plt.subplots(1, 2 if has_cmi else 1, figsize=(11 if has_cmi else 6, max(3, 0.3 * per.height)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, 2 if has_cmi else 1, figsize=(11 if has_cmi else 6, max(3, 0.3 * per.height)), squeeze=False
+    )
     by_rate = per.sort("grouping_rate", nulls_last=True)  # each panel sorted by its own value, lowest on top
     rates = [100 * (v or 0) for v in by_rate["grouping_rate"].to_list()[::-1]]
     bars = axes[0][0].barh(by_rate[by].to_list()[::-1], rates, color="tab:blue")
@@ -173,9 +210,11 @@ def write_report(data: Any, out_dir: str | Path, by: str = "hospital", top: int 
     axes[0][0].set_title(f"各{unit}入组率（最低的在上）")
     if has_cmi:
         by_cmi = per.sort("cmi", descending=True, nulls_last=True)
-        axes[0][1].barh(by_cmi[by].to_list()[::-1],
-                        [v if v is not None else float("nan") for v in by_cmi["cmi"].to_list()[::-1]],
-                        color="tab:purple")
+        axes[0][1].barh(
+            by_cmi[by].to_list()[::-1],
+            [v if v is not None else float("nan") for v in by_cmi["cmi"].to_list()[::-1]],
+            color="tab:purple",
+        )
         axes[0][1].set_xlabel("CMI")
         ticks.plain_axis(axes[0][1].xaxis, decimals=2)
         axes[0][1].set_title(f"各{unit} CMI（病例组合指数，最高的在上）")
@@ -189,14 +228,18 @@ def write_report(data: Any, out_dir: str | Path, by: str = "hospital", top: int 
         ax.set_ylabel("费用消耗指数")
         ax.set_title("CMI 与费用消耗指数（高于 1 为费用偏高）")
         save(fig, "cmi_vs_cost_index")
-    html_text = report_html(per, worst, _overall(df), by,
-                            {k: base64.b64encode(p.read_bytes()).decode() for k, p in figures.items()})
+    html_text = report_html(
+        per, worst, _overall(df), by, {k: base64.b64encode(p.read_bytes()).decode() for k, p in figures.items()}
+    )
     files[0].write_text(html_text, encoding="utf-8")
     return files
 
 
-FIGURE_TITLES = {"cmi_grouping_rate": "CMI 与入组率", "cmi_vs_cost_index": "CMI 与费用消耗指数",
-                 "losing_drgs": "亏损最多的 DRG 组"}
+FIGURE_TITLES = {
+    "cmi_grouping_rate": "CMI 与入组率",
+    "cmi_vs_cost_index": "CMI 与费用消耗指数",
+    "losing_drgs": "亏损最多的 DRG 组",
+}
 
 
 def _table(df: pl.DataFrame, columns) -> str:
@@ -206,9 +249,15 @@ def _table(df: pl.DataFrame, columns) -> str:
 
     cols = [c for c in columns if c in df.columns]
     head = "".join(f"<th>{label_html(c)}</th>" for c in cols)
-    rows = "".join("<tr>" + "".join(
-        f"<td{' class=n' if word(c).kind not in ('text', 'bool') else ''}>{html.escape(fmt(c, r[c]))}</td>"
-        for c in cols) + "</tr>" for r in df.iter_rows(named=True))
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            f"<td{' class=n' if word(c).kind not in ('text', 'bool') else ''}>{html.escape(fmt(c, r[c]))}</td>"
+            for c in cols
+        )
+        + "</tr>"
+        for r in df.iter_rows(named=True)
+    )
     return f"<table><tr>{head}</tr>{rows}</table>"
 
 
@@ -219,29 +268,41 @@ def report_html(per: pl.DataFrame, losing: pl.DataFrame, overall: dict, by: str,
     from ..report_words import fmt, glossary_html, label
 
     unit = _unit_label(by)
-    facts = [("病例数", fmt("cases", overall["cases"]) + " 例"),
-             ("入组病例数", fmt("grouped", overall["grouped"]) + " 例"),
-             ("入组率", fmt("grouping_rate", overall["grouping_rate"]) + "%")]
+    facts = [
+        ("病例数", fmt("cases", overall["cases"]) + " 例"),
+        ("入组病例数", fmt("grouped", overall["grouped"]) + " 例"),
+        ("入组率", fmt("grouping_rate", overall["grouping_rate"]) + "%"),
+    ]
     if overall["cmi"] is not None:
         facts.append(("CMI（全部入组病例）", fmt("cmi", overall["cmi"])))
     if overall["payment"] is not None and per["payment"].is_not_null().any():
-        facts += [(label("total_cost"), fmt("total_cost", overall["total_cost"])),
-                  (label("payment"), fmt("payment", overall["payment"])),
-                  (label("margin"), fmt("margin", overall["margin"]))]
+        facts += [
+            (label("total_cost"), fmt("total_cost", overall["total_cost"])),
+            (label("payment"), fmt("payment", overall["payment"])),
+            (label("margin"), fmt("margin", overall["margin"])),
+        ]
     facts_html = "".join(f"<li>{html.escape(k)}：<b>{html.escape(v)}</b></li>" for k, v in facts)
     has_cmi = per["cmi"].is_not_null().any()
     ranked = per.sort("cmi", descending=True, nulls_last=True) if has_cmi else per.sort("grouping_rate")
-    cmi_cols = (by, "cases", "grouping_rate", "cmi", "time_index", "cost_index") if has_cmi else \
-        (by, "cases", "grouped", "grouping_rate")
-    cmi_note = ("本数据没有权重（RW）列，无法计算 CMI：先运行 <code>drgkit pay</code> 计价。" if not has_cmi else
-                f"按 CMI 从高到低排列。CMI 越高，{unit}收治的病例越复杂；入组率低说明病案首页质量需要改进，"
-                "未入组病例无法按 DRG 支付。")
+    cmi_cols = (
+        (by, "cases", "grouping_rate", "cmi", "time_index", "cost_index")
+        if has_cmi
+        else (by, "cases", "grouped", "grouping_rate")
+    )
+    cmi_note = (
+        "本数据没有权重（RW）列，无法计算 CMI：先运行 <code>drgkit pay</code> 计价。"
+        if not has_cmi
+        else f"按 CMI 从高到低排列。CMI 越高，{unit}收治的病例越复杂；入组率低说明病案首页质量需要改进，"
+        "未入组病例无法按 DRG 支付。"
+    )
 
     def img(name: str) -> str:
         if name not in images:
             return ""
-        return (f'<h3>{html.escape(FIGURE_TITLES.get(name, name))}</h3><img alt="{html.escape(name)}" '
-                f'src="data:image/png;base64,{images[name]}">')
+        return (
+            f'<h3>{html.escape(FIGURE_TITLES.get(name, name))}</h3><img alt="{html.escape(name)}" '
+            f'src="data:image/png;base64,{images[name]}">'
+        )
 
     margin_fig = next((n for n in images if n.startswith("margin_by_")), None)
     return f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>DRG 运行指标报告</title>
@@ -254,8 +315,11 @@ th small,li small{{color:#777;font-weight:normal}}td.n{{text-align:right}}img{{m
 <h2>总体情况</h2><ul>{facts_html}</ul>
 <h2>CMI 与入组率</h2><p>{cmi_note}</p>{_table(ranked, cmi_cols)}{img("cmi_grouping_rate")}{img("cmi_vs_cost_index")}
 <h2>各{html.escape(unit)}指标</h2>{_table(per, (by, *INDICATOR_COLUMNS))}
-{f'<h3>各{html.escape(unit)}结余</h3><img alt="{margin_fig}" src="data:image/png;base64,{images[margin_fig]}">'
- if margin_fig else ""}
+{
+        f'<h3>各{html.escape(unit)}结余</h3><img alt="{margin_fig}" src="data:image/png;base64,{images[margin_fig]}">'
+        if margin_fig
+        else ""
+    }
 <h2>亏损最多的 DRG 组</h2>{_table(losing, LOSING_COLUMNS) if losing.height else "<p>没有计价数据（无结余列）。</p>"}
 {img("losing_drgs")}
 <h2>指标说明</h2>{glossary_html((by, *INDICATOR_COLUMNS, "margin_per_case"))}

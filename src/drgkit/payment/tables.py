@@ -3,6 +3,7 @@
 A table is a long CSV (one row per DRG × hospital level × insurance type it distinguishes); see
 ``tables/README.md``. Loading checks every row and raises :class:`TableError` naming the first bad row.
 """
+
 from __future__ import annotations
 
 import tomllib
@@ -16,19 +17,55 @@ import polars as pl
 from ..errors import DrgkitError
 from ..paths import tables_dir
 
-NUMERIC = ("rw", "base_rate", "level_coefficient", "payment_standard", "low_outlier_threshold",
-           "high_outlier_threshold", "mean_cost", "case_volume_cap")
+NUMERIC = (
+    "rw",
+    "base_rate",
+    "level_coefficient",
+    "payment_standard",
+    "low_outlier_threshold",
+    "high_outlier_threshold",
+    "mean_cost",
+    "case_volume_cap",
+)
 TEXT = ("drg", "drg_name", "basis", "hospital_level", "insurance_type", "group_type_zh", "flags", "remark_zh")
-COLUMNS = ("drg", "drg_name", "basis", "rw", "hospital_level", "insurance_type", "base_rate", "level_coefficient",
-           "payment_standard", "low_outlier_threshold", "high_outlier_threshold", "mean_cost", "case_volume_cap",
-           "group_type_zh", "flags", "remark_zh")
-LEVELS = ("level1", "level2", "level3", "level3a", "level3b", "provincial_level3a", "level1_and_primary",
-          "named_top_hospitals", "rate_tier_1")
+COLUMNS = (
+    "drg",
+    "drg_name",
+    "basis",
+    "rw",
+    "hospital_level",
+    "insurance_type",
+    "base_rate",
+    "level_coefficient",
+    "payment_standard",
+    "low_outlier_threshold",
+    "high_outlier_threshold",
+    "mean_cost",
+    "case_volume_cap",
+    "group_type_zh",
+    "flags",
+    "remark_zh",
+)
+LEVELS = (
+    "level1",
+    "level2",
+    "level3",
+    "level3a",
+    "level3b",
+    "provincial_level3a",
+    "level1_and_primary",
+    "named_top_hospitals",
+    "rate_tier_1",
+)
 INSURANCE = ("employee", "resident")
 #: A finer level → the level it belongs to, for tables that do not distinguish the finer one (a 三级甲等
 #: hospital is priced at the 三级 rate where the table has only 三级).
-LEVEL_BROADER = {"level3a": "level3", "level3b": "level3", "provincial_level3a": "level3a",
-                 "level1_and_primary": "level1"}
+LEVEL_BROADER = {
+    "level3a": "level3",
+    "level3b": "level3",
+    "provincial_level3a": "level3a",
+    "level1_and_primary": "level1",
+}
 
 
 class TableError(DrgkitError, ValueError):
@@ -99,8 +136,9 @@ def table_info(table_id: str) -> TableInfo:
     m = _manifest()
     tid = table_id.replace("_", "-")
     if tid not in m:
-        raise TableError(f"unknown payment table '{table_id}' (see `drgkit tables list`; known: "
-                         f"{', '.join(sorted(m))})")
+        raise TableError(
+            f"unknown payment table '{table_id}' (see `drgkit tables list`; known: {', '.join(sorted(m))})"
+        )
     return m[tid]
 
 
@@ -115,29 +153,37 @@ def _read_csv(path: Path) -> pl.DataFrame:
 def _parse(df: pl.DataFrame, name: str, *, strict: bool) -> tuple[pl.DataFrame, list[str]]:
     missing = [c for c in ("drg",) if c not in df.columns]
     if missing or not ({"rw", "payment_standard"} & set(df.columns)):
-        raise TableError(f"{name}: a payment table needs the columns drg and rw (or payment_standard); "
-                         f"has {', '.join(df.columns)}")
+        raise TableError(
+            f"{name}: a payment table needs the columns drg and rw (or payment_standard); has {', '.join(df.columns)}"
+        )
     for c in COLUMNS:
         if c not in df.columns:
             df = df.with_columns(pl.lit("").alias(c))
     df = df.select(COLUMNS).with_columns([pl.col(c).cast(pl.Utf8).fill_null("").str.strip_chars() for c in COLUMNS])
     line = pl.int_range(2, df.height + 2).alias("_line")
     df = df.with_columns(line)
+
     # row checks: each gives the first offending row
     def bad(mask: pl.Expr, what: str) -> None:
         hit = df.filter(mask)
         if hit.height:
             r = hit.row(0, named=True)
-            raise TableError(f"{name}: row {r['_line']} (DRG '{r['drg']}'): {what.format(**r)}"
-                             + (f" ({hit.height} rows)" if hit.height > 1 else ""))
+            raise TableError(
+                f"{name}: row {r['_line']} (DRG '{r['drg']}'): {what.format(**r)}"
+                + (f" ({hit.height} rows)" if hit.height > 1 else "")
+            )
 
     bad(pl.col("drg") == "", "missing DRG code")
     basis_ok = pl.col("basis").is_in(["", "rw", "points", "cost"])
     bad(~basis_ok, "unknown basis '{basis}' (rw, points, cost)")
-    bad((pl.col("hospital_level") != "") & ~pl.col("hospital_level").is_in(list(LEVELS)),
-        "unknown hospital level '{hospital_level}' (" + ", ".join(LEVELS) + ")")
-    bad((pl.col("insurance_type") != "") & ~pl.col("insurance_type").is_in(list(INSURANCE)),
-        "unknown insurance type '{insurance_type}' (employee, resident)")
+    bad(
+        (pl.col("hospital_level") != "") & ~pl.col("hospital_level").is_in(list(LEVELS)),
+        "unknown hospital level '{hospital_level}' (" + ", ".join(LEVELS) + ")",
+    )
+    bad(
+        (pl.col("insurance_type") != "") & ~pl.col("insurance_type").is_in(list(INSURANCE)),
+        "unknown insurance type '{insurance_type}' (employee, resident)",
+    )
     typed = []
     for c in NUMERIC:
         val = pl.col(c).cast(pl.Float64, strict=False)
@@ -152,10 +198,15 @@ def _parse(df: pl.DataFrame, name: str, *, strict: bool) -> tuple[pl.DataFrame, 
     dup = df.filter(~pl.struct("drg", "hospital_level", "insurance_type").is_first_distinct())
     if dup.height:
         r = dup.row(0, named=True)
-        first = df.filter((pl.col("drg") == r["drg"]) & (pl.col("hospital_level") == r["hospital_level"])
-                          & (pl.col("insurance_type") == r["insurance_type"]))["_line"][0]
-        msg = (f"{name}: row {r['_line']} (DRG '{r['drg']}'): DRG listed more than once for level "
-               f"'{r['hospital_level']}' / insurance '{r['insurance_type']}' (first at row {first})")
+        first = df.filter(
+            (pl.col("drg") == r["drg"])
+            & (pl.col("hospital_level") == r["hospital_level"])
+            & (pl.col("insurance_type") == r["insurance_type"])
+        )["_line"][0]
+        msg = (
+            f"{name}: row {r['_line']} (DRG '{r['drg']}'): DRG listed more than once for level "
+            f"'{r['hospital_level']}' / insurance '{r['insurance_type']}' (first at row {first})"
+        )
         if strict:
             raise TableError(msg)
         notes.append(msg + "; the first row is used")
@@ -205,18 +256,37 @@ def _scheme_weights_table(scheme_id: str) -> PaymentTable | None:
     from ..schemes.compile import load_compiled
 
     scheme = load_compiled(scheme_id)
-    rows = [(code, name, float(w)) for code, name, w in zip(scheme.drg_codes, scheme.drg_names, scheme.drg_weights)
-            if not math.isnan(w)]
+    rows = [
+        (code, name, float(w))
+        for code, name, w in zip(scheme.drg_codes, scheme.drg_names, scheme.drg_weights)
+        if not math.isnan(w)
+    ]
     if not rows:
         return None
-    df = pl.DataFrame({"drg": [r[0] for r in rows], "drg_name": [r[1] for r in rows], "basis": "rw",
-                       "rw": [r[2] for r in rows]})
-    df = df.with_columns([pl.lit(None, pl.Float64).alias(c) for c in NUMERIC if c != "rw"]
-                         + [pl.lit("", pl.Utf8).alias(c) for c in TEXT if c not in df.columns]).select(COLUMNS)
-    info = TableInfo(id=scheme_id, scheme=scheme_id, basis="rw", published=("rw",), drgs=df.height, rows=df.height,
-                     source=f"reference weights (RW) of the scheme {scheme_id}; no base rate: give one")
-    return PaymentTable(info, df, (f"{df.height:,} of {len(scheme.drg_codes):,} groups of {scheme_id} have a "
-                                   "reference weight; the others go unpriced",))
+    df = pl.DataFrame(
+        {"drg": [r[0] for r in rows], "drg_name": [r[1] for r in rows], "basis": "rw", "rw": [r[2] for r in rows]}
+    )
+    df = df.with_columns(
+        [pl.lit(None, pl.Float64).alias(c) for c in NUMERIC if c != "rw"]
+        + [pl.lit("", pl.Utf8).alias(c) for c in TEXT if c not in df.columns]
+    ).select(COLUMNS)
+    info = TableInfo(
+        id=scheme_id,
+        scheme=scheme_id,
+        basis="rw",
+        published=("rw",),
+        drgs=df.height,
+        rows=df.height,
+        source=f"reference weights (RW) of the scheme {scheme_id}; no base rate: give one",
+    )
+    return PaymentTable(
+        info,
+        df,
+        (
+            f"{df.height:,} of {len(scheme.drg_codes):,} groups of {scheme_id} have a "
+            "reference weight; the others go unpriced",
+        ),
+    )
 
 
 @lru_cache(maxsize=8)
@@ -233,13 +303,22 @@ def _info_from(df: pl.DataFrame, tid: str, path: Path) -> TableInfo:
     ins = tuple(sorted(set(df["insurance_type"].to_list()) - {""}))
     basis = next((b for b in df["basis"].to_list() if b), "rw")
     published = tuple(c for c in NUMERIC if df[c].is_not_null().any())
-    return TableInfo(id=tid, basis=basis, levels=levels, insurance_types=ins, published=published,
-                     drgs=df["drg"].n_unique(), rows=df.height, source=str(path), path=path)
+    return TableInfo(
+        id=tid,
+        basis=basis,
+        levels=levels,
+        insurance_types=ins,
+        published=published,
+        drgs=df["drg"].n_unique(),
+        rows=df.height,
+        source=str(path),
+        path=path,
+    )
 
 
 def normalize_level(value) -> str:
-    """A hospital level as written (3, 三级, 三级甲等, 三甲, Ⅲ级 …) as a table level id (``io/vocab/hospital_level.csv``);
-    an id or unknown text comes back as it was (the caller reports it)."""
+    """A hospital level as written (3, 三级, 三级甲等, 三甲, Ⅲ级 …) as a table level id
+    (``io/vocab/hospital_level.csv``); an id or unknown text comes back as it was (the caller reports it)."""
     from ..io.values import lookup
 
     s = str(value).strip()
@@ -253,4 +332,3 @@ def normalize_insurance(value) -> str:
 
     s = str(value).strip()
     return lookup("insurance", s) or s
-

@@ -16,6 +16,7 @@ row and value:
 :func:`seal` writes each table's hash (and row count) into ``scheme.toml``; from then on an edited table is
 refused with one line until the scheme is sealed again.
 """
+
 from __future__ import annotations
 
 import re
@@ -36,8 +37,8 @@ ERRORS = ("compile", "hash", "derived", "convention")
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str      # compile | hash | derived | code | convention
-    where: str     # table and row
+    kind: str  # compile | hash | derived | code | convention
+    where: str  # table and row
     message: str
 
     @property
@@ -109,13 +110,22 @@ def _derived(tables: dict[str, list[dict[str, str]]]) -> list[Problem]:
                 out.append(Problem("derived", where, f"{column} {r[column]!r} but entry_expr {expr!r}"))
         if "n_drg" in r and r["n_drg"].strip() and int(float(r["n_drg"])) != drgs_per_rule[r.get("rule_id")]:
             n = drgs_per_rule[r.get("rule_id")]
-            out.append(Problem("derived", where, f"n_drg {r['n_drg']} but drg.csv has {n} DRG(s) of rule "
-                                                 f"{r.get('rule_id')}"))
+            out.append(
+                Problem("derived", where, f"n_drg {r['n_drg']} but drg.csv has {n} DRG(s) of rule {r.get('rule_id')}")
+            )
     for i, r in enumerate(mdc, start=2):
-        if "n_adrg_rules" in r and r["n_adrg_rules"].strip() and \
-                int(float(r["n_adrg_rules"])) != rules_per_mdc[r.get("mdc")]:
-            out.append(Problem("derived", f"mdc.csv row {i} ({r.get('mdc')})",
-                               f"n_adrg_rules {r['n_adrg_rules']} but adrg.csv has {rules_per_mdc[r.get('mdc')]}"))
+        if (
+            "n_adrg_rules" in r
+            and r["n_adrg_rules"].strip()
+            and int(float(r["n_adrg_rules"])) != rules_per_mdc[r.get("mdc")]
+        ):
+            out.append(
+                Problem(
+                    "derived",
+                    f"mdc.csv row {i} ({r.get('mdc')})",
+                    f"n_adrg_rules {r['n_adrg_rules']} but adrg.csv has {rules_per_mdc[r.get('mdc')]}",
+                )
+            )
     return out
 
 
@@ -123,13 +133,13 @@ def _conventions(tables: dict[str, list[dict[str, str]]]) -> list[Problem]:
     out: list[Problem] = []
     for i, r in enumerate(tables.get("drg", []), start=2):
         if r.get("adrg") and r.get("drg") and not r["drg"].startswith(r["adrg"]):
-            out.append(Problem("convention", f"drg.csv row {i}", f"DRG {r['drg']} does not start with its ADRG "
-                                                                 f"{r['adrg']}"))
+            out.append(
+                Problem("convention", f"drg.csv row {i}", f"DRG {r['drg']} does not start with its ADRG {r['adrg']}")
+            )
     for i, r in enumerate(tables.get("adrg", []), start=2):
         m, a = r.get("mdc", ""), r.get("adrg", "")
         if m.startswith("MDC") and len(m) == 4 and a and a[0] != m[3]:
-            out.append(Problem("convention", f"adrg.csv row {i}", f"ADRG {a} is in {m} but does not start with "
-                                                                  f"{m[3]}"))
+            out.append(Problem("convention", f"adrg.csv row {i}", f"ADRG {a} is in {m} but does not start with {m[3]}"))
     return out
 
 
@@ -141,8 +151,13 @@ def _codes(tables: dict[str, list[dict[str, str]]], manifest: dict) -> list[Prob
     for domain in ("dx", "px"):
         _header, rows = _read_csv(icd / f"icd_{domain}.csv")
         known[domain] = {r[0] for r in rows}
-    where_codes = [("mdc_dx", "dx", "dx"), ("mdc_px", "px", "px"), ("cc", "code", "dx"), ("cc_exclusion", "pdx", "dx"),
-                   ("or_procedures", "code", "px")]
+    where_codes = [
+        ("mdc_dx", "dx", "dx"),
+        ("mdc_px", "px", "px"),
+        ("cc", "code", "dx"),
+        ("cc_exclusion", "pdx", "dx"),
+        ("or_procedures", "code", "px"),
+    ]
     out: list[Problem] = []
     for table, column, domain in where_codes:
         for i, r in enumerate(tables.get(table, []), start=2):
@@ -166,9 +181,11 @@ def check(folder: str | Path) -> list[Problem]:
         tables, hashes = _tables(folder, manifest)
     except (OSError, SchemeError) as exc:
         return [Problem("compile", str(folder), str(exc))]
-    problems = [Problem("hash", f"{name} table", f"content hash {hashes[name]}, manifest says {spec['sha256']}")
-                for name, spec in manifest.get("tables", {}).items()
-                if spec.get("sha256") and spec["sha256"] != hashes[name]]
+    problems = [
+        Problem("hash", f"{name} table", f"content hash {hashes[name]}, manifest says {spec['sha256']}")
+        for name, spec in manifest.get("tables", {}).items()
+        if spec.get("sha256") and spec["sha256"] != hashes[name]
+    ]
     problems += _derived(tables) + _conventions(tables) + _codes(tables, manifest)
     if not any(p.kind == "hash" for p in problems):  # a hash mismatch stops the compiler with its own message
         from .compile import compile_scheme

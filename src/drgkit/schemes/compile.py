@@ -7,6 +7,7 @@ from) plus a digest
 of the compiler's own source and of the grey-code lists it compiles in, so a table edit, a grey-list edit or
 a compiler change never serves a stale program.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -34,12 +35,13 @@ _MDC_LISTS = ("dx", "px")
 def _compiler_digest() -> str:
     h = hashlib.sha256()
     here = Path(__file__).parent
-    for path in (*(here / n for n in ("compile.py", "program.py", "expr.py", "tables.py", "kernel_program.py",
-                                      "atoms.py")),
-                 here.parent / "codes" / "grey.py",
-                 # the grey lists (灰码) of every edition are compiled in (dx_grey / px_grey) but are not in the
-                 # scheme's checksum: an edited list must not be served from a stale cache
-                 *sorted(icd_dir().glob("grey_*.csv"))):
+    for path in (
+        *(here / n for n in ("compile.py", "program.py", "expr.py", "tables.py", "kernel_program.py", "atoms.py")),
+        here.parent / "codes" / "grey.py",
+        # the grey lists (灰码) of every edition are compiled in (dx_grey / px_grey) but are not in the
+        # scheme's checksum: an edited list must not be served from a stale cache
+        *sorted(icd_dir().glob("grey_*.csv")),
+    ):
         h.update(path.name.encode() + b"\0" + path.read_bytes())
     return h.hexdigest()[:12]
 
@@ -57,12 +59,17 @@ _COMPILER_DIGEST = _compiler_digest()
 class _Builder:
     """Accumulates lists, atoms and expressions while the tables are walked."""
 
-    def __init__(self, sid: str, codes: dict[str, list[str]], index: dict[str, dict[str, int]],
-                 members: dict[tuple[str, str], list[str]]):
+    def __init__(
+        self,
+        sid: str,
+        codes: dict[str, list[str]],
+        index: dict[str, dict[str, int]],
+        members: dict[tuple[str, str], list[str]],
+    ):
         self.sid = sid
-        self.codes = codes                # domain → code universe (grows with codes only the tables use)
-        self.index = index                # domain → code → id
-        self.members = members            # (domain, list key) → codes, for every list a table defines
+        self.codes = codes  # domain → code universe (grows with codes only the tables use)
+        self.index = index  # domain → code → id
+        self.members = members  # (domain, list key) → codes, for every list a table defines
         self.lists: dict[tuple[str, str], int] = {}
         self.list_labels: list[str] = []
         self.list_codes: list[list[int]] = []
@@ -91,7 +98,7 @@ class _Builder:
         k = (domain, key)
         if k not in self.lists:
             if key.startswith("prefix:"):  # any_dx_prefix(P): every known code starting with P
-                prefix = key[len("prefix:"):]
+                prefix = key[len("prefix:") :]
                 self.members[k] = [c for c in self.codes[domain] if c.startswith(prefix)]
             codes = self.members.get(k)
             if codes is None:
@@ -145,8 +152,10 @@ class _Builder:
         if kind == PREFIX:  # every known code starting with the prefix (unknown ones get a synthetic id)
             return self.list_id("dx", f"prefix:{value}")
         if kind == PX_TABLES:
-            lists = [self._resolve(f"px_t{k}", "px", ctx) if any(mk >> (k - 1) & 1 for mk in value) else -1
-                     for k in range(1, 5)]
+            lists = [
+                self._resolve(f"px_t{k}", "px", ctx) if any(mk >> (k - 1) & 1 for mk in value) else -1
+                for k in range(1, 5)
+            ]
             self.pxtabs.append((lists, list(value)))
             return len(self.pxtabs) - 1
         if kind == DEPT:
@@ -175,9 +184,21 @@ def _int(text: str, default: int = -1) -> int:
 def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
     """Compile a scheme (id or folder path) from its tables, without the disk cache."""
     info = scheme_info(scheme)
-    T = {name: load_table(scheme, name) for name in
-         ("mdc", "mdc_dx", "mdc_px", "adrg", "adrg_codes", "drg", "drg_codes", "cc", "cc_exclusion",
-          "or_procedures")}
+    T = {
+        name: load_table(scheme, name)
+        for name in (
+            "mdc",
+            "mdc_dx",
+            "mdc_px",
+            "adrg",
+            "adrg_codes",
+            "drg",
+            "drg_codes",
+            "cc",
+            "cc_exclusion",
+            "or_procedures",
+        )
+    }
     rows = {name: [dict(zip(h, r)) for r in rs] for name, (h, rs) in T.items()}
     _, icd_dx = icd_table(scheme, "icd_dx")
     _, icd_px = icd_table(scheme, "icd_px")
@@ -295,11 +316,32 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
             if r["no_split_result"] not in ("adrg_code", "next_rule"):
                 raise ExprError(f"{info.id}: unknown no_split_result '{r['no_split_result']}'")
             adrg_as_drg = drg_id(r["adrg"], r["name"])
-            rule_tab.append((e_rule, adrg_index[r["adrg"]], int(r["no_split_result"] == "next_rule"),
-                             s_start, len(split_tab), adrg_as_drg))
+            rule_tab.append(
+                (
+                    e_rule,
+                    adrg_index[r["adrg"]],
+                    int(r["no_split_result"] == "next_rule"),
+                    s_start,
+                    len(split_tab),
+                    adrg_as_drg,
+                )
+            )
             rule_ids.append(r["rule_id"])
-        mdc_tab.append((e_entry, e_else, d_else, e_first, d_first, int(qy_on),
-                        _int(m["qy_position"]), e_trig, qy_drg, start, len(rule_tab)))
+        mdc_tab.append(
+            (
+                e_entry,
+                e_else,
+                d_else,
+                e_first,
+                d_first,
+                int(qy_on),
+                _int(m["qy_position"]),
+                e_trig,
+                qy_drg,
+                start,
+                len(rule_tab),
+            )
+        )
 
     true_expr = b.expr([[]], ("mdc", ""))
     atom_key = {k: key for key, k in b.atoms.items()}
@@ -312,11 +354,16 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
     mdc_order = {m["mdc"]: i for i, m in enumerate(mdc_rows)}
     if len(mdc_order) > 32:
         raise ExprError(f"{info.id}: more than 32 MDCs")
-    mdc_list_bit = {lid: mdc_order[key[4:]] for (dom, key), lid in b.lists.items()
-                    if dom == "dx" and key.startswith("MDC:") and key[4:] in mdc_order}
+    mdc_list_bit = {
+        lid: mdc_order[key[4:]]
+        for (dom, key), lid in b.lists.items()
+        if dom == "dx" and key.startswith("MDC:") and key[4:] in mdc_order
+    }
     list_guards = guards
-    guards = [(P.G_PDX_MDC, mdc_list_bit[lst]) if kind == P.G_PDX and lst in mdc_list_bit else (kind, lst)
-              for kind, lst in guards]
+    guards = [
+        (P.G_PDX_MDC, mdc_list_bit[lst]) if kind == P.G_PDX and lst in mdc_list_bit else (kind, lst)
+        for kind, lst in guards
+    ]
     steps, returns = _linearize(mdc_tab, rule_tab, split_tab, true_expr, qy_adrg, fail_adrg, guards)
     mdc_entry_pc, skip_mask = _mdc_skips(steps, len(mdc_tab))
 
@@ -347,7 +394,7 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
             sid_ = len(dx_codes)
             dx_codes.append(f"<{key[1]}>")
             dx_names.append("")
-            dx_prefixes.append((key[1][len("prefix:"):], sid_))
+            dx_prefixes.append((key[1][len("prefix:") :], sid_))
             b.list_codes[lid].append(sid_)
     n_syn = len(dx_codes) - n_dx
     dx_mcc = np.concatenate([dx_mcc, np.full(n_syn, -1, np.int32)])
@@ -356,8 +403,7 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
     dx_site = np.concatenate([dx_site, np.full(n_syn, -1, np.int32)])
 
     def csr(domain: str, n_codes: int) -> tuple[np.ndarray, np.ndarray]:
-        pairs = [(c, lid) for lid, codes in enumerate(b.list_codes) if b.list_domain[lid] == domain
-                 for c in codes]
+        pairs = [(c, lid) for lid, codes in enumerate(b.list_codes) if b.list_domain[lid] == domain for c in codes]
         if not pairs:
             return np.zeros(n_codes + 1, np.int32), np.zeros(0, np.int32)
         arr = np.unique(np.array(pairs, dtype=np.int64), axis=0)
@@ -370,9 +416,23 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
     dx_mdc_bits = np.zeros(len(dx_codes), np.uint32)
     for lid, bit in mdc_list_bit.items():
         dx_mdc_bits[b.list_codes[lid]] |= np.uint32(1 << bit)
-    kprog = kernel_program.build([[[atom_key[k] for k in conj] for conj in e] for e in b.exprs], list_guards,
-                                 steps, mdc_entry_pc, skip_mask, len(b.list_labels), dx_ptr,
-                                 dx_ids, px_ptr, px_ids, px_is_or, dx_mcc, dx_cc, dx_excl, dx_mdc_bits)
+    kprog = kernel_program.build(
+        [[[atom_key[k] for k in conj] for conj in e] for e in b.exprs],
+        list_guards,
+        steps,
+        mdc_entry_pc,
+        skip_mask,
+        len(b.list_labels),
+        dx_ptr,
+        dx_ids,
+        px_ptr,
+        px_ids,
+        px_is_or,
+        dx_mcc,
+        dx_cc,
+        dx_excl,
+        dx_mdc_bits,
+    )
 
     # ---- flatten expressions: one (op, a, b) row per atom occurrence, CSR by conjunction ----
     conj_ptr, expr_ptr, flat, flat_text, flat_calls = [0], [0], [], [], []
@@ -394,10 +454,15 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
     validity = info.manifest.get("validity_check", "gender_age_newborn_dx")
     if validity not in ("gender_age_newborn_dx", "gender_dx"):
         raise ExprError(f"{info.id}: unknown validity_check '{validity}'")
-    params = np.array([P.VALIDITY_FULL if validity == "gender_age_newborn_dx" else P.VALIDITY_GENDER_DX,
-                       P.CC_MODE_ANY_DX if uses_any_dx else P.CC_MODE_SECONDARY,
-                       int(bool(info.manifest.get("retry_0000_with_each_other_proc", False))),
-                       skip_mask], np.int64)
+    params = np.array(
+        [
+            P.VALIDITY_FULL if validity == "gender_age_newborn_dx" else P.VALIDITY_GENDER_DX,
+            P.CC_MODE_ANY_DX if uses_any_dx else P.CC_MODE_SECONDARY,
+            int(bool(info.manifest.get("retry_0000_with_each_other_proc", False))),
+            skip_mask,
+        ],
+        np.int64,
+    )
 
     dx_known = np.zeros(len(dx_codes), np.uint8)
     dx_known[:n_dx_known] = 1
@@ -409,27 +474,60 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
     edition = info.manifest.get("icd", "chs-v2")
 
     return P.CompiledScheme(
-        id=info.id, name=info.name, checksum=info.checksum, icd=edition,
-        dx_codes=dx_codes, px_codes=px_codes, dx_names=dx_names, px_names=px_names,
-        dx_known=dx_known, px_known=px_known, dx_prefixes=dx_prefixes,
-        dx_grey=_grey_array(edition, "dx", dx_codes), px_grey=_grey_array(edition, "px", px_codes),
-        dx_list_ptr=dx_ptr, dx_list_ids=dx_ids, px_list_ptr=px_ptr, px_list_ids=px_ids,
+        id=info.id,
+        name=info.name,
+        checksum=info.checksum,
+        icd=edition,
+        dx_codes=dx_codes,
+        px_codes=px_codes,
+        dx_names=dx_names,
+        px_names=px_names,
+        dx_known=dx_known,
+        px_known=px_known,
+        dx_prefixes=dx_prefixes,
+        dx_grey=_grey_array(edition, "dx", dx_codes),
+        px_grey=_grey_array(edition, "px", px_codes),
+        dx_list_ptr=dx_ptr,
+        dx_list_ids=dx_ids,
+        px_list_ptr=px_ptr,
+        px_list_ids=px_ids,
         list_labels=b.list_labels,
-        dx_mcc_tab=dx_mcc, dx_cc_tab=dx_cc, dx_excl=dx_excl, dx_site=dx_site, px_is_or=px_is_or,
+        dx_mcc_tab=dx_mcc,
+        dx_cc_tab=dx_cc,
+        dx_excl=dx_excl,
+        dx_site=dx_site,
+        px_is_or=px_is_or,
         dx_mdc_bits=dx_mdc_bits,
-        atoms=atoms, atom_text=flat_text, atom_calls=flat_calls, conj_ptr=np.array(conj_ptr, np.int32),
+        atoms=atoms,
+        atom_text=flat_text,
+        atom_calls=flat_calls,
+        conj_ptr=np.array(conj_ptr, np.int32),
         expr_ptr=np.array(expr_ptr, np.int32),
-        pxtab_lists=pxtab_lists, pxtab_mask_ptr=np.array(mask_ptr, np.int32),
+        pxtab_lists=pxtab_lists,
+        pxtab_mask_ptr=np.array(mask_ptr, np.int32),
         pxtab_masks=np.array(masks or [0], np.int32),
-        mdc_tab=np.array(mdc_tab, np.int32).reshape(-1, 11), rule_tab=np.array(rule_tab, np.int32).reshape(-1, 6),
-        split_tab=np.array(split_tab, np.int32).reshape(-1, 2), params=params, steps=steps, returns=returns,
-        mdc_entry_pc=mdc_entry_pc, kernel=kprog,
-        mdc_codes=[m["mdc"] for m in mdc_rows], mdc_names=[m["name"] for m in mdc_rows], rule_ids=rule_ids,
-        adrg_codes=adrg_codes, adrg_names=adrg_names, drg_codes=drg_codes, drg_names=drg_names,
+        mdc_tab=np.array(mdc_tab, np.int32).reshape(-1, 11),
+        rule_tab=np.array(rule_tab, np.int32).reshape(-1, 6),
+        split_tab=np.array(split_tab, np.int32).reshape(-1, 2),
+        params=params,
+        steps=steps,
+        returns=returns,
+        mdc_entry_pc=mdc_entry_pc,
+        kernel=kprog,
+        mdc_codes=[m["mdc"] for m in mdc_rows],
+        mdc_names=[m["name"] for m in mdc_rows],
+        rule_ids=rule_ids,
+        adrg_codes=adrg_codes,
+        adrg_names=adrg_names,
+        drg_codes=drg_codes,
+        drg_names=drg_names,
         drg_weights=np.array(drg_weights, np.float64),
         drg_mdc=[("MDC" + c[0]) if i != 0 else "0000" for i, c in enumerate(drg_codes)],
-        fail_drg=0, qy_adrg=qy_adrg, fail_adrg=fail_adrg,
-        dept_literals=b.dept_literals, notes=b.notes,
+        fail_drg=0,
+        qy_adrg=qy_adrg,
+        fail_adrg=fail_adrg,
+        dept_literals=b.dept_literals,
+        notes=b.notes,
     )
 
 
@@ -455,7 +553,7 @@ def _mdc_skips(steps: np.ndarray, n_mdc: int) -> tuple[np.ndarray, int]:
     entry_pc = np.zeros(n_mdc + 1, np.int32)
     skip = 0
     for pc in range(len(steps)):
-        kind, label, guard, bit = (int(v) for v in steps[pc, P.T_LABEL_KIND:P.T_GUARD_LIST + 1])
+        kind, label, guard, bit = (int(v) for v in steps[pc, P.T_LABEL_KIND : P.T_GUARD_LIST + 1])
         if kind == P.L_MDC:
             entry_pc[label] = pc
             ok = guard == P.G_PDX_MDC and bit == label
@@ -469,12 +567,19 @@ def _mdc_skips(steps: np.ndarray, n_mdc: int) -> tuple[np.ndarray, int]:
     return entry_pc, skip
 
 
-def _linearize(mdc_tab: list[tuple], rule_tab: list[tuple], split_tab: list[tuple], true_expr: int,
-               qy_adrg: int, fail_adrg: int, guards: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+def _linearize(
+    mdc_tab: list[tuple],
+    rule_tab: list[tuple],
+    split_tab: list[tuple],
+    true_expr: int,
+    qy_adrg: int,
+    fail_adrg: int,
+    guards: list[tuple[int, int]],
+) -> tuple[np.ndarray, np.ndarray]:
     """Lay the MDC → rule → split order out as steps with true/false actions (see ``program``)."""
     steps: list[list[int]] = []
     returns: list[tuple[int, ...]] = []
-    patches: list[tuple[int, int, str]] = []   # (step, column, label of the target)
+    patches: list[tuple[int, int, str]] = []  # (step, column, label of the target)
     targets: dict[str, int] = {}
 
     def ret(*row: int) -> int:
@@ -494,14 +599,18 @@ def _linearize(mdc_tab: list[tuple], rule_tab: list[tuple], split_tab: list[tupl
         (e_entry, e_else, d_else, e_first, d_first, qy_on, qy_pos, e_trig, qy_drg, r_start, r_end) = row
         if e_else >= 0:
             step(e_entry, jump_later(P.T_TRUE_KIND, f"body{m}"), nxt, P.L_MDC, m)
-            step(e_else, (P.A_RETURN, ret(P.ST_AMBIGUOUS, d_else, qy_adrg, -1, P.R_QY_ENTRY)),
-                 jump_later(P.T_FALSE_KIND, f"mdc{m + 1}"), P.L_ELSE_QY, m)
+            step(
+                e_else,
+                (P.A_RETURN, ret(P.ST_AMBIGUOUS, d_else, qy_adrg, -1, P.R_QY_ENTRY)),
+                jump_later(P.T_FALSE_KIND, f"mdc{m + 1}"),
+                P.L_ELSE_QY,
+                m,
+            )
         else:
             step(e_entry, nxt, jump_later(P.T_FALSE_KIND, f"mdc{m + 1}"), P.L_MDC, m)
         targets[f"body{m}"] = len(steps)
         if e_first >= 0:
-            step(e_first, (P.A_RETURN, ret(P.ST_AMBIGUOUS, d_first, qy_adrg, -1, P.R_QY_ENTRY)), nxt,
-                 P.L_FIRST_QY, m)
+            step(e_first, (P.A_RETURN, ret(P.ST_AMBIGUOUS, d_first, qy_adrg, -1, P.R_QY_ENTRY)), nxt, P.L_FIRST_QY, m)
         qy = (P.A_RETURN, ret(P.ST_AMBIGUOUS, qy_drg, qy_adrg, -1, P.R_QY_OR_PROC)) if qy_on else None
         for r in range(r_start, r_end):
             targets[f"m{m}r{r}"] = len(steps)
@@ -514,7 +623,7 @@ def _linearize(mdc_tab: list[tuple], rule_tab: list[tuple], split_tab: list[tupl
                 step(e_split, (P.A_RETURN, ret(P.ST_OK, drg, adrg, r, 0)), nxt, P.L_SPLIT, drg)
             if not next_rule:
                 step(true_expr, (P.A_RETURN, ret(P.ST_OK, adrg_drg, adrg, r, 0)), nxt, P.L_DEFAULT, adrg_drg)
-        targets[f"m{m}r{r_end}"] = len(steps)   # past the last rule: the end-of-MDC QY check
+        targets[f"m{m}r{r_end}"] = len(steps)  # past the last rule: the end-of-MDC QY check
         if qy and qy_pos == r_end - r_start:
             step(e_trig, qy, nxt, P.L_QY, m)
         targets[f"mdc{m + 1}"] = len(steps)
@@ -555,6 +664,7 @@ def load_compiled(scheme: str | Path) -> P.CompiledScheme:
     except OSError as exc:  # an unwritable cache costs a compile per run, not the run
         import warnings
 
-        warnings.warn(f"drgkit: cannot write the scheme cache {path.parent} ({exc.strerror}); compiling in memory",
-                      stacklevel=2)
+        warnings.warn(
+            f"drgkit: cannot write the scheme cache {path.parent} ({exc.strerror}); compiling in memory", stacklevel=2
+        )
     return compiled

@@ -7,6 +7,7 @@ parenthesised ``(A | B)`` form (CHS-DRG 2.0 MDCP). MDC entries may carry clauses
 An expression becomes a list of conjunctions, each a list of atom strings; the compiler turns atoms into
 opcodes.
 """
+
 from __future__ import annotations
 
 import itertools

@@ -29,6 +29,7 @@ the same program. Four things make it fast:
 
 The differential tests prove the kernel equal to the reference interpreter.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -41,58 +42,93 @@ from . import program as P
 # fixed bits
 B_SEC_MCC, B_SEC_CC, B_SEC_MCC_OR_CC, B_ANY_MCC, B_ANY_MCC_OR_CC, B_MAIN_OR, B_ANY_OR = range(7)
 N_FIXED = 7
-N_CC_STATES = 1 << 5   # the five CC bits B_SEC_MCC .. B_ANY_MCC_OR_CC are the word's low bits
-N_BITS = 63   # bit 63 stays clear: the word is a signed int64 (numba turns int64 op uint64 into float64)
-LIST_BITS = N_BITS - N_FIXED   # bits for code lists; the tests lower it to exercise the generic atoms
+N_CC_STATES = 1 << 5  # the five CC bits B_SEC_MCC .. B_ANY_MCC_OR_CC are the word's low bits
+N_BITS = 63  # bit 63 stays clear: the word is a signed int64 (numba turns int64 op uint64 into float64)
+LIST_BITS = N_BITS - N_FIXED  # bits for code lists; the tests lower it to exercise the generic atoms
 
 # atom op → (fixed bit, negated)
-_FIXED = {P.OP_MCC: (B_SEC_MCC, False), P.OP_CC: (B_SEC_CC, False), P.OP_MCC_OR_CC: (B_SEC_MCC_OR_CC, False),
-          P.OP_MCC_ANY_DX: (B_ANY_MCC, False), P.OP_MCC_OR_CC_ANY_DX: (B_ANY_MCC_OR_CC, False),
-          P.OP_MAIN_PX_OR: (B_MAIN_OR, False), P.OP_MAIN_PX_NOT_OR: (B_MAIN_OR, True),
-          P.OP_ANY_PX_OR: (B_ANY_OR, False), P.OP_NO_PX_OR: (B_ANY_OR, True)}
+_FIXED = {
+    P.OP_MCC: (B_SEC_MCC, False),
+    P.OP_CC: (B_SEC_CC, False),
+    P.OP_MCC_OR_CC: (B_SEC_MCC_OR_CC, False),
+    P.OP_MCC_ANY_DX: (B_ANY_MCC, False),
+    P.OP_MCC_OR_CC_ANY_DX: (B_ANY_MCC_OR_CC, False),
+    P.OP_MAIN_PX_OR: (B_MAIN_OR, False),
+    P.OP_MAIN_PX_NOT_OR: (B_MAIN_OR, True),
+    P.OP_ANY_PX_OR: (B_ANY_OR, False),
+    P.OP_NO_PX_OR: (B_ANY_OR, True),
+}
 # list atom op → (list kind, negated); the kind says which code positions set the bit
-_LISTS = {P.OP_PDX_IN: ("pdx", False), P.OP_PDX_NOT_IN: ("pdx", True), P.OP_ANY_DX_IN: ("any_dx", False),
-          P.OP_SDX_IN: ("sdx", False), P.OP_MAIN_PX_IN: ("main_px", False), P.OP_ANY_PX_IN: ("any_px", False)}
+_LISTS = {
+    P.OP_PDX_IN: ("pdx", False),
+    P.OP_PDX_NOT_IN: ("pdx", True),
+    P.OP_ANY_DX_IN: ("any_dx", False),
+    P.OP_SDX_IN: ("sdx", False),
+    P.OP_MAIN_PX_IN: ("main_px", False),
+    P.OP_ANY_PX_IN: ("any_px", False),
+}
 _DX_KINDS = ("pdx", "any_dx", "sdx")
 
 
 # columns of a ``prog`` row (one per step)
-(K_LABEL_KIND, K_LABEL, K_GUARD, K_GUARD_ARG, K_CONJ0, K_CONJ1, K_TRUE_KIND, K_TRUE_ARG, K_FALSE_KIND,
- K_FALSE_ARG, K_STOP, K_CHAIN, K_WORD, K_WNEXT, K_WAFTER, K_GUARD_ONLY) = range(16)
-KW = 16            # row width: 64 bytes
-CW = 4             # ``conj`` row: mask, want, first generic atom, end of generic atoms
-AW = 3             # ``atoms`` row: op, a, b
-NW = 4             # ``num_tab`` row: field, low, high, bit
+(
+    K_LABEL_KIND,
+    K_LABEL,
+    K_GUARD,
+    K_GUARD_ARG,
+    K_CONJ0,
+    K_CONJ1,
+    K_TRUE_KIND,
+    K_TRUE_ARG,
+    K_FALSE_KIND,
+    K_FALSE_ARG,
+    K_STOP,
+    K_CHAIN,
+    K_WORD,
+    K_WNEXT,
+    K_WAFTER,
+    K_GUARD_ONLY,
+) = range(16)
+KW = 16  # row width: 64 bytes
+CW = 4  # ``conj`` row: mask, want, first generic atom, end of generic atoms
+AW = 3  # ``atoms`` row: op, a, b
+NW = 4  # ``num_tab`` row: field, low, high, bit
 MAX_NUM_BITS = 8
-MDC_TAKEN = 3      # ``K_WORD`` of an MDC entry every visiting case passes
+MDC_TAKEN = 3  # ``K_WORD`` of an MDC entry every visiting case passes
 _HUGE = 1 << 40
 # a numeric atom as the range its (known, >= 0) value must lie in; unknown values are -1 and fail every range
-_RANGES = {P.OP_NUM_EQ: lambda b: (b, b), P.OP_NUM_LT: lambda b: (0, b - 1), P.OP_NUM_LE: lambda b: (0, b),
-           P.OP_NUM_GT: lambda b: (b + 1, _HUGE), P.OP_NUM_GE: lambda b: (b, _HUGE),
-           P.OP_WEIGHT_GE: lambda b: (max(b, 1), _HUGE), P.OP_WEIGHT_LT: lambda b: (1, b - 1)}
+_RANGES = {
+    P.OP_NUM_EQ: lambda b: (b, b),
+    P.OP_NUM_LT: lambda b: (0, b - 1),
+    P.OP_NUM_LE: lambda b: (0, b),
+    P.OP_NUM_GT: lambda b: (b + 1, _HUGE),
+    P.OP_NUM_GE: lambda b: (b, _HUGE),
+    P.OP_WEIGHT_GE: lambda b: (max(b, 1), _HUGE),
+    P.OP_WEIGHT_LT: lambda b: (1, b - 1),
+}
 
 
 @dataclass
 class KernelProgram:
     """Arrays the kernel reads (see the module docstring)."""
 
-    prog: np.ndarray         # int32 (n_steps * KW): per step, the columns K_*
-    conj: np.ndarray         # int64 (n_conj * CW): per residual conjunction, its mask, want and generic atoms
-    atoms: np.ndarray        # int32 (n_atoms * AW): generic atoms (op, a, b)
-    chain: np.ndarray        # int32 (rows * N_CC_STATES): per CC state, the return row (>= 0) or -(step + 1)
-    dx_tab: np.ndarray       # int64 (n_dx * 2): per dx code, its word (bits of its lists, all diagnosis
-                             # kinds) and its CC entry (exclusion table as MCC + 1) | (as CC + 1) << 32
-    pdx_tab: np.ndarray      # int32 (n_dx * 4): per dx code as principal diagnosis, its exclusion table + 1
-                             # (0: none), MDC bits, and its candidate steps (start, end in ``dx_cand``)
-    px_tab: np.ndarray       # int64 (n_px * 2): per px code, its word (bits of its lists and its OR flags)
-                             # and its candidate steps as main procedure (start | end << 32 in ``px_cand``)
-    pos_masks: np.ndarray    # int64 [principal dx, secondary dx, main px, other px]: bits each position may set
-    num_tab: np.ndarray      # int64 (n * NW): numeric atoms with a bit, as ranges (field, low, high, bit)
+    prog: np.ndarray  # int32 (n_steps * KW): per step, the columns K_*
+    conj: np.ndarray  # int64 (n_conj * CW): per residual conjunction, its mask, want and generic atoms
+    atoms: np.ndarray  # int32 (n_atoms * AW): generic atoms (op, a, b)
+    chain: np.ndarray  # int32 (rows * N_CC_STATES): per CC state, the return row (>= 0) or -(step + 1)
+    dx_tab: np.ndarray  # int64 (n_dx * 2): per dx code, its word (bits of its lists, all diagnosis
+    # kinds) and its CC entry (exclusion table as MCC + 1) | (as CC + 1) << 32
+    pdx_tab: np.ndarray  # int32 (n_dx * 4): per dx code as principal diagnosis, its exclusion table + 1
+    # (0: none), MDC bits, and its candidate steps (start, end in ``dx_cand``)
+    px_tab: np.ndarray  # int64 (n_px * 2): per px code, its word (bits of its lists and its OR flags)
+    # and its candidate steps as main procedure (start | end << 32 in ``px_cand``)
+    pos_masks: np.ndarray  # int64 [principal dx, secondary dx, main px, other px]: bits each position may set
+    num_tab: np.ndarray  # int64 (n * NW): numeric atoms with a bit, as ranges (field, low, high, bit)
     # rule skipping (see _skip_chains): the guarded steps a principal diagnosis / main procedure lets through
-    dx_cand: np.ndarray      # int32
-    px_cand: np.ndarray      # int32
-    mdc_pre: np.ndarray      # int64 (n * 3): MDCs every case visits, with the word bits all their conjunctions
-                             # require (MDC, mask, want): tested while choosing the MDCs to visit
+    dx_cand: np.ndarray  # int32
+    px_cand: np.ndarray  # int32
+    mdc_pre: np.ndarray  # int64 (n * 3): MDCs every case visits, with the word bits all their conjunctions
+    # require (MDC, mask, want): tested while choosing the MDCs to visit
 
     @property
     def dx_word(self) -> np.ndarray:
@@ -105,10 +141,23 @@ class KernelProgram:
         return self.px_tab[0::2]
 
 
-def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int, int]], steps: np.ndarray,
-          entry_pc: np.ndarray, skip_mask: int, n_lists: int, dx_ptr: np.ndarray,
-          dx_ids: np.ndarray, px_ptr: np.ndarray, px_ids: np.ndarray, px_is_or: np.ndarray, dx_mcc: np.ndarray,
-          dx_cc: np.ndarray, dx_excl: np.ndarray, dx_mdc_bits: np.ndarray) -> KernelProgram:
+def build(
+    exprs: list[list[list[tuple[int, int, int]]]],
+    guards: list[tuple[int, int]],
+    steps: np.ndarray,
+    entry_pc: np.ndarray,
+    skip_mask: int,
+    n_lists: int,
+    dx_ptr: np.ndarray,
+    dx_ids: np.ndarray,
+    px_ptr: np.ndarray,
+    px_ids: np.ndarray,
+    px_is_or: np.ndarray,
+    dx_mcc: np.ndarray,
+    dx_cc: np.ndarray,
+    dx_excl: np.ndarray,
+    dx_mdc_bits: np.ndarray,
+) -> KernelProgram:
     """The kernel program of a linearized scheme (``steps``).
 
     ``exprs`` holds every expression as DNF of ``(op, a, b)`` atoms; ``guards[e]`` is the guard of
@@ -140,11 +189,12 @@ def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int,
     entries = np.isin(steps[:, P.T_LABEL_KIND], (P.L_MDC, P.L_ELSE_QY))
     unskippable = np.array([not (skip_mask >> int(m)) & 1 for m in steps[:, P.T_LABEL]], bool)
     entry_exprs = steps[entries & unskippable, P.T_EXPR]
-    numeric = sorted({t for e in set(entry_exprs.tolist()) for conj in residual[e] for t in conj
-                      if t[0] in _RANGES})[:MAX_NUM_BITS]
+    numeric = sorted({t for e in set(entry_exprs.tolist()) for conj in residual[e] for t in conj if t[0] in _RANGES})[
+        :MAX_NUM_BITS
+    ]
     num_bit = {t: N_FIXED + i for i, t in enumerate(numeric)}
     first_list_bit = N_FIXED + len(numeric)
-    keys = sorted(weight, key=lambda k: (-weight[k], k))[:min(LIST_BITS, N_BITS - first_list_bit)]
+    keys = sorted(weight, key=lambda k: (-weight[k], k))[: min(LIST_BITS, N_BITS - first_list_bit)]
     bit_of = {k: first_list_bit + i for i, k in enumerate(keys)}
 
     def lookup(op: int, a: int, b: int) -> tuple[int, bool] | None:
@@ -175,12 +225,12 @@ def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int,
                 bit, negated = hit
                 value = 0 if negated else 1
                 if mask >> bit & 1 and (want >> bit & 1) != value:
-                    possible = False   # x and not x
+                    possible = False  # x and not x
                     break
                 mask |= 1 << bit
                 want |= value << bit
             if not possible:
-                continue   # a conjunction that can never be true is left out
+                continue  # a conjunction that can never be true is left out
             conj_mask.append(mask)
             conj_want.append(want)
             atoms.extend(generic)
@@ -201,29 +251,44 @@ def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int,
         return sum(1 << bit for (kind, _lst), bit in bit_of.items() if kind in kinds)
 
     # one 16-byte entry per diagnosis: a secondary diagnosis costs one cache line
-    dx_tab = np.stack([words(dx_ptr, dx_ids, _DX_KINDS),
-                       (dx_mcc.astype(np.int64) + 1) | (dx_cc.astype(np.int64) + 1) << 32], axis=1).ravel()
+    dx_tab = np.stack(
+        [words(dx_ptr, dx_ids, _DX_KINDS), (dx_mcc.astype(np.int64) + 1) | (dx_cc.astype(np.int64) + 1) << 32], axis=1
+    ).ravel()
     px_word = words(px_ptr, px_ids, ("main_px", "any_px"))
     px_word[px_is_or == 1] |= (1 << B_MAIN_OR) | (1 << B_ANY_OR)
-    pos_masks = np.array([kind_mask("pdx", "any_dx"), kind_mask("any_dx", "sdx"),
-                          kind_mask("main_px", "any_px") | (1 << B_MAIN_OR) | (1 << B_ANY_OR),
-                          kind_mask("any_px") | (1 << B_ANY_OR)], np.int64)
+    pos_masks = np.array(
+        [
+            kind_mask("pdx", "any_dx"),
+            kind_mask("any_dx", "sdx"),
+            kind_mask("main_px", "any_px") | (1 << B_MAIN_OR) | (1 << B_ANY_OR),
+            kind_mask("any_px") | (1 << B_ANY_OR),
+        ],
+        np.int64,
+    )
     expr_ptr, conj_ptr = np.array(expr_ptr, np.int32), np.array(conj_ptr, np.int32)
     conj_mask, conj_want = np.array(conj_mask, np.int64), np.array(conj_want, np.int64)
     # per expression: no generic atom left (the word decides it), and the word bits it reads
     word_only = np.array([conj_ptr[expr_ptr[e]] == conj_ptr[expr_ptr[e + 1]] for e in range(len(exprs))], bool)
-    bits_read = np.array([np.bitwise_or.reduce(conj_mask[expr_ptr[e]:expr_ptr[e + 1]], initial=0)
-                          for e in range(len(exprs))], np.int64)
+    bits_read = np.array(
+        [np.bitwise_or.reduce(conj_mask[expr_ptr[e] : expr_ptr[e + 1]], initial=0) for e in range(len(exprs))], np.int64
+    )
     cc_only = word_only & (bits_read & ~np.int64(N_CC_STATES - 1) == 0)
     chain_row, chain_tab = _cc_chains(steps, expr_ptr, conj_mask, conj_want, cc_only)
     # per expression: a conjunction with nothing left to test (true once the step's guard holds)
-    always = np.array([any(conj_mask[j] == 0 and conj_ptr[j] == conj_ptr[j + 1]
-                           for j in range(expr_ptr[x], expr_ptr[x + 1])) for x in range(len(exprs))], bool)
+    always = np.array(
+        [
+            any(conj_mask[j] == 0 and conj_ptr[j] == conj_ptr[j + 1] for j in range(expr_ptr[x], expr_ptr[x + 1]))
+            for x in range(len(exprs))
+        ],
+        bool,
+    )
     mdc_word, pre = _mdc_word(steps, entry_pc, word_only, always, skip_mask, expr_ptr, conj_mask, conj_want)
-    word_step = ((steps[:, P.T_GUARD] == P.G_NONE) & (steps[:, P.T_LABEL_KIND] == P.L_RULE)
-                 & word_only[steps[:, P.T_EXPR]])
+    word_step = (
+        (steps[:, P.T_GUARD] == P.G_NONE) & (steps[:, P.T_LABEL_KIND] == P.L_RULE) & word_only[steps[:, P.T_EXPR]]
+    )
     step_stop, word_next, word_after, dx_cand_ptr, dx_cand, px_cand_ptr, px_cand = _skip_chains(
-        steps, word_step, dx_ptr, dx_ids, px_ptr, px_ids)
+        steps, word_step, dx_ptr, dx_ids, px_ptr, px_ids
+    )
 
     n = len(steps)
     prog = np.zeros((n, KW), np.int32)
@@ -234,13 +299,13 @@ def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int,
     prog[:, K_GUARD_ARG] = steps[:, P.T_GUARD_LIST]
     prog[:, K_CONJ0] = expr_ptr[e]
     prog[:, K_CONJ1] = expr_ptr[e + 1]
-    prog[:, K_TRUE_KIND:K_FALSE_ARG + 1] = steps[:, P.T_TRUE_KIND:P.T_FALSE_ARG + 1]
+    prog[:, K_TRUE_KIND : K_FALSE_ARG + 1] = steps[:, P.T_TRUE_KIND : P.T_FALSE_ARG + 1]
     prog[:, K_STOP] = step_stop
     # what the kernel reads of a principal diagnosis / main procedure sits in one row (one cache line)
-    pdx_tab = np.stack([dx_excl.astype(np.int64) + 1, dx_mdc_bits.astype(np.int64), dx_cand_ptr[:-1],
-                        dx_cand_ptr[1:]], axis=1).astype(np.int32)
-    px_tab = np.stack([px_word, px_cand_ptr[:-1].astype(np.int64) | px_cand_ptr[1:].astype(np.int64) << 32],
-                      axis=1)
+    pdx_tab = np.stack(
+        [dx_excl.astype(np.int64) + 1, dx_mdc_bits.astype(np.int64), dx_cand_ptr[:-1], dx_cand_ptr[1:]], axis=1
+    ).astype(np.int32)
+    px_tab = np.stack([px_word, px_cand_ptr[:-1].astype(np.int64) | px_cand_ptr[1:].astype(np.int64) << 32], axis=1)
     prog[:, K_WNEXT] = word_next
     prog[:, K_WAFTER] = word_after
     prog[:, K_CHAIN] = chain_row
@@ -248,13 +313,21 @@ def build(exprs: list[list[list[tuple[int, int, int]]]], guards: list[tuple[int,
     # a guarded rule with a conjunction the guard alone makes true (``pdx_in(L)``): true on every candidate
     prog[:, K_GUARD_ONLY] = np.isin(steps[:, P.T_GUARD], (P.G_PDX, P.G_MAIN_PX)) & always[e]
     conj = np.stack([conj_mask, conj_want, conj_ptr[:-1].astype(np.int64), conj_ptr[1:].astype(np.int64)], axis=1)
-    num_tab = np.array([(a, *_RANGES[op](b), num_bit[(op, a, b)]) for op, a, b in numeric],
-                       np.int64).reshape(-1, NW)
-    return KernelProgram(prog=prog.ravel(), conj=conj.ravel(), atoms=np.array(atoms, np.int32).ravel(),
-                         chain=chain_tab.ravel(), dx_tab=dx_tab, pdx_tab=pdx_tab.ravel(), px_tab=px_tab.ravel(),
-                         pos_masks=pos_masks,
-                         num_tab=num_tab.ravel(), dx_cand=dx_cand, px_cand=px_cand,
-                         mdc_pre=np.array(pre, np.int64).reshape(-1, 3).ravel())
+    num_tab = np.array([(a, *_RANGES[op](b), num_bit[(op, a, b)]) for op, a, b in numeric], np.int64).reshape(-1, NW)
+    return KernelProgram(
+        prog=prog.ravel(),
+        conj=conj.ravel(),
+        atoms=np.array(atoms, np.int32).ravel(),
+        chain=chain_tab.ravel(),
+        dx_tab=dx_tab,
+        pdx_tab=pdx_tab.ravel(),
+        px_tab=px_tab.ravel(),
+        pos_masks=pos_masks,
+        num_tab=num_tab.ravel(),
+        dx_cand=dx_cand,
+        px_cand=px_cand,
+        mdc_pre=np.array(pre, np.int64).reshape(-1, 3).ravel(),
+    )
 
 
 def _common_bits(masks: np.ndarray, wants: np.ndarray) -> tuple[int, int] | None:
@@ -269,9 +342,16 @@ def _common_bits(masks: np.ndarray, wants: np.ndarray) -> tuple[int, int] | None
     return (mask, int(wants[0]) & mask) if mask else None
 
 
-def _mdc_word(steps: np.ndarray, entry_pc: np.ndarray, word_only: np.ndarray, always: np.ndarray,
-              skip_mask: int, expr_ptr: np.ndarray, conj_mask: np.ndarray,
-              conj_want: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+def _mdc_word(
+    steps: np.ndarray,
+    entry_pc: np.ndarray,
+    word_only: np.ndarray,
+    always: np.ndarray,
+    skip_mask: int,
+    expr_ptr: np.ndarray,
+    conj_mask: np.ndarray,
+    conj_want: np.ndarray,
+) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
     """How the kernel decides each MDC's entry (and else-QY clause): ``(K_WORD per MDC, mdc_pre rows)``.
 
     An MDC decided from the case word and MDC bits alone costs no step of its own: the kernel goes from the
@@ -301,8 +381,9 @@ def _mdc_word(steps: np.ndarray, entry_pc: np.ndarray, word_only: np.ndarray, al
             clauses.append(pc + 1)
         last = clauses[-1]
         false_to = last + 1 if steps[last, P.T_FALSE_KIND] == P.A_NEXT else int(steps[last, P.T_FALSE_ARG])
-        if not (steps[last, P.T_FALSE_KIND] != P.A_RETURN and false_to == entry_pc[m + 1]
-                and all(map(decided, clauses))):
+        if not (
+            steps[last, P.T_FALSE_KIND] != P.A_RETURN and false_to == entry_pc[m + 1] and all(map(decided, clauses))
+        ):
             continue
         out[m] = len(clauses)
         skippable = (skip_mask >> m) & 1
@@ -322,9 +403,9 @@ def _mdc_word(steps: np.ndarray, entry_pc: np.ndarray, word_only: np.ndarray, al
     return out, pre
 
 
-
-def _cc_chains(steps: np.ndarray, expr_ptr: np.ndarray, conj_mask: np.ndarray, conj_want: np.ndarray,
-               cc_only: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _cc_chains(
+    steps: np.ndarray, expr_ptr: np.ndarray, conj_mask: np.ndarray, conj_want: np.ndarray, cc_only: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Resolve each run of DRG splits (细分组 by CC level) in one lookup.
 
     After an ADRG rule matches, its splits (``mcc`` → x1, ``mcc_or_cc`` → x3, else x5) are tested in
@@ -361,8 +442,14 @@ def _cc_chains(steps: np.ndarray, expr_ptr: np.ndarray, conj_mask: np.ndarray, c
     return chain_row, np.array(rows, np.int32).reshape(-1, N_CC_STATES)
 
 
-def _skip_chains(steps: np.ndarray, word_step: np.ndarray, dx_ptr: np.ndarray, dx_ids: np.ndarray,
-                 px_ptr: np.ndarray, px_ids: np.ndarray) -> tuple[np.ndarray, ...]:
+def _skip_chains(
+    steps: np.ndarray,
+    word_step: np.ndarray,
+    dx_ptr: np.ndarray,
+    dx_ids: np.ndarray,
+    px_ptr: np.ndarray,
+    px_ids: np.ndarray,
+) -> tuple[np.ndarray, ...]:
     """Let the kernel jump over the rule steps a case cannot satisfy.
 
     A step guarded by "principal diagnosis (or main procedure) in list L" is false for every case whose code
@@ -400,7 +487,7 @@ def _skip_chains(steps: np.ndarray, word_step: np.ndarray, dx_ptr: np.ndarray, d
             while q != stop[pc]:
                 chain.add(q)
                 q = int(target[q])
-            between = np.flatnonzero(guarded[pc:stop[pc]]) + pc
+            between = np.flatnonzero(guarded[pc : stop[pc]]) + pc
             if any(int(q) not in chain for q in between):
                 bad.append(pc)
         if not bad:

@@ -11,6 +11,7 @@ Both interpreters (the numba kernel and the pure-Python reference) read exactly 
   false, goes to the next step, jumps, or returns a row of ``returns`` (status, drg, adrg, rule, reason).
   Both interpreters run this machine, so the kernel has a single expression-evaluation site.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -26,13 +27,13 @@ OP_TRUE, OP_FALSE = 0, 1
 OP_PDX_IN, OP_PDX_NOT_IN, OP_ANY_DX_IN, OP_SDX_IN = 2, 3, 4, 5
 OP_MAIN_PX_IN, OP_ANY_PX_IN, OP_SEC_PX_IN = 6, 7, 8
 OP_MAIN_PX_OR, OP_ANY_PX_OR, OP_NO_PX_OR, OP_MAIN_PX_NOT_OR = 9, 10, 11, 12
-OP_PX_TABLES = 13            # a = px-table spec index
-OP_NUM_EQ, OP_NUM_LT, OP_NUM_LE, OP_NUM_GT, OP_NUM_GE = 14, 15, 16, 17, 18   # a = field, b = value
-OP_NUM_IN_MASK = 19          # a = field, b = bit mask of allowed values 0..30
+OP_PX_TABLES = 13  # a = px-table spec index
+OP_NUM_EQ, OP_NUM_LT, OP_NUM_LE, OP_NUM_GT, OP_NUM_GE = 14, 15, 16, 17, 18  # a = field, b = value
+OP_NUM_IN_MASK = 19  # a = field, b = bit mask of allowed values 0..30
 OP_WEIGHT_GE, OP_WEIGHT_LT = 20, 21  # birth weight known, non-zero, and compared with b
 OP_MCC, OP_CC, OP_MCC_OR_CC, OP_MCC_ANY_DX, OP_MCC_OR_CC_ANY_DX = 22, 23, 24, 25, 26
-OP_BODY_SITES_GE = 27        # a = dx list, b = minimum number of distinct body sites
-OP_MAIN_PX_OR_IN = 28        # main procedure is an OR procedure or in list a
+OP_BODY_SITES_GE = 27  # a = dx list, b = minimum number of distinct body sites
+OP_MAIN_PX_OR_IN = 28  # main procedure is an OR procedure or in list a
 
 
 # --- numeric record fields (columns of the per-case ``num`` matrix) ----------------------------------------
@@ -41,8 +42,19 @@ N_FIELDS = 8
 FIELD_NAMES = ("gender", "age", "age_days", "birth_weight", "los", "leaving_type", "icu_hours", "dept")
 
 # --- table columns -------------------------------------------------------------------------------------
-(M_ENTRY, M_ELSE_QY, M_ELSE_QY_DRG, M_FIRST_QY, M_FIRST_QY_DRG, M_QY_ON, M_QY_POS, M_QY_TRIGGER,
- M_QY_DRG, M_RULE_START, M_RULE_END) = range(11)
+(
+    M_ENTRY,
+    M_ELSE_QY,
+    M_ELSE_QY_DRG,
+    M_FIRST_QY,
+    M_FIRST_QY_DRG,
+    M_QY_ON,
+    M_QY_POS,
+    M_QY_TRIGGER,
+    M_QY_DRG,
+    M_RULE_START,
+    M_RULE_END,
+) = range(11)
 R_ENTRY, R_ADRG, R_NEXT_RULE, R_SPLIT_START, R_SPLIT_END, R_ADRG_DRG = range(6)
 S_EXPR, S_DRG = range(2)
 # step machine: steps[pc] = (expr, on_true_kind, on_true_arg, on_false_kind, on_false_arg, label_kind, label)
@@ -73,15 +85,27 @@ REASONS = {
     R_WEIGHT: ("V04", "newborn (age_days <= 28) without birth weight", "新生儿缺少出生体重"),
     R_NO_DX: ("V05", "no principal diagnosis", "缺少主要诊断"),
     R_INPUT: ("V06", "unreadable field value", "字段值无法识别"),
-    R_PDX_UNKNOWN: ("U01", "principal diagnosis is not a code of the scheme's dictionary",
-                    "主要诊断编码不在医保版字典中"),
+    R_PDX_UNKNOWN: (
+        "U01",
+        "principal diagnosis is not a code of the scheme's dictionary",
+        "主要诊断编码不在医保版字典中",
+    ),
     R_PDX_NO_MDC: ("U02", "principal diagnosis enters no MDC", "主要诊断不属于任何MDC"),
-    R_NO_ADRG: ("U03", "entered the principal diagnosis's MDC but no ADRG rule matched",
-                "进入主要诊断所属MDC但未匹配任何ADRG"),
-    R_MDC_CONDITION: ("U04", "the principal diagnosis's MDC requires another sex or age",
-                      "主要诊断所属MDC的性别或年龄条件不符"),
-    R_PDX_GREY: ("U05", "principal diagnosis is a grey code (灰码), not valid for settlement; code a finer code (细目)",
-                 "主要诊断为灰码，不得用于结算，请编码到细目"),
+    R_NO_ADRG: (
+        "U03",
+        "entered the principal diagnosis's MDC but no ADRG rule matched",
+        "进入主要诊断所属MDC但未匹配任何ADRG",
+    ),
+    R_MDC_CONDITION: (
+        "U04",
+        "the principal diagnosis's MDC requires another sex or age",
+        "主要诊断所属MDC的性别或年龄条件不符",
+    ),
+    R_PDX_GREY: (
+        "U05",
+        "principal diagnosis is a grey code (灰码), not valid for settlement; code a finer code (细目)",
+        "主要诊断为灰码，不得用于结算，请编码到细目",
+    ),
     R_QY_OR_PROC: ("Q01", "OR procedure unrelated to the principal diagnosis", "手术与主要诊断不相关（歧义组）"),
     R_QY_ENTRY: ("Q02", "record conflicts with the MDC entry (sex or newborn rule)", "病案与MDC入组条件冲突（歧义组）"),
 }
@@ -103,69 +127,90 @@ class CompiledScheme:
     id: str
     name: str
     checksum: str
-    icd: str                      # ICD edition of the codes (``chs-v2``): names the grey lists it was built with
+    icd: str  # ICD edition of the codes (``chs-v2``): names the grey lists it was built with
     # code universe
     dx_codes: list[str]
     px_codes: list[str]
     dx_names: list[str]
     px_names: list[str]
-    dx_known: np.ndarray          # uint8: 1 when the code is in the scheme's ICD dictionary
+    dx_known: np.ndarray  # uint8: 1 when the code is in the scheme's ICD dictionary
     px_known: np.ndarray
-    dx_grey: np.ndarray           # uint8: 1 when the code is a grey code (灰码) of the edition, not for settlement
+    dx_grey: np.ndarray  # uint8: 1 when the code is a grey code (灰码) of the edition, not for settlement
     px_grey: np.ndarray
-    dx_prefixes: list[tuple[str, int]]   # (prefix, synthetic code id) for unknown codes that share a prefix
+    dx_prefixes: list[tuple[str, int]]  # (prefix, synthetic code id) for unknown codes that share a prefix
     # list membership
     dx_list_ptr: np.ndarray
     dx_list_ids: np.ndarray
     px_list_ptr: np.ndarray
     px_list_ids: np.ndarray
-    list_labels: list[str]         # list id → "MDCZ.dx", "AC1.px1", "drg:BR17/BR2.lit1"
+    list_labels: list[str]  # list id → "MDCZ.dx", "AC1.px1", "drg:BR17/BR2.lit1"
     # per-code properties
-    dx_mcc_tab: np.ndarray         # int32 exclusion table of the code as an MCC, -1 = not an MCC
-    dx_cc_tab: np.ndarray          # int32 exclusion table of the code as a CC, -1 = not a CC
-    dx_excl: np.ndarray            # int32 exclusion table of the code as principal diagnosis, -1 = none
-    dx_site: np.ndarray            # int32 multiple-trauma body site id, -1 = none
-    px_is_or: np.ndarray           # uint8 OR procedure (有效手术室操作)
-    dx_mdc_bits: np.ndarray        # uint32 bit m set when the code is on the list of the m-th MDC (in order)
+    dx_mcc_tab: np.ndarray  # int32 exclusion table of the code as an MCC, -1 = not an MCC
+    dx_cc_tab: np.ndarray  # int32 exclusion table of the code as a CC, -1 = not a CC
+    dx_excl: np.ndarray  # int32 exclusion table of the code as principal diagnosis, -1 = none
+    dx_site: np.ndarray  # int32 multiple-trauma body site id, -1 = none
+    px_is_or: np.ndarray  # uint8 OR procedure (有效手术室操作)
+    dx_mdc_bits: np.ndarray  # uint32 bit m set when the code is on the list of the m-th MDC (in order)
     # rule program
-    atoms: np.ndarray              # int32 (n, 3)
+    atoms: np.ndarray  # int32 (n, 3)
     atom_text: list[str]
-    atom_calls: list[tuple[str, tuple]]   # per atom: its registry name and compiled operands (``schemes.atoms``)
+    atom_calls: list[tuple[str, tuple]]  # per atom: its registry name and compiled operands (``schemes.atoms``)
     conj_ptr: np.ndarray
     expr_ptr: np.ndarray
-    pxtab_lists: np.ndarray        # int32 (n, 4) list id of tables t1..t4 (-1 absent)
+    pxtab_lists: np.ndarray  # int32 (n, 4) list id of tables t1..t4 (-1 absent)
     pxtab_mask_ptr: np.ndarray
     pxtab_masks: np.ndarray
-    mdc_tab: np.ndarray            # int32 (n_mdc, 11) in evaluation order
-    rule_tab: np.ndarray           # int32 (n_rules, 6) in evaluation order
-    split_tab: np.ndarray          # int32 (n_splits, 2)
-    steps: np.ndarray              # int32 (n_steps, 9) the linearized program
-    returns: np.ndarray            # int32 (n_returns, 5) status, drg, adrg, rule, reason
-    mdc_entry_pc: np.ndarray       # int32 (n_mdc + 1) entry step of each MDC, then the end step
-    kernel: KernelProgram          # the kernel's packed form of ``steps`` (see kernel_program)
-    params: np.ndarray             # int64: [validity kind, cc mode, retry 0000 with other procedures,
-                                   #         bit mask of MDCs a case may skip when its pdx is not on the list]
+    mdc_tab: np.ndarray  # int32 (n_mdc, 11) in evaluation order
+    rule_tab: np.ndarray  # int32 (n_rules, 6) in evaluation order
+    split_tab: np.ndarray  # int32 (n_splits, 2)
+    steps: np.ndarray  # int32 (n_steps, 9) the linearized program
+    returns: np.ndarray  # int32 (n_returns, 5) status, drg, adrg, rule, reason
+    mdc_entry_pc: np.ndarray  # int32 (n_mdc + 1) entry step of each MDC, then the end step
+    kernel: KernelProgram  # the kernel's packed form of ``steps`` (see kernel_program)
+    params: np.ndarray  # int64: [validity kind, cc mode, retry 0000 with other procedures,
+    #         bit mask of MDCs a case may skip when its pdx is not on the list]
     # labels
     mdc_codes: list[str]
     mdc_names: list[str]
     rule_ids: list[str]
-    adrg_codes: list[str]          # adrg id → code ('QY' and '00' included)
+    adrg_codes: list[str]  # adrg id → code ('QY' and '00' included)
     adrg_names: list[str]
-    drg_codes: list[str]           # drg id → code (ADRG codes, xQY and the fail code included)
+    drg_codes: list[str]  # drg id → code (ADRG codes, xQY and the fail code included)
     drg_names: list[str]
-    drg_weights: np.ndarray        # float64 reference weight (NaN = none)
-    drg_mdc: list[str]             # drg id → 'MDCx' (or '0000')
-    fail_drg: int                  # drg id of the FAIL result
+    drg_weights: np.ndarray  # float64 reference weight (NaN = none)
+    drg_mdc: list[str]  # drg id → 'MDCx' (or '0000')
+    fail_drg: int  # drg id of the FAIL result
     qy_adrg: int
     fail_adrg: int
-    dept_literals: list[str]       # dept_eq(...) texts; a case's dept field is the index here (-1 other)
+    dept_literals: list[str]  # dept_eq(...) texts; a case's dept field is the index here (-1 other)
     notes: list[str] = field(default_factory=list)
 
     def kernel_args(self) -> tuple:
         """The arrays the kernel needs, in its argument order."""
         k = self.kernel
-        return (k.prog, k.conj, k.atoms, k.chain, k.dx_tab, k.pdx_tab, k.px_tab, k.pos_masks, k.num_tab,
-                k.mdc_pre, self.returns, self.mdc_entry_pc, k.dx_cand, k.px_cand,
-                self.dx_list_ptr, self.dx_list_ids, self.px_list_ptr, self.px_list_ids,
-                self.dx_site, self.px_is_or,
-                self.pxtab_lists, self.pxtab_mask_ptr, self.pxtab_masks, self.params)
+        return (
+            k.prog,
+            k.conj,
+            k.atoms,
+            k.chain,
+            k.dx_tab,
+            k.pdx_tab,
+            k.px_tab,
+            k.pos_masks,
+            k.num_tab,
+            k.mdc_pre,
+            self.returns,
+            self.mdc_entry_pc,
+            k.dx_cand,
+            k.px_cand,
+            self.dx_list_ptr,
+            self.dx_list_ids,
+            self.px_list_ptr,
+            self.px_list_ids,
+            self.dx_site,
+            self.px_is_or,
+            self.pxtab_lists,
+            self.pxtab_mask_ptr,
+            self.pxtab_masks,
+            self.params,
+        )

@@ -8,6 +8,7 @@ differential tests prove the two equal on every output field (``cc_level``, ``cc
 The functions work on any code representation: code strings (the spec reference) or code ids (the walker),
 through the small lookups they are given.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -48,8 +49,9 @@ class Complications(NamedTuple):
         return P.CC_NONE, -1
 
 
-def complications(dx: Sequence[C], tables: Callable[[C], tuple[int, int]],
-                  principal_table: Callable[[C], int]) -> Complications:
+def complications(
+    dx: Sequence[C], tables: Callable[[C], tuple[int, int]], principal_table: Callable[[C], int]
+) -> Complications:
     """The CC/MCC rule (``docs/schemes.md`` §3) over one case's diagnoses, principal first.
 
     ``tables(code)`` gives the code's exclusion table as an MCC and as a CC (-1: it is not one);
@@ -81,8 +83,9 @@ def _unknown(value: int | None) -> bool:
     return value is None or value < 0
 
 
-def record_check(full: bool, gender: int | None, age: int | None, age_days: int | None,
-                 birth_weight: int | None, has_principal: bool) -> int:
+def record_check(
+    full: bool, gender: int | None, age: int | None, age_days: int | None, birth_weight: int | None, has_principal: bool
+) -> int:
     """The record check (``docs/schemes.md`` §1): the reason code (``program.R_*``) of an invalid record, 0 when
     it may be grouped. ``full``: the ``gender_age_newborn_dx`` check (every scheme but CHS-DRG 2.0, which checks
     gender and the principal diagnosis only). A number is unknown when it is None or negative."""

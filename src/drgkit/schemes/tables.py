@@ -5,6 +5,7 @@ A scheme is a folder of CSV tables (see ``grouper/README.md``). A table is store
 table (``delta`` + ``base``): the base rows minus the ``-`` rows plus the ``+`` rows, sorted. Every resolved
 table is checked against the SHA-256 prefix recorded in the manifest, so a damaged table never groups.
 """
+
 from __future__ import annotations
 
 import csv
@@ -18,8 +19,7 @@ from pathlib import Path
 from ..errors import DrgkitError
 from ..paths import grouper_dir
 
-TABLES = ("mdc", "mdc_dx", "mdc_px", "adrg", "adrg_codes", "drg", "drg_codes", "cc", "cc_exclusion",
-          "or_procedures")
+TABLES = ("mdc", "mdc_dx", "mdc_px", "adrg", "adrg_codes", "drg", "drg_codes", "cc", "cc_exclusion", "or_procedures")
 
 
 class SchemeError(DrgkitError, ValueError):
@@ -73,8 +73,7 @@ def scheme_info(scheme: str | Path) -> SchemeInfo:
         known = ", ".join(p.name for p in sorted(grouper_dir().iterdir()) if (p / "scheme.toml").is_file())
         raise SchemeError(f"unknown scheme '{scheme}'; known schemes: {known}")
     manifest = tomllib.loads((folder / "scheme.toml").read_text(encoding="utf-8"))
-    return SchemeInfo(id=manifest["id"], name=manifest.get("name", manifest["id"]), folder=folder,
-                      manifest=manifest)
+    return SchemeInfo(id=manifest["id"], name=manifest.get("name", manifest["id"]), folder=folder, manifest=manifest)
 
 
 def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:

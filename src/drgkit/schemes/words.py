@@ -5,6 +5,7 @@ name, the phrase when it holds and when it does not, in Chinese and English; ``w
 operand value such as ``n=1``; ``{op}`` / ``{n}`` / ``{a}`` are the atom's operands as written). ``drgkit
 explain`` prints them instead of the atoms, ``--json`` keeps the atoms.
 """
+
 from __future__ import annotations
 
 import csv
@@ -24,8 +25,7 @@ def phrases() -> Phrases:
     with resources.files("drgkit.schemes").joinpath("atom_words.csv").open(encoding="utf-8", newline="") as f:
         for r in csv.DictReader(f):
             when = dict(part.split("=", 1) for part in r["when"].split("&") if part)
-            out.setdefault(r["atom"], []).append(
-                (when, {"zh": (r["yes"], r["no"]), "en": (r["yes_en"], r["no_en"])}))
+            out.setdefault(r["atom"], []).append((when, {"zh": (r["yes"], r["no"]), "en": (r["yes_en"], r["no_en"])}))
     return out
 
 

@@ -8,6 +8,7 @@ envelope; the settlement-list structure too), ``/v1/explain``, ``/v1/whatif``, `
 (upload a file, get the grouped file back); ``GET /v1/schemes``, ``/v1/tables``, ``/v1/codes?q=``, ``/healthz``,
 ``/metrics``; the page at ``/``, the API document at ``/docs`` and ``/openapi.json``.  See docs/serve.md.
 """
+
 from __future__ import annotations
 
 from .settings import ServeSettings

@@ -3,6 +3,7 @@
 ``create_app(settings)`` builds it; ``app_from_env()`` is the factory uvicorn's worker processes call
 (``--workers N``: the settings travel in the ``DRGKIT_SERVE_SETTINGS`` environment variable).
 """
+
 from __future__ import annotations
 
 import base64
@@ -40,19 +41,47 @@ log = logging.getLogger("drgkit.serve")
 STATIC = Path(__file__).resolve().parent / "static"
 
 #: Routes whose metrics are kept by name (any other path counts as "other": no unbounded label set).
-ROUTES = ("/", "/docs", "/openapi.json", "/healthz", "/metrics", "/v1/metrics", "/v1/group", "/v1/explain",
-          "/v1/whatif", "/v1/validate", "/v1/batch", "/v1/schemes", "/v1/tables", "/v1/codes")
+ROUTES = (
+    "/",
+    "/docs",
+    "/openapi.json",
+    "/healthz",
+    "/metrics",
+    "/v1/metrics",
+    "/v1/group",
+    "/v1/explain",
+    "/v1/whatif",
+    "/v1/validate",
+    "/v1/batch",
+    "/v1/schemes",
+    "/v1/tables",
+    "/v1/codes",
+)
 #: The page and its assets: scripts and styles from this server only, nothing inline, no framing.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-       "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-       "frame-ancestors 'none'")
-SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
-                    (b"referrer-policy", b"no-referrer"), (b"content-security-policy", CSP.encode()),
-                    (b"cross-origin-opener-policy", b"same-origin"),
-                    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()")]
-_STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                 405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type", 422: "invalid_request",
-                 429: "too_many_requests"}
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"content-security-policy", CSP.encode()),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    429: "too_many_requests",
+}
 
 
 def error_response(status: int, code: str, field: str | None, message: str, headers: dict | None = None) -> Response:
@@ -68,8 +97,11 @@ class Guard:
         self.settings = settings
         self.metrics = metrics
         self.token = settings.token.encode() if settings.token else None
-        self.hosts = {"localhost", "127.0.0.1", "[::1]", "::1", "testserver", settings.host.lower()} \
-            if is_loopback(settings.host) else None
+        self.hosts = (
+            {"localhost", "127.0.0.1", "[::1]", "::1", "testserver", settings.host.lower()}
+            if is_loopback(settings.host)
+            else None
+        )
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -104,18 +136,29 @@ class Guard:
     def _refuse(self, scope, path: str) -> Response | None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         if self.hosts is not None:
-            host = headers.get("host", "").rsplit(":", 1)[0].lower() if not headers.get("host", "").startswith(
-                "[") else headers["host"].split("]")[0] + "]"
+            host = (
+                headers.get("host", "").rsplit(":", 1)[0].lower()
+                if not headers.get("host", "").startswith("[")
+                else headers["host"].split("]")[0] + "]"
+            )
             if host and host not in self.hosts:
-                return error_response(400, "bad_host", "Host", f"host {host!r} is not this server's; open it as "
-                                                               "http://127.0.0.1 or http://localhost")
+                return error_response(
+                    400,
+                    "bad_host",
+                    "Host",
+                    f"host {host!r} is not this server's; open it as http://127.0.0.1 or http://localhost",
+                )
         if self.token is not None and (path.startswith("/v1/") or path == "/metrics"):
             given = headers.get("authorization", "")
             scheme, _, value = given.partition(" ")
             if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), self.token):
-                return error_response(401, "unauthorized", "Authorization", "this server needs "
-                                      "'Authorization: Bearer TOKEN' (the --token it was started with)",
-                                      headers={"WWW-Authenticate": "Bearer"})
+                return error_response(
+                    401,
+                    "unauthorized",
+                    "Authorization",
+                    "this server needs 'Authorization: Bearer TOKEN' (the --token it was started with)",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
         length = headers.get("content-length")
         limit = self.settings.max_upload if path == "/v1/batch" else self.settings.max_body
         if length is not None and length.isdigit() and int(length) > limit:
@@ -125,8 +168,9 @@ class Guard:
 
 def _too_large(limit: int, path: str) -> Response:
     what = "upload" if path == "/v1/batch" else "request body"
-    return error_response(413, "too_large", None, f"the {what} is larger than this server's limit of "
-                                                  f"{limit / (1 << 20):,.0f} MB")
+    return error_response(
+        413, "too_large", None, f"the {what} is larger than this server's limit of {limit / (1 << 20):,.0f} MB"
+    )
 
 
 def _limited(receive, limit: int, path: str):
@@ -139,16 +183,19 @@ def _limited(receive, limit: int, path: str):
             seen[0] += len(message.get("body", b""))
             if seen[0] > limit:
                 what = "upload" if path == "/v1/batch" else "request body"
-                raise ServeError(413, "too_large", None, f"the {what} is larger than this server's limit of "
-                                                         f"{limit / (1 << 20):,.0f} MB")
+                raise ServeError(
+                    413,
+                    "too_large",
+                    None,
+                    f"the {what} is larger than this server's limit of {limit / (1 << 20):,.0f} MB",
+                )
         return message
 
     return wrapped
 
 
 def _json(data: bytes | Any, status: int = 200) -> Response:
-    return Response(data if isinstance(data, bytes) else dumps(data), status_code=status,
-                    media_type="application/json")
+    return Response(data if isinstance(data, bytes) else dumps(data), status_code=status, media_type="application/json")
 
 
 def _body_schema(*names: str, array_of: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -159,10 +206,12 @@ def _body_schema(*names: str, array_of: tuple[str, ...] = ()) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-_ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": M.ApiError, "description": "JSON 格式错误 / malformed JSON"},
-           401: {"model": M.ApiError, "description": "缺少令牌 / token required"},
-           413: {"model": M.ApiError, "description": "请求过大 / too large"},
-           422: {"model": M.ApiError, "description": "字段错误 / invalid field"}}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": M.ApiError, "description": "JSON 格式错误 / malformed JSON"},
+    401: {"model": M.ApiError, "description": "缺少令牌 / token required"},
+    413: {"model": M.ApiError, "description": "请求过大 / too large"},
+    422: {"model": M.ApiError, "description": "字段错误 / invalid field"},
+}
 
 
 @lru_cache(maxsize=16)
@@ -196,13 +245,23 @@ def _explain_args(row: dict[str, Any]) -> dict[str, Any]:
     """The keyword arguments of :func:`drgkit.explain` / :func:`drgkit.whatif` for a case, typed as the CLI passes
     them (a plain whole number as an int, so the answer equals ``--json``; other text such as ``82岁`` or
     ``医嘱离院`` as it is, read by the grouper as ``drgkit group`` reads it)."""
+
     def value(name: str) -> Any:
         v = row.get(name)
         return int(v) if isinstance(v, str) and v.isascii() and v.isdigit() else v
 
-    return {"dx": row.get("dx") or [], "px": row.get("px") or [], "age": value("age"), "sex": row.get("gender"),
-            "age_days": value("age_days"), "birth_weight": value("birth_weight"), "los": value("los"),
-            "leaving_type": value("leaving_type"), "dept": row.get("dept"), "icu_hours": value("icu_hours")}
+    return {
+        "dx": row.get("dx") or [],
+        "px": row.get("px") or [],
+        "age": value("age"),
+        "sex": row.get("gender"),
+        "age_days": value("age_days"),
+        "birth_weight": value("birth_weight"),
+        "los": value("los"),
+        "leaving_type": value("leaving_type"),
+        "dept": row.get("dept"),
+        "icu_hours": value("icu_hours"),
+    }
 
 
 def create_app(settings: ServeSettings | None = None) -> FastAPI:
@@ -226,11 +285,17 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
             await engine.stop()
             shutil.rmtree(state["tmp"], ignore_errors=True)
 
-    app = FastAPI(title="drgkit 分组服务 / grouping service", version=__version__, lifespan=lifespan,
-                  docs_url=None, redoc_url=None, openapi_url="/openapi.json",
-                  description="CHS-DRG 分组、解释、what-if、质控与批量分组；与 `drgkit group` 同一引擎。 / "
-                              "CHS-DRG grouping, explanation, what-if, edits and batch grouping with the engine of "
-                              "`drgkit group`. Errors: `{code, field, message}`.")
+    app = FastAPI(
+        title="drgkit 分组服务 / grouping service",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        description="CHS-DRG 分组、解释、what-if、质控与批量分组；与 `drgkit group` 同一引擎。 / "
+        "CHS-DRG grouping, explanation, what-if, edits and batch grouping with the engine of "
+        "`drgkit group`. Errors: `{code, field, message}`.",
+    )
     app.state.engine = engine
     app.state.metrics = metrics
     app.state.settings = settings
@@ -239,8 +304,13 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     if settings.cors_origins:  # added last, so outermost: a preflight is answered before the token is asked for
         from fastapi.middleware.cors import CORSMiddleware
 
-        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
-                           allow_headers=["Authorization", "Content-Type"], expose_headers=["X-Drgkit-Summary"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+            expose_headers=["X-Drgkit-Summary"],
+        )
 
     # ------------------------------------------------------------------ errors: one shape, never a trace
     @app.exception_handler(ServeError)
@@ -255,13 +325,22 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     async def _validation(request: Request, exc: RequestValidationError):
         first = exc.errors()[0] if exc.errors() else {}
         loc = [str(p) for p in first.get("loc", ()) if p not in ("query", "body", "path")]
-        return error_response(422, "invalid_parameter", ".".join(loc) or None,
-                              f"{'.'.join(loc) or 'parameter'}: {first.get('msg', 'invalid value')}")
+        return error_response(
+            422,
+            "invalid_parameter",
+            ".".join(loc) or None,
+            f"{'.'.join(loc) or 'parameter'}: {first.get('msg', 'invalid value')}",
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
-        return error_response(exc.status_code, _STATUS_CODES.get(exc.status_code, "http_error"), None,
-                              str(exc.detail), headers=getattr(exc, "headers", None))
+        return error_response(
+            exc.status_code,
+            _STATUS_CODES.get(exc.status_code, "http_error"),
+            None,
+            str(exc.detail),
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception):
@@ -271,25 +350,36 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     # ------------------------------------------------------------------ the page
     @app.get("/", include_in_schema=False)
     async def page():
-        return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8",
-                            headers={"Cache-Control": "no-cache"})
+        return FileResponse(
+            STATIC / "index.html", media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-cache"}
+        )
 
     @app.get("/docs", include_in_schema=False)
     async def docs():
-        return FileResponse(STATIC / "docs.html", media_type="text/html; charset=utf-8",
-                            headers={"Cache-Control": "no-cache"})
+        return FileResponse(
+            STATIC / "docs.html", media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-cache"}
+        )
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     # ------------------------------------------------------------------ service
     @app.get("/healthz", response_model=M.Health, tags=["service"], summary="健康检查 / health")
     async def healthz():
-        return {"status": "ok", "version": __version__, "schemes": list(engine.schemes),
-                "default_scheme": engine.default_id, "auth": settings.token is not None,
-                "uptime_s": round(time.time() - engine.started, 1)}
+        return {
+            "status": "ok",
+            "version": __version__,
+            "schemes": list(engine.schemes),
+            "default_scheme": engine.default_id,
+            "auth": settings.token is not None,
+            "uptime_s": round(time.time() - engine.started, 1),
+        }
 
-    @app.get("/metrics", tags=["service"], summary="请求指标（Prometheus 文本） / metrics, Prometheus text",
-             response_class=Response)
+    @app.get(
+        "/metrics",
+        tags=["service"],
+        summary="请求指标（Prometheus 文本） / metrics, Prometheus text",
+        response_class=Response,
+    )
     async def metrics_text():
         return Response(metrics.prometheus(engine), media_type="text/plain; version=0.0.4")
 
@@ -298,45 +388,73 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         return metrics.as_dict(engine)
 
     # ------------------------------------------------------------------ grouping
-    @app.post("/v1/group", tags=["grouping"], summary="分组 / group cases",
-              description="一份病案、病案数组，或 {\"cases\": [...], \"scheme\", \"price\", \"options\"}；字段名同 "
-                          "`drgkit group`（规范名、中文表头、接口代码），或结算清单结构 setlinfo + diseinfo[] + "
-                          "oprninfo[]。无法读取的病案单独返回 invalid，不影响其他病案。 / One case, an array, or an "
-                          "envelope; a case that cannot be read is answered `invalid` on its own.",
-              openapi_extra=_body_schema("GroupEnvelope", "Case", "SettlementCase",
-                                         array_of=("Case", "SettlementCase")),
-              responses={200: {"description": "单病例：CaseResult；多病例：GroupResponse / one case: CaseResult; "
-                                              "several: GroupResponse",
-                               "content": {"application/json": {"schema": {"anyOf": [
-                                   {"$ref": "#/components/schemas/CaseResult"},
-                                   {"$ref": "#/components/schemas/GroupResponse"}]}}}}, **_ERRORS})
-    async def group(request: Request,
-                    scheme: Optional[str] = Query(None, description="分组方案 / scheme id"),
-                    table: Optional[str] = Query(None, description="支付表（计价） / payment table"),
-                    level: Optional[str] = Query(None, description="医院等级 / hospital level"),
-                    insurance: Optional[str] = Query(None, description="险种 / insurance type"),
-                    base_rate: Optional[float] = Query(None, gt=0, description="基础费率 / base rate"),
-                    fix_case: bool = Query(False, description="未知编码改大写 / upper-case unknown codes"),
-                    convert_codes: bool = Query(False, description="国临版转医保版 / convert clinical codes"),
-                    strict_gender: bool = Query(False, description="性别只收 1/2 / only 1/2 as sex")):
+    @app.post(
+        "/v1/group",
+        tags=["grouping"],
+        summary="分组 / group cases",
+        description='一份病案、病案数组，或 {"cases": [...], "scheme", "price", "options"}；字段名同 '
+        "`drgkit group`（规范名、中文表头、接口代码），或结算清单结构 setlinfo + diseinfo[] + "
+        "oprninfo[]。无法读取的病案单独返回 invalid，不影响其他病案。 / One case, an array, or an "
+        "envelope; a case that cannot be read is answered `invalid` on its own.",
+        openapi_extra=_body_schema("GroupEnvelope", "Case", "SettlementCase", array_of=("Case", "SettlementCase")),
+        responses={
+            200: {
+                "description": "单病例：CaseResult；多病例：GroupResponse / one case: CaseResult; "
+                "several: GroupResponse",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "anyOf": [
+                                {"$ref": "#/components/schemas/CaseResult"},
+                                {"$ref": "#/components/schemas/GroupResponse"},
+                            ]
+                        }
+                    }
+                },
+            },
+            **_ERRORS,
+        },
+    )
+    async def group(
+        request: Request,
+        scheme: Optional[str] = Query(None, description="分组方案 / scheme id"),
+        table: Optional[str] = Query(None, description="支付表（计价） / payment table"),
+        level: Optional[str] = Query(None, description="医院等级 / hospital level"),
+        insurance: Optional[str] = Query(None, description="险种 / insurance type"),
+        base_rate: Optional[float] = Query(None, gt=0, description="基础费率 / base rate"),
+        fix_case: bool = Query(False, description="未知编码改大写 / upper-case unknown codes"),
+        convert_codes: bool = Query(False, description="国临版转医保版 / convert clinical codes"),
+        strict_gender: bool = Query(False, description="性别只收 1/2 / only 1/2 as sex"),
+    ):
         query: dict[str, Any] = {"scheme": scheme}
         if table:
             query["price"] = {"table": table, "level": level, "insurance": insurance, "base_rate": base_rate}
         elif level or insurance or base_rate is not None:
             raise ServeError(422, "missing_field", "table", "level, insurance and base_rate need table")
-        opts = {k: v for k, v in (("fix_case", fix_case), ("convert_codes", convert_codes),
-                                  ("strict_gender", strict_gender)) if v}
+        opts = {
+            k: v
+            for k, v in (("fix_case", fix_case), ("convert_codes", convert_codes), ("strict_gender", strict_gender))
+            if v
+        }
         if opts:
             query["options"] = opts
         body = await request.body()
         return _json(await engine.group(GroupJob(body, query)))
 
-    @app.post("/v1/explain", tags=["grouping"], summary="分组路径 / explain one case",
-              description="与 `drgkit explain --json` 相同；?text=zh 另附可读的路径。 / The answer of `drgkit explain "
-                          "--json`; ?text=zh|en adds the readable path.",
-              openapi_extra=_body_schema("ExplainBody", "SettlementCase"), responses=_ERRORS)
-    async def explain(request: Request, text: Optional[Literal["zh", "en"]] = Query(
-            None, description="附加可读文本 / add the readable text"), verbose: bool = Query(False)):
+    @app.post(
+        "/v1/explain",
+        tags=["grouping"],
+        summary="分组路径 / explain one case",
+        description="与 `drgkit explain --json` 相同；?text=zh 另附可读的路径。 / The answer of `drgkit explain "
+        "--json`; ?text=zh|en adds the readable path.",
+        openapi_extra=_body_schema("ExplainBody", "SettlementCase"),
+        responses=_ERRORS,
+    )
+    async def explain(
+        request: Request,
+        text: Optional[Literal["zh", "en"]] = Query(None, description="附加可读文本 / add the readable text"),
+        verbose: bool = Query(False),
+    ):
         body = parse_json(await request.body())
 
         def work():
@@ -351,27 +469,39 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
 
         return _json(await run_in_threadpool(work))
 
-    @app.post("/v1/whatif", tags=["grouping"], summary="备选分组 / what-if",
-              description="与 `drgkit whatif --json` 相同：去掉并发症、换主要诊断、补充编码、灰码细目各得哪组。每个备选"
-                          "仅当病案中有记录时成立。 / The answer of `drgkit whatif --json`.",
-              openapi_extra=_body_schema("WhatIfBody", "SettlementCase"), responses=_ERRORS)
+    @app.post(
+        "/v1/whatif",
+        tags=["grouping"],
+        summary="备选分组 / what-if",
+        description="与 `drgkit whatif --json` 相同：去掉并发症、换主要诊断、补充编码、灰码细目各得哪组。每个备选"
+        "仅当病案中有记录时成立。 / The answer of `drgkit whatif --json`.",
+        openapi_extra=_body_schema("WhatIfBody", "SettlementCase"),
+        responses=_ERRORS,
+    )
     async def whatif(request: Request, text: Optional[Literal["zh"]] = Query(None, description="附加中文报告")):
         body = parse_json(await request.body())
 
         def work():
             from ..monitor.whatif import whatif as do_whatif
 
-            row, scheme, options, extra = _one_case(body, engine, ("add_dx", "add_px", "table", "level",
-                                                                   "insurance"))
+            row, scheme, options, extra = _one_case(body, engine, ("add_dx", "add_px", "table", "level", "insurance"))
             pricing = engine.pricing({k: extra.get(k) for k in ("table", "level", "insurance")}, scheme, "")
             for key in ("add_dx", "add_px"):
                 v = extra.get(key)
-                if v is not None and not (isinstance(v, str) or (isinstance(v, list) and all(
-                        isinstance(c, str) for c in v))):
+                if v is not None and not (
+                    isinstance(v, str) or (isinstance(v, list) and all(isinstance(c, str) for c in v))
+                ):
                     raise ServeError(422, "invalid_field", key, f"{key} must be codes: text or a list of text")
-            w = do_whatif(**_explain_args(row), scheme=scheme.id, options=options,
-                          table=pricing.table if pricing else None, level=extra.get("level"),
-                          insurance=extra.get("insurance"), add_dx=extra.get("add_dx"), add_px=extra.get("add_px"))
+            w = do_whatif(
+                **_explain_args(row),
+                scheme=scheme.id,
+                options=options,
+                table=pricing.table if pricing else None,
+                level=extra.get("level"),
+                insurance=extra.get("insurance"),
+                add_dx=extra.get("add_dx"),
+                add_px=extra.get("add_px"),
+            )
             out = w.as_dict()
             if text:
                 out["text"] = w.text()
@@ -379,11 +509,15 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
 
         return _json(await run_in_threadpool(work))
 
-    @app.post("/v1/validate", tags=["grouping"], summary="编码质控 / coding edits",
-              description="与 `drgkit validate` 每行的结果相同：case_id、edits、n_errors、messages_zh、messages_en。"
-                          "病案格式同 /v1/group；{\"cases\": [...], \"disable\": [\"P04\"]} 可关闭某些规则。",
-              openapi_extra=_body_schema("GroupEnvelope", "Case", "SettlementCase",
-                                         array_of=("Case", "SettlementCase")), responses=_ERRORS)
+    @app.post(
+        "/v1/validate",
+        tags=["grouping"],
+        summary="编码质控 / coding edits",
+        description="与 `drgkit validate` 每行的结果相同：case_id、edits、n_errors、messages_zh、messages_en。"
+        '病案格式同 /v1/group；{"cases": [...], "disable": ["P04"]} 可关闭某些规则。',
+        openapi_extra=_body_schema("GroupEnvelope", "Case", "SettlementCase", array_of=("Case", "SettlementCase")),
+        responses=_ERRORS,
+    )
     async def validate(request: Request, scheme: Optional[str] = Query(None)):
         raw = await request.body()
 
@@ -406,8 +540,9 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
             parsed = parse_cases(cases)
             settlement = any(isinstance(c, dict) and ("setlinfo" in c or "input" in c) for c in cases)
             mapping = envelope.get("mapping")
-            if mapping is not None and not (isinstance(mapping, dict) and all(
-                    isinstance(k, str) and isinstance(v, str) for k, v in mapping.items())):
+            if mapping is not None and not (
+                isinstance(mapping, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items())
+            ):
                 raise ServeError(422, "invalid_field", "mapping", "mapping must be an object of field names")
             check_mapping(parsed, mapping)
             canon, ignored, _ = read_parsed(parsed, mapping, bool(envelope.get("allow_unmapped")) or settlement)
@@ -421,51 +556,103 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
             for i in range(len(parsed.rows)):
                 p = parsed.problems.get(i)
                 if p is not None:
-                    results.append({"case_id": None, "edits": [], "n_errors": 0, "messages_zh": [],
-                                    "messages_en": [], "error": p.as_error()})
+                    results.append(
+                        {
+                            "case_id": None,
+                            "edits": [],
+                            "n_errors": 0,
+                            "messages_zh": [],
+                            "messages_en": [],
+                            "error": p.as_error(),
+                        }
+                    )
                 else:
                     results.append(next(it))
             if single:
                 return dumps(results[0])
-            return dumps({"scheme": compiled.id, "count": len(results),
-                          "flagged": sum(1 for r in results if r["edits"]), "ignored_fields": ignored,
-                          "results": results})
+            return dumps(
+                {
+                    "scheme": compiled.id,
+                    "count": len(results),
+                    "flagged": sum(1 for r in results if r["edits"]),
+                    "ignored_fields": ignored,
+                    "results": results,
+                }
+            )
 
         return _json(await run_in_threadpool(work))
 
-    @app.post("/v1/batch", tags=["grouping"], summary="批量分组（上传文件） / group an uploaded file",
-              description="multipart 上传 CSV / Excel / Parquet（字段 file），返回同格式的分组结果文件（.xlsx 为编码员"
-                          "工作簿：中文表头、汇总、问题病例）；行数不变、顺序不变。摘要在响应头 X-Drgkit-Summary "
-                          "（base64 JSON）。 / Upload an export (multipart field `file`); the grouped file comes back "
-                          "in the same format, rows in = rows out; the summary is in the X-Drgkit-Summary header "
-                          "(base64 JSON).",
-              responses={200: {"description": "分组结果文件 / the grouped file",
-                               "content": {"text/csv": {}, "application/vnd.apache.parquet": {}, MEDIA_XLSX: {}}},
-                         **_ERRORS, 415: {"model": M.ApiError, "description": "不支持的文件类型 / file type"}},
-              openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-                  "type": "object", "required": ["file"], "properties": {
-                      "file": {"type": "string", "format": "binary", "description": "病案导出文件 / the export"},
-                      "scheme": {"type": "string", "description": "分组方案 / scheme"},
-                      "map": {"type": "string", "description": "字段映射，每行 来源=字段 / SRC=field per line"},
-                      "table": {"type": "string", "description": "支付表 / payment table"},
-                      "level": {"type": "string"}, "insurance": {"type": "string"},
-                      "base_rate": {"type": "number"}, "sheet": {"type": "string"},
-                      "header_row": {"type": "integer"},
-                      "explain": {"type": "string", "enum": ["problems", "all"],
-                                  "description": "加一列原因说明 / add the explanation column"},
-                      "edits": {"type": "boolean", "description": "同时运行质控 / run the edits"},
-                      "format": {"type": "string", "enum": ["csv", "xlsx", "parquet"],
-                                 "description": "输出格式（默认同上传） / output format (default: as uploaded)"},
-                      "canonical": {"type": "boolean"}, "allow_unmapped": {"type": "boolean"},
-                      "fix_case": {"type": "boolean"}, "convert_codes": {"type": "boolean"},
-                      "strict_gender": {"type": "boolean"}}}}}}})
+    @app.post(
+        "/v1/batch",
+        tags=["grouping"],
+        summary="批量分组（上传文件） / group an uploaded file",
+        description="multipart 上传 CSV / Excel / Parquet（字段 file），返回同格式的分组结果文件（.xlsx 为编码员"
+        "工作簿：中文表头、汇总、问题病例）；行数不变、顺序不变。摘要在响应头 X-Drgkit-Summary "
+        "（base64 JSON）。 / Upload an export (multipart field `file`); the grouped file comes back "
+        "in the same format, rows in = rows out; the summary is in the X-Drgkit-Summary header "
+        "(base64 JSON).",
+        responses={
+            200: {
+                "description": "分组结果文件 / the grouped file",
+                "content": {"text/csv": {}, "application/vnd.apache.parquet": {}, MEDIA_XLSX: {}},
+            },
+            **_ERRORS,
+            415: {"model": M.ApiError, "description": "不支持的文件类型 / file type"},
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["file"],
+                            "properties": {
+                                "file": {
+                                    "type": "string",
+                                    "format": "binary",
+                                    "description": "病案导出文件 / the export",
+                                },
+                                "scheme": {"type": "string", "description": "分组方案 / scheme"},
+                                "map": {
+                                    "type": "string",
+                                    "description": "字段映射，每行 来源=字段 / SRC=field per line",
+                                },
+                                "table": {"type": "string", "description": "支付表 / payment table"},
+                                "level": {"type": "string"},
+                                "insurance": {"type": "string"},
+                                "base_rate": {"type": "number"},
+                                "sheet": {"type": "string"},
+                                "header_row": {"type": "integer"},
+                                "explain": {
+                                    "type": "string",
+                                    "enum": ["problems", "all"],
+                                    "description": "加一列原因说明 / add the explanation column",
+                                },
+                                "edits": {"type": "boolean", "description": "同时运行质控 / run the edits"},
+                                "format": {
+                                    "type": "string",
+                                    "enum": ["csv", "xlsx", "parquet"],
+                                    "description": "输出格式（默认同上传） / output format (default: as uploaded)",
+                                },
+                                "canonical": {"type": "boolean"},
+                                "allow_unmapped": {"type": "boolean"},
+                                "fix_case": {"type": "boolean"},
+                                "convert_codes": {"type": "boolean"},
+                                "strict_gender": {"type": "boolean"},
+                            },
+                        }
+                    }
+                },
+            }
+        },
+    )
     async def batch(request: Request):
         from .batch import MEDIA, BatchRequest, compact, download_name, run_batch, suffix_of
 
         ctype = request.headers.get("content-type", "")
         if not ctype.startswith("multipart/form-data"):
-            raise ServeError(415, "unsupported_media_type", None, "send the file as multipart/form-data "
-                                                                  "(field 'file')")
+            raise ServeError(415, "unsupported_media_type", None, "send the file as multipart/form-data (field 'file')")
         try:
             form = await request.form(max_files=1, max_fields=40)
         except ServeError:
@@ -515,18 +702,37 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
             if explain not in (None, "problems", "all"):
                 raise ServeError(422, "invalid_field", "explain", "explain takes problems or all")
             table = text("table")
-            pricing = engine.pricing({"table": table, "level": text("level"), "insurance": text("insurance"),
-                                      "base_rate": number("base_rate")}, compiled) if table else None
+            pricing = (
+                engine.pricing(
+                    {
+                        "table": table,
+                        "level": text("level"),
+                        "insurance": text("insurance"),
+                        "base_rate": number("base_rate"),
+                    },
+                    compiled,
+                )
+                if table
+                else None
+            )
             if table is None and (text("level") or text("insurance") or text("base_rate")):
                 raise ServeError(422, "missing_field", "table", "level, insurance and base_rate need table")
             sheet = text("sheet")
             req = BatchRequest(
-                filename=filename, scheme=compiled,
+                filename=filename,
+                scheme=compiled,
                 options=options_from({k: True for k in ("fix_case", "convert_codes", "strict_gender") if flag(k)}),
-                pricing=pricing, mapping=mapping, sheet=int(sheet) if sheet and sheet.isdigit() else sheet,
-                header_row=number("header_row", int), allow_unmapped=flag("allow_unmapped"), explain=explain,
-                edits=flag("edits"), canonical=flag("canonical"), out_format=text("format"),
-                max_rows=settings.max_batch_rows)
+                pricing=pricing,
+                mapping=mapping,
+                sheet=int(sheet) if sheet and sheet.isdigit() else sheet,
+                header_row=number("header_row", int),
+                allow_unmapped=flag("allow_unmapped"),
+                explain=explain,
+                edits=flag("edits"),
+                canonical=flag("canonical"),
+                out_format=text("format"),
+                max_rows=settings.max_batch_rows,
+            )
             result, summary, out_suffix = await run_in_threadpool(run_batch, upload.file, req, state["tmp"])
         finally:
             await form.close()
@@ -545,15 +751,17 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         from urllib.parse import quote
 
         encoded = base64.b64encode(compact(summary)).decode("ascii")
-        headers = {"Content-Disposition": f"attachment; filename=\"grouped{out_suffix}\"; "
-                                          f"filename*=UTF-8''{quote(name)}",
-                   "X-Drgkit-Summary": encoded, "X-Drgkit-Rows": str(summary["rows"]),
-                   "Content-Length": str(_size(result)), "Cache-Control": "no-store"}
+        headers = {
+            "Content-Disposition": f"attachment; filename=\"grouped{out_suffix}\"; filename*=UTF-8''{quote(name)}",
+            "X-Drgkit-Summary": encoded,
+            "X-Drgkit-Rows": str(summary["rows"]),
+            "Content-Length": str(_size(result)),
+            "Cache-Control": "no-store",
+        }
         return StreamingResponse(chunks(), media_type=MEDIA[out_suffix], headers=headers)
 
     # ------------------------------------------------------------------ reference data
-    @app.get("/v1/schemes", response_model=list[M.SchemeOut], tags=["reference"],
-             summary="分组方案 / schemes")
+    @app.get("/v1/schemes", response_model=list[M.SchemeOut], tags=["reference"], summary="分组方案 / schemes")
     async def schemes():
         from ..schemes.tables import list_schemes
 
@@ -561,27 +769,57 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         for s in list_schemes():
             served = engine.schemes.get(s.id)
             has_weights = bool(served is not None and engine.names[s.id].weight)
-            out.append({"id": s.id, "name": s.name, "validity_check": s.manifest.get("validity_check"),
-                        "checksum": s.checksum, "served": served is not None, "default": s.id == engine.default_id,
-                        "has_weights": has_weights})
+            out.append(
+                {
+                    "id": s.id,
+                    "name": s.name,
+                    "validity_check": s.manifest.get("validity_check"),
+                    "checksum": s.checksum,
+                    "served": served is not None,
+                    "default": s.id == engine.default_id,
+                    "has_weights": has_weights,
+                }
+            )
         return out
 
     @app.get("/v1/tables", tags=["reference"], summary="支付表 / payment tables")
     async def tables():
         from ..payment import list_tables
 
-        return [{"id": i.id, "city": i.city, "city_zh": i.city_zh, "year": i.year, "scheme": i.scheme,
-                 "basis": i.basis, "drgs": i.drgs, "levels": list(i.levels), "levels_zh": list(i.levels_zh),
-                 "insurance_types": list(i.insurance_types), "published": list(i.published), "licence": i.licence,
-                 "usable": i.scheme in engine.schemes} for i in list_tables()]
+        return [
+            {
+                "id": i.id,
+                "city": i.city,
+                "city_zh": i.city_zh,
+                "year": i.year,
+                "scheme": i.scheme,
+                "basis": i.basis,
+                "drgs": i.drgs,
+                "levels": list(i.levels),
+                "levels_zh": list(i.levels_zh),
+                "insurance_types": list(i.insurance_types),
+                "published": list(i.published),
+                "licence": i.licence,
+                "usable": i.scheme in engine.schemes,
+            }
+            for i in list_tables()
+        ]
 
-    @app.get("/v1/codes", response_model=list[M.CodeOut], response_model_exclude_none=True, tags=["reference"],
-             summary="编码查询（自动补全） / code look-up")
-    async def codes(q: str = Query(..., min_length=1, max_length=60, description="编码前缀或中文名称 / code prefix "
-                                                                                 "or Chinese name"),
-                    kind: Literal["dx", "px", "all"] = Query("all", description="dx 诊断 / px 手术 / all"),
-                    scheme: Optional[str] = Query(None, description="分组方案 / scheme"),
-                    limit: int = Query(20, ge=1, le=100)):
+    @app.get(
+        "/v1/codes",
+        response_model=list[M.CodeOut],
+        response_model_exclude_none=True,
+        tags=["reference"],
+        summary="编码查询（自动补全） / code look-up",
+    )
+    async def codes(
+        q: str = Query(
+            ..., min_length=1, max_length=60, description="编码前缀或中文名称 / code prefix or Chinese name"
+        ),
+        kind: Literal["dx", "px", "all"] = Query("all", description="dx 诊断 / px 手术 / all"),
+        scheme: Optional[str] = Query(None, description="分组方案 / scheme"),
+        limit: int = Query(20, ge=1, le=100),
+    ):
         compiled = engine.scheme(scheme)
         return state["codes"][compiled.id].search(q, kind, limit)
 
@@ -591,9 +829,22 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         from pydantic.json_schema import models_json_schema
 
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-        _, defs = models_json_schema([(m, "validation") for m in (
-            M.GroupEnvelope, M.Case, M.SettlementCase, M.ExplainBody, M.WhatIfBody, M.CaseResult, M.GroupResponse,
-            M.ApiError)], ref_template="#/components/schemas/{model}")
+        _, defs = models_json_schema(
+            [
+                (m, "validation")
+                for m in (
+                    M.GroupEnvelope,
+                    M.Case,
+                    M.SettlementCase,
+                    M.ExplainBody,
+                    M.WhatIfBody,
+                    M.CaseResult,
+                    M.GroupResponse,
+                    M.ApiError,
+                )
+            ],
+            ref_template="#/components/schemas/{model}",
+        )
         schema.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
         app.openapi_schema = schema
         return schema

@@ -6,6 +6,7 @@ Files live in a private temporary folder per upload, named by the server (``uplo
 never by the client.  The folder is removed on every path: when grouping fails, and as soon as the result is
 opened for sending (the open file is streamed after its name is gone, so a client that hangs up leaves nothing).
 """
+
 from __future__ import annotations
 
 import os
@@ -26,10 +27,20 @@ from ..schemes.program import CompiledScheme
 from .errors import ServeError
 
 #: Upload suffix → output suffix (a format drgkit writes; .xls is read but written as .xlsx).
-FORMATS = {".csv": ".csv", ".tsv": ".csv", ".txt": ".csv", ".xlsx": ".xlsx", ".xlsm": ".xlsx", ".xls": ".xlsx",
-           ".parquet": ".parquet"}
-MEDIA = {".csv": "text/csv; charset=utf-8", ".parquet": "application/vnd.apache.parquet",
-         ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+FORMATS = {
+    ".csv": ".csv",
+    ".tsv": ".csv",
+    ".txt": ".csv",
+    ".xlsx": ".xlsx",
+    ".xlsm": ".xlsx",
+    ".xls": ".xlsx",
+    ".parquet": ".parquet",
+}
+MEDIA = {
+    ".csv": "text/csv; charset=utf-8",
+    ".parquet": "application/vnd.apache.parquet",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 PROBLEMS_SHOWN = 20
 #: The summary travels in a response header: kept under this many bytes (before base64), problems dropped first.
 SUMMARY_BYTES = 4000
@@ -55,8 +66,12 @@ class BatchRequest:
 def suffix_of(filename: str) -> str:
     suffix = Path(filename or "").suffix.lower()
     if suffix not in FORMATS:
-        raise ServeError(415, "unsupported_file", "file", f"{filename or 'the upload'}: use a .csv, .tsv, .txt, "
-                                                          ".xlsx, .xls or .parquet file")
+        raise ServeError(
+            415,
+            "unsupported_file",
+            "file",
+            f"{filename or 'the upload'}: use a .csv, .tsv, .txt, .xlsx, .xls or .parquet file",
+        )
     return suffix
 
 
@@ -106,11 +121,21 @@ def _group_file(source_path: Path, out_path: Path, req: BatchRequest) -> dict[st
     cores = os.cpu_count() or 1
     workers = 2 if cores > 1 else 1
     threads = max(1, cores // workers)
-    source = open_cases(source_path, mapping=req.mapping, sheet=req.sheet, header_row=req.header_row,
-                        allow_unmapped=req.allow_unmapped, batch_size=125_000)
+    source = open_cases(
+        source_path,
+        mapping=req.mapping,
+        sheet=req.sheet,
+        header_row=req.header_row,
+        allow_unmapped=req.allow_unmapped,
+        batch_size=125_000,
+    )
     if source.total_rows is not None and source.total_rows > req.max_rows:
-        raise ServeError(413, "too_many_rows", "file", f"{source.total_rows:,} rows; this server takes at most "
-                                                       f"{req.max_rows:,} per upload")
+        raise ServeError(
+            413,
+            "too_many_rows",
+            "file",
+            f"{source.total_rows:,} rows; this server takes at most {req.max_rows:,} per upload",
+        )
     counts: Counter = Counter()
     drgs: Counter = Counter()
     reasons: Counter = Counter()
@@ -132,8 +157,12 @@ def _group_file(source_path: Path, out_path: Path, req: BatchRequest) -> dict[st
         for result in ordered_map(process, prefetch(source.batches()), workers=workers):
             seen[0] += result.num_rows
             if seen[0] > req.max_rows:
-                raise ServeError(413, "too_many_rows", "file", f"more than {req.max_rows:,} rows; this server "
-                                                               "takes at most that many per upload")
+                raise ServeError(
+                    413,
+                    "too_many_rows",
+                    "file",
+                    f"more than {req.max_rows:,} rows; this server takes at most that many per upload",
+                )
             tally(result, counts, drgs, reasons)
             if len(problems) < PROBLEMS_SHOWN:
                 _problems(result, problems, seen[0] - result.num_rows)
@@ -141,13 +170,19 @@ def _group_file(source_path: Path, out_path: Path, req: BatchRequest) -> dict[st
 
     rows = write_stream(out_path, results(), f"{req.filename}: no rows could be read", workbook=True)
     status_zh = words("status", "zh")
-    return {"rows": rows, "scheme": req.scheme.id, "scheme_checksum": req.scheme.checksum,
-            "statuses": {s: counts.get(s, 0) for s in ("ok", "ambiguous", "ungroupable", "invalid")},
-            "statuses_zh": {s: status_zh[s] for s in ("ok", "ambiguous", "ungroupable", "invalid")},
-            "top_drgs": [{"drg": d, "name": n, "cases": k} for (d, n), k in drgs.most_common(10)],
-            "top_reasons": [{"reason": r, "reason_zh": reason_text(r, "zh"), "cases": k}
-                            for r, k in reasons.most_common(8)],
-            "problems": problems, "columns": [line[:400] for line in source.mapping_report("zh")][:6]}
+    return {
+        "rows": rows,
+        "scheme": req.scheme.id,
+        "scheme_checksum": req.scheme.checksum,
+        "statuses": {s: counts.get(s, 0) for s in ("ok", "ambiguous", "ungroupable", "invalid")},
+        "statuses_zh": {s: status_zh[s] for s in ("ok", "ambiguous", "ungroupable", "invalid")},
+        "top_drgs": [{"drg": d, "name": n, "cases": k} for (d, n), k in drgs.most_common(10)],
+        "top_reasons": [
+            {"reason": r, "reason_zh": reason_text(r, "zh"), "cases": k} for r, k in reasons.most_common(8)
+        ],
+        "problems": problems,
+        "columns": [line[:400] for line in source.mapping_report("zh")][:6],
+    }
 
 
 def compact(summary: dict[str, Any]) -> bytes:
@@ -167,11 +202,17 @@ def compact(summary: dict[str, Any]) -> bytes:
 def _problems(result: pa.Table, problems: list[dict[str, Any]], offset: int) -> None:
     """The first cases that did not group, with their row number (1 = first data row) and reason."""
     mask = pc.not_equal(result.column("status"), "ok")
-    idx = pc.indices_nonzero(pc.fill_null(mask, True)).to_pylist()[:PROBLEMS_SHOWN - len(problems)]
+    idx = pc.indices_nonzero(pc.fill_null(mask, True)).to_pylist()[: PROBLEMS_SHOWN - len(problems)]
     if not idx:
         return
     taken = result.take(pa.array(idx, pa.int64()))
     ids = taken.column("case_id").to_pylist() if "case_id" in taken.column_names else [None] * len(idx)
     for i, cid, status, reason in zip(idx, ids, taken.column("status").to_pylist(), taken.column("reason").to_pylist()):
-        problems.append({"row": offset + i + 1, "case_id": None if cid is None else str(cid)[:64], "status": status,
-                         "reason_zh": (reason_text(reason, "zh") or "")[:160]})
+        problems.append(
+            {
+                "row": offset + i + 1,
+                "case_id": None if cid is None else str(cid)[:64],
+                "status": status,
+                "reason_zh": (reason_text(reason, "zh") or "")[:160],
+            }
+        )

@@ -18,6 +18,7 @@ Nothing here parses a value: text and numbers go to the grouper as text (it read
 as ``drgkit group`` does).  A value no reader could take (an object, ``true``, a list outside a code field)
 makes that case invalid, with the field named; the other cases of the call are grouped.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -52,9 +53,9 @@ class CaseProblem:
 class ParsedCases:
     """The cases of one call: rows (field → value) in order, the problems of unreadable ones, and notes."""
 
-    rows: list[dict[str, Any] | None] = field(default_factory=list)   # None where problems[i] says why
+    rows: list[dict[str, Any] | None] = field(default_factory=list)  # None where problems[i] says why
     problems: dict[int, CaseProblem] = field(default_factory=dict)
-    notes: dict[int, list[str]] = field(default_factory=dict)          # per-case warnings added by this reader
+    notes: dict[int, list[str]] = field(default_factory=dict)  # per-case warnings added by this reader
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -142,8 +143,9 @@ def _long_codes(items: Any, kind: str, notes: list[str]) -> list[str]:
     code_key = find_header(names, LONG_CODE_ALIASES[kind])
     flag_key = find_header(names, LONG_FLAG_ALIASES[kind])
     if items and code_key is None:
-        raise _Problem(where, f"{where} entries have no code field (expected one of "
-                              f"{', '.join(LONG_CODE_ALIASES[kind])})")
+        raise _Problem(
+            where, f"{where} entries have no code field (expected one of {', '.join(LONG_CODE_ALIASES[kind])})"
+        )
     entries = []
     skipped = []
     for k, item in enumerate(items):
@@ -159,8 +161,9 @@ def _long_codes(items: Any, kind: str, notes: list[str]) -> list[str]:
         flag = _text(item.get(flag_key)).lower() if flag_key else ""
         entries.append((code, flag in _TRUE))
     if skipped:
-        notes.append(f"diseinfo: traditional Chinese medicine diagnoses (diag_type 2/3) not grouped: "
-                     f"{', '.join(skipped)}")
+        notes.append(
+            f"diseinfo: traditional Chinese medicine diagnoses (diag_type 2/3) not grouped: {', '.join(skipped)}"
+        )
     if not entries:
         return []
     if flag_key is None:
@@ -196,8 +199,11 @@ def _settlement_row(case: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
 
 def unwrap(case: Any) -> Any:
     """The stay of a national-interface message (``{"infno": "4101", "input": {...}}``), else ``case``."""
-    if isinstance(case, dict) and isinstance(case.get("input"), dict) and (
-            "setlinfo" in case["input"] or "diseinfo" in case["input"]):
+    if (
+        isinstance(case, dict)
+        and isinstance(case.get("input"), dict)
+        and ("setlinfo" in case["input"] or "diseinfo" in case["input"])
+    ):
         return case["input"]
     return case
 
@@ -254,8 +260,9 @@ def rows_table(rows: list[dict[str, Any]]) -> pa.Table:
         if any(lists) and all(is_list or v is None for v, is_list in zip(values, lists)):
             columns[name] = pa.array(values, pa.list_(pa.string()))
         elif any(lists):
-            columns[name] = pa.array(["|".join(c or "" for c in v) if isinstance(v, list) else v for v in values],
-                                     pa.string())
+            columns[name] = pa.array(
+                ["|".join(c or "" for c in v) if isinstance(v, list) else v for v in values], pa.string()
+            )
         else:
             columns[name] = pa.array(values, pa.string())
     if not columns:
@@ -275,9 +282,15 @@ def request_cases(body: Any, max_cases: int) -> tuple[list[Any], dict[str, Any],
     elif isinstance(body, dict):
         cases, envelope, single = [body], {}, True
     else:
-        raise ServeError(422, "invalid_body", None, "the body must be a case object, an array of cases, or "
-                                                    "{\"cases\": [...]}")
+        raise ServeError(
+            422, "invalid_body", None, 'the body must be a case object, an array of cases, or {"cases": [...]}'
+        )
     if len(cases) > max_cases:
-        raise ServeError(413, "too_many_cases", "cases", f"{len(cases):,} cases in one call; this server takes at "
-                                                         f"most {max_cases:,} (split the call, or use /v1/batch)")
+        raise ServeError(
+            413,
+            "too_many_cases",
+            "cases",
+            f"{len(cases):,} cases in one call; this server takes at "
+            f"most {max_cases:,} (split the call, or use /v1/batch)",
+        )
     return cases, envelope, single

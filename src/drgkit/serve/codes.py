@@ -7,6 +7,7 @@ A query is matched against the codes by prefix, ignoring case and dots (``i210``
 against the names by substring (``心肌梗死``); code matches come first, then names that start with the query,
 then the rest, each in dictionary order.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -31,15 +32,19 @@ class _Domain:
     kind: str
     codes: list[str]
     names: list[str]
-    keys: list[tuple[str, int]]     # (dotless upper-case code, position), sorted
+    keys: list[tuple[str, int]]  # (dotless upper-case code, position), sorted
     grey: np.ndarray
     cc: np.ndarray | None
     mcc: np.ndarray | None
     is_or: np.ndarray | None
 
     def info(self, i: int) -> dict[str, Any]:
-        out: dict[str, Any] = {"code": self.codes[i], "name": self.names[i], "kind": self.kind,
-                               "grey": bool(self.grey[i])}
+        out: dict[str, Any] = {
+            "code": self.codes[i],
+            "name": self.names[i],
+            "kind": self.kind,
+            "grey": bool(self.grey[i]),
+        }
         if self.kind == "dx":
             assert self.cc is not None and self.mcc is not None
             out["mcc"] = bool(self.mcc[i])
@@ -71,7 +76,7 @@ class _Domain:
                             break
                     elif len(later) < limit:
                         later.append(i)
-            found += later[:max(limit - len(found), 0)]
+            found += later[: max(limit - len(found), 0)]
         return found[:limit]
 
 
@@ -89,10 +94,15 @@ class CodeIndex:
             pos = np.flatnonzero(known)
             sub_codes = [codes[i] for i in pos]
             self.domains[kind] = _Domain(
-                kind, sub_codes, [names[i] or "" for i in pos], sorted((_key(c), k) for k, c in enumerate(sub_codes)),
-                grey[pos], (scheme.dx_cc_tab[pos] >= 0) if kind == "dx" else None,
+                kind,
+                sub_codes,
+                [names[i] or "" for i in pos],
+                sorted((_key(c), k) for k, c in enumerate(sub_codes)),
+                grey[pos],
+                (scheme.dx_cc_tab[pos] >= 0) if kind == "dx" else None,
                 (scheme.dx_mcc_tab[pos] >= 0) if kind == "dx" else None,
-                np.asarray(scheme.px_is_or[pos]).astype(bool) if kind == "px" else None)
+                np.asarray(scheme.px_is_or[pos]).astype(bool) if kind == "px" else None,
+            )
 
     def search(self, q: str, kind: str = "all", limit: int = 20) -> list[dict[str, Any]]:
         limit = max(1, min(limit, MAX_LIMIT))

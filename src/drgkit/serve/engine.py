@@ -8,6 +8,7 @@ thread groups one batch, the calls that arrive meanwhile queue up and are groupe
 back to its own rows.  Nothing waits for a timer: an idle server groups a call at once.  Only calls with the
 same scheme, options and fields share a batch (so a batch is exactly the table each call would be alone).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -37,16 +38,47 @@ from .errors import ServeError
 from .settings import ServeSettings
 
 #: Result fields of a case, in the order they are answered (pricing fields follow when priced).
-RESULT_FIELDS = ("case_id", "status", "status_zh", "reason", "reason_zh", "warnings", "mdc", "mdc_name", "adrg",
-                 "adrg_name", "drg", "drg_name", "cc_level", "cc_level_zh", "cc_code", "cc_name", "weight",
-                 "scheme", "scheme_checksum")
-PRICE_FIELDS = ("standard_payment", "case_type", "case_type_zh", "payment", "fund_payment", "patient_payment",
-                "margin", "price_reason", "price_reason_zh", "pay_table", "pay_level", "pay_insurance", "base_rate",
-                "level_coefficient")
+RESULT_FIELDS = (
+    "case_id",
+    "status",
+    "status_zh",
+    "reason",
+    "reason_zh",
+    "warnings",
+    "mdc",
+    "mdc_name",
+    "adrg",
+    "adrg_name",
+    "drg",
+    "drg_name",
+    "cc_level",
+    "cc_level_zh",
+    "cc_code",
+    "cc_name",
+    "weight",
+    "scheme",
+    "scheme_checksum",
+)
+PRICE_FIELDS = (
+    "standard_payment",
+    "case_type",
+    "case_type_zh",
+    "payment",
+    "fund_payment",
+    "patient_payment",
+    "margin",
+    "price_reason",
+    "price_reason_zh",
+    "pay_table",
+    "pay_level",
+    "pay_insurance",
+    "base_rate",
+    "level_coefficient",
+)
 _GROUPED = ("ok", "ambiguous")
-_BATCH_JOBS = 512           # calls grouped together at most
-_BATCH_BYTES = 16 << 20     # request bytes grouped together at most
-_PARALLEL_ROWS = 20_000     # from this many rows a batch uses every core
+_BATCH_JOBS = 512  # calls grouped together at most
+_BATCH_BYTES = 16 << 20  # request bytes grouped together at most
+_PARALLEL_ROWS = 20_000  # from this many rows a batch uses every core
 
 
 def options_from(value: Any, where: str = "options") -> Options:
@@ -54,12 +86,13 @@ def options_from(value: Any, where: str = "options") -> Options:
     if value is None:
         return Options()
     if not isinstance(value, dict):
-        raise ServeError(422, "invalid_field", where, f"{where} must be an object such as {{\"fix_case\": true}}")
+        raise ServeError(422, "invalid_field", where, f'{where} must be an object such as {{"fix_case": true}}')
     known = ("strict_gender", "convert_codes", "fix_case")
     for key, v in value.items():
         if key not in known:
-            raise ServeError(422, "unknown_field", f"{where}.{key}", f"unknown option {key!r} (known: "
-                                                                   f"{', '.join(known)})")
+            raise ServeError(
+                422, "unknown_field", f"{where}.{key}", f"unknown option {key!r} (known: {', '.join(known)})"
+            )
         if not isinstance(v, bool):
             raise ServeError(422, "invalid_field", f"{where}.{key}", f"{where}.{key} must be true or false")
     return Options(**value)
@@ -78,8 +111,14 @@ class Pricing:
     def apply(self, grouped: pa.Table) -> pa.Table:
         from ..payment import price
 
-        return price(grouped, self.table, level=self.level, insurance=self.insurance, base_rate=self.base_rate,
-                     allow_scheme_mismatch=self.allow_scheme_mismatch)
+        return price(
+            grouped,
+            self.table,
+            level=self.level,
+            insurance=self.insurance,
+            base_rate=self.base_rate,
+            allow_scheme_mismatch=self.allow_scheme_mismatch,
+        )
 
 
 @dataclass
@@ -94,15 +133,19 @@ class SchemeNames:
     @classmethod
     def of(cls, s: CompiledScheme) -> SchemeNames:
         weights = {c: float(w) for c, w in zip(s.drg_codes, np.asarray(s.drg_weights, float)) if math.isfinite(w)}
-        return cls(dict(zip(s.mdc_codes, s.mdc_names)), {c: n for c, n in zip(s.adrg_codes, s.adrg_names) if n},
-                   {c: n for c, n in zip(s.dx_codes, s.dx_names) if n}, weights)
+        return cls(
+            dict(zip(s.mdc_codes, s.mdc_names)),
+            {c: n for c, n in zip(s.adrg_codes, s.adrg_names) if n},
+            {c: n for c, n in zip(s.dx_codes, s.dx_names) if n},
+            weights,
+        )
 
 
 @dataclass
 class GroupJob:
     """One ``/v1/group`` call on its way through the worker thread."""
 
-    body: bytes | Any                 # the request body (bytes: parsed in the worker) or an already parsed value
+    body: bytes | Any  # the request body (bytes: parsed in the worker) or an already parsed value
     query: dict[str, Any]
     parsed: ParsedCases | None = None
     single: bool = False
@@ -113,7 +156,7 @@ class GroupJob:
     allow_unmapped: bool = False
     ignored: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    rows: tuple[dict[str, list], int] | None = None   # (result columns of its batch, first row of this call)
+    rows: tuple[dict[str, list], int] | None = None  # (result columns of its batch, first row of this call)
     error: BaseException | None = None
     size: int = 0
 
@@ -133,8 +176,9 @@ def parse_json(body: bytes) -> Any:
     except UnicodeDecodeError:
         raise ServeError(400, "malformed_json", None, "the body is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
-        raise ServeError(400, "malformed_json", None, f"malformed JSON at line {exc.lineno} column {exc.colno}: "
-                                                      f"{exc.msg}") from None
+        raise ServeError(
+            400, "malformed_json", None, f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
 
 
 def dumps(value: Any) -> bytes:
@@ -177,8 +221,9 @@ class Engine:
         self.default_id = next(iter(self.schemes))
         first = self.schemes[self.default_id]
         warm_kernel(first, 1)
-        one = pa.table({"case_id": ["warm"], "gender": ["1"], "age": ["60"], "dx": ["I21.000x005|E11.900"],
-                        "px": ["36.0601"]})
+        one = pa.table(
+            {"case_id": ["warm"], "gender": ["1"], "age": ["60"], "dx": ["I21.000x005|E11.900"], "px": ["36.0601"]}
+        )
         for compiled in self.schemes.values():  # each scheme's lookups built once, before any request
             group_canonical(canonicalize_with_plan(one)[0], compiled, Options(), 1)
         from ..api import explain
@@ -186,8 +231,9 @@ class Engine:
         explain("I21.000x005|E11.900", "36.0601", age=60, sex=1, scheme=self.default_id)
         s = self.settings
         if s.table:
-            self.default_pricing = self.pricing({"table": s.table, "level": s.level, "insurance": s.insurance,
-                                                 "base_rate": s.base_rate}, first)
+            self.default_pricing = self.pricing(
+                {"table": s.table, "level": s.level, "insurance": s.insurance, "base_rate": s.base_rate}, first
+            )
             assert self.default_pricing is not None
             warm = group_canonical(canonicalize_with_plan(one)[0], first, Options(), 1)
             self.default_pricing.apply(warm)
@@ -216,9 +262,14 @@ class Engine:
         if not isinstance(value, str):
             raise ServeError(422, "invalid_field", where, f"{where} must be a scheme id such as 'chs-drg-1.1'")
         if value not in self.schemes:
-            raise ServeError(422, "unknown_scheme", where, f"scheme {value!r} is not served here (served: "
-                                                           f"{', '.join(self.schemes)}; start the server with "
-                                                           f"--scheme {value} to add it)")
+            raise ServeError(
+                422,
+                "unknown_scheme",
+                where,
+                f"scheme {value!r} is not served here (served: "
+                f"{', '.join(self.schemes)}; start the server with "
+                f"--scheme {value} to add it)",
+            )
         return self.schemes[value]
 
     def pricing(self, spec: Any, scheme: CompiledScheme, where: str = "price") -> Pricing | None:
@@ -234,37 +285,53 @@ class Engine:
         if isinstance(spec, str):
             spec = {"table": spec}
         if not isinstance(spec, dict):
-            raise ServeError(422, "invalid_field", where or None, "the pricing must be an object such as "
-                                                          "{\"table\": \"suzhou-2023\", \"level\": \"level3\"}")
+            raise ServeError(
+                422,
+                "invalid_field",
+                where or None,
+                'the pricing must be an object such as {"table": "suzhou-2023", "level": "level3"}',
+            )
         known = ("table", "level", "insurance", "base_rate", "allow_scheme_mismatch")
         for key in spec:
             if key not in known:
-                raise ServeError(422, "unknown_field", at(key), f"unknown pricing field {key!r} (known: "
-                                                                       f"{', '.join(known)})")
+                raise ServeError(
+                    422, "unknown_field", at(key), f"unknown pricing field {key!r} (known: {', '.join(known)})"
+                )
         table = spec.get("table")
         if not table:
             if any(spec.get(k) not in (None, "") for k in ("level", "insurance", "base_rate")):
-                raise ServeError(422, "missing_field", at("table"), "level, insurance and base_rate need a "
-                                                                         "payment table")
+                raise ServeError(
+                    422, "missing_field", at("table"), "level, insurance and base_rate need a payment table"
+                )
             return None
-        if not isinstance(table, str) or not (table_id_known(table) or (
-                table in self.schemes and table in {s.id for s in list_schemes()})):
-            raise ServeError(422, "unknown_table", at("table"),
-                             f"payment table {table!r} is not shipped with drgkit (see GET /v1/tables); "
-                             "a client cannot name a file on the server")
+        if not isinstance(table, str) or not (
+            table_id_known(table) or (table in self.schemes and table in {s.id for s in list_schemes()})
+        ):
+            raise ServeError(
+                422,
+                "unknown_table",
+                at("table"),
+                f"payment table {table!r} is not shipped with drgkit (see GET /v1/tables); "
+                "a client cannot name a file on the server",
+            )
         for key in ("level", "insurance"):
             if spec.get(key) is not None and not isinstance(spec[key], str):
                 raise ServeError(422, "invalid_field", at(key), f"{at(key)} must be text")
         rate = spec.get("base_rate")
-        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0
-                                 or not math.isfinite(rate)):
-            raise ServeError(422, "invalid_field", at("base_rate"), "base_rate must be a number > 0 "
-                                                                         "(yuan per RW)")
+        if rate is not None and (
+            isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0 or not math.isfinite(rate)
+        ):
+            raise ServeError(422, "invalid_field", at("base_rate"), "base_rate must be a number > 0 (yuan per RW)")
         mismatch = spec.get("allow_scheme_mismatch", False)
         if not isinstance(mismatch, bool):
             raise ServeError(422, "invalid_field", at("allow_scheme_mismatch"), "must be true or false")
-        return Pricing(table, spec.get("level") or None, spec.get("insurance") or None,
-                       None if rate is None else float(rate), mismatch)
+        return Pricing(
+            table,
+            spec.get("level") or None,
+            spec.get("insurance") or None,
+            None if rate is None else float(rate),
+            mismatch,
+        )
 
     # ------------------------------------------------------------------ a call, in the worker thread
     def prepare(self, job: GroupJob) -> None:
@@ -275,21 +342,31 @@ class Engine:
         known = ("scheme", "price", "options", "mapping", "allow_unmapped")
         for key in envelope:
             if key not in known:
-                raise ServeError(422, "unknown_field", key, f"unknown field {key!r} beside 'cases' (known: "
-                                                            f"{', '.join(known)})")
+                raise ServeError(
+                    422, "unknown_field", key, f"unknown field {key!r} beside 'cases' (known: {', '.join(known)})"
+                )
         job.scheme = self.scheme(envelope.get("scheme", q.get("scheme")))
         job.options = options_from(envelope.get("options"))
         if q.get("options"):
             job.options = Options(**{**job.options.__dict__, **q["options"]})
         spec = envelope.get("price", q.get("price"))
-        job.pricing = self.pricing(spec, job.scheme) if spec is not None else (
-            self.default_pricing if self.default_pricing is not None and
-            (self.default_pricing.allow_scheme_mismatch or job.scheme.id == self.default_id) else None)
+        job.pricing = (
+            self.pricing(spec, job.scheme)
+            if spec is not None
+            else (
+                self.default_pricing
+                if self.default_pricing is not None
+                and (self.default_pricing.allow_scheme_mismatch or job.scheme.id == self.default_id)
+                else None
+            )
+        )
         mapping = envelope.get("mapping")
-        if mapping is not None and not (isinstance(mapping, dict) and all(
-                isinstance(k, str) and isinstance(v, str) for k, v in mapping.items())):
-            raise ServeError(422, "invalid_field", "mapping", "mapping must be an object of field names: "
-                                                              "{\"住院号\": \"case_id\"}")
+        if mapping is not None and not (
+            isinstance(mapping, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items())
+        ):
+            raise ServeError(
+                422, "invalid_field", "mapping", 'mapping must be an object of field names: {"住院号": "case_id"}'
+            )
         allow_unmapped = envelope.get("allow_unmapped", False)
         if not isinstance(allow_unmapped, bool):
             raise ServeError(422, "invalid_field", "allow_unmapped", "allow_unmapped must be true or false")
@@ -387,22 +464,57 @@ class Engine:
         counts: dict[str, int] = {}
         for r in results:
             counts[r["status"]] = counts.get(r["status"], 0) + 1
-        return dumps({"scheme": job.scheme.id, "scheme_checksum": job.scheme.checksum, "count": len(results),
-                      "statuses": counts, "priced": job.pricing is not None, "ignored_fields": job.ignored,
-                      "notes": job.notes, "results": results})
+        return dumps(
+            {
+                "scheme": job.scheme.id,
+                "scheme_checksum": job.scheme.checksum,
+                "count": len(results),
+                "statuses": counts,
+                "priced": job.pricing is not None,
+                "ignored_fields": job.ignored,
+                "notes": job.notes,
+                "results": results,
+            }
+        )
 
-    _COLUMNS = ("case_id", "status", "reason", "warnings", "mdc", "adrg", "drg", "drg_name", "cc_level", "cc_code",
-                "scheme", "scheme_checksum")
-    _PRICED = ("standard_payment", "case_type", "payment", "fund_payment", "patient_payment", "margin",
-               "price_reason", "pay_table", "pay_level", "pay_insurance", "base_rate", "level_coefficient", "rw")
+    _COLUMNS = (
+        "case_id",
+        "status",
+        "reason",
+        "warnings",
+        "mdc",
+        "adrg",
+        "drg",
+        "drg_name",
+        "cc_level",
+        "cc_code",
+        "scheme",
+        "scheme_checksum",
+    )
+    _PRICED = (
+        "standard_payment",
+        "case_type",
+        "payment",
+        "fund_payment",
+        "patient_payment",
+        "margin",
+        "price_reason",
+        "pay_table",
+        "pay_level",
+        "pay_insurance",
+        "base_rate",
+        "level_coefficient",
+        "rw",
+    )
 
     def columns(self, grouped: pa.Table, priced: bool) -> dict[str, list]:
         """The result columns of a grouped (and priced) batch as Python lists, converted once per batch."""
         names = self._COLUMNS + (self._PRICED if priced else ())
         return {c: grouped.column(c).to_pylist() for c in names if c in grouped.column_names}
 
-    def results(self, data: dict[str, list], offset: int, scheme: CompiledScheme, priced: bool,
-                parsed: ParsedCases) -> list[dict[str, Any]]:
+    def results(
+        self, data: dict[str, list], offset: int, scheme: CompiledScheme, priced: bool, parsed: ParsedCases
+    ) -> list[dict[str, Any]]:
         """One answer per case of the call, in order: its grouped rows, and ``invalid`` for unreadable cases."""
         names = self.names[scheme.id]
         status_zh, cc_zh, type_zh = _words("status"), _words("cc"), _words("case_type")
@@ -423,16 +535,27 @@ class Engine:
             if extra:
                 warnings = "; ".join([warnings, *extra] if warnings else extra)
             cid = ids[k] if ids is not None else None
-            r = {"case_id": None if cid is None else str(cid), "status": status,
-                 "status_zh": status_zh.get(status, status), "reason": reason,
-                 "reason_zh": _reason_zh(reason) if reason is not None else None, "warnings": warnings,
-                 "mdc": mdc, "mdc_name": names.mdc.get(mdc) if grouped_ok else None,
-                 "adrg": adrg, "adrg_name": names.adrg.get(adrg) if grouped_ok else None,
-                 "drg": drg, "drg_name": data["drg_name"][k], "cc_level": data["cc_level"][k],
-                 "cc_level_zh": cc_zh.get(data["cc_level"][k]), "cc_code": cc_code,
-                 "cc_name": names.dx.get(cc_code) if cc_code else None,
-                 "weight": names.weight.get(drg) if grouped_ok else None,
-                 "scheme": data["scheme"][k], "scheme_checksum": data["scheme_checksum"][k]}
+            r = {
+                "case_id": None if cid is None else str(cid),
+                "status": status,
+                "status_zh": status_zh.get(status, status),
+                "reason": reason,
+                "reason_zh": _reason_zh(reason) if reason is not None else None,
+                "warnings": warnings,
+                "mdc": mdc,
+                "mdc_name": names.mdc.get(mdc) if grouped_ok else None,
+                "adrg": adrg,
+                "adrg_name": names.adrg.get(adrg) if grouped_ok else None,
+                "drg": drg,
+                "drg_name": data["drg_name"][k],
+                "cc_level": data["cc_level"][k],
+                "cc_level_zh": cc_zh.get(data["cc_level"][k]),
+                "cc_code": cc_code,
+                "cc_name": names.dx.get(cc_code) if cc_code else None,
+                "weight": names.weight.get(drg) if grouped_ok else None,
+                "scheme": data["scheme"][k],
+                "scheme_checksum": data["scheme_checksum"][k],
+            }
             if priced:
                 rw = data.get("rw")
                 if rw is not None and rw[k] is not None:
@@ -451,14 +574,24 @@ class Engine:
         code, en, zh = P.REASONS[P.R_INPUT]
         where = f"{problem.field}: " if problem.field else ""
         r: dict[str, Any] = {k: None for k in RESULT_FIELDS}
-        r.update(status="invalid", status_zh=words("status", "zh")["invalid"],
-                 reason=f"{code} {en}: {where}{problem.message}", reason_zh=f"{code} {zh}: {where}{problem.message}",
-                 mdc="0000", adrg="00", drg=scheme.drg_codes[scheme.fail_drg], cc_level="none",
-                 cc_level_zh=words("cc", "zh")["none"], scheme=scheme.id, scheme_checksum=scheme.checksum,
-                 error=problem.as_error())
+        r.update(
+            status="invalid",
+            status_zh=words("status", "zh")["invalid"],
+            reason=f"{code} {en}: {where}{problem.message}",
+            reason_zh=f"{code} {zh}: {where}{problem.message}",
+            mdc="0000",
+            adrg="00",
+            drg=scheme.drg_codes[scheme.fail_drg],
+            cc_level="none",
+            cc_level_zh=words("cc", "zh")["none"],
+            scheme=scheme.id,
+            scheme_checksum=scheme.checksum,
+            error=problem.as_error(),
+        )
         if priced:
-            r.update({k: None for k in PRICE_FIELDS}, case_type="unpriced",
-                     case_type_zh=words("case_type", "zh")["unpriced"])
+            r.update(
+                {k: None for k in PRICE_FIELDS}, case_type="unpriced", case_type_zh=words("case_type", "zh")["unpriced"]
+            )
         return r
 
     # ------------------------------------------------------------------ the micro-batch queue
@@ -520,8 +653,9 @@ def _reason_zh(reason: str) -> str | None:
     return reason_text(reason, "zh")
 
 
-def read_rows(rows: list[dict[str, Any]], mapping: dict[str, str] | None, allow_unmapped: bool
-              ) -> tuple[pa.Table, dict[int, CaseProblem], list[int], list[tuple[list[str], list[str]]]]:
+def read_rows(
+    rows: list[dict[str, Any]], mapping: dict[str, str] | None, allow_unmapped: bool
+) -> tuple[pa.Table, dict[int, CaseProblem], list[int], list[tuple[list[str], list[str]]]]:
     """Rows as one canonical table of the fields grouping and pricing read, through the field vocabulary (the
     reader of ``drgkit group``): (table, problems by row, the layout of each row (-1: unread), and per layout
     the fields not read and the reader's notes).
@@ -548,11 +682,18 @@ def read_rows(rows: list[dict[str, Any]], mapping: dict[str, str] | None, allow_
         table = rows_table([rows[i] for i in members])
         local = {k: v for k, v in mapping.items() if k in table.column_names} if mapping else None
         try:
-            canon, plan, notes = canonicalize_with_plan(table, mapping=local or None, require_dx=False,
-                                                        allow_unmapped=allow_unmapped, source="request")
+            canon, plan, notes = canonicalize_with_plan(
+                table, mapping=local or None, require_dx=False, allow_unmapped=allow_unmapped, source="request"
+            )
         except InputError as exc:
-            message = (str(exc).removeprefix("request: ").splitlines()[0].replace("--map", "mapping")
-                       .replace("column '", "field '").replace("--allow-unmapped", '"allow_unmapped": true'))
+            message = (
+                str(exc)
+                .removeprefix("request: ")
+                .splitlines()[0]
+                .replace("--map", "mapping")
+                .replace("column '", "field '")
+                .replace("--allow-unmapped", '"allow_unmapped": true')
+            )
             unread = unread_code_columns(plan_headers(table.column_names, local or None), table)
             column = unread[0].header if unread else None
             for i in members:
@@ -573,8 +714,9 @@ def read_rows(rows: list[dict[str, Any]], mapping: dict[str, str] | None, allow_
     return canon, problems, layout_of, layouts
 
 
-def read_parsed(parsed: ParsedCases, mapping: dict[str, str] | None, allow_unmapped: bool
-                ) -> tuple[pa.Table, list[str], list[str]]:
+def read_parsed(
+    parsed: ParsedCases, mapping: dict[str, str] | None, allow_unmapped: bool
+) -> tuple[pa.Table, list[str], list[str]]:
     """:func:`read_rows` on the readable cases of one call (the cases it cannot read join ``parsed.problems``):
     (table, fields not read, reader notes)."""
     index = [i for i, r in enumerate(parsed.rows) if r is not None]
@@ -584,5 +726,8 @@ def read_parsed(parsed: ParsedCases, mapping: dict[str, str] | None, allow_unmap
         parsed.rows[index[k]] = None
         parsed.problems[index[k]] = problem
     used = sorted({lay for lay in layout_of if lay >= 0})
-    return (canon, list(dict.fromkeys(h for lay in used for h in layouts[lay][0])),
-            list(dict.fromkeys(n for lay in used for n in layouts[lay][1])))
+    return (
+        canon,
+        list(dict.fromkeys(h for lay in used for h in layouts[lay][0])),
+        list(dict.fromkeys(n for lay in used for n in layouts[lay][1])),
+    )

@@ -1,4 +1,5 @@
 """One error shape for every failure a client can cause: HTTP status + ``{"code", "field", "message"}``."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -4,6 +4,7 @@ Safe by default: the service listens on the loopback address only; any other add
 (``token``) or an explicit ``insecure``.  Requests are bounded (body size, cases per call, rows per upload);
 cross-origin requests are refused unless origins are named.  No setting lets a client name a server path.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -39,17 +40,17 @@ class ServeSettings:
 
     host: str = "127.0.0.1"
     port: int = 8000
-    schemes: tuple[str, ...] = (DEFAULT_SCHEME,)   # compiled and warmed at start-up; the first is the default
-    table: str | None = None          # default payment table for /v1/group (a request may name another)
+    schemes: tuple[str, ...] = (DEFAULT_SCHEME,)  # compiled and warmed at start-up; the first is the default
+    table: str | None = None  # default payment table for /v1/group (a request may name another)
     level: str | None = None
     insurance: str | None = None
     base_rate: float | None = None
     token: str | None = field(default=None, repr=False)
     insecure: bool = False
-    max_cases: int = 10_000           # cases in one /v1/group or /v1/validate call
-    max_body: int = 64 * MB           # bytes of a JSON request
-    max_upload: int = 256 * MB        # bytes of a /v1/batch upload
-    max_batch_rows: int = 2_000_000   # rows of a /v1/batch upload
+    max_cases: int = 10_000  # cases in one /v1/group or /v1/validate call
+    max_body: int = 64 * MB  # bytes of a JSON request
+    max_upload: int = 256 * MB  # bytes of a /v1/batch upload
+    max_batch_rows: int = 2_000_000  # rows of a /v1/batch upload
     cors_origins: tuple[str, ...] = ()
     workers: int = 1
 
@@ -62,9 +63,11 @@ class ServeSettings:
         if not self.schemes:
             raise SettingsError("no scheme to serve: give --scheme ID")
         if not is_loopback(self.host) and not self.token and not self.insecure:
-            raise SettingsError(f"--host {self.host} makes the grouper reachable from the network: give --token "
-                                "SECRET (clients then send 'Authorization: Bearer SECRET'), or --insecure to "
-                                "serve without one")
+            raise SettingsError(
+                f"--host {self.host} makes the grouper reachable from the network: give --token "
+                "SECRET (clients then send 'Authorization: Bearer SECRET'), or --insecure to "
+                "serve without one"
+            )
         if self.token is not None and len(self.token) < 8:
             raise SettingsError("--token must be at least 8 characters")
         if not 0 <= self.port <= 65535:

@@ -3,6 +3,7 @@ Monte Carlo over volumes, figures and an HTML report. See ``docs/simulate.md``.
 
 ``drgkit.simulate(history, scenarios)`` (or ``drgkit.simulate.run``) → ``(hospitals, scenarios)`` polars frames.
 """
+
 from __future__ import annotations
 
 import sys
@@ -13,8 +14,21 @@ from .result import ScenarioResult
 from .scenario import Config, Scenario, ScenarioError, Settlement, Sharing, load
 from .sharing import apportion_cents, share
 
-__all__ = ["Config", "Scenario", "ScenarioError", "ScenarioResult", "Settlement", "Sharing", "SimulationError",
-           "apportion_cents", "frames", "load", "run", "run_config", "share"]
+__all__ = [
+    "Config",
+    "Scenario",
+    "ScenarioError",
+    "ScenarioResult",
+    "Settlement",
+    "Sharing",
+    "SimulationError",
+    "apportion_cents",
+    "frames",
+    "load",
+    "run",
+    "run_config",
+    "share",
+]
 
 
 class _CallableModule(types.ModuleType):

@@ -7,6 +7,7 @@ count N_c ~ Poisson(λ_c·ε_h) — a Poisson bootstrap of each hospital's cases
 shock. The budget is fixed, so the rate floats per draw exactly as in the deterministic settlement; sharing
 applies per draw. Draw ``d`` reseeds with ``seed + d`` so results do not depend on thread scheduling.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -43,24 +44,42 @@ def _draw_kernel(cell_h, lam, a, cp, pat, cost, shocks, seed):  # pragma: no cov
 def cells(pieces: pl.DataFrame, hospitals: list[str]) -> pl.DataFrame:
     keys = ["hospital", "drg", "case_type"] + (["pay_insurance"] if "pay_insurance" in pieces.columns else [])
     w = pl.col("_w")
-    c = pieces.group_by(keys).agg(
-        w.sum().alias("lam"), (w * pl.col("_A")).sum().alias("sa"), (w * pl.col("_Cp")).sum().alias("scp"),
-        (w * pl.col("_pat")).sum().alias("spat"), (w * pl.col("_cost")).sum().alias("scost"),
-    ).filter(pl.col("lam") > 0)
+    c = (
+        pieces.group_by(keys)
+        .agg(
+            w.sum().alias("lam"),
+            (w * pl.col("_A")).sum().alias("sa"),
+            (w * pl.col("_Cp")).sum().alias("scp"),
+            (w * pl.col("_pat")).sum().alias("spat"),
+            (w * pl.col("_cost")).sum().alias("scost"),
+        )
+        .filter(pl.col("lam") > 0)
+    )
     idx = {h: i for i, h in enumerate(hospitals)}
     lam = pl.col("lam")
-    return c.with_columns(h=pl.col("hospital").replace_strict(idx, return_dtype=pl.Int64),
-                          a=pl.col("sa") / lam, cp=pl.col("scp") / lam, pat=pl.col("spat") / lam,
-                          cost=pl.col("scost") / lam).sort("h", "drg")
+    return c.with_columns(
+        h=pl.col("hospital").replace_strict(idx, return_dtype=pl.Int64),
+        a=pl.col("sa") / lam,
+        cp=pl.col("scp") / lam,
+        pat=pl.col("spat") / lam,
+        cost=pl.col("scost") / lam,
+    ).sort("h", "drg")
 
 
 def simulate_sums(c: pl.DataFrame, n_hospitals: int, draws: int, sd: float, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    shocks = rng.lognormal(-0.5 * sd * sd, sd, size=(draws, n_hospitals)) if sd > 0 \
-        else np.ones((draws, n_hospitals))
+    shocks = rng.lognormal(-0.5 * sd * sd, sd, size=(draws, n_hospitals)) if sd > 0 else np.ones((draws, n_hospitals))
     arr = {k: np.ascontiguousarray(c[k].to_numpy().astype(np.float64)) for k in ("lam", "a", "cp", "pat", "cost")}
-    return _draw_kernel(np.ascontiguousarray(c["h"].to_numpy().astype(np.int64)), arr["lam"], arr["a"], arr["cp"],
-                        arr["pat"], arr["cost"], np.ascontiguousarray(shocks), int(seed))
+    return _draw_kernel(
+        np.ascontiguousarray(c["h"].to_numpy().astype(np.int64)),
+        arr["lam"],
+        arr["a"],
+        arr["cp"],
+        arr["pat"],
+        arr["cost"],
+        np.ascontiguousarray(shocks),
+        int(seed),
+    )
 
 
 def monte_carlo(r: ScenarioResult, st: Settlement, draws: int, seed: int) -> dict:
@@ -83,7 +102,13 @@ def monte_carlo(r: ScenarioResult, st: Settlement, draws: int, seed: int) -> dic
     revenue = final + pat
     margin = revenue - cost
     qs = tuple(st.percentiles)
-    return {"n": draws, "percentiles": qs, "rate": f * r.reference_rate,
-            "rate_q": np.nanpercentile(f * r.reference_rate, qs),
-            "revenue_q": np.nanpercentile(revenue, qs, axis=0), "fund_q": np.nanpercentile(final, qs, axis=0),
-            "margin_q": np.nanpercentile(margin, qs, axis=0), "cases_q": np.nanpercentile(n, qs, axis=0)}
+    return {
+        "n": draws,
+        "percentiles": qs,
+        "rate": f * r.reference_rate,
+        "rate_q": np.nanpercentile(f * r.reference_rate, qs),
+        "revenue_q": np.nanpercentile(revenue, qs, axis=0),
+        "fund_q": np.nanpercentile(final, qs, axis=0),
+        "margin_q": np.nanpercentile(margin, qs, axis=0),
+        "cases_q": np.nanpercentile(n, qs, axis=0),
+    }

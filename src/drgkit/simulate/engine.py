@@ -15,6 +15,7 @@ Sharing (spec §4.7): D = P − C (P fund payable, C by-item claim = Σ(cost −
 fund-ratio basis); surplus kept min(D, cap·C)·s + max(0, D − cap·C)·s_above (final C + kept); overspend shared
 in steps (final P + shared), the total shared optionally capped at reserve_share × B (pro rata).
 """
+
 from __future__ import annotations
 
 import math
@@ -41,6 +42,7 @@ CASE_COLUMNS = ("drg", "status", "total_cost", "los", "special_review", "insuran
 
 
 # ------------------------------------------------------------------------------------------------ history
+
 
 def read_history(path: str | Path) -> pl.DataFrame:
     p = Path(path)
@@ -69,8 +71,12 @@ def history_frame(history: Any, cfg: Config) -> pl.DataFrame:
 
     df = as_polars(history)
     hc, lc = cfg.history.hospital_column, cfg.history.level_column
-    need = {hc: "history.hospital_column", "drg": "history (grouped cases)", "status": "history (grouped cases)",
-            "total_cost": "history"}
+    need = {
+        hc: "history.hospital_column",
+        "drg": "history (grouped cases)",
+        "status": "history (grouped cases)",
+        "total_cost": "history",
+    }
     for col, where in need.items():
         if col not in df.columns:
             raise ScenarioError(f"{where}: the history has no column '{col}' (has {', '.join(df.columns[:20])})")
@@ -88,6 +94,7 @@ def history_frame(history: Any, cfg: Config) -> pl.DataFrame:
 
 # ------------------------------------------------------------------------------------------ scenario table
 
+
 def scenario_table(base: PaymentTable, s: Scenario) -> PaymentTable:
     df = base.df
     if s.weights:
@@ -101,8 +108,10 @@ def scenario_table(base: PaymentTable, s: Scenario) -> PaymentTable:
         levels = set(df["hospital_level"].to_list()) - {""}
         bad = sorted(set(s.level_coefficients) - levels)
         if bad:
-            raise ScenarioError(f"scenario '{s.name}'.level_coefficients.{bad[0]}: level not in table {base.id} "
-                                f"(has {', '.join(sorted(levels)) or 'no levels'})")
+            raise ScenarioError(
+                f"scenario '{s.name}'.level_coefficients.{bad[0]}: level not in table {base.id} "
+                f"(has {', '.join(sorted(levels)) or 'no levels'})"
+            )
         c = pl.col("hospital_level").replace_strict(s.level_coefficients, default=None, return_dtype=pl.Float64)
         df = df.with_columns(level_coefficient=pl.coalesce(c, pl.col("level_coefficient")))
     return PaymentTable(base.info, df, base.notes)
@@ -128,6 +137,7 @@ def _scaled(policy: Policy, rates: dict, f: float) -> Policy:
 
 # ------------------------------------------------------------------------------------------ volumes, drift
 
+
 def _adrg_split(drg: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return drg.str.slice(0, 3), drg.str.slice(3, 1)
 
@@ -140,8 +150,9 @@ def apply_volumes(cases: pl.DataFrame, s: Scenario, table: PaymentTable) -> pl.D
         bad = sorted(set(s.hospital_volume_growth) - known)
         if bad:
             raise ScenarioError(f"scenario '{s.name}'.hospital_volume_growth.{bad[0]}: no such hospital in the history")
-        w = w * (1.0 + pl.col("hospital").replace_strict(s.hospital_volume_growth, default=0.0,
-                                                           return_dtype=pl.Float64))
+        w = w * (
+            1.0 + pl.col("hospital").replace_strict(s.hospital_volume_growth, default=0.0, return_dtype=pl.Float64)
+        )
     if s.drg_volume_growth:
         w = w * (1.0 + pl.col("drg").replace_strict(s.drg_volume_growth, default=0.0, return_dtype=pl.Float64))
     cases = cases.with_columns(_w=w.cast(pl.Float64))
@@ -165,27 +176,34 @@ def _drift(cases: pl.DataFrame, s: Scenario, table: PaymentTable) -> pl.DataFram
                 if c[:3] + d in codes:
                     target[c] = c[:3] + d
                     break
-    shift = pl.col("hospital").replace_strict(s.hospital_cc_mcc_shift, default=s.cc_mcc_shift,
-                                              return_dtype=pl.Float64) if s.hospital_cc_mcc_shift \
+    shift = (
+        pl.col("hospital").replace_strict(s.hospital_cc_mcc_shift, default=s.cc_mcc_shift, return_dtype=pl.Float64)
+        if s.hospital_cc_mcc_shift
         else pl.lit(s.cc_mcc_shift)
+    )
     adrg, _ = _adrg_split(pl.col("drg"))
     cases = cases.with_columns(_adrg=adrg, _shift=shift, _src=pl.col("drg").is_in(list(target)))
     share = cases.group_by("hospital", "_adrg").agg(
-        (pl.col("_w") * pl.col("_src")).sum().alias("_w5"), pl.col("_w").sum().alias("_wall"))
+        (pl.col("_w") * pl.col("_src")).sum().alias("_w5"), pl.col("_w").sum().alias("_wall")
+    )
     cases = cases.join(share, on=["hospital", "_adrg"], how="left")
     # fraction of each source case that moves: x / p5, at most 1
-    move = pl.when(pl.col("_src") & (pl.col("_w5") > 0)).then(
-        (pl.col("_shift") * pl.col("_wall") / pl.col("_w5")).clip(0.0, 1.0)).otherwise(0.0)
+    move = (
+        pl.when(pl.col("_src") & (pl.col("_w5") > 0))
+        .then((pl.col("_shift") * pl.col("_wall") / pl.col("_w5")).clip(0.0, 1.0))
+        .otherwise(0.0)
+    )
     cases = cases.with_columns(_move=move)
     moved = cases.filter(pl.col("_move") > 0).with_columns(
-        drg=pl.col("drg").replace_strict(target, default=None), _w=pl.col("_w") * pl.col("_move"),
-        _hist=pl.lit(0.0))  # next-year cases, not history
+        drg=pl.col("drg").replace_strict(target, default=None), _w=pl.col("_w") * pl.col("_move"), _hist=pl.lit(0.0)
+    )  # next-year cases, not history
     kept = cases.with_columns(_w=pl.col("_w") * (1.0 - pl.col("_move")))
     drop = ["_adrg", "_shift", "_src", "_w5", "_wall", "_move"]
     return pl.concat([kept.drop(drop), moved.drop(drop)], how="vertical")
 
 
 # ------------------------------------------------------------------------------------------------ pricing
+
 
 def _multiplier(case_type: np.ndarray, policy: Policy) -> np.ndarray:
     """Share of a case's payment that scales with its standard, by case type, from the policy."""
@@ -220,9 +238,13 @@ def _pieces(priced: pl.DataFrame, policy: Policy, f: float, points: bool = False
     a = m * s0 / f
     cp = p0 - m * s0
     priced_mask = ct != "unpriced"
-    return priced.with_columns(_A=pl.Series(a), _Cp=pl.Series(np.where(priced_mask, cp, 0.0)),
-                               _pat=pl.Series(pat), _cost=pl.col("total_cost").cast(pl.Float64).fill_null(0.0),
-                               _priced=pl.Series(priced_mask))
+    return priced.with_columns(
+        _A=pl.Series(a),
+        _Cp=pl.Series(np.where(priced_mask, cp, 0.0)),
+        _pat=pl.Series(pat),
+        _cost=pl.col("total_cost").cast(pl.Float64).fill_null(0.0),
+        _priced=pl.Series(priced_mask),
+    )
 
 
 def _solve(pieces: pl.DataFrame, budget: float, basis: str, rho: float) -> float:
@@ -238,6 +260,7 @@ def _solve(pieces: pl.DataFrame, budget: float, basis: str, rho: float) -> float
 
 
 # ------------------------------------------------------------------------------------------ settlement
+
 
 def _hist_fund(cases: pl.DataFrame, pieces: pl.DataFrame, basis: str, rho: float, f0: float) -> float:
     if "_hist_fund" in cases.columns and cases["_hist_fund"].null_count() < cases.height:
@@ -256,15 +279,19 @@ def settle(cfg: Config, s: Scenario, cases: pl.DataFrame, base_table: PaymentTab
     policy = scenario_policy(cfg, s)
     rates = _rate_map(table, policy)
     if not rates:
-        raise ScenarioError(f"scenario '{s.name}': table {table.id} has no base rate / point value: set "
-                            f"base_rate (or point_value) in [policy]")
+        raise ScenarioError(
+            f"scenario '{s.name}': table {table.id} has no base rate / point value: set "
+            f"base_rate (or point_value) in [policy]"
+        )
     sc = apply_volumes(cases.with_columns(_hist=pl.lit(1.0)), s, table)
     # reference rate: the rate of the most common (level, insurance) among the cases at f = 1
     probe = _price(sc, table, policy, rates, 1.0)
     ok = probe.filter(pl.col("case_type") != "unpriced")
     if ok.height == 0:
-        raise SimulationError(f"scenario '{s.name}': no case could be priced with table {table.id} "
-                              f"({probe['price_reason'].drop_nulls().head(1).to_list()})")
+        raise SimulationError(
+            f"scenario '{s.name}': no case could be priced with table {table.id} "
+            f"({probe['price_reason'].drop_nulls().head(1).to_list()})"
+        )
     ref = float(ok.group_by("base_rate").len().sort("len", descending=True)["base_rate"][0])
     f0 = 1.0
     given = s.base_rate if s.base_rate is not None else s.point_value
@@ -306,28 +333,60 @@ def settle(cfg: Config, s: Scenario, cases: pl.DataFrame, base_table: PaymentTab
             else:
                 raise SimulationError(f"scenario '{s.name}': comparator = final did not converge in 200 re-pricings")
         if not f > 0:
-            raise SimulationError(f"scenario '{s.name}': budget {budget:,.2f} is below what by-item payments alone "
-                                  f"cost the fund; no positive rate exhausts it")
-    hospitals = _hospitals(pieces, f, f0, budget if binding else None, basis, rho, cfg.sharing_for(s), budget,
-                           st.prepay_ratio)
-    return ScenarioResult(name=s.name, method=st.method, budget=budget, binding=binding, factor=f, rate=f * ref,
-                          reference_rate=ref, hospitals=hospitals, cases=pieces, basis=basis, fund_ratio=rho,
-                          sharing=cfg.sharing_for(s), iterations=iterations)
+            raise SimulationError(
+                f"scenario '{s.name}': budget {budget:,.2f} is below what by-item payments alone "
+                f"cost the fund; no positive rate exhausts it"
+            )
+    hospitals = _hospitals(
+        pieces, f, f0, budget if binding else None, basis, rho, cfg.sharing_for(s), budget, st.prepay_ratio
+    )
+    return ScenarioResult(
+        name=s.name,
+        method=st.method,
+        budget=budget,
+        binding=binding,
+        factor=f,
+        rate=f * ref,
+        reference_rate=ref,
+        hospitals=hospitals,
+        cases=pieces,
+        basis=basis,
+        fund_ratio=rho,
+        sharing=cfg.sharing_for(s),
+        iterations=iterations,
+    )
 
 
 def _sums(pieces: pl.DataFrame) -> pl.DataFrame:
     w = pl.col("_w")
-    return pieces.group_by("hospital").agg(
-        w.sum().alias("cases"), (w * pl.col("_A")).sum().alias("W"), (w * pl.col("_Cp")).sum().alias("Cp"),
-        (w * pl.col("_pat")).sum().alias("patient"), (w * pl.col("_cost")).sum().alias("cost"),
-        (w * pl.col("_priced").not_()).sum().alias("unpriced"),
-        pl.col("hospital_level").first().alias("hospital_level") if "hospital_level" in pieces.columns
-        else pl.lit(None, pl.Utf8).alias("hospital_level"),
-    ).sort("hospital")
+    return (
+        pieces.group_by("hospital")
+        .agg(
+            w.sum().alias("cases"),
+            (w * pl.col("_A")).sum().alias("W"),
+            (w * pl.col("_Cp")).sum().alias("Cp"),
+            (w * pl.col("_pat")).sum().alias("patient"),
+            (w * pl.col("_cost")).sum().alias("cost"),
+            (w * pl.col("_priced").not_()).sum().alias("unpriced"),
+            pl.col("hospital_level").first().alias("hospital_level")
+            if "hospital_level" in pieces.columns
+            else pl.lit(None, pl.Utf8).alias("hospital_level"),
+        )
+        .sort("hospital")
+    )
 
 
-def _hospitals(pieces: pl.DataFrame, f: float, f0: float, target: float | None, basis: str, rho: float,
-               sh: Sharing, budget: float, prepay_ratio: float) -> pl.DataFrame:
+def _hospitals(
+    pieces: pl.DataFrame,
+    f: float,
+    f0: float,
+    target: float | None,
+    basis: str,
+    rho: float,
+    sh: Sharing,
+    budget: float,
+    prepay_ratio: float,
+) -> pl.DataFrame:
     h = _sums(pieces)
     W, Cp, pat, cost = (h[c].to_numpy() for c in ("W", "Cp", "patient", "cost"))
     if basis == "fund":
@@ -346,33 +405,49 @@ def _hospitals(pieces: pl.DataFrame, f: float, f0: float, target: float | None, 
     prepaid = np.round(prepay_ratio * at_f0, 2)
     patient = np.round(pat, 2)
     revenue = np.round(final + patient, 2)
-    return pl.DataFrame({
-        "hospital": h["hospital"], "hospital_level": h["hospital_level"], "cases": h["cases"],
-        "weighted_units": W * f,  # Σ standards at the final rate of the cases paid by standard
-        "cost": np.round(cost, 2), "patient_payment": patient, "claim": claim_r,
-        "fund_payable": payable, "fund_payable_cents": cents, "sharing_adjustment": adjust,
-        "fund_payment": final, "prepaid": prepaid, "clearance": np.round(final - prepaid, 2),
-        "revenue": revenue, "margin": np.round(revenue - cost, 2),
-        "unpriced_cases": h["unpriced"],
-    })
+    return pl.DataFrame(
+        {
+            "hospital": h["hospital"],
+            "hospital_level": h["hospital_level"],
+            "cases": h["cases"],
+            "weighted_units": W * f,  # Σ standards at the final rate of the cases paid by standard
+            "cost": np.round(cost, 2),
+            "patient_payment": patient,
+            "claim": claim_r,
+            "fund_payable": payable,
+            "fund_payable_cents": cents,
+            "sharing_adjustment": adjust,
+            "fund_payment": final,
+            "prepaid": prepaid,
+            "clearance": np.round(final - prepaid, 2),
+            "revenue": revenue,
+            "margin": np.round(revenue - cost, 2),
+            "unpriced_cases": h["unpriced"],
+        }
+    )
 
 
 # ------------------------------------------------------------------------------------------------ run
+
 
 def run_config(cfg: Config, history: Any = None, draws: int = 0, seed: int | None = None) -> list[ScenarioResult]:
     cases = history_frame(history, cfg)
     if not cfg.history.table:
         raise ScenarioError("history.table: missing (the payment table to price with, e.g. suzhou-2023)")
     try:
-        base_table = load_table(cfg.history.table if Path(cfg.history.table).suffix.lower() != ".csv"
-                                or Path(cfg.history.table).is_absolute()
-                                else str(cfg.base_dir / cfg.history.table))
+        base_table = load_table(
+            cfg.history.table
+            if Path(cfg.history.table).suffix.lower() != ".csv" or Path(cfg.history.table).is_absolute()
+            else str(cfg.base_dir / cfg.history.table)
+        )
     except (TableError, FileNotFoundError) as exc:
         raise ScenarioError(f"history.table: {exc}") from None
     method = cfg.settlement.method
     if method in ("drg_points", "dip") and base_table.info.basis != "points":
-        raise ScenarioError(f"settlement.method: {method} floats a point value but table {base_table.id} is "
-                            f"priced by {base_table.info.basis}; use method = \"drg_rate\" or a points table")
+        raise ScenarioError(
+            f"settlement.method: {method} floats a point value but table {base_table.id} is "
+            f'priced by {base_table.info.basis}; use method = "drg_rate" or a points table'
+        )
     if method == "drg_rate" and base_table.info.basis == "points":
         raise ScenarioError(f"settlement.method: table {base_table.id} is a points table; use drg_points or dip")
     results = [settle(cfg, s, cases, base_table) for s in cfg.scenarios]
@@ -389,14 +464,23 @@ def frames(results: list[ScenarioResult], percentiles=(5.0, 50.0, 95.0)) -> tupl
     hs, ss = [], []
     for r in results:
         h = r.hospitals.with_columns(pl.lit(r.name).alias("scenario"))
-        row = {"scenario": r.name, "method": r.method, "budget": r.budget, "budget_binding": r.binding,
-               "rate_or_point_value": r.rate, "rate_factor": r.factor, "reference_rate": r.reference_rate,
-               "budget_basis": r.basis, "fund_ratio": r.fund_ratio,
-               "total_payment": float(np.round(float(h["revenue"].sum()), 2)),
-               "fund_payable": float(np.round(float(h["fund_payable_cents"].sum()) / 100.0, 2)),
-               "fund_payment": float(np.round(float(h["fund_payment"].sum()), 2)),
-               "cases": float(h["cases"].sum()), "cost": float(np.round(float(h["cost"].sum()), 2)),
-               "iterations": r.iterations}
+        row = {
+            "scenario": r.name,
+            "method": r.method,
+            "budget": r.budget,
+            "budget_binding": r.binding,
+            "rate_or_point_value": r.rate,
+            "rate_factor": r.factor,
+            "reference_rate": r.reference_rate,
+            "budget_basis": r.basis,
+            "fund_ratio": r.fund_ratio,
+            "total_payment": float(np.round(float(h["revenue"].sum()), 2)),
+            "fund_payable": float(np.round(float(h["fund_payable_cents"].sum()) / 100.0, 2)),
+            "fund_payment": float(np.round(float(h["fund_payment"].sum()), 2)),
+            "cases": float(h["cases"].sum()),
+            "cost": float(np.round(float(h["cost"].sum()), 2)),
+            "iterations": r.iterations,
+        }
         if r.draws:
             qs = r.draws["percentiles"]
             for q, v in zip(qs, r.draws["rate_q"]):
@@ -417,8 +501,13 @@ def frames(results: list[ScenarioResult], percentiles=(5.0, 50.0, 95.0)) -> tupl
     return hosp, scen
 
 
-def run(history: Any = None, scenarios: Any = None, *, draws: int = 0, seed: int | None = None,
-        ) -> tuple[pl.DataFrame, pl.DataFrame]:
+def run(
+    history: Any = None,
+    scenarios: Any = None,
+    *,
+    draws: int = 0,
+    seed: int | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Simulate scenarios over a history; returns ``(hospitals, scenarios)`` polars frames.
 
     ``history``: grouped (and optionally priced) cases — pyarrow / polars / pandas, a file path, or None to

@@ -1,4 +1,5 @@
 """``drgkit simulate --example``: demo history (generate + group + price) and a ready scenario file."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -78,9 +79,24 @@ def write_example(out_dir: str | Path, rows: int = 30_000, hospitals: int = 20, 
     out.mkdir(parents=True, exist_ok=True)
     raw = generate(rows, scheme="suzhou-2023", seed=seed, dirty=0.0, hospitals=hospitals)
     priced = price(group(raw, scheme="suzhou-2023"), "suzhou-2023")
-    df = polars_frame(priced).select("case_id", "hospital", "hospital_level", "dept", "discharge_date", "los",
-                                      "total_cost", "status", "mdc", "adrg", "drg", "rw", "case_type", "payment",
-                                      "patient_payment", "fund_payment")
+    df = polars_frame(priced).select(
+        "case_id",
+        "hospital",
+        "hospital_level",
+        "dept",
+        "discharge_date",
+        "los",
+        "total_cost",
+        "status",
+        "mdc",
+        "adrg",
+        "drg",
+        "rw",
+        "case_type",
+        "payment",
+        "patient_payment",
+        "fund_payment",
+    )
     df.write_parquet(out / "history.parquet")
     path = out / "scenarios.toml"
     path.write_text(EXAMPLE_TOML, encoding="utf-8")

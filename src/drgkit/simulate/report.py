@@ -1,4 +1,5 @@
 """Outputs of a simulation: parquet frames, matplotlib figures, one self-contained HTML report, rich summary."""
+
 from __future__ import annotations
 
 import base64
@@ -20,9 +21,14 @@ def _plt():
 
 def _change(hosp: pl.DataFrame, baseline: str) -> pl.DataFrame:
     base = hosp.filter(pl.col("scenario") == baseline).select("hospital", pl.col("revenue").alias("_base"))
-    return hosp.join(base, on="hospital", how="left").with_columns(
-        revenue_change=(pl.col("revenue") - pl.col("_base")),
-        revenue_change_pct=100.0 * (pl.col("revenue") / pl.col("_base") - 1.0)).drop("_base")
+    return (
+        hosp.join(base, on="hospital", how="left")
+        .with_columns(
+            revenue_change=(pl.col("revenue") - pl.col("_base")),
+            revenue_change_pct=100.0 * (pl.col("revenue") / pl.col("_base") - 1.0),
+        )
+        .drop("_base")
+    )
 
 
 def figures(hosp: pl.DataFrame, scen: pl.DataFrame, results: list[ScenarioResult], top: int = 25) -> dict:
@@ -34,8 +40,9 @@ def figures(hosp: pl.DataFrame, scen: pl.DataFrame, results: list[ScenarioResult
     names = scen["scenario"].to_list()
     baseline = names[0]
     ch = _change(hosp, baseline)
-    biggest = (hosp.filter(pl.col("scenario") == baseline).sort("revenue", descending=True)
-               ["hospital"].head(top).to_list())
+    biggest = (
+        hosp.filter(pl.col("scenario") == baseline).sort("revenue", descending=True)["hospital"].head(top).to_list()
+    )
 
     def png(fig) -> bytes:
         buf = io.BytesIO()
@@ -61,8 +68,17 @@ def figures(hosp: pl.DataFrame, scen: pl.DataFrame, results: list[ScenarioResult
 
     # 2. margin distribution (margin / cost per hospital)
     fig, ax = plt.subplots(figsize=(7, 4))
-    data = [(hosp.filter(pl.col("scenario") == s).select(100 * pl.col("margin") / pl.col("cost"))
-             .to_series().drop_nans().drop_nulls().to_numpy()) for s in names]
+    data = [
+        (
+            hosp.filter(pl.col("scenario") == s)
+            .select(100 * pl.col("margin") / pl.col("cost"))
+            .to_series()
+            .drop_nans()
+            .drop_nulls()
+            .to_numpy()
+        )
+        for s in names
+    ]
     ax.boxplot(data, showmeans=True)
     ax.set_xticks(range(1, len(names) + 1), names, rotation=20, fontsize=8)
     ax.axhline(0, color="grey", lw=0.7)
@@ -113,15 +129,45 @@ def figures(hosp: pl.DataFrame, scen: pl.DataFrame, results: list[ScenarioResult
 
 
 #: figure name → its Chinese heading in the page
-FIGURE_TITLES = {"revenue_change": "各医院收入变化", "margin_distribution": "医院结余率分布",
-                 "rate_fan": "浮动费率/点值", "winners_losers": "收入增减最多的医院"}
+FIGURE_TITLES = {
+    "revenue_change": "各医院收入变化",
+    "margin_distribution": "医院结余率分布",
+    "rate_fan": "浮动费率/点值",
+    "winners_losers": "收入增减最多的医院",
+}
 
-SCENARIO_COLUMNS = ("scenario", "method", "budget", "budget_binding", "rate_or_point_value", "rate_p5",
-                    "rate_p50", "rate_p95", "total_payment", "fund_payable", "fund_payment", "cases", "cost",
-                    "hospitals_losing")
-HOSPITAL_COLUMNS = ("scenario", "hospital", "hospital_level", "cases", "revenue", "fund_payable",
-                    "sharing_adjustment", "fund_payment", "prepaid", "clearance", "cost", "margin",
-                    "revenue_p5", "revenue_p95")
+SCENARIO_COLUMNS = (
+    "scenario",
+    "method",
+    "budget",
+    "budget_binding",
+    "rate_or_point_value",
+    "rate_p5",
+    "rate_p50",
+    "rate_p95",
+    "total_payment",
+    "fund_payable",
+    "fund_payment",
+    "cases",
+    "cost",
+    "hospitals_losing",
+)
+HOSPITAL_COLUMNS = (
+    "scenario",
+    "hospital",
+    "hospital_level",
+    "cases",
+    "revenue",
+    "fund_payable",
+    "sharing_adjustment",
+    "fund_payment",
+    "prepaid",
+    "clearance",
+    "cost",
+    "margin",
+    "revenue_p5",
+    "revenue_p95",
+)
 
 
 def _table_html(df: pl.DataFrame, max_rows: int = 60) -> str:
@@ -136,14 +182,16 @@ def _table_html(df: pl.DataFrame, max_rows: int = 60) -> str:
             numeric = word(c).kind not in ("text", "bool")
             cells.append(f"<td{' class=n' if numeric else ''}>{html.escape(fmt(c, v))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    more = (f"<p>另有 {df.height - max_rows:,} 行见 Parquet 文件。</p>" if df.height > max_rows else "")
-    return ("<table><tr>" + "".join(f"<th>{label_html(c)}</th>" for c in cols) + "</tr>" + "".join(rows)
-            + "</table>" + more)
+    more = f"<p>另有 {df.height - max_rows:,} 行见 Parquet 文件。</p>" if df.height > max_rows else ""
+    return (
+        "<table><tr>" + "".join(f"<th>{label_html(c)}</th>" for c in cols) + "</tr>" + "".join(rows) + "</table>" + more
+    )
 
 
 def _losing(hosp: pl.DataFrame) -> pl.DataFrame:
     return hosp.group_by("scenario").agg(
-        pl.format("{} / {}", (pl.col("margin") < 0).sum(), pl.len()).alias("hospitals_losing"))
+        pl.format("{} / {}", (pl.col("margin") < 0).sum(), pl.len()).alias("hospitals_losing")
+    )
 
 
 READING = (
@@ -157,10 +205,13 @@ READING = (
 
 
 #: the run notes `drgkit simulate` passes (English) → Chinese
-_NOTES = ((r"^scenario file: ", "情景文件："), (r"^payment table: ", "支付表："),
-          (r"^method (\S+), budget basis (\S+)$", "结算方式 \\1，预算口径 \\2"),
-          (r"^Monte Carlo draws: (\d+)", "蒙特卡洛模拟次数：\\1"),
-          (r"\(volume shock SD ([0-9.]+)\)", "（病例量波动标准差 \\1）"))
+_NOTES = (
+    (r"^scenario file: ", "情景文件："),
+    (r"^payment table: ", "支付表："),
+    (r"^method (\S+), budget basis (\S+)$", "结算方式 \\1，预算口径 \\2"),
+    (r"^Monte Carlo draws: (\d+)", "蒙特卡洛模拟次数：\\1"),
+    (r"\(volume shock SD ([0-9.]+)\)", "（病例量波动标准差 \\1）"),
+)
 
 
 def _note_zh(note: str) -> str:
@@ -175,24 +226,33 @@ def _note_zh(note: str) -> str:
     return re.sub(r"结算方式 (\S+)，", lambda m: f"结算方式 {value_text(m.group(1))}，", note)
 
 
-def html_report(hosp: pl.DataFrame, scen: pl.DataFrame, figs: dict, title: str = "区域总额预算模拟报告",
-                notes: list[str] | None = None) -> str:
+def html_report(
+    hosp: pl.DataFrame,
+    scen: pl.DataFrame,
+    figs: dict,
+    title: str = "区域总额预算模拟报告",
+    notes: list[str] | None = None,
+) -> str:
     from ..report_words import glossary_html
 
-    imgs = "".join(f'<h2>{html.escape(FIGURE_TITLES.get(k, k))}</h2><img alt="{html.escape(k)}" '
-                   f'src="data:image/png;base64,{base64.b64encode(v).decode()}">' for k, v in figs.items())
+    imgs = "".join(
+        f'<h2>{html.escape(FIGURE_TITLES.get(k, k))}</h2><img alt="{html.escape(k)}" '
+        f'src="data:image/png;base64,{base64.b64encode(v).decode()}">'
+        for k, v in figs.items()
+    )
     order = {s: i for i, s in enumerate(scen["scenario"].to_list())}  # the scenario file's order
-    scen = scen.join(_losing(hosp), on="scenario", how="left", maintain_order="left") \
-        if "margin" in hosp.columns else scen
+    scen = (
+        scen.join(_losing(hosp), on="scenario", how="left", maintain_order="left") if "margin" in hosp.columns else scen
+    )
     scen_cols = [c for c in SCENARIO_COLUMNS if c in scen.columns]
     if "method" in scen.columns:
         from ..report_words import value_text
 
         scen = scen.with_columns(pl.col("method").map_elements(value_text, return_dtype=pl.Utf8))
     h_cols = [c for c in HOSPITAL_COLUMNS if c in hosp.columns]
-    hosp = (hosp.with_columns(pl.col("scenario").replace_strict(order, default=len(order),
-                                                                return_dtype=pl.Int64).alias("_order"))
-            .sort("_order", "revenue", descending=[False, True]))
+    hosp = hosp.with_columns(
+        pl.col("scenario").replace_strict(order, default=len(order), return_dtype=pl.Int64).alias("_order")
+    ).sort("_order", "revenue", descending=[False, True])
     note = "".join(f"<li>{html.escape(_note_zh(n))}</li>" for n in (notes or []))
     reading = "".join(f"<li>{html.escape(n)}</li>" for n in READING)
     return f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
@@ -210,12 +270,20 @@ th small,li small{{color:#777;font-weight:normal}}td.n{{text-align:right}}img{{m
 </body></html>"""
 
 
-def write(out_dir: str | Path, hosp: pl.DataFrame, scen: pl.DataFrame, results: list[ScenarioResult],
-          notes: list[str] | None = None) -> dict[str, Path]:
+def write(
+    out_dir: str | Path,
+    hosp: pl.DataFrame,
+    scen: pl.DataFrame,
+    results: list[ScenarioResult],
+    notes: list[str] | None = None,
+) -> dict[str, Path]:
     out = Path(out_dir)
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    paths = {"hospitals": out / "hospitals.parquet", "scenarios": out / "scenarios.parquet",
-             "report": out / "report.html"}
+    paths = {
+        "hospitals": out / "hospitals.parquet",
+        "scenarios": out / "scenarios.parquet",
+        "report": out / "report.html",
+    }
     hosp.write_parquet(paths["hospitals"])
     scen.write_parquet(paths["scenarios"])
     figs = figures(hosp, scen, results)
@@ -233,10 +301,33 @@ def summary_table(scen: pl.DataFrame, hosp: pl.DataFrame, width: int = 120, lang
     from ..report_words import terminal_table
 
     losing = _losing(hosp) if "margin" in hosp.columns else None
-    rows = scen.join(losing, on="scenario", how="left", maintain_order="left").to_dicts() \
-        if losing is not None else scen.to_dicts()
-    names = [n for n in ("scenario", "method", "budget", "budget_binding", "rate_or_point_value", "rate_p5",
-                         "rate_p95", "fund_payable", "fund_payment", "hospitals_losing")
-             if n in scen.columns or (n == "hospitals_losing" and losing is not None)]
-    return terminal_table(say("simulate.title", lang), rows, names, width, lang,
-                          keep=("scenario", "rate_or_point_value", "fund_payment"), hint="report.html")
+    rows = (
+        scen.join(losing, on="scenario", how="left", maintain_order="left").to_dicts()
+        if losing is not None
+        else scen.to_dicts()
+    )
+    names = [
+        n
+        for n in (
+            "scenario",
+            "method",
+            "budget",
+            "budget_binding",
+            "rate_or_point_value",
+            "rate_p5",
+            "rate_p95",
+            "fund_payable",
+            "fund_payment",
+            "hospitals_losing",
+        )
+        if n in scen.columns or (n == "hospitals_losing" and losing is not None)
+    ]
+    return terminal_table(
+        say("simulate.title", lang),
+        rows,
+        names,
+        width,
+        lang,
+        keep=("scenario", "rate_or_point_value", "fund_payment"),
+        hint="report.html",
+    )

@@ -1,4 +1,5 @@
 """One scenario's settled result (the engine makes it, the Monte Carlo draws and the report read it)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -14,11 +15,11 @@ class ScenarioResult:
     method: str
     budget: float
     binding: bool
-    factor: float                 # rate factor f (× every table rate)
-    rate: float                   # f × reference rate (rate_or_point_value)
+    factor: float  # rate factor f (× every table rate)
+    rate: float  # f × reference rate (rate_or_point_value)
     reference_rate: float
-    hospitals: pl.DataFrame       # one row per hospital
-    cases: pl.DataFrame           # per-case pieces (h, w, A, Cp, pat, cost, cell keys)
+    hospitals: pl.DataFrame  # one row per hospital
+    cases: pl.DataFrame  # per-case pieces (h, w, A, Cp, pat, cost, cell keys)
     basis: str
     fund_ratio: float
     sharing: Sharing

@@ -52,6 +52,7 @@ Layout::
     [scenario.policy]              # policy overrides, e.g. low_ratio = 0.3, high_bands = [[1, 3], [inf, 2]]
     [scenario.sharing]             # sharing overrides
 """
+
 from __future__ import annotations
 
 import math
@@ -151,8 +152,17 @@ class Config:
 
 # ---------------------------------------------------------------------------------------------------- checks
 
-def _num(where: str, v: Any, *, lo: float | None = None, hi: float | None = None, allow_inf: bool = False,
-         allow_nan: bool = False, strict_lo: bool = False) -> float:
+
+def _num(
+    where: str,
+    v: Any,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    allow_inf: bool = False,
+    allow_nan: bool = False,
+    strict_lo: bool = False,
+) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise ScenarioError(f"{where} must be a number, got {v!r}")
     v = float(v)
@@ -255,8 +265,9 @@ def _settlement(data: dict) -> Settlement:
     if "budget_basis" in data:
         out["budget_basis"] = _choice("settlement.budget_basis", data["budget_basis"], BASES)
     if "fund_ratio" in data:
-        out["fund_ratio"] = _num("settlement.fund_ratio", data["fund_ratio"], lo=0, hi=1, allow_nan=True,
-                                 strict_lo=True)
+        out["fund_ratio"] = _num(
+            "settlement.fund_ratio", data["fund_ratio"], lo=0, hi=1, allow_nan=True, strict_lo=True
+        )
     if "comparator" in data:
         out["comparator"] = _choice("settlement.comparator", data["comparator"], COMPARATORS)
     if "prepay_ratio" in data:
@@ -318,15 +329,17 @@ def _scenario(i: int, data: Any, names: set[str]) -> Scenario:
         if k in data:
             out[k] = _num_map(f"{where}.{k}", data[k], lo=-1)
     if "level_coefficients" in data:
-        out["level_coefficients"] = _num_map(f"{where}.level_coefficients", data["level_coefficients"], lo=0,
-                                             strict_lo=True)
+        out["level_coefficients"] = _num_map(
+            f"{where}.level_coefficients", data["level_coefficients"], lo=0, strict_lo=True
+        )
     if "weights" in data:
         out["weights"] = _num_map(f"{where}.weights", data["weights"], lo=0)
     if "cc_mcc_shift" in data:
         out["cc_mcc_shift"] = _num(f"{where}.cc_mcc_shift", data["cc_mcc_shift"], lo=0, hi=1)
     if "hospital_cc_mcc_shift" in data:
-        out["hospital_cc_mcc_shift"] = _num_map(f"{where}.hospital_cc_mcc_shift", data["hospital_cc_mcc_shift"],
-                                                lo=0, hi=1)
+        out["hospital_cc_mcc_shift"] = _num_map(
+            f"{where}.hospital_cc_mcc_shift", data["hospital_cc_mcc_shift"], lo=0, hi=1
+        )
     if "policy" in data:
         out["policy"] = dict(_table(f"{where}.policy", data["policy"]))
     if "sharing" in data:
@@ -350,9 +363,14 @@ def parse(data: dict, base_dir: Path = Path(".")) -> Config:
         raise ScenarioError("scenario: give at least one [[scenario]] with a name")
     names: set[str] = set()
     policy = dict(_table("policy", data.get("policy", {})))
-    cfg = Config(history=_history(data.get("history", {})), settlement=_settlement(data.get("settlement", {})),
-                 sharing=_sharing(data.get("sharing", {}), "sharing"), policy=policy,
-                 scenarios=tuple(_scenario(i, s, names) for i, s in enumerate(scen)), base_dir=base_dir)
+    cfg = Config(
+        history=_history(data.get("history", {})),
+        settlement=_settlement(data.get("settlement", {})),
+        sharing=_sharing(data.get("sharing", {}), "sharing"),
+        policy=policy,
+        scenarios=tuple(_scenario(i, s, names) for i, s in enumerate(scen)),
+        base_dir=base_dir,
+    )
     _check_policies(cfg)
     return cfg
 

@@ -1,6 +1,7 @@
 """The year-end settlement arithmetic of a global budget: 结余留用 (a hospital keeps part of its surplus),
 超支分担 (the fund bears part of an overspend, in bands), the reserve cap on what the fund bears, and cents
 apportioned so hospitals' amounts add up to the total. Vectorized: hospitals, or draws × hospitals."""
+
 from __future__ import annotations
 
 import math

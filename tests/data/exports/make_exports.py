@@ -8,6 +8,7 @@ headers in every numbering form, values as text (82岁, 医嘱离院, 男, 12,34
 CRLF / tab, Excel with title rows and notes sheets, .xls, Parquet, three-table sets.  ``manifest.csv`` lists
 file, twin, scheme and (three-table sets) the diagnosis and procedure tables.
 """
+
 from __future__ import annotations
 
 import csv
@@ -22,11 +23,45 @@ import pyarrow.parquet as pq
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent
 ROOT = HERE.parents[2]
-CANONICAL = ["case_id", "gender", "age", "age_days", "birth_weight", "dept", "los", "leaving_type", "dx", "px",
-             "total_cost"]
-LEAVING_WORDS = {"1": "医嘱离院", "2": "医嘱转院", "3": "医嘱转社区卫生服务机构/乡镇卫生院", "4": "非医嘱离院", "5": "死亡",
-                 "9": "其他"}
-CN_NUMBERS = ["一", "二", "三", "四", "五", "六", "七", "八", "九", "十", "十一", "十二", "十三", "十四", "十五", "十六"]
+CANONICAL = [
+    "case_id",
+    "gender",
+    "age",
+    "age_days",
+    "birth_weight",
+    "dept",
+    "los",
+    "leaving_type",
+    "dx",
+    "px",
+    "total_cost",
+]
+LEAVING_WORDS = {
+    "1": "医嘱离院",
+    "2": "医嘱转院",
+    "3": "医嘱转社区卫生服务机构/乡镇卫生院",
+    "4": "非医嘱离院",
+    "5": "死亡",
+    "9": "其他",
+}
+CN_NUMBERS = [
+    "一",
+    "二",
+    "三",
+    "四",
+    "五",
+    "六",
+    "七",
+    "八",
+    "九",
+    "十",
+    "十一",
+    "十二",
+    "十三",
+    "十四",
+    "十五",
+    "十六",
+]
 
 
 def dev_rows(name: str, n: int, seed: int) -> list[dict[str, str]]:
@@ -41,8 +76,17 @@ def dev_rows(name: str, n: int, seed: int) -> list[dict[str, str]]:
     blank = [i for i, r in enumerate(rows) if not (r["gender"] and r["age"] and r["dx"])]  # a field left blank
     odd_gender = [i for i, r in enumerate(rows) if r["gender"] not in ("1", "2", "")]  # M, 0, 3, 9
     whole_months = [i for i in newborns if int(rows[i]["age_days"]) % 30 == 0 and rows[i]["age_days"] != "0"]  # 3月
-    picked = list(dict.fromkeys(by_codes[:30] + newborns[:25] + whole_months[:2] + no_px[:20] + blank[:8] + odd_gender[:4]
-                                + rng.sample(range(len(rows)), n)))
+    picked = list(
+        dict.fromkeys(
+            by_codes[:30]
+            + newborns[:25]
+            + whole_months[:2]
+            + no_px[:20]
+            + blank[:8]
+            + odd_gender[:4]
+            + rng.sample(range(len(rows)), n)
+        )
+    )
     return [rows[i] for i in sorted(picked[:n])]
 
 
@@ -65,10 +109,28 @@ def width(rows: list[dict[str, str]], field: str) -> int:
     return max(len(split(r[field])) for r in rows)
 
 
-def wide(rows, *, case="病案号", sex="性别", age="年龄", days="年龄不足1周岁的天龄", weight="新生儿出生体重",
-         dept="出院科别", los="实际住院天数", leave="离院方式", cost="总费用", dx_main="主要诊断编码",
-         dx_other="其他诊断编码{n}", px_main="主要手术及操作编码", px_other="其他手术及操作编码{n}",
-         dx_start=1, px_start=1, numbers=None, with_names=False, values=None) -> list[dict[str, object]]:
+def wide(
+    rows,
+    *,
+    case="病案号",
+    sex="性别",
+    age="年龄",
+    days="年龄不足1周岁的天龄",
+    weight="新生儿出生体重",
+    dept="出院科别",
+    los="实际住院天数",
+    leave="离院方式",
+    cost="总费用",
+    dx_main="主要诊断编码",
+    dx_other="其他诊断编码{n}",
+    px_main="主要手术及操作编码",
+    px_other="其他手术及操作编码{n}",
+    dx_start=1,
+    px_start=1,
+    numbers=None,
+    with_names=False,
+    values=None,
+) -> list[dict[str, object]]:
     """Rows in a wide layout: ``dx_main`` (None: numbered from ``dx_start`` with the principal first) and
     numbered other columns, names beside codes if asked, values rewritten by ``values(field, value)``."""
     values = values or (lambda field, value: value)
@@ -182,8 +244,15 @@ def as_mf(field: str, value: str) -> str:
     return value
 
 
-def write_csv(path: Path, rows: list[dict[str, object]], *, encoding="utf-8", newline="\n", delimiter=",",
-              title_lines: tuple[str, ...] = ()) -> None:
+def write_csv(
+    path: Path,
+    rows: list[dict[str, object]],
+    *,
+    encoding="utf-8",
+    newline="\n",
+    delimiter=",",
+    title_lines: tuple[str, ...] = (),
+) -> None:
     header = list(rows[0])
     with open(path, "w", encoding=encoding, newline="") as f:
         for line in title_lines:
@@ -194,8 +263,15 @@ def write_csv(path: Path, rows: list[dict[str, object]], *, encoding="utf-8", ne
             writer.writerow([r.get(h, "") for h in header])
 
 
-def write_xlsx(path: Path, rows: list[dict[str, object]], *, title: bool = False, notes: bool = False,
-               typed: bool = False, sheet_name: str = "病案首页") -> None:
+def write_xlsx(
+    path: Path,
+    rows: list[dict[str, object]],
+    *,
+    title: bool = False,
+    notes: bool = False,
+    typed: bool = False,
+    sheet_name: str = "病案首页",
+) -> None:
     book = openpyxl.Workbook()
     sheet = book.active
     if notes:
@@ -240,30 +316,51 @@ def write_xls(path: Path, rows: list[dict[str, object]]) -> None:
 def single_column(rows, sep_dx: str, sep_px: str, dx_header="诊断编码", px_header="手术操作编码"):
     out = []
     for r in rows:
-        out.append({"病案号": r["case_id"], "性别": r["gender"], "年龄": r["age"], "年龄(天)": r["age_days"],
-                    "新生儿出生体重(克)": r["birth_weight"], "科室": r["dept"], "住院天数": r["los"],
-                    "离院方式": r["leaving_type"], dx_header: sep_dx.join(split(r["dx"])),
-                    px_header: sep_px.join(split(r["px"])), "住院总费用": r["total_cost"]})
+        out.append(
+            {
+                "病案号": r["case_id"],
+                "性别": r["gender"],
+                "年龄": r["age"],
+                "年龄(天)": r["age_days"],
+                "新生儿出生体重(克)": r["birth_weight"],
+                "科室": r["dept"],
+                "住院天数": r["los"],
+                "离院方式": r["leaving_type"],
+                dx_header: sep_dx.join(split(r["dx"])),
+                px_header: sep_px.join(split(r["px"])),
+                "住院总费用": r["total_cost"],
+            }
+        )
     return out
 
 
 def three_tables(folder: Path, stem: str, rows, chinese: bool) -> tuple[str, str, str]:
     key, code_d, flag_d = ("结算ID", "诊断代码", "主诊断标志") if chinese else ("setl_id", "diag_code", "maindiag_flag")
     code_p, flag_p = ("手术操作代码", "主要手术标志") if chinese else ("oprn_oprt_code", "main_oprn_flag")
-    stays = [{key: r["case_id"], ("性别" if chinese else "gend"): r["gender"], ("年龄" if chinese else "age"): r["age"],
-              ("年龄不足1周岁的天龄" if chinese else "nwb_age"): r["age_days"],
-              ("新生儿出生体重" if chinese else "nwb_bir_wt"): r["birth_weight"],
-              ("出院科别" if chinese else "dscg_caty"): r["dept"], ("实际住院天数" if chinese else "act_ipt_days"): r["los"],
-              ("离院方式" if chinese else "dscg_way"): r["leaving_type"],
-              ("医疗费总额" if chinese else "medfee_sumamt"): r["total_cost"]} for r in rows]
+    stays = [
+        {
+            key: r["case_id"],
+            ("性别" if chinese else "gend"): r["gender"],
+            ("年龄" if chinese else "age"): r["age"],
+            ("年龄不足1周岁的天龄" if chinese else "nwb_age"): r["age_days"],
+            ("新生儿出生体重" if chinese else "nwb_bir_wt"): r["birth_weight"],
+            ("出院科别" if chinese else "dscg_caty"): r["dept"],
+            ("实际住院天数" if chinese else "act_ipt_days"): r["los"],
+            ("离院方式" if chinese else "dscg_way"): r["leaving_type"],
+            ("医疗费总额" if chinese else "medfee_sumamt"): r["total_cost"],
+        }
+        for r in rows
+    ]
     rng = random.Random(7)
     diag, oprn = [], []
     for r in rows:
         dx = [(c, "1" if k == 0 else "0") for k, c in enumerate(split(r["dx"]))]
         if len(dx) > 1:  # the principal is not always listed first: its flag says which it is
             dx = dx[1:2] + dx[:1] + dx[2:]
-        diag += [{key: r["case_id"], code_d: c, ("诊断名称" if chinese else "diag_name"): NAMES.get(c, ""), flag_d: f}
-                 for c, f in dx]
+        diag += [
+            {key: r["case_id"], code_d: c, ("诊断名称" if chinese else "diag_name"): NAMES.get(c, ""), flag_d: f}
+            for c, f in dx
+        ]
         px = [(c, "1" if k == 0 else "0") for k, c in enumerate(split(r["px"]))]
         if len(px) > 1 and rng.random() < 0.5:
             px = px[1:] + px[:1]
@@ -289,27 +386,51 @@ def main() -> None:
         if old.name not in ("make_exports.py", "README.md"):
             old.unlink()
     manifest = []
-    sets = {"chs-drg-1.1": dev_rows("chs-drg-1.1-dev.csv", 200, 11), "chs-drg-2.0": dev_rows("chs-drg-2.0-dev.csv", 150, 20)}
+    sets = {
+        "chs-drg-1.1": dev_rows("chs-drg-1.1-dev.csv", 200, 11),
+        "chs-drg-2.0": dev_rows("chs-drg-2.0-dev.csv", 150, 20),
+    }
     for scheme, rows in sets.items():
         tag = scheme.replace("chs-drg-", "v").replace(".", "")
         twin = write_twin(out / f"{tag}.twin.csv", rows)
         ages = write_twin(out / f"{tag}_ages.twin.csv", ages_twin(rows))
 
         def add(name: str, note: str, twin: str = twin, scheme: str = scheme, **extra: str) -> None:
-            manifest.append({"file": name, "twin": twin, "scheme": scheme, "diagnoses": extra.get("diagnoses", ""),
-                             "procedures": extra.get("procedures", ""), "notes": note})
+            manifest.append(
+                {
+                    "file": name,
+                    "twin": twin,
+                    "scheme": scheme,
+                    "diagnoses": extra.get("diagnoses", ""),
+                    "procedures": extra.get("procedures", ""),
+                    "notes": note,
+                }
+            )
 
         # settlement list: 代码 wording, names beside codes
         f = f"{tag}_settlement_list.csv"
-        write_csv(out / f, wide(rows, case="结算ID", dx_main="主要诊断代码", dx_other="其他诊断代码{n}",
-                                px_main="主要手术及操作代码", px_other="其他手术及操作代码{n}", with_names=True))
+        write_csv(
+            out / f,
+            wide(
+                rows,
+                case="结算ID",
+                dx_main="主要诊断代码",
+                dx_other="其他诊断代码{n}",
+                px_main="主要手术及操作代码",
+                px_other="其他手术及操作代码{n}",
+                with_names=True,
+            ),
+        )
         add(f, "医保结算清单 labels (代码), names beside codes, UTF-8")
         f = f"{tag}_front_sheet_gbk.csv"
         write_csv(out / f, wide(rows, dx_main="出院主要诊断编码", with_names=True), encoding="gbk", newline="\r\n")
         add(f, "病案首页 labels, GBK, CRLF")
         f = f"{tag}_discharge_numbered_bom.csv"
-        write_csv(out / f, wide(rows, dx_main=None, dx_other="出院诊断编码{n}", px_main=None,
-                                px_other="手术及操作编码{n}"), encoding="utf-8-sig")
+        write_csv(
+            out / f,
+            wide(rows, dx_main=None, dx_other="出院诊断编码{n}", px_main=None, px_other="手术及操作编码{n}"),
+            encoding="utf-8-sig",
+        )
         add(f, "出院诊断编码1…N (1 = principal), 手术及操作编码1…N (1 = main), UTF-8 with BOM")
         f = f"{tag}_values_as_written.csv"
         write_csv(out / f, wide(rows, values=as_written))
@@ -332,45 +453,126 @@ def main() -> None:
             write_csv(out / f, single_column(rows, "，", "，"), encoding="gbk")
             add(f, "one column joined by ，, GBK")
             f = "v20_interface_wide.xls"
-            write_xls(out / f, wide(rows, case="setl_id", sex="gend", age="age", days="nwb_age", weight="nwb_bir_wt",
-                                    dept="dscg_caty", los="act_ipt_days", leave="dscg_way", cost="medfee_sumamt",
-                                    dx_main=None, dx_other="diag_code{n}", px_main=None, px_other="oprn_oprt_code{n}"))
+            write_xls(
+                out / f,
+                wide(
+                    rows,
+                    case="setl_id",
+                    sex="gend",
+                    age="age",
+                    days="nwb_age",
+                    weight="nwb_bir_wt",
+                    dept="dscg_caty",
+                    los="act_ipt_days",
+                    leave="dscg_way",
+                    cost="medfee_sumamt",
+                    dx_main=None,
+                    dx_other="diag_code{n}",
+                    px_main=None,
+                    px_other="oprn_oprt_code{n}",
+                ),
+            )
             add(f, ".xls with interface field codes, numbered diag_code1… / oprn_oprt_code1…")
             continue
         # the rest: every other family, on the 1.1 cases
         for f, kw, note in [
-            ("v11_and_wording.csv", dict(px_main="主要手术和操作编码", px_other="其他手术和操作编码{n}",
-                                          dx_other="次要诊断编码{n}"), "手术和操作, 次要诊断"),
-            ("v11_underscore.csv", dict(dx_other="其他诊断编码_{n}", px_other="其他手术及操作编码_{n}"), "numbering _1"),
+            (
+                "v11_and_wording.csv",
+                dict(px_main="主要手术和操作编码", px_other="其他手术和操作编码{n}", dx_other="次要诊断编码{n}"),
+                "手术和操作, 次要诊断",
+            ),
+            (
+                "v11_underscore.csv",
+                dict(dx_other="其他诊断编码_{n}", px_other="其他手术及操作编码_{n}"),
+                "numbering _1",
+            ),
             ("v11_dash.csv", dict(dx_other="其他诊断编码-{n}", px_other="其他手术操作编码-{n}"), "numbering -1"),
             ("v11_parens.csv", dict(dx_other="其他诊断编码({n})", px_other="其他手术及操作编码({n})"), "numbering (1)"),
-            ("v11_fullwidth_parens.csv", dict(dx_other="其他诊断编码（{n}）", px_other="其他手术及操作编码（{n}）",
-                                              dx_main="主要诊断编码 ", px_main="主要手术及操作编码　"),
-             "numbering （1）, spaces in headers"),
-            ("v11_chinese_numerals.csv", dict(dx_other="其他诊断编码{n}", px_other="其他手术及操作编码{n}",
-                                              numbers=CN_NUMBERS), "numbering 一, 二 …"),
-            ("v11_spaced_numbers.csv", dict(dx_other="其他诊断编码 {n}", px_other="其他手术操作代码 {n}"), "其他诊断编码 1"),
-            ("v11_first_wording.csv", dict(dx_main="第一诊断编码", dx_other="相关诊断编码{n}", px_main="第一手术操作编码",
-                                           px_other="相关手术操作编码{n}"), "第一 / 相关"),
-            ("v11_icd_in_label.csv", dict(dx_main="主要诊断(ICD-10)编码", dx_other="其他诊断ICD编码{n}"),
-             "ICD named inside the label"),
-            ("v11_interface_wide.csv", dict(case="setl_id", sex="gend", age="age", days="nwb_age", weight="nwb_bir_wt",
-                                            dept="dscg_caty", los="act_ipt_days", leave="dscg_way", cost="medfee_sumamt",
-                                            dx_main=None, dx_other="diag_code{n}", px_main=None,
-                                            px_other="oprn_oprt_code{n}"), "interface field codes, numbered"),
-            ("v11_english.csv", dict(case="case_id", sex="gender", age="age", days="age_days", weight="birth_weight",
-                                     dept="dept", los="los", leave="leaving_type", cost="total_cost", dx_main=None,
-                                     dx_other="dx{n}", px_main=None, px_other="px{n}"), "English dx1…, px1…"),
+            (
+                "v11_fullwidth_parens.csv",
+                dict(
+                    dx_other="其他诊断编码（{n}）",
+                    px_other="其他手术及操作编码（{n}）",
+                    dx_main="主要诊断编码 ",
+                    px_main="主要手术及操作编码　",
+                ),
+                "numbering （1）, spaces in headers",
+            ),
+            (
+                "v11_chinese_numerals.csv",
+                dict(dx_other="其他诊断编码{n}", px_other="其他手术及操作编码{n}", numbers=CN_NUMBERS),
+                "numbering 一, 二 …",
+            ),
+            (
+                "v11_spaced_numbers.csv",
+                dict(dx_other="其他诊断编码 {n}", px_other="其他手术操作代码 {n}"),
+                "其他诊断编码 1",
+            ),
+            (
+                "v11_first_wording.csv",
+                dict(
+                    dx_main="第一诊断编码",
+                    dx_other="相关诊断编码{n}",
+                    px_main="第一手术操作编码",
+                    px_other="相关手术操作编码{n}",
+                ),
+                "第一 / 相关",
+            ),
+            (
+                "v11_icd_in_label.csv",
+                dict(dx_main="主要诊断(ICD-10)编码", dx_other="其他诊断ICD编码{n}"),
+                "ICD named inside the label",
+            ),
+            (
+                "v11_interface_wide.csv",
+                dict(
+                    case="setl_id",
+                    sex="gend",
+                    age="age",
+                    days="nwb_age",
+                    weight="nwb_bir_wt",
+                    dept="dscg_caty",
+                    los="act_ipt_days",
+                    leave="dscg_way",
+                    cost="medfee_sumamt",
+                    dx_main=None,
+                    dx_other="diag_code{n}",
+                    px_main=None,
+                    px_other="oprn_oprt_code{n}",
+                ),
+                "interface field codes, numbered",
+            ),
+            (
+                "v11_english.csv",
+                dict(
+                    case="case_id",
+                    sex="gender",
+                    age="age",
+                    days="age_days",
+                    weight="birth_weight",
+                    dept="dept",
+                    los="los",
+                    leave="leaving_type",
+                    cost="total_cost",
+                    dx_main=None,
+                    dx_other="dx{n}",
+                    px_main=None,
+                    px_other="px{n}",
+                ),
+                "English dx1…, px1…",
+            ),
             ("v11_values_2.csv", dict(values=as_written_2), "男性/女性, full-width ages, 1.医嘱离院, 元"),
             ("v11_values_mf.csv", dict(values=as_mf, sex="性别代码"), "M/F"),
         ]:
             write_csv(out / f, wide(rows, **kw))
             add(f, note)
-        for f, sep_dx, sep_px, note in [("v11_single_pipe.csv", "|", "|", "one column, |"),
-                                        ("v11_single_comma.csv", ",", ",", "one column, ,"),
-                                        ("v11_single_semicolon.csv", ";", ";", "one column, ;"),
-                                        ("v11_single_fullwidth.csv", "，", "；", "one column, ，and ；"),
-                                        ("v11_single_space.csv", " ", "、", "one column, spaces and 、")]:
+        for f, sep_dx, sep_px, note in [
+            ("v11_single_pipe.csv", "|", "|", "one column, |"),
+            ("v11_single_comma.csv", ",", ",", "one column, ,"),
+            ("v11_single_semicolon.csv", ";", ";", "one column, ;"),
+            ("v11_single_fullwidth.csv", "，", "；", "one column, ，and ；"),
+            ("v11_single_space.csv", " ", "、", "one column, spaces and 、"),
+        ]:
             write_csv(out / f, single_column(rows, sep_dx, sep_px))
             add(f, note)
         f = "v11_tab.tsv"
@@ -380,7 +582,9 @@ def main() -> None:
         write_csv(out / f, wide(rows), delimiter="\t", encoding="gbk")
         add(f, "tab-separated .txt, GBK")
         f = "v11_title_lines_gbk.csv"
-        write_csv(out / f, wide(rows), encoding="gbk", title_lines=("某某医院住院病案首页导出", "导出时间：2024-06-01", ""))
+        write_csv(
+            out / f, wide(rows), encoding="gbk", title_lines=("某某医院住院病案首页导出", "导出时间：2024-06-01", "")
+        )
         add(f, "GBK, title and blank lines above the header")
         f = "v11_typed.xlsx"
         write_xlsx(out / f, wide(rows), typed=True)
