@@ -1,11 +1,14 @@
 """Kernel throughput after encoding, and the speed-up over the reference interpreter (the naive baseline).
 
     python benchmarks/bench_kernel.py [--rows 2000000] [--scheme chs-drg-1.1] [--ref-rows 20000] [--repeat 3]
+                                      [--input synth|realistic]
 
 Prints abstracts/s for 1 thread and for all threads (per core), the reference interpreter's rate measured in
 the same run, and their ratio. Numbers are for comparing runs on one machine; see docs/performance.md.
 The 1-thread and all-thread timings alternate ``--repeat`` times and the best of each is kept: on a shared
 machine another job holding a core for a few seconds would otherwise decide the per-core figure.
+``--input realistic``: the wide export of ``benchmarks/realistic.py`` (every row a fresh combination of 1–16
+diagnoses and 0–8 procedures drawn across the dictionaries) instead of ``drgkit synth``'s scheme-shaped cases.
 """
 
 from __future__ import annotations
@@ -31,14 +34,21 @@ def main() -> None:
     ap.add_argument("--scheme", default="chs-drg-1.1")
     ap.add_argument("--ref-rows", type=int, default=20_000)
     ap.add_argument("--repeat", type=int, default=3, help="alternating timings of 1 thread and all threads")
+    ap.add_argument("--input", choices=("synth", "realistic"), default="synth")
     args = ap.parse_args()
     scheme = load_compiled(args.scheme)
     t = time.perf_counter()
-    enc = encode(prepare(canonicalize(generate(args.rows, scheme=args.scheme, seed=7))), scheme)
+    if args.input == "realistic":
+        from realistic import generate as realistic
+
+        raw = realistic(args.rows, seed=7)
+    else:
+        raw = generate(args.rows, scheme=args.scheme, seed=7)
+    enc = encode(prepare(canonicalize(raw)), scheme)
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
         f"numba threads {numba.config.NUMBA_NUM_THREADS}; scheme {scheme.id}; "
-        f"{args.rows:,} synthetic abstracts prepared+encoded in {time.perf_counter() - t:.1f} s"
+        f"{args.rows:,} {args.input} abstracts prepared+encoded in {time.perf_counter() - t:.1f} s"
     )
     run_kernel(enc, scheme)  # compile / load the cache
     n_threads = numba.config.NUMBA_NUM_THREADS

@@ -351,3 +351,26 @@ def test_common_bits_of_an_mdc_entry_filter_the_mdcs_to_visit() -> None:
     )
     assert kp.mdc_pre.tolist() == [0, or_bit, or_bit]
     assert kp.prog.reshape(-1, K.KW)[0, K.K_WORD] == 1  # two ways in: still tested when visited
+
+
+def test_kernel_arguments_are_named_in_the_kernels_order() -> None:
+    """run_kernel passes the batch, the scheme's KernelTables and the Outcome arrays by position: their field
+    names, in order, must be group_range's parameter names (a swapped pair of int32 arrays would run silently)."""
+    import inspect
+    from dataclasses import fields
+
+    from drgkit.grouping import kernel
+    from drgkit.grouping.batch import Outcome
+
+    params = list(inspect.signature(kernel.group_range.py_func).parameters)
+    batch = ["dx_off", "dx", "px_off", "px", "num"]  # Encoded's dx_off, dx_ids, px_off, px_ids, num
+    assert params == ["start", "end", *batch, *P.KernelTables._fields, *(f.name for f in fields(Outcome))]
+
+
+def test_params_slots_are_named_and_filled() -> None:
+    from drgkit.schemes.compile import load_compiled
+
+    zj, chs = load_compiled("zhejiang-2022"), load_compiled("chs-drg-2.0")
+    assert zj.params.shape == (P.N_PARAMS,)
+    assert zj.params[P.PARAM_RETRY] == 1 and chs.params[P.PARAM_RETRY] == 0  # only zhejiang retries 0000
+    assert chs.params[P.PARAM_CC_MODE] == P.CC_MODE_ANY_DX  # 2.0's splits judge every diagnosis

@@ -369,7 +369,7 @@ def policy_arrays(policy: BenefitPolicy, categories: list[str]) -> dict[str, np.
     n_i, n_l = len(INSURANCE), len(LEVELS)
     n_rep = max([len(b.repeat_deductible) for b in policy.insurance.values()] + [1])
     n_tier = max([len(b.critical_illness.tiers) for b in policy.insurance.values() if b.critical_illness] + [1])
-    a = {
+    a: dict[str, Any] = {
         "ins_on": np.array([name in policy.insurance for name in INSURANCE]),
         "ded": np.full((n_i, n_l), np.nan),
         "share": np.full((n_i, n_l), np.nan),
@@ -523,7 +523,7 @@ def _ages(column: pa.ChunkedArray | None, n: int) -> np.ndarray:
     years = []
     for text, days in ages(values):
         try:
-            years.append(float(text) if days is None else days / 365.25)
+            years.append(float(text) if days is None else days / 365.25)  # type: ignore[arg-type]  # None: caught below
         except (TypeError, ValueError):
             years.append(math.nan)
     return np.array(years, np.float64)[idx]

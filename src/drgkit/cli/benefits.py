@@ -144,7 +144,7 @@ def summarize(result, output: Path, seconds: float, language: str) -> None:
     from ..lang import say
     from ..terminal import Col, fit_table
 
-    frame = pl.from_arrow(
+    frame = pl.DataFrame(
         result.select(
             [
                 "benefit_reason",
@@ -158,7 +158,7 @@ def summarize(result, output: Path, seconds: float, language: str) -> None:
             ]
         )
     )
-    person = pl.from_arrow(result.column(_sources(result, None)["patient_id"])).cast(pl.Utf8)
+    person = pl.Series(result.column(_sources(result, None)["patient_id"])).cast(pl.Utf8)
     frame = frame.with_columns(
         _ins=pl.col("benefit_insurance"), _person=person, _settled=pl.col("fund_payment").is_not_null()
     )

@@ -25,6 +25,7 @@ import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -289,7 +290,8 @@ def _ref_weights() -> tuple[dict, dict]:
         if r[8]:
             w.setdefault(r[2], []).append(float(r[8]))
     mean = {a: float(np.mean(v)) for a, v in w.items()}
-    by_name, by_cls = {}, {}
+    by_name: dict[Any, Any] = {}
+    by_cls: dict[Any, Any] = {}
     for r in adrg:
         if r[1] in mean:
             by_name[_norm_name(r[2])] = mean[r[1]]
@@ -335,7 +337,7 @@ def _world(scheme: str) -> _World:
     px_index = {c: i for i, c in enumerate(px_list)}
     valid_dx = frozenset(icd_dx) | frozenset(r[1] for r in mdc_dx)
     valid_px = frozenset(icd_px)
-    special = set()
+    special: set[str] = set()
     for m in ("MDCM", "MDCN", "MDCO", "MDCP"):
         special.update(mdc_codes.get(m, ()))
     special.update(c for c in dx_list if c[:1] in ("O", "P"))
@@ -417,8 +419,8 @@ def _world(scheme: str) -> _World:
         mdc_pool = mdc_codes.get(mdc, [])
         if mdc == "MDCZ":
             mdc_pool = [c for c in mdc_pool if c in z_sites]
-        own_dx = any(a.name in ("pdx_in", "any_dx_in") and a.arg("list") == "dx" for a in asks)
-        if own_dx and "pdx_not_in" not in names and lists.get("dx"):
+        asks_own_dx = any(a.name in ("pdx_in", "any_dx_in") and a.arg("list") == "dx" for a in asks)
+        if asks_own_dx and "pdx_not_in" not in names and lists.get("dx"):
             own_dx = lists["dx"]
             mset = mdc_sets.get(mdc, set())
             inter = [c for c in own_dx if c in mset and (mdc != "MDCZ" or c in z_sites)]
@@ -510,7 +512,7 @@ def _world(scheme: str) -> _World:
     z_site = np.full(len(dx_list), -1, np.int32)
     for code, site in z_sites.items():
         z_site[dx_index[code]] = site_ids.setdefault(site, len(site_ids))
-    by_site = [[] for _ in site_ids]
+    by_site: list[list[int]] = [[] for _ in site_ids]
     for code, site in z_sites.items():
         if code in valid_dx:
             by_site[site_ids[site]].append(dx_index[code])

@@ -6,8 +6,9 @@ Everything here is vectorized over the batch (numpy / pyarrow); the only loop ov
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from types import ModuleType
 
 import numpy as np
 import pyarrow as pa
@@ -40,7 +41,12 @@ class Encoded:
 
     @property
     def n(self) -> int:
-        return self.num.shape[0]
+        return int(self.num.shape[0])
+
+
+def astuple_shallow(obj: object) -> tuple[np.ndarray, ...]:
+    """A dataclass's fields in declaration order, not copied (``dataclasses.astuple`` deep-copies arrays)."""
+    return tuple(getattr(obj, f.name) for f in fields(obj))  # type: ignore[arg-type]
 
 
 @dataclass
@@ -90,6 +96,8 @@ def run_kernel(enc: Encoded, scheme: CompiledScheme, threads: int | None = None)
 
     from . import kernel
 
+    # the kernel's parameters: the batch, the scheme's KernelTables, the outcome arrays — each structure's fields
+    # in the kernel's order (tests/test_kernel_program.py checks the names against group_range's signature)
     args = (
         enc.dx_off,
         enc.dx_ids,
@@ -97,20 +105,14 @@ def run_kernel(enc: Encoded, scheme: CompiledScheme, threads: int | None = None)
         enc.px_ids,
         enc.num,
         *scheme.kernel_args(),
-        out.status,
-        out.drg,
-        out.adrg,
-        out.rule,
-        out.reason,
-        out.cc_level,
-        out.cc_pos,
+        *astuple_shallow(out),
     )
     if threads == 1:  # serial and without the GIL: callers may run several batches at once on their threads
         _with_sound_cache(kernel, lambda: kernel.group_range(0, n, *args))
         return out
     with _KERNEL_LOCK:  # one parallel launch at a time: numba's thread pool is shared by the process
         if threads:
-            numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+            numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
         _with_sound_cache(kernel, lambda: kernel.group_batch(*args))
     return out
 
@@ -118,7 +120,7 @@ def run_kernel(enc: Encoded, scheme: CompiledScheme, threads: int | None = None)
 _CACHE_LOCK = threading.Lock()
 
 
-def _with_sound_cache(kernel, call: Callable[[], None]) -> None:
+def _with_sound_cache(kernel: ModuleType, call: Callable[[], None]) -> None:
     """Run a kernel call; if numba's on-disk cache of the kernel is damaged (a truncated .nbi / .nbc after a
     full disk or a killed compile), empty it and compile afresh once, instead of failing every run until the
     files are deleted by hand."""
@@ -165,7 +167,7 @@ def warm_kernel(scheme: CompiledScheme, threads: int | None = None) -> None:
     run_kernel(enc, scheme, threads)
 
 
-def _labels(scheme: CompiledScheme, name: str, values: Callable[[], list[str | None]]) -> pa.Array:
+def _labels(scheme: CompiledScheme, name: str, values: Callable[[], Sequence[str | None]]) -> pa.Array:
     """A label list of the scheme as a string array, built once per scheme."""
     cache = scheme.__dict__.setdefault("_label_arrays", {})
     if name not in cache:
@@ -178,7 +180,8 @@ def _positions(codes: list[int], values: np.ndarray) -> np.ndarray:
     if values.size == 0:
         return np.zeros(0, np.intp)
     low, high = int(values.min()), int(values.max())
-    return np.searchsorted(codes, np.arange(low, high + 1))[values - low]
+    found: np.ndarray = np.searchsorted(codes, np.arange(low, high + 1))[values - low]
+    return found
 
 
 def _warnings(
@@ -256,7 +259,8 @@ def unknown_pdx(pdx: np.ndarray, scheme: CompiledScheme) -> np.ndarray:
     """True where the principal diagnosis is a code the scheme's dictionary does not know (vectorized)."""
     known = pdx >= 0
     safe = np.maximum(pdx, 0)
-    return ~known | ((scheme.dx_known[safe] == 0) & (scheme.dx_mdc_bits[safe] == 0))
+    unknown: np.ndarray = ~known | ((scheme.dx_known[safe] == 0) & (scheme.dx_mdc_bits[safe] == 0))
+    return unknown
 
 
 def final_status(

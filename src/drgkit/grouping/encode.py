@@ -26,7 +26,7 @@ def _value_set(scheme: CompiledScheme, domain: str) -> pa.Array:
 def encode_unique(values: pa.Array, scheme: CompiledScheme, domain: str) -> np.ndarray:
     """Code ids of distinct code strings (-1 unknown, -2 empty or null)."""
     ids = pc.index_in(values, value_set=_value_set(scheme, domain))
-    out = pc.fill_null(ids, UNKNOWN).to_numpy(zero_copy_only=False).astype(np.int32)
+    out: np.ndarray = pc.fill_null(ids, UNKNOWN).to_numpy(zero_copy_only=False).astype(np.int32)
     if values.type == pa.string():
         empty = null_or_empty(values)  # from the offsets, no string kernel
     else:
@@ -78,4 +78,5 @@ def encode_dept(dept: pa.Array | None, scheme: CompiledScheme, n: int) -> np.nda
     if dept is None or not scheme.dept_literals:
         return np.full(n, -1, np.int32)
     ids = pc.index_in(pc.cast(dept, pa.string()), value_set=pa.array(scheme.dept_literals, pa.string()))
-    return pc.fill_null(ids, -1).to_numpy(zero_copy_only=False).astype(np.int32)
+    dept_ids: np.ndarray = pc.fill_null(ids, -1).to_numpy(zero_copy_only=False).astype(np.int32)
+    return dept_ids

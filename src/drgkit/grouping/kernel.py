@@ -32,6 +32,12 @@ A_NEXT, A_RETURN = P.A_NEXT, P.A_RETURN
 G_PDX, G_MAIN_PX, G_PDX_MDC = P.G_PDX, P.G_MAIN_PX, P.G_PDX_MDC
 L_MDC, R_MDC_CONDITION, R_PDX_NO_MDC = P.L_MDC, P.R_MDC_CONDITION, P.R_PDX_NO_MDC
 VALIDITY_FULL, CC_MODE_ANY_DX = P.VALIDITY_FULL, P.CC_MODE_ANY_DX
+PARAM_VALIDITY, PARAM_CC_MODE, PARAM_RETRY, PARAM_SKIP_MASK = (
+    P.PARAM_VALIDITY,
+    P.PARAM_CC_MODE,
+    P.PARAM_RETRY,
+    P.PARAM_SKIP_MASK,
+)
 B_SEC_MCC, B_SEC_CC, B_SEC_MCC_OR_CC = KP.B_SEC_MCC, KP.B_SEC_CC, KP.B_SEC_MCC_OR_CC
 B_ANY_MCC, B_ANY_MCC_OR_CC = KP.B_ANY_MCC, KP.B_ANY_MCC_OR_CC
 N_CC_STATES = KP.N_CC_STATES
@@ -170,10 +176,10 @@ def group_range(
     record check, then the step machine — run once with all procedures and, for zhejiang-2022's retry
     rule, again with each later procedure alone while the case stays ungroupable.
     """
-    skip = params[3]
-    full = params[0] == VALIDITY_FULL
-    any_dx_mode = params[1] == CC_MODE_ANY_DX
-    retry = params[2] == 1
+    skip = params[PARAM_SKIP_MASK]
+    full = params[PARAM_VALIDITY] == VALIDITY_FULL
+    any_dx_mode = params[PARAM_CC_MODE] == CC_MODE_ANY_DX
+    retry = params[PARAM_RETRY] == 1
     n_mdc = entry_pc.shape[0] - 1
     pos_pdx, pos_sdx, pos_main, pos_other = pos_masks[0], pos_masks[1], pos_masks[2], pos_masks[3]
     for i in range(start, end):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,26 +20,11 @@ from ..schemes import program as P
 from ..schemes.atoms import ATOMS, DEPT, DX_LIST, PREFIX, PX_LIST, PX_TABLES
 from ..schemes.program import CompiledScheme
 from ..schemes.semantics import Complications, complications, record_check
-from .spec_reference import Step
+from .trace import Result, Step
 
 EMPTY = -2
 
 __all__ = ["EMPTY", "Reference", "Result", "Step"]
-
-
-@dataclass
-class Result:
-    status: int
-    drg: int
-    adrg: int
-    rule: int
-    reason: int
-    cc_level: int
-    cc_pos: int
-    trace: list[Step] = field(default_factory=list)
-
-    def as_tuple(self) -> tuple[int, int, int, int, int, int, int]:
-        return (self.status, self.drg, self.adrg, self.rule, self.reason, self.cc_level, self.cc_pos)
 
 
 def _members(ptr: np.ndarray, ids: np.ndarray) -> dict[int, frozenset[int]]:
@@ -112,7 +96,7 @@ class Reference:
                 return int(value)
             return value
 
-        bound: dict[tuple[str, tuple], tuple[Callable[..., bool], tuple]] = {}
+        bound: dict[tuple[str, tuple[Any, ...]], tuple[Callable[..., bool], tuple[Any, ...]]] = {}
         self.meanings = []
         for name, values in s.atom_calls:
             if (name, values) not in bound:
@@ -124,8 +108,8 @@ class Reference:
             self.meanings.append(bound[(name, values)])
         self.or_px = frozenset(np.flatnonzero(s.px_is_or).tolist())
         self.sites = {i: int(v) for i, v in enumerate(s.dx_site.tolist()) if v >= 0}
-        self.full = int(s.params[0]) == P.VALIDITY_FULL
-        self.any_dx = int(s.params[1]) == P.CC_MODE_ANY_DX
+        self.full = int(s.params[P.PARAM_VALIDITY]) == P.VALIDITY_FULL
+        self.any_dx = int(s.params[P.PARAM_CC_MODE]) == P.CC_MODE_ANY_DX
 
     # ---- primitives ----
     def complications(self, dx: Sequence[int]) -> Complications:
@@ -205,7 +189,7 @@ class Reference:
         v = _View(dx_, px_, num_, self.or_px, self.sites.get, cc)
         st, drg, adrg, rule, why = self.core(v, trace)
         entered = self.entered
-        if st == P.ST_UNGROUPABLE and self.s.params[2] == 1 and len(px_) >= 2:
+        if st == P.ST_UNGROUPABLE and self.s.params[P.PARAM_RETRY] == 1 and len(px_) >= 2:
             for j in range(1, len(px_)):
                 trace.append(Step("retry", self.s.px_codes[px_[j]] if px_[j] >= 0 else "?", True, []))
                 res = self.core(_View(dx_, px_[j : j + 1], num_, self.or_px, self.sites.get, cc), trace)

@@ -11,6 +11,9 @@ a case that did not group gets its reason in Chinese, and for a grey principal (
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -18,16 +21,26 @@ import pyarrow.compute as pc
 from ..codes.grey import finer_codes, grey_flags
 from ..schemes import program as P
 
+if TYPE_CHECKING:
+    from ..schemes.program import CompiledScheme
+    from .batch import Encoded, Outcome
+
 #: Finer codes named in a sentence (explain lists them all).
 FINER_IN_SENTENCE = 3
 
 
-def _labels(values: list[str | None]) -> pa.Array:
+def _labels(values: Sequence[str | None]) -> pa.Array:
     return pa.array([v or "" for v in values], pa.string())
 
 
 def sentences(
-    enc, out, scheme, which: str, status: np.ndarray, reason: np.ndarray, problems: pa.Array | None = None
+    enc: Encoded,
+    out: Outcome,
+    scheme: CompiledScheme,
+    which: str,
+    status: np.ndarray,
+    reason: np.ndarray,
+    problems: pa.Array | None = None,
 ) -> pa.Array:
     """One sentence per row (null for rows not asked for): ``which`` is ``problems`` (rows not ``ok``) or ``all``;
     ``status`` / ``reason``: as reported (:func:`drgkit.grouping.batch.final_status`); ``problems``: the
@@ -122,7 +135,7 @@ def sentences(
     return pc.if_else(pa.array(asked), sentence, pa.scalar(None, pa.string()))
 
 
-def _unknown_advice(pdx: pa.Array, rows: np.ndarray, scheme) -> pa.Array:
+def _unknown_advice(pdx: pa.Array, rows: np.ndarray, scheme: CompiledScheme) -> pa.Array:
     """For principal codes the dictionary lacks (once per distinct code): the dictionary code it is in another
     letter case (``--fix-case``) or its 医保版 twin of a 国临版 code (``--convert-codes``), else where to look."""
     from ..codes.normalize import suggest_case_fix

@@ -35,23 +35,13 @@ from ..schemes.atoms import DEPT, DX_LIST, PREFIX, PX_LIST, PX_TABLES, QY_TRIGGE
 from ..schemes.expr import ExprError, parse_dnf, parse_mdc_entry
 from ..schemes.semantics import Complications, complications, record_check
 from ..schemes.tables import load_dicts, load_table, scheme_info
+from .trace import Result, Step
 
 if TYPE_CHECKING:
     from ..schemes.program import CompiledScheme
-    from .reference import Result
 
 #: An expression bound to a scheme: conjunctions of (atom text, meaning, resolved operands).
 Bound = list[list[tuple[str, Callable[..., bool], tuple[Any, ...]]]]
-
-
-@dataclass
-class Step:
-    """One evaluated item: an MDC entry, a QY check, an ADRG rule or a DRG split."""
-
-    kind: str  # "check", "mdc", "else_qy", "first_qy", "qy", "rule", "split", "adrg", "retry"
-    label: str  # MDC code, rule id, DRG code
-    matched: bool
-    atoms: list[tuple[str, bool]] = field(default_factory=list)  # atoms of the decisive conjunction
 
 
 @dataclass
@@ -209,11 +199,11 @@ class SpecReference:
         self.mdc_codes = [m["mdc"] for m in self.mdc_rows]
         self.on_mdc_list = frozenset(c for m in self.mdc_codes for c in self.lists.get(("dx", f"MDC:{m}"), ()))
         rules: dict[str, list[dict[str, str]]] = defaultdict(list)
-        for r in self.rule_rows:
-            rules[r["mdc"]].append(r)
+        for rule in self.rule_rows:
+            rules[rule["mdc"]].append(rule)
         splits: dict[str, list[dict[str, str]]] = defaultdict(list)
-        for s in self.split_rows:
-            splits[s["rule_id"]].append(s)
+        for split in self.split_rows:
+            splits[split["rule_id"]].append(split)
         self.mdcs = [self._mdc(m, rules.get(m["mdc"], []), splits) for m in self.mdc_rows]
         self.rule_by_id = {r.rule_id: r for m in self.mdcs for r in m.rules}
 
@@ -473,7 +463,6 @@ def kernel_outcome(
 
 def to_result(outcome: Outcome, compiled: CompiledScheme) -> Result:
     """An outcome as ids into the compiled scheme's labels (what :class:`drgkit.api.Explanation` reads)."""
-    from .reference import Result
 
     index = compiled.__dict__.setdefault("_label_index", {})
     if not index:

@@ -191,6 +191,7 @@ def _money_text(a: dict, priced: bool, now: dict | None = None) -> str:
     delta = a.get("delta")
     if delta is None and now is not None:  # the fixed sections carry no delta: from now
         delta = _delta(a, now)
+    delta = delta or {}
     if priced:
         pay = a.get("payment", a.get("standard_payment"))
         if pay is None:
@@ -385,7 +386,7 @@ def whatif(
     """What-if analysis of one case (see the module docstring). ``table`` / ``level`` add standard payments;
     ``add_dx`` / ``add_px``: codes to try adding (each alone, then all together)."""
     dx_list, px_list = split_codes(dx), split_codes(px)
-    fields = dict(
+    fields: dict[str, Any] = dict(
         age=age,
         sex=sex,
         age_days=age_days,
@@ -525,11 +526,11 @@ def whatif(
                     "more": max(len(finer) - FINER_LIMIT, 0),
                 }
             )
-    for c, domain_codes, domain_names in [(c, s.dx_codes, s.dx_names) for c in more_dx] + [
+    for code, domain_codes, domain_names in [(c, s.dx_codes, s.dx_names) for c in more_dx] + [
         (c, s.px_codes, s.px_names) for c in more_px
     ]:
-        if c in domain_codes:  # a few codes: a scan each
-            names[c] = domain_names[domain_codes.index(c)]
+        if code in domain_codes:  # a few codes: a scan each
+            names[code] = domain_names[domain_codes.index(code)]
     rule_steps = [st for st in base.as_dict()["trace"] if st["step"] == "rule" and st["matched"]]
     if rule_steps:
         st = rule_steps[-1]
@@ -537,15 +538,15 @@ def whatif(
 
     # one entry per resulting group (status, DRG), the first in KINDS order; then ranked
     by_group: dict[tuple[str, str], dict[str, Any]] = {}
-    for order, c in enumerate(candidates):
-        alt = regroup(c["dx"], c["px"])
+    for order, cand in enumerate(candidates):
+        alt = regroup(cand["dx"], cand["px"])
         key = (alt["status"], alt["drg"])
         if key in by_group:
             by_group[key]["same_group"].append(
-                {"kind": c["kind"], "changes": c["changes"], "dx": c["dx"], "px": c["px"]}
+                {"kind": cand["kind"], "changes": cand["changes"], "dx": cand["dx"], "px": cand["px"]}
             )
             continue
-        entry = {"kind": c["kind"], "changes": c["changes"], "dx": c["dx"], "px": c["px"], **alt}
+        entry = {"kind": cand["kind"], "changes": cand["changes"], "dx": cand["dx"], "px": cand["px"], **alt}
         entry["payment"] = entry.pop("standard_payment", None)
         entry["delta"] = _delta(alt, now)
         entry.update(changed=changed(alt), condition=CONDITION, same_group=[], order=order)

@@ -23,6 +23,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .tables import SchemeError, _digest, _read_csv
 
@@ -49,7 +50,7 @@ class Problem:
         return f"{'error' if self.is_error else 'warning'} {self.kind}: {self.where}: {self.message}"
 
 
-def _manifest(folder: Path) -> dict:
+def _manifest(folder: Path) -> dict[str, Any]:
     import tomllib
 
     path = folder / "scheme.toml"
@@ -58,7 +59,7 @@ def _manifest(folder: Path) -> dict:
     return tomllib.loads(path.read_text(encoding="utf-8"))
 
 
-def _resolved(folder: Path, spec: dict) -> tuple[list[str], list[list[str]], str]:
+def _resolved(folder: Path, spec: dict[str, Any]) -> tuple[list[str], list[list[str]], str]:
     """(header, rows, hash) of one table entry, as :func:`drgkit.schemes.tables.load_table` resolves it."""
     import hashlib
 
@@ -73,7 +74,7 @@ def _resolved(folder: Path, spec: dict) -> tuple[list[str], list[list[str]], str
     return header, rows, _digest(header, rows)
 
 
-def _tables(folder: Path, manifest: dict) -> tuple[dict[str, list[dict[str, str]]], dict[str, str]]:
+def _tables(folder: Path, manifest: dict[str, Any]) -> tuple[dict[str, list[dict[str, str]]], dict[str, str]]:
     tables, hashes = {}, {}
     for name, spec in manifest.get("tables", {}).items():
         header, rows, digest = _resolved(folder, spec)
@@ -143,7 +144,7 @@ def _conventions(tables: dict[str, list[dict[str, str]]]) -> list[Problem]:
     return out
 
 
-def _codes(tables: dict[str, list[dict[str, str]]], manifest: dict) -> list[Problem]:
+def _codes(tables: dict[str, list[dict[str, str]]], manifest: dict[str, Any]) -> list[Problem]:
     from ..paths import icd_dir
 
     icd = icd_dir() / manifest.get("icd", "chs-v2")
@@ -200,7 +201,8 @@ def check(folder: str | Path) -> list[Problem]:
 
 def summary(problems: list[Problem]) -> list[str]:
     """The problems as lines: up to :data:`SHOWN` per kind, then how many more."""
-    lines, seen = [], Counter()
+    lines: list[str] = []
+    seen: Counter[str] = Counter()
     for p in problems:
         seen[p.kind] += 1
         if seen[p.kind] <= SHOWN:
@@ -218,7 +220,7 @@ def seal(folder: str | Path) -> dict[str, str]:
     lines = path.read_text(encoding="utf-8").splitlines()
     hashes, counts = {}, {}
     for name, spec in manifest.get("tables", {}).items():
-        header, rows, digest = _resolved(folder, spec)
+        _header, rows, digest = _resolved(folder, spec)
         hashes[name], counts[name] = digest, len(rows)
     out: list[str] = []
     section = None
@@ -232,10 +234,10 @@ def seal(folder: str | Path) -> dict[str, str]:
             out.extend([f"rows = {counts[section]}", f'sha256 = "{hashes[section]}"'] + ([""] if blank else []))
 
     for line in lines:
-        header = re.match(r"^\[tables\.([^\]]+)\]\s*$", line)
-        if header or re.match(r"^\[", line):
+        head = re.match(r"^\[tables\.([^\]]+)\]\s*$", line)
+        if head or re.match(r"^\[", line):
             close()
-            section = header.group(1) if header else None
+            section = head.group(1) if head else None
         elif section in hashes and re.match(r"^(sha256|rows)\s*=", line):
             continue
         out.append(line)

@@ -18,6 +18,7 @@ import tempfile
 from collections import defaultdict
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -78,8 +79,8 @@ class _Builder:
         self.atom_text: list[str] = []
         # per atom occurrence of each expression: its text as the table writes it, registry name and compiled
         # operands (two spellings of one kernel row, ``newborn(28)`` and ``age_days<=28``, keep their own)
-        self.expr_calls: list[list[list[tuple[str, str, tuple]]]] = []
-        self._last: tuple[str, str, tuple] = ("", "", ())
+        self.expr_calls: list[list[list[tuple[str, str, tuple[Any, ...]]]]] = []
+        self._last: tuple[str, str, tuple[Any, ...]] = ("", "", ())
         self.exprs: list[list[list[int]]] = []
         self.pxtabs: list[tuple[list[int], list[int]]] = []
         self.dept_literals: list[str] = []
@@ -143,7 +144,7 @@ class _Builder:
             return self.list_id(domain, f"{ctx[1]}.{name}")
         return self.list_id(domain, f"drg:{ctx[1]}/{ctx[2]}.{name}")
 
-    def _operand(self, kind: str, value, ctx: tuple[str, ...]):
+    def _operand(self, kind: str, value: Any, ctx: tuple[str, ...]) -> Any:
         """An operand in the compiled form: list ids, the px-table spec index, the department literal's index."""
         if kind == DX_LIST:
             return self._resolve(value, "dx", ctx)
@@ -165,7 +166,8 @@ class _Builder:
         return value
 
     def expr(self, dnf: list[list[str]], ctx: tuple[str, ...]) -> int:
-        ids, calls = [], []
+        ids: list[list[int]] = []
+        calls: list[list[Any]] = []
         for conj in dnf:
             ids.append([])
             calls.append([])
@@ -273,14 +275,17 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
     # ---- the program ----
     mdc_rows = sorted(rows["mdc"], key=lambda r: int(r["eval_order"]))
     mdc_name = {r["mdc"]: r["name"] for r in mdc_rows}
-    rules_by_mdc: dict[str, list[dict]] = defaultdict(list)
+    rules_by_mdc: dict[str, list[dict[str, str]]] = defaultdict(list)
     for r in rows["adrg"]:
         rules_by_mdc[r["mdc"]].append(r)
-    splits_by_rule: dict[str, list[dict]] = defaultdict(list)
+    splits_by_rule: dict[str, list[dict[str, str]]] = defaultdict(list)
     for r in rows["drg"]:
         splits_by_rule[r["rule_id"]].append(r)
 
-    mdc_tab, rule_tab, split_tab, rule_ids = [], [], [], []
+    mdc_tab: list[Any] = []
+    rule_tab: list[Any] = []
+    split_tab: list[Any] = []
+    rule_ids: list[str] = []
     uses_any_dx = False
     for m in mdc_rows:
         code = m["mdc"]
@@ -435,7 +440,10 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
     )
 
     # ---- flatten expressions: one (op, a, b) row per atom occurrence, CSR by conjunction ----
-    conj_ptr, expr_ptr, flat, flat_text, flat_calls = [0], [0], [], [], []
+    conj_ptr, expr_ptr = [0], [0]
+    flat: list[Any] = []
+    flat_text: list[str] = []
+    flat_calls: list[Any] = []
     for e, calls in zip(b.exprs, b.expr_calls):
         for conj, conj_calls in zip(e, calls):
             flat.extend(atom_key[k] for k in conj)
@@ -454,15 +462,11 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
     validity = info.manifest.get("validity_check", "gender_age_newborn_dx")
     if validity not in ("gender_age_newborn_dx", "gender_dx"):
         raise ExprError(f"{info.id}: unknown validity_check '{validity}'")
-    params = np.array(
-        [
-            P.VALIDITY_FULL if validity == "gender_age_newborn_dx" else P.VALIDITY_GENDER_DX,
-            P.CC_MODE_ANY_DX if uses_any_dx else P.CC_MODE_SECONDARY,
-            int(bool(info.manifest.get("retry_0000_with_each_other_proc", False))),
-            skip_mask,
-        ],
-        np.int64,
-    )
+    params = np.zeros(P.N_PARAMS, np.int64)
+    params[P.PARAM_VALIDITY] = P.VALIDITY_FULL if validity == "gender_age_newborn_dx" else P.VALIDITY_GENDER_DX
+    params[P.PARAM_CC_MODE] = P.CC_MODE_ANY_DX if uses_any_dx else P.CC_MODE_SECONDARY
+    params[P.PARAM_RETRY] = int(bool(info.manifest.get("retry_0000_with_each_other_proc", False)))
+    params[P.PARAM_SKIP_MASK] = skip_mask
 
     dx_known = np.zeros(len(dx_codes), np.uint8)
     dx_known[:n_dx_known] = 1
@@ -568,9 +572,9 @@ def _mdc_skips(steps: np.ndarray, n_mdc: int) -> tuple[np.ndarray, int]:
 
 
 def _linearize(
-    mdc_tab: list[tuple],
-    rule_tab: list[tuple],
-    split_tab: list[tuple],
+    mdc_tab: list[tuple[Any, ...]],
+    rule_tab: list[tuple[Any, ...]],
+    split_tab: list[tuple[Any, ...]],
     true_expr: int,
     qy_adrg: int,
     fail_adrg: int,

@@ -33,6 +33,7 @@ The differential tests prove the kernel equal to the reference interpreter.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,7 +98,7 @@ MAX_NUM_BITS = 8
 MDC_TAKEN = 3  # ``K_WORD`` of an MDC entry every visiting case passes
 _HUGE = 1 << 40
 # a numeric atom as the range its (known, >= 0) value must lie in; unknown values are -1 and fail every range
-_RANGES = {
+_RANGES: dict[int, Callable[[int], tuple[int, int]]] = {
     P.OP_NUM_EQ: lambda b: (b, b),
     P.OP_NUM_LT: lambda b: (0, b - 1),
     P.OP_NUM_LE: lambda b: (0, b),
@@ -177,7 +178,7 @@ def build(
         residual.append([[t for t in conj if drop is None or (t[0], t[1]) != drop] for conj in dnf])
 
     # list bits: lists on unguarded steps first, then by how often they occur
-    weight: Counter = Counter()
+    weight: Counter[tuple[str, int]] = Counter()
     for e, dnf in enumerate(residual):
         for conj in dnf:
             for op, a, _b in conj:
@@ -206,7 +207,12 @@ def build(
             return bit_of[(_LISTS[op][0], a)], _LISTS[op][1]
         return None
 
-    expr_ptr, conj_mask, conj_want, conj_ptr, atoms = [0], [], [], [0], []
+    # built as lists, frozen into arrays below
+    expr_ptr_l: list[int] = [0]
+    conj_mask_l: list[int] = []
+    conj_want_l: list[int] = []
+    conj_ptr_l: list[int] = [0]
+    atoms: list[tuple[int, int, int]] = []
     for dnf in residual:
         for conj in dnf:
             mask = want = 0
@@ -231,11 +237,11 @@ def build(
                 want |= value << bit
             if not possible:
                 continue  # a conjunction that can never be true is left out
-            conj_mask.append(mask)
-            conj_want.append(want)
+            conj_mask_l.append(mask)
+            conj_want_l.append(want)
             atoms.extend(generic)
-            conj_ptr.append(len(atoms))
-        expr_ptr.append(len(conj_mask))
+            conj_ptr_l.append(len(atoms))
+        expr_ptr_l.append(len(conj_mask_l))
 
     def words(ptr: np.ndarray, ids: np.ndarray, kinds: tuple[str, ...]) -> np.ndarray:
         list_bits = np.zeros(n_lists, np.int64)
@@ -265,8 +271,8 @@ def build(
         ],
         np.int64,
     )
-    expr_ptr, conj_ptr = np.array(expr_ptr, np.int32), np.array(conj_ptr, np.int32)
-    conj_mask, conj_want = np.array(conj_mask, np.int64), np.array(conj_want, np.int64)
+    expr_ptr, conj_ptr = np.array(expr_ptr_l, np.int32), np.array(conj_ptr_l, np.int32)
+    conj_mask, conj_want = np.array(conj_mask_l, np.int64), np.array(conj_want_l, np.int64)
     # per expression: no generic atom left (the word decides it), and the word bits it reads
     word_only = np.array([conj_ptr[expr_ptr[e]] == conj_ptr[expr_ptr[e + 1]] for e in range(len(exprs))], bool)
     bits_read = np.array(
@@ -292,13 +298,13 @@ def build(
 
     n = len(steps)
     prog = np.zeros((n, KW), np.int32)
-    e = steps[:, P.T_EXPR]
+    expr_of = steps[:, P.T_EXPR]
     prog[:, K_LABEL_KIND] = steps[:, P.T_LABEL_KIND]
     prog[:, K_LABEL] = steps[:, P.T_LABEL]
     prog[:, K_GUARD] = steps[:, P.T_GUARD]
     prog[:, K_GUARD_ARG] = steps[:, P.T_GUARD_LIST]
-    prog[:, K_CONJ0] = expr_ptr[e]
-    prog[:, K_CONJ1] = expr_ptr[e + 1]
+    prog[:, K_CONJ0] = expr_ptr[expr_of]
+    prog[:, K_CONJ1] = expr_ptr[expr_of + 1]
     prog[:, K_TRUE_KIND : K_FALSE_ARG + 1] = steps[:, P.T_TRUE_KIND : P.T_FALSE_ARG + 1]
     prog[:, K_STOP] = step_stop
     # what the kernel reads of a principal diagnosis / main procedure sits in one row (one cache line)
@@ -311,12 +317,12 @@ def build(
     prog[:, K_CHAIN] = chain_row
     prog[entry_pc[:-1], K_WORD] = mdc_word
     # a guarded rule with a conjunction the guard alone makes true (``pdx_in(L)``): true on every candidate
-    prog[:, K_GUARD_ONLY] = np.isin(steps[:, P.T_GUARD], (P.G_PDX, P.G_MAIN_PX)) & always[e]
-    conj = np.stack([conj_mask, conj_want, conj_ptr[:-1].astype(np.int64), conj_ptr[1:].astype(np.int64)], axis=1)
+    prog[:, K_GUARD_ONLY] = np.isin(steps[:, P.T_GUARD], (P.G_PDX, P.G_MAIN_PX)) & always[expr_of]
+    conj_tab = np.stack([conj_mask, conj_want, conj_ptr[:-1].astype(np.int64), conj_ptr[1:].astype(np.int64)], axis=1)
     num_tab = np.array([(a, *_RANGES[op](b), num_bit[(op, a, b)]) for op, a, b in numeric], np.int64).reshape(-1, NW)
     return KernelProgram(
         prog=prog.ravel(),
-        conj=conj.ravel(),
+        conj=conj_tab.ravel(),
         atoms=np.array(atoms, np.int32).ravel(),
         chain=chain_tab.ravel(),
         dx_tab=dx_tab,
@@ -422,9 +428,9 @@ def _cc_chains(
     splits = (steps[:, P.T_LABEL_KIND] == P.L_SPLIT) | (steps[:, P.T_LABEL_KIND] == P.L_DEFAULT)
     pure = splits & (steps[:, P.T_GUARD] == P.G_NONE) & cc_only[steps[:, P.T_EXPR]]
     chain_row = np.full(n, -1, np.int32)
-    rows = []
+    rows: list[list[int]] = []
     for pc in np.flatnonzero(pure):
-        row = []
+        row: list[int] = []
         for state in range(N_CC_STATES):
             q = int(pc)
             while True:
@@ -478,18 +484,19 @@ def _skip_chains(
     skippable = (guarded | word_step) & (false_kind != P.A_RETURN) & (target > np.arange(n))
     while True:
         stop = np.arange(n, dtype=np.int32)
-        for pc in range(n - 1, -1, -1):  # targets lie ahead: one backward sweep resolves the chains
-            if skippable[pc]:
-                stop[pc] = stop[target[pc]]
-        bad = []
-        for pc in np.flatnonzero(skippable):
-            chain, q = set(), int(pc)
-            while q != stop[pc]:
+        for back in range(n - 1, -1, -1):  # targets lie ahead: one backward sweep resolves the chains
+            if skippable[back]:
+                stop[back] = stop[target[back]]
+        bad: list[int] = []
+        for skip_pc in np.flatnonzero(skippable).tolist():
+            chain: set[int] = set()
+            q = skip_pc
+            while q != stop[skip_pc]:
                 chain.add(q)
                 q = int(target[q])
-            between = np.flatnonzero(guarded[pc : stop[pc]]) + pc
-            if any(int(q) not in chain for q in between):
-                bad.append(pc)
+            between = np.flatnonzero(guarded[skip_pc : stop[skip_pc]]) + skip_pc
+            if any(int(b) not in chain for b in between):
+                bad.append(skip_pc)
         if not bad:
             break
         skippable[bad] = False

@@ -15,7 +15,7 @@ Both interpreters (the numba kernel and the pure-Python reference) read exactly 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -116,6 +116,43 @@ CC_NAMES = ("none", "cc", "mcc")
 VALIDITY_FULL, VALIDITY_GENDER_DX = 0, 1
 CC_MODE_SECONDARY, CC_MODE_ANY_DX = 0, 1
 
+# slots of ``CompiledScheme.params`` (one int64 array, so the kernel takes one argument for the scheme's switches)
+PARAM_VALIDITY = 0  # VALIDITY_FULL or VALIDITY_GENDER_DX: which record check runs
+PARAM_CC_MODE = 1  # CC_MODE_SECONDARY or CC_MODE_ANY_DX: which diagnoses the reported CC level judges
+PARAM_RETRY = 2  # 1: an ungroupable case is retried with each later procedure as the main one (zhejiang-2022)
+PARAM_SKIP_MASK = 3  # bit mask of MDCs a case may skip when its principal diagnosis is not on the MDC's list
+N_PARAMS = 4
+
+
+class KernelTables(NamedTuple):
+    """The scheme's arrays the kernel reads, named as ``grouping.kernel.group_range`` names its parameters and in
+    its order (``tests/test_kernel_program.py`` checks the two agree), so no caller orders 24 arrays by hand."""
+
+    prog: np.ndarray
+    conj: np.ndarray
+    atoms: np.ndarray
+    chain: np.ndarray
+    dx_tab: np.ndarray
+    pdx_tab: np.ndarray
+    px_tab: np.ndarray
+    pos_masks: np.ndarray
+    num_tab: np.ndarray
+    mdc_pre: np.ndarray
+    returns: np.ndarray
+    entry_pc: np.ndarray
+    dcand: np.ndarray
+    pcand: np.ndarray
+    dx_ptr: np.ndarray
+    dx_ids: np.ndarray
+    px_ptr: np.ndarray
+    px_ids: np.ndarray
+    site: np.ndarray
+    is_or: np.ndarray
+    pxtab_lists: np.ndarray
+    mask_ptr: np.ndarray
+    masks: np.ndarray
+    params: np.ndarray
+
 
 @dataclass
 class CompiledScheme:
@@ -154,7 +191,8 @@ class CompiledScheme:
     # rule program
     atoms: np.ndarray  # int32 (n, 3)
     atom_text: list[str]
-    atom_calls: list[tuple[str, tuple]]  # per atom: its registry name and compiled operands (``schemes.atoms``)
+    # per atom: its registry name and compiled operands (``schemes.atoms``)
+    atom_calls: list[tuple[str, tuple[Any, ...]]]
     conj_ptr: np.ndarray
     expr_ptr: np.ndarray
     pxtab_lists: np.ndarray  # int32 (n, 4) list id of tables t1..t4 (-1 absent)
@@ -167,8 +205,7 @@ class CompiledScheme:
     returns: np.ndarray  # int32 (n_returns, 5) status, drg, adrg, rule, reason
     mdc_entry_pc: np.ndarray  # int32 (n_mdc + 1) entry step of each MDC, then the end step
     kernel: KernelProgram  # the kernel's packed form of ``steps`` (see kernel_program)
-    params: np.ndarray  # int64: [validity kind, cc mode, retry 0000 with other procedures,
-    #         bit mask of MDCs a case may skip when its pdx is not on the list]
+    params: np.ndarray  # int64 (N_PARAMS,): the scheme's switches, slots PARAM_VALIDITY … PARAM_SKIP_MASK
     # labels
     mdc_codes: list[str]
     mdc_names: list[str]
@@ -185,32 +222,32 @@ class CompiledScheme:
     dept_literals: list[str]  # dept_eq(...) texts; a case's dept field is the index here (-1 other)
     notes: list[str] = field(default_factory=list)
 
-    def kernel_args(self) -> tuple:
-        """The arrays the kernel needs, in its argument order."""
+    def kernel_args(self) -> KernelTables:
+        """The arrays the kernel needs, named and in its argument order."""
         k = self.kernel
-        return (
-            k.prog,
-            k.conj,
-            k.atoms,
-            k.chain,
-            k.dx_tab,
-            k.pdx_tab,
-            k.px_tab,
-            k.pos_masks,
-            k.num_tab,
-            k.mdc_pre,
-            self.returns,
-            self.mdc_entry_pc,
-            k.dx_cand,
-            k.px_cand,
-            self.dx_list_ptr,
-            self.dx_list_ids,
-            self.px_list_ptr,
-            self.px_list_ids,
-            self.dx_site,
-            self.px_is_or,
-            self.pxtab_lists,
-            self.pxtab_mask_ptr,
-            self.pxtab_masks,
-            self.params,
+        return KernelTables(
+            prog=k.prog,
+            conj=k.conj,
+            atoms=k.atoms,
+            chain=k.chain,
+            dx_tab=k.dx_tab,
+            pdx_tab=k.pdx_tab,
+            px_tab=k.px_tab,
+            pos_masks=k.pos_masks,
+            num_tab=k.num_tab,
+            mdc_pre=k.mdc_pre,
+            returns=self.returns,
+            entry_pc=self.mdc_entry_pc,
+            dcand=k.dx_cand,
+            pcand=k.px_cand,
+            dx_ptr=self.dx_list_ptr,
+            dx_ids=self.dx_list_ids,
+            px_ptr=self.px_list_ptr,
+            px_ids=self.px_list_ids,
+            site=self.dx_site,
+            is_or=self.px_is_or,
+            pxtab_lists=self.pxtab_lists,
+            mask_ptr=self.pxtab_mask_ptr,
+            masks=self.pxtab_masks,
+            params=self.params,
         )

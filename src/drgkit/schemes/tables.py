@@ -15,6 +15,7 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import cache, cached_property, lru_cache
 from pathlib import Path
+from typing import Any
 
 from ..errors import DrgkitError
 from ..paths import grouper_dir
@@ -33,7 +34,7 @@ class SchemeInfo:
     id: str
     name: str
     folder: Path
-    manifest: dict = field(repr=False)
+    manifest: dict[str, Any] = field(repr=False)
 
     @cached_property
     def checksum(self) -> str:

@@ -9,6 +9,7 @@ explain`` prints them instead of the atoms, ``--json`` keeps the atoms.
 from __future__ import annotations
 
 import csv
+import io
 from functools import lru_cache
 from importlib import resources
 
@@ -22,7 +23,8 @@ Phrases = dict[str, list[tuple[dict[str, str], dict[str, tuple[str, str]]]]]
 def phrases() -> Phrases:
     """Atom name → its rows: (operand values the row is for, {lang: (yes, no)})."""
     out: Phrases = {}
-    with resources.files("drgkit.schemes").joinpath("atom_words.csv").open(encoding="utf-8", newline="") as f:
+    text = resources.files("drgkit.schemes").joinpath("atom_words.csv").read_bytes().decode("utf-8")
+    with io.StringIO(text, newline="") as f:
         for r in csv.DictReader(f):
             when = dict(part.split("=", 1) for part in r["when"].split("&") if part)
             out.setdefault(r["atom"], []).append((when, {"zh": (r["yes"], r["no"]), "en": (r["yes_en"], r["no_en"])}))
