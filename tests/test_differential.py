@@ -20,10 +20,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from drgkit.grouping import kernel_program
 from drgkit.grouping.batch import encode, run_kernel
 from drgkit.grouping.differential import compare, compare_walker, pools, random_cases, to_table
 from drgkit.io import prepare
-from drgkit.schemes import kernel_program
 from drgkit.schemes.compile import compile_scheme, load_compiled
 from drgkit.schemes.tables import list_schemes
 
@@ -56,7 +56,8 @@ def test_kernel_without_list_bits_equals_reference(scheme: str, monkeypatch: pyt
     takes that path, and the kernel must still equal the reference."""
     monkeypatch.setattr(kernel_program, "LIST_BITS", 0)
     compiled = compile_scheme(scheme)
-    assert not compiled.kernel.dx_word.any() and compiled.kernel.atoms.size > 0
+    kprog = kernel_program.packed(compiled)
+    assert not kprog.dx_word.any() and kprog.atoms.size > 0
     bad = compare(scheme, random_cases(scheme, 4000, seed=11), limit=10, compiled=compiled)
     assert not bad, "\n".join(bad)
 

@@ -1,14 +1,14 @@
 """The kernel's packed program: case-word bits, residual conjunctions, CC split chains, word-decided MDCs.
 
 A tiny hand-written program (one MDC, one rule, three CC splits) is built directly, so each rule of
-``drgkit.schemes.kernel_program`` is checked against what it must produce, not against the kernel.
+``drgkit.grouping.kernel_program`` is checked against what it must produce, not against the kernel.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from drgkit.schemes import kernel_program as K
+from drgkit.grouping import kernel_program as K
 from drgkit.schemes import program as P
 
 L_MDC_DX, L_RULE_PX, L_ANY_DX = 0, 1, 2  # list ids: the MDC's diagnoses, the rule's procedures, a dx list
@@ -364,7 +364,7 @@ def test_kernel_arguments_are_named_in_the_kernels_order() -> None:
 
     params = list(inspect.signature(kernel.group_range.py_func).parameters)
     batch = ["dx_off", "dx", "px_off", "px", "num"]  # Encoded's dx_off, dx_ids, px_off, px_ids, num
-    assert params == ["start", "end", *batch, *P.KernelTables._fields, *(f.name for f in fields(Outcome))]
+    assert params == ["start", "end", *batch, *K.KernelTables._fields, *(f.name for f in fields(Outcome))]
 
 
 def test_params_slots_are_named_and_filled() -> None:

@@ -127,3 +127,42 @@ def test_check_finds_what_an_author_breaks_and_seal_reproduces_the_shipped_hashe
     assert r.exit_code == 0 and "sealed 10 tables" in r.output
     assert (folder / "scheme.toml").read_text(encoding="utf-8").count("sha256 = ") == 10
     assert CliRunner().invoke(app, ["schemes", "check", str(folder)]).exit_code == 0
+
+
+def test_the_manifest_is_validated_against_its_declared_fields(tmp_path: Path) -> None:
+    """An unknown key, a wrong type or a value outside its choices names the field — in `schemes check` and
+    whenever the scheme is used — instead of falling back to a default somewhere in the code."""
+    from drgkit.schemes.authoring import check
+    from drgkit.schemes.manifest import FIELDS, problems
+    from drgkit.schemes.tables import SchemeError, scheme_info
+
+    folder = _copy(tmp_path, sealed=False)
+    manifest = folder / "scheme.toml"
+    text = manifest.read_text(encoding="utf-8")
+    manifest.write_text(
+        text.replace('validity_check = "gender_age_newborn_dx"', 'validity_check = "gender_only"').replace(
+            "retry_0000_with_each_other_proc = false", 'retry_0000_with_each_other_proc = "no"\nretry = true'
+        ),
+        encoding="utf-8",
+    )
+    found = [p.message for p in check(folder)]
+    assert any("'validity_check' = 'gender_only' is not one of" in m for m in found), found
+    assert any("'retry_0000_with_each_other_proc' must be a bool" in m for m in found), found
+    assert any("unknown key 'retry'" in m for m in found), found
+    try:
+        scheme_info(folder)
+    except SchemeError as exc:
+        assert "validity_check" in str(exc) and "retry" in str(exc)
+    else:
+        raise AssertionError("an invalid manifest was accepted")
+    # every shipped manifest is valid and sets every switch the grouper reads explicitly
+    for path in sorted(grouper_dir().glob("*/scheme.toml")):
+        import tomllib
+
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        assert problems(data) == [], path
+        assert (
+            {"validity_check", "retry_0000_with_each_other_proc", "fail_drg_codes", "icd"}
+            <= data.keys()
+            <= FIELDS.keys()
+        )

@@ -28,8 +28,7 @@ def schemes(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -
 
     infos = list_schemes()
     rows = [
-        {"id": s.id, "name": s.name, "validity_check": s.manifest.get("validity_check"), "checksum": s.checksum}
-        for s in infos
+        {"id": s.id, "name": s.name, "validity_check": s.settings.validity_check, "checksum": s.checksum} for s in infos
     ]
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))

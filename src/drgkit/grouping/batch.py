@@ -95,6 +95,7 @@ def run_kernel(enc: Encoded, scheme: CompiledScheme, threads: int | None = None)
     import numba  # imported here so `explain` (reference interpreter only) starts fast
 
     from . import kernel
+    from .kernel_program import kernel_tables
 
     # the kernel's parameters: the batch, the scheme's KernelTables, the outcome arrays — each structure's fields
     # in the kernel's order (tests/test_kernel_program.py checks the names against group_range's signature)
@@ -104,7 +105,7 @@ def run_kernel(enc: Encoded, scheme: CompiledScheme, threads: int | None = None)
         enc.px_off,
         enc.px_ids,
         enc.num,
-        *scheme.kernel_args(),
+        *kernel_tables(scheme),
         *astuple_shallow(out),
     )
     if threads == 1:  # serial and without the GIL: callers may run several batches at once on their threads

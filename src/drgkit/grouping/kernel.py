@@ -1,6 +1,6 @@
 """The numba grouping kernel: one interpreter of the compiled rule program for every scheme.
 
-It reads only flat arrays: the packed program of :mod:`drgkit.schemes.kernel_program` and per-code tables.
+It reads only flat arrays: the packed program of :mod:`drgkit.grouping.kernel_program` and per-code tables.
 Cases arrive as CSR code-id arrays plus a ``(n, 8)`` matrix of numeric fields. ``group_batch`` runs cases in
 parallel with ``prange``.
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ..schemes import kernel_program as KP
 from ..schemes import program as P
+from . import kernel_program as KP
 
 # numba sees module-level ints as compile-time constants
 OP_PDX_IN, OP_PDX_NOT_IN, OP_ANY_DX_IN, OP_SDX_IN = P.OP_PDX_IN, P.OP_PDX_NOT_IN, P.OP_ANY_DX_IN, P.OP_SDX_IN
@@ -172,7 +172,7 @@ def group_range(
     One function body on purpose: numba updates the reference counts of the arrays handed to every inlined
     helper (atomic instructions, per case), and its pruning pass cannot remove them across the loops of the
     step machine; so only the scalar-argument helper ``_in`` and the rare atoms (``_atom``) are calls.
-    For each case: the CC/MCC flags and the case word (see :mod:`drgkit.schemes.kernel_program`), the
+    For each case: the CC/MCC flags and the case word (see :mod:`drgkit.grouping.kernel_program`), the
     record check, then the step machine — run once with all procedures and, for zhejiang-2022's retry
     rule, again with each later procedure alone while the case stays ungroupable.
     """

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from ..schemes import program as P
 from ..schemes.atoms import DEPT, DX_LIST, PREFIX, PX_LIST, PX_TABLES, QY_TRIGGERS, SPLIT_ATOMS, parse_atom, resolve
 from ..schemes.expr import ExprError, parse_dnf, parse_mdc_entry
+from ..schemes.manifest import cc_judges_every_diagnosis, qy_drg_code
 from ..schemes.semantics import Complications, complications, record_check
 from ..schemes.tables import load_dicts, load_table, scheme_info
 from .trace import Result, Step
@@ -189,12 +190,11 @@ class SpecReference:
         self.split_rows = sorted(load_dicts(scheme, "drg"), key=lambda r: int(r["eval_order"]))
         self._sets: dict[tuple[str, str], frozenset[str]] = {}
         # the reported CC level judges every diagnosis when the scheme's splits do (CHS-DRG 2.0)
-        self.any_dx_mode = any(s["split"].endswith("_any_dx") for s in self.split_rows)
-        self.full_check = self.manifest.get("validity_check", "gender_age_newborn_dx") == "gender_age_newborn_dx"
-        if self.manifest.get("validity_check", "gender_age_newborn_dx") not in ("gender_age_newborn_dx", "gender_dx"):
-            raise ExprError(f"{self.id}: unknown validity_check '{self.manifest['validity_check']}'")
-        self.retry = bool(self.manifest.get("retry_0000_with_each_other_proc", False))
-        self.fail = self.manifest.get("fail_drg_codes", ["0000"])[0]
+        self.any_dx_mode = cc_judges_every_diagnosis(s["split"] for s in self.split_rows)
+        settings = scheme_info(scheme).settings
+        self.full_check = settings.full_record_check
+        self.retry = settings.retry_0000_with_each_other_proc
+        self.fail = settings.fail_drg
 
         self.mdc_codes = [m["mdc"] for m in self.mdc_rows]
         self.on_mdc_list = frozenset(c for m in self.mdc_codes for c in self.lists.get(("dx", f"MDC:{m}"), ()))
@@ -363,7 +363,7 @@ class SpecReference:
                     and m.qy_trigger is not None
                     and self.holds(m.qy_trigger, v, trace, "qy", m.code)
                 ):
-                    return (P.ST_AMBIGUOUS, f"{m.code[3:]}QY", "QY", None, P.R_QY_OR_PROC), entered
+                    return (P.ST_AMBIGUOUS, qy_drg_code(m.code), "QY", None, P.R_QY_OR_PROC), entered
                 if i == len(m.rules):
                     break
                 r = m.rules[i]

@@ -16,7 +16,7 @@ reference (:mod:`drgkit.grouping.spec_reference`) and the jump-program walker (:
 atom table and the demo generator (which atoms a rule's expression asks for).
 
 Adding an atom is one entry here plus, when it needs a new opcode, its evaluation in the numba kernel
-(``grouping/kernel.py``: ``_atom`` for a rare atom; a case-word bit in ``kernel_program`` if it is hot).
+(``grouping/kernel.py``: ``_atom`` for a rare atom; a case-word bit in ``grouping/kernel_program`` if it is hot).
 """
 
 from __future__ import annotations

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .manifest import problems as manifest_problems
+from .manifest import read_settings
 from .tables import SchemeError, _digest, _read_csv
 
 #: Problems listed per kind before "… N more" (the count is always exact).
@@ -33,12 +35,12 @@ SHOWN = 5
 
 #: Kinds that make a scheme unusable or misleading; ``code`` is a warning — a table code outside the dictionary
 #: can never match a case (the shipped schemes carry a few from their source groupers: K43.900 …).
-ERRORS = ("compile", "hash", "derived", "convention")
+ERRORS = ("manifest", "compile", "hash", "derived", "convention")
 
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # compile | hash | derived | code | convention
+    kind: str  # manifest | compile | hash | derived | code | convention
     where: str  # table and row
     message: str
 
@@ -147,7 +149,7 @@ def _conventions(tables: dict[str, list[dict[str, str]]]) -> list[Problem]:
 def _codes(tables: dict[str, list[dict[str, str]]], manifest: dict[str, Any]) -> list[Problem]:
     from ..paths import icd_dir
 
-    icd = icd_dir() / manifest.get("icd", "chs-v2")
+    icd = icd_dir() / read_settings(manifest).icd
     known = {}
     for domain in ("dx", "px"):
         _header, rows = _read_csv(icd / f"icd_{domain}.csv")
@@ -178,6 +180,9 @@ def check(folder: str | Path) -> list[Problem]:
     """Every problem of the scheme folder (empty: it is sound); see the module docstring."""
     folder = Path(folder)
     manifest = _manifest(folder)
+    bad_manifest = manifest_problems(manifest)
+    if bad_manifest:  # the tables cannot be read with an invalid manifest: say what is wrong with it first
+        return [Problem("manifest", str(folder / "scheme.toml"), p) for p in bad_manifest]
     try:
         tables, hashes = _tables(folder, manifest)
     except (OSError, SchemeError) as exc:

@@ -24,10 +24,10 @@ import numpy as np
 
 from ..codes.grey import grey_codes
 from ..paths import cache_dir, icd_dir
-from . import kernel_program
 from . import program as P
 from .atoms import DEPT, DX_LIST, PREFIX, PX_LIST, PX_TABLES, QY_TRIGGERS, SPLIT_ATOMS, parse_atom, resolve
 from .expr import ExprError, parse_dnf, parse_mdc_entry
+from .manifest import cc_judges_every_diagnosis, qy_drg_code
 from .tables import icd_table, load_table, scheme_info
 
 _MDC_LISTS = ("dx", "px")
@@ -37,7 +37,7 @@ def _compiler_digest() -> str:
     h = hashlib.sha256()
     here = Path(__file__).parent
     for path in (
-        *(here / n for n in ("compile.py", "program.py", "expr.py", "tables.py", "kernel_program.py", "atoms.py")),
+        *(here / n for n in ("compile.py", "program.py", "expr.py", "tables.py", "atoms.py")),
         here.parent / "codes" / "grey.py",
         # the grey lists (灰码) of every edition are compiled in (dx_grey / px_grey) but are not in the
         # scheme's checksum: an edited list must not be served from a stale cache
@@ -240,8 +240,7 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
     b.list_id("px", "OR")
 
     # ---- DRG and ADRG labels ----
-    fail_codes = info.manifest.get("fail_drg_codes", ["0000"])
-    drg_codes: list[str] = [fail_codes[0]]
+    drg_codes: list[str] = [info.settings.fail_drg]
     drg_names: list[str] = ["无法入组 (ungroupable)"]
     drg_weights: list[float] = [math.nan]
     drg_index: dict[str, int] = {}
@@ -286,10 +285,9 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
     rule_tab: list[Any] = []
     split_tab: list[Any] = []
     rule_ids: list[str] = []
-    uses_any_dx = False
+    uses_any_dx = cc_judges_every_diagnosis(r["split"] for r in rows["drg"])
     for m in mdc_rows:
         code = m["mdc"]
-        letter = code[3:]
         entry = parse_mdc_entry(m["entry_expr"])
         ctx = ("mdc", code)
         e_entry = b.expr(entry.entry, ctx)
@@ -305,7 +303,7 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
         e_trig = b.expr([[QY_TRIGGERS[trigger]]], ctx) if trigger else -1
         if qy_on and e_trig < 0:
             raise ExprError(f"{info.id}: {code} has QY enabled but no trigger")
-        qy_drg = drg_id(f"{letter}QY", f"{m['name']} 歧义组")
+        qy_drg = drg_id(qy_drg_code(code), f"{m['name']} 歧义组")
         start = len(rule_tab)
         for r in sorted(rules_by_mdc.get(code, []), key=lambda r: int(r["eval_order"])):
             rctx = ("rule", r["rule_id"])
@@ -314,7 +312,6 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
             for s in sorted(splits_by_rule.get(r["rule_id"], []), key=lambda s: int(s["eval_order"])):
                 if s["split"] not in SPLIT_ATOMS:
                     raise ExprError(f"{info.id}: unknown split '{s['split']}' of {s['drg']}")
-                uses_any_dx |= s["split"].endswith("_any_dx")
                 base = SPLIT_ATOMS[s["split"]]
                 dnf = [base + conj for conj in parse_dnf(s["extra"])]
                 split_tab.append((b.expr(dnf, ("drg", s["drg"], r["rule_id"])), drg_index[s["drg"]]))
@@ -421,23 +418,6 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
     dx_mdc_bits = np.zeros(len(dx_codes), np.uint32)
     for lid, bit in mdc_list_bit.items():
         dx_mdc_bits[b.list_codes[lid]] |= np.uint32(1 << bit)
-    kprog = kernel_program.build(
-        [[[atom_key[k] for k in conj] for conj in e] for e in b.exprs],
-        list_guards,
-        steps,
-        mdc_entry_pc,
-        skip_mask,
-        len(b.list_labels),
-        dx_ptr,
-        dx_ids,
-        px_ptr,
-        px_ids,
-        px_is_or,
-        dx_mcc,
-        dx_cc,
-        dx_excl,
-        dx_mdc_bits,
-    )
 
     # ---- flatten expressions: one (op, a, b) row per atom occurrence, CSR by conjunction ----
     conj_ptr, expr_ptr = [0], [0]
@@ -459,13 +439,10 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
         masks.extend(mk)
         mask_ptr.append(len(masks))
 
-    validity = info.manifest.get("validity_check", "gender_age_newborn_dx")
-    if validity not in ("gender_age_newborn_dx", "gender_dx"):
-        raise ExprError(f"{info.id}: unknown validity_check '{validity}'")
     params = np.zeros(P.N_PARAMS, np.int64)
-    params[P.PARAM_VALIDITY] = P.VALIDITY_FULL if validity == "gender_age_newborn_dx" else P.VALIDITY_GENDER_DX
+    params[P.PARAM_VALIDITY] = P.VALIDITY_FULL if info.settings.full_record_check else P.VALIDITY_GENDER_DX
     params[P.PARAM_CC_MODE] = P.CC_MODE_ANY_DX if uses_any_dx else P.CC_MODE_SECONDARY
-    params[P.PARAM_RETRY] = int(bool(info.manifest.get("retry_0000_with_each_other_proc", False)))
+    params[P.PARAM_RETRY] = int(info.settings.retry_0000_with_each_other_proc)
     params[P.PARAM_SKIP_MASK] = skip_mask
 
     dx_known = np.zeros(len(dx_codes), np.uint8)
@@ -475,7 +452,7 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
     # names for codes that only the tables know
     dx_names += [""] * (len(dx_codes) - len(dx_names))
     px_names += [""] * (len(px_codes) - len(px_names))
-    edition = info.manifest.get("icd", "chs-v2")
+    edition = info.settings.icd
 
     return P.CompiledScheme(
         id=info.id,
@@ -517,7 +494,7 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
         steps=steps,
         returns=returns,
         mdc_entry_pc=mdc_entry_pc,
-        kernel=kprog,
+        expr_guards=np.array(list_guards, np.int32).reshape(-1, 2),
         mdc_codes=[m["mdc"] for m in mdc_rows],
         mdc_names=[m["name"] for m in mdc_rows],
         rule_ids=rule_ids,

@@ -15,12 +15,9 @@ Both interpreters (the numba kernel and the pure-Python reference) read exactly 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:  # kernel_program reads this module's opcodes
-    from .kernel_program import KernelProgram
 
 # --- atom opcodes -------------------------------------------------------------------------------------
 OP_TRUE, OP_FALSE = 0, 1
@@ -124,36 +121,6 @@ PARAM_SKIP_MASK = 3  # bit mask of MDCs a case may skip when its principal diagn
 N_PARAMS = 4
 
 
-class KernelTables(NamedTuple):
-    """The scheme's arrays the kernel reads, named as ``grouping.kernel.group_range`` names its parameters and in
-    its order (``tests/test_kernel_program.py`` checks the two agree), so no caller orders 24 arrays by hand."""
-
-    prog: np.ndarray
-    conj: np.ndarray
-    atoms: np.ndarray
-    chain: np.ndarray
-    dx_tab: np.ndarray
-    pdx_tab: np.ndarray
-    px_tab: np.ndarray
-    pos_masks: np.ndarray
-    num_tab: np.ndarray
-    mdc_pre: np.ndarray
-    returns: np.ndarray
-    entry_pc: np.ndarray
-    dcand: np.ndarray
-    pcand: np.ndarray
-    dx_ptr: np.ndarray
-    dx_ids: np.ndarray
-    px_ptr: np.ndarray
-    px_ids: np.ndarray
-    site: np.ndarray
-    is_or: np.ndarray
-    pxtab_lists: np.ndarray
-    mask_ptr: np.ndarray
-    masks: np.ndarray
-    params: np.ndarray
-
-
 @dataclass
 class CompiledScheme:
     """A scheme compiled to arrays, plus the labels needed to print results and explanations."""
@@ -204,7 +171,8 @@ class CompiledScheme:
     steps: np.ndarray  # int32 (n_steps, 9) the linearized program
     returns: np.ndarray  # int32 (n_returns, 5) status, drg, adrg, rule, reason
     mdc_entry_pc: np.ndarray  # int32 (n_mdc + 1) entry step of each MDC, then the end step
-    kernel: KernelProgram  # the kernel's packed form of ``steps`` (see kernel_program)
+    expr_guards: np.ndarray  # int32 (n_exprs, 2): per expression, its guard (G_PDX | G_MAIN_PX, list) or
+    # (G_NONE, -1) — before MDC lists become MDC bits in ``steps``; the kernel's packed form reads it
     params: np.ndarray  # int64 (N_PARAMS,): the scheme's switches, slots PARAM_VALIDITY … PARAM_SKIP_MASK
     # labels
     mdc_codes: list[str]
@@ -221,33 +189,3 @@ class CompiledScheme:
     fail_adrg: int
     dept_literals: list[str]  # dept_eq(...) texts; a case's dept field is the index here (-1 other)
     notes: list[str] = field(default_factory=list)
-
-    def kernel_args(self) -> KernelTables:
-        """The arrays the kernel needs, named and in its argument order."""
-        k = self.kernel
-        return KernelTables(
-            prog=k.prog,
-            conj=k.conj,
-            atoms=k.atoms,
-            chain=k.chain,
-            dx_tab=k.dx_tab,
-            pdx_tab=k.pdx_tab,
-            px_tab=k.px_tab,
-            pos_masks=k.pos_masks,
-            num_tab=k.num_tab,
-            mdc_pre=k.mdc_pre,
-            returns=self.returns,
-            entry_pc=self.mdc_entry_pc,
-            dcand=k.dx_cand,
-            pcand=k.px_cand,
-            dx_ptr=self.dx_list_ptr,
-            dx_ids=self.dx_list_ids,
-            px_ptr=self.px_list_ptr,
-            px_ids=self.px_list_ids,
-            site=self.dx_site,
-            is_or=self.px_is_or,
-            pxtab_lists=self.pxtab_lists,
-            mask_ptr=self.pxtab_mask_ptr,
-            masks=self.pxtab_masks,
-            params=self.params,
-        )

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..errors import DrgkitError
 from ..paths import grouper_dir
+from .manifest import Settings, problems, read_settings
 
 TABLES = ("mdc", "mdc_dx", "mdc_px", "adrg", "adrg_codes", "drg", "drg_codes", "cc", "cc_exclusion", "or_procedures")
 
@@ -35,6 +36,7 @@ class SchemeInfo:
     name: str
     folder: Path
     manifest: dict[str, Any] = field(repr=False)
+    settings: Settings = field(repr=False)
 
     @cached_property
     def checksum(self) -> str:
@@ -52,7 +54,7 @@ class SchemeInfo:
                     path = (self.folder / spec[key]).resolve()
                     h.update(f"\0{name}.{key}\0".encode())
                     h.update(path.read_bytes() if path.is_file() else b"<missing>")
-        icd = icd_dir() / self.manifest.get("icd", "chs-v2")
+        icd = icd_dir() / self.settings.icd
         for path in sorted(icd.glob("*.csv")):
             h.update(f"\0icd/{path.name}\0".encode() + path.read_bytes())
         return h.hexdigest()[:16]
@@ -73,8 +75,15 @@ def scheme_info(scheme: str | Path) -> SchemeInfo:
     if not (folder / "scheme.toml").is_file():
         known = ", ".join(p.name for p in sorted(grouper_dir().iterdir()) if (p / "scheme.toml").is_file())
         raise SchemeError(f"unknown scheme '{scheme}'; known schemes: {known}")
-    manifest = tomllib.loads((folder / "scheme.toml").read_text(encoding="utf-8"))
-    return SchemeInfo(id=manifest["id"], name=manifest.get("name", manifest["id"]), folder=folder, manifest=manifest)
+    try:
+        manifest = tomllib.loads((folder / "scheme.toml").read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise SchemeError(f"{folder / 'scheme.toml'}: not valid TOML ({exc})") from None
+    found = problems(manifest)
+    if found:
+        raise SchemeError(f"{folder / 'scheme.toml'}: " + "; ".join(found))
+    settings = read_settings(manifest)
+    return SchemeInfo(id=settings.id, name=settings.name, folder=folder, manifest=manifest, settings=settings)
 
 
 def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
@@ -129,5 +138,5 @@ def icd_table(scheme: str | Path, table: str) -> tuple[tuple[str, ...], tuple[tu
     from ..paths import icd_dir
 
     info = scheme_info(scheme)
-    header, rows = _read_csv(icd_dir() / info.manifest.get("icd", "chs-v2") / f"{table}.csv")
+    header, rows = _read_csv(icd_dir() / info.settings.icd / f"{table}.csv")
     return tuple(header), tuple(tuple(r) for r in rows)

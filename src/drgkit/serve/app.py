@@ -773,7 +773,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
                 {
                     "id": s.id,
                     "name": s.name,
-                    "validity_check": s.manifest.get("validity_check"),
+                    "validity_check": s.settings.validity_check,
                     "checksum": s.checksum,
                     "served": served is not None,
                     "default": s.id == engine.default_id,

@@ -27,18 +27,29 @@ the same program. Four things make it fast:
   principal diagnosis (exclusion table, MDC bits, candidate range) and of a procedure (word, candidate
   range) sits in one row each (``dx_tab``, ``pdx_tab``, ``px_tab``).
 
-The differential tests prove the kernel equal to the reference interpreter.
+The form is derived from a :class:`~drgkit.schemes.program.CompiledScheme` (the semantic program: steps,
+atoms, lists, per-code facts) by :func:`packed`, which keeps it beside the compiled scheme in drgkit's cache;
+:func:`kernel_tables` hands the kernel its arrays by name. The differential tests prove the kernel equal to
+the spec-shaped reference.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
+import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-from . import program as P
+from ..paths import cache_dir
+from ..schemes import program as P
+from ..schemes.program import CompiledScheme
 
 # fixed bits
 B_SEC_MCC, B_SEC_CC, B_SEC_MCC_OR_CC, B_ANY_MCC, B_ANY_MCC_OR_CC, B_MAIN_OR, B_ANY_OR = range(7)
@@ -140,6 +151,138 @@ class KernelProgram:
     def px_word(self) -> np.ndarray:
         """Per px code, the bits of its lists and its OR flags."""
         return self.px_tab[0::2]
+
+
+class KernelTables(NamedTuple):
+    """The scheme's arrays the kernel reads, named as ``kernel.group_range`` names its parameters and in
+    its order (``tests/test_kernel_program.py`` checks the two agree), so no caller orders 24 arrays by hand."""
+
+    prog: np.ndarray
+    conj: np.ndarray
+    atoms: np.ndarray
+    chain: np.ndarray
+    dx_tab: np.ndarray
+    pdx_tab: np.ndarray
+    px_tab: np.ndarray
+    pos_masks: np.ndarray
+    num_tab: np.ndarray
+    mdc_pre: np.ndarray
+    returns: np.ndarray
+    entry_pc: np.ndarray
+    dcand: np.ndarray
+    pcand: np.ndarray
+    dx_ptr: np.ndarray
+    dx_ids: np.ndarray
+    px_ptr: np.ndarray
+    px_ids: np.ndarray
+    site: np.ndarray
+    is_or: np.ndarray
+    pxtab_lists: np.ndarray
+    mask_ptr: np.ndarray
+    masks: np.ndarray
+    params: np.ndarray
+
+
+def kernel_tables(scheme: CompiledScheme) -> KernelTables:
+    """The scheme's arrays the kernel reads, named and in its argument order."""
+    k = packed(scheme)
+    return KernelTables(
+        prog=k.prog,
+        conj=k.conj,
+        atoms=k.atoms,
+        chain=k.chain,
+        dx_tab=k.dx_tab,
+        pdx_tab=k.pdx_tab,
+        px_tab=k.px_tab,
+        pos_masks=k.pos_masks,
+        num_tab=k.num_tab,
+        mdc_pre=k.mdc_pre,
+        returns=scheme.returns,
+        entry_pc=scheme.mdc_entry_pc,
+        dcand=k.dx_cand,
+        pcand=k.px_cand,
+        dx_ptr=scheme.dx_list_ptr,
+        dx_ids=scheme.dx_list_ids,
+        px_ptr=scheme.px_list_ptr,
+        px_ids=scheme.px_list_ids,
+        site=scheme.dx_site,
+        is_or=scheme.px_is_or,
+        pxtab_lists=scheme.pxtab_lists,
+        mask_ptr=scheme.pxtab_mask_ptr,
+        masks=scheme.pxtab_masks,
+        params=scheme.params,
+    )
+
+
+def _digest() -> str:
+    """This module and the opcodes it reads: a change to either builds the packed form anew."""
+    h = hashlib.sha256()
+    for path in (Path(__file__), Path(P.__file__)):
+        h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+_DIGEST = _digest()
+
+
+def packed(scheme: CompiledScheme) -> KernelProgram:
+    """The kernel's form of ``scheme``: built once per process (kept on the scheme object) and once per
+    scheme version on disk (``<id>-<checksum>-kernel-<digest>.pkl`` beside the compiled scheme)."""
+    memo = scheme.__dict__.get("_kernel_program")
+    if memo is not None and memo[0] == LIST_BITS:
+        return memo[1]  # type: ignore[no-any-return]
+    path = cache_dir() / f"{scheme.id}-{scheme.checksum}-kernel-{_DIGEST}-{LIST_BITS}.pkl"
+    kprog = None
+    if path.is_file():
+        try:
+            with open(path, "rb") as fh:
+                kprog = pickle.load(fh)
+        except Exception:  # a torn or foreign file is rebuilt, not trusted
+            kprog = None
+        if not isinstance(kprog, KernelProgram):
+            kprog = None
+    if kprog is None:
+        kprog = build_from(scheme)
+        try:
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump(kprog, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+            # forms of earlier versions of this scheme's tables will not be asked for again
+            for old in path.parent.glob(f"{scheme.id}-*-kernel-*.pkl"):
+                if not old.name.startswith(f"{scheme.id}-{scheme.checksum}-"):
+                    old.unlink(missing_ok=True)
+        except OSError:  # an unwritable cache: built per process (load_compiled already warned)
+            pass
+    scheme.__dict__["_kernel_program"] = (LIST_BITS, kprog)
+    return kprog
+
+
+def build_from(scheme: CompiledScheme) -> KernelProgram:
+    """Build the packed form from the compiled scheme's semantic program (no cache)."""
+    atoms = [tuple(int(v) for v in row) for row in scheme.atoms.tolist()]
+    conj_ptr, expr_ptr = scheme.conj_ptr.tolist(), scheme.expr_ptr.tolist()
+    exprs = [
+        [atoms[conj_ptr[c] : conj_ptr[c + 1]] for c in range(expr_ptr[e], expr_ptr[e + 1])]
+        for e in range(len(expr_ptr) - 1)
+    ]
+    return build(
+        exprs,  # type: ignore[arg-type]
+        [(int(k), int(lst)) for k, lst in scheme.expr_guards.tolist()],
+        scheme.steps,
+        scheme.mdc_entry_pc,
+        int(scheme.params[P.PARAM_SKIP_MASK]),
+        len(scheme.list_labels),
+        scheme.dx_list_ptr,
+        scheme.dx_list_ids,
+        scheme.px_list_ptr,
+        scheme.px_list_ids,
+        scheme.px_is_or,
+        scheme.dx_mcc_tab,
+        scheme.dx_cc_tab,
+        scheme.dx_excl,
+        scheme.dx_mdc_bits,
+    )
 
 
 def build(
