@@ -155,10 +155,11 @@ def main() -> None:
             f"rows/s, peak RSS {rss / 1024:.0f} MB); pyarrow read+write floor {t_floor:.2f} s; "
             f"ratio {t_drgkit / t_floor:.2f}x"
         )
-    print(
-        f"(a) best of {args.repeat}: drgkit group {min(ours):.2f} s, floor {min(floors):.2f} s, ratio of the bests "
-        f"{min(ours) / min(floors):.2f}x; median of the run ratios {statistics.median(ratios):.2f}x"
-    )
+    if ours:  # --repeat 0: peak memory only
+        print(
+            f"(a) best of {args.repeat}: drgkit group {min(ours):.2f} s, floor {min(floors):.2f} s, ratio of the bests "
+            f"{min(ours) / min(floors):.2f}x; median of the run ratios {statistics.median(ratios):.2f}x"
+        )
     sizes = [int(s) for s in args.rss.split(",") if s]
     peaks = []
     for n in sizes:

@@ -96,6 +96,9 @@ WORDS: dict[str, Word] = {
     # --- report: indicators
     "grouped": Word("入组病例数", "grouped cases", "count", "成功分入 DRG 组的病例数。"),
     "grouping_rate": Word("入组率", "grouping rate", "share", "入组病例数 ÷ 全部病例数；未入组病例无法按 DRG 支付。"),
+    "core_rate": Word(
+        "核心病种占比", "core-group share", "share", "入组为核心病种（含基层病种）的病例 ÷ 全部病例数（DIP）。"
+    ),
     "cmi": Word(
         "CMI", "case mix index", "index", "病例组合指数：入组病例权重（RW）的平均值；越高说明收治的病例越复杂、越重。"
     ),

@@ -10,7 +10,7 @@ from typing import Any, Optional
 import pyarrow as pa
 import typer
 
-from ..cli_options import AllowUnmapped, Canonical, HeaderRowOption, MapOption, SheetOption
+from ..cli_options import AllowUnmapped, Canonical, HeaderRowOption, Lang, MapOption, SheetOption
 from . import common
 from .common import CliError, parse_map, report_mapping, sheet_arg
 
@@ -22,20 +22,34 @@ def metrics_cmd(
     grouped: Path = typer.Argument(..., help="Output of `drgkit dip group` (.parquet, .csv, .xlsx)"),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the indicators (.csv/.parquet)"),
     by: str = typer.Option("hospital", "--by", help="hospital or dept"),
+    lang: Lang = None,
 ) -> None:
-    """Indicators per hospital/department: core-group rate (入组率), CMI, time and cost consumption indices."""
+    """Indicators per hospital/department: 入组率, core-group share, CMI, time and cost consumption indices."""
     import polars as pl
-    from rich.console import Console
 
     from ..dip.metrics import metrics
     from ..io import write_table
     from ..io.read import read_file
+    from ..lang import resolve
+    from ..report_words import label, terminal_table
 
-    data = pl.read_parquet(grouped) if grouped.suffix == ".parquet" else pl.from_arrow(read_file(grouped))
-    table = metrics(data, by=by)
+    language = resolve(lang)
+    table = metrics(pl.from_arrow(read_file(grouped)), by=by)
     if output:
         write_table(table.to_arrow(), output)
-    Console().print(table)
+    common.out.print(
+        terminal_table(
+            f"DIP 指标（按{label(by, with_unit=False, lang=language)}）"
+            if language == "zh"
+            else f"DIP indicators by {label(by, with_unit=False, lang=language)}",
+            table.to_dicts(),
+            table.columns,
+            common.out.width,
+            language,
+            keep=(by, "cmi"),
+            hint=str(output) if output else "-o FILE",
+        )
+    )
 
 
 @app.command("build")

@@ -281,10 +281,17 @@ def group(data: Any, catalogue: str | Catalogue, *, mapping: Mapping[str, str] |
     ``dip_kind`` (core / primary_care / comprehensive), ``dip_tier``, ``aux_subtype``, ``aux_coefficient``,
     ``score`` (the group's catalogue score), ``dip_catalogue``.
     """
+    from ..arrowutil import join_notes
     from ..grouping.batch import attach
     from ..io.frames import from_arrow, to_arrow
+    from ..io.output import typed_fields
 
     cat = load_catalogue(catalogue)
     table, kind = to_arrow(data)
     canon, feat = features(table, mapping=mapping, exclude_px=cat.exclude_prefixes(), cci=cat.cci)
-    return from_arrow(attach(canon, outcome(feat, cat)), kind, data)
+    # the input's fields as the grouper read them (82岁 → 82, 医嘱离院 → 1), typed as `drgkit group` writes them
+    typed, notes = typed_fields(canon, feat.prep)
+    columns = outcome(feat, cat)
+    if notes is not None:
+        columns["warnings"] = join_notes(columns["warnings"], notes)
+    return from_arrow(attach(typed, columns), kind, data)

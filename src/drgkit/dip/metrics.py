@@ -31,6 +31,8 @@ def metrics(grouped: Any, by: str = "hospital", scale: float = 1000.0) -> pl.Dat
     core = work.group_by(pl.col(by).cast(pl.Utf8).fill_null("").alias(by)).agg(
         (pl.col("status").eq("ok") & pl.col("dip_kind").is_in(CORE_KINDS)).sum().alias("_core"), pl.len().alias("_n")
     )
+    if "payment" not in df.columns:  # no settlement yet: a payment of 0 and a margin of 0 would be made up
+        per = per.drop([c for c in ("payment", "margin") if c in per.columns])
     cols = per.columns
     per = per.join(core, on=by, how="left").with_columns((pl.col("_core") / pl.col("_n")).alias("core_rate"))
     # core_rate next to the grouping rate
