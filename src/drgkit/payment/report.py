@@ -48,7 +48,15 @@ def indicators(data: Any, by: str = "hospital", rw_column: str = "rw") -> tuple[
             raise ReportError(f"data has no '{c}' column: run `drgkit group` (and `drgkit pay`) first")
     if by not in df.columns:
         raise ReportError(f"data has no '{by}' column to report by")
-    num = lambda c: pl.col(c).cast(pl.Float64, strict=False) if c in df.columns else pl.lit(None, pl.Float64)  # noqa: E731
+
+    def num(c: str) -> pl.Expr:
+        if c not in df.columns:
+            return pl.lit(None, pl.Float64)
+        col = pl.col(c)
+        if isinstance(df.schema[c], (pl.Categorical, pl.Enum)):
+            col = col.cast(pl.Utf8)  # a dictionary-encoded column (a Parquet export's text) casts via its text
+        return col.cast(pl.Float64, strict=False)
+
     d = df.select(
         pl.col(by).cast(pl.Utf8).fill_null("").alias("unit"),
         pl.col("status").cast(pl.Utf8),
