@@ -126,6 +126,12 @@ def test_missing_fields(changes, edit):
     assert edit in fired(case(**changes))
 
 
+def test_an_age_in_months_is_read_as_the_grouper_reads_it() -> None:
+    """``3月`` is age 0 and 90 days to the grouper: not "age missing" (M03), and the newborn checks judge it."""
+    assert "M03" not in fired(case(age="3月", dx="J18.900", px=""))
+    assert "V04" in fired(case(age="-3"))  # a negative age is still named by its own edit
+
+
 @pytest.mark.parametrize(
     "changes",
     [
@@ -135,6 +141,9 @@ def test_missing_fields(changes, edit):
         {"dx": "A01.002+G01*"},  # dagger/asterisk pair
         {"los": "1", "discharge_date": "2023-03-01"},  # same-day stay = 1 day
         {"admission_date": "2023/03/01", "discharge_date": "20230308"},  # other date spellings
+        # values as exports write them, read as the grouper reads them (the edits' own parser missed these)
+        {"leaving_type": "医嘱离院"},
+        {"age": "82岁", "los": "7天", "total_cost": "30,000.00元"},
     ],
 )
 def test_no_false_alarms(changes):

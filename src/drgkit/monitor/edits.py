@@ -190,6 +190,18 @@ def _num(df: pl.DataFrame, name: str) -> pl.Expr:
     return text.cast(pl.Float64, strict=False).alias(name)
 
 
+_NUMBERS = ("age", "age_days", "birth_weight", "los", "leaving_type", "total_cost")
+
+
+def _as_read(df: pl.DataFrame, name: str, read: np.ndarray) -> pl.Expr:
+    """A numeric field as the grouper read it (``3月`` → age 0, ``医嘱离院`` → 1: :func:`drgkit.io.prepare`), and
+    where the grouper could not read it, the number as written — so a negative LOS or age is still named by
+    its own edit (V01, V04 …) rather than only as unreadable (V08)."""
+    usable = ~np.isnan(read) if read.dtype.kind == "f" else read >= 0
+    grouper = pl.Series(f"_{name}", np.where(usable, read, 0).astype(np.float64))
+    return pl.when(pl.lit(pl.Series(usable))).then(pl.lit(grouper)).otherwise(_num(df, name)).alias(name)
+
+
 def _date(df: pl.DataFrame, name: str) -> pl.Expr:
     if name not in df.columns:
         return pl.lit(None, pl.Date).alias(name)
@@ -233,12 +245,7 @@ def validate_canonical(canon: pa.Table, scheme: str = DEFAULT_SCHEME, edits: lis
     case_id = raw["case_id"].cast(pl.Utf8) if "case_id" in raw.columns else pl.Series("case_id", [None] * n, pl.Utf8)
     f = raw.select(
         pl.int_range(pl.len()).alias("_n"),  # a column of the frame's length: literals alone would give one row
-        _num(raw, "age"),
-        _num(raw, "age_days"),
-        _num(raw, "birth_weight"),
-        _num(raw, "los"),
-        _num(raw, "leaving_type"),
-        _num(raw, "total_cost"),
+        *(_as_read(raw, name, getattr(prep, name)) for name in _NUMBERS),
         _date(raw, "admission_date"),
         _date(raw, "discharge_date"),
     ).drop("_n")
