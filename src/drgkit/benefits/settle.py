@@ -63,6 +63,7 @@ NEEDED = (
     "assistance_category",
     "admission_date",
     "case_id",
+    "annual_income",
 )
 
 #: amounts (cents in the kernel) in the kernel's output matrix, in order
@@ -740,6 +741,35 @@ def settle(
     return result
 
 
+def split_note(policy_name: str, patient: np.ndarray, why: str | None, flat_share: float) -> str:
+    """One line saying how many cases' patients pay under the benefit policy and how many at the flat share."""
+    settled, n = int((~np.isnan(patient)).sum()), len(patient)
+    note = (
+        f"patient payments under the benefit policy {policy_name}: {settled:,} of {n:,} cases settled by "
+        f"person and year"
+    )
+    if settled < n:
+        note += f"; {n - settled:,} at the flat share {flat_share:g} ({why or 'not settled: see drgkit benefits'})"
+    return note
+
+
+def patient_payments(
+    data: Any, policy: BenefitPolicy | dict | str | Path, *, level: str | None = None, insurance: str | None = None
+) -> tuple[np.ndarray, str | None]:
+    """What each stay leaves the patient to pay under ``policy`` (yuan, NaN where a stay cannot be settled) — the
+    patient side of a DRG / DIP payment (fund = payment − patient) — and, when no stay can be settled because
+    the data lacks a column settlement needs, why (then every value is NaN)."""
+    table, _ = _as_table(data)
+    found = _sources(table, None)
+    keep = list(dict.fromkeys(found.values()))
+    try:
+        settled = settle(table.select(keep), policy, level=level, insurance=insurance)
+    except BenefitInputError as exc:
+        return np.full(table.num_rows, np.nan), str(exc)
+    patient = pc.fill_null(settled.column("patient_payment"), float("nan"))
+    return patient.to_numpy(zero_copy_only=False).astype(np.float64), None
+
+
 def _previous_results(table: pa.Table) -> list[str]:
     """The columns of an earlier settlement in ``table`` (canonical names, or the workbook's Chinese headers)."""
     from ..lang import say
@@ -850,6 +880,7 @@ __all__ = [
     "OUTPUT_COLUMNS",
     "SPLIT",
     "BenefitInputError",
+    "patient_payments",
     "policy_arrays",
     "reason_text",
     "settle",

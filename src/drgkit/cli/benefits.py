@@ -13,6 +13,8 @@ from . import common
 from .common import CliError
 
 app = typer.Typer()
+#: ``drgkit fund …``: the pooled fund's sustainability
+fund_app = typer.Typer(no_args_is_help=True, help="Fund sustainability (基金运行): income, spending, reserve months.")
 
 
 @app.command()
@@ -227,3 +229,166 @@ def summarize(result, output: Path, seconds: float, language: str) -> None:
                 soft_wrap=True,
                 markup=False,
             )
+
+
+@fund_app.command("forecast")
+def fund_forecast(
+    fund_file: Path = typer.Argument(..., help="Fund TOML: base year, reserve, income, spending, growth, scenarios"),
+    output: Path = typer.Option(Path("fund-results"), "-o", "--output", help="Folder for the results"),
+    draws: Optional[int] = typer.Option(None, "--draws", "-d", min=0, help="Monte Carlo draws (default: the file)"),
+    lang: Lang = None,
+) -> None:
+    """Project the pooled fund year by year: 当期结余, 当期结余率, 累计结余, 累计结余可支付月数 per scenario, with
+    Monte Carlo bands on the growth rates and a warning for each year that crosses a threshold."""
+    from dataclasses import replace
+
+    from ..benefits.fund import frame, load_fund, project
+    from ..benefits.fund_report import warning_lines, write
+    from ..lang import resolve, say
+    from ..terminal import Col, fit_table
+
+    language = resolve(lang)
+    start = time.perf_counter()
+    base, scenarios = load_fund(fund_file)
+    funds = [base, *scenarios]
+    if draws is not None:
+        funds = [replace(f, draws=draws) for f in funds]
+    projections = [project(f) for f in funds]
+    table = frame(projections)
+    write(output, table, projections, language)
+    years = projections[0].years.tolist()
+    cols = [
+        Col(say("fund.col.scenario", language), "id", keep=True),
+        *[Col(str(y), "number", keep=k == len(years) - 1) for k, y in enumerate(years)],
+        Col(say("fund.col.exhausted_year", language), "id", keep=True),
+    ]
+    rows = [
+        (
+            p.fund.scenario,
+            *[f"{m:.1f}" for m in p.central["months"].tolist()],
+            str(p.exhausted_year() or say("fund.never", language)),
+        )
+        for p in projections
+    ]
+    common.out.print(
+        fit_table(
+            say("fund.col.months", language),
+            cols,
+            rows,
+            common.out.width,
+            hint=str(output / "report.html"),
+            lang=language,
+        )
+    )
+    for line in warning_lines(projections, language):
+        common.out.print(line, soft_wrap=True, markup=False)
+    common.out.print(
+        say(
+            "fund.done",
+            language,
+            scenarios=len(projections),
+            years=len(years),
+            seconds=f"{time.perf_counter() - start:.1f}",
+            output=output,
+        ),
+        soft_wrap=True,
+        markup=False,
+    )
+
+
+@fund_app.command("whatif")
+def fund_whatif(
+    input: Path = typer.Argument(..., help="Stays (history): .parquet, .csv or .xlsx, as for `drgkit benefits`"),
+    policy: str = typer.Option(..., "--policy", "-p", help="Benefit policy now (TOML or a shipped name)"),
+    against: str = typer.Option(..., "--against", help="Benefit policy to compare with"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Comparison table: .csv, .parquet or .xlsx"),
+    catastrophic: float = typer.Option(
+        0.4, "--catastrophic", min=0.0, help="Out-of-pocket above this share of annual income is catastrophic"
+    ),
+    level: Optional[str] = typer.Option(None, "--level", help="Hospital level of every stay (default: the column)"),
+    insurance: Optional[str] = typer.Option(None, "--insurance", help="employee / resident for every stay"),
+    map_: list[str] = typer.Option([], "--map", help="Read a column as a field: SRC=field (annual_income …)"),
+    sheet: Optional[str] = typer.Option(None, "--sheet", help="Excel sheet (default: the first)"),
+    lang: Lang = None,
+) -> None:
+    """Settle the same stays under two benefit policies: the change in fund payments and in patients'
+    out-of-pocket payments (per stay, per person-year, catastrophic share) by insurance type and hospital level."""
+    import pyarrow as pa
+
+    from ..benefits.whatif import compare
+    from ..io.read import read_file
+    from ..lang import resolve, say
+    from ..terminal import Col, fit_table
+
+    language = resolve(lang)
+    is_excel = input.suffix.lower() in (".xlsx", ".xls", ".xlsm")
+    data = read_file(input, sheet=common.sheet_arg(sheet) or (1 if is_excel else None))
+    if data.num_rows == 0:
+        raise CliError(f"{input}: no rows could be read")
+    if catastrophic <= 0:
+        raise CliError("--catastrophic must be a share of income > 0 (0.4 = 40 %)")
+    table = compare(
+        data,
+        policy,
+        against,
+        catastrophic=catastrophic,
+        level=level,
+        insurance=insurance,
+        mapping=common.parse_map(map_),
+    )
+    if output is not None:
+        from ..io import write_table
+
+        write_table(pa.Table.from_pandas(table.to_pandas(), preserve_index=False), output)
+
+    def named(value: str, kind: str) -> str:
+        if value == "all":
+            return say("fund.all", language)
+        return say(f"benefits.ins.{value}", language) if kind == "insurance" else value
+
+    def pct(v) -> str:
+        return "" if v is None else f"{100 * v:+.1f}%" if v != 0 else "0.0%"
+
+    rows = []
+    for r in table.iter_rows(named=True):
+        cat = (
+            ""
+            if r["catastrophic_share_a"] is None
+            else f"{100 * r['catastrophic_share_a']:.1f}% → {100 * r['catastrophic_share_b']:.1f}%"
+        )
+        rows.append(
+            (
+                named(r["insurance"], "insurance"),
+                named(r["level"], "level"),
+                f"{r['stays']:,}",
+                f"{r['fund_payment_change']:+,.2f}",
+                pct(r["fund_change_share"]),
+                f"{r['patient_mean_a']:,.0f} → {r['patient_mean_b']:,.0f}",
+                f"{r['oop_year_mean_a']:,.0f} → {r['oop_year_mean_b']:,.0f}",
+                cat,
+            )
+        )
+    cols = [
+        Col(say("fund.col.insurance", language), "id", keep=True),
+        Col(say("fund.col.level", language), "id", keep=True),
+        Col(say("fund.col.stays", language), "number"),
+        Col(say("fund.col.fund_change", language), "number", keep=True),
+        Col(say("fund.col.fund_change_share", language), "number", keep=True),
+        Col(say("fund.col.patient_mean", language), "number"),
+        Col(say("fund.col.oop_year", language), "number"),
+        Col(say("fund.col.catastrophic", language), "number"),
+    ]
+    title = say("fund.whatif_title", language, a=table["policy"][0], b=table["against"][0])
+    common.out.print(fit_table(title, cols, rows, common.out.width, hint=str(output or "-o FILE"), lang=language))
+    k = int(table.filter(table["insurance"] == "all")["person_years_with_income"][0])
+    common.out.print(
+        say("fund.whatif_income", language, share=f"{100 * catastrophic:g}%", k=f"{k:,}")
+        if k
+        else say("fund.whatif_no_income", language),
+        soft_wrap=True,
+        markup=False,
+    )
+    if output is not None:
+        common.out.print(
+            say("fund.whatif_done", language, rows=f"{data.num_rows:,}", output=output), soft_wrap=True, markup=False
+        )

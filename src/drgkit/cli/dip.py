@@ -164,6 +164,7 @@ def settle_cmd(
         prepay_ratio=prepay_ratio,
     )
     common.out.print(f"total score {s.total_score:,.2f}; PV_initial {s.pv_initial:.4f}; PV_settle {s.pv_settle:.4f}")
+    common.err.print(s.patient_basis, soft_wrap=True, markup=False)  # by person and year, or the flat share
     common.out.print(
         fit_table(
             "per hospital",

@@ -32,6 +32,13 @@ def pay(
         None, "--insurance", help="employee / resident (default: column or policy)"
     ),
     policy: Optional[Path] = typer.Option(None, "--policy", help="Policy TOML (thresholds, formulas, rates)"),
+    benefits: Optional[str] = typer.Option(
+        None,
+        "--benefits",
+        help="Benefit policy (TOML or a shipped name: example-national): the "
+        "patient pays by person and year under it (fund = payment − "
+        "patient) instead of the flat patient share",
+    ),
     base_rate: BaseRate = None,
     allow_scheme_mismatch: AllowSchemeMismatch = False,
     quiet: bool = typer.Option(False, "--quiet", "-q"),
@@ -62,20 +69,24 @@ def pay(
             soft_wrap=True,
             markup=False,
         )
+    from ..payment.policy import load_policy
+
+    chosen = load_policy(policy)
+    if benefits:
+        chosen = chosen.replace(benefits=benefits)
     result = price(
         data,
         table,
         level=level,
         insurance=insurance,
-        policy=policy,
+        policy=chosen,
         allow_scheme_mismatch=allow_scheme_mismatch,
         base_rate=base_rate,
     )
     if not quiet:
-        from ..payment.policy import load_policy
-
-        assumed = load_policy(policy).with_base_rate(base_rate).assumptions(language)
+        assumed = chosen.with_base_rate(base_rate).assumptions(language)
         common.err.print(say("pay.policy", language) + colon + "; ".join(assumed), soft_wrap=True, markup=False)
+        common.err.print(patient_basis(result, chosen, language), soft_wrap=True, markup=False)
     write_table(result, output)
     if quiet:
         return
@@ -230,6 +241,30 @@ def report(
     common.out.print(
         say("report.written", language, files=", ".join(str(f) for f in files)), soft_wrap=True, markup=False
     )
+
+
+def patient_basis(result, policy, language: str) -> str:
+    """How the patients' payments were found: by person and year under a benefit policy, or the flat share —
+    said whenever the flat share is used (no benefit policy, or rows the benefit policy could not settle)."""
+    import json
+
+    from ..payment.price import PRICING_METADATA_KEY
+
+    meta = json.loads((result.schema.metadata or {}).get(PRICING_METADATA_KEY, b"{}"))
+    share = f"{100 * policy.patient_share:g}%"
+    if meta.get("patient_basis") != "benefits":
+        return say("pay.flat_share", language, share=share)
+    text = say("pay.by_benefits", language, policy=policy.benefits, rows=f"{meta.get('benefit_rows', 0):,}")
+    flat = meta.get("flat_share_rows", 0)
+    if flat:
+        text += say(
+            "pay.benefits_fallback",
+            language,
+            rows=f"{flat:,}",
+            share=share,
+            why=meta.get("flat_share_why") or say("pay.benefits_unsettled", language),
+        )
+    return text
 
 
 #: the indicators in the order a narrow terminal keeps them (the last ones are left out first)

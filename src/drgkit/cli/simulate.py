@@ -59,6 +59,10 @@ def simulate(
         f"method {cfg.settlement.method}, budget basis {cfg.settlement.basis}",
         f"Monte Carlo draws: {n_draws}" + (f" (volume shock SD {cfg.settlement.volume_shock_sd})" if n_draws else ""),
     ]
+    notes += [f"{r.name}: {r.patient_basis}" for r in results if r.patient_basis]
+    for r in results:  # said whenever a scenario's patients do not pay at the flat share everywhere
+        if r.patient_basis and "benefit policy" in r.patient_basis and "no benefit policy" not in r.patient_basis:
+            common.err.print(f"{r.name}: {r.patient_basis}", soft_wrap=True, markup=False)
     write(output, hosp, scen, results, notes)
     common.out.print(summary_table(scen, hosp, common.out.width, language))
     common.out.print(

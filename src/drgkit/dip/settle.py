@@ -54,6 +54,7 @@ class Settlement:
     pv_initial: float
     pv_settle: float
     total_score: float
+    patient_basis: str = ""  # how patient payments were found (a benefit policy, or the flat share)
 
 
 def _policy(policy: Any, pv_initial: float):
@@ -183,15 +184,27 @@ def settle(
     table = table.with_columns([pl.col(c).cast(pl.Float64, strict=False) for c in NUMERIC])
     pt = PaymentTable(TableInfo(id=f"dip:{cat.id}", basis="points", drgs=rows.height, rows=rows.height), table)
     cases_in = d.select(pl.col("_key").fill_null("").alias("drg"), "status", "total_cost")
-    priced = price(cases_in, pt, policy=pol)
+    priced = price(cases_in, pt, policy=pol.replace(benefits=""))
     pay = priced["payment"].fill_null(0.0)
+    patient = priced["patient_payment"]
+    basis = f"patient payments at the flat share {pol.patient_share:g} (no benefit policy)"
+    if pol.benefits:  # patients pay by item under the benefit policy, on the stays as given (d is in df's order)
+        from ..benefits.settle import patient_payments, split_note
+
+        has_ins = "insurance_type" in df.columns
+        pat, why = patient_payments(df, pol.benefits, insurance=None if has_ins else pol.default_insurance)
+        basis = split_note(pol.benefits, pat, why, pol.patient_share)
+        by_person = pl.Series(pat).fill_nan(None)
+        patient = pl.select(
+            pl.when(by_person.is_not_null() & (priced["case_type"] != "unpriced")).then(by_person).otherwise(patient)
+        ).to_series()
     d = d.with_columns(
         priced["case_type"],
         priced["standard_payment"],
         priced["cost_ratio"],
         priced["price_reason"],
         (pay / pv0).alias("case_score"),
-        priced["patient_payment"].fill_null(0.0).alias("_pp"),
+        patient.fill_null(0.0).alias("_pp"),
     )
     total = float(d["case_score"].sum())
     if total <= 0:
@@ -246,4 +259,4 @@ def settle(
             "price_reason",
         )
     )
-    return Settlement(out_cases, per, monthly, pv0, pv, total)
+    return Settlement(out_cases, per, monthly, pv0, pv, total, basis)

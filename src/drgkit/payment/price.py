@@ -456,6 +456,27 @@ def price(
                 shares[ins_idx == ins_choices.index(name)] = value
     priced = ctype != CASE_TYPES.index("unpriced")
     patient = np.where(priced, shares * cost, np.nan)
+    basis = {"patient_basis": "flat_share", "flat_share_rows": int(priced.sum())}
+    if policy.benefits:  # the patient pays by item under the benefit policy; the flat share where it cannot settle
+        from ..benefits.settle import patient_payments
+
+        has_ins, has_level = "insurance_type" in df.column_names, "hospital_level" in df.column_names
+        only_level = lv_choices[0] if len(lv_choices) == 1 and lv_choices[0] else None
+        by_person, why = patient_payments(
+            grouped,
+            policy.benefits,
+            level=level or (None if has_level else only_level),
+            insurance=insurance or (None if has_ins else policy.default_insurance),
+        )
+        use = priced & ~np.isnan(by_person)
+        patient = np.where(use, by_person, patient)
+        basis = {
+            "patient_basis": "benefits",
+            "benefits": policy.benefits,
+            "benefit_rows": int(use.sum()),
+            "flat_share_rows": int((priced & ~use).sum()),
+            **({"flat_share_why": why} if why else {}),
+        }
     # reasons: one string per reason code, DRG-specific ones formatted for their rows only
     # no reason (normal cases, most rows) is null: a masked take copies only the rows that have one
     quiet = np.array([not text for text in reasons] + [True], dtype=bool)  # [-1] → the last entry: no reason
@@ -494,7 +515,7 @@ def price(
     out = _attach(grouped, kind, columns)
     if kind == "arrow":  # a Parquet output keeps what it was priced with (pq.read_schema(path).metadata)
         out = out.replace_schema_metadata(
-            {**(out.schema.metadata or {}), PRICING_METADATA_KEY: pricing_metadata(t, policy)}
+            {**(out.schema.metadata or {}), PRICING_METADATA_KEY: pricing_metadata(t, policy, basis)}
         )
     return out
 
@@ -503,8 +524,10 @@ def price(
 PRICING_METADATA_KEY = b"drgkit.pricing"
 
 
-def pricing_metadata(t: PaymentTable, policy: Policy) -> bytes:
-    """The table and every policy value a priced result leaned on, with the names no policy set (defaults)."""
+def pricing_metadata(t: PaymentTable, policy: Policy, basis: dict | None = None) -> bytes:
+    """The table and every policy value a priced result leaned on, with the names no policy set (defaults), and
+    how the patient's payment was found (``basis``: a benefit policy by person and year, or the flat share, with
+    the number of rows each)."""
     import json
 
     return json.dumps(
@@ -514,6 +537,7 @@ def pricing_metadata(t: PaymentTable, policy: Policy) -> bytes:
             "scheme": t.info.scheme,
             "policy": policy.as_dict(),
             "defaults": policy.defaults(),
+            **(basis or {}),
         },
         ensure_ascii=False,
         default=str,

@@ -86,10 +86,33 @@ def history_frame(history: Any, cfg: Config) -> pl.DataFrame:
     cols += [pl.col(c) for c in CASE_COLUMNS if c in df.columns]
     if "fund_payment" in df.columns:
         cols.append(pl.col("fund_payment").alias("_hist_fund"))
+    cols += _benefit_columns(df, {hc, lc, *CASE_COLUMNS})
     out = df.select(cols)
     if out["hospital"].null_count():
         raise ScenarioError(f"history.hospital_column: column '{hc}' has {out['hospital'].null_count()} empty values")
     return out
+
+
+def _benefit_columns(df: pl.DataFrame, taken: set[str]) -> list[pl.Expr]:
+    """The columns a benefit policy settles by (person id, discharge date, age, self-pay amounts …), under
+    their field names, so a scenario whose policy names ``benefits`` can split payments by person and year."""
+    from ..benefits.settle import NEEDED
+    from ..io.columns import field_sources
+
+    found = field_sources(df.columns, [f for f in NEEDED if f not in taken])
+    return [pl.col(src).alias(name) for name, src in found.items() if src not in taken]
+
+
+def _benefit_patients(cases: pl.DataFrame, policy: Policy) -> tuple[pl.DataFrame, str]:
+    """What each history case leaves its patient to pay under the scenario's benefit policy (by person and year,
+    on the history's own stays — so copies made for volume or coding drift keep their stay's payment), and a
+    note saying so and how many cases keep the flat share."""
+    from ..benefits.settle import patient_payments, split_note
+
+    has_ins = "insurance_type" in cases.columns
+    pat, why = patient_payments(cases, policy.benefits, insurance=None if has_ins else policy.default_insurance)
+    note = split_note(policy.benefits, pat, why, policy.patient_share)
+    return cases.with_columns(_benefit_pat=pl.Series(pat).fill_nan(None)), note
 
 
 # ------------------------------------------------------------------------------------------ scenario table
@@ -219,6 +242,12 @@ def _price(cases: pl.DataFrame, table: PaymentTable, policy: Policy, rates: dict
         priced = price(cases, table, policy=_scaled(policy, rates, f))
     except (TableError, PolicyError) as exc:
         raise ScenarioError(f"pricing: {exc}") from None
+    if "_benefit_pat" in priced.columns:  # the patient pays by item under the benefit policy; fund = the rest
+        use = pl.col("_benefit_pat").is_not_null() & (pl.col("case_type") != "unpriced")
+        priced = priced.with_columns(
+            patient_payment=pl.when(use).then(pl.col("_benefit_pat")).otherwise(pl.col("patient_payment"))
+        )
+        priced = priced.with_columns(fund_payment=(pl.col("payment") - pl.col("patient_payment")).round(2))
     return priced
 
 
@@ -277,6 +306,10 @@ def settle(cfg: Config, s: Scenario, cases: pl.DataFrame, base_table: PaymentTab
     basis = st.basis
     table = scenario_table(base_table, s)
     policy = scenario_policy(cfg, s)
+    basis_note = f"patient payments at the flat share {policy.patient_share:g} (no benefit policy)"
+    if policy.benefits:
+        cases, basis_note = _benefit_patients(cases, policy)
+        policy = policy.replace(benefits="")  # settled once above, on the history's own stays
     rates = _rate_map(table, policy)
     if not rates:
         raise ScenarioError(
@@ -354,6 +387,7 @@ def settle(cfg: Config, s: Scenario, cases: pl.DataFrame, base_table: PaymentTab
         fund_ratio=rho,
         sharing=cfg.sharing_for(s),
         iterations=iterations,
+        patient_basis=basis_note,
     )
 
 

@@ -25,3 +25,4 @@ class ScenarioResult:
     sharing: Sharing
     iterations: int = 1
     draws: dict = field(default_factory=dict)
+    patient_basis: str = ""  # how patient payments were found (a benefit policy, or the flat share)
