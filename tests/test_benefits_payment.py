@@ -43,8 +43,8 @@ def test_price_with_benefits_takes_the_patient_from_the_settlement(grouped) -> N
     # the payment itself does not change; only its split between fund and patient
     assert by_person.column("payment").equals(flat.column("payment"))
     meta = _meta(by_person)
-    assert meta["patient_basis"] == "benefits" and meta["flat_share_rows"] == 0
-    assert meta["benefit_rows"] == int(priced.sum())
+    assert meta["patient_basis"] == "benefits" and meta["benefit_insurance_assumed"] == "employee"
+    assert by_person.column("patient_basis").to_pylist() == [("benefits" if p else None) for p in priced]
     assert _meta(flat)["patient_basis"] == "flat_share"
 
 
@@ -54,7 +54,7 @@ def test_without_a_person_id_the_flat_share_stays_and_the_result_says_why(groupe
     flat = drgkit.price(anonymous, "suzhou-2023")
     assert out.column("patient_payment").equals(flat.column("patient_payment"))
     meta = _meta(out)
-    assert meta["benefit_rows"] == 0 and meta["flat_share_rows"] > 0
+    assert "benefits" not in out.column("patient_basis").to_pylist()
     assert "no person id column" in meta["flat_share_why"]
 
 
@@ -97,7 +97,7 @@ def test_a_simulate_scenario_with_a_benefit_policy_splits_payments_by_person(tmp
         f.write('\n[[scenario]]\nname = "benefits"\nvolume_growth = 0.03\npolicy = { benefits = "example-national" }\n')
     r = runner.invoke(app, ["simulate", str(path), "-o", str(tmp_path / "out"), "--draws", "0", "--lang", "en"])
     assert r.exit_code == 0, r.output
-    assert "benefits: patient payments under the benefit policy example-national: 4,000 of 4,000 cases" in r.output
+    assert "benefits: patient payments: settled by person and year under the benefit policy example-national" in r.output
     h = pq.read_table(tmp_path / "out" / "hospitals.parquet").to_pandas()
     by = h.groupby("scenario")[["patient_payment", "fund_payment"]].sum()
     # the budget binds: the fund pays the same; what patients pay (and so hospital revenue) changes
@@ -115,8 +115,8 @@ def test_dip_settle_with_a_benefit_policy_says_how_patients_paid(tmp_path: Path)
     policy = tmp_path / "p.toml"
     policy.write_text('benefits = "example-national"\n', encoding="utf-8")
     args = ["dip", "settle", str(grouped), "-c", str(tmp_path / "cat"), "--budget", "50000000", "--fund-ratio", "0.7"]
-    r = runner.invoke(app, args)
-    assert r.exit_code == 0 and "patient payments at the flat share 0.3 (no benefit policy)" in r.output
-    r = runner.invoke(app, [*args, "--policy", str(policy)])
+    r = runner.invoke(app, [*args, "--lang", "en"])
+    assert r.exit_code == 0 and "patient payments: the flat share 30% (no benefit policy" in r.output
+    r = runner.invoke(app, [*args, "--policy", str(policy), "--lang", "en"])
     assert r.exit_code == 0, r.output
-    assert "under the benefit policy example-national: 6,000 of 6,000 cases settled" in r.output
+    assert "under the benefit policy example-national for 5,938 cases" in r.output

@@ -741,33 +741,44 @@ def settle(
     return result
 
 
-def split_note(policy_name: str, patient: np.ndarray, why: str | None, flat_share: float) -> str:
-    """One line saying how many cases' patients pay under the benefit policy and how many at the flat share."""
-    settled, n = int((~np.isnan(patient)).sum()), len(patient)
-    note = (
-        f"patient payments under the benefit policy {policy_name}: {settled:,} of {n:,} cases settled by "
-        f"person and year"
-    )
-    if settled < n:
-        note += f"; {n - settled:,} at the flat share {flat_share:g} ({why or 'not settled: see drgkit benefits'})"
-    return note
-
-
 def patient_payments(
-    data: Any, policy: BenefitPolicy | dict | str | Path, *, level: str | None = None, insurance: str | None = None
+    data: Any,
+    policy: BenefitPolicy | dict | str | Path,
+    *,
+    level: str | None = None,
+    insurance: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    levels: pa.Array | None = None,
+    insurances: pa.Array | None = None,
 ) -> tuple[np.ndarray, str | None]:
     """What each stay leaves the patient to pay under ``policy`` (yuan, NaN where a stay cannot be settled) — the
-    patient side of a DRG / DIP payment (fund = payment − patient) — and, when no stay can be settled because
-    the data lacks a column settlement needs, why (then every value is NaN)."""
+    patient side of a DRG / DIP payment (fund = payment − patient) — and why some or all stays were not settled
+    (``None`` when every stay was): a column settlement needs that the data lacks (then every value is NaN), or
+    the commonest ``benefit_reason`` of the stays left unsettled, with their counts.
+
+    Only the fields settlement reads are taken from ``data`` (no copy of the rest). ``levels`` / ``insurances``
+    (one value a row, e.g. the level and insurance type a case was priced at) stand in where ``data`` has no
+    hospital level / insurance type column, so pricing and settlement read one level per case; ``level`` /
+    ``insurance`` set every row, as for :func:`settle`."""
+    policy = load_benefit_policy(policy)
     table, _ = _as_table(data)
-    found = _sources(table, None)
-    keep = list(dict.fromkeys(found.values()))
+    found = _sources(table, mapping)
+    columns = {field: table.column(src) for field, src in found.items()}  # canonical names: one source each
+    for field, given in (("hospital_level", levels), ("insurance_type", insurances)):
+        if field not in columns and given is not None:
+            columns[field] = given
     try:
-        settled = settle(table.select(keep), policy, level=level, insurance=insurance)
+        settled = settle(pa.table(columns), policy, level=level, insurance=insurance)
     except BenefitInputError as exc:
         return np.full(table.num_rows, np.nan), str(exc)
-    patient = pc.fill_null(settled.column("patient_payment"), float("nan"))
-    return patient.to_numpy(zero_copy_only=False).astype(np.float64), None
+    patient = pc.fill_null(settled.column("patient_payment"), float("nan")).to_numpy(zero_copy_only=False)
+    patient = patient.astype(np.float64)
+    missing = np.isnan(patient)
+    if not missing.any():
+        return patient, None
+    reasons = pc.value_counts(pc.filter(settled.column("benefit_reason"), pa.array(missing)))
+    top = sorted(reasons.to_pylist(), key=lambda r: -r["counts"])
+    return patient, "; ".join(f"{r['values'] or 'not settled'}: {r['counts']:,}" for r in top[:3])
 
 
 def _previous_results(table: pa.Table) -> list[str]:

@@ -54,6 +54,7 @@ def pay(
     language = resolve(lang)
     colon = say("punct.colon", language)
     start = time.perf_counter()
+    chosen = payment_policy(policy, benefits)  # a bad policy is said before the data is read
     data = read_file(input)
     if data.num_rows == 0:
         raise CliError(f"{input}: no rows could be read")
@@ -69,11 +70,6 @@ def pay(
             soft_wrap=True,
             markup=False,
         )
-    from ..payment.policy import load_policy
-
-    chosen = load_policy(policy)
-    if benefits:
-        chosen = chosen.replace(benefits=benefits)
     result = price(
         data,
         table,
@@ -86,7 +82,7 @@ def pay(
     if not quiet:
         assumed = chosen.with_base_rate(base_rate).assumptions(language)
         common.err.print(say("pay.policy", language) + colon + "; ".join(assumed), soft_wrap=True, markup=False)
-        common.err.print(patient_basis(result, chosen, language), soft_wrap=True, markup=False)
+        common.err.print(patient_basis(result, language), soft_wrap=True, markup=False)
     write_table(result, output)
     if quiet:
         return
@@ -243,28 +239,34 @@ def report(
     )
 
 
-def patient_basis(result, policy, language: str) -> str:
-    """How the patients' payments were found: by person and year under a benefit policy, or the flat share —
-    said whenever the flat share is used (no benefit policy, or rows the benefit policy could not settle)."""
+def payment_policy(policy: Optional[Path], benefits: Optional[str]):
+    """The payment policy of ``--policy``, with the benefit policy of ``--benefits`` (checked here, so a bad name
+    or file is one line before any work). ``--policy`` is the payment policy (thresholds, formulas, rates): a
+    benefit policy given there is refused with the option that takes it."""
+    from ..benefits.policy import list_policies, load_benefit_policy
+    from ..payment.policy import load_policy
+
+    if policy is not None and not policy.exists() and str(policy) in {n for n, _ in list_policies()}:
+        raise CliError(
+            f"--policy {policy}: --policy is the payment policy TOML; give a benefit policy as --benefits {policy}"
+        )
+    chosen = load_policy(policy)
+    if benefits:
+        chosen = chosen.replace(benefits=benefits)
+    if chosen.benefits:
+        load_benefit_policy(chosen.benefits)
+    return chosen
+
+
+def patient_basis(result, language: str) -> str:
+    """The one line saying how the patients' payments were found (by person and year under a benefit policy,
+    or the flat share, and for how many cases), from the priced result's ``drgkit.pricing`` metadata."""
     import json
 
-    from ..payment.price import PRICING_METADATA_KEY
+    from ..payment.price import PRICING_METADATA_KEY, patient_basis_counts, patient_basis_line
 
     meta = json.loads((result.schema.metadata or {}).get(PRICING_METADATA_KEY, b"{}"))
-    share = f"{100 * policy.patient_share:g}%"
-    if meta.get("patient_basis") != "benefits":
-        return say("pay.flat_share", language, share=share)
-    text = say("pay.by_benefits", language, policy=policy.benefits, rows=f"{meta.get('benefit_rows', 0):,}")
-    flat = meta.get("flat_share_rows", 0)
-    if flat:
-        text += say(
-            "pay.benefits_fallback",
-            language,
-            rows=f"{flat:,}",
-            share=share,
-            why=meta.get("flat_share_why") or say("pay.benefits_unsettled", language),
-        )
-    return text
+    return patient_basis_line({**meta, **patient_basis_counts(result.column("patient_basis"))}, language)
 
 
 #: the indicators in the order a narrow terminal keeps them (the last ones are left out first)

@@ -270,8 +270,18 @@ def load_policy(source: Policy | str | Path | dict | None = None) -> Policy:
         where = str(path)
     known = {f.name for f in fields(Policy)}
     unknown = sorted(set(data) - known)
+    if unknown and {"employee", "resident"} & set(unknown):  # a benefit policy given where a payment one goes
+        raise PolicyError(
+            f"{where}: a benefit policy ([employee] / [resident]), not a payment policy: give it as --benefits "
+            f'{source}, or name it in a payment policy with benefits = "…"'
+        )
     if unknown:
         raise PolicyError(f"{where}: unknown key {unknown[0]!r} (known keys: {', '.join(sorted(known))})")
+    benefits = data.get("benefits")
+    if isinstance(benefits, str) and where != "policy" and benefits.lower().endswith(".toml"):
+        beside = Path(source).parent / benefits  # a benefit policy file named in a policy file: beside it
+        if not Path(benefits).is_absolute() and beside.exists():
+            data["benefits"] = str(beside)
     if "high_bands" in data:
         data["high_bands"] = tuple(tuple(b) if isinstance(b, (list, tuple)) else (b,) for b in data["high_bands"])
     if "by_item_flags" in data:

@@ -28,6 +28,7 @@ import polars as pl
 from ..errors import DrgkitError
 from ..payment import load_policy, load_table, price, standards
 from ..payment.policy import Policy, PolicyError
+from ..payment.price import patient_basis_counts, patient_basis_summary
 from ..payment.tables import PaymentTable, TableError
 from .result import ScenarioResult
 from .scenario import Config, Scenario, ScenarioError, Sharing, load
@@ -103,16 +104,34 @@ def _benefit_columns(df: pl.DataFrame, taken: set[str]) -> list[pl.Expr]:
     return [pl.col(src).alias(name) for name, src in found.items() if src not in taken]
 
 
-def _benefit_patients(cases: pl.DataFrame, policy: Policy) -> tuple[pl.DataFrame, str]:
+def _benefit_patients(cases: pl.DataFrame, policy: Policy) -> tuple[pl.DataFrame, str | None, str | None]:
     """What each history case leaves its patient to pay under the scenario's benefit policy (by person and year,
-    on the history's own stays — so copies made for volume or coding drift keep their stay's payment), and a
-    note saying so and how many cases keep the flat share."""
-    from ..benefits.settle import patient_payments, split_note
+    on the history's own stays — so copies made for volume or coding drift keep their stay's payment, and the
+    person's accumulators are not inflated by them), as the column ``_benefit_pat`` (null where the stay cannot
+    be settled), why stays were left at the flat share (``None``: none were) and the insurance type assumed
+    for every stay when the history has none (the policy's ``default_insurance``, as pricing assumes)."""
+    from ..benefits.settle import patient_payments
 
-    has_ins = "insurance_type" in cases.columns
-    pat, why = patient_payments(cases, policy.benefits, insurance=None if has_ins else policy.default_insurance)
-    note = split_note(policy.benefits, pat, why, policy.patient_share)
-    return cases.with_columns(_benefit_pat=pl.Series(pat).fill_nan(None)), note
+    assumed = None if "insurance_type" in cases.columns else policy.default_insurance
+    try:
+        pat, why = patient_payments(cases, policy.benefits, insurance=assumed)
+    except DrgkitError as exc:  # a bad benefit policy: named with the key that gave it
+        raise ScenarioError(f"policy.benefits: {exc}") from None
+    return cases.with_columns(_benefit_pat=pl.Series(pat).fill_nan(None)), why, assumed
+
+
+def _benefit_name(source: str) -> str:
+    from ..benefits.policy import load_benefit_policy
+
+    return load_benefit_policy(source).name
+
+
+def _benefit_source(name: str, base_dir: Path) -> str:
+    """A benefit policy named in a scenario file: a file relative to that file, else as given (a shipped name
+    or a path from the working directory)."""
+    if name and not Path(name).exists() and (base_dir / name).exists():
+        return str(base_dir / name)
+    return name
 
 
 # ------------------------------------------------------------------------------------------ scenario table
@@ -238,17 +257,19 @@ def _multiplier(case_type: np.ndarray, policy: Policy) -> np.ndarray:
 
 
 def _price(cases: pl.DataFrame, table: PaymentTable, policy: Policy, rates: dict, f: float) -> pl.DataFrame:
+    split = None
+    if policy.benefits and "_benefit_pat" in cases.columns:  # settled once on the history (settle() below)
+        split = (cases["_benefit_pat"].cast(pl.Float64).fill_null(float("nan")).to_numpy(), None)
     try:
-        priced = price(cases, table, policy=_scaled(policy, rates, f))
+        return price(
+            cases,
+            table,
+            policy=_scaled(policy, rates, f),
+            benefits=policy.benefits or None,
+            benefit_patient=split,
+        )
     except (TableError, PolicyError) as exc:
         raise ScenarioError(f"pricing: {exc}") from None
-    if "_benefit_pat" in priced.columns:  # the patient pays by item under the benefit policy; fund = the rest
-        use = pl.col("_benefit_pat").is_not_null() & (pl.col("case_type") != "unpriced")
-        priced = priced.with_columns(
-            patient_payment=pl.when(use).then(pl.col("_benefit_pat")).otherwise(pl.col("patient_payment"))
-        )
-        priced = priced.with_columns(fund_payment=(pl.col("payment") - pl.col("patient_payment")).round(2))
-    return priced
 
 
 def _pieces(priced: pl.DataFrame, policy: Policy, f: float, points: bool = False) -> pl.DataFrame:
@@ -306,10 +327,10 @@ def settle(cfg: Config, s: Scenario, cases: pl.DataFrame, base_table: PaymentTab
     basis = st.basis
     table = scenario_table(base_table, s)
     policy = scenario_policy(cfg, s)
-    basis_note = f"patient payments at the flat share {policy.patient_share:g} (no benefit policy)"
+    why = assumed = None
     if policy.benefits:
-        cases, basis_note = _benefit_patients(cases, policy)
-        policy = policy.replace(benefits="")  # settled once above, on the history's own stays
+        policy = policy.replace(benefits=_benefit_source(policy.benefits, cfg.base_dir))
+        cases, why, assumed = _benefit_patients(cases, policy)
     rates = _rate_map(table, policy)
     if not rates:
         raise ScenarioError(
@@ -387,7 +408,10 @@ def settle(cfg: Config, s: Scenario, cases: pl.DataFrame, base_table: PaymentTab
         fund_ratio=rho,
         sharing=cfg.sharing_for(s),
         iterations=iterations,
-        patient_basis=basis_note,
+        patient_basis={
+            **patient_basis_summary(policy, _benefit_name(policy.benefits) if policy.benefits else "", why, assumed),
+            **patient_basis_counts(pieces["patient_basis"]),
+        },
     )
 
 
@@ -464,7 +488,16 @@ def _hospitals(
 # ------------------------------------------------------------------------------------------------ run
 
 
-def run_config(cfg: Config, history: Any = None, draws: int = 0, seed: int | None = None) -> list[ScenarioResult]:
+def run_config(
+    cfg: Config, history: Any = None, draws: int = 0, seed: int | None = None, benefits: str | Path | None = None
+) -> list[ScenarioResult]:
+    """Settle every scenario of ``cfg`` on the history. ``benefits`` (a benefit policy file or shipped name, the
+    ``--benefits`` of ``drgkit simulate``) splits every scenario's payments into fund and patient by person and
+    year, unless the scenario's own ``policy.benefits`` names another."""
+    if benefits is not None:
+        from dataclasses import replace
+
+        cfg = replace(cfg, policy={**cfg.policy, "benefits": str(benefits)})
     cases = history_frame(history, cfg)
     if not cfg.history.table:
         raise ScenarioError("history.table: missing (the payment table to price with, e.g. suzhou-2023)")
