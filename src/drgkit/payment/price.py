@@ -523,7 +523,8 @@ def price(
         "case_type": pc.take(pa.array(CASE_TYPES, type=pa.string()), pa.array(ctype)),
         "payment": money(payment),
         "patient_payment": money(patient),
-        "fund_payment": money(payment - patient),
+        # from the rounded amounts, so fund + patient = payment to the cent on every row
+        "fund_payment": money(np.round(payment, 2) - np.round(patient, 2)),
         "patient_basis": pa.array(PATIENT_BASES, pa.string()).take(pa.array(basis_codes, mask=basis_codes < 0)),
         "margin": money(payment - cost),
         "price_reason": reason_arr,
