@@ -48,6 +48,7 @@ PRICE_COLUMNS = (
     "payment",
     "patient_payment",
     "fund_payment",
+    "patient_basis",
     "margin",
     "price_reason",
 )

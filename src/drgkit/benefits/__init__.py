@@ -3,7 +3,8 @@ See ``docs/benefits.md``.
 
 ``drgkit.benefits(stays, "example-national")`` (or ``drgkit.benefits.settle``) → the stays with the split of
 each total cost into fund, critical-illness, assistance and patient payments, and the person's year-to-date
-accumulators.
+accumulators. ``drgkit.benefits.compare(stays, A, B)``: the change in fund and patient payments from policy A
+to B per insurance type and hospital level (policy what-if).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from .policy import (
     load_benefit_policy,
     template_text,
 )
-from .settle import OUTPUT_COLUMNS, SPLIT, BenefitInputError, settle
+from .settle import OUTPUT_COLUMNS, SPLIT, BenefitInputError, patient_payments, settle
+from .whatif import compare
 
 __all__ = [
     "OUTPUT_COLUMNS",
@@ -34,8 +36,10 @@ __all__ = [
     "BenefitPolicyError",
     "CriticalIllness",
     "InsuranceBenefits",
+    "compare",
     "list_policies",
     "load_benefit_policy",
+    "patient_payments",
     "settle",
     "template_text",
 ]

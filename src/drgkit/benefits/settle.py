@@ -63,6 +63,7 @@ NEEDED = (
     "assistance_category",
     "admission_date",
     "case_id",
+    "annual_income",
 )
 
 #: amounts (cents in the kernel) in the kernel's output matrix, in order
@@ -740,6 +741,46 @@ def settle(
     return result
 
 
+def patient_payments(
+    data: Any,
+    policy: BenefitPolicy | dict | str | Path,
+    *,
+    level: str | None = None,
+    insurance: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    levels: pa.Array | None = None,
+    insurances: pa.Array | None = None,
+) -> tuple[np.ndarray, str | None]:
+    """What each stay leaves the patient to pay under ``policy`` (yuan, NaN where a stay cannot be settled) — the
+    patient side of a DRG / DIP payment (fund = payment − patient) — and why some or all stays were not settled
+    (``None`` when every stay was): a column settlement needs that the data lacks (then every value is NaN), or
+    the commonest ``benefit_reason`` of the stays left unsettled, with their counts.
+
+    Only the fields settlement reads are taken from ``data`` (no copy of the rest). ``levels`` / ``insurances``
+    (one value a row, e.g. the level and insurance type a case was priced at) stand in where ``data`` has no
+    hospital level / insurance type column, so pricing and settlement read one level per case; ``level`` /
+    ``insurance`` set every row, as for :func:`settle`."""
+    policy = load_benefit_policy(policy)
+    table, _ = _as_table(data)
+    found = _sources(table, mapping)
+    columns = {field: table.column(src) for field, src in found.items()}  # canonical names: one source each
+    for field, given in (("hospital_level", levels), ("insurance_type", insurances)):
+        if field not in columns and given is not None:
+            columns[field] = given
+    try:
+        settled = settle(pa.table(columns), policy, level=level, insurance=insurance)
+    except BenefitInputError as exc:
+        return np.full(table.num_rows, np.nan), str(exc)
+    patient = pc.fill_null(settled.column("patient_payment"), float("nan")).to_numpy(zero_copy_only=False)
+    patient = patient.astype(np.float64)
+    missing = np.isnan(patient)
+    if not missing.any():
+        return patient, None
+    reasons = pc.value_counts(pc.filter(settled.column("benefit_reason"), pa.array(missing)))
+    top = sorted(reasons.to_pylist(), key=lambda r: -r["counts"])
+    return patient, "; ".join(f"{r['values'] or 'not settled'}: {r['counts']:,}" for r in top[:3])
+
+
 def _previous_results(table: pa.Table) -> list[str]:
     """The columns of an earlier settlement in ``table`` (canonical names, or the workbook's Chinese headers)."""
     from ..lang import say
@@ -850,6 +891,7 @@ __all__ = [
     "OUTPUT_COLUMNS",
     "SPLIT",
     "BenefitInputError",
+    "patient_payments",
     "policy_arrays",
     "reason_text",
     "settle",

@@ -40,6 +40,7 @@ for module in (group, explain, monitor, pay, benefits, simulate, serve, data):
 app.add_typer(schemes.app, name="schemes")
 app.add_typer(tables.app, name="tables")
 app.add_typer(dip.app, name="dip")
+app.add_typer(benefits.fund_app, name="fund")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -13,6 +13,8 @@ from . import common
 from .common import CliError
 
 app = typer.Typer()
+#: ``drgkit fund …``: the pooled fund's sustainability
+fund_app = typer.Typer(no_args_is_help=True, help="Fund sustainability (基金运行): income, spending, reserve months.")
 
 
 @app.command()
@@ -35,10 +37,19 @@ def benefits(
         "patient_id, discharge_date, insurance_type, hospital_level, "
         "total_cost, full_self_pay_amount, over_limit_amount, "
         "class_b_self_pay_amount, class_b_amount, age, "
-        "assistance_category)",
+        "assistance_category, annual_income)",
     ),
     sheet: Optional[str] = typer.Option(
         None, "--sheet", help="Excel sheet: name or 1-based number (default: the first)"
+    ),
+    against: Optional[str] = typer.Option(
+        None,
+        "--against",
+        help="Policy what-if: settle the stays under --policy (A) and this policy (B) and write the change in fund "
+        "and patient payments per insurance type and hospital level (-o: .csv, .parquet or .xlsx) instead of the stays",
+    ),
+    catastrophic: float = typer.Option(
+        0.4, "--catastrophic", help="With --against: out-of-pocket above this share of annual income is catastrophic"
     ),
     policies: bool = typer.Option(False, "--policies", help="List the shipped policies and stop"),
     template: bool = typer.Option(False, "--template", help="Print the policy template (TOML) and stop"),
@@ -64,13 +75,16 @@ def benefits(
         raise CliError(say("benefits.no_input", "en"))
     if policy is None:
         raise CliError(say("benefits.no_policy", "en", names=", ".join(n for n, _ in list_policies())))
-    if output is None:
+    if output is None and against is None:
         raise CliError("give the output file with -o (.parquet, .csv or .xlsx)")
+    if against is not None and not catastrophic > 0:
+        raise CliError(f"--catastrophic must be a share of income > 0 (0.4 = 40 %), got {catastrophic:g}")
     from ..io import write_table
     from ..io.read import read_file
 
     start = time.perf_counter()
     chosen = load_benefit_policy(policy)
+    other = load_benefit_policy(against) if against is not None else None  # a bad name: said before reading
     is_excel = input.suffix.lower() in (".xlsx", ".xls", ".xlsm")
     data = read_file(input, sheet=common.sheet_arg(sheet) or (1 if is_excel else None))
     if data.num_rows == 0:
@@ -102,6 +116,9 @@ def benefits(
             soft_wrap=True,
             markup=False,
         )
+    if other is not None:
+        compare_cmd(data, chosen, other, catastrophic, level, insurance, mapping, output, quiet, language)
+        return
     result = settle(data, chosen, level=level, insurance=insurance, mapping=mapping)
     if output.suffix.lower() == ".xlsx":
         write_table(chinese_sheet(result), output)
@@ -110,6 +127,110 @@ def benefits(
     if quiet:
         return
     summarize(result, output, time.perf_counter() - start, language)
+
+
+def compare_cmd(data, a, b, catastrophic, level, insurance, mapping, output, quiet, language) -> None:
+    """``drgkit benefits STAYS --policy A --against B``: the what-if table (drgkit.benefits.compare), written to
+    ``output`` when given, and its main columns in the terminal."""
+    from ..benefits import compare
+    from ..benefits.settle import reason_text
+    from ..lang import say
+    from ..terminal import Col, fit_table
+
+    table = compare(data, a, b, catastrophic=catastrophic, level=level, insurance=insurance, mapping=mapping)
+    if output is not None:
+        from ..io import write_table
+
+        write_table(table.to_arrow(), output)
+    if quiet:
+        return
+
+    def named(value: str, kind: str) -> str:
+        if value == "all":
+            return say("benefits.ins.all", language)
+        return say(f"benefits.{kind}.{value}", language)
+
+    def money(v) -> str:
+        return "" if v is None else f"{v:,.0f}"
+
+    def pct(v) -> str:
+        return "" if v is None else f"{100 * v:.1f}%"
+
+    word = lambda key: say(f"benefits.compare.{key}", language)  # noqa: E731
+    keys = [Col(word("insurance"), "id", keep=True), Col(word("level"), "id", keep=True)]
+    records = list(table.iter_rows(named=True))
+    funds = [
+        (
+            named(r["insurance"], "ins"),
+            named(r["level"], "level"),
+            f"{r['stays']:,}",
+            money(r["fund_payment_a"]),
+            money(r["fund_payment_b"]),
+            f"{r['fund_payment_change']:+,.0f}",
+            "" if r["fund_change_share"] is None else f"{100 * r['fund_change_share']:+.1f}%",
+            f"{r['funds_payment_change']:+,.0f}",
+        )
+        for r in records
+    ]
+    cols = [
+        *keys,
+        Col(word("stays"), "number"),
+        Col(word("fund_a"), "number", keep=True),
+        Col(word("fund_b"), "number", keep=True),
+        Col(word("fund_change"), "number", keep=True),
+        Col(word("fund_change_share"), "number", keep=True),
+        Col(word("funds_change"), "number"),
+    ]
+    hint = str(output or "-o FILE")
+    title = say("benefits.compare.title", language, a=a.name, b=b.name)
+    common.out.print(fit_table(title, cols, funds, common.out.width, hint=hint, lang=language))
+    patients = [
+        (
+            named(r["insurance"], "ins"),
+            named(r["level"], "level"),
+            f"{r['person_years']:,}",
+            money(r["oop_year_mean_a"]),
+            money(r["oop_year_mean_b"]),
+            money(r["oop_year_p90_a"]),
+            money(r["oop_year_p90_b"]),
+            pct(r["catastrophic_share_a"]),
+            pct(r["catastrophic_share_b"]),
+        )
+        for r in records
+    ]
+    cols = [
+        *keys,
+        Col(word("person_years"), "number"),
+        Col(word("oop_mean_a"), "number", keep=True),
+        Col(word("oop_mean_b"), "number", keep=True),
+        Col(word("oop_p90_a"), "number"),
+        Col(word("oop_p90_b"), "number"),
+        Col(word("catastrophic_a"), "number", keep=True),
+        Col(word("catastrophic_b"), "number", keep=True),
+    ]
+    title = say("benefits.compare.patients_title", language)
+    common.out.print(fit_table(title, cols, patients, common.out.width, hint=hint, lang=language))
+    total = table.filter(table["insurance"] == "all").row(0, named=True)
+    k = total["person_years_with_income"]
+    income = say("benefits.compare.income", language, share=f"{100 * catastrophic:g}%", k=f"{k:,}")
+    common.out.print(income if k else say("benefits.compare.no_income", language), soft_wrap=True, markup=False)
+    if total["stays_not_compared"]:
+        common.out.print(
+            say(
+                "benefits.compare.dropped",
+                language,
+                k=f"{total['stays_not_compared']:,}",
+                why="; ".join(reason_text(w, language) for w in (total["not_compared_why"] or "").split("; ")),
+            ),
+            soft_wrap=True,
+            markup=False,
+        )
+    if output is not None:
+        common.out.print(
+            say("benefits.compare.done", language, rows=f"{total['stays']:,}", output=output),
+            soft_wrap=True,
+            markup=False,
+        )
 
 
 def chinese_sheet(result):
@@ -227,3 +348,68 @@ def summarize(result, output: Path, seconds: float, language: str) -> None:
                 soft_wrap=True,
                 markup=False,
             )
+
+
+@fund_app.command("forecast")
+def fund_forecast(
+    fund_file: Path = typer.Argument(..., help="Fund TOML: base year, reserve, income, spending, growth, scenarios"),
+    output: Path = typer.Option(Path("fund-results"), "-o", "--output", help="Folder for the results"),
+    draws: Optional[int] = typer.Option(None, "--draws", "-d", min=0, help="Monte Carlo draws (default: the file)"),
+    lang: Lang = None,
+) -> None:
+    """Project the pooled fund year by year: 当期结余, 当期结余率, 累计结余, 累计结余可支付月数 per scenario, with
+    Monte Carlo bands on the growth rates and a warning for each year that crosses a threshold."""
+    from dataclasses import replace
+
+    from ..benefits.fund import frame, load_fund, project
+    from ..benefits.fund_report import warning_lines, write
+    from ..lang import resolve, say
+    from ..terminal import Col, fit_table
+
+    language = resolve(lang)
+    start = time.perf_counter()
+    base, scenarios = load_fund(fund_file)
+    funds = [base, *scenarios]
+    if draws is not None:
+        funds = [replace(f, draws=draws) for f in funds]
+    projections = [project(f) for f in funds]
+    table = frame(projections)
+    write(output, table, projections, language)
+    years = projections[0].years.tolist()
+    cols = [
+        Col(say("fund.col.scenario", language), "id", keep=True),
+        *[Col(str(y), "number", keep=k == len(years) - 1) for k, y in enumerate(years)],
+        Col(say("fund.col.exhausted_year", language), "id", keep=True),
+    ]
+    rows = [
+        (
+            p.fund.scenario,
+            *[f"{m:.1f}" for m in p.central["months"].tolist()],
+            str(p.exhausted_year() or say("fund.never", language)),
+        )
+        for p in projections
+    ]
+    common.out.print(
+        fit_table(
+            say("fund.col.months", language),
+            cols,
+            rows,
+            common.out.width,
+            hint=str(output / "report.html"),
+            lang=language,
+        )
+    )
+    for line in warning_lines(projections, language):
+        common.out.print(line, soft_wrap=True, markup=False)
+    common.out.print(
+        say(
+            "fund.done",
+            language,
+            scenarios=len(projections),
+            years=len(years),
+            seconds=f"{time.perf_counter() - start:.1f}",
+            output=output,
+        ),
+        soft_wrap=True,
+        markup=False,
+    )

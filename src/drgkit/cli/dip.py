@@ -155,9 +155,16 @@ def settle_cmd(
         None, "--hospitals", help="CSV: hospital, coefficient, evaluation, deduction"
     ),
     policy: Optional[Path] = typer.Option(None, "--policy", help="Payment policy TOML (DIP defaults)"),
+    benefits: Optional[str] = typer.Option(
+        None,
+        "--benefits",
+        help="Benefit policy (TOML or a shipped name: example-national): patients pay by person and year under "
+        "it, fund = payment − patient, and a hospital's payable is its cases' fund payments (not --fund-ratio)",
+    ),
     prepay_ratio: float = typer.Option(0.9, "--prepay-ratio"),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Per-hospital result (.csv/.parquet)"),
     cases_output: Optional[Path] = typer.Option(None, "--cases", help="Also write the scored cases"),
+    lang: Lang = None,
 ) -> None:
     """Case scores, point value, per-hospital payable, monthly pre-payment and clearance."""
     import polars as pl
@@ -166,6 +173,10 @@ def settle_cmd(
     from ..io import read_cases, write_table
     from ..terminal import Col, fit_table
 
+    if benefits:  # a bad name or file: one line before the data is read
+        from ..benefits import load_benefit_policy
+
+        load_benefit_policy(benefits)
     data = pl.read_parquet(grouped) if grouped.suffix == ".parquet" else pl.from_arrow(read_cases(grouped))
     s = settle(
         data,
@@ -176,8 +187,18 @@ def settle_cmd(
         hospitals=hospitals,
         policy=policy,
         prepay_ratio=prepay_ratio,
+        benefits=benefits,
     )
     common.out.print(f"total score {s.total_score:,.2f}; PV_initial {s.pv_initial:.4f}; PV_settle {s.pv_settle:.4f}")
+    from ..lang import resolve, say
+    from ..payment.price import patient_basis_line
+
+    # by person and year under a benefit policy, or the flat share: always said
+    language = resolve(lang)
+    line = patient_basis_line(s.patient_basis, language)
+    if s.patient_basis.get("patient_basis") != "benefits":  # the hospitals' payable then rests on --fund-ratio
+        line += say("dip.fund_ratio", language, ratio=f"{fund_ratio:g}")
+    common.err.print(line, soft_wrap=True, markup=False)
     common.out.print(
         fit_table(
             "per hospital",

@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import typer
 
 from ..cli_options import (
@@ -107,6 +108,12 @@ def group(
     insurance: Optional[str] = typer.Option(None, "--insurance", help="employee / resident for --price"),
     allow_scheme_mismatch: AllowSchemeMismatch = False,
     policy: Optional[Path] = typer.Option(None, "--policy", help="Payment policy TOML for --price"),
+    benefits: Optional[str] = typer.Option(
+        None,
+        "--benefits",
+        help="Benefit policy for --price (TOML or a shipped name: example-national): patients pay by person and "
+        "year under it (fund = payment − patient) instead of the flat share; the input is read twice",
+    ),
     base_rate: BaseRate = None,
     edits: bool = typer.Option(False, "--edits", help="Also run the coding edits (drgkit validate): column `edits`"),
     sheet: SheetOption = None,
@@ -166,7 +173,6 @@ def group(
 
         from ..payment import load_table as load_payment_table
         from ..payment import price
-        from ..payment.policy import load_policy
 
         payment_table = load_payment_table(price_table)
         grouped_with = scheme if not scheme.startswith("dip:") else ""
@@ -181,16 +187,21 @@ def group(
                 f"{grouped_with}: add --scheme {payment_table.info.scheme}, or "
                 f"--allow-scheme-mismatch to price them anyway"
             )
+        from .pay import payment_policy
+
+        price_policy = payment_policy(policy, benefits).with_base_rate(base_rate)
         pricing = partial(
             price,
             table=payment_table,
             level=level,
             insurance=insurance,
-            policy=load_policy(policy).with_base_rate(base_rate),
+            policy=price_policy,
             allow_scheme_mismatch=allow_scheme_mismatch,
         )
-    elif level or insurance or policy or base_rate is not None:
-        raise CliError("--level, --insurance, --policy and --base-rate need --price TABLE")
+    elif level or insurance or policy or benefits or base_rate is not None:
+        raise CliError("--level, --insurance, --policy, --benefits and --base-rate need --price TABLE")
+    basis_counts: Counter = Counter()  # patient_basis of the priced rows, over every batch
+    basis_meta: dict = {}
     counts: Counter = Counter()
     drgs: Counter = Counter()
     reasons: Counter = Counter()
@@ -208,7 +219,7 @@ def group(
         transient=True,
     )
 
-    def process(batch, source):
+    def process(batch, source, split=None):
         result = group_batch(batch)
         if edits:
             from ..monitor.edits import validate_canonical
@@ -216,39 +227,92 @@ def group(
             found = validate_canonical(batch, scheme if not scheme.startswith("dip:") else DEFAULT_SCHEME)
             result = result.append_column("edits", found.column("edits"))
         if pricing is not None:
-            result = pricing(result)
+            result = pricing(result, **({"benefit_patient": split} if split is not None else {}))
         return result if canonical else input_shaped(result, source.plan)
 
-    def results(source):
+    def results(source, settled=None):
         task = progress.add_task("group", total=source.total_rows)
+
+        def batches():  # each batch with its slice of the payments settled over the whole file
+            offset = 0
+            for batch in source.batches():
+                split = None
+                if settled is not None:
+                    split = (settled[0][offset : offset + batch.num_rows], settled[1])
+                offset += batch.num_rows
+                yield batch, split
+
         # output keeps input order
-        for result in ordered_map(lambda batch: process(batch, source), prefetch(source.batches()), workers=workers):
+        for result in ordered_map(lambda item: process(item[0], source, item[1]), prefetch(batches()), workers=workers):
             if not quiet:
                 tally(result, counts, drgs, reasons)
+            if pricing is not None and not quiet:
+                import json
+
+                import pyarrow.compute as pc
+
+                from ..payment.price import PRICING_METADATA_KEY
+
+                for item in pc.value_counts(result.column("patient_basis")).to_pylist():
+                    basis_counts[item["values"]] += item["counts"]
+                if not basis_meta:
+                    basis_meta.update(json.loads(result.schema.metadata[PRICING_METADATA_KEY]))
             progress.update(task, advance=result.num_rows)
             yield result
 
     rows = 0
     with progress:
         for k, (file_in, file_out) in enumerate(pairs):  # a dataset: each file into its mirror, in order
-            source = open_cases(
-                file_in,
+            opened = dict(
+                path=file_in,
                 mapping=mapping,
                 sheet=sheet_arg(sheet),
                 header_row=header_row,
                 diagnoses=diagnoses,
                 procedures=procedures,
                 allow_unmapped=allow_unmapped,
-                batch_size=batch_size,
             )
+            source = open_cases(**opened, batch_size=batch_size)
             if not quiet and k == 0:
                 report_mapping(source, language)
+            settled = None
+            if pricing is not None and price_policy.benefits:
+                # a person's stays of the year may sit in different batches: settled over the whole file first
+                settled = settle_file(open_cases(**opened, batch_size=batch_size), price_policy, level, insurance)
             file_out.parent.mkdir(parents=True, exist_ok=True)
             rows += write_stream(
-                file_out, results(source), f"{file_in}: no rows could be read", workbook=not scheme.startswith("dip:")
+                file_out,
+                results(source, settled),
+                f"{file_in}: no rows could be read",
+                workbook=not scheme.startswith("dip:"),
             )
     if not quiet:
         summary(counts, drgs, rows, time.perf_counter() - start, label, reasons, language)
+        if pricing is not None:
+            from ..payment.price import patient_basis_line
+
+            basis = {
+                **basis_meta,
+                "benefit_rows": basis_counts.get("benefits", 0),
+                "flat_share_rows": basis_counts.get("flat_share", 0),
+            }
+            common.out.print(patient_basis_line(basis, language), soft_wrap=True, markup=False)
+
+
+def settle_file(source, policy, level: str | None, insurance: str | None) -> tuple:
+    """The patient payments of every row of a file under the payment policy's benefit policy (NaN where a stay
+    cannot be settled) and why some were not: the fields settlement reads, taken from every batch of one
+    pass over the file, settled together — each person's year in one run whatever the batch size."""
+    import pyarrow as pa
+
+    from ..benefits.settle import NEEDED, patient_payments
+
+    parts = [batch.select([c for c in NEEDED if c in batch.column_names]) for batch in source.batches()]
+    if not parts:
+        return np.zeros(0), None
+    table = pa.concat_tables(parts, promote_options="permissive")
+    assumed = insurance or (None if "insurance_type" in table.column_names else policy.default_insurance)
+    return patient_payments(table, policy.benefits, level=level, insurance=assumed)
 
 
 def _dataset_pairs(folder: Path, output: Path) -> list[tuple[Path, Path]]:

@@ -32,6 +32,13 @@ def pay(
         None, "--insurance", help="employee / resident (default: column or policy)"
     ),
     policy: Optional[Path] = typer.Option(None, "--policy", help="Policy TOML (thresholds, formulas, rates)"),
+    benefits: Optional[str] = typer.Option(
+        None,
+        "--benefits",
+        help="Benefit policy (TOML or a shipped name: example-national): the "
+        "patient pays by person and year under it (fund = payment − "
+        "patient) instead of the flat patient share",
+    ),
     base_rate: BaseRate = None,
     allow_scheme_mismatch: AllowSchemeMismatch = False,
     quiet: bool = typer.Option(False, "--quiet", "-q"),
@@ -47,6 +54,7 @@ def pay(
     language = resolve(lang)
     colon = say("punct.colon", language)
     start = time.perf_counter()
+    chosen = payment_policy(policy, benefits)  # a bad policy is said before the data is read
     data = read_file(input)
     if data.num_rows == 0:
         raise CliError(f"{input}: no rows could be read")
@@ -67,15 +75,14 @@ def pay(
         table,
         level=level,
         insurance=insurance,
-        policy=policy,
+        policy=chosen,
         allow_scheme_mismatch=allow_scheme_mismatch,
         base_rate=base_rate,
     )
     if not quiet:
-        from ..payment.policy import load_policy
-
-        assumed = load_policy(policy).with_base_rate(base_rate).assumptions(language)
+        assumed = chosen.with_base_rate(base_rate).assumptions(language)
         common.err.print(say("pay.policy", language) + colon + "; ".join(assumed), soft_wrap=True, markup=False)
+        common.err.print(patient_basis(result, language), soft_wrap=True, markup=False)
     write_table(result, output)
     if quiet:
         return
@@ -230,6 +237,36 @@ def report(
     common.out.print(
         say("report.written", language, files=", ".join(str(f) for f in files)), soft_wrap=True, markup=False
     )
+
+
+def payment_policy(policy: Optional[Path], benefits: Optional[str]):
+    """The payment policy of ``--policy``, with the benefit policy of ``--benefits`` (checked here, so a bad name
+    or file is one line before any work). ``--policy`` is the payment policy (thresholds, formulas, rates): a
+    benefit policy given there is refused with the option that takes it."""
+    from ..benefits.policy import list_policies, load_benefit_policy
+    from ..payment.policy import load_policy
+
+    if policy is not None and not policy.exists() and str(policy) in {n for n, _ in list_policies()}:
+        raise CliError(
+            f"--policy {policy}: --policy is the payment policy TOML; give a benefit policy as --benefits {policy}"
+        )
+    chosen = load_policy(policy)
+    if benefits:
+        chosen = chosen.replace(benefits=benefits)
+    if chosen.benefits:
+        load_benefit_policy(chosen.benefits)
+    return chosen
+
+
+def patient_basis(result, language: str) -> str:
+    """The one line saying how the patients' payments were found (by person and year under a benefit policy,
+    or the flat share, and for how many cases), from the priced result's ``drgkit.pricing`` metadata."""
+    import json
+
+    from ..payment.price import PRICING_METADATA_KEY, patient_basis_counts, patient_basis_line
+
+    meta = json.loads((result.schema.metadata or {}).get(PRICING_METADATA_KEY, b"{}"))
+    return patient_basis_line({**meta, **patient_basis_counts(result.column("patient_basis"))}, language)
 
 
 #: the indicators in the order a narrow terminal keeps them (the last ones are left out first)

@@ -26,6 +26,12 @@ def simulate(
     example: bool = typer.Option(
         False, "--example", help="Write demo data and a ready scenario file into OUTPUT, then run it"
     ),
+    benefits: Optional[str] = typer.Option(
+        None,
+        "--benefits",
+        help="Benefit policy (TOML or a shipped name: example-national): patients pay by person and year under it "
+        "(fund = payment − patient) in every scenario that names no other, instead of the flat patient share",
+    ),
     lang: Lang = None,
 ) -> None:
     """Project every hospital's revenue under a global budget: floating DRG rate / DIP point value,
@@ -50,7 +56,11 @@ def simulate(
             raise ScenarioError("give a scenario file (or --example)")
         n_draws = draws or 0
     cfg = load(path)
-    results = run_config(cfg, history, draws=n_draws, seed=seed)
+    if benefits:  # a bad name or file: one line before the run, not after it
+        from ..benefits import load_benefit_policy
+
+        load_benefit_policy(benefits)
+    results = run_config(cfg, history, draws=n_draws, seed=seed, benefits=benefits)
     hosp, scen = frames(results, cfg.settlement.percentiles)
     seconds = time.perf_counter() - t0
     notes = [
@@ -59,6 +69,19 @@ def simulate(
         f"method {cfg.settlement.method}, budget basis {cfg.settlement.basis}",
         f"Monte Carlo draws: {n_draws}" + (f" (volume shock SD {cfg.settlement.volume_shock_sd})" if n_draws else ""),
     ]
+    from ..payment.price import patient_basis_line
+
+    # how patients paid, per scenario: by person and year under a benefit policy, or the flat share (always said)
+    notes += [f"{r.name}: {patient_basis_line(r.patient_basis, 'en')}" for r in results]
+    said: dict[str, list[str]] = {}  # one line per distinct basis, naming its scenarios (not one line each)
+    for r in results:
+        said.setdefault(patient_basis_line(r.patient_basis, language), []).append(r.name)
+    for line, names in said.items():
+        common.err.print(
+            (line if len(names) == len(results) else ", ".join(names) + say("punct.colon", language) + line),
+            soft_wrap=True,
+            markup=False,
+        )
     write(output, hosp, scen, results, notes)
     common.out.print(summary_table(scen, hosp, common.out.width, language))
     common.out.print(

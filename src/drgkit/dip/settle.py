@@ -22,7 +22,7 @@ coefficient for the case's ``hospital_level``, else 1; primary-care groups get `
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ import polars as pl
 
 from ..arrowutil import as_polars
 from ..payment import load_policy, price
+from ..payment.price import patient_basis_counts, patient_basis_summary
 from ..payment.tables import COLUMNS, NUMERIC, PaymentTable, TableInfo, normalize_level
 from ..tomlutil import read_toml
 from .catalogue import Catalogue, DipError, load_catalogue
@@ -54,6 +55,9 @@ class Settlement:
     pv_initial: float
     pv_settle: float
     total_score: float
+    #: how patients' payments were found (a benefit policy by person and year, or the flat share), with the
+    #: number of cases each and why: drgkit.payment.price.patient_basis_summary / patient_basis_counts
+    patient_basis: dict = field(default_factory=dict)
 
 
 def _policy(policy: Any, pv_initial: float):
@@ -101,8 +105,16 @@ def settle(
     policy: Any = None,
     prepay_ratio: float = 0.9,
     monthly_deductions: Any = None,
+    benefits: Any = None,
 ) -> Settlement:
-    """Settle DIP-grouped cases (output of :func:`drgkit.dip.group`, with ``hospital`` and ``total_cost``)."""
+    """Settle DIP-grouped cases (output of :func:`drgkit.dip.group`, with ``hospital`` and ``total_cost``).
+
+    Every case's ``payment`` (score × PV_settle) is split into ``patient_payment`` and ``fund_payment`` =
+    payment − patient. The patient pays the policy's flat share of cost, or with a benefit policy (``benefits``:
+    a :class:`drgkit.benefits.BenefitPolicy`, TOML path or shipped name; else the policy's ``benefits`` key)
+    what that policy leaves the person to pay, in their discharge order within the year; then a hospital's
+    payable is the sum of its cases' fund payments rather than ``fund_ratio`` × its payments, and monthly
+    pre-payments deduct those patient payments. ``patient_basis`` says which, per case and in total."""
     cat = load_catalogue(catalogue)
     if not budget or budget <= 0:
         raise DipError(f"budget must be positive, got {budget}")
@@ -183,13 +195,30 @@ def settle(
     table = table.with_columns([pl.col(c).cast(pl.Float64, strict=False) for c in NUMERIC])
     pt = PaymentTable(TableInfo(id=f"dip:{cat.id}", basis="points", drgs=rows.height, rows=rows.height), table)
     cases_in = d.select(pl.col("_key").fill_null("").alias("drg"), "status", "total_cost")
-    priced = price(cases_in, pt, policy=pol)
+    chosen = benefits if benefits is not None else (pol.benefits or None)
+    split, why, assumed, benefit_name = None, None, None, ""
+    if chosen is not None:  # patients pay by item under the benefit policy, settled on the stays as given
+        from ..benefits.policy import load_benefit_policy
+        from ..benefits.settle import patient_payments
+
+        chosen = load_benefit_policy(chosen)
+        benefit_name = chosen.name
+        assumed = None if "insurance_type" in df.columns else pol.default_insurance  # as pricing assumes
+        split = patient_payments(df, chosen, insurance=assumed)  # d is in df's order (sorted by _i above)
+        why = split[1]
+    priced = price(cases_in, pt, policy=pol.replace(benefits=""), benefits=chosen, benefit_patient=split)
     pay = priced["payment"].fill_null(0.0)
+    basis = {
+        **patient_basis_summary(pol, benefit_name, why, assumed),
+        **patient_basis_counts(priced["patient_basis"]),
+        "fund_ratio": fund_ratio,
+    }
     d = d.with_columns(
         priced["case_type"],
         priced["standard_payment"],
         priced["cost_ratio"],
         priced["price_reason"],
+        priced["patient_basis"],
         (pay / pv0).alias("case_score"),
         priced["patient_payment"].fill_null(0.0).alias("_pp"),
     )
@@ -204,7 +233,16 @@ def settle(
         pl.col("_h_evaluation").first().fill_null(1.0).alias("evaluation"),
         pl.col("_h_deduction").first().fill_null(0.0).alias("deduction"),
     )
-    per = per.with_columns((pl.col("total_score") * pv * fund_ratio).alias("payable_before_evaluation"))
+    # each case's payment at the settled point value, split into what the patient paid and what the funds owe
+    d = d.with_columns(
+        (pl.col("case_score") * pv).round(2).alias("payment"),
+        pl.when(pl.col("patient_basis").is_not_null()).then(pl.col("_pp")).otherwise(None).alias("patient_payment"),
+    ).with_columns((pl.col("payment") - pl.col("patient_payment")).round(2).alias("fund_payment"))
+    if benefit_name:  # the funds pay each case's payment less what its patient paid (fund = payment − patient)
+        funds = d.group_by("hospital").agg(pl.col("fund_payment").sum().alias("payable_before_evaluation"))
+        per = per.join(funds, on="hospital", how="left")
+    else:  # no benefit policy: the fund pays the flat fund ratio of the hospital's payments (spec §3.2)
+        per = per.with_columns((pl.col("total_score") * pv * fund_ratio).alias("payable_before_evaluation"))
     per = per.with_columns(
         (pl.col("payable_before_evaluation") * pl.col("evaluation") - pl.col("deduction")).alias("payable")
     ).sort("hospital")
@@ -243,7 +281,11 @@ def settle(
             "standard_payment",
             "cost_ratio",
             pl.col("case_score").round(4),
+            "payment",
+            "patient_payment",
+            "fund_payment",
+            "patient_basis",
             "price_reason",
         )
     )
-    return Settlement(out_cases, per, monthly, pv0, pv, total)
+    return Settlement(out_cases, per, monthly, pv0, pv, total, basis)

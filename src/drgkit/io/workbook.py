@@ -29,6 +29,7 @@ def headers_zh() -> dict[str, str]:
 STATUS_ZH = words("status", "zh")
 CC_ZH = words("cc", "zh")
 CASE_TYPE_ZH = words("case_type", "zh")
+PATIENT_BASIS_ZH = words("patient_basis", "zh")
 
 
 def _translate(column: pa.ChunkedArray | pa.Array, mapping) -> pa.Array:
@@ -56,6 +57,8 @@ def chinese_sheet(result: pa.Table) -> pa.Table:
             column = _translate(column, CC_ZH)
         elif name == "case_type":
             column = _translate(column, CASE_TYPE_ZH)
+        elif name == "patient_basis":
+            column = _translate(column, PATIENT_BASIS_ZH)
         elif name == "reason":
             column = _reason_zh(column)
         elif name == "price_reason":

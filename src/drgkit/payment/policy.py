@@ -7,6 +7,8 @@ Defaults follow ``dip-and-drg-payment-spec.md`` (the project's spec digest); eac
 * low ratio 0.4 (the commonest value seen, spec §4.3; used in §6.2), paid by item (actual cost);
 * high-ratio payment ``a·S + β·(cost − k·S)`` with a = 1, β = 1 (spec §4.3, the commonest form);
 * patients pay 30 % of cost by item (spec §6.2 example, [ASSUMPTION]); fund = payment − patient payment (§4.6);
+  with ``benefits`` (a benefit policy, :mod:`drgkit.benefits`) the patient's payment is instead what that policy
+  leaves the person to pay for the stay, by person and year (rows it cannot settle keep the flat share);
 * groups flagged 按项目 / 单议 / 不稳定 are paid by item (spec §4.3; [CITY] practice, not national);
 * ungrouped (0000) and ambiguous (QY) cases are left unpriced unless a cost share is set (spec §4.3 lists
   0.7–0.9 × cost as city practice).
@@ -33,6 +35,8 @@ Policy TOML (every key optional)::
     base_rate = nan                  # rate for tables that publish weights only (yuan per RW)
     point_value = nan                # yuan per point, for point tables (Yinchuan; DIP)
     patient_share = 0.3              # share of total cost the patient pays by item
+    benefits = ""                    # a benefit policy (TOML path or shipped name: example-national): the
+                                     # patient pays by person and year under it instead of patient_share
     default_insurance = "employee"
     [base_rates]                     # per level / insurance, overriding the table: "level3" or "level3/employee"
     [patient_shares]                 # per insurance type: employee = 0.25, resident = 0.4
@@ -101,6 +105,7 @@ class Policy:
     default_insurance: str = "employee"
     base_rates: dict = field(default_factory=dict)
     patient_shares: dict = field(default_factory=dict)
+    benefits: str = ""
 
     def __post_init__(self) -> None:
         validate(self)
@@ -113,8 +118,10 @@ class Policy:
         mark = say("pay.default", lang)
         defaults = set(self.defaults())
         shown = ("patient_share", "low_ratio", "low_payment", "high_bands", "high_payment", "comparator")
-        out = []
+        out = [f"benefits {self.benefits}"] if self.benefits else []
         for name in shown:
+            if name == "patient_share" and self.benefits:
+                continue
             value = getattr(self, name)
             if name == "high_bands":
                 value = ", ".join(f"RW≤{b:g}: {k:g}×" for b, k in value)
@@ -226,6 +233,8 @@ def validate(p: Policy) -> None:
     b = p.basic_group_coefficient
     if not (b in ("auto", "table") or (not isinstance(b, (bool, str)) and _num("basic_group_coefficient", b) > 0)):
         raise PolicyError(f"policy: basic_group_coefficient must be auto, table or a positive number, got {b!r}")
+    if not isinstance(p.benefits, str):
+        raise PolicyError(f"policy: benefits must be a benefit policy file or name, got {p.benefits!r}")
     if p.default_insurance not in ("employee", "resident"):
         raise PolicyError(f"policy: default_insurance must be employee or resident, got {p.default_insurance!r}")
     from .tables import INSURANCE, LEVELS
@@ -261,8 +270,18 @@ def load_policy(source: Policy | str | Path | dict | None = None) -> Policy:
         where = str(path)
     known = {f.name for f in fields(Policy)}
     unknown = sorted(set(data) - known)
+    if unknown and {"employee", "resident"} & set(unknown):  # a benefit policy given where a payment one goes
+        raise PolicyError(
+            f"{where}: a benefit policy ([employee] / [resident]), not a payment policy: give it as --benefits "
+            f'{source}, or name it in a payment policy with benefits = "…"'
+        )
     if unknown:
         raise PolicyError(f"{where}: unknown key {unknown[0]!r} (known keys: {', '.join(sorted(known))})")
+    benefits = data.get("benefits")
+    if isinstance(benefits, str) and where != "policy" and benefits.lower().endswith(".toml"):
+        beside = Path(source).parent / benefits  # a benefit policy file named in a policy file: beside it
+        if not Path(benefits).is_absolute() and beside.exists():
+            data["benefits"] = str(beside)
     if "high_bands" in data:
         data["high_bands"] = tuple(tuple(b) if isinstance(b, (list, tuple)) else (b,) for b in data["high_bands"])
     if "by_item_flags" in data:

@@ -262,6 +262,8 @@ def price(
     policy: Policy | dict | str | Path | None = None,
     allow_scheme_mismatch: bool = False,
     base_rate: float | None = None,
+    benefits: Any = None,
+    benefit_patient: tuple[np.ndarray, str | None] | None = None,
 ) -> Any:
     """Price grouped cases (output of :func:`drgkit.group`); returns the same type with pricing columns added.
 
@@ -272,6 +274,16 @@ def price(
     and codes the table lacks would go unpriced) unless ``allow_scheme_mismatch``.  ``table`` may also be a scheme
     that ships reference weights (``chs-drg-2.0``), priced with ``base_rate`` (yuan per RW; for a point table the
     point value), which overrides every rate of the table and the policy.
+
+    The patient's payment is the policy's flat ``patient_share`` of cost unless a benefit policy is given
+    (``benefits``: a :class:`drgkit.benefits.BenefitPolicy`, a TOML path or a shipped name such as
+    ``example-national``; else the policy's ``benefits`` key): then it is what that policy leaves the patient to
+    pay for the stay, by item and in the person's discharge order within the year (:func:`drgkit.benefits`),
+    and ``fund_payment`` = ``payment`` − ``patient_payment``. Stays it cannot settle keep the flat share; the
+    ``patient_basis`` column says which (``benefits`` / ``flat_share``), and an Arrow result's
+    ``drgkit.pricing`` metadata how many and why. ``benefit_patient`` (the output of
+    :func:`drgkit.benefits.settle.patient_payments`) passes payments settled over more stays than are priced
+    here (a file priced batch by batch, a simulation's copies of history stays).
     """
     t = load_table(table)
     policy = load_policy(policy).with_base_rate(base_rate)
@@ -456,6 +468,31 @@ def price(
                 shares[ins_idx == ins_choices.index(name)] = value
     priced = ctype != CASE_TYPES.index("unpriced")
     patient = np.where(priced, shares * cost, np.nan)
+    chosen = benefits if benefits is not None else (policy.benefits or None)
+    by_person, why, benefit_name, assumed_insurance = None, None, "", None
+    if chosen is not None:  # the patient pays by item under the benefit policy; the flat share where it cannot
+        from ..benefits.policy import load_benefit_policy
+        from ..benefits.settle import patient_payments
+
+        chosen = load_benefit_policy(chosen)
+        benefit_name = chosen.name
+        # the level and insurance type each case is priced at stand in where the data has no such column
+        lv_named = lv_choices if all(lv_choices) else None
+        ins_named = ins_choices if all(ins_choices) else None
+        if insurance is None and ins_named is None and "insurance_type" not in df.column_names:
+            assumed_insurance = policy.default_insurance  # as pricing itself does; said in the summary
+        if benefit_patient is None:
+            benefit_patient = patient_payments(
+                grouped,
+                chosen,
+                level=level,
+                insurance=insurance or assumed_insurance,
+                levels=pa.array(lv_named, pa.string()).take(pa.array(lv_idx)) if lv_named else None,
+                insurances=pa.array(ins_named, pa.string()).take(pa.array(ins_idx)) if ins_named else None,
+            )
+        by_person, why = benefit_patient
+    patient, basis_codes = split_patient(priced, patient, by_person)
+    basis = patient_basis_summary(policy, benefit_name, why, assumed_insurance)
     # reasons: one string per reason code, DRG-specific ones formatted for their rows only
     # no reason (normal cases, most rows) is null: a masked take copies only the rows that have one
     quiet = np.array([not text for text in reasons] + [True], dtype=bool)  # [-1] → the last entry: no reason
@@ -486,7 +523,9 @@ def price(
         "case_type": pc.take(pa.array(CASE_TYPES, type=pa.string()), pa.array(ctype)),
         "payment": money(payment),
         "patient_payment": money(patient),
-        "fund_payment": money(payment - patient),
+        # from the rounded amounts, so fund + patient = payment to the cent on every row
+        "fund_payment": money(np.round(payment, 2) - np.round(patient, 2)),
+        "patient_basis": pa.array(PATIENT_BASES, pa.string()).take(pa.array(basis_codes, mask=basis_codes < 0)),
         "margin": money(payment - cost),
         "price_reason": reason_arr,
     }
@@ -494,17 +533,86 @@ def price(
     out = _attach(grouped, kind, columns)
     if kind == "arrow":  # a Parquet output keeps what it was priced with (pq.read_schema(path).metadata)
         out = out.replace_schema_metadata(
-            {**(out.schema.metadata or {}), PRICING_METADATA_KEY: pricing_metadata(t, policy)}
+            {**(out.schema.metadata or {}), PRICING_METADATA_KEY: pricing_metadata(t, policy, basis)}
         )
     return out
+
+
+#: how a case's patient payment was found (the ``patient_basis`` column; null: the case is not priced)
+PATIENT_BASES = ("benefits", "flat_share")
+
+
+def split_patient(priced: np.ndarray, flat: np.ndarray, by_person: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The patient's payment of every case — the benefit policy's (``by_person``, NaN where it could not settle
+    the stay) where there is one, else the flat share's (``flat``) — and the index into :data:`PATIENT_BASES`
+    saying which (-1 for a case that is not priced: it has no payment to split)."""
+    use = priced & ~np.isnan(by_person) if by_person is not None else np.zeros(len(priced), bool)
+    codes = np.where(priced, np.where(use, 0, 1), -1).astype(np.int8)
+    return (np.where(use, by_person, flat) if by_person is not None else flat), codes
+
+
+def patient_basis_summary(
+    policy: Policy, benefit_name: str, why: str | None = None, assumed_insurance: str | None = None
+) -> dict:
+    """How the patients' payments were found, for the ``drgkit.pricing`` metadata: under which benefit policy
+    (or the flat share, with its value), why stays were left at the flat share, and the insurance type assumed
+    when the data had none. The counts are not here but in the ``patient_basis`` column (a file priced batch
+    by batch carries the first batch's metadata): :func:`patient_basis_counts` adds them."""
+    out: dict[str, Any] = {
+        "patient_basis": "benefits" if benefit_name else "flat_share",
+        "patient_share": policy.patient_share,
+        **({"patient_shares": dict(policy.patient_shares)} if policy.patient_shares else {}),
+    }
+    if benefit_name:
+        out["benefits"] = benefit_name
+        if why:
+            out["flat_share_why"] = why
+        if assumed_insurance:  # no insurance type in the data: every stay settled as one type
+            out["benefit_insurance_assumed"] = assumed_insurance
+    return out
+
+
+def patient_basis_counts(codes: Any) -> dict[str, int]:
+    """``benefit_rows`` / ``flat_share_rows``: the cases whose patients pay under the benefit policy / at the
+    flat share, from the ``patient_basis`` column (strings) or :func:`split_patient`'s indices."""
+    if isinstance(codes, (pa.Array, pa.ChunkedArray)):
+        codes = codes.to_numpy(zero_copy_only=False)
+    elif isinstance(codes, pl.Series):
+        codes = codes.to_numpy()
+    values = np.asarray(codes)
+    if values.dtype.kind in "OUS":
+        values = np.where(values == PATIENT_BASES[0], 0, np.where(values == PATIENT_BASES[1], 1, -1))
+    return {"benefit_rows": int((values == 0).sum()), "flat_share_rows": int((values == 1).sum())}
+
+
+def patient_basis_line(basis: dict, lang: str) -> str:
+    """One line: the patients' payments by person and year under a benefit policy, or the flat share — said
+    whenever the flat share is used (no benefit policy, or cases the benefit policy could not settle).
+    ``basis``: :func:`patient_basis_summary` with :func:`patient_basis_counts`."""
+    from ..lang import say
+
+    share = f"{100 * basis['patient_share']:g}%"
+    if basis.get("patient_shares"):
+        share += " (" + ", ".join(f"{k} {100 * v:g}%" for k, v in basis["patient_shares"].items()) + ")"
+    if basis.get("patient_basis") != "benefits":
+        return say("pay.flat_share", lang, share=share)
+    text = say("pay.by_benefits", lang, policy=basis["benefits"], rows=f"{basis['benefit_rows']:,}")
+    if basis.get("benefit_insurance_assumed"):
+        text += say("pay.benefits_insurance", lang, ins=basis["benefit_insurance_assumed"])
+    if basis.get("flat_share_rows"):
+        why = basis.get("flat_share_why") or say("pay.benefits_unsettled", lang)
+        text += say("pay.benefits_fallback", lang, rows=f"{basis['flat_share_rows']:,}", share=share, why=why)
+    return text
 
 
 #: Schema-metadata key of a priced Arrow table / Parquet file: JSON of the table and every policy value used.
 PRICING_METADATA_KEY = b"drgkit.pricing"
 
 
-def pricing_metadata(t: PaymentTable, policy: Policy) -> bytes:
-    """The table and every policy value a priced result leaned on, with the names no policy set (defaults)."""
+def pricing_metadata(t: PaymentTable, policy: Policy, basis: dict | None = None) -> bytes:
+    """The table and every policy value a priced result leaned on, with the names no policy set (defaults), and
+    how the patient's payment was found (``basis``: a benefit policy by person and year, or the flat share, with
+    the number of rows each)."""
     import json
 
     return json.dumps(
@@ -514,10 +622,22 @@ def pricing_metadata(t: PaymentTable, policy: Policy) -> bytes:
             "scheme": t.info.scheme,
             "policy": policy.as_dict(),
             "defaults": policy.defaults(),
+            **(basis or {}),
         },
         ensure_ascii=False,
         default=str,
     ).encode("utf-8")
 
 
-__all__ = ["CASE_TYPES", "LEVELS", "OUTPUT_COLUMNS", "price", "standards"]
+__all__ = [
+    "CASE_TYPES",
+    "LEVELS",
+    "OUTPUT_COLUMNS",
+    "PATIENT_BASES",
+    "patient_basis_counts",
+    "patient_basis_line",
+    "patient_basis_summary",
+    "price",
+    "split_patient",
+    "standards",
+]

@@ -28,6 +28,7 @@ import polars as pl
 from ..errors import DrgkitError
 from ..payment import load_policy, load_table, price, standards
 from ..payment.policy import Policy, PolicyError
+from ..payment.price import patient_basis_counts, patient_basis_summary
 from ..payment.tables import PaymentTable, TableError
 from .result import ScenarioResult
 from .scenario import Config, Scenario, ScenarioError, Sharing, load
@@ -86,10 +87,51 @@ def history_frame(history: Any, cfg: Config) -> pl.DataFrame:
     cols += [pl.col(c) for c in CASE_COLUMNS if c in df.columns]
     if "fund_payment" in df.columns:
         cols.append(pl.col("fund_payment").alias("_hist_fund"))
+    cols += _benefit_columns(df, {hc, lc, *CASE_COLUMNS})
     out = df.select(cols)
     if out["hospital"].null_count():
         raise ScenarioError(f"history.hospital_column: column '{hc}' has {out['hospital'].null_count()} empty values")
     return out
+
+
+def _benefit_columns(df: pl.DataFrame, taken: set[str]) -> list[pl.Expr]:
+    """The columns a benefit policy settles by (person id, discharge date, age, self-pay amounts …), under
+    their field names, so a scenario whose policy names ``benefits`` can split payments by person and year."""
+    from ..benefits.settle import NEEDED
+    from ..io.columns import field_sources
+
+    found = field_sources(df.columns, [f for f in NEEDED if f not in taken])
+    return [pl.col(src).alias(name) for name, src in found.items() if src not in taken]
+
+
+def _benefit_patients(cases: pl.DataFrame, policy: Policy) -> tuple[pl.DataFrame, str | None, str | None]:
+    """What each history case leaves its patient to pay under the scenario's benefit policy (by person and year,
+    on the history's own stays — so copies made for volume or coding drift keep their stay's payment, and the
+    person's accumulators are not inflated by them), as the column ``_benefit_pat`` (null where the stay cannot
+    be settled), why stays were left at the flat share (``None``: none were) and the insurance type assumed
+    for every stay when the history has none (the policy's ``default_insurance``, as pricing assumes)."""
+    from ..benefits.settle import patient_payments
+
+    assumed = None if "insurance_type" in cases.columns else policy.default_insurance
+    try:
+        pat, why = patient_payments(cases, policy.benefits, insurance=assumed)
+    except DrgkitError as exc:  # a bad benefit policy: named with the key that gave it
+        raise ScenarioError(f"policy.benefits: {exc}") from None
+    return cases.with_columns(_benefit_pat=pl.Series(pat).fill_nan(None)), why, assumed
+
+
+def _benefit_name(source: str) -> str:
+    from ..benefits.policy import load_benefit_policy
+
+    return load_benefit_policy(source).name
+
+
+def _benefit_source(name: str, base_dir: Path) -> str:
+    """A benefit policy named in a scenario file: a file relative to that file, else as given (a shipped name
+    or a path from the working directory)."""
+    if name and not Path(name).exists() and (base_dir / name).exists():
+        return str(base_dir / name)
+    return name
 
 
 # ------------------------------------------------------------------------------------------ scenario table
@@ -215,11 +257,19 @@ def _multiplier(case_type: np.ndarray, policy: Policy) -> np.ndarray:
 
 
 def _price(cases: pl.DataFrame, table: PaymentTable, policy: Policy, rates: dict, f: float) -> pl.DataFrame:
+    split = None
+    if policy.benefits and "_benefit_pat" in cases.columns:  # settled once on the history (settle() below)
+        split = (cases["_benefit_pat"].cast(pl.Float64).fill_null(float("nan")).to_numpy(), None)
     try:
-        priced = price(cases, table, policy=_scaled(policy, rates, f))
+        return price(
+            cases,
+            table,
+            policy=_scaled(policy, rates, f),
+            benefits=policy.benefits or None,
+            benefit_patient=split,
+        )
     except (TableError, PolicyError) as exc:
         raise ScenarioError(f"pricing: {exc}") from None
-    return priced
 
 
 def _pieces(priced: pl.DataFrame, policy: Policy, f: float, points: bool = False) -> pl.DataFrame:
@@ -277,6 +327,10 @@ def settle(cfg: Config, s: Scenario, cases: pl.DataFrame, base_table: PaymentTab
     basis = st.basis
     table = scenario_table(base_table, s)
     policy = scenario_policy(cfg, s)
+    why = assumed = None
+    if policy.benefits:
+        policy = policy.replace(benefits=_benefit_source(policy.benefits, cfg.base_dir))
+        cases, why, assumed = _benefit_patients(cases, policy)
     rates = _rate_map(table, policy)
     if not rates:
         raise ScenarioError(
@@ -354,6 +408,10 @@ def settle(cfg: Config, s: Scenario, cases: pl.DataFrame, base_table: PaymentTab
         fund_ratio=rho,
         sharing=cfg.sharing_for(s),
         iterations=iterations,
+        patient_basis={
+            **patient_basis_summary(policy, _benefit_name(policy.benefits) if policy.benefits else "", why, assumed),
+            **patient_basis_counts(pieces["patient_basis"]),
+        },
     )
 
 
@@ -430,7 +488,16 @@ def _hospitals(
 # ------------------------------------------------------------------------------------------------ run
 
 
-def run_config(cfg: Config, history: Any = None, draws: int = 0, seed: int | None = None) -> list[ScenarioResult]:
+def run_config(
+    cfg: Config, history: Any = None, draws: int = 0, seed: int | None = None, benefits: str | Path | None = None
+) -> list[ScenarioResult]:
+    """Settle every scenario of ``cfg`` on the history. ``benefits`` (a benefit policy file or shipped name, the
+    ``--benefits`` of ``drgkit simulate``) splits every scenario's payments into fund and patient by person and
+    year, unless the scenario's own ``policy.benefits`` names another."""
+    if benefits is not None:
+        from dataclasses import replace
+
+        cfg = replace(cfg, policy={**cfg.policy, "benefits": str(benefits)})
     cases = history_frame(history, cfg)
     if not cfg.history.table:
         raise ScenarioError("history.table: missing (the payment table to price with, e.g. suzhou-2023)")

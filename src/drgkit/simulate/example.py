@@ -81,6 +81,8 @@ def write_example(out_dir: str | Path, rows: int = 30_000, hospitals: int = 20, 
     priced = price(group(raw, scheme="suzhou-2023"), "suzhou-2023")
     df = polars_frame(priced).select(
         "case_id",
+        "patient_id",
+        "age",
         "hospital",
         "hospital_level",
         "dept",

@@ -25,3 +25,6 @@ class ScenarioResult:
     sharing: Sharing
     iterations: int = 1
     draws: dict = field(default_factory=dict)
+    #: how patients' payments were found: a benefit policy by person and year, or the flat share, with the
+    #: number of cases each and why (drgkit.payment.price.patient_basis_summary)
+    patient_basis: dict = field(default_factory=dict)
