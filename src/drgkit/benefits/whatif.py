@@ -61,11 +61,11 @@ def compare(
     income = _money(table.column(found["annual_income"]), n)[0] if "annual_income" in found else np.full(n, np.nan)
 
     def part(result: Any, tag: str) -> pl.DataFrame:
-        frame = pl.from_arrow(result.select(list(PAYMENTS[:3]) + ["patient_payment"]))
+        frame = pl.DataFrame(result.select(list(PAYMENTS[:3]) + ["patient_payment"]))
         frame = frame.with_columns(funds_payment=pl.sum_horizontal(PAYMENTS[:3]))
         return frame.select([pl.col(c).alias(f"{c}_{tag}") for c in PAYMENTS])
 
-    keys = pl.from_arrow(settled[0].select(["benefit_insurance", "benefit_level", "benefit_year"]))
+    keys = pl.DataFrame(settled[0].select(["benefit_insurance", "benefit_level", "benefit_year"]))
     stays = pl.concat([keys, part(settled[0], "a"), part(settled[1], "b")], how="horizontal").with_columns(
         _person=pl.Series(_person(table.column(found["patient_id"]), n)),
         _income=pl.Series(income).fill_nan(None),

@@ -119,6 +119,7 @@ def benefits(
     if other is not None:
         compare_cmd(data, chosen, other, catastrophic, level, insurance, mapping, output, quiet, language)
         return
+    assert output is not None  # checked above: only a comparison writes nothing without -o
     result = settle(data, chosen, level=level, insurance=insurance, mapping=mapping)
     if output.suffix.lower() == ".xlsx":
         write_table(chinese_sheet(result), output)
@@ -220,7 +221,7 @@ def compare_cmd(data, a, b, catastrophic, level, insurance, mapping, output, qui
                 "benefits.compare.dropped",
                 language,
                 k=f"{total['stays_not_compared']:,}",
-                why="; ".join(reason_text(w, language) for w in (total["not_compared_why"] or "").split("; ")),
+                why="; ".join(reason_text(w, language) or w for w in (total["not_compared_why"] or "").split("; ")),
             ),
             soft_wrap=True,
             markup=False,

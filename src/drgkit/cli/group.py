@@ -8,7 +8,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import typer
@@ -263,7 +263,7 @@ def group(
     rows = 0
     with progress:
         for k, (file_in, file_out) in enumerate(pairs):  # a dataset: each file into its mirror, in order
-            opened = dict(
+            opened: dict[str, Any] = dict(
                 path=file_in,
                 mapping=mapping,
                 sheet=sheet_arg(sheet),

@@ -278,7 +278,7 @@ def load_policy(source: Policy | str | Path | dict | None = None) -> Policy:
     if unknown:
         raise PolicyError(f"{where}: unknown key {unknown[0]!r} (known keys: {', '.join(sorted(known))})")
     benefits = data.get("benefits")
-    if isinstance(benefits, str) and where != "policy" and benefits.lower().endswith(".toml"):
+    if isinstance(benefits, str) and not isinstance(source, dict) and benefits.lower().endswith(".toml"):
         beside = Path(source).parent / benefits  # a benefit policy file named in a policy file: beside it
         if not Path(benefits).is_absolute() and beside.exists():
             data["benefits"] = str(beside)

@@ -469,7 +469,7 @@ def price(
     priced = ctype != CASE_TYPES.index("unpriced")
     patient = np.where(priced, shares * cost, np.nan)
     chosen = benefits if benefits is not None else (policy.benefits or None)
-    by_person, why, benefit_name, assumed_insurance = None, None, "", None
+    by_person, unsettled_why, benefit_name, assumed_insurance = None, None, "", None
     if chosen is not None:  # the patient pays by item under the benefit policy; the flat share where it cannot
         from ..benefits.policy import load_benefit_policy
         from ..benefits.settle import patient_payments
@@ -490,9 +490,9 @@ def price(
                 levels=pa.array(lv_named, pa.string()).take(pa.array(lv_idx)) if lv_named else None,
                 insurances=pa.array(ins_named, pa.string()).take(pa.array(ins_idx)) if ins_named else None,
             )
-        by_person, why = benefit_patient
+        by_person, unsettled_why = benefit_patient
     patient, basis_codes = split_patient(priced, patient, by_person)
-    basis = patient_basis_summary(policy, benefit_name, why, assumed_insurance)
+    basis = patient_basis_summary(policy, benefit_name, unsettled_why, assumed_insurance)
     # reasons: one string per reason code, DRG-specific ones formatted for their rows only
     # no reason (normal cases, most rows) is null: a masked take copies only the rows that have one
     quiet = np.array([not text for text in reasons] + [True], dtype=bool)  # [-1] → the last entry: no reason
