@@ -170,6 +170,11 @@ def test_monte_carlo_bands_are_reproducible_and_ordered() -> None:
     flat["uncertainty"]["sd"] = {"wage": 0.0}
     p = project(load_fund(flat)[0])
     assert np.allclose(p.draws["months"], p.central["months"])
+    # a wild spread never takes spending or a count below zero (a shocked rate stops at −99 %)
+    wild = copy.deepcopy(_uncertain())
+    wild["uncertainty"]["sd"] = {"inpatient_volume": 1.0, "active": 1.0}
+    p = project(load_fund(wild)[0])
+    assert (p.draws["inpatient"] > 0).all() and (p.draws["active"] > 0).all()
 
 
 def test_scenarios_side_by_side_share_the_draws() -> None:

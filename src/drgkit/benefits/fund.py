@@ -369,6 +369,8 @@ def _paths(f: Fund, shocks: dict[str, np.ndarray] | None, n: int) -> dict[str, n
         factor = np.ones((n, h))
         for name, table in rates:
             g = np.full((n, h), table[name]) + (shocks[name] if shocks is not None and name in shocks else 0.0)
+            # a shock may not take a count, a wage or a spending below zero (the file's own rates stop at −0.99)
+            g = np.maximum(g, -0.99)
             factor = factor * np.cumprod(1.0 + g, axis=1)
         return base * factor
 
