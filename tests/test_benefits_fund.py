@@ -390,6 +390,22 @@ def test_the_shipped_example_runs_and_its_table_fits_80_columns(tmp_path: Path, 
     assert t.height == 40 and pl.read_parquet(out / "years.parquet").equals(t)
 
 
+def test_many_scenarios_leave_columns_out_by_name_and_are_escaped_on_the_page(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(cli.common, "out", Console(width=80, highlight=False, record=True))
+    data = copy.deepcopy(HAND)
+    data["scenario"] = [{"name": f"<b>情景{k}</b> 住院量增长", "reserve": 100 + k} for k in range(8)]
+    data["scenario"].append({"name": "[red]reform", "reserve": 108})  # not a rich style tag
+    out = tmp_path / "many"
+    r = runner.invoke(app, ["fund", "forecast", str(_save(tmp_path, data)), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    text = cli.common.out.export_text()
+    assert "…" not in text and max(cell_len(line) for line in text.splitlines() if line[:1] in "┏┃│└") <= 80
+    assert "未显示" in text or "not shown" in text  # the caption names the scenarios left out
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "&lt;b&gt;情景7&lt;/b&gt;" in page and "<b>情景" not in page and "[red]reform" in page
+    assert "[red]reform" in text  # in the caption of the columns left out
+
+
 def test_the_shipped_example_is_labelled_and_cites_its_provenance() -> None:
     from drgkit.benefits.fund import examples_dir
 

@@ -69,6 +69,8 @@ def months_table(projections, output: Path, language: str):
     """Years down, scenarios across (side by side): the months the reserve covers, then the year it runs out
     and, with draws, the chance it has by the last year. Scenario names are the headers, which fold onto two
     lines before a scenario is left out, so four scenarios fit 80 columns."""
+    from rich.markup import escape
+
     from ..benefits.fund_report import scenario_label
     from ..lang import say
     from ..terminal import Col, fit_table
@@ -76,7 +78,8 @@ def months_table(projections, output: Path, language: str):
     years = projections[0].years.tolist()
     cols = [
         Col(say("fund.col.year", language), "id", keep=True),
-        *[Col(scenario_label(p.fund, language), "number", keep=k == 0) for k, p in enumerate(projections)],
+        # a scenario is named by the user: "[reform] …" must print as text, not as a rich style tag
+        *[Col(escape(scenario_label(p.fund, language)), "number", keep=k == 0) for k, p in enumerate(projections)],
     ]
     rows = [(str(y), *[f"{p.central['months'][t]:.1f}" for p in projections]) for t, y in enumerate(years)]
     never = say("fund.never", language)
