@@ -1,59 +1,25 @@
-"""How long the pooled fund lasts: income against spending year by year, with Monte Carlo bands on the growth
-rates, the indicators a bureau watches and warnings when a year crosses a threshold (``docs/benefits.md``).
+"""How long the pooled fund (统筹基金) lasts: income against spending year by year, with Monte Carlo bands on the
+growth rates, the indicators a bureau watches and warnings when a year crosses a threshold (``docs/fund.md``).
 
 Indicators (the benefits digest, §3):
 
-* 当期结余 (balance) = income − spending; 当期结余率 (balance rate) = balance ÷ income;
-* 累计结余 (reserve) = last year's reserve + balance;
-* 累计结余可支付月数 (months) = reserve ÷ (spending ÷ 12); in principle 6–9 months, above 15 结余过多 (too much),
-  below 3 结余不足 (too little) [POLICY-2009-67] — the thresholds are parameters with these defaults.
+* 当期结余 (current balance) = income − spending; 当期结余率 (balance rate) = balance ÷ income;
+* 累计结余 (accumulated reserve) = last year's reserve + balance;
+* 累计结余可支付月数 (months of spending the reserve covers) = reserve ÷ (spending ÷ 12); in principle 6–9 months,
+  above 15 结余过多 (too much), below 3 结余不足 (too little) [POLICY-2009-67] — parameters with these defaults.
 
-Projection (values of the base year, growth applied once per year):
+Projection (the base year's values, each growth rate applied once a year, compounded):
 
-* income = active employees × wage × (employer rate × employer share to the pool + employee rate × employee
-  share to the pool) + insured residents × (premium + subsidy) + other income; retirees do not contribute;
+* income = active employees × contribution base (wage) × (employer rate × employer share to the pool + employee
+  rate × employee share to the pool) + insured residents × (premium + subsidy) + other income. Retirees do not
+  contribute to the employees' insurance, so ageing (retirees growing faster than active employees) slows income;
 * spending = inpatient × Π(1 + volume growth)(1 + price growth) + outpatient (the same) + other × Π(1 + growth);
-  the inpatient amount may come from a settlement file (the sum of its ``fund_payment``).
+  the inpatient amount may be the sum of ``fund_payment`` of a settlement (``drgkit benefits`` / ``drgkit pay``),
+  and ``inpatient_scale`` multiplies it (a benefit change the settlement does not carry yet).
 
-Fund TOML::
-
-    name = "某市职工医保统筹基金"
-    base_year = 2024                 # the values below are this year's; the forecast starts the year after
-    years = 5
-    reserve = 1.2e9                  # 累计结余 at the end of the base year (yuan)
-    [thresholds]                     # months of spending the reserve covers; defaults [POLICY-2009-67]
-    too_little = 3
-    target = [6, 9]
-    too_much = 15
-    [income]
-    active = 500000                  # contributing employees
-    retired = 150000                 # retirees (reported; they do not contribute)
-    wage = 90000                     # average contribution base, yuan per year
-    employer_rate = 0.07
-    employee_rate = 0.02
-    employer_to_pool = 1.0           # shares of each contribution that go to the pooled fund (the rest: 个人账户)
-    employee_to_pool = 0.0
-    residents = 0                    # insured residents
-    premium = 350                    # individual contribution per resident per year
-    subsidy = 850                    # fiscal subsidy per resident per year
-    other = 0
-    growth = { wage = 0.05, active = 0.01, retired = 0.04, residents = 0.0, premium = 0.0, subsidy = 0.0, other = 0.0 }
-    [spending]
-    inpatient = 2.5e9                # or inpatient_from = "settled.parquet" (× inpatient_scale)
-    outpatient = 1.0e9
-    other = 1.0e8
-    growth = { inpatient_volume = 0.04, inpatient_price = 0.02, outpatient_volume = 0.04,
-               outpatient_price = 0.02, other = 0.0 }
-    [uncertainty]                    # Monte Carlo: each growth rate + sd × N(0, 1), every year of every draw
-    draws = 1000
-    seed = 0
-    percentiles = [5, 50, 95]
-    sd = { wage = 0.01, inpatient_volume = 0.01 }
-    [[scenario]]                     # overrides of any value above, side by side with the file's own (baseline)
-    name = "DRG reform"
-    spending.growth.inpatient_price = 0.0
-
-Every value the forecast needs is given by the file: drgkit ships no insured counts, wages or spending.
+The keys are listed with their meaning in ``tables/fund/example-employees.toml`` and ``docs/fund.md``. Every value
+comes from the file: drgkit ships no region's insured counts, wages or spending — the shipped files under
+``tables/fund/`` are examples built from the digest's national ranges plus values labelled [ASSUMPTION].
 """
 
 from __future__ import annotations
@@ -61,6 +27,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +40,10 @@ class FundError(DrgkitError, ValueError):
     """A fund file or value that cannot be used; the message names the file and the key."""
 
 
-#: defaults of the months-of-reserve thresholds [POLICY-2009-67]
-THRESHOLDS = {"too_little": 3.0, "target": (6.0, 9.0), "too_much": 15.0}
+#: defaults of the months-of-reserve thresholds [POLICY-2009-67, as commonly cited]
+THRESHOLDS: dict[str, Any] = {"too_little": 3.0, "target": (6.0, 9.0), "too_much": 15.0}
+#: the shipped example `drgkit fund forecast --example` runs
+EXAMPLE = "example-employees"
 INCOME_GROWTH = ("wage", "active", "retired", "residents", "premium", "subsidy", "other")
 SPENDING_GROWTH = ("inpatient_volume", "inpatient_price", "outpatient_volume", "outpatient_price", "other")
 _INCOME_KEYS = (
@@ -92,7 +61,24 @@ _INCOME_KEYS = (
     "growth",
 )
 _SPENDING_KEYS = ("inpatient", "inpatient_from", "inpatient_scale", "outpatient", "other", "growth")
-_TOP_KEYS = ("name", "base_year", "years", "reserve", "thresholds", "income", "spending", "uncertainty", "scenario")
+_THRESHOLD_KEYS = ("too_little", "target", "too_much", "min_balance_rate", "max_growth_gap")
+_TOP_KEYS = (
+    "name",
+    "title",
+    "example",
+    "base_year",
+    "years",
+    "reserve",
+    "thresholds",
+    "income",
+    "spending",
+    "uncertainty",
+    "scenario",
+)
+#: what a scenario may change: the policy and the economy, not the yardstick (thresholds) or the horizon —
+#: scenarios side by side must share the years and the thresholds they are judged by
+_SCENARIO_KEYS = ("name", "description", "reserve", "income", "spending", "uncertainty")
+BASELINE = "baseline"
 
 
 @dataclass(frozen=True)
@@ -110,12 +96,15 @@ class Fund:
     too_little: float = 3.0
     target: tuple[float, float] = (6.0, 9.0)
     too_much: float = 15.0
+    min_balance_rate: float | None = None
+    max_growth_gap: float | None = None
     draws: int = 0
     seed: int = 0
     percentiles: tuple[float, ...] = (5.0, 50.0, 95.0)
     sd: dict[str, float] = field(default_factory=dict)
-    scenario: str = "baseline"
+    scenario: str = BASELINE
     description: str = ""
+    example: bool = False
 
 
 # ---------------------------------------------------------------------------------------------- reading
@@ -129,6 +118,13 @@ def _num(where: str, key: str, value: Any, lo: float = -math.inf, hi: float = ma
         bound = f"≥ {lo:g}" if math.isinf(hi) else f"between {lo:g} and {hi:g}"
         raise FundError(f"{where}: {key} must be {bound}, got {v:g}")
     return v
+
+
+def _int(where: str, key: str, value: Any, lo: float, hi: float) -> int:
+    v = _num(where, key, value, lo, hi)
+    if v != int(v):
+        raise FundError(f"{where}: {key} must be a whole number, got {v:g}")
+    return int(v)
 
 
 def _table(where: str, key: str, value: Any) -> dict:
@@ -149,44 +145,66 @@ def _growth(where: str, key: str, data: Any, names: tuple[str, ...]) -> dict[str
     return {n: _num(where, f"{key}.{n}", table.get(n, 0.0), lo=-0.99, hi=10.0) for n in names}
 
 
-def _inpatient_from(where: str, path: Path) -> float:
-    """The pooled fund's inpatient spending in a settlement file: the sum of its ``fund_payment``."""
+@lru_cache(maxsize=8)
+def _settled_fund_payment(path: Path, mtime: float) -> float | None:
+    """The sum of ``fund_payment`` of a settlement file (None without that column); cached because every
+    scenario that keeps the baseline's settlement would read it again (``mtime`` keys a changed file)."""
     import pyarrow.compute as pc
 
     from ..io.results import as_arrow
 
-    if not path.exists():
-        raise FundError(f"{where}: spending.inpatient_from: no such file {path}")
     table = as_arrow(path)
     if "fund_payment" not in table.column_names:
+        return None
+    return float(pc.sum(table.column("fund_payment")).as_py() or 0.0)
+
+
+def _inpatient_from(where: str, path: Path) -> float:
+    """The pooled fund's inpatient spending in a settlement file: the sum of its ``fund_payment``."""
+    if not path.is_file():
+        raise FundError(f"{where}: spending.inpatient_from: no such file {path}")
+    total = _settled_fund_payment(path.resolve(), path.stat().st_mtime)
+    if total is None:
         raise FundError(
             f"{where}: spending.inpatient_from: {path} has no fund_payment column (settle it with "
-            f"`drgkit benefits`, or price it with `drgkit pay`)"
+            f"`drgkit benefits`, or price it with `drgkit pay --benefits`)"
         )
-    return float(pc.sum(table.column("fund_payment")).as_py() or 0.0)
+    return total
 
 
 def parse_fund(data: dict, where: str = "fund", folder: Path | None = None) -> tuple[Fund, list[Fund]]:
     """The baseline :class:`Fund` and one per ``[[scenario]]`` (the baseline with the scenario's overrides)."""
+    data = _table(where, "the file", data)
     _known(where, "", data, _TOP_KEYS)
     scenarios = data.get("scenario", [])
     if not isinstance(scenarios, list):
         raise FundError(f"{where}: scenario must be a list of [[scenario]] tables")
-    base = _fund(data, where, folder, "baseline")
+    base = _fund(data, where, folder, BASELINE)
     out = []
-    names = {"baseline"}
+    names = {BASELINE}
     for i, s in enumerate(scenarios):
         s = _table(where, f"scenario[{i}]", s)
         name = s.get("name")
-        if not isinstance(name, str) or not name:
+        if not isinstance(name, str) or not name.strip():
             raise FundError(f"{where}: scenario[{i}].name is missing")
         if name in names:
             raise FundError(f"{where}: scenario[{i}].name {name!r} is used twice")
+        for key in s:
+            if key not in _SCENARIO_KEYS:
+                raise FundError(
+                    f"{where}: scenario '{name}': {key} cannot change in a scenario (scenarios share the base "
+                    f"year, horizon and thresholds; they may change: {', '.join(_SCENARIO_KEYS[2:])})"
+                )
         names.add(name)
-        merged = _merge(
-            copy.deepcopy({k: v for k, v in data.items() if k != "scenario"}),
-            {k: v for k, v in s.items() if k not in ("name", "description")},
-        )
+        over = {k: v for k, v in s.items() if k not in ("name", "description")}
+        merged = copy.deepcopy({k: v for k, v in data.items() if k != "scenario"})
+        # a scenario's inpatient spending replaces the baseline's, whichever way each gives it
+        sp_over = over.get("spending")
+        if isinstance(sp_over, dict) and isinstance(merged.get("spending"), dict):
+            for given, other in (("inpatient", "inpatient_from"), ("inpatient_from", "inpatient")):
+                if given in sp_over and other not in sp_over:
+                    merged["spending"].pop(other, None)
+        merged = _merge(merged, over)
         out.append(_fund(merged, f"{where}: scenario '{name}'", folder, name, str(s.get("description", ""))))
     return base, out
 
@@ -204,8 +222,8 @@ def _fund(data: dict, where: str, folder: Path | None, name: str, description: s
     for key in ("base_year", "years", "reserve", "income", "spending"):
         if key not in data:
             raise FundError(f"{where}: {key} is missing")
-    base_year = int(_num(where, "base_year", data["base_year"], 1900, 2200))
-    years = int(_num(where, "years", data["years"], 1, 100))
+    base_year = _int(where, "base_year", data["base_year"], 1900, 2200)
+    years = _int(where, "years", data["years"], 1, 100)
     reserve = _num(where, "reserve", data["reserve"])
     inc = _table(where, "income", data["income"])
     _known(where, "income", inc, _INCOME_KEYS)
@@ -214,13 +232,22 @@ def _fund(data: dict, where: str, folder: Path | None, name: str, description: s
         for k in _INCOME_KEYS
         if k != "growth"
     }
-    if income["active"] and not income["wage"]:
-        raise FundError(f"{where}: income.wage is missing (active employees contribute on it)")
-    if income["active"] and "employer_to_pool" not in inc and "employee_to_pool" not in inc:
-        raise FundError(
-            f"{where}: income.employer_to_pool / income.employee_to_pool are missing: the shares of "
-            f"each contribution that go to the pooled fund (the rest goes to personal accounts)"
-        )
+    if income["active"]:
+        if not income["wage"]:
+            raise FundError(f"{where}: income.wage is missing (active employees contribute on it)")
+        # no default: which part of a contribution reaches the pool (the rest: 个人账户, personal accounts) is
+        # local policy, and a silent 0 or 1 would change the income by the whole employee or employer part
+        for key in ("employer_to_pool", "employee_to_pool"):
+            if key not in inc:
+                raise FundError(
+                    f"{where}: income.{key} is missing: the share of the "
+                    f"{key.split('_')[0]}'s contribution that goes to the pooled fund (the rest goes to personal "
+                    f"accounts), 0–1"
+                )
+    if income["residents"] and not (income["premium"] or income["subsidy"]):
+        raise FundError(f"{where}: income.premium / income.subsidy are missing (insured residents pay them)")
+    if not (income["active"] or income["residents"] or income["other"]):
+        raise FundError(f"{where}: income: no active employees, residents or other income")
     sp = _table(where, "spending", data["spending"])
     _known(where, "spending", sp, _SPENDING_KEYS)
     spending = {k: _num(where, f"spending.{k}", sp.get(k, 0.0), lo=0.0) for k in ("inpatient", "outpatient", "other")}
@@ -229,13 +256,13 @@ def _fund(data: dict, where: str, folder: Path | None, name: str, description: s
             raise FundError(f"{where}: spending: give inpatient or inpatient_from, not both")
         path = Path(str(sp["inpatient_from"]))
         if not path.is_absolute() and folder is not None:
-            path = folder / path
-        scale = _num(where, "spending.inpatient_scale", sp.get("inpatient_scale", 1.0), lo=0.0)
-        spending["inpatient"] = _inpatient_from(where, path) * scale
+            path = folder / path  # relative to the fund file, so a folder of inputs moves as one
+        spending["inpatient"] = _inpatient_from(where, path)
+    spending["inpatient"] *= _num(where, "spending.inpatient_scale", sp.get("inpatient_scale", 1.0), lo=0.0)
     if not any(spending.values()):
         raise FundError(f"{where}: spending: no inpatient, outpatient or other spending")
     th = _table(where, "thresholds", data.get("thresholds", {}))
-    _known(where, "thresholds", th, ("too_little", "target", "too_much"))
+    _known(where, "thresholds", th, _THRESHOLD_KEYS)
     target = th.get("target", list(THRESHOLDS["target"]))
     if not isinstance(target, list) or len(target) != 2:
         raise FundError(f"{where}: thresholds.target must be [low, high] months, got {target!r}")
@@ -247,15 +274,25 @@ def _fund(data: dict, where: str, folder: Path | None, name: str, description: s
             f"{where}: thresholds must satisfy too_little ≤ target low ≤ target high ≤ too_much, got "
             f"{too_little:g}, {lo_t:g}, {hi_t:g}, {too_much:g}"
         )
+    # the digest names 结余率 and the growth of income against spending as indicators a bureau sets, with no
+    # number: these two warnings are off unless the file sets them
+    min_rate = th.get("min_balance_rate")
+    gap = th.get("max_growth_gap")
     un = _table(where, "uncertainty", data.get("uncertainty", {}))
     _known(where, "uncertainty", un, ("draws", "seed", "percentiles", "sd"))
     sd_table = _table(where, "uncertainty.sd", un.get("sd", {}))
     _known(where, "uncertainty.sd", sd_table, INCOME_GROWTH + SPENDING_GROWTH)
     percentiles = un.get("percentiles", [5, 50, 95])
-    if not isinstance(percentiles, list) or not percentiles:
-        raise FundError(f"{where}: uncertainty.percentiles must list percentiles, got {percentiles!r}")
+    if not isinstance(percentiles, list) or len(percentiles) < 2:
+        raise FundError(f"{where}: uncertainty.percentiles must list at least two percentiles, got {percentiles!r}")
+    pcts = tuple(_num(where, f"uncertainty.percentiles[{i}]", p, 0, 100) for i, p in enumerate(percentiles))
+    if list(pcts) != sorted(set(pcts)):
+        raise FundError(f"{where}: uncertainty.percentiles must rise without repeats, got {percentiles!r}")
+    example = data.get("example", False)
+    if not isinstance(example, bool):
+        raise FundError(f"{where}: example must be true or false, got {example!r}")
     return Fund(
-        name=str(data.get("name", "")) or "fund",
+        name=str(data.get("title") or data.get("name") or "") or "fund",
         base_year=base_year,
         years=years,
         reserve=reserve,
@@ -266,25 +303,44 @@ def _fund(data: dict, where: str, folder: Path | None, name: str, description: s
         too_little=too_little,
         target=(lo_t, hi_t),
         too_much=too_much,
-        draws=int(_num(where, "uncertainty.draws", un.get("draws", 0), 0, 1_000_000)),
-        seed=int(_num(where, "uncertainty.seed", un.get("seed", 0), 0)),
-        percentiles=tuple(_num(where, f"uncertainty.percentiles[{i}]", p, 0, 100) for i, p in enumerate(percentiles)),
+        min_balance_rate=None if min_rate is None else _num(where, "thresholds.min_balance_rate", min_rate, -1, 1),
+        max_growth_gap=None if gap is None else _num(where, "thresholds.max_growth_gap", gap, 0, 1),
+        draws=_int(where, "uncertainty.draws", un.get("draws", 0), 0, 1_000_000),
+        seed=_int(where, "uncertainty.seed", un.get("seed", 0), 0, 2**63 - 1),
+        percentiles=pcts,
         sd={k: _num(where, f"uncertainty.sd.{k}", v, lo=0.0, hi=1.0) for k, v in sd_table.items()},
         scenario=name,
         description=description,
+        example=example,
     )
 
 
+def examples_dir() -> Path:
+    """The shipped example funds (``tables/fund/`` in a checkout, ``drgkit/_data/tables/fund`` installed)."""
+    from ..paths import tables_dir
+
+    return tables_dir() / "fund"
+
+
+def list_examples() -> list[str]:
+    """The names of the shipped example funds (``example-employees`` first)."""
+    return sorted((p.stem for p in examples_dir().glob("*.toml")), key=lambda s: (s != EXAMPLE, s))
+
+
 def load_fund(source: str | Path | dict) -> tuple[Fund, list[Fund]]:
-    """The baseline and the scenarios of a fund TOML file (or a dict)."""
+    """The baseline and the scenarios of a fund TOML file, a shipped example's name, or a dict."""
     from ..tomlutil import read_toml
 
     if isinstance(source, dict):
         return parse_fund(source)
     path = Path(source)
+    where = str(path)
     if not path.exists():
-        raise FundError(f"{path}: no such fund file")
-    return parse_fund(read_toml(path, FundError), str(path), path.parent)
+        shipped = examples_dir() / f"{source}.toml"
+        if path.suffix or not shipped.is_file():
+            raise FundError(f"{path}: no such fund file or shipped example (shipped: {', '.join(list_examples())})")
+        path, where = shipped, str(source)
+    return parse_fund(read_toml(path, FundError), where, path.parent)
 
 
 # -------------------------------------------------------------------------------------------- projection
@@ -313,12 +369,15 @@ def _paths(f: Fund, shocks: dict[str, np.ndarray] | None, n: int) -> dict[str, n
         factor = np.ones((n, h))
         for name, table in rates:
             g = np.full((n, h), table[name]) + (shocks[name] if shocks is not None and name in shocks else 0.0)
+            # a shock may not take a count, a wage or a spending below zero (the file's own rates stop at −0.99)
+            g = np.maximum(g, -0.99)
             factor = factor * np.cumprod(1.0 + g, axis=1)
         return base * factor
 
     gi, gs = f.income_growth, f.spending_growth
     inc = f.income
     active = level(inc["active"], [("active", gi)])
+    retired = level(inc["retired"], [("retired", gi)])
     wage = level(inc["wage"], [("wage", gi)])
     pool_rate = inc["employer_rate"] * inc["employer_to_pool"] + inc["employee_rate"] * inc["employee_to_pool"]
     employee = active * wage * pool_rate
@@ -337,6 +396,7 @@ def _paths(f: Fund, shocks: dict[str, np.ndarray] | None, n: int) -> dict[str, n
     with np.errstate(divide="ignore", invalid="ignore"):
         months = np.where(spending > 0, reserve / (spending / 12.0), np.inf)
         rate = np.where(income != 0, balance / income, np.nan)
+        retired_share = np.where(active + retired > 0, retired / (active + retired), np.nan)
     base_income = (
         inc["active"] * inc["wage"] * pool_rate + inc["residents"] * (inc["premium"] + inc["subsidy"]) + inc["other"]
     )
@@ -362,24 +422,43 @@ def _paths(f: Fund, shocks: dict[str, np.ndarray] | None, n: int) -> dict[str, n
         "income_growth": income_growth,
         "spending_growth": spending_growth,
         "active": active,
-        "retired": level(inc["retired"], [("retired", gi)]),
+        "retired": retired,
+        "retired_share": retired_share,
     }
 
 
 def project(f: Fund) -> Projection:
-    """The central path and, with ``f.draws``, Monte Carlo paths (each growth rate + sd × N(0, 1) per year)."""
+    """The central path and, with ``f.draws``, Monte Carlo paths: each growth rate named in ``f.sd`` plus
+    sd × N(0, 1), drawn independently for every year of every draw from ``f.seed``. Every scenario of a file
+    draws the same shocks (the same seed and rates), so the gap between two scenarios' bands is the scenario's,
+    not sampling noise."""
     central = {k: v[0] for k, v in _paths(f, None, 1).items()}
     out = Projection(fund=f, years=np.arange(f.base_year + 1, f.base_year + 1 + f.years), central=central)
     if f.draws and f.sd:
         rng = np.random.default_rng(f.seed)
+        # sorted: the stream each rate gets does not depend on the order the file lists them
         shocks = {name: rng.standard_normal((f.draws, f.years)) * sd for name, sd in sorted(f.sd.items())}
         out.draws = _paths(f, shocks, f.draws)
     return out
 
 
-def warnings_of(f: Fund, months: float, reserve: float, balance: float) -> list[str]:
-    """The threshold a year crosses, as codes: exhausted, too_little, below_target, above_target, too_much,
-    deficit (the words are ``fund.warn.<code>`` of ui_words.csv)."""
+#: warning codes, most serious first (the words are ``fund.warn.<code>`` of ui_words.csv)
+WARNINGS = (
+    "exhausted",
+    "too_little",
+    "below_target",
+    "above_target",
+    "too_much",
+    "deficit",
+    "low_balance_rate",
+    "growth_gap",
+)
+
+
+def warnings_of(f: Fund, year: dict[str, float]) -> list[str]:
+    """The thresholds one year's central values cross, as codes (see :data:`WARNINGS`). The months' codes
+    exclude each other: an exhausted reserve is not also "too little", too much is not also above target."""
+    months, reserve = year["months"], year["reserve"]
     out = []
     if reserve < 0:
         out.append("exhausted")
@@ -391,9 +470,35 @@ def warnings_of(f: Fund, months: float, reserve: float, balance: float) -> list[
         out.append("too_much")
     elif months > f.target[1]:
         out.append("above_target")
-    if balance < 0:
+    if year["balance"] < 0:
         out.append("deficit")
+    if f.min_balance_rate is not None and year["balance_rate"] < f.min_balance_rate:
+        out.append("low_balance_rate")
+    gap = year["spending_growth"] - year["income_growth"]
+    if f.max_growth_gap is not None and gap > f.max_growth_gap:
+        out.append("growth_gap")
     return out
+
+
+_FRAME = (
+    "income",
+    "employee_income",
+    "resident_income",
+    "other_income",
+    "spending",
+    "inpatient",
+    "outpatient",
+    "other_spending",
+    "balance",
+    "balance_rate",
+    "reserve",
+    "months",
+    "income_growth",
+    "spending_growth",
+    "active",
+    "retired",
+    "retired_share",
+)
 
 
 def frame(projections: list[Projection]):
@@ -406,33 +511,12 @@ def frame(projections: list[Projection]):
         f = p.fund
         for t, year in enumerate(p.years.tolist()):
             c = {k: float(v[t]) for k, v in p.central.items()}
-            row = {
-                "scenario": f.scenario,
-                "year": year,
-                **{
-                    k: c[k]
-                    for k in (
-                        "income",
-                        "employee_income",
-                        "resident_income",
-                        "other_income",
-                        "spending",
-                        "inpatient",
-                        "outpatient",
-                        "other_spending",
-                        "balance",
-                        "balance_rate",
-                        "reserve",
-                        "months",
-                        "income_growth",
-                        "spending_growth",
-                    )
-                },
-                "warnings": ";".join(warnings_of(f, c["months"], c["reserve"], c["balance"])),
-            }
+            row = {"scenario": f.scenario, "year": year, **{k: c[k] for k in _FRAME}}
+            row["warnings"] = ";".join(warnings_of(f, c))
             if p.draws:
                 for q in f.percentiles:
                     row[f"months_p{q:g}"] = float(np.percentile(p.draws["months"][:, t], q))
+                for q in f.percentiles:
                     row[f"reserve_p{q:g}"] = float(np.percentile(p.draws["reserve"][:, t], q))
                 exhausted = (p.draws["reserve"][:, : t + 1] < 0).any(axis=1)
                 row["p_exhausted"] = float(exhausted.mean())
@@ -440,20 +524,33 @@ def frame(projections: list[Projection]):
     return pl.DataFrame(rows)
 
 
-def forecast(source: str | Path | dict) -> tuple[Any, list[Projection]]:
-    """Project the baseline and every scenario of a fund file: (one row per scenario × year, the projections)."""
+def forecast(source: str | Path | dict, draws: int | None = None, seed: int | None = None):
+    """Project the baseline and every scenario of a fund file (a path, a shipped example's name or a dict):
+    (one row per scenario × year, the projections). ``draws`` / ``seed`` override the file's."""
+    from dataclasses import replace
+
     base, scenarios = load_fund(source)
-    projections = [project(f) for f in (base, *scenarios)]
+    funds = [base, *scenarios]
+    if draws is not None:
+        funds = [replace(f, draws=draws) for f in funds]
+    if seed is not None:
+        funds = [replace(f, seed=seed) for f in funds]
+    projections = [project(f) for f in funds]
     return frame(projections), projections
 
 
 __all__ = [
+    "BASELINE",
+    "EXAMPLE",
     "THRESHOLDS",
+    "WARNINGS",
     "Fund",
     "FundError",
     "Projection",
+    "examples_dir",
     "forecast",
     "frame",
+    "list_examples",
     "load_fund",
     "parse_fund",
     "project",

@@ -13,7 +13,7 @@ import threading
 
 import typer
 
-from . import benefits, common, data, dip, explain, group, monitor, pay, schemes, serve, simulate, tables
+from . import benefits, common, data, dip, explain, fund, group, monitor, pay, schemes, serve, simulate, tables
 from .common import CliError, Handled
 
 app = typer.Typer(
@@ -40,7 +40,7 @@ for module in (group, explain, monitor, pay, benefits, simulate, serve, data):
 app.add_typer(schemes.app, name="schemes")
 app.add_typer(tables.app, name="tables")
 app.add_typer(dip.app, name="dip")
-app.add_typer(benefits.fund_app, name="fund")
+app.add_typer(fund.app, name="fund")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -13,8 +13,6 @@ from . import common
 from .common import CliError
 
 app = typer.Typer()
-#: ``drgkit fund …``: the pooled fund's sustainability
-fund_app = typer.Typer(no_args_is_help=True, help="Fund sustainability (基金运行): income, spending, reserve months.")
 
 
 @app.command()
@@ -349,68 +347,3 @@ def summarize(result, output: Path, seconds: float, language: str) -> None:
                 soft_wrap=True,
                 markup=False,
             )
-
-
-@fund_app.command("forecast")
-def fund_forecast(
-    fund_file: Path = typer.Argument(..., help="Fund TOML: base year, reserve, income, spending, growth, scenarios"),
-    output: Path = typer.Option(Path("fund-results"), "-o", "--output", help="Folder for the results"),
-    draws: Optional[int] = typer.Option(None, "--draws", "-d", min=0, help="Monte Carlo draws (default: the file)"),
-    lang: Lang = None,
-) -> None:
-    """Project the pooled fund year by year: 当期结余, 当期结余率, 累计结余, 累计结余可支付月数 per scenario, with
-    Monte Carlo bands on the growth rates and a warning for each year that crosses a threshold."""
-    from dataclasses import replace
-
-    from ..benefits.fund import frame, load_fund, project
-    from ..benefits.fund_report import warning_lines, write
-    from ..lang import resolve, say
-    from ..terminal import Col, fit_table
-
-    language = resolve(lang)
-    start = time.perf_counter()
-    base, scenarios = load_fund(fund_file)
-    funds = [base, *scenarios]
-    if draws is not None:
-        funds = [replace(f, draws=draws) for f in funds]
-    projections = [project(f) for f in funds]
-    table = frame(projections)
-    write(output, table, projections, language)
-    years = projections[0].years.tolist()
-    cols = [
-        Col(say("fund.col.scenario", language), "id", keep=True),
-        *[Col(str(y), "number", keep=k == len(years) - 1) for k, y in enumerate(years)],
-        Col(say("fund.col.exhausted_year", language), "id", keep=True),
-    ]
-    rows = [
-        (
-            p.fund.scenario,
-            *[f"{m:.1f}" for m in p.central["months"].tolist()],
-            str(p.exhausted_year() or say("fund.never", language)),
-        )
-        for p in projections
-    ]
-    common.out.print(
-        fit_table(
-            say("fund.col.months", language),
-            cols,
-            rows,
-            common.out.width,
-            hint=str(output / "report.html"),
-            lang=language,
-        )
-    )
-    for line in warning_lines(projections, language):
-        common.out.print(line, soft_wrap=True, markup=False)
-    common.out.print(
-        say(
-            "fund.done",
-            language,
-            scenarios=len(projections),
-            years=len(years),
-            seconds=f"{time.perf_counter() - start:.1f}",
-            output=output,
-        ),
-        soft_wrap=True,
-        markup=False,
-    )
