@@ -371,3 +371,17 @@ def test_dip_settle_payable_is_the_cases_fund_payments_with_a_benefit_policy(tmp
     assert (cases["payment"] - cases["patient_payment"] - cases["fund_payment"]).abs().max() < 1e-6
     assert s.hospitals["payable_before_evaluation"].sum() == pytest.approx(cases["fund_payment"].sum(), rel=1e-12)
     assert s.patient_basis["patient_basis"] == "benefits" and s.patient_basis["benefit_rows"] == cases.height
+
+
+def test_why_stays_fell_back_to_the_flat_share_is_said_in_the_line_language() -> None:
+    """The reason is stored in English (metadata) and read back in Chinese where the line is Chinese: a missing
+    column's message from the same catalogue entry, and per-reason counts."""
+    from drgkit.benefits.settle import why_text
+    from drgkit.lang import say
+
+    missing = say("benefits.missing.patient_id", "en")
+    assert why_text(missing, "en") == missing
+    zh = why_text(missing, "zh")
+    assert zh == say("benefits.missing.patient_id", "zh") and "人员编号" in zh and "column" not in zh
+    counts = f"{say('benefits.reason.1', 'en')}: 12; {say('benefits.reason.3', 'en')}: 3"
+    assert why_text(counts, "zh") == f"{say('benefits.reason.1', 'zh')}：12；{say('benefits.reason.3', 'zh')}：3"

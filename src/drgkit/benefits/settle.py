@@ -40,6 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import DrgkitError
+from ..lang import say
 from .policy import INSURANCE, BenefitPolicy, load_benefit_policy
 
 
@@ -626,30 +627,16 @@ def settle(
     n = table.num_rows
     found = _sources(table, mapping)
     if "total_cost" not in found:
-        raise BenefitInputError(
-            "no total cost column (医疗费总额 / 总费用 / medfee_sumamt / total_cost): give --map COLUMN=total_cost"
-        )
+        raise BenefitInputError(say("benefits.missing.total_cost", "en"))
     if "patient_id" not in found:
-        raise BenefitInputError(
-            "no person id column (人员编号 / psn_no / patient_id): the annual accumulators "
-            "need it; give --map COLUMN=patient_id"
-        )
+        raise BenefitInputError(say("benefits.missing.patient_id", "en"))
     if "discharge_date" not in found:
-        raise BenefitInputError(
-            "no discharge date column (出院日期 / 出院时间 / dscg_time / discharge_date): "
-            "give --map COLUMN=discharge_date"
-        )
+        raise BenefitInputError(say("benefits.missing.discharge_date", "en"))
 
     if "insurance_type" not in found and insurance is None:
-        raise BenefitInputError(
-            "no insurance type column (险种类型 / insutype / insurance_type): give --insurance "
-            "employee|resident for every stay, or --map COLUMN=insurance_type"
-        )
+        raise BenefitInputError(say("benefits.missing.insurance_type", "en"))
     if "hospital_level" not in found and level is None:
-        raise BenefitInputError(
-            "no hospital level column (医院等级 / hosp_lv / hospital_level): give --level "
-            "level1|level2|level3 for every stay, or --map COLUMN=hospital_level"
-        )
+        raise BenefitInputError(say("benefits.missing.hospital_level", "en"))
 
     def col(name: str) -> pa.ChunkedArray | None:
         return table.column(found[name]) if name in found else None
@@ -846,6 +833,26 @@ def _columns(policy: BenefitPolicy, cols: np.ndarray, year, ins, lvl) -> dict[st
     rid = np.where(reason == 8, base8 + k * n_levels + np.maximum(lvl, 0).astype(np.int64), rid)
     columns["benefit_reason"] = pa.array(texts, pa.string()).take(pa.array(rid, mask=reason == 0))
     return columns
+
+
+def why_text(text: str | None, lang: str) -> str | None:
+    """Why stays were not settled, as ``patient_payments`` says it (English, stored in metadata), in ``lang``: a
+    missing column's message, or ``reason: count`` parts joined by ``; `` (the reasons of ``benefit_reason``)."""
+    if text is None or lang == "en":
+        return text
+    from ..lang import say, words
+
+    for field, english in words("benefits.missing", "en").items():
+        if text == english:
+            return say(f"benefits.missing.{field}", lang)
+    parts = []
+    for part in text.split("; "):
+        head, sep, count = part.rpartition(": ")
+        if sep and count.replace(",", "").isdigit():
+            parts.append(f"{reason_text(head, lang) or head}{say('punct.colon', lang)}{count}")
+        else:
+            parts.append(reason_text(part, lang) or part)
+    return "；".join(parts)
 
 
 def reason_text(text: str | None, lang: str) -> str | None:

@@ -600,7 +600,9 @@ def patient_basis_line(basis: dict, lang: str) -> str:
     if basis.get("benefit_insurance_assumed"):
         text += say("pay.benefits_insurance", lang, ins=basis["benefit_insurance_assumed"])
     if basis.get("flat_share_rows"):
-        why = basis.get("flat_share_why") or say("pay.benefits_unsettled", lang)
+        from ..benefits.settle import why_text
+
+        why = why_text(basis.get("flat_share_why"), lang) or say("pay.benefits_unsettled", lang)
         text += say("pay.benefits_fallback", lang, rows=f"{basis['flat_share_rows']:,}", share=share, why=why)
     return text
 
