@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..schemes import program as P
-from ..schemes.atoms import ATOMS, DEPT, DX_LIST, PREFIX, PX_LIST, PX_TABLES
+from ..schemes.atoms import ATOMS, DEPT, DX_LIST, PREFIX, PX_LIST, PX_TABLES, VIEW_FIELDS
 from ..schemes.program import CompiledScheme
 from ..schemes.semantics import Complications, complications, record_check
 from .trace import Result, Step
@@ -39,21 +39,7 @@ def _members(ptr: np.ndarray, ids: np.ndarray) -> dict[int, frozenset[int]]:
 class _View:
     """A case of code ids as the atoms' meanings read it (:class:`drgkit.schemes.atoms.CaseView`)."""
 
-    __slots__ = (
-        "age",
-        "age_days",
-        "birth_weight",
-        "cc",
-        "dept",
-        "dx",
-        "gender",
-        "icu_hours",
-        "leaving_type",
-        "los",
-        "or_px",
-        "px",
-        "site",
-    )
+    __slots__ = VIEW_FIELDS
 
     def __init__(
         self,

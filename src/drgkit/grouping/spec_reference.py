@@ -31,7 +31,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..schemes import program as P
-from ..schemes.atoms import DEPT, DX_LIST, PREFIX, PX_LIST, PX_TABLES, QY_TRIGGERS, SPLIT_ATOMS, parse_atom, resolve
+from ..schemes.atoms import (
+    DEPT,
+    DX_LIST,
+    PREFIX,
+    PX_LIST,
+    PX_TABLES,
+    QY_TRIGGERS,
+    SPLIT_ATOMS,
+    VIEW_FIELDS,
+    parse_atom,
+    resolve,
+)
 from ..schemes.expr import ExprError, parse_dnf, parse_mdc_entry
 from ..schemes.manifest import cc_judges_every_diagnosis, qy_drg_code
 from ..schemes.semantics import Complications, complications, record_check
@@ -94,21 +105,7 @@ class Prefix:
 class _View:
     """A case as the atoms' meanings read it (:class:`drgkit.schemes.atoms.CaseView`)."""
 
-    __slots__ = (
-        "age",
-        "age_days",
-        "birth_weight",
-        "cc",
-        "dept",
-        "dx",
-        "gender",
-        "icu_hours",
-        "leaving_type",
-        "los",
-        "or_px",
-        "px",
-        "site",
-    )
+    __slots__ = VIEW_FIELDS
 
     def __init__(
         self, case: Case, px: Sequence[str], or_px: frozenset[str], site: Callable[[str], Any], cc: Complications

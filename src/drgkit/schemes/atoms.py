@@ -42,6 +42,24 @@ PX_TABLES = "px_tables"  # an expression over procedure tables t1..t4 (``t1 or (
 KINDS = (DX_LIST, PX_LIST, NUMBER, CMP, INT_SET, DEPT, PREFIX, PX_TABLES)
 
 
+#: What a case view holds (:class:`CaseView`): the readers' view classes take these as their slots.
+VIEW_FIELDS = (
+    "age",
+    "age_days",
+    "birth_weight",
+    "cc",
+    "dept",
+    "dx",
+    "gender",
+    "icu_hours",
+    "leaving_type",
+    "los",
+    "or_px",
+    "px",
+    "site",
+)
+
+
 class CaseView(Protocol):
     """What a meaning reads of a case. ``dx`` / ``px``: codes, principal diagnosis / main procedure first (a
     blank slot is a code on no list); numbers are None when unknown; ``cc``: the case's
