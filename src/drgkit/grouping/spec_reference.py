@@ -430,7 +430,17 @@ class SpecReference:
 def spec_reference(scheme: str | Path, checksum: str | None = None) -> SpecReference:
     """The spec reference of a scheme (id or folder), built once per process and ``checksum`` (pass the
     compiled scheme's, so that a scheme compiled again from edited tables gets a reader of the same tables)."""
-    return SpecReference(scheme)
+    import gc
+
+    # reading the tables makes some 10^5 small tuples and lists and no cycles: the collector would only scan
+    # them over and over (half the build time, which is most of `drgkit explain`)
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return SpecReference(scheme)
+    finally:
+        if paused:
+            gc.enable()
 
 
 def case_from_encoded(dx: Sequence[str | None], px: Sequence[str | None], num: Sequence[int], dept: str | None) -> Case:
