@@ -14,8 +14,6 @@ test that imports drgkit.
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.util
 import opcode
 import sys
 from types import FrameType, ModuleType
@@ -41,7 +39,9 @@ def _asked_in_python(frame: FrameType | None) -> bool:
     return frame.f_lasti >= 0 and frame.f_code.co_code[frame.f_lasti] == _IMPORT_NAME
 
 
-class _PandasWhenAsked(importlib.abc.MetaPathFinder):
+class _PandasWhenAsked:
+    """A meta path finder (duck-typed: subclassing ``importlib.abc`` costs 30 ms of ABC registration)."""
+
     def find_spec(self, name: str, path: Any = None, target: ModuleType | None = None) -> Any:
         if name != "pandas":
             return None
@@ -50,13 +50,15 @@ class _PandasWhenAsked(importlib.abc.MetaPathFinder):
         # asked for: load it as usual, then let pyarrow (which may have been told "no pandas") look again
         if self in sys.meta_path:
             sys.meta_path.remove(self)
+        import importlib.util
+
         spec = importlib.util.find_spec(name)
         if spec is not None and spec.loader is not None:
             spec.loader = _ThenTellPyarrow(spec.loader)
         return spec
 
 
-class _ThenTellPyarrow(importlib.abc.Loader):
+class _ThenTellPyarrow:
     """pandas' own loader, and once pandas is loaded, pyarrow's pandas checks reset to find it."""
 
     def __init__(self, loader: Any):
