@@ -99,3 +99,47 @@ def test_tests_and_programs_keep_their_pandas(small_files: tuple[Path, Path], tm
     result = CliRunner().invoke(app, ["group", str(small_files[0]), "-o", str(tmp_path / "o.parquet"), "-q"])
     assert result.exit_code == 0, result.output
     assert not any(isinstance(f, _PandasWhenAsked) for f in sys.meta_path)
+
+
+@pytest.mark.parametrize("scheme", ["chs-drg-1.1", "chs-drg-2.0", "zhejiang-2022", "beijing-2022"])
+def test_cached_spec_reference_is_the_built_one(scheme: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`drgkit explain` loads the spec reference from the cache: it groups and traces exactly as one built
+    from the tables (every outcome field and every step of the trace, on random cases)."""
+    from drgkit.grouping import spec_cache
+    from drgkit.grouping.batch import encode
+    from drgkit.grouping.spec_reference import SpecReference, case_from_encoded
+    from drgkit.io import prepare
+    from drgkit.schemes.compile import load_compiled
+    from test_differential import random_cases
+
+    monkeypatch.setenv("DRGKIT_CACHE_DIR", str(tmp_path))
+    built = spec_cache.load_or_build(scheme)  # a miss: built from the tables, then written
+    [written] = tmp_path.glob(f"spec-{scheme}-*.pkl")
+    cached = spec_cache.load_or_build(scheme)
+    assert cached is not built and isinstance(cached, SpecReference)
+    fresh = SpecReference(scheme)
+    compiled = load_compiled(scheme)
+    table = random_cases(scheme, 400, seed=5)
+    enc = encode(prepare(table), compiled)
+    dx, px, num = enc.dx_flat.to_pylist(), enc.px_flat.to_pylist(), enc.num.tolist()
+    dept = prepare(table).dept.to_pylist()
+    for i in range(enc.n):
+        case = case_from_encoded(
+            dx[enc.dx_off[i] : enc.dx_off[i + 1]], px[enc.px_off[i] : enc.px_off[i + 1]], num[i], dept[i]
+        )
+        assert cached.group(case) == fresh.group(case), i
+    # a damaged file is rebuilt, not trusted
+    written.write_bytes(written.read_bytes()[:1000])
+    again = spec_cache.load_or_build(scheme)
+    assert again.group(case) == fresh.group(case)
+
+
+def test_spec_cache_key_follows_the_reader_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from drgkit.grouping import spec_cache
+
+    monkeypatch.setenv("DRGKIT_CACHE_DIR", str(tmp_path))
+    spec_cache.load_or_build("chs-drg-1.1")
+    monkeypatch.setattr(spec_cache, "_reader_digest", lambda: "0" * 12)  # the reader's code changed
+    spec_cache.load_or_build("chs-drg-1.1")
+    names = [p.name for p in tmp_path.glob("spec-*.pkl")]
+    assert len(names) == 1 and names[0].endswith("-000000000000.pkl")  # the stale one is gone

@@ -429,15 +429,18 @@ class SpecReference:
 @lru_cache(maxsize=8)
 def spec_reference(scheme: str | Path, checksum: str | None = None) -> SpecReference:
     """The spec reference of a scheme (id or folder), built once per process and ``checksum`` (pass the
-    compiled scheme's, so that a scheme compiled again from edited tables gets a reader of the same tables)."""
+    compiled scheme's, so that a scheme compiled again from edited tables gets a reader of the same tables),
+    and kept on disk between processes (:mod:`drgkit.grouping.spec_cache`)."""
     import gc
 
-    # reading the tables makes some 10^5 small tuples and lists and no cycles: the collector would only scan
-    # them over and over (half the build time, which is most of `drgkit explain`)
+    from .spec_cache import load_or_build
+
+    # reading the tables (or the cached reader) makes some 10^5 small tuples, lists and sets and no cycles: the
+    # collector would only scan them over and over (half the build time, which is most of `drgkit explain`)
     paused = gc.isenabled()
     gc.disable()
     try:
-        return SpecReference(scheme)
+        return load_or_build(scheme)
     finally:
         if paused:
             gc.enable()
