@@ -1,21 +1,30 @@
 """drgkit: CHS-DRG / DIP grouping, payment and payment-reform simulation for Chinese discharge abstracts.
 
-The grouping API loads eagerly; payment, simulation, monitoring and DIP load on first use (PEP 562), so a
-one-case ``drgkit explain`` starts fast.
+Everything loads on first use (PEP 562): ``import drgkit`` alone imports no numpy or pyarrow, so
+``drgkit --help`` and the commands that need little start fast; ``drgkit.group`` loads the grouping API,
+``drgkit.price`` payment, and so on.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from .api import Explanation, Options, column_mapping, explain, group
 from .errors import DrgkitError
-from .schemes.tables import list_schemes
+
+if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
+    from .api import Explanation, Options, column_mapping, explain, group
+    from .schemes.tables import list_schemes
 
 _LAZY = {
+    "Explanation": ("api", "Explanation"),
+    "Options": ("api", "Options"),
+    "column_mapping": ("api", "column_mapping"),
+    "explain": ("api", "explain"),
+    "group": ("api", "group"),
+    "list_schemes": ("schemes.tables", "list_schemes"),
     "Policy": ("payment", "Policy"),
     "list_tables": ("payment", "list_tables"),
     "load_policy": ("payment", "load_policy"),

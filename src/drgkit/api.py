@@ -17,7 +17,8 @@ import pyarrow as pa
 from .canonical import Options, _repair, group_canonical
 from .codes.grey import finer_codes, grey_flags
 from .grouping.batch import encode, unknown_pdx
-from .grouping.spec_reference import case_from_encoded, spec_reference, to_result
+from .grouping.spec_cache import spec_reference
+from .grouping.spec_reference import case_from_encoded, to_result
 from .grouping.trace import Result
 from .io import prepare
 from .io.frames import from_arrow, to_arrow

@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from .arrowutil import join_notes
 from .codes.repair import repair_lists
-from .grouping.batch import attach, encode, outcome_columns, run_kernel
+from .grouping.batch import attach, encode, group_encoded, outcome_columns
 from .io import prepare
 from .io.output import typed_fields
 from .io.prepare import PreparedCases
@@ -60,7 +60,7 @@ def group_canonical(
     (``problems`` or ``all``) adds an ``explanation`` column: why each row got its group, in one sentence."""
     prep = _repair(prepare(table, strict_gender=options.strict_gender), scheme, options)
     enc = encode(prep, scheme)
-    out = run_kernel(enc, scheme, threads)
+    out = group_encoded(enc, scheme, threads)
     typed, notes = typed_fields(table, prep)
     columns = outcome_columns(prep, enc, out, scheme)
     if explain:

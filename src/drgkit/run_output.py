@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-import pyarrow as pa
-
 from .errors import DrgkitError
 
 
@@ -49,6 +47,7 @@ def write_stream(output: Path, tables, empty_message: str, workbook: bool = Fals
 
 def tally(result, counts: Counter, drgs: Counter, reasons: Counter | None = None) -> None:
     """Add a batch's status and DRG counts (vectorized: one entry per distinct value)."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     for item in pc.value_counts(result.column("status")).to_pylist():

@@ -10,13 +10,31 @@ from __future__ import annotations
 
 import sys
 import threading
+from typing import Any
 
 import typer
 
 from . import benefits, common, data, dip, explain, fund, group, monitor, pay, schemes, serve, simulate, tables
 from .common import CliError, Handled
 
-app = typer.Typer(
+#: the commands whose process leaves pandas out (:mod:`drgkit.cli.startup`): they must start fast
+LEAN_COMMANDS = ("group", "explain")
+
+
+class _App(typer.Typer):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # app() runs the command line as its own process (the console script, python -m drgkit.cli); tests and
+        # programs build the command from `app` instead (CliRunner), so pandas stays theirs
+        argv = kwargs.get("args", args[0] if args else None)
+        command = (sys.argv[1:2] if argv is None else list(argv)[:1]) or [""]
+        if command[0] in LEAN_COMMANDS:
+            from .startup import keep_pandas_out
+
+            keep_pandas_out()
+        return super().__call__(*args, **kwargs)
+
+
+app = _App(
     cls=Handled,
     add_completion=False,
     no_args_is_help=True,

@@ -7,7 +7,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Optional
 
-import pyarrow as pa
 import typer
 
 from ..cli_options import (
@@ -85,6 +84,7 @@ def synth(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Write realistic synthetic abstracts drawn from a scheme's own tables (demo, tests, benchmarks)."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     from ..demo import generate

@@ -156,10 +156,13 @@ def group(
         label = f"DIP catalogue {scheme[len('dip:') :]}"
     else:
         compiled = load_compiled(scheme)
-        from ..grouping.batch import warm_kernel
+        if not _small_input(input):  # (a small one is grouped without the kernel: grouping.batch.SMALL_BATCH)
+            from ..grouping.batch import warm_kernel
 
-        # the kernel loads (≈ 0.5 s) while the first batch is read
-        threading.Thread(target=warm_kernel, args=(compiled, batch_threads), name="drgkit-warm", daemon=True).start()
+            # the kernel loads (≈ 0.5 s) while the first batch is read
+            threading.Thread(
+                target=warm_kernel, args=(compiled, batch_threads), name="drgkit-warm", daemon=True
+            ).start()
 
         def group_batch(batch):
             return group_canonical(batch, compiled, options, batch_threads, explain=explain_rows)
@@ -313,6 +316,19 @@ def settle_file(source, policy, level: str | None, insurance: str | None) -> tup
     table = pa.concat_tables(parts, promote_options="permissive")
     assumed = insurance or (None if "insurance_type" in table.column_names else policy.default_insurance)
     return patient_payments(table, policy.benefits, level=level, insurance=assumed)
+
+
+#: Below this size an input file is read in a moment, so loading the kernel early, in parallel with reading it,
+#: would save nothing; and it most likely holds no more than ``grouping.batch.SMALL_BATCH`` rows, which are
+#: grouped without the kernel at all (a file that holds more loads the kernel when its batch comes).
+SMALL_INPUT_BYTES = 1 << 20
+
+
+def _small_input(path: Path) -> bool:
+    try:
+        return path.is_file() and path.stat().st_size < SMALL_INPUT_BYTES
+    except OSError:
+        return False
 
 
 def _dataset_pairs(folder: Path, output: Path) -> list[tuple[Path, Path]]:

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -22,7 +23,22 @@ from ..schemes import program as P
 from ..schemes.program import CompiledScheme
 from .encode import EMPTY, UNKNOWN, encode_dept, encode_lists
 
+if TYPE_CHECKING:
+    from .reference import Reference
+
 _KERNEL_LOCK = threading.Lock()
+
+#: Batches of at most this many cases are grouped by the jump-program walker (:mod:`.reference`, plain Python,
+#: about 100–250 µs a case) instead of the numba kernel, as long as the kernel has not been loaded in this process:
+#: loading it (``import numba`` ≈ 0.25 s, then its cached machine code ≈ 0.3 s) costs as much as walking about
+#: 2,000 cases, so a small file, a one-case request or a test batch never imports numba (``drgkit group`` on a
+#: few rows starts in well under half a second). The walker runs the same compiled program; every output column
+#: of both is tested equal on every scheme (tests/test_small_batch.py), so no result depends on which one ran.
+#: 1,000 keeps the worst walk (≈ 0.25 s on the slowest scheme) under the load it saves.
+SMALL_BATCH = 1000
+
+_kernel_loaded = False  # set once a kernel call has returned: from then on every batch takes the kernel
+_WALKERS: dict[tuple[str, str], Reference] = {}  # one walker per scheme
 
 RESULT_COLUMNS = DRG_COLUMNS
 
@@ -78,10 +94,8 @@ def encode(prep: PreparedCases, scheme: CompiledScheme) -> Encoded:
     return Encoded(dx_off, dx_ids, px_off, px_ids, num, dx_flat, px_flat)
 
 
-def run_kernel(enc: Encoded, scheme: CompiledScheme, threads: int | None = None) -> Outcome:
-    """Run the numba kernel over a batch (all cores unless ``threads`` says otherwise)."""
-    n = enc.n
-    out = Outcome(
+def _empty_outcome(n: int) -> Outcome:
+    return Outcome(
         np.zeros(n, np.int8),
         np.zeros(n, np.int32),
         np.zeros(n, np.int32),
@@ -90,6 +104,45 @@ def run_kernel(enc: Encoded, scheme: CompiledScheme, threads: int | None = None)
         np.zeros(n, np.int8),
         np.zeros(n, np.int8),
     )
+
+
+def group_encoded(enc: Encoded, scheme: CompiledScheme, threads: int | None = None) -> Outcome:
+    """Group a batch: the numba kernel, or for a small batch while the kernel is not loaded yet the walker
+    (``SMALL_BATCH``; the same outcome either way)."""
+    if enc.n <= SMALL_BATCH and not _kernel_loaded:
+        return run_walker(enc, scheme)
+    return run_kernel(enc, scheme, threads)
+
+
+def run_walker(enc: Encoded, scheme: CompiledScheme) -> Outcome:
+    """Run the jump-program walker (:class:`drgkit.grouping.reference.Reference`) over a batch: the kernel's
+    outcome, case by case in plain Python (for small batches: see ``SMALL_BATCH``)."""
+    from .reference import Reference
+
+    n = enc.n
+    out = _empty_outcome(n)
+    if n == 0:
+        return out
+    key = (scheme.id, scheme.checksum)
+    walker = _WALKERS.get(key)
+    if walker is None or walker.s is not scheme:
+        walker = _WALKERS[key] = Reference(scheme)
+    dx, px, num = enc.dx_ids.tolist(), enc.px_ids.tolist(), enc.num.tolist()
+    dx_off, px_off = enc.dx_off.tolist(), enc.px_off.tolist()
+    rows = [
+        walker.group(dx[dx_off[i] : dx_off[i + 1]], px[px_off[i] : px_off[i + 1]], num[i]).as_tuple() for i in range(n)
+    ]
+    values = np.array(rows, np.int64)
+    for k, column in enumerate((out.status, out.drg, out.adrg, out.rule, out.reason, out.cc_level, out.cc_pos)):
+        column[:] = values[:, k]  # the kernel's dtypes (int8 / int32)
+    return out
+
+
+def run_kernel(enc: Encoded, scheme: CompiledScheme, threads: int | None = None) -> Outcome:
+    """Run the numba kernel over a batch (all cores unless ``threads`` says otherwise)."""
+    global _kernel_loaded
+    n = enc.n
+    out = _empty_outcome(n)
     if n == 0:
         return out
     import numba  # imported here so `explain` (reference interpreter only) starts fast
@@ -110,11 +163,13 @@ def run_kernel(enc: Encoded, scheme: CompiledScheme, threads: int | None = None)
     )
     if threads == 1:  # serial and without the GIL: callers may run several batches at once on their threads
         _with_sound_cache(kernel, lambda: kernel.group_range(0, n, *args))
+        _kernel_loaded = True
         return out
     with _KERNEL_LOCK:  # one parallel launch at a time: numba's thread pool is shared by the process
         if threads:
             numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
         _with_sound_cache(kernel, lambda: kernel.group_batch(*args))
+    _kernel_loaded = True
     return out
 
 

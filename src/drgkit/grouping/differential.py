@@ -23,7 +23,8 @@ from ..schemes.program import CompiledScheme
 from ..schemes.tables import SchemeError, load_table
 from .batch import encode, run_kernel
 from .reference import Reference
-from .spec_reference import case_from_encoded, kernel_outcome, spec_reference
+from .spec_cache import spec_reference
+from .spec_reference import case_from_encoded, kernel_outcome
 
 #: the kernel's outcome fields compared case by case
 FIELDS = ("status", "drg", "adrg", "rule", "reason", "cc_level", "cc_pos")

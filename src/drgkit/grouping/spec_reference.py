@@ -26,7 +26,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -411,13 +410,6 @@ class SpecReference:
         if st == P.ST_UNGROUPABLE and not entered:
             why = P.R_MDC_CONDITION if case.dx and case.dx[0] in self.on_mdc_list else P.R_PDX_NO_MDC
         return Outcome(st, drg, adrg, rule, why, level, pos, steps or [])
-
-
-@lru_cache(maxsize=8)
-def spec_reference(scheme: str | Path, checksum: str | None = None) -> SpecReference:
-    """The spec reference of a scheme (id or folder), built once per process and ``checksum`` (pass the
-    compiled scheme's, so that a scheme compiled again from edited tables gets a reader of the same tables)."""
-    return SpecReference(scheme)
 
 
 def case_from_encoded(dx: Sequence[str | None], px: Sequence[str | None], num: Sequence[int], dept: str | None) -> Case:

@@ -18,7 +18,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 
 #: Canonical columns, in the order drgkit writes them.  ``dx``/``px`` are list<string>, principal first.
@@ -47,9 +47,11 @@ _ROLE_RANK = {role: rank for roles in PART_ROLES.values() for rank, role in enum
 _LONG_FIELDS = ("long_dx_code", "long_dx_flag", "long_px_code", "long_px_flag")
 
 
-def _vocab_rows(name: str) -> list[dict[str, str]]:
+@cache
+def _vocab_rows(name: str) -> tuple[dict[str, str], ...]:
+    """The rows of a vocabulary file, read once (``labels_of`` asks for field_labels.csv once per field)."""
     text = resources.files("drgkit.io").joinpath("vocab", name).read_text(encoding="utf-8")
-    return list(csv.DictReader(io.StringIO(text)))
+    return tuple(csv.DictReader(io.StringIO(text)))
 
 
 @dataclass(frozen=True)

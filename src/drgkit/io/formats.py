@@ -16,7 +16,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from drgkit.io.columns import is_known_header, plan_headers
 from drgkit.io.errors import InputError
@@ -299,6 +298,8 @@ def read_file(path: PathLike, sheet: str | int | None = None, header_row: int | 
     suffix = _suffix(path)
     try:
         if suffix == ".parquet":
+            import pyarrow.parquet as pq  # loaded where used (see drgkit.io.read)
+
             return pq.read_table(path)
         if suffix in TEXT_SUFFIXES:
             return _read_text(path, header_row, is_known_header)

@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from drgkit.io.codelists import code_lists, concat_code_columns, empty_lists
 from drgkit.io.columns import CANONICAL_COLUMNS, HeaderPlan, expected_dx_headers, is_known_header, plan_headers
@@ -35,6 +35,11 @@ from drgkit.io.formats import (
 )
 from drgkit.io.long_tables import long_codes
 from drgkit.io.unmapped import unread_code_columns
+
+# pyarrow.parquet loads where it is used: it brings pyarrow.fs and ssl (≈ 20 ms) to `drgkit explain`, which
+# reads no file
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
 
 #: Marks a table whose dx/px lists were built by the reader (already split and trimmed).
 CANONICAL_KEY = b"drgkit.canonical"
@@ -278,6 +283,8 @@ def open_cases(
     long_tables = diagnoses is not None or procedures is not None
     warnings: list[str] = []
     if suffix == ".parquet" and not long_tables:
+        import pyarrow.parquet as pq
+
         try:
             parquet = pq.ParquetFile(file, pre_buffer=False)  # pre-buffering keeps every read row group
         except Exception as exc:
@@ -375,6 +382,8 @@ def _parquet_batches(file: Path, parquet: pq.ParquetFile, plan: HeaderPlan, batc
         for batch in parquet.iter_batches(batch_size=batch_size):
             yield _apply_plan(pa.Table.from_batches([batch]), plan)
         return
+    import pyarrow.parquet as pq
+
     parquet = pq.ParquetFile(file, pre_buffer=False, read_dictionary=encoded)
     # reading columns dictionary-encoded cuts a batch where a row group (a dictionary) ends: join them again,
     # so batches do not depend on the row groups
@@ -472,6 +481,8 @@ def total_rows(path: PathLike) -> int | None:
     """Number of data rows when the file says so cheaply (Parquet metadata), else ``None``."""
     file = Path(path)
     if _suffix(file) == ".parquet":
+        import pyarrow.parquet as pq
+
         try:
             return pq.ParquetFile(file).metadata.num_rows
         except Exception:

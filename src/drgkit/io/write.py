@@ -15,13 +15,16 @@ import os
 import tempfile
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from drgkit.io.read import InputError, PathLike
+
+if TYPE_CHECKING:  # pyarrow.parquet loads where it is used (see drgkit.io.read)
+    import pyarrow.parquet as pq
 
 _EXCEL_MAX_ROWS = 1_048_575  # 1,048,576 rows per sheet, one of them the header
 _SUFFIXES = (".parquet", ".csv", ".xlsx")
@@ -239,6 +242,8 @@ def write_table(table: pa.Table, path: PathLike) -> None:
     temp = _temp_path(target)
     try:
         if suffix == ".parquet":
+            import pyarrow.parquet as pq
+
             pq.write_table(table, temp, compression="zstd")
         elif suffix == ".csv":
             _write_csv_file(table, temp)
@@ -272,6 +277,8 @@ class IncrementalWriter:
         self._pending: list[pa.Table] = []
         try:
             if self.suffix == ".parquet":
+                import pyarrow.parquet as pq
+
                 self._parquet = pq.ParquetWriter(self._temp, schema, compression="zstd")
             elif self.suffix == ".csv":
                 _check_flat(schema, self.path)

@@ -1,0 +1,77 @@
+"""What a ``drgkit`` process that must start fast leaves out: pandas, unless something asks for it.
+
+pyarrow imports pandas (≈ 0.2 s, a fifth of a small ``drgkit group``) the first time it converts Python or
+NumPy values — ``pa.array``, ``pa.scalar``, a compute function given a Python number — only to ask whether the
+values are pandas objects. ``drgkit group`` and ``drgkit explain`` never give pyarrow a pandas object (they
+read files and arguments), so in their processes the imports pyarrow makes on its own are refused, as if pandas
+were not installed, and pyarrow carries on without it. An ``import pandas`` in Python code (a statement, or
+``importlib.import_module``) still loads pandas as usual, and pyarrow is then told to look for it again, so any
+code that does use pandas gets the whole of it.
+
+Only the command line's own process does this (:func:`keep_pandas_out`, from ``app()``), never a program or a
+test that imports drgkit.
+"""
+
+from __future__ import annotations
+
+import opcode
+import sys
+from types import FrameType, ModuleType
+from typing import Any
+
+_IMPORT_NAME = opcode.opmap["IMPORT_NAME"]
+
+
+def keep_pandas_out() -> None:
+    """Refuse the pandas imports that pyarrow makes on its own (see the module docstring); idempotent."""
+    if "pandas" in sys.modules or any(isinstance(f, _PandasWhenAsked) for f in sys.meta_path):
+        return
+    sys.meta_path.insert(0, _PandasWhenAsked())
+
+
+def _asked_in_python(frame: FrameType | None) -> bool:
+    """Whether the import running above ``frame`` was asked for by Python code — an import statement, or
+    importlib — rather than by compiled code during some other call (pyarrow converting values)."""
+    while frame is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
+        frame = frame.f_back
+    if frame is None or str(frame.f_globals.get("__name__", "")).startswith("importlib"):
+        return True
+    return frame.f_lasti >= 0 and frame.f_code.co_code[frame.f_lasti] == _IMPORT_NAME
+
+
+class _PandasWhenAsked:
+    """A meta path finder (duck-typed: subclassing ``importlib.abc`` costs 30 ms of ABC registration)."""
+
+    def find_spec(self, name: str, path: Any = None, target: ModuleType | None = None) -> Any:
+        if name != "pandas":
+            return None
+        if not _asked_in_python(sys._getframe(1)):
+            raise ModuleNotFoundError("pandas is not loaded for pyarrow's own checks in this process", name=name)
+        # asked for: load it as usual, then let pyarrow (which may have been told "no pandas") look again
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        import importlib.util
+
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _ThenTellPyarrow(spec.loader)  # type: ignore[assignment]  # a Loader, typeshed disagrees
+        return spec
+
+
+class _ThenTellPyarrow:
+    """pandas' own loader, and once pandas is loaded, pyarrow's pandas checks reset to find it."""
+
+    def __init__(self, loader: Any):
+        self._loader = loader
+
+    def create_module(self, spec: Any) -> ModuleType | None:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        self._loader.exec_module(module)
+        lib = sys.modules.get("pyarrow.lib")
+        if lib is not None:
+            lib._pandas_api.pd  # noqa: B018 - asking for pandas by name makes pyarrow import (find) it again
+
+    def __getattr__(self, name: str) -> Any:  # get_resource_reader, is_package, ...: pandas' own loader's
+        return getattr(self._loader, name)
