@@ -133,8 +133,8 @@ def run_walker(enc: Encoded, scheme: CompiledScheme) -> Outcome:
         walker.group(dx[dx_off[i] : dx_off[i + 1]], px[px_off[i] : px_off[i + 1]], num[i]).as_tuple() for i in range(n)
     ]
     values = np.array(rows, np.int64)
-    for k, column in enumerate((out.status, out.drg, out.adrg, out.rule, out.reason, out.cc_level, out.cc_pos)):
-        column[:] = values[:, k]  # the kernel's dtypes (int8 / int32)
+    for column, value in zip(astuple_shallow(out), values.T):  # Result.as_tuple is in Outcome's field order
+        column[:] = value  # the kernel's dtypes (int8 / int32)
     return out
 
 
