@@ -143,3 +143,27 @@ def test_spec_cache_key_follows_the_reader_code(tmp_path: Path, monkeypatch: pyt
     spec_cache.load_or_build("chs-drg-1.1")
     names = [p.name for p in tmp_path.glob("spec-*.pkl")]
     assert len(names) == 1 and names[0].endswith("-000000000000.pkl")  # the stale one is gone
+
+
+def test_collection_is_paused_only_while_a_lean_command_starts(small_files: tuple[Path, Path], tmp_path: Path) -> None:
+    """The lean commands start with garbage collection off (drgkit.cli.startup); it is on again for group's
+    batches and after the command, and importing the command line leaves it as it was."""
+    code = """
+    import gc, sys
+    import drgkit.cli.group as cli_group
+    from drgkit.cli import app
+
+    assert gc.isenabled()  # the import turned it off only while importing
+    seen = []
+    real = cli_group.write_stream
+    cli_group.write_stream = lambda *a, **k: seen.append(gc.isenabled()) or real(*a, **k)
+    try:
+        app()
+    except SystemExit as exc:
+        assert not exc.code, exc.code
+    print(seen, gc.isenabled())
+    """
+    out = tmp_path / "o.parquet"
+    assert _python(code, "group", str(small_files[0]), "-o", str(out), "-q") == "[True] True"
+    gc_state = "import gc; from drgkit.cli import app; print(gc.isenabled())"
+    assert _python(gc_state) == "True"

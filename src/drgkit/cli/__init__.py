@@ -8,14 +8,23 @@ lists them. Errors a user can cause are one line on stderr and exit code 2, hand
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 from typing import Any
 
-import typer
+# importing the commands (typer, rich, pyarrow) makes some 10^5 long-lived objects and no garbage: the collector
+# would only scan them over and over (see drgkit.cli.startup); it is back on once they are imported
+_collecting = gc.isenabled()
+gc.disable()
+try:
+    import typer
 
-from . import benefits, common, data, dip, explain, fund, group, monitor, pay, schemes, serve, simulate, tables
-from .common import CliError, Handled
+    from . import benefits, common, data, dip, explain, fund, group, monitor, pay, schemes, serve, simulate, tables
+    from .common import CliError, Handled
+finally:
+    if _collecting:
+        gc.enable()
 
 #: the commands whose process leaves pandas out (:mod:`drgkit.cli.startup`): they must start fast
 LEAN_COMMANDS = ("group", "explain")
@@ -27,11 +36,16 @@ class _App(typer.Typer):
         # programs build the command from `app` instead (CliRunner), so pandas stays theirs
         argv = kwargs.get("args", args[0] if args else None)
         command = (sys.argv[1:2] if argv is None else list(argv)[:1]) or [""]
-        if command[0] in LEAN_COMMANDS:
-            from .startup import keep_pandas_out
+        if command[0] not in LEAN_COMMANDS:
+            return super().__call__(*args, **kwargs)
+        from .startup import keep_pandas_out, pause_gc, resume_gc
 
-            keep_pandas_out()
-        return super().__call__(*args, **kwargs)
+        keep_pandas_out()
+        pause_gc()
+        try:
+            return super().__call__(*args, **kwargs)
+        finally:
+            resume_gc()
 
 
 app = _App(

@@ -263,6 +263,9 @@ def group(
             progress.update(task, advance=result.num_rows)
             yield result
 
+    from .startup import resume_gc
+
+    resume_gc()  # start-up is over (drgkit.cli.startup): collection back on for the batches
     rows = 0
     with progress:
         for k, (file_in, file_out) in enumerate(pairs):  # a dataset: each file into its mirror, in order
