@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-import pyarrow as pa
 import typer
 
 from ..cli_options import AllowUnmapped, Canonical, HeaderRowOption, Lang, MapOption, SheetOption
@@ -126,6 +125,8 @@ def group_cmd(
     )
     if not quiet:
         report_mapping(source)
+    import pyarrow as pa  # here, not at import: `drgkit --help` need not load pyarrow
+
     tables = list(source.batches())
     out = group(tables[0] if len(tables) == 1 else pa.concat_tables(tables), cat)
     out = out if canonical else input_shaped(out, source.plan)
