@@ -36,9 +36,6 @@ the spec-shaped reference.
 from __future__ import annotations
 
 import hashlib
-import os
-import pickle
-import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,6 +44,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..disk_cache import cached
 from ..paths import cache_dir
 from ..schemes import program as P
 from ..schemes.program import CompiledScheme
@@ -232,28 +230,17 @@ def packed(scheme: CompiledScheme) -> KernelProgram:
     if memo is not None and memo[0] == LIST_BITS:
         return memo[1]  # type: ignore[no-any-return]
     path = cache_dir() / f"{scheme.id}-{scheme.checksum}-kernel-{_DIGEST}-{LIST_BITS}.pkl"
-    kprog = None
-    if path.is_file():
-        try:
-            with open(path, "rb") as fh:
-                kprog = pickle.load(fh)
-        except Exception:  # a torn or foreign file is rebuilt, not trusted
-            kprog = None
-        if not isinstance(kprog, KernelProgram):
-            kprog = None
-    if kprog is None:
-        kprog = build_from(scheme)
-        try:
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump(kprog, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)
-            # forms of earlier versions of this scheme's tables will not be asked for again
-            for old in path.parent.glob(f"{scheme.id}-*-kernel-*.pkl"):
-                if not old.name.startswith(f"{scheme.id}-{scheme.checksum}-"):
-                    old.unlink(missing_ok=True)
-        except OSError:  # an unwritable cache: built per process (load_compiled already warned)
-            pass
+    kprog = cached(
+        path,
+        lambda: build_from(scheme),
+        lambda k: isinstance(k, KernelProgram),
+        # forms of earlier versions of this scheme's tables will not be asked for again
+        lambda: (
+            old
+            for old in path.parent.glob(f"{scheme.id}-*-kernel-*.pkl")
+            if not old.name.startswith(f"{scheme.id}-{scheme.checksum}-")
+        ),
+    )
     scheme.__dict__["_kernel_program"] = (LIST_BITS, kprog)
     return kprog
 

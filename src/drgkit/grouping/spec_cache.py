@@ -11,15 +11,14 @@ that cannot be read, written or matched costs a build, never the run.
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
-import tempfile
 import types
 from collections.abc import Callable
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
+from ..disk_cache import cached
 from ..paths import cache_dir
 from ..schemes.atoms import ATOMS
 from ..schemes.tables import scheme_info
@@ -69,32 +68,14 @@ def load_or_build(scheme: str | Path) -> SpecReference:
     """The spec reference of ``scheme`` from the disk cache when its key matches, else built (and cached)."""
     info = scheme_info(scheme)
     path = cache_dir() / f"spec-{info.id}-{info.checksum}-{_reader_digest()}.pkl"
-    if path.is_file():
-        try:
-            with open(path, "rb") as fh:
-                cached = pickle.load(fh)
-            if isinstance(cached, SpecReference) and cached.id == info.id and cached.checksum == info.checksum:
-                return cached
-        except Exception:  # damaged, or of a reader that no longer unpickles: build afresh
-            pass
-    built = SpecReference(scheme)
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            _Pickler(fh, protocol=pickle.HIGHEST_PROTOCOL).dump(built)
-        os.replace(tmp, path)
-        tmp = None
+    return cached(
+        path,
+        lambda: SpecReference(scheme),
+        lambda c: isinstance(c, SpecReference) and c.id == info.id and c.checksum == info.checksum,
         # readers of earlier versions of this scheme's tables or of the reader will not be asked for again
-        for old in path.parent.glob(f"spec-{info.id}-{'?' * 16}-{'?' * 12}.pkl"):
-            if old != path:
-                old.unlink(missing_ok=True)
-    except (OSError, pickle.PicklingError, AttributeError, TypeError):
-        pass  # an unwritable cache or an unpicklable reader costs a build per process, not the run
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-    return built
+        lambda: path.parent.glob(f"spec-{info.id}-{'?' * 16}-{'?' * 12}.pkl"),
+        dump=lambda obj, fh: _Pickler(fh, protocol=pickle.HIGHEST_PROTOCOL).dump(obj),
+    )
 
 
 @lru_cache(maxsize=8)

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
-import pickle
-import tempfile
 from collections import defaultdict
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..codes.grey import grey_codes
+from ..disk_cache import cached
 from ..paths import cache_dir, icd_dir
 from . import program as P
 from .atoms import DEPT, DX_LIST, PREFIX, PX_LIST, PX_TABLES, QY_TRIGGERS, SPLIT_ATOMS, parse_atom, resolve
@@ -619,33 +617,20 @@ def load_compiled(scheme: str | Path) -> P.CompiledScheme:
     """Compiled scheme, from the disk cache when its key matches, else compiled and cached."""
     info = scheme_info(scheme)
     path = cache_dir() / f"{info.id}-{info.checksum}-{_COMPILER_DIGEST}.pkl"
-    if path.is_file():
-        try:
-            with open(path, "rb") as fh:
-                cached = pickle.load(fh)
-            # a file of another scheme under this name (copied, renamed) is not this scheme
-            if isinstance(cached, P.CompiledScheme) and cached.id == info.id and cached.checksum == info.checksum:
-                return cached
-        except Exception:
-            pass
-        try:
-            path.unlink(missing_ok=True)
-        except OSError:
-            pass
-    compiled = compile_scheme(scheme)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(compiled, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-        # programs of earlier versions of this scheme's tables (same compiler) will not be asked for again
-        for old in path.parent.glob(f"{info.id}-*-{_COMPILER_DIGEST}.pkl"):
-            if old != path:
-                old.unlink(missing_ok=True)
-    except OSError as exc:  # an unwritable cache costs a compile per run, not the run
+
+    def warn(exc: OSError) -> None:  # an unwritable cache costs a compile per run, not the run
         import warnings
 
         warnings.warn(
-            f"drgkit: cannot write the scheme cache {path.parent} ({exc.strerror}); compiling in memory", stacklevel=2
+            f"drgkit: cannot write the scheme cache {path.parent} ({exc.strerror}); compiling in memory", stacklevel=3
         )
-    return compiled
+
+    return cached(
+        path,
+        lambda: compile_scheme(scheme),
+        # a file of another scheme under this name (copied, renamed) is not this scheme
+        lambda c: isinstance(c, P.CompiledScheme) and c.id == info.id and c.checksum == info.checksum,
+        # programs of earlier versions of this scheme's tables (same compiler) will not be asked for again
+        lambda: path.parent.glob(f"{info.id}-*-{_COMPILER_DIGEST}.pkl"),
+        on_write_error=warn,
+    )
