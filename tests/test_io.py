@@ -606,6 +606,47 @@ def test_write_parquet_round_trip_and_unknown_extension(tmp_path: Path) -> None:
         write_table(table, tmp_path / "out.json")
 
 
+def _dictionary_encoded(path: Path) -> dict[str, bool]:
+    meta = pq.ParquetFile(path).metadata.row_group(0)
+    return {
+        meta.column(i).path_in_schema: "RLE_DICTIONARY" in meta.column(i).encodings for i in range(meta.num_columns)
+    }
+
+
+def test_parquet_output_drops_the_dictionary_only_where_values_do_not_repeat(tmp_path: Path) -> None:
+    """IDs and amounts (every value new) are written plain; codes, groups and code lists keep their
+    dictionary; the values and types read back are the same either way."""
+    from drgkit.io.write import DICTIONARY_SAMPLE_ROWS, IncrementalWriter
+
+    n = DICTIONARY_SAMPLE_ROWS * 2
+    rng = np.random.default_rng(7)
+    table = pa.table(
+        {
+            "结算ID": [f"S{i:08d}" for i in range(n)],
+            "a.b": rng.random(n),  # a dot in the name: Parquet's leaf path is the same string
+            "drg": rng.choice(["FM19", "ES31", "GB11"], n),
+            "dx": [["I21.000", "I10.x00"][: i % 3] for i in range(n)],
+            "age": rng.integers(0, 100, n),
+        }
+    )
+    path = tmp_path / "out.parquet"
+    with IncrementalWriter(path, table.schema) as writer:
+        writer.write(table.slice(0, n // 2))
+        writer.write(table.slice(n // 2))
+    assert pq.read_table(path).equals(table)
+    assert _dictionary_encoded(path) == {
+        "结算ID": False,
+        "a.b": False,
+        "drg": True,
+        "dx.list.element": True,
+        "age": True,
+    }
+    small = tmp_path / "small.parquet"  # too few rows to judge by: every column keeps its dictionary
+    write_table(table.slice(0, 100), small)
+    assert all(_dictionary_encoded(small).values())
+    assert pq.read_table(small).equals(table.slice(0, 100))
+
+
 def test_failed_write_leaves_no_file_and_keeps_old_one(tmp_path: Path) -> None:
     path = tmp_path / "out.csv"
     path.write_text("old", encoding="utf-8")

@@ -16,6 +16,8 @@ from typing import TypeVar
 
 T = TypeVar("T")
 _DONE = object()
+#: how much nicer than the process the feeding threads run (relative, so a run started with ``nice`` keeps its
+#: standing against other processes, and its writer still comes first within it)
 FEEDER_NICENESS = 10
 
 
@@ -23,7 +25,8 @@ def lower_thread_priority() -> None:
     """Make the calling thread yield to the writer under contention (Linux/Unix; a no-op elsewhere)."""
     if hasattr(os, "setpriority"):
         try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), FEEDER_NICENESS)
+            tid = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + FEEDER_NICENESS))
         except OSError:  # not permitted or not supported: run at normal priority
             pass
 

@@ -235,6 +235,54 @@ def _write_csv_file(table: pa.Table, path: Path) -> None:
         pacsv.write_csv(guard_formulas(flatten_for_text(table)), handle)
 
 
+#: A flat column whose first rows are more than this share distinct values is written without a dictionary.
+#: Parquet abandons a column's dictionary once its page outgrows 1 MiB, but every value is hashed into it first:
+#: on a settlement-list result (IDs, amounts, code strings) that hashing is a fifth of the writer's time.
+DICTIONARY_MAX_DISTINCT = 0.5
+#: The rows the first batch needs for that judgement; a smaller first batch keeps every dictionary.
+DICTIONARY_SAMPLE_ROWS = 10_000
+
+
+def _repeats(column: pa.ChunkedArray | pa.Array) -> bool:
+    """Whether a column's values repeat enough for a dictionary to pay (nested and dictionary columns: yes)."""
+    type_ = column.type
+    if pa.types.is_nested(type_) or pa.types.is_dictionary(type_):
+        return True
+    valid = len(column) - column.null_count
+    return valid == 0 or pc.count_distinct(column).as_py() <= DICTIONARY_MAX_DISTINCT * valid
+
+
+def _leaf_count(type_: pa.DataType) -> int:
+    """How many Parquet leaf columns an Arrow type is stored as."""
+    if pa.types.is_struct(type_):
+        return sum(_leaf_count(field.type) for field in type_)
+    if pa.types.is_map(type_):
+        return _leaf_count(type_.key_type) + _leaf_count(type_.item_type)
+    if pa.types.is_list(type_) or pa.types.is_large_list(type_) or pa.types.is_fixed_size_list(type_):
+        return _leaf_count(type_.value_type)
+    if pa.types.is_dictionary(type_):
+        return _leaf_count(type_.value_type)
+    return 1
+
+
+def parquet_writer(path: Path, schema: pa.Schema, sample: pa.Table | None) -> pq.ParquetWriter:
+    """pyarrow's writer for a Parquet output (zstd) whose first rows are ``sample``: dictionary encoding for
+    the columns whose values repeat in it, plain encoding for the others (see :data:`DICTIONARY_MAX_DISTINCT`).
+    Only the encoding differs: every reader reads the same values and types."""
+    import pyarrow.parquet as pq
+
+    use_dictionary: bool | list[str] = True
+    if sample is not None and sample.num_rows >= DICTIONARY_SAMPLE_ROWS:
+        plain = {name for name, column in zip(sample.column_names, sample.columns) if not _repeats(column)}
+        if plain:
+            empty = pa.BufferOutputStream()  # the leaf paths Parquet names the columns by ("dx.list.element")
+            pq.write_table(schema.empty_table(), empty)
+            leaves = pq.ParquetFile(pa.BufferReader(empty.getvalue())).schema
+            owners = [field.name for field in schema for _ in range(_leaf_count(field.type))]
+            use_dictionary = [leaves.column(i).path for i, owner in enumerate(owners) if owner not in plain]
+    return pq.ParquetWriter(path, schema, compression="zstd", use_dictionary=use_dictionary)
+
+
 def write_table(table: pa.Table, path: PathLike) -> None:
     """Write ``table`` to ``path`` (.parquet with zstd, .csv UTF-8 with BOM, or .xlsx), atomically."""
     target = _destination(path)
@@ -242,9 +290,9 @@ def write_table(table: pa.Table, path: PathLike) -> None:
     temp = _temp_path(target)
     try:
         if suffix == ".parquet":
-            import pyarrow.parquet as pq
-
-            pq.write_table(table, temp, compression="zstd")
+            writer = parquet_writer(temp, table.schema, table)
+            writer.write_table(table)
+            writer.close()
         elif suffix == ".csv":
             _write_csv_file(table, temp)
         else:
@@ -277,9 +325,7 @@ class IncrementalWriter:
         self._pending: list[pa.Table] = []
         try:
             if self.suffix == ".parquet":
-                import pyarrow.parquet as pq
-
-                self._parquet = pq.ParquetWriter(self._temp, schema, compression="zstd")
+                pass  # opened at the first batch, which tells which columns repeat (parquet_writer)
             elif self.suffix == ".csv":
                 _check_flat(schema, self.path)
                 self._handle = open(self._temp, "wb")  # noqa: SIM115 - closed by close() / abort()
@@ -294,7 +340,9 @@ class IncrementalWriter:
         table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
         if table.schema != self.schema:
             table = table.select(self.schema.names).cast(self.schema)
-        if self._parquet is not None:
+        if self.suffix == ".parquet":
+            if self._parquet is None:
+                self._parquet = parquet_writer(self._temp, self.schema, table)
             self._parquet.write_table(table)
         elif self._csv is not None:
             self._csv.write_table(guard_formulas(flatten_for_text(table)).cast(_flat_schema(self.schema)))
@@ -306,7 +354,9 @@ class IncrementalWriter:
         if self._closed:
             return
         try:
-            if self._parquet is not None:
+            if self.suffix == ".parquet":
+                if self._parquet is None:  # no rows: a file with the columns
+                    self._parquet = parquet_writer(self._temp, self.schema, None)
                 self._parquet.close()
             if self._csv is not None:
                 self._csv.close()
