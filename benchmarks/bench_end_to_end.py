@@ -11,6 +11,9 @@ then reads the CSV with pyarrow's streaming reader).
     file batch by batch and writing a table of the output's shape (same columns and types, values of the same
     kind). The two alternate --repeat times (the machine is shared and noisy); prints every run, the best of
     each and their ratio, and the median of the per-run ratios.
+--floor-writer drgkit gives the floor drgkit's Parquet encodings (plain for mostly-distinct columns) instead of
+pyarrow's defaults, separating the writer's settings from the rest of the difference.
+
 (d) Peak RSS of `drgkit group` (a fresh process each) for each size in --rss; prints the ratio.
 """
 
@@ -101,7 +104,17 @@ def make_input(work: Path, rows: int, kind: str, fmt: str) -> Path:
     return csv if fmt == "csv" else parquet
 
 
-def floor(src: Path, dst: Path, template: pa.Table | None, batch: int) -> float:
+def _writer(dst: Path, schema: pa.Schema, first: pa.Table, kind: str) -> pq.ParquetWriter:
+    """The floor's Parquet writer: pyarrow's defaults (with zstd, as drgkit writes), or ``drgkit``'s choice of
+    encodings (drgkit.io.write.parquet_writer), to show how much of the difference is the writer's settings."""
+    if kind == "drgkit":
+        from drgkit.io.write import parquet_writer
+
+        return parquet_writer(dst, schema, first)
+    return pq.ParquetWriter(dst, schema, compression="zstd")
+
+
+def floor(src: Path, dst: Path, template: pa.Table | None, batch: int, writer_kind: str = "pyarrow") -> float:
     """Read the input in batches and write a table of the output's shape: the output's columns with its
     types, in its order. Input columns of the same type are written as read; the others (result columns,
     and dx / px, which the output holds as lists of codes) take values from the output's first row group,
@@ -111,7 +124,7 @@ def floor(src: Path, dst: Path, template: pa.Table | None, batch: int) -> float:
         writer = None
         for rb in _batches(src, batch):
             if writer is None:
-                writer = pq.ParquetWriter(dst, rb.schema, compression="zstd")
+                writer = _writer(dst, rb.schema, pa.Table.from_batches([rb]), writer_kind)
             writer.write_batch(rb)
         writer.close()
         return time.perf_counter() - t
@@ -127,7 +140,7 @@ def floor(src: Path, dst: Path, template: pa.Table | None, batch: int) -> float:
             {n: rb.column(n) if n in as_read else _template_values(template, n, k) for n in template.column_names}
         )
         if writer is None:
-            writer = pq.ParquetWriter(dst, table.schema, compression="zstd")
+            writer = _writer(dst, table.schema, table, writer_kind)
         writer.write_table(table)
     writer.close()
     return time.perf_counter() - t
@@ -149,6 +162,13 @@ def main() -> None:
         help="output: read + write a table of the output's columns and types (default); input: read + write the "
         "input back as read (fewer columns: a stricter floor)",
     )
+    ap.add_argument(
+        "--floor-writer",
+        choices=("pyarrow", "drgkit"),
+        default="pyarrow",
+        help="pyarrow: the floor writes with pyarrow's defaults and zstd (default); drgkit: with drgkit's choice of "
+        "encodings (plain for mostly-distinct columns)",
+    )
     args = ap.parse_args()
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
@@ -162,7 +182,9 @@ def main() -> None:
     for r in range(args.repeat):  # alternate the two, so both see the same (shared, noisy) machine
         t_drgkit, rss = run_group(src, out, args.batch)
         template = pq.ParquetFile(out).read_row_group(0)
-        t_floor = floor(src, work / "floor.parquet", template if args.floor == "output" else None, args.batch)
+        t_floor = floor(
+            src, work / "floor.parquet", template if args.floor == "output" else None, args.batch, args.floor_writer
+        )
         ours.append(t_drgkit)
         floors.append(t_floor)
         ratios.append(t_drgkit / t_floor)

@@ -647,6 +647,18 @@ def test_parquet_output_drops_the_dictionary_only_where_values_do_not_repeat(tmp
     assert pq.read_table(small).equals(table.slice(0, 100))
 
 
+def test_parquet_output_has_no_statistics_for_the_text_columns_drgkit_adds(tmp_path: Path) -> None:
+    """Min/max of drg, reason, … span every row group of an export in its own order: not written. The input's
+    columns and drgkit's numeric columns keep theirs."""
+    table = pa.table({"结算ID": ["S1", "S2"], "drg": ["FM19", "ES31"], "reason": [None, "x"], "payment": [1.0, 2.0]})
+    path = tmp_path / "out.parquet"
+    write_table(table, path)
+    meta = pq.ParquetFile(path).metadata.row_group(0)
+    stats = {meta.column(i).path_in_schema: meta.column(i).is_stats_set for i in range(meta.num_columns)}
+    assert stats == {"结算ID": True, "drg": False, "reason": False, "payment": True}
+    assert pq.read_table(path).equals(table)
+
+
 def test_failed_write_leaves_no_file_and_keeps_old_one(tmp_path: Path) -> None:
     path = tmp_path / "out.csv"
     path.write_text("old", encoding="utf-8")

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from drgkit.io.read import InputError, PathLike
+from drgkit.outputs import ALL_RESULT_COLUMNS
 
 if TYPE_CHECKING:  # pyarrow.parquet loads where it is used (see drgkit.io.read)
     import pyarrow.parquet as pq
@@ -241,6 +242,14 @@ def _write_csv_file(table: pa.Table, path: Path) -> None:
 DICTIONARY_MAX_DISTINCT = 0.5
 #: The rows the first batch needs for that judgement; a smaller first batch keeps every dictionary.
 DICTIONARY_SAMPLE_ROWS = 10_000
+# Min/max statistics let a reader skip row groups whose range misses a filter. The text columns drgkit adds
+# (group, reason, warnings, …) are derived row by row from an export in its own order: every row group spans
+# nearly all their values, so their statistics would prune nothing, and computing them over the strings was
+# 8 % of the writer's time. They are left out; the input's columns keep theirs.
+
+
+def _is_text(type_: pa.DataType) -> bool:
+    return pa.types.is_string(type_) or pa.types.is_large_string(type_)
 
 
 def _repeats(column: pa.ChunkedArray | pa.Array) -> bool:
@@ -271,16 +280,23 @@ def parquet_writer(path: Path, schema: pa.Schema, sample: pa.Table | None) -> pq
     Only the encoding differs: every reader reads the same values and types."""
     import pyarrow.parquet as pq
 
-    use_dictionary: bool | list[str] = True
+    plain: set[str] = set()
     if sample is not None and sample.num_rows >= DICTIONARY_SAMPLE_ROWS:
         plain = {name for name, column in zip(sample.column_names, sample.columns) if not _repeats(column)}
-        if plain:
-            empty = pa.BufferOutputStream()  # the leaf paths Parquet names the columns by ("dx.list.element")
-            pq.write_table(schema.empty_table(), empty)
-            leaves = pq.ParquetFile(pa.BufferReader(empty.getvalue())).schema
-            owners = [field.name for field in schema for _ in range(_leaf_count(field.type))]
-            use_dictionary = [leaves.column(i).path for i, owner in enumerate(owners) if owner not in plain]
-    return pq.ParquetWriter(path, schema, compression="zstd", use_dictionary=use_dictionary)
+    no_statistics = {field.name for field in schema if field.name in ALL_RESULT_COLUMNS and _is_text(field.type)}
+    use_dictionary: bool | list[str] = True
+    write_statistics: bool | list[str] = True
+    if plain or no_statistics:
+        empty = pa.BufferOutputStream()  # the leaf paths Parquet names the columns by ("dx.list.element")
+        pq.write_table(schema.empty_table(), empty)
+        leaves = pq.ParquetFile(pa.BufferReader(empty.getvalue())).schema
+        owners = [field.name for field in schema for _ in range(_leaf_count(field.type))]
+        paths = [(leaves.column(i).path, owner) for i, owner in enumerate(owners)]
+        use_dictionary = [path for path, owner in paths if owner not in plain]
+        write_statistics = [path for path, owner in paths if owner not in no_statistics]
+    return pq.ParquetWriter(
+        path, schema, compression="zstd", use_dictionary=use_dictionary, write_statistics=write_statistics
+    )
 
 
 def write_table(table: pa.Table, path: PathLike) -> None:
