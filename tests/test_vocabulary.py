@@ -159,6 +159,29 @@ def test_money_in_every_common_form() -> None:
     assert unread.tolist() == [4, 6]  # 1,23: a decimal comma or a slip, not 123 (as the grouper reads costs)
 
 
+def test_money_plain_and_written_cells_mixed_in_one_column_each_read_in_place() -> None:
+    """Plain numbers take the direct cast, the others the amount pattern: rows keep their places, and the
+    unread rows are named by their position in the whole column (also chunked or dictionary-typed)."""
+    cells = ["100", " 12.5 ", "１２３.５", "", "  ", None, "abc", "+7", "-0.5", ".5", "3,200元", "1e5", "8"]
+    want = [100.0, 12.5, 123.5, None, None, None, None, 7.0, -0.5, 0.5, 3200.0, None, 8.0]
+    for column in (
+        pa.array(cells),
+        pa.chunked_array([cells[:4], cells[4:]]),
+        pa.array(cells).dictionary_encode(),
+    ):
+        typed, unread = parse_money(column)
+        assert typed.type == pa.float64() and typed.to_pylist() == want
+        assert unread.tolist() == [6, 11]  # abc, 1e5 (an exponent is not how an export writes an amount)
+    typed, unread = parse_money(pa.array(["1", "2.50"]))  # all plain: no row unread
+    assert typed.to_pylist() == [1.0, 2.5] and unread.tolist() == []
+
+
+def test_dates_written_in_full_width_digits_or_with_spaces_read_once_normalized() -> None:
+    typed, unread = parse_dates(pa.array(["２０２４-05-10", " 2024-05-10 ", "2024-05-10", None, "x"]))
+    got = [v.date().isoformat() if v else None for v in typed.to_pylist()]
+    assert got == ["2024-05-10"] * 3 + [None, None] and unread.tolist() == [4]
+
+
 def test_a_date_that_does_not_read_is_named_in_warnings_not_dropped_silently() -> None:
     table = pa.table(
         {"住院号": ["1", "2"], "主要诊断编码": ["I21.000x005", "J18.900"], "出院日期": ["2024-05-10", "2024-13-45"]}

@@ -117,14 +117,13 @@ def _text_of(column: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 
 def _distinct_text(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """(distinct trimmed values, index of each row's value; ``len(distinct)`` for a null row)."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    if pa.types.is_dictionary(column.type):
-        column = column.dictionary_decode()
-    encoded = pc.dictionary_encode(pc.utf8_trim_whitespace(pc.utf8_normalize(column.cast(pa.string()), "NFKC")))
+    """(distinct values NFKC-normalized and trimmed, index of each row's value; ``len(distinct)`` for a null
+    row). The values are made distinct before they are normalized, so NFKC runs once per distinct value (two
+    spellings that normalize alike stay two entries, read alike)."""
+    encoded = pc.dictionary_encode(_text_of(column))
+    distinct = pc.utf8_trim_whitespace(pc.utf8_normalize(encoded.dictionary, "NFKC"))
     indices = pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy(zero_copy_only=False)
-    return encoded.dictionary, indices
+    return distinct, indices
 
 
 def parse_dates(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarray]:
@@ -147,11 +146,32 @@ def parse_dates(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarra
     return pa.concat_arrays([parsed, pa.nulls(1, pa.timestamp("s"))]).take(pa.array(idx)), rows
 
 
+#: An amount written as a plain ASCII number (what nearly every cell of an export holds): cast as it stands.
+_PLAIN_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)$"
+
+
 def parse_money(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarray]:
     """A text column of amounts (``12,345.60``, ``12345.60元``, ``¥12345.6``) as float64 and the rows whose
-    non-blank value is not an amount (null)."""
+    non-blank value is not an amount (null).
+
+    Amounts rarely repeat, so there is no distinct-value shortcut: plain numbers are cast directly, and only
+    the other cells go through normalization and the amount pattern."""
+    text = _text_of(column)
+    plain = pc.fill_null(pc.match_substring_regex(text, _PLAIN_NUMBER), False)
+    other = pc.and_(pc.is_valid(text), pc.invert(plain))
+    values = pc.cast(pc.if_else(plain, text, None), pa.float64())
+    if not pc.any(other).as_py():
+        return values, np.zeros(0, np.int64)
+    at = np.flatnonzero(other.to_numpy(zero_copy_only=False))
+    parsed, unread = _parse_money_text(text.take(pa.array(at)))
+    values = pc.replace_with_mask(values, other, parsed)
+    return values, at[unread]
+
+
+def _parse_money_text(column: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """:func:`parse_money` for cells that are not plain numbers: normalized once per distinct value."""
     distinct, idx = _distinct_text(column)  # NFKC: ￥ is ¥, full-width digits are ASCII
-    plain = pc.match_substring_regex(distinct, r"^[+-]?(\d+\.?\d*|\.\d+)$")
+    plain = pc.match_substring_regex(distinct, _PLAIN_NUMBER)
     # as the grouper reads a cost (io/values.MONEY): 12,345.60, 12345.60元, ¥ 12345.6; 1,23 is not an amount
     amount = pc.struct_field(pc.extract_regex(distinct, MONEY_NAMED), "n")
     cleaned = pc.if_else(pc.fill_null(plain, False), distinct, pc.replace_substring(amount, ",", ""))
