@@ -291,9 +291,10 @@ def parquet_writer(path: Path, schema: pa.Schema, sample: pa.Table | None) -> pq
         pq.write_table(schema.empty_table(), empty)
         leaves = pq.ParquetFile(pa.BufferReader(empty.getvalue())).schema
         owners = [field.name for field in schema for _ in range(_leaf_count(field.type))]
-        paths = [(leaves.column(i).path, owner) for i, owner in enumerate(owners)]
-        use_dictionary = [path for path, owner in paths if owner not in plain]
-        write_statistics = [path for path, owner in paths if owner not in no_statistics]
+        if len(owners) == len(leaves):  # (a type stored in a way not foreseen here keeps the defaults)
+            paths = [(leaves.column(i).path, owner) for i, owner in enumerate(owners)]
+            use_dictionary = [path for path, owner in paths if owner not in plain]
+            write_statistics = [path for path, owner in paths if owner not in no_statistics]
     return pq.ParquetWriter(
         path, schema, compression="zstd", use_dictionary=use_dictionary, write_statistics=write_statistics
     )
