@@ -1,18 +1,20 @@
 """End-to-end Parquet → Parquet grouping against the pyarrow I/O floor, and peak memory vs input size.
 
     python benchmarks/bench_end_to_end.py [--rows 5000000] [--rss 1000000,10000000] [--repeat 3]
-        [--workdir /tmp/drgkit-bench] [--input realistic|synth] [--format parquet|csv] [--floor output|input]
+        [--workdir /tmp/drgkit-bench] [--input realistic|synth] [--format parquet|csv] [--floor input|output]
+        [--floor-writer pyarrow|drgkit]
 
 --input realistic (the default) times the wide settlement-list export of benchmarks/realistic.py, every row a
 fresh combination of real codes; synth the `drgkit synth` cases. --format csv times CSV → Parquet (the floor
 then reads the CSV with pyarrow's streaming reader).
 
-(a) `drgkit group` on an N-row synthetic Parquet file, and in the same run the floor: pyarrow reading that
-    file batch by batch and writing a table of the output's shape (same columns and types, values of the same
-    kind). The two alternate --repeat times (the machine is shared and noisy); prints every run, the best of
-    each and their ratio, and the median of the per-run ratios.
---floor-writer drgkit gives the floor drgkit's Parquet encodings (plain for mostly-distinct columns) instead of
-pyarrow's defaults, separating the writer's settings from the rest of the difference.
+(a) `drgkit group` on the N-row input, and in the same run the floor: pyarrow reading that file batch by batch
+    and writing it back as read (--floor input, the default), or writing a table of the output's shape (same
+    columns and types, values of the same kind; --floor output, a looser floor). The two alternate --repeat
+    times (the machine is shared and noisy); prints every run, the best of each and their ratio, and the median
+    of the per-run ratios. --floor-writer drgkit gives the floor drgkit's Parquet encodings (plain for
+    mostly-distinct columns) instead of pyarrow's defaults, separating the writer's settings from the rest of
+    the difference.
 
 (d) Peak RSS of `drgkit group` (a fresh process each) for each size in --rss; prints the ratio.
 """
@@ -158,9 +160,9 @@ def main() -> None:
     ap.add_argument(
         "--floor",
         choices=("output", "input"),
-        default="output",
-        help="output: read + write a table of the output's columns and types (default); input: read + write the "
-        "input back as read (fewer columns: a stricter floor)",
+        default="input",
+        help="input: read + write the input back as read (the issue's floor; default); output: read + write a "
+        "table of the output's columns and types (more columns: a looser floor)",
     )
     ap.add_argument(
         "--floor-writer",
