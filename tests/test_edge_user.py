@@ -51,3 +51,35 @@ def test_birth_weight_in_kilograms_or_with_thousands_commas_is_read_in_grams(tmp
     assert [r["birth_weight"] for r in out] == ["1200", "3200", "1250", "3200", "3200", ""]
     assert [r["status"] for r in out[:5]] == ["ok"] * 5
     assert out[5]["status"] == "invalid" and "birth_weight: '1,23'" in out[5]["reason"]
+
+
+def test_a_discharge_disposition_outside_the_code_set_is_reported(tmp_path: Path) -> None:
+    """离院方式 6 (or -1, 0, 离院) was read as it stood — 6 silently became a disposition no rule knows — and a
+    column of plain digits was never checked against the code set at all."""
+    codes = ["1", "6", "05", "5.0", "0", "离院", "医嘱离院", "", "-1"]
+    rows = [[str(i), "女", "60", "", "", "5", c, "J18.900"] for i, c in enumerate(codes)]
+    out = group_rows(tmp_path, write_csv(tmp_path / "in.csv", HEADER, rows))
+    assert [r["leaving_type"] for r in out] == ["1", "", "5", "5", "", "", "1", "", ""]
+    assert [r["status"] for r in out] == ["ok", "invalid", "ok", "ok", "invalid", "invalid", "ok", "ok", "invalid"]
+    assert "leaving_type: '6' is not a discharge disposition code (1-5, 9)" in out[1]["reason"]
+    digits = group_rows(tmp_path, write_csv(tmp_path / "digits.csv", HEADER, [r for r in rows if r[6] in ("1", "6")]))
+    assert [r["status"] for r in digits] == ["ok", "invalid"]
+
+
+def test_a_parquet_disposition_column_of_integers_is_checked_too(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {
+            "case_id": ["a", "b", "c"],
+            "gender": [1, 2, 1],
+            "age": [60, 60, 60],
+            "leaving_type": pa.array([1, 7, None], pa.int64()),
+            "dx": ["J18.900"] * 3,
+        }
+    )
+    pq.write_table(table, tmp_path / "in.parquet")
+    out = group_rows(tmp_path, tmp_path / "in.parquet")
+    assert [r["status"] for r in out] == ["ok", "invalid", "ok"]
+    assert "leaving_type: '7'" in out[1]["reason"]

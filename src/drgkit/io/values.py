@@ -48,6 +48,8 @@ def lookup(name: str, value: str | None) -> str | None:
         return words[key]
     if key.endswith(".0") and key[:-2] in words:  # a code stored as a float by a spreadsheet
         return words[key[:-2]]
+    if key.isdigit() and key.lstrip("0") in words:  # a code written with leading zeros: 01
+        return words[key.lstrip("0")]
     match = _CODE_THEN_TEXT.match(key)
     if match:
         by_code, by_text = words.get(match.group(1)), words.get(match.group(2))
