@@ -83,3 +83,37 @@ def test_a_parquet_disposition_column_of_integers_is_checked_too(tmp_path: Path)
     out = group_rows(tmp_path, tmp_path / "in.parquet")
     assert [r["status"] for r in out] == ["ok", "invalid", "ok"]
     assert "leaving_type: '7'" in out[1]["reason"]
+
+
+def test_a_diagnosis_table_keyed_by_the_record_number_links_by_that_column(tmp_path: Path) -> None:
+    """A bureau's main table carries 结算ID and 病案号, its diagnosis table only 病案号: the codes were joined on
+    结算ID values against 病案号 values, matched nothing, and every stay became 'no principal diagnosis'."""
+    main = write_csv(
+        tmp_path / "main.csv",
+        ["病案号", "结算ID", "性别", "年龄"],
+        [["B1", "S1", "男", "60"], ["B2", "S2", "女", "60"]],
+    )
+    dx = write_csv(
+        tmp_path / "dx.csv",
+        ["病案号", "诊断编码", "主诊断标志"],
+        [["B2", "I10.x00", "0"], ["B1", "J18.900", "1"], ["B2", "J18.900", "1"], ["B9", "E11.900", "1"]],
+        encoding="gb18030",
+    )
+    out = group_rows(tmp_path, main, "--diagnoses", dx)
+    assert [r["dx"] for r in out] == ["J18.900", "J18.900|I10.x00"]
+    assert [r["status"] for r in out] == ["ok", "ok"]
+    result = invoke("group", main, "--diagnoses", dx, "-o", tmp_path / "again.csv")
+    assert (
+        "病案号 → stay by 病案号" in result.stderr
+        and "1 病案号 value(s) of the diagnoses table matching no stay" in (result.stderr)
+    )
+
+
+def test_a_diagnosis_table_that_links_to_no_stay_is_one_error_line(tmp_path: Path) -> None:
+    main = write_csv(tmp_path / "main.csv", ["结算ID", "性别", "年龄"], [["S1", "男", "60"]])
+    dx = write_csv(tmp_path / "dx.csv", ["病案号", "诊断编码", "主诊断标志"], [["B1", "J18.900", "1"]])
+    result = invoke("group", main, "--diagnoses", dx, "-o", tmp_path / "out.csv")
+    assert result.exit_code == 2
+    [line] = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
+    assert "links to a stay" in line and "'B1'" in line and "'S1'" in line
+    assert not (tmp_path / "out.csv").exists()
