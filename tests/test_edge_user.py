@@ -117,3 +117,39 @@ def test_a_diagnosis_table_that_links_to_no_stay_is_one_error_line(tmp_path: Pat
     [line] = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
     assert "links to a stay" in line and "'B1'" in line and "'S1'" in line
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_headers_with_their_unit_or_procedure_written_with_brackets_are_read(tmp_path: Path) -> None:
+    """实际住院(天), 总费用(元) were carried through unread (length of stay and cost silently missing), and
+    手术(操作)编码1…N were not procedure columns: an empty second column went unread without a word."""
+    header = [
+        "病案号",
+        "性别",
+        "年龄",
+        "实际住院(天)",
+        "总费用(元)",
+        "主要诊断编码",
+        "手术(操作)编码1",
+        "手术（操作）编码2",
+    ]
+    rows = [
+        ["1", "女", "30", "5", "9,000.50", "O82.000", "74.1x01", "75.6100"],
+        ["2", "女", "30", "3", "5000", "J18.900", "", ""],
+    ]
+    out = group_rows(tmp_path, write_csv(tmp_path / "in.csv", header, rows))
+    assert [r["los"] for r in out] == ["5", "3"]
+    assert [r["total_cost"] for r in out] == ["9000.5", "5000"]
+    assert [r["px"] for r in out] == ["74.1x01|75.6100", ""]
+    single = ["病案号", "性别", "年龄", "主要诊断编码", "手术编码", "住院总费用(元)", "呼吸机使用时间(小时)"]
+    out = group_rows(
+        tmp_path, write_csv(tmp_path / "one.csv", single, [["1", "女", "30", "O82.000", "74.1x01", "1", "2"]])
+    )
+    assert out[0]["px"] == "74.1x01" and out[0]["total_cost"] == "1"
+
+
+def test_a_unit_that_changes_the_meaning_is_not_stripped() -> None:
+    from drgkit.io.columns import classify_header
+
+    assert classify_header("年龄(天)") == ("age_days", None)
+    assert classify_header("总费用(万元)") is None  # in 10,000 yuan: not read as yuan
+    assert classify_header("年龄(月)") is None
