@@ -153,3 +153,31 @@ def test_a_unit_that_changes_the_meaning_is_not_stripped() -> None:
     assert classify_header("年龄(天)") == ("age_days", None)
     assert classify_header("总费用(万元)") is None  # in 10,000 yuan: not read as yuan
     assert classify_header("年龄(月)") is None
+
+
+def test_database_and_iso_date_times_are_dates(tmp_path: Path) -> None:
+    """SQL Server's 2024-03-05 08:30:00.000, ISO 2024-03-05T08:30:00(+08:00) and 2024年3月5日 8时30分 were 'not a
+    date; written empty': the output lost the dates, and audit (readmissions) and benefits (order of stays
+    within the year) read them the same way."""
+    import openpyxl
+
+    written = [
+        "2024-03-05 08:30:00.000",
+        "2024-03-05T08:30:00",
+        "2024-03-05T08:30:00.5+08:00",
+        "2024-03-05T08:30:00Z",
+        "2024年3月5日 8时30分",
+        "2024年3月5日8时30分15秒",
+        "45356",
+    ]
+    header = ["病案号", "性别", "年龄", "出院时间", "主要诊断编码"]
+    source = write_csv(tmp_path / "in.csv", header, [[str(i), "女", "60", d, "J18.900"] for i, d in enumerate(written)])
+    result = invoke("group", source, "-o", tmp_path / "out.xlsx", "-q")
+    assert result.exit_code == 0, result.output
+    sheet = openpyxl.load_workbook(tmp_path / "out.xlsx").worksheets[0]
+    column = [c.value for c in sheet[1]].index("出院时间") + 1
+    cells = [sheet.cell(row, column) for row in range(2, 2 + len(written))]
+    assert all(c.is_date for c in cells), [c.value for c in cells]
+    assert [c.value.strftime("%Y-%m-%d %H:%M") for c in cells] == ["2024-03-05 08:30"] * 6 + ["2024-03-05 00:00"]
+    notes = [c.value for c in sheet[1]].index("提示") + 1
+    assert not any(sheet.cell(r, notes).value for r in range(2, 2 + len(written)))
