@@ -181,3 +181,31 @@ def test_database_and_iso_date_times_are_dates(tmp_path: Path) -> None:
     assert [c.value.strftime("%Y-%m-%d %H:%M") for c in cells] == ["2024-03-05 08:30"] * 6 + ["2024-03-05 00:00"]
     notes = [c.value for c in sheet[1]].index("提示") + 1
     assert not any(sheet.cell(r, notes).value for r in range(2, 2 + len(written)))
+
+
+def test_a_totals_row_at_the_bottom_of_a_workbook_is_reported_not_grouped(tmp_path: Path) -> None:
+    """A coder's .xlsx: merged title rows, a hidden sheet, dates as serials and as 2024年3月5日, numbers as text
+    with thousands commas, full-width digits — and a 合计 row whose 总费用 is the sum of the others.  The totals
+    row came out as 'V01 gender missing', a stay like any other, and doubled the cost of every report."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    hidden = book.active
+    hidden.title = "说明"
+    hidden.sheet_state = "hidden"
+    hidden.append(["主要诊断编码"])
+    hidden.append(["K35.800"])
+    sheet = book.create_sheet("病案首页")
+    sheet.append(["某某医院2024年3月出院病案"])
+    sheet.merge_cells("A1:H1")
+    sheet.append(["病案号", "性别", "年龄", "入院日期", "出院日期", "主要诊断编码", "其他诊断编码1", "总费用"])
+    sheet.append(["A1", "男", "８２", 45356, "2024年3月15日", "J18.900", "I10.x00", "12,345.60"])
+    sheet.append(["A2", "女", "82岁", "2024-03-01", "2024-03-12", "J18.900", None, 800])
+    sheet.append(["合 计", None, None, None, None, None, None, "13,145.60"])
+    sheet.append(["A3", "女", "1岁2月", "2024-03-01", "2024-03-12", "J18.900", None, 800])
+    book.save(tmp_path / "in.xlsx")
+    out = group_rows(tmp_path, tmp_path / "in.xlsx")
+    assert [r["case_id"] for r in out] == ["A1", "A2", "合 计", "A3"]
+    assert [r["status"] for r in out] == ["ok", "ok", "invalid", "ok"]
+    assert out[2]["reason"] == "V06 unreadable field value: case_id: '合 计' is a totals row, not an abstract"
+    assert [r["age"] for r in out] == ["82", "82", "", "1"] and out[0]["total_cost"] == "12345.6"

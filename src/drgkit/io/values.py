@@ -58,6 +58,12 @@ def lookup(name: str, value: str | None) -> str | None:
     return None
 
 
+def is_total(value: str | None) -> bool:
+    """Whether a cell labels a totals row (合计, 总计, 小计 …: ``io/vocab/totals.csv``), as spreadsheets put
+    at the bottom of an export (``合 计``, ``合计：`` too)."""
+    return value is not None and clean(value).rstrip(":") in vocabulary("totals")
+
+
 def codes(name: str, values: list[str | None]) -> list[str | None]:
     """:func:`lookup` of every value."""
     return [lookup(name, v) for v in values]
