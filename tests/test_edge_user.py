@@ -209,3 +209,16 @@ def test_a_totals_row_at_the_bottom_of_a_workbook_is_reported_not_grouped(tmp_pa
     assert [r["status"] for r in out] == ["ok", "ok", "invalid", "ok"]
     assert out[2]["reason"] == "V06 unreadable field value: case_id: '合 计' is a totals row, not an abstract"
     assert [r["age"] for r in out] == ["82", "82", "", "1"] and out[0]["total_cost"] == "12345.6"
+
+
+def test_a_negative_or_absurd_total_cost_is_warned(tmp_path: Path) -> None:
+    """总费用 -800 (a reversal row, 红冲) or 1.2e9 was read and priced without a word, while an age of 200 is
+    warned; validate flags it, group did not."""
+    header = ["病案号", "性别", "年龄", "主要诊断编码", "总费用"]
+    costs = ["-800", "1,200,000,000", "800", ""]
+    rows = [[str(i), "女", "60", "J18.900", c] for i, c in enumerate(costs)]
+    out = group_rows(tmp_path, write_csv(tmp_path / "in.csv", header, rows))
+    assert [r["total_cost"] for r in out] == ["-800", "1200000000", "800", ""]
+    assert "total_cost: -800 yuan is outside the plausible 0–10,000,000" in out[0]["warnings"]
+    assert "total_cost: 1200000000 yuan is outside" in out[1]["warnings"]
+    assert out[2]["warnings"] == out[3]["warnings"] == ""

@@ -101,7 +101,8 @@ def typed_fields(table: pa.Table, prep: PreparedCases) -> tuple[pa.Table, pa.Arr
         if name not in names:
             continue
         read = getattr(prep, name)
-        odd = np.flatnonzero((read >= 0) & ((read < low) | (read > high)))
+        present = ~np.isnan(read) if read.dtype.kind == "f" else read >= 0
+        odd = np.flatnonzero(present & ((read < low) | (read > high)))
         if odd.size:
             note_rows.append(odd)
             note_texts.append(

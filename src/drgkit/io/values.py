@@ -184,10 +184,14 @@ def amounts(values: list[str | None]) -> list[str | None]:
 
 #: Ranges outside which a value is read but warned about (a typing slip far more often than a real case):
 #: (lowest, highest, unit).  Age in days only matters under one year; birth weights from 300 g to 7 kg.
+#: Integer fields mark a missing value with -1 (a negative one is already unreadable); the cost with NaN.
 PLAUSIBLE = {
     "age": (0, 120, "years"),
     "age_days": (0, 365, "days"),
     "birth_weight": (300, 7000, "g"),
     "los": (0, 3 * 365, "days"),
     "icu_hours": (0, 24 * 3 * 365, "hours"),
+    # a negative 总费用 is a reversal (红冲) row of a settlement export or a slip; ten million yuan a stay is
+    # past any real one
+    "total_cost": (0, 10_000_000, "yuan"),
 }
