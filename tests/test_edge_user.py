@@ -222,3 +222,31 @@ def test_a_negative_or_absurd_total_cost_is_warned(tmp_path: Path) -> None:
     assert "total_cost: -800 yuan is outside the plausible 0–10,000,000" in out[0]["warnings"]
     assert "total_cost: 1200000000 yuan is outside" in out[1]["warnings"]
     assert out[2]["warnings"] == out[3]["warnings"] == ""
+
+
+def test_explain_and_whatif_take_values_as_group_reads_them() -> None:
+    """``drgkit explain --age 82岁`` (or 3月, --weight 3.2kg, --los 12天, --leaving-type 医嘱离院) was a boxed
+    usage error — 'Input should be a valid integer' — though group reads those very cells."""
+    import json
+
+    as_written = invoke("explain", "--dx", "J18.900", "--age", "82岁", "--sex", "男", "--los", "12天", "--json")
+    plain = invoke("explain", "--dx", "J18.900", "--age", "82", "--sex", "1", "--los", "12", "--json")
+    assert as_written.exit_code == 0, as_written.output
+    assert json.loads(as_written.stdout)["drg"] == json.loads(plain.stdout)["drg"] == "ES35"
+    months = invoke("explain", "--dx", "P07.100", "--age", "3月", "--weight", "3.2kg", "--sex", "女", "--json")
+    days = invoke(
+        "explain", "--dx", "P07.100", "--age", "0", "--age-days", "90", "--weight", "3200", "--sex", "2", "--json"
+    )
+    assert json.loads(months.stdout)["drg"] == json.loads(days.stdout)["drg"]
+    death = invoke("explain", "--dx", "J18.900", "--age", "60", "--sex", "1", "--leaving-type", "死亡", "--json")
+    assert death.exit_code == 0, death.output
+    whatif = invoke("whatif", "--dx", "J18.900|I50.900", "--age", "75岁", "--sex", "女")
+    assert whatif.exit_code == 0, whatif.output
+
+
+def test_an_unreadable_case_option_is_one_error_line() -> None:
+    for option, value, words in [("--age", "八十二", "age: '八十二' is not a number"), ("--leaving-type", "6", "6")]:
+        result = invoke("explain", "--dx", "J18.900", "--sex", "1", option, value)
+        assert result.exit_code == 2
+        assert result.stderr.strip().splitlines() == [f"error: {result.stderr.strip()[7:]}"]
+        assert words in result.stderr and "Traceback" not in result.output
