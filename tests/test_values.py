@@ -228,8 +228,9 @@ def test_unreadable_values_are_reported_as_written() -> None:
         "age: '82.5岁' is not a whole number; total_cost: '1,23' is not a number",
         "age: '-3岁' is negative; los: '-3天' is negative",
         "los: 'x天' is not a number",
-        "leaving_type: '1.死亡' is not a number",  # the code and the words disagree: neither is trusted
-        "leaving_type: '离开' is not a number; total_cost: '¥x' is not a number",
+        # the code and the words disagree: neither is trusted
+        "leaving_type: '1.死亡' is not a discharge disposition code (1-5, 9)",
+        "leaving_type: '离开' is not a discharge disposition code (1-5, 9); total_cost: '¥x' is not a number",
     ]
     assert p.age.tolist()[:2] == [-1, -1] and p.los.tolist()[1:3] == [-1, -1]
     assert np.isnan(p.total_cost[0]) and np.isnan(p.total_cost[4])

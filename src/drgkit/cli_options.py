@@ -8,12 +8,16 @@ import typer
 
 Dx = Annotated[str, typer.Option("--dx", help="Diagnoses, principal first, separated by | or ,")]
 Px = Annotated[str, typer.Option("--px", help="Procedures, main first, separated by | or ,")]
-Age = Annotated[Optional[int], typer.Option("--age", help="Age in years")]
+Age = Annotated[Optional[str], typer.Option("--age", help="Age in years (82, 82岁, 3月, 15天, 1岁2月)")]
 Sex = Annotated[Optional[str], typer.Option("--sex", "--gender", help="1 male / 2 female (男/女, M/F accepted)")]
-AgeDays = Annotated[Optional[int], typer.Option("--age-days", help="Age in days (required at age 0)")]
-Weight = Annotated[Optional[int], typer.Option("--weight", "--birth-weight", help="Birth weight in grams")]
-Los = Annotated[Optional[int], typer.Option("--los", help="Length of stay in days")]
-LeavingType = Annotated[Optional[int], typer.Option("--leaving-type", help="Discharge type 1-5 (离院方式)")]
+AgeDays = Annotated[Optional[str], typer.Option("--age-days", help="Age in days (required at age 0)")]
+Weight = Annotated[
+    Optional[str], typer.Option("--weight", "--birth-weight", help="Birth weight in grams (3200, 3200克, 3.2kg)")
+]
+Los = Annotated[Optional[str], typer.Option("--los", help="Length of stay in days (12, 12天)")]
+LeavingType = Annotated[
+    Optional[str], typer.Option("--leaving-type", help="Discharge type 1-5, 9 (离院方式: 1 or 医嘱离院, 5 or 死亡)")
+]
 SchemeId = Annotated[str, typer.Option("--scheme", "-s")]
 AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
 
@@ -62,3 +66,24 @@ Lang = Annotated[
     Optional[str],
     typer.Option("--lang", help="zh (default) or en: the language of what is printed; DRGKIT_LANG sets the default"),
 ]
+
+
+def case_values(
+    age: str | None, age_days: str | None, weight: str | None, los: str | None, leaving_type: str | None
+) -> dict[str, int | None]:
+    """The case options as written (``82岁``, ``3月``, ``3.2kg``, ``12天``, ``医嘱离院``) read as ``group`` reads a
+    file's cells (:func:`drgkit.io.prepare.prepare`): {age, age_days, birth_weight, los, leaving_type}, ``None``
+    where not given; ``3月`` gives age 0 and 90 days.  A value that does not read is one error line."""
+    given = {"age": age, "age_days": age_days, "birth_weight": weight, "los": los, "leaving_type": leaving_type}
+    if all(v is None for v in given.values()):
+        return dict.fromkeys(given)
+    import pyarrow as pa
+
+    from .cli.common import CliError
+    from .io.prepare import prepare
+
+    prep = prepare(pa.table({k: pa.array([v], pa.string()) for k, v in given.items()}))
+    if prep.problems[0].is_valid:
+        raise CliError(str(prep.problems[0].as_py()))
+    read = {name: int(getattr(prep, name)[0]) for name in given}
+    return {name: None if value < 0 else value for name, value in read.items()}

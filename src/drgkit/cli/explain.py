@@ -19,6 +19,7 @@ from ..cli_options import (
     SchemeId,
     Sex,
     Weight,
+    case_values,
 )
 from ..lang import resolve
 from ..schemes import DEFAULT_SCHEME
@@ -49,21 +50,29 @@ def explain(
     from ..api import Options
     from ..api import explain as do_explain
 
+    read = case_values(age, age_days, weight, los, leaving_type)
     if scheme.startswith("dip:"):  # a DIP catalogue: same command, DIP's own explanation
         from ..dip import explain as dip_explain
 
-        d = dip_explain(scheme[len("dip:") :], dx=dx, px=px, age=age, age_days=age_days, leaving_type=leaving_type)
+        d = dip_explain(
+            scheme[len("dip:") :],
+            dx=dx,
+            px=px,
+            age=read["age"],
+            age_days=read["age_days"],
+            leaving_type=read["leaving_type"],
+        )
         typer.echo(json.dumps(d, ensure_ascii=False, indent=2, default=str) if as_json else d["text"])
         return
     e = do_explain(
         dx,
         px,
-        age=age,
+        age=read["age"],
         sex=sex,
-        age_days=age_days,
-        birth_weight=weight,
-        los=los,
-        leaving_type=leaving_type,
+        age_days=read["age_days"],
+        birth_weight=read["birth_weight"],
+        los=read["los"],
+        leaving_type=read["leaving_type"],
         dept=dept,
         icu_hours=icu_hours,
         scheme=scheme,

@@ -26,6 +26,7 @@ from ..cli_options import (
     Sex,
     SheetOption,
     Weight,
+    case_values,
 )
 from ..lang import resolve, say
 from ..run_output import write_stream
@@ -140,15 +141,16 @@ def whatif(
     answer is re-grouped through the engine."""
     from ..monitor.whatif import whatif as do_whatif
 
+    read = case_values(age, age_days, weight, los, leaving_type)
     w = do_whatif(
         dx,
         px,
-        age=age,
+        age=read["age"],
         sex=sex,
-        age_days=age_days,
-        birth_weight=weight,
-        los=los,
-        leaving_type=leaving_type,
+        age_days=read["age_days"],
+        birth_weight=read["birth_weight"],
+        los=read["los"],
+        leaving_type=read["leaving_type"],
         scheme=scheme,
         table=table,
         level=level,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from drgkit.io.codelists import code_lists, plain_strings
-from drgkit.io.columns import ALIASES, LONG_CODE_ALIASES, LONG_FLAG_ALIASES, find_header
+from drgkit.io.columns import ALIASES, LONG_CODE_ALIASES, LONG_FLAG_ALIASES, find_header, normalize_header
 from drgkit.io.errors import InputError
 from drgkit.io.formats import PathLike, read_file
 
@@ -14,7 +14,11 @@ _TRUE_FLAGS = ["1", "1.0", "y", "yes", "true", "t", "是"]
 
 
 def long_codes(
-    path: PathLike, kind: str, case_ids: pa.ChunkedArray | pa.Array, key_hint: str | None
+    path: PathLike,
+    kind: str,
+    case_ids: pa.ChunkedArray | pa.Array,
+    key_hint: str | None,
+    main: pa.Table | None = None,
 ) -> tuple[pa.ListArray, str]:
     """Per-stay code lists from a long table, flagged principal / main code first, then file order; and a
     line for the mapping report saying which columns were read and what was unusual.
@@ -23,12 +27,25 @@ def long_codes(
     missing, never filled with another code); a flag column that flags nothing at all is an error (its
     values are probably written in a way drgkit does not read).  Without one, the first code listed is the
     principal / main one, and the report says so.
+
+    The stays are linked by a stay-id column both tables have under one name (a diagnosis table keyed by
+    病案号 links to the main file's 病案号 even when the main file's stay id is its 结算ID), else by the main
+    file's stay id (``case_ids``, from ``key_hint``); a table none of whose rows links to a stay is an error
+    (every stay would silently lose its codes), and stays or rows left unlinked are counted in the report.
     """
     import polars as pl
 
     long = read_file(path)
     names = long.column_names
-    key = key_hint if key_hint in names else find_header(names, ("case_id", *ALIASES["case_id"]))
+    aliases = ("case_id", *ALIASES["case_id"])
+    main_keys = {normalize_header(h): h for h in (main.column_names if main is not None else [])}
+    shared = [h for h in names if normalize_header(h) in main_keys]
+    key = key_hint if key_hint in names else find_header(shared, aliases) or find_header(names, aliases)
+    if main is not None and key is not None and normalize_header(key) in main_keys:
+        link = main_keys[normalize_header(key)]
+        case_ids = main.column(link)
+    else:
+        link = key_hint or "stay id"
     code = find_header(names, LONG_CODE_ALIASES[kind])
     flag = find_header(names, LONG_FLAG_ALIASES[kind])
     what = "diagnoses" if kind == "dx" else "procedures"
@@ -58,7 +75,7 @@ def long_codes(
         )
         .filter(pl.col("code").is_not_null() & (pl.col("code") != "") & pl.col("key").is_not_null())
     )
-    note = f"{what}: {path} ({key} → stay, {code} → codes"
+    note = f"{what}: {path} ({key} → stay by {link}, {code} → codes"
     if flag is None:
         frame = frame.with_columns(main=pl.col("row") == pl.col("row").min().over("key"))
         note += f"; no {first} flag column: the first code listed for a stay is its {first})"
@@ -93,4 +110,19 @@ def long_codes(
         case_ids = case_ids.combine_chunks()
     stays = pl.DataFrame(pa.table({"key": plain_strings(case_ids)}))
     joined = stays.join(grouped, on="key", how="left", maintain_order="left")
+    linked = joined.get_column("code").is_not_null()
+    if grouped.height and stays.height and not linked.any():
+        theirs = ", ".join(f"'{v}'" for v in grouped["key"].head(3).to_list())
+        ours = ", ".join(f"'{v}'" for v in stays["key"].drop_nulls().head(3).to_list())
+        raise InputError(
+            f"{path}: no row of the {what} table links to a stay: its {key} ({theirs} …) matches no {link} of "
+            f"the main file ({ours} …); give both tables the same stay id column"
+        )
+    unlinked_stays = stays.height - int(linked.sum())
+    orphans = grouped.join(stays.unique(), on="key", how="anti").height
+    if unlinked_stays or orphans:
+        note += (
+            f"; {unlinked_stays} stay(s) with no {what} row, "
+            f"{orphans} {key} value(s) of the {what} table matching no stay"
+        )
     return code_lists(joined.get_column("code").to_arrow(), keep_principal_slot=True), note

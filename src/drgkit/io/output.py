@@ -28,6 +28,18 @@ DATE_FORMATS = (
     "%Y%m%d",
     "%Y.%m.%d",
     "%Y年%m月%d日",
+    "%Y年%m月%d日 %H:%M:%S",
+    "%Y年%m月%d日 %H:%M",
+)
+# Rewritten before the formats are tried: ISO 8601's T (2024-03-05T08:30:00), fractional seconds (SQL Server's
+# 2024-03-05 08:30:00.000), a UTC offset or Z after the time (dropped: the local clock time is kept), and the
+# Chinese clock 8时30分(15秒) as 8:30(:15).
+_DATE_REWRITES = (
+    (r"^(\d{4}-\d{1,2}-\d{1,2})T(\d)", r"\1 \2"),
+    (r"(\d:\d{2}:\d{2})\.\d+", r"\1"),
+    (r"(\d:\d{2}(?::\d{2})?)(?:Z|[+-]\d{2}:?\d{2})$", r"\1"),
+    (r"日\s*(\d{1,2})[时点](\d{1,2})分(\d{1,2})秒$", r"日 \1:\2:\3"),
+    (r"日\s*(\d{1,2})[时点](\d{1,2})分$", r"日 \1:\2"),
 )
 # Excel stores a date as days since 1899-12-30 (its serial number); 20000–80000 covers 1954–2119.
 _EXCEL_EPOCH = np.datetime64("1899-12-30", "s")
@@ -89,7 +101,8 @@ def typed_fields(table: pa.Table, prep: PreparedCases) -> tuple[pa.Table, pa.Arr
         if name not in names:
             continue
         read = getattr(prep, name)
-        odd = np.flatnonzero((read >= 0) & ((read < low) | (read > high)))
+        present = ~np.isnan(read) if read.dtype.kind == "f" else read >= 0
+        odd = np.flatnonzero(present & ((read < low) | (read > high)))
         if odd.size:
             note_rows.append(odd)
             note_texts.append(
@@ -130,6 +143,8 @@ def parse_dates(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarra
     """A text column of dates as ``timestamp[s]`` and the rows whose non-blank value is not a date (null)."""
     distinct, idx = _distinct_text(column)
     blank = pc.fill_null(pc.equal(distinct, ""), True)
+    for pattern, rewrite in _DATE_REWRITES:
+        distinct = pc.replace_substring_regex(distinct, pattern, rewrite)
     parsed = pa.nulls(len(distinct), pa.timestamp("s"))
     for fmt in DATE_FORMATS:
         attempt = pc.strptime(distinct, format=fmt, unit="s", error_is_null=True)

@@ -220,6 +220,8 @@ def _int_field(
     array = _column(table, field)
     if array is None or pa.types.is_null(array.type):
         return np.full(n, -1, np.int32), None
+    if field == "leaving_type":
+        return _leaving_type(array, encoded_column(table, field))
     if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
         return _int_text(array, field, encoded_column(table, field), derived_days)
     ints, messages = _int_values(array, n, field)
@@ -244,8 +246,6 @@ def _int_text(
             if derived_days is not None:
                 days = np.array([-1 if d is None else d for _, d in read] + [-1], np.int32)
                 derived_days.append(days[idx])
-        elif field == "leaving_type":
-            distinct = pa.array([values.lookup("leaving_type", v) or v for v in raw], pa.string())
         else:
             distinct = pa.array(values.strip_unit(field, raw), pa.string())
         written = pa.array(raw, pa.string())
@@ -253,6 +253,39 @@ def _int_text(
         written = None
     ints, messages = _int_values(distinct, len(distinct), field, written)
     return np.append(ints, np.int32(-1))[idx], _spread(messages, idx)
+
+
+def _leaving_type(array: pa.Array, encoded: pa.DictionaryArray | None) -> tuple[np.ndarray, Problems | None]:
+    """离院方式 as its code (1–5, 9: ``io/vocab/leaving_type.csv``), whether written as the code (``1``,
+    ``5.0``), the words (``医嘱离院``) or both (``1.医嘱离院``); any other value, a number outside the code set
+    (``6``, ``-1``) included, is reported (it would be read as a disposition no rule knows)."""
+    if pa.types.is_nested(array.type) or pa.types.is_binary(array.type) or pa.types.is_large_binary(array.type):
+        raise InputError(f"column leaving_type: holds {array.type} values, not numbers or text")
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        array, encoded = pc.cast(array, pa.string()), None
+    distinct, idx = _distinct(array, encoded)
+    raw = distinct.to_pylist()
+    read = [values.lookup("leaving_type", v) for v in raw]
+    codes = np.array([-1 if r is None else int(r) for r in read] + [-1], np.int32)
+    blank = [v is None or not v.strip() for v in raw]
+    bad = pa.array([r is None and not b for r, b in zip(read, blank)], pa.bool_())
+    messages = _message(bad, "leaving_type", lambda: _quoted(distinct), _problem("not_leaving_type"))
+    return codes[idx], _spread(messages, idx)
+
+
+#: Text fields where an export's totals row puts its label (合计) — the row is then no abstract.
+_LABEL_FIELDS = ("case_id", "hospital", "hospital_name", "dept")
+
+
+def _totals_row(table: pa.Table, field: str) -> Problems | None:
+    """The rows whose ``field`` labels a totals row (合计, 总计 …): they are reported, not grouped as a stay —
+    their 总费用 is the sum of the others', and summed again by every report."""
+    array = _column(table, field)
+    if array is None or not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        return None
+    distinct, idx = _distinct(array, encoded_column(table, field))
+    total = pa.array([values.is_total(v) for v in distinct.to_pylist()], pa.bool_())
+    return _spread(_message(total, field, lambda: _quoted(distinct), _problem("total_row")), idx)
 
 
 def _int_values(
@@ -443,6 +476,8 @@ def prepare(table: pa.Table, *, strict_gender: bool = False) -> PreparedCases:
             dept = pa.concat_arrays([cleaned, pa.nulls(1, cleaned.type)]).take(pa.array(idx))
     else:
         dept = pa.nulls(n, pa.string())
+    for field in _LABEL_FIELDS:
+        problems.append(_totals_row(table, field))
     case_id = _column(table, "case_id")
     dx, dx_notes, dx_distinct = _codes(table, "dx", n)
     px, px_notes, px_distinct = _codes(table, "px", n)

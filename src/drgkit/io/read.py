@@ -341,7 +341,7 @@ def open_cases(
         key_hint = plan.source_of("case_id")
         for kind, long_path in (("dx", diagnoses), ("px", procedures)):
             if long_path is not None:
-                lists, note = long_codes(long_path, kind, out.column("case_id"), key_hint)
+                lists, note = long_codes(long_path, kind, out.column("case_id"), key_hint, table)
                 out = out.set_column(out.column_names.index(kind), kind, lists)
                 plan.long_tables[kind] = str(long_path)
                 warnings.append(note)

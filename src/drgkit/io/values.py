@@ -48,12 +48,20 @@ def lookup(name: str, value: str | None) -> str | None:
         return words[key]
     if key.endswith(".0") and key[:-2] in words:  # a code stored as a float by a spreadsheet
         return words[key[:-2]]
+    if key.isdigit() and key.lstrip("0") in words:  # a code written with leading zeros: 01
+        return words[key.lstrip("0")]
     match = _CODE_THEN_TEXT.match(key)
     if match:
         by_code, by_text = words.get(match.group(1)), words.get(match.group(2))
         if by_code is not None and by_code == by_text:
             return by_code
     return None
+
+
+def is_total(value: str | None) -> bool:
+    """Whether a cell labels a totals row (合计, 总计, 小计 …: ``io/vocab/totals.csv``), as spreadsheets put
+    at the bottom of an export (``合 计``, ``合计：`` too)."""
+    return value is not None and clean(value).rstrip(":") in vocabulary("totals")
 
 
 def codes(name: str, values: list[str | None]) -> list[str | None]:
@@ -109,21 +117,45 @@ _UNITS = {
     "icu_hours": r"小时|时|h|hours?",
     "ventilator_hours": r"小时|时|h|hours?",
 }
+#: Larger units a field is also written in, and how many of its own unit each is: a birth weight of
+#: ``3.2kg`` / ``3.2千克`` / ``3.2公斤`` is 3200 g (read exactly, as decimal text: ``1.25kg`` → 1250).
+_SCALED_UNITS = {
+    "birth_weight": (r"千克|公斤|kg|kilograms?", 1000),
+    "admission_weight": (r"千克|公斤|kg|kilograms?", 1000),
+}
+# digits with correct thousands commas (3,200; 1,23 is not read: a decimal comma or a slip)
+_GROUPED = r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?"
+
+
+def _scaled(number: str, factor: int) -> str:
+    """``number × factor`` as exact decimal text (``1.25`` × 1000 → ``1250``; ``1.2345`` → ``1234.5``)."""
+    from decimal import Decimal
+
+    value = Decimal(number) * factor
+    return format(value.normalize() if value != value.to_integral() else value.to_integral(), "f")
 
 
 def strip_unit(field: str, values: list[str | None]) -> list[str | None]:
-    """Numbers written with their unit (``12天``, ``3200克``, ``48小时``) as plain numbers; others unchanged."""
+    """Numbers written with their unit (``12天``, ``3200克``, ``48小时``) or in a larger one (``3.2kg`` →
+    3200 g), or with thousands commas (``3,200``), as plain numbers; others unchanged."""
     unit = _UNITS.get(field)
     if unit is None:
         return values
-    pattern = re.compile(rf"^({_SIGNED})(?:{unit})$")
+    pattern = re.compile(rf"^({_SIGNED}|{_GROUPED})(?:{unit})?$")
+    scaled_unit, factor = _SCALED_UNITS.get(field, (None, 1))
+    scaled = re.compile(rf"^({_SIGNED}|{_GROUPED})(?:{scaled_unit})$") if scaled_unit else None
     out: list[str | None] = []
     for value in values:
         if value is None:
             out.append(None)
             continue
-        match = pattern.match(clean(value))
-        out.append(match.group(1) if match else value)
+        key = clean(value)
+        match = pattern.match(key)
+        if match:
+            out.append(match.group(1).replace(",", ""))
+            continue
+        match = scaled.match(key) if scaled is not None else None
+        out.append(_scaled(match.group(1).replace(",", ""), factor) if match else value)
     return out
 
 
@@ -152,10 +184,14 @@ def amounts(values: list[str | None]) -> list[str | None]:
 
 #: Ranges outside which a value is read but warned about (a typing slip far more often than a real case):
 #: (lowest, highest, unit).  Age in days only matters under one year; birth weights from 300 g to 7 kg.
+#: Integer fields mark a missing value with -1 (a negative one is already unreadable); the cost with NaN.
 PLAUSIBLE = {
     "age": (0, 120, "years"),
     "age_days": (0, 365, "days"),
     "birth_weight": (300, 7000, "g"),
     "los": (0, 3 * 365, "days"),
     "icu_hours": (0, 24 * 3 * 365, "hours"),
+    # a negative 总费用 is a reversal (红冲) row of a settlement export or a slip; ten million yuan a stay is
+    # past any real one
+    "total_cost": (0, 10_000_000, "yuan"),
 }
