@@ -220,6 +220,25 @@ def test_missing_file_is_one_line_exit_2(tmp_path: Path) -> None:
     one_error_line(result, "no .parquet files")  # a folder is read as a Parquet dataset
 
 
+def test_output_that_is_the_input_is_refused_and_the_export_kept(tmp_path: Path, monkeypatch) -> None:
+    """`group x.csv -o x.csv` (or ./x.csv, or a link to it) would replace the coder's export by its grouped
+    copy: refused in one line, the file untouched; the same for pay, validate and dip group."""
+    export = tmp_path / "x.csv"
+    export.write_bytes(ORACLE.read_bytes())
+    link = tmp_path / "link.csv"
+    link.symlink_to(export)
+    monkeypatch.chdir(tmp_path)
+    for target in (export, Path("./x.csv"), link):
+        one_error_line(invoke("group", export, "-o", target), "is the input", "another file")
+    for command in (["pay", "--table", "x"], ["validate"], ["dip", "group", "--catalogue", tmp_path]):
+        one_error_line(invoke(*command, export, "-o", export), "is the input")
+    assert export.read_bytes() == ORACLE.read_bytes()
+    long = tmp_path / "dx.csv"
+    long.write_text("id,code\n1,I21.000\n", encoding="utf-8")
+    one_error_line(invoke("group", export, "--diagnoses", long, "-o", long), "is the input")
+    assert invoke("group", export, "-o", tmp_path / "y.csv").exit_code == 0  # another file: written
+
+
 def test_garbage_input_is_one_line_exit_2(tmp_path: Path) -> None:
     path = tmp_path / "junk.parquet"
     path.write_bytes(b"\x00\x01garbage" * 100)

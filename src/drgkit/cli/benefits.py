@@ -57,6 +57,8 @@ def benefits(
     """Split every stay's total cost into 全自费, 乙类先行自付, deductible, pooled fund, critical illness, medical
     assistance and the patient's share, in each person's discharge order within the year, with the person's
     year-to-date accumulators; fund + critical illness + assistance + patient = total cost on every row."""
+    if output is not None:
+        common.refuse_overwriting_input(output, input)
     from ..benefits import list_policies, load_benefit_policy, settle, template_text
     from ..lang import resolve, say
 

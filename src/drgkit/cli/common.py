@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
@@ -24,6 +25,22 @@ def fail(message: str) -> NoReturn:
 
     err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)  # "[tool.x]" in a message is text
     raise typer.Exit(2)
+
+
+def refuse_overwriting_input(output: Path, *inputs: Path | None) -> None:
+    """One error line when ``output`` is one of the ``inputs`` (the same file or folder, by any path): the
+    result would silently replace the export it was computed from."""
+    import os
+
+    for source in inputs:
+        if source is None:
+            continue
+        try:
+            same = os.path.samefile(output, source)
+        except OSError:  # the output does not exist yet (or the input is missing: the reader says so)
+            same = False
+        if same:
+            raise CliError(f"-o {output} is the input {source}: write the result to another file")
 
 
 def one_line(exc: BaseException) -> str | None:

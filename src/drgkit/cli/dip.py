@@ -109,6 +109,7 @@ def group_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Group cases into a DIP catalogue: dip_group, dip_kind, aux_coefficient, score, status, reason."""
+    common.refuse_overwriting_input(output, input)
     from ..dip import group, load_catalogue
     from ..io import open_cases, write_table
     from ..io.output import input_shaped

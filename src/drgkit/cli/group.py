@@ -128,6 +128,7 @@ def group(
 ) -> None:
     """Group every abstract of INPUT; one output row per input row, same order: the input's columns (numbers
     typed), then status, reason, warnings and the group."""
+    common.refuse_overwriting_input(output, input, diagnoses, procedures)
     from ..api import Options, group_canonical
     from ..io import open_cases
     from ..io.output import input_shaped

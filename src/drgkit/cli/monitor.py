@@ -54,6 +54,7 @@ def validate(
     lang: Lang = None,
 ) -> None:
     """Run the coding-quality edits on every abstract: one row per input row with the edits that fired."""
+    common.refuse_overwriting_input(output, input)
     from ..io import open_cases
     from ..io.output import input_shaped
     from ..monitor.edits import load_edits, validate_canonical

@@ -45,6 +45,7 @@ def pay(
     lang: Lang = None,
 ) -> None:
     """Price every grouped case: standard payment, case type, payment, fund and patient shares, margin."""
+    common.refuse_overwriting_input(output, input)
     import pyarrow.compute as pc
 
     from ..io import write_table
