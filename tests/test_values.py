@@ -308,3 +308,33 @@ def test_implausible_values_are_read_but_warned() -> None:
     assert "age: 200 years is outside the plausible 0–120" in rows[0]["warnings"]
     assert "los: 1000000000 days is outside" in rows[0]["warnings"]
     assert rows[1]["warnings"] is None
+
+
+def test_every_totals_label_however_written_matches_the_hint_the_reader_filters_by() -> None:
+    """The reader looks a column up label by label only where TOTAL_HINT matches: a label it misses would be
+    grouped as a stay. Every entry of totals.csv, spaced, upper-case, full-width, with a colon, must match."""
+    import csv
+    import unicodedata
+    from importlib import resources
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from drgkit.io.values import TOTAL_HINT, is_total
+
+    text = resources.files("drgkit.io").joinpath("vocab", "totals.csv").read_text(encoding="utf-8")
+    labels = [row[0] for row in list(csv.reader(text.splitlines()))[1:]]
+    assert {"合计", "总计", "小计", "汇总", "total"} <= set(labels)
+
+    def full_width(value: str) -> str:
+        return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in value)
+
+    written = []
+    for label in labels:
+        written += [label, " ".join(label), label.upper(), label.title(), full_width(label.upper()), label + "："]
+    assert all(is_total(value) for value in written)  # what the reader would then find, value by value
+    assert all(unicodedata.normalize("NFKC", full_width("total")) == "total" for _ in [0])
+    hits = pc.match_substring_regex(pa.array(written), TOTAL_HINT).to_pylist()
+    assert all(hits), [value for value, hit in zip(written, hits) if not hit]
+    ids = pa.array(["S00012345", "ZY2024-0001", "3201000001", None])  # stay ids: no lookup at all
+    assert not any(pc.fill_null(pc.match_substring_regex(ids, TOTAL_HINT), False).to_pylist())

@@ -64,6 +64,13 @@ def is_total(value: str | None) -> bool:
     return value is not None and clean(value).rstrip(":") in vocabulary("totals")
 
 
+#: A pattern every totals label matches however it is written (spaced, upper-case, full-width letters): a
+#: column is looked up value by value (:func:`is_total`) only where it matches, since stay ids are all
+#: distinct and looking up each would cost more than grouping them. tests/test_values.py checks every entry
+#: of ``totals.csv`` against it.
+TOTAL_HINT = r"计|汇\s*总|(?i:t\s*o\s*t\s*a\s*l|s\s*u\s*m)|[ｔＴｓＳ]"
+
+
 def codes(name: str, values: list[str | None]) -> list[str | None]:
     """:func:`lookup` of every value."""
     return [lookup(name, v) for v in values]
