@@ -139,12 +139,12 @@ def _unknown_advice(pdx: pa.Array, rows: np.ndarray, scheme: CompiledScheme) -> 
     """For principal codes the dictionary lacks (once per distinct code): the dictionary code it is in another
     letter case (``--fix-case``) or its 医保版 twin of a 国临版 code (``--convert-codes``), else where to look."""
     from ..codes.normalize import suggest_case_fix
-    from ..codes.repair import _code_map
+    from ..codes.repair import code_map
 
     codes = pc.take(pdx, pa.array(np.flatnonzero(rows)))
     encoded = pc.dictionary_encode(codes)
     known = dict(zip(scheme.dx_codes, scheme.dx_names))
-    converted = _code_map(scheme.id, "dx")
+    converted = code_map(scheme.id, "dx")
     texts = []
     for code in encoded.dictionary.to_pylist():
         fixed = suggest_case_fix([code]).get(code)

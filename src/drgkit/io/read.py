@@ -26,9 +26,9 @@ from drgkit.io.errors import one_line as _one_line
 from drgkit.io.formats import (
     TEXT_SUFFIXES,
     PathLike,
-    _check_file,
-    _suffix,
+    check_file,
     csv_options,
+    file_suffix,
     invalid_row_problem,
     read_file,
     text_layout,
@@ -92,7 +92,7 @@ def check_plan(
     return warnings
 
 
-def _apply_plan(table: pa.Table, plan: HeaderPlan) -> pa.Table:
+def apply_plan(table: pa.Table, plan: HeaderPlan) -> pa.Table:
     """Rename columns, assemble dx/px and order the canonical columns first.
 
     Code-part columns stay under their own names after the canonical ones (the output can keep them as
@@ -184,7 +184,7 @@ def canonicalize_with_plan(
         return table, plan_headers([n for n in table.column_names if n in CANONICAL_COLUMNS]), []
     plan = _plan(table.column_names, mapping, source)
     warnings = check_plan(plan, table, source, allow_unmapped=allow_unmapped, require_dx=require_dx)
-    return _apply_plan(table, plan), plan, warnings
+    return apply_plan(table, plan), plan, warnings
 
 
 def canonicalize(
@@ -276,10 +276,10 @@ def open_cases(
     whole.  Rows in = rows out, in file order.
     """
     file = Path(path)
-    _check_file(file)
+    check_file(file)
     if batch_size < 1:
         raise InputError(f"batch size must be at least 1, got {batch_size}")
-    suffix = _suffix(file)
+    suffix = file_suffix(file)
     long_tables = diagnoses is not None or procedures is not None
     warnings: list[str] = []
     if suffix == ".parquet" and not long_tables:
@@ -304,7 +304,7 @@ def open_cases(
         batches = (
             _readable(file, _parquet_batches(file, parquet, plan, batch_size))
             if total
-            else iter([_apply_plan(schema.empty_table(), plan)])
+            else iter([apply_plan(schema.empty_table(), plan)])
         )
         return CaseSource(file, plan, warnings, total, batches)
     if suffix in TEXT_SUFFIXES and not long_tables:
@@ -324,14 +324,14 @@ def open_cases(
         )
         warnings += check_plan(plan, sample, file, allow_unmapped=allow_unmapped)
         pieces = _chain([first] if first is not None else [], raw)
-        tables = (_apply_plan(t, plan) for t in _rebatch(pieces, batch_size))
-        return CaseSource(file, plan, warnings, None, _or_empty(tables, lambda: _apply_plan(sample, plan)))
+        tables = (apply_plan(t, plan) for t in _rebatch(pieces, batch_size))
+        return CaseSource(file, plan, warnings, None, _or_empty(tables, lambda: apply_plan(sample, plan)))
     table = read_file(file, sheet, header_row)
     if table.num_columns == 0:
         raise InputError(f"{file}: no columns could be read")
     plan = _plan(table.column_names, mapping, file)
     warnings += check_plan(plan, table, file, allow_unmapped=allow_unmapped, require_dx=diagnoses is None)
-    out = _apply_plan(table, plan)
+    out = apply_plan(table, plan)
     if long_tables:
         if "case_id" not in out.column_names:
             raise InputError(
@@ -380,7 +380,7 @@ def _parquet_batches(file: Path, parquet: pq.ParquetFile, plan: HeaderPlan, batc
     encoded = _encoded_sources(parquet.schema_arrow, plan)
     if not encoded:
         for batch in parquet.iter_batches(batch_size=batch_size):
-            yield _apply_plan(pa.Table.from_batches([batch]), plan)
+            yield apply_plan(pa.Table.from_batches([batch]), plan)
         return
     import pyarrow.parquet as pq
 
@@ -388,7 +388,7 @@ def _parquet_batches(file: Path, parquet: pq.ParquetFile, plan: HeaderPlan, batc
     # reading columns dictionary-encoded cuts a batch where a row group (a dictionary) ends: join them again,
     # so batches do not depend on the row groups
     for table in _rebatch(parquet.iter_batches(batch_size=batch_size), batch_size):
-        yield _apply_plan(table, plan)
+        yield apply_plan(table, plan)
 
 
 def _check_swallowed_rows(path: Path, batch: pa.RecordBatch, layout, first_row: int) -> None:
@@ -480,7 +480,7 @@ def iter_case_batches(
 def total_rows(path: PathLike) -> int | None:
     """Number of data rows when the file says so cheaply (Parquet metadata), else ``None``."""
     file = Path(path)
-    if _suffix(file) == ".parquet":
+    if file_suffix(file) == ".parquet":
         import pyarrow.parquet as pq
 
         try:
