@@ -103,11 +103,12 @@ def test_grey_flags_are_compiled_in_per_code_id() -> None:
 def test_an_edited_grey_list_changes_the_compiled_cache_key(tmp_path, monkeypatch) -> None:
     from drgkit.schemes import compile as C
 
+    key = C._compiler_key()  # the process's key, computed on first use over the real grey lists
     for f in ("grey_dx_chs_v2.csv", "grey_px_chs_v2.csv"):
         (tmp_path / f).write_bytes((icd_dir() / f).read_bytes())
     monkeypatch.setattr(C, "icd_dir", lambda: tmp_path)
     same = C._compiler_digest()
-    assert same == C._COMPILER_DIGEST
+    assert same == key
     with open(tmp_path / "grey_px_chs_v2.csv", "a", encoding="utf-8") as fh:
         fh.write("96.7201,呼吸机治疗[大于等于96小时]\n")
     assert C._compiler_digest() != same

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import defaultdict
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -32,6 +32,7 @@ _MDC_LISTS = ("dx", "px")
 
 
 def _compiler_digest() -> str:
+    """12 hex digits over the compiler's source and the grey lists it compiles in (read now, not cached)."""
     h = hashlib.sha256()
     here = Path(__file__).parent
     for path in (
@@ -51,8 +52,10 @@ def _grey_array(edition: str, domain: str, codes: list[str]) -> np.ndarray:
     return np.fromiter((c in grey for c in codes), np.uint8, len(codes))
 
 
-# computed at import, so the key describes the code and grey lists in use (not files edited since)
-_COMPILER_DIGEST = _compiler_digest()
+@cache
+def _compiler_key() -> str:
+    """:func:`_compiler_digest` computed once per process, on first use: importing the module hashes no file."""
+    return _compiler_digest()
 
 
 class _Builder:
@@ -721,7 +724,7 @@ def _linearize(
 def load_compiled(scheme: str | Path) -> P.CompiledScheme:
     """Compiled scheme, from the disk cache when its key matches, else compiled and cached."""
     info = scheme_info(scheme)
-    path = cache_dir() / f"{info.id}-{info.checksum}-{_COMPILER_DIGEST}.pkl"
+    path = cache_dir() / f"{info.id}-{info.checksum}-{_compiler_key()}.pkl"
 
     def warn(exc: OSError) -> None:  # an unwritable cache costs a compile per run, not the run
         import warnings
@@ -736,6 +739,6 @@ def load_compiled(scheme: str | Path) -> P.CompiledScheme:
         # a file of another scheme under this name (copied, renamed) is not this scheme
         lambda c: isinstance(c, P.CompiledScheme) and c.id == info.id and c.checksum == info.checksum,
         # programs of earlier versions of this scheme's tables (same compiler) will not be asked for again
-        lambda: path.parent.glob(f"{info.id}-*-{_COMPILER_DIGEST}.pkl"),
+        lambda: path.parent.glob(f"{info.id}-*-{_compiler_key()}.pkl"),
         on_write_error=warn,
     )
