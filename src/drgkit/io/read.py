@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -259,22 +259,46 @@ def _rebatch(tables: Iterator[pa.Table | pa.RecordBatch], batch_size: int) -> It
         yield pa.Table.from_batches(pending)
 
 
-def open_cases(
-    path: PathLike,
-    *,
-    mapping: Mapping[str, str] | None = None,
-    sheet: str | int | None = None,
-    header_row: int | None = None,
-    diagnoses: PathLike | None = None,
-    procedures: PathLike | None = None,
-    allow_unmapped: bool = False,
-    batch_size: int = 1_000_000,
-) -> CaseSource:
-    """Open a file of discharge abstracts (see :class:`CaseSource`); raises :class:`InputError` with one
-    line for a missing or unreadable file, an unknown ``mapping`` column, no diagnosis column, or a code
-    column that would go unread.  Parquet and text files are streamed; Excel and three-table input are read
-    whole.  Rows in = rows out, in file order.
+class CaseOptions(TypedDict, total=False):
+    """How a file of discharge abstracts is read: the keyword options :func:`open_cases` and :func:`read_cases`
+    share (declared once here; an option left out takes the default below).
+
+    ``mapping``: {source header: field}, applied before the built-in vocabulary (default none).
+    ``sheet``: Excel sheet name, or 1-based sheet number; default the first sheet with a diagnosis column.
+    ``header_row``: 1-based row of the header in a text or Excel file; default found from the known headers.
+    ``diagnoses`` / ``procedures``: long tables of the national interface's three-table layout, keyed
+    by the stay (setl_id / mdtrt_id / 结算ID / 就诊ID); their codes replace any codes in ``path``.
+    ``allow_unmapped``: read on (with a warning) when a column holds codes that would go unread (default False).
     """
+
+    mapping: Mapping[str, str] | None
+    sheet: str | int | None
+    header_row: int | None
+    diagnoses: PathLike | None
+    procedures: PathLike | None
+    allow_unmapped: bool
+
+
+def _check_options(options: CaseOptions, caller: str) -> None:
+    """Refuse a keyword that is not one of :class:`CaseOptions`, as a named keyword parameter would."""
+    unknown = sorted(options.keys() - CaseOptions.__optional_keys__)
+    if unknown:
+        raise TypeError(f"{caller}() got an unexpected keyword argument '{unknown[0]}'")
+
+
+def open_cases(path: PathLike, *, batch_size: int = 1_000_000, **options: Unpack[CaseOptions]) -> CaseSource:
+    """Open a file of discharge abstracts (see :class:`CaseSource`; ``options``: :class:`CaseOptions`); raises
+    :class:`InputError` with one line for a missing or unreadable file, an unknown ``mapping`` column, no
+    diagnosis column, or a code column that would go unread.  Parquet and text files are streamed; Excel and
+    three-table input are read whole.  Rows in = rows out, in file order.
+    """
+    _check_options(options, "open_cases")
+    mapping = options.get("mapping")
+    sheet = options.get("sheet")
+    header_row = options.get("header_row")
+    diagnoses = options.get("diagnoses")
+    procedures = options.get("procedures")
+    allow_unmapped = options.get("allow_unmapped", False)
     file = Path(path)
     check_file(file)
     if batch_size < 1:
@@ -435,33 +459,11 @@ def _text_batches(path: Path, layout, batch_size: int) -> Iterator[pa.RecordBatc
 # Public API (compatible wrappers)
 
 
-def read_cases(
-    path: PathLike,
-    *,
-    mapping: Mapping[str, str] | None = None,
-    sheet: str | int | None = None,
-    header_row: int | None = None,
-    diagnoses: PathLike | None = None,
-    procedures: PathLike | None = None,
-    allow_unmapped: bool = False,
-) -> pa.Table:
-    """Read a whole file of discharge abstracts into one canonical table (see :func:`open_cases`).
-
-    ``mapping``: {source header: field}, applied before the built-in vocabulary.
-    ``sheet``: Excel sheet name, or 1-based sheet number; default the first sheet with a diagnosis column.
-    ``diagnoses`` / ``procedures``: long tables of the national interface's three-table layout, keyed
-    by the stay (setl_id / mdtrt_id / 结算ID / 就诊ID); their codes replace any codes in ``path``.
-    """
-    source = open_cases(
-        path,
-        mapping=mapping,
-        sheet=sheet,
-        header_row=header_row,
-        diagnoses=diagnoses,
-        procedures=procedures,
-        allow_unmapped=allow_unmapped,
-        batch_size=1 << 62,
-    )
+def read_cases(path: PathLike, **options: Unpack[CaseOptions]) -> pa.Table:
+    """Read a whole file of discharge abstracts into one canonical table: :func:`open_cases` with the same
+    ``options`` (:class:`CaseOptions`), in one batch."""
+    _check_options(options, "read_cases")
+    source = open_cases(path, batch_size=1 << 62, **options)
     tables = list(source.batches())
     return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 
