@@ -47,7 +47,7 @@ def one_pass(src: Path, batch: int, scheme) -> tuple[dict[str, float], int]:
         if piece is None:
             break
         t1 = time.thread_time()
-        table = R._apply_plan(pa.Table.from_batches([piece]), plan)
+        table = R.apply_plan(pa.Table.from_batches([piece]), plan)
         t2 = time.thread_time()
         prep = prepare(table)
         t3 = time.thread_time()

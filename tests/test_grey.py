@@ -103,11 +103,12 @@ def test_grey_flags_are_compiled_in_per_code_id() -> None:
 def test_an_edited_grey_list_changes_the_compiled_cache_key(tmp_path, monkeypatch) -> None:
     from drgkit.schemes import compile as C
 
+    key = C._compiler_key()  # the process's key, computed on first use over the real grey lists
     for f in ("grey_dx_chs_v2.csv", "grey_px_chs_v2.csv"):
         (tmp_path / f).write_bytes((icd_dir() / f).read_bytes())
     monkeypatch.setattr(C, "icd_dir", lambda: tmp_path)
     same = C._compiler_digest()
-    assert same == C._COMPILER_DIGEST
+    assert same == key
     with open(tmp_path / "grey_px_chs_v2.csv", "a", encoding="utf-8") as fh:
         fh.write("96.7201,呼吸机治疗[大于等于96小时]\n")
     assert C._compiler_digest() != same
@@ -209,3 +210,25 @@ def test_an_unknown_principal_is_explained_with_the_code_to_use() -> None:
     assert "L30.9 不是完整的医保版编码" in rows[1] and "L30.900 皮炎" in rows[1]
     assert rows[2].startswith("V06") and "los: 'abc' is not a number" in rows[2]
     assert "Q99.999x999 不在 chs-drg-1.1 的医保版字典中" in rows[3]
+
+
+def test_unknown_principal_advice_per_row_once_per_distinct_code() -> None:
+    """The advice column over a few rows: one text per asked row (repeats share it), null for the rows not asked
+    and for a null code — each branch: letter case, 国临版 twin, a code cut short, not in the dictionary."""
+    from drgkit.grouping.sentences import _unknown_advice
+
+    scheme = load_compiled("chs-drg-1.1")
+    pdx = pa.array(["i20.102", "A01.000x002", None, "L30.9", "i20.102", "Q99.999x999", "A01.000x002"], pa.string())
+    rows = np.array([True, True, True, True, True, True, False])
+    out = _unknown_advice(pdx, rows, scheme)
+    assert out.type == pa.string()
+    assert out.to_pylist() == [
+        "；主要诊断 i20.102 大小写不规范，字典编码为 I20.102 冠状动脉痉挛（--fix-case 可自动改正）",
+        "；主要诊断 A01.000x002 为国临版编码，医保版为 A01.003 伤寒杆菌性脓毒症（--convert-codes 可自动转换）",
+        None,
+        "；主要诊断 L30.9 不是完整的医保版编码，字典中以它开头的有："
+        "L30.900 皮炎，L30.901 泛发性湿疹，L30.902 湿疹 等6个",
+        "；主要诊断 i20.102 大小写不规范，字典编码为 I20.102 冠状动脉痉挛（--fix-case 可自动改正）",
+        "；主要诊断 Q99.999x999 不在 chs-drg-1.1 的医保版字典中，请核对编码",
+        None,
+    ]

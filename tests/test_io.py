@@ -22,6 +22,7 @@ from drgkit.io import (
     canonicalize,
     code_lists,
     iter_case_batches,
+    open_cases,
     prepare,
     read_cases,
     total_rows,
@@ -255,6 +256,23 @@ def test_map_overrides_aliases_and_unknown_map_column_fails(tmp_path: Path) -> N
     assert table.column("dx").to_pylist() == [["I21.000", "I10.x00"]]
     with pytest.raises(InputError, match="no_such_column"):
         read_cases(path, mapping={"no_such_column": "age"})
+
+
+def test_read_cases_takes_the_options_of_open_cases(tmp_path: Path) -> None:
+    """One option list (CaseOptions) for both: the whole table equals the streamed batches; a keyword that is not
+    an option (a misspelling, open_cases' batch_size) is refused by name."""
+    rows = [["病案首页导出"], ["stay", "主要诊断编码", "性别", "年龄"], ["1", "I21.000", "1", "65"]]
+    path = write_text(tmp_path / "h.csv", rows)
+    options: dict = {"header_row": 2, "mapping": {"stay": "case_id"}, "allow_unmapped": False}
+    whole = read_cases(path, **options)
+    assert whole.equals(pa.concat_tables(open_cases(path, batch_size=1, **options).batches()))
+    assert (whole.column("case_id").to_pylist(), whole.column("dx").to_pylist()) == (["1"], [["I21.000"]])
+    with pytest.raises(TypeError, match="read_cases\\(\\) got an unexpected keyword argument 'sheets'"):
+        read_cases(path, sheets=1)
+    with pytest.raises(TypeError, match="read_cases\\(\\) got an unexpected keyword argument 'batch_size'"):
+        read_cases(path, batch_size=10)
+    with pytest.raises(TypeError, match="open_cases\\(\\) got an unexpected keyword argument 'maping'"):
+        open_cases(path, maping={})
 
 
 def test_no_diagnosis_column_is_an_input_error(tmp_path: Path) -> None:

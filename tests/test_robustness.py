@@ -572,7 +572,7 @@ def test_a_cache_file_of_another_scheme_is_not_trusted(tmp_path: Path, monkeypat
     two_info = C.scheme_info("chs-drg-2.0")
     C.load_compiled.cache_clear()
     [pickle_11] = list(tmp_path.glob("chs-drg-1.1-*.pkl"))
-    shutil.copy(pickle_11, tmp_path / f"chs-drg-2.0-{two_info.checksum}-{C._COMPILER_DIGEST}.pkl")
+    shutil.copy(pickle_11, tmp_path / f"chs-drg-2.0-{two_info.checksum}-{C._compiler_key()}.pkl")
     two = C.load_compiled("chs-drg-2.0")
     assert (two.id, two.checksum) == ("chs-drg-2.0", two_info.checksum) and one.id == "chs-drg-1.1"
     C.load_compiled.cache_clear()

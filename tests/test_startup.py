@@ -5,6 +5,7 @@ that asks for it. Timing itself: benchmarks/bench_startup.py."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -167,3 +168,25 @@ def test_collection_is_paused_only_while_a_lean_command_starts(small_files: tupl
     assert _python(code, "group", str(small_files[0]), "-o", str(out), "-q") == "[True] True"
     gc_state = "import gc; from drgkit.cli import app; print(gc.isenabled())"
     assert _python(gc_state) == "True"
+
+
+def test_importing_the_compiler_and_the_kernel_program_hashes_no_file() -> None:
+    """The cache keys' code digests are computed on first use, not at import (review: import-time work)."""
+    code = """
+    import json, pathlib
+    read = []
+    real = pathlib.Path.read_bytes
+    pathlib.Path.read_bytes = lambda self: read.append(self.name) or real(self)
+    from drgkit.grouping import kernel_program as K
+    from drgkit.schemes import compile as C
+    def hashed():
+        return sorted({n for n in read if n.endswith(".py") or n.startswith("grey_")})
+    at_import = hashed()
+    sizes = [C._compiler_key.cache_info().currsize, K._digest.cache_info().currsize]
+    keys = [C._compiler_key(), K._digest(), C._compiler_digest()]
+    print(json.dumps([at_import, sizes, hashed(), keys]))
+    """
+    at_import, sizes, first_use, (key, digest, fresh) = json.loads(_python(code))
+    assert at_import == [] and sizes == [0, 0]
+    assert {"compile.py", "kernel_program.py", "program.py", "grey_dx_chs_v2.csv"} <= set(first_use)
+    assert key == fresh and len(key) == len(digest) == 12

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from .canonical import Options, _repair, group_canonical
+from .canonical import Options, group_canonical, repair_codes
 from .codes.grey import finer_codes, grey_flags
 from .grouping.batch import encode, unknown_pdx
 from .grouping.spec_cache import spec_reference
@@ -299,7 +299,7 @@ def explain(
             "px": pa.array([px_list], pa.list_(pa.string())),
         }
     )
-    prep = _repair(prepare(table, strict_gender=options.strict_gender), compiled, options)
+    prep = repair_codes(prepare(table, strict_gender=options.strict_gender), compiled, options)
     enc = encode(prep, compiled)
     dept_value = prep.dept[0].as_py() if prep.dept is not None else None
     case = case_from_encoded(

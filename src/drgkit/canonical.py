@@ -33,7 +33,9 @@ class Options:
     fix_case: bool = False
 
 
-def _repair(prep: PreparedCases, scheme: CompiledScheme, options: Options) -> PreparedCases:
+def repair_codes(prep: PreparedCases, scheme: CompiledScheme, options: Options) -> PreparedCases:
+    """``prep`` with its dx/px codes repaired as ``options`` ask (``convert_codes``, ``fix_case``) and a note per
+    repaired row; ``prep`` itself when neither is asked."""
     if not (options.convert_codes or options.fix_case):
         return prep
     dx, dx_notes = repair_lists(prep.dx, scheme, "dx", convert=options.convert_codes, fix_case=options.fix_case)
@@ -58,7 +60,7 @@ def group_canonical(
 ) -> pa.Table:
     """Group a canonical table (see :mod:`drgkit.io`): its columns plus the result columns.  ``explain``
     (``problems`` or ``all``) adds an ``explanation`` column: why each row got its group, in one sentence."""
-    prep = _repair(prepare(table, strict_gender=options.strict_gender), scheme, options)
+    prep = repair_codes(prepare(table, strict_gender=options.strict_gender), scheme, options)
     enc = encode(prep, scheme)
     out = group_encoded(enc, scheme, threads)
     typed, notes = typed_fields(table, prep)

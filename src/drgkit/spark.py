@@ -148,9 +148,9 @@ def calibrate(
     from pyspark.sql.pandas.types import from_arrow_schema
 
     from .arrowutil import polars_frame
-    from .payment.calibrate import _check, _reasons, finish, group_stats, usable
+    from .payment.calibrate import check_options, exclusion_reasons, finish, group_stats, usable
 
-    _check(trim, budget, fund_ratio)
+    check_options(trim, budget, fund_ratio)
 
     def mark(batch: pa.Table) -> pa.Table:
         return usable(polars_frame(batch), years).to_arrow()
@@ -158,7 +158,7 @@ def calibrate(
     marked = _map(df, mark).cache()
     try:
         counts = {row["_why"]: row["count"] for row in marked.groupBy("_why").count().collect()}
-        excluded = {name: int(counts.get(name, 0)) for name, _ in _reasons(years)}
+        excluded = {name: int(counts.get(name, 0)) for name, _ in exclusion_reasons(years)}
         cases = int(sum(counts.values()))
         rows = marked.filter("_why IS NULL").drop("_why")
         empty = group_stats(polars_frame(_empty(marked)).drop("_why"), trim, years).to_arrow().schema

@@ -34,7 +34,7 @@ def group_batches(
 ) -> Iterator[pa.Table]:
     """Each batch grouped as :func:`drgkit.group` groups a table, in order: one output row per input row."""
     from .io.output import input_shaped
-    from .io.read import _apply_plan, canonicalize_with_plan
+    from .io.read import apply_plan, canonicalize_with_plan
 
     compiled = load_compiled(scheme)
     plan = None
@@ -44,7 +44,7 @@ def group_batches(
         if plan is None:
             canon, plan, _ = canonicalize_with_plan(table, mapping=mapping, allow_unmapped=allow_unmapped)
         else:
-            canon = _apply_plan(table, plan)
+            canon = apply_plan(table, plan)
         out = group_canonical(canon, compiled, options, threads)
         out = out if canonical else input_shaped(out, plan)
         if schema is None:

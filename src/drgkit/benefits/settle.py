@@ -432,8 +432,10 @@ def _one(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     return column
 
 
-def _money(column: pa.ChunkedArray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(yuan as float64, NaN where blank; rows whose non-blank value is not an amount)."""
+def read_money(column: pa.ChunkedArray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """An amount column read as money: (yuan as float64, NaN where blank; the rows whose non-blank value is not an
+    amount). Numbers are taken as they are, text is parsed as :func:`drgkit.io.output.parse_money` does; no column
+    (``None``) is ``n`` blanks."""
     if column is None:
         return np.full(n, np.nan), np.zeros(0, np.int64)
     arr = _one(column)
@@ -531,7 +533,7 @@ def _ages(column: pa.ChunkedArray | None, n: int) -> np.ndarray:
     return np.array(years, np.float64)[idx]
 
 
-def _person(column: pa.ChunkedArray | None, n: int) -> np.ndarray:
+def person_codes(column: pa.ChunkedArray | None, n: int) -> np.ndarray:
     """A code per person (-1 = missing or blank): equal ids (after trimming spaces), equal codes; the codes'
     order means nothing.  The text work is done on the distinct ids, not on every row."""
     if column is None:
@@ -566,7 +568,10 @@ def _assistance(column: pa.ChunkedArray | None, n: int, policy: BenefitPolicy) -
 # ------------------------------------------------------------------------------------------------- settle
 
 
-def _as_table(data: Any) -> tuple[pa.Table, str]:
+def as_table(data: Any) -> tuple[pa.Table, str]:
+    """``data`` as an Arrow table, and the kind it came as (``"arrow"``, ``"polars"``, ``"pandas"``) so results
+    can be given back in that kind: a file path is read by :func:`drgkit.io.results.as_arrow`, a table or frame by
+    :func:`drgkit.io.frames.to_arrow`."""
     if isinstance(data, (str, Path)):
         from ..io.results import as_arrow
 
@@ -576,8 +581,9 @@ def _as_table(data: Any) -> tuple[pa.Table, str]:
     return to_arrow(data)
 
 
-def _sources(table: pa.Table, mapping: Mapping[str, str] | None) -> dict[str, str]:
-    """{field: header} of the fields the table has: ``mapping`` ({header: field}) first, then the vocabulary."""
+def find_sources(table: pa.Table, mapping: Mapping[str, str] | None) -> dict[str, str]:
+    """{field: header} of the fields of :data:`NEEDED` the table has: ``mapping`` ({header: field}) first, then the
+    vocabulary; a mapping naming no column or no field settlement reads raises :class:`BenefitInputError`."""
     from ..io.columns import field_sources
 
     found: dict[str, str] = {}
@@ -616,7 +622,7 @@ def settle(
     from ..payment.tables import LEVELS
 
     policy = load_benefit_policy(policy)
-    table, kind = _as_table(data)
+    table, kind = as_table(data)
     previous = _previous_results(table)
     if previous:  # settled before (this output fed in again): recomputed, never read as input
         table = table.drop_columns(previous)
@@ -625,7 +631,7 @@ def settle(
         elif kind == "pandas":
             data = data.drop(columns=previous)
     n = table.num_rows
-    found = _sources(table, mapping)
+    found = find_sources(table, mapping)
     if "total_cost" not in found:
         raise BenefitInputError(say("benefits.missing.total_cost", "en"))
     if "patient_id" not in found:
@@ -641,7 +647,7 @@ def settle(
     def col(name: str) -> pa.ChunkedArray | None:
         return table.column(found[name]) if name in found else None
 
-    person = _person(col("patient_id"), n)
+    person = person_codes(col("patient_id"), n)
     seconds = _seconds(col("discharge_date"), n)
     dated = seconds != _NO_DATE
     year = np.full(n, -1, np.int32)
@@ -666,18 +672,18 @@ def settle(
         "--level",
         found.get("hospital_level", "hospital_level"),
     )
-    total, _ = _money(col("total_cost"), n)  # a cost that is not an amount is NaN: the row says so
+    total, _ = read_money(col("total_cost"), n)  # a cost that is not an amount is NaN: the row says so
     # 全自费: 全自费金额 + 超限价自费费用 where the export has either, else 个人自费, else the policy's share
-    full, full_bad = _money(col("full_self_pay_amount"), n)
-    over, over_bad = _money(col("over_limit_amount"), n)
+    full, full_bad = read_money(col("full_self_pay_amount"), n)
+    over, over_bad = read_money(col("over_limit_amount"), n)
     if "full_self_pay_amount" in found or "over_limit_amount" in found:
         both = np.isnan(full) & np.isnan(over)
         full = np.where(both, np.nan, np.nan_to_num(full) + np.nan_to_num(over))
         bad = np.concatenate([full_bad, over_bad])
     else:
-        full, bad = _money(col("self_financed"), n)
-    clsb, clsb_bad = _money(col("class_b_self_pay_amount"), n)
-    clsb_cost, cost_bad = _money(col("class_b_amount"), n)
+        full, bad = read_money(col("self_financed"), n)
+    clsb, clsb_bad = read_money(col("class_b_self_pay_amount"), n)
+    clsb_cost, cost_bad = read_money(col("class_b_amount"), n)
     for values, rows in ((full, bad), (clsb, clsb_bad), (clsb_cost, cost_bad)):
         values[rows] = -1.0  # given but not a number: the row says so
     age = _ages(col("age"), n)
@@ -748,8 +754,8 @@ def patient_payments(
     hospital level / insurance type column, so pricing and settlement read one level per case; ``level`` /
     ``insurance`` set every row, as for :func:`settle`."""
     policy = load_benefit_policy(policy)
-    table, _ = _as_table(data)
-    found = _sources(table, mapping)
+    table, _ = as_table(data)
+    found = find_sources(table, mapping)
     columns = {field: table.column(src) for field, src in found.items()}  # canonical names: one source each
     for field, given in (("hospital_level", levels), ("insurance_type", insurances)):
         if field not in columns and given is not None:
@@ -898,8 +904,12 @@ __all__ = [
     "OUTPUT_COLUMNS",
     "SPLIT",
     "BenefitInputError",
+    "as_table",
+    "find_sources",
     "patient_payments",
+    "person_codes",
     "policy_arrays",
+    "read_money",
     "reason_text",
     "settle",
 ]

@@ -29,7 +29,7 @@ import numpy as np
 import polars as pl
 
 from .policy import BenefitPolicy, load_benefit_policy
-from .settle import BenefitInputError, _as_table, _money, _person, _sources, settle
+from .settle import BenefitInputError, as_table, find_sources, person_codes, read_money, settle
 
 #: percentiles of a person-year's out-of-pocket payments
 PERCENTILES = (50, 90, 99)
@@ -53,12 +53,12 @@ def compare(
     if not catastrophic > 0:
         raise BenefitInputError(f"catastrophic must be a share of income > 0 (0.4 = 40 %), got {catastrophic}")
     a_policy, b_policy = load_benefit_policy(policy), load_benefit_policy(against)
-    table, _ = _as_table(data)
-    found = _sources(table, mapping)
+    table, _ = as_table(data)
+    found = find_sources(table, mapping)
     source = table.select(list(dict.fromkeys(found.values())))  # only the fields settlement reads
     n = table.num_rows
     settled = [settle(source, p, level=level, insurance=insurance, mapping=mapping) for p in (a_policy, b_policy)]
-    income = _money(table.column(found["annual_income"]), n)[0] if "annual_income" in found else np.full(n, np.nan)
+    income = read_money(table.column(found["annual_income"]), n)[0] if "annual_income" in found else np.full(n, np.nan)
 
     def part(result: Any, tag: str) -> pl.DataFrame:
         frame = pl.DataFrame(result.select(list(PAYMENTS[:3]) + ["patient_payment"]))
@@ -67,7 +67,7 @@ def compare(
 
     keys = pl.DataFrame(settled[0].select(["benefit_insurance", "benefit_level", "benefit_year"]))
     stays = pl.concat([keys, part(settled[0], "a"), part(settled[1], "b")], how="horizontal").with_columns(
-        _person=pl.Series(_person(table.column(found["patient_id"]), n)),
+        _person=pl.Series(person_codes(table.column(found["patient_id"]), n)),
         _income=pl.Series(income).fill_nan(None),
     )
     both = pl.col("patient_payment_a").is_not_null() & pl.col("patient_payment_b").is_not_null()

@@ -92,9 +92,9 @@ def benefits(
     mapping = common.parse_map(map_)
     colon = say("punct.colon", language)
     if not quiet:
-        from ..benefits.settle import NEEDED, _sources
+        from ..benefits.settle import NEEDED, find_sources
 
-        found = _sources(data, mapping)
+        found = find_sources(data, mapping)
         common.err.print(
             say("read.columns", language)
             + colon
@@ -262,7 +262,7 @@ def summarize(result, output: Path, seconds: float, language: str) -> None:
     """Rows and persons settled, the split by insurance type, persons at the ceiling, rows not settled."""
     import polars as pl
 
-    from ..benefits.settle import _sources, reason_text
+    from ..benefits.settle import find_sources, reason_text
     from ..lang import say
     from ..terminal import Col, fit_table
 
@@ -280,7 +280,7 @@ def summarize(result, output: Path, seconds: float, language: str) -> None:
             ]
         )
     )
-    person = pl.Series(result.column(_sources(result, None)["patient_id"])).cast(pl.Utf8)
+    person = pl.Series(result.column(find_sources(result, None)["patient_id"])).cast(pl.Utf8)
     frame = frame.with_columns(
         _ins=pl.col("benefit_insurance"), _person=person, _settled=pl.col("fund_payment").is_not_null()
     )

@@ -18,7 +18,7 @@ from .normalize import rebuild_lists, suggest_case_fix
 
 
 @lru_cache(maxsize=8)
-def _code_map(scheme_id: str, domain: str) -> dict[str, str]:
+def code_map(scheme_id: str, domain: str) -> dict[str, str]:
     """Non-identity rows of the scheme's 国临版 → 医保版 map (``map_dx`` / ``map_px``)."""
     _, rows = icd_table(scheme_id, f"map_{domain}")
     return {r[0]: r[1] for r in rows if r[0] != r[1]}
@@ -43,7 +43,7 @@ def repair_lists(
         if fix_case:
             candidate = suggest_case_fix([code]).get(code, code)
         if convert and candidate not in known:
-            candidate = _code_map(scheme.id, domain).get(candidate, candidate)
+            candidate = code_map(scheme.id, domain).get(candidate, candidate)
         if candidate != code and candidate in known:
             replace[code] = candidate
     if not replace:

@@ -39,6 +39,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -212,15 +213,14 @@ def kernel_tables(scheme: CompiledScheme) -> KernelTables:
     )
 
 
+@cache
 def _digest() -> str:
-    """This module and the opcodes it reads: a change to either builds the packed form anew."""
+    """This module and the opcodes it reads: a change to either builds the packed form anew.  Computed once per
+    process, on first use (importing the module hashes no file)."""
     h = hashlib.sha256()
     for path in (Path(__file__), Path(P.__file__)):
         h.update(path.read_bytes())
     return h.hexdigest()[:12]
-
-
-_DIGEST = _digest()
 
 
 def packed(scheme: CompiledScheme) -> KernelProgram:
@@ -229,7 +229,7 @@ def packed(scheme: CompiledScheme) -> KernelProgram:
     memo = scheme.__dict__.get("_kernel_program")
     if memo is not None and memo[0] == LIST_BITS:
         return memo[1]  # type: ignore[no-any-return]
-    path = cache_dir() / f"{scheme.id}-{scheme.checksum}-kernel-{_DIGEST}-{LIST_BITS}.pkl"
+    path = cache_dir() / f"{scheme.id}-{scheme.checksum}-kernel-{_digest()}-{LIST_BITS}.pkl"
     kprog = cached(
         path,
         lambda: build_from(scheme),

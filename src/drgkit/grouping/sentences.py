@@ -137,17 +137,27 @@ def sentences(
 
 def _unknown_advice(pdx: pa.Array, rows: np.ndarray, scheme: CompiledScheme) -> pa.Array:
     """For principal codes the dictionary lacks (once per distinct code): the dictionary code it is in another
-    letter case (``--fix-case``) or its 医保版 twin of a 国临版 code (``--convert-codes``), else where to look."""
-    from ..codes.normalize import suggest_case_fix
-    from ..codes.repair import _code_map
+    letter case (``--fix-case``) or its 医保版 twin of a 国临版 code (``--convert-codes``), else where to look.
+    One text per row of ``pdx`` where ``rows`` is set, null elsewhere; rows reach their text by integer ids."""
+    where = np.flatnonzero(rows)
+    encoded = pc.dictionary_encode(pc.take(pdx, pa.array(where)))
+    texts = _unknown_texts(encoded.dictionary.to_pylist(), scheme)
+    ids = np.full(len(rows), len(texts), np.int64)  # the last text is null: rows not asked about, null codes
+    ids[where] = pc.fill_null(encoded.indices, len(texts)).to_numpy(zero_copy_only=False)
+    return pc.take(pa.array([*texts, None], pa.string()), pa.array(ids))
 
-    codes = pc.take(pdx, pa.array(np.flatnonzero(rows)))
-    encoded = pc.dictionary_encode(codes)
+
+def _unknown_texts(codes: list[str], scheme: CompiledScheme) -> list[str]:
+    """The advice for each of ``codes`` (distinct principal codes the dictionary lacks), in their order."""
+    from ..codes.normalize import suggest_case_fix
+    from ..codes.repair import code_map
+
     known = dict(zip(scheme.dx_codes, scheme.dx_names))
-    converted = _code_map(scheme.id, "dx")
+    converted = code_map(scheme.id, "dx")
+    case_fixes = suggest_case_fix(codes)
     texts = []
-    for code in encoded.dictionary.to_pylist():
-        fixed = suggest_case_fix([code]).get(code)
+    for code in codes:
+        fixed = case_fixes.get(code)
         if fixed in known:
             texts.append(f"；主要诊断 {code} 大小写不规范，字典编码为 {fixed} {known[fixed]}（--fix-case 可自动改正）")
         elif converted.get(code) in known:
@@ -163,10 +173,7 @@ def _unknown_advice(pdx: pa.Array, rows: np.ndarray, scheme: CompiledScheme) -> 
                 texts.append(f"；主要诊断 {code} 不是完整的医保版编码，字典中以它开头的有：{shown}{more}")
             else:
                 texts.append(f"；主要诊断 {code} 不在 {scheme.id} 的医保版字典中，请核对编码")
-    per_row = pa.array(texts, pa.string()).take(encoded.indices)
-    out = np.full(len(rows), None, dtype=object)
-    out[np.flatnonzero(rows)] = per_row.to_pylist()
-    return pa.array(out, pa.string())
+    return texts
 
 
 def _starting_with(codes: list[str], prefix: str) -> list[str]:

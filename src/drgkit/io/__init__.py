@@ -8,12 +8,22 @@ from drgkit.io.errors import InputError
 from drgkit.io.formats import read_file
 from drgkit.io.frames import from_arrow, to_arrow
 from drgkit.io.prepare import PreparedCases, prepare
-from drgkit.io.read import CaseSource, canonicalize, check_plan, iter_case_batches, open_cases, read_cases, total_rows
+from drgkit.io.read import (
+    CaseOptions,
+    CaseSource,
+    canonicalize,
+    check_plan,
+    iter_case_batches,
+    open_cases,
+    read_cases,
+    total_rows,
+)
 from drgkit.io.write import IncrementalCsvWriter, IncrementalParquetWriter, IncrementalWriter, write_table
 
 __all__ = [
     "ALIASES",
     "CANONICAL_COLUMNS",
+    "CaseOptions",
     "CaseSource",
     "IncrementalCsvWriter",
     "IncrementalParquetWriter",

@@ -27,11 +27,13 @@ TEXT_SUFFIXES = {".csv", ".txt", ".tsv"}
 EXCEL_SUFFIXES = {".xlsx", ".xls", ".xlsm"}
 
 
-def _suffix(path: Path) -> str:
+def file_suffix(path: Path) -> str:
+    """The file's suffix in lower case (``.CSV`` → ``.csv``): what its format is chosen by."""
     return path.suffix.lower()
 
 
-def _check_file(path: Path) -> None:
+def check_file(path: Path) -> None:
+    """Raise :class:`InputError` saying why, unless ``path`` is a regular file this process can read."""
     if not path.exists():
         raise InputError(f"{path}: file not found")
     if path.is_dir():
@@ -140,7 +142,7 @@ def _head_lines(path: Path, encoding: str, limit: int = HEADER_SCAN_ROWS) -> lis
 
 
 def _sniff_delimiter(path: Path, header_line: str) -> str:
-    if _suffix(path) == ".tsv":
+    if file_suffix(path) == ".tsv":
         return "\t"
     counts = {sep: header_line.count(sep) for sep in (",", "\t", ";", "|")}
     best = max(counts, key=lambda sep: counts[sep])
@@ -294,8 +296,8 @@ def read_file(path: PathLike, sheet: str | int | None = None, header_row: int | 
     1-based number), else the first sheet that holds a diagnosis column.
     """
     path = Path(path)
-    _check_file(path)
-    suffix = _suffix(path)
+    check_file(path)
+    suffix = file_suffix(path)
     try:
         if suffix == ".parquet":
             import pyarrow.parquet as pq  # loaded where used (see drgkit.io.read)

@@ -10,7 +10,8 @@ from drgkit.io.columns import ALIASES, LONG_CODE_ALIASES, LONG_FLAG_ALIASES, fin
 from drgkit.io.errors import InputError
 from drgkit.io.formats import PathLike, read_file
 
-_TRUE_FLAGS = ["1", "1.0", "y", "yes", "true", "t", "是"]
+#: the (trimmed, lower-cased) flag values that mark a long table's code as the main one
+TRUE_FLAGS = ["1", "1.0", "y", "yes", "true", "t", "是"]
 
 
 def long_codes(
@@ -71,7 +72,7 @@ def long_codes(
         frame.with_row_index("row")
         .with_columns(
             code=pl.col("code").str.strip_chars(),
-            main=pl.col("flag").str.strip_chars().str.to_lowercase().is_in(_TRUE_FLAGS).fill_null(False),
+            main=pl.col("flag").str.strip_chars().str.to_lowercase().is_in(TRUE_FLAGS).fill_null(False),
         )
         .filter(pl.col("code").is_not_null() & (pl.col("code") != "") & pl.col("key").is_not_null())
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,9 +26,9 @@ from drgkit.io.errors import one_line as _one_line
 from drgkit.io.formats import (
     TEXT_SUFFIXES,
     PathLike,
-    _check_file,
-    _suffix,
+    check_file,
     csv_options,
+    file_suffix,
     invalid_row_problem,
     read_file,
     text_layout,
@@ -92,7 +92,7 @@ def check_plan(
     return warnings
 
 
-def _apply_plan(table: pa.Table, plan: HeaderPlan) -> pa.Table:
+def apply_plan(table: pa.Table, plan: HeaderPlan) -> pa.Table:
     """Rename columns, assemble dx/px and order the canonical columns first.
 
     Code-part columns stay under their own names after the canonical ones (the output can keep them as
@@ -184,7 +184,7 @@ def canonicalize_with_plan(
         return table, plan_headers([n for n in table.column_names if n in CANONICAL_COLUMNS]), []
     plan = _plan(table.column_names, mapping, source)
     warnings = check_plan(plan, table, source, allow_unmapped=allow_unmapped, require_dx=require_dx)
-    return _apply_plan(table, plan), plan, warnings
+    return apply_plan(table, plan), plan, warnings
 
 
 def canonicalize(
@@ -259,27 +259,51 @@ def _rebatch(tables: Iterator[pa.Table | pa.RecordBatch], batch_size: int) -> It
         yield pa.Table.from_batches(pending)
 
 
-def open_cases(
-    path: PathLike,
-    *,
-    mapping: Mapping[str, str] | None = None,
-    sheet: str | int | None = None,
-    header_row: int | None = None,
-    diagnoses: PathLike | None = None,
-    procedures: PathLike | None = None,
-    allow_unmapped: bool = False,
-    batch_size: int = 1_000_000,
-) -> CaseSource:
-    """Open a file of discharge abstracts (see :class:`CaseSource`); raises :class:`InputError` with one
-    line for a missing or unreadable file, an unknown ``mapping`` column, no diagnosis column, or a code
-    column that would go unread.  Parquet and text files are streamed; Excel and three-table input are read
-    whole.  Rows in = rows out, in file order.
+class CaseOptions(TypedDict, total=False):
+    """How a file of discharge abstracts is read: the keyword options :func:`open_cases` and :func:`read_cases`
+    share (declared once here; an option left out takes the default below).
+
+    ``mapping``: {source header: field}, applied before the built-in vocabulary (default none).
+    ``sheet``: Excel sheet name, or 1-based sheet number; default the first sheet with a diagnosis column.
+    ``header_row``: 1-based row of the header in a text or Excel file; default found from the known headers.
+    ``diagnoses`` / ``procedures``: long tables of the national interface's three-table layout, keyed
+    by the stay (setl_id / mdtrt_id / 结算ID / 就诊ID); their codes replace any codes in ``path``.
+    ``allow_unmapped``: read on (with a warning) when a column holds codes that would go unread (default False).
     """
+
+    mapping: Mapping[str, str] | None
+    sheet: str | int | None
+    header_row: int | None
+    diagnoses: PathLike | None
+    procedures: PathLike | None
+    allow_unmapped: bool
+
+
+def _check_options(options: CaseOptions, caller: str) -> None:
+    """Refuse a keyword that is not one of :class:`CaseOptions`, as a named keyword parameter would."""
+    unknown = sorted(options.keys() - CaseOptions.__optional_keys__)
+    if unknown:
+        raise TypeError(f"{caller}() got an unexpected keyword argument '{unknown[0]}'")
+
+
+def open_cases(path: PathLike, *, batch_size: int = 1_000_000, **options: Unpack[CaseOptions]) -> CaseSource:
+    """Open a file of discharge abstracts (see :class:`CaseSource`; ``options``: :class:`CaseOptions`); raises
+    :class:`InputError` with one line for a missing or unreadable file, an unknown ``mapping`` column, no
+    diagnosis column, or a code column that would go unread.  Parquet and text files are streamed; Excel and
+    three-table input are read whole.  Rows in = rows out, in file order.
+    """
+    _check_options(options, "open_cases")
+    mapping = options.get("mapping")
+    sheet = options.get("sheet")
+    header_row = options.get("header_row")
+    diagnoses = options.get("diagnoses")
+    procedures = options.get("procedures")
+    allow_unmapped = options.get("allow_unmapped", False)
     file = Path(path)
-    _check_file(file)
+    check_file(file)
     if batch_size < 1:
         raise InputError(f"batch size must be at least 1, got {batch_size}")
-    suffix = _suffix(file)
+    suffix = file_suffix(file)
     long_tables = diagnoses is not None or procedures is not None
     warnings: list[str] = []
     if suffix == ".parquet" and not long_tables:
@@ -304,7 +328,7 @@ def open_cases(
         batches = (
             _readable(file, _parquet_batches(file, parquet, plan, batch_size))
             if total
-            else iter([_apply_plan(schema.empty_table(), plan)])
+            else iter([apply_plan(schema.empty_table(), plan)])
         )
         return CaseSource(file, plan, warnings, total, batches)
     if suffix in TEXT_SUFFIXES and not long_tables:
@@ -324,14 +348,14 @@ def open_cases(
         )
         warnings += check_plan(plan, sample, file, allow_unmapped=allow_unmapped)
         pieces = _chain([first] if first is not None else [], raw)
-        tables = (_apply_plan(t, plan) for t in _rebatch(pieces, batch_size))
-        return CaseSource(file, plan, warnings, None, _or_empty(tables, lambda: _apply_plan(sample, plan)))
+        tables = (apply_plan(t, plan) for t in _rebatch(pieces, batch_size))
+        return CaseSource(file, plan, warnings, None, _or_empty(tables, lambda: apply_plan(sample, plan)))
     table = read_file(file, sheet, header_row)
     if table.num_columns == 0:
         raise InputError(f"{file}: no columns could be read")
     plan = _plan(table.column_names, mapping, file)
     warnings += check_plan(plan, table, file, allow_unmapped=allow_unmapped, require_dx=diagnoses is None)
-    out = _apply_plan(table, plan)
+    out = apply_plan(table, plan)
     if long_tables:
         if "case_id" not in out.column_names:
             raise InputError(
@@ -380,7 +404,7 @@ def _parquet_batches(file: Path, parquet: pq.ParquetFile, plan: HeaderPlan, batc
     encoded = _encoded_sources(parquet.schema_arrow, plan)
     if not encoded:
         for batch in parquet.iter_batches(batch_size=batch_size):
-            yield _apply_plan(pa.Table.from_batches([batch]), plan)
+            yield apply_plan(pa.Table.from_batches([batch]), plan)
         return
     import pyarrow.parquet as pq
 
@@ -388,7 +412,7 @@ def _parquet_batches(file: Path, parquet: pq.ParquetFile, plan: HeaderPlan, batc
     # reading columns dictionary-encoded cuts a batch where a row group (a dictionary) ends: join them again,
     # so batches do not depend on the row groups
     for table in _rebatch(parquet.iter_batches(batch_size=batch_size), batch_size):
-        yield _apply_plan(table, plan)
+        yield apply_plan(table, plan)
 
 
 def _may_hold_newline(column: pa.Array) -> bool:
@@ -449,33 +473,11 @@ def _text_batches(path: Path, layout) -> Iterator[pa.RecordBatch]:
 # Public API (compatible wrappers)
 
 
-def read_cases(
-    path: PathLike,
-    *,
-    mapping: Mapping[str, str] | None = None,
-    sheet: str | int | None = None,
-    header_row: int | None = None,
-    diagnoses: PathLike | None = None,
-    procedures: PathLike | None = None,
-    allow_unmapped: bool = False,
-) -> pa.Table:
-    """Read a whole file of discharge abstracts into one canonical table (see :func:`open_cases`).
-
-    ``mapping``: {source header: field}, applied before the built-in vocabulary.
-    ``sheet``: Excel sheet name, or 1-based sheet number; default the first sheet with a diagnosis column.
-    ``diagnoses`` / ``procedures``: long tables of the national interface's three-table layout, keyed
-    by the stay (setl_id / mdtrt_id / 结算ID / 就诊ID); their codes replace any codes in ``path``.
-    """
-    source = open_cases(
-        path,
-        mapping=mapping,
-        sheet=sheet,
-        header_row=header_row,
-        diagnoses=diagnoses,
-        procedures=procedures,
-        allow_unmapped=allow_unmapped,
-        batch_size=1 << 62,
-    )
+def read_cases(path: PathLike, **options: Unpack[CaseOptions]) -> pa.Table:
+    """Read a whole file of discharge abstracts into one canonical table: :func:`open_cases` with the same
+    ``options`` (:class:`CaseOptions`), in one batch."""
+    _check_options(options, "read_cases")
+    source = open_cases(path, batch_size=1 << 62, **options)
     tables = list(source.batches())
     return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 
@@ -494,7 +496,7 @@ def iter_case_batches(
 def total_rows(path: PathLike) -> int | None:
     """Number of data rows when the file says so cheaply (Parquet metadata), else ``None``."""
     file = Path(path)
-    if _suffix(file) == ".parquet":
+    if file_suffix(file) == ".parquet":
         import pyarrow.parquet as pq
 
         try:

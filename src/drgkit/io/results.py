@@ -54,12 +54,24 @@ def canonical_results(table: pa.Table, names: Iterable[str], keep: Iterable[str]
     """The columns of ``names`` that ``table`` has — under their canonical name or any header of the field
     vocabulary (总费用, 状态 …) — renamed to the canonical names, with the workbook's Chinese status, CC level
     and case-type texts turned back into their codes."""
+    return renamed_results(table, result_sources(table.column_names, names), keep)
+
+
+def result_sources(headers: Iterable[str], names: Iterable[str]) -> dict[str, str]:
+    """{field: header} for the fields of ``names`` a result with ``headers`` has, as :func:`canonical_results`
+    finds them (a front sheet's hospital name, 医疗机构名称, stands in for a missing ``hospital``)."""
     names = list(names)
-    found = field_sources(table.column_names, [*names, "hospital_name"] if "hospital" in names else names)
+    found = field_sources(headers, [*names, "hospital_name"] if "hospital" in names else names)
     if "hospital_name" in found and "hospital_name" not in names:
         name_column = found.pop("hospital_name")
         if "hospital" not in found:  # a front-sheet export names its hospitals (医疗机构名称) without codes
             found["hospital"] = name_column
+    return found
+
+
+def renamed_results(table: pa.Table, found: dict[str, str], keep: Iterable[str] = ()) -> pa.Table:
+    """The columns ``found`` names ({field: header}, from :func:`result_sources`) under the field names, the
+    workbook's Chinese texts decoded; then the ``keep`` columns outside the vocabulary, as they are."""
     out = table.select(list(found.values())).rename_columns(list(found))
     for name, words in _decoders().items():
         if name in found and (

@@ -132,7 +132,8 @@ def _trim_bounds(trim: str) -> list[pl.Expr]:
     return [pl.lit(-np.inf), pl.lit(np.inf)]
 
 
-def _check(trim: str, budget: float | None, fund_ratio: float) -> None:
+def check_options(trim: str, budget: float | None, fund_ratio: float) -> None:
+    """Raise :class:`CalibrationError` naming the first option out of range (``trim``, ``budget``, ``fund_ratio``)."""
     if trim not in TRIMS:
         raise CalibrationError(f"unknown trim '{trim}' (one of {', '.join(TRIMS)})")
     if budget is not None and budget <= 0:
@@ -141,7 +142,7 @@ def _check(trim: str, budget: float | None, fund_ratio: float) -> None:
         raise CalibrationError(f"fund ratio must be in (0, 1], got {fund_ratio}")
 
 
-def _reasons(years: dict[int, float] | None) -> list[tuple[str, pl.Expr]]:
+def exclusion_reasons(years: dict[int, float] | None) -> list[tuple[str, pl.Expr]]:
     """Why a row is left out, in order (a row is counted under the first that applies)."""
     out = [
         ("not_grouped", pl.col("status") != "ok"),
@@ -178,7 +179,7 @@ def usable(df: pl.DataFrame, years: dict[int, float] | None = None) -> pl.DataFr
             cols.append(date.cast(pl.Date, strict=False).dt.year().cast(pl.Int32).alias("year"))
         else:
             raise CalibrationError("--years needs a 'year' or 'discharge_date' column")
-    reasons = _reasons(years)
+    reasons = exclusion_reasons(years)
     why: Any = pl.when(reasons[0][1]).then(pl.lit(reasons[0][0]))
     for name, cond in reasons[1:]:
         why = why.when(cond).then(pl.lit(name))
@@ -330,7 +331,7 @@ def finish(
 def excluded_counts(d: pl.DataFrame, years: dict[int, float] | None = None) -> dict[str, int]:
     """Rows left out, by reason (every reason listed, zero or not)."""
     counted = d["_why"].drop_nulls().value_counts()
-    out = {name: 0 for name, _ in _reasons(years)}
+    out = {name: 0 for name, _ in exclusion_reasons(years)}
     out.update(dict(zip(counted["_why"].to_list(), counted["count"].to_list())))
     return out
 
@@ -352,7 +353,7 @@ def calibrate(
     the calibrated RW with (``reference_rw``, ``rw_vs_reference``).  The base rate (with ``budget``) divides
     the budget over every usable case, trimmed ones included: they are paid too.  On a cluster:
     :func:`drgkit.spark.calibrate` (the same three steps: :func:`usable`, :func:`group_stats`, :func:`finish`)."""
-    _check(trim, budget, fund_ratio)
+    check_options(trim, budget, fund_ratio)
     df = _frame(history)
     d = usable(df, years)
     excluded = excluded_counts(d, years)

@@ -147,22 +147,21 @@ NEEDED = ("drg", "status", "total_cost", "hospital_level", "insurance_type", "lo
 def _needed_columns(data: Any) -> tuple[pa.Table, str]:
     """The columns pricing reads, as a small Arrow table under canonical names (no copy of the rest of the
     data); a result that kept the user's own headers (总费用, 实际住院天数 …) or is the Chinese workbook
-    (入组, 未入组 …) is read through the vocabulary (:mod:`drgkit.io.results`)."""
-    from ..io.columns import field_sources
-    from ..io.results import canonical_results
+    (入组, 未入组 …) is read through the vocabulary (:mod:`drgkit.io.results`); the headers are resolved once."""
+    from ..io.results import canonical_results, renamed_results, result_sources
 
     if isinstance(data, pl.DataFrame):
-        found = field_sources(data.columns, NEEDED)
-        return canonical_results(data.select(list(found.values())).to_arrow(), NEEDED), "polars"
+        found = result_sources(data.columns, NEEDED)
+        return renamed_results(data.select(list(found.values())).to_arrow(), found), "polars"
     if isinstance(data, pa.Table):
         return canonical_results(data, NEEDED).combine_chunks(), "arrow"
     try:
         import pandas as pd
 
         if isinstance(data, pd.DataFrame):
-            found = field_sources([str(c) for c in data.columns], NEEDED)
+            found = result_sources([str(c) for c in data.columns], NEEDED)
             frame = data[list(found.values())]
-            return canonical_results(pa.Table.from_pandas(frame, preserve_index=False), NEEDED), "pandas"
+            return renamed_results(pa.Table.from_pandas(frame, preserve_index=False), found), "pandas"
     except ImportError:  # pragma: no cover
         pass
     raise TypeError(f"price() takes a pyarrow Table, polars or pandas DataFrame, got {type(data).__name__}")

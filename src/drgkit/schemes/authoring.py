@@ -27,7 +27,7 @@ from typing import Any
 
 from .manifest import problems as manifest_problems
 from .manifest import read_settings
-from .tables import SchemeError, _digest, _read_csv
+from .tables import SchemeError, read_csv, table_digest
 
 #: Problems listed per kind before "… N more" (the count is always exact).
 SHOWN = 5
@@ -67,13 +67,13 @@ def _resolved(folder: Path, spec: dict[str, Any]) -> tuple[list[str], list[list[
 
     if "file" in spec:
         path = (folder / spec["file"]).resolve()
-        header, rows = _read_csv(path)
+        header, rows = read_csv(path)
         return header, rows, hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    header, rows = _read_csv((folder / spec["base"]).resolve())
-    _dheader, drows = _read_csv(folder / spec["delta"])
+    header, rows = read_csv((folder / spec["base"]).resolve())
+    _dheader, drows = read_csv(folder / spec["delta"])
     remove = {tuple(r[1:]) for r in drows if r[0] == "-"}
     rows = sorted([r for r in rows if tuple(r) not in remove] + [r[1:] for r in drows if r[0] == "+"])
-    return header, rows, _digest(header, rows)
+    return header, rows, table_digest(header, rows)
 
 
 def _tables(folder: Path, manifest: dict[str, Any]) -> tuple[dict[str, list[dict[str, str]]], dict[str, str]]:
@@ -152,7 +152,7 @@ def _codes(tables: dict[str, list[dict[str, str]]], manifest: dict[str, Any]) ->
     icd = icd_dir() / read_settings(manifest).icd
     known = {}
     for domain in ("dx", "px"):
-        _header, rows = _read_csv(icd / f"icd_{domain}.csv")
+        _header, rows = read_csv(icd / f"icd_{domain}.csv")
         known[domain] = {r[0] for r in rows}
     where_codes = [
         ("mdc_dx", "dx", "dx"),

@@ -13,9 +13,9 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import defaultdict
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -25,13 +25,14 @@ from ..paths import cache_dir, icd_dir
 from . import program as P
 from .atoms import DEPT, DX_LIST, PREFIX, PX_LIST, PX_TABLES, QY_TRIGGERS, SPLIT_ATOMS, parse_atom, resolve
 from .expr import ExprError, parse_dnf, parse_mdc_entry
-from .manifest import cc_judges_every_diagnosis, qy_drg_code
+from .manifest import Settings, cc_judges_every_diagnosis, qy_drg_code
 from .tables import icd_table, load_table, scheme_info
 
 _MDC_LISTS = ("dx", "px")
 
 
 def _compiler_digest() -> str:
+    """12 hex digits over the compiler's source and the grey lists it compiles in (read now, not cached)."""
     h = hashlib.sha256()
     here = Path(__file__).parent
     for path in (
@@ -51,8 +52,10 @@ def _grey_array(edition: str, domain: str, codes: list[str]) -> np.ndarray:
     return np.fromiter((c in grey for c in codes), np.uint8, len(codes))
 
 
-# computed at import, so the key describes the code and grey lists in use (not files edited since)
-_COMPILER_DIGEST = _compiler_digest()
+@cache
+def _compiler_key() -> str:
+    """:func:`_compiler_digest` computed once per process, on first use: importing the module hashes no file."""
+    return _compiler_digest()
 
 
 class _Builder:
@@ -181,40 +184,191 @@ def _int(text: str, default: int = -1) -> int:
     return int(text) if text.strip() else default
 
 
+#: the scheme's rule tables the compiler reads (the ICD dictionaries are read by :func:`_code_universe`)
+_TABLES = (
+    "mdc",
+    "mdc_dx",
+    "mdc_px",
+    "adrg",
+    "adrg_codes",
+    "drg",
+    "drg_codes",
+    "cc",
+    "cc_exclusion",
+    "or_procedures",
+)
+
+Rows = dict[str, list[dict[str, str]]]
+Row = tuple[int, ...]
+
+
+class _Labels:
+    """DRG and ADRG codes and names by id: the fail DRG first, then the DRG table's; ADRG ``QY`` and ``00`` last."""
+
+    def __init__(self, fail_drg: str):
+        self.drg_codes: list[str] = [fail_drg]
+        self.drg_names: list[str] = ["无法入组 (ungroupable)"]
+        self.drg_weights: list[float] = [math.nan]
+        self.drg_index: dict[str, int] = {}
+        self.adrg_codes: list[str] = []
+        self.adrg_names: list[str] = []
+        self.adrg_index: dict[str, int] = {}
+        self.qy_adrg = -1
+        self.fail_adrg = -1
+
+    def drg_id(self, code: str, name: str, weight: float = math.nan) -> int:
+        """Id of a DRG code, added (with its name and weight) on first use."""
+        if code not in self.drg_index:
+            self.drg_index[code] = len(self.drg_codes)
+            self.drg_codes.append(code)
+            self.drg_names.append(name)
+            self.drg_weights.append(weight)
+        return self.drg_index[code]
+
+
+class _Universe(NamedTuple):
+    builder: _Builder
+    dx_names: list[str]  # names of the dictionary's codes (codes only the tables use have none)
+    px_names: list[str]
+    n_dx_known: int  # the dictionary's codes come first
+    n_px_known: int
+
+
+class _Program(NamedTuple):
+    mdc_rows: list[dict[str, str]]  # in evaluation order
+    mdc_tab: list[Row]
+    rule_tab: list[Row]
+    split_tab: list[Row]
+    rule_ids: list[str]
+
+
+class _Steps(NamedTuple):
+    atom_key: dict[int, tuple[int, int, int]]  # atom id → its kernel row
+    list_guards: list[tuple[int, int]]  # per expression, before MDC lists become MDC bits
+    mdc_list_bit: dict[int, int]  # list id of an MDC's dx list → the MDC's position
+    steps: np.ndarray
+    returns: np.ndarray
+    mdc_entry_pc: np.ndarray
+    skip_mask: int
+
+
+class _CodeProperties(NamedTuple):
+    dx_mcc: np.ndarray
+    dx_cc: np.ndarray
+    dx_excl: np.ndarray
+    dx_site: np.ndarray
+    px_is_or: np.ndarray
+
+
+class _Flat(NamedTuple):
+    atoms: np.ndarray
+    atom_text: list[str]
+    atom_calls: list[tuple[str, tuple[Any, ...]]]
+    conj_ptr: np.ndarray
+    expr_ptr: np.ndarray
+
+
+class _PxTables(NamedTuple):
+    lists: np.ndarray
+    mask_ptr: np.ndarray
+    masks: np.ndarray
+
+
 def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
     """Compile a scheme (id or folder path) from its tables, without the disk cache."""
     info = scheme_info(scheme)
-    T = {
-        name: load_table(scheme, name)
-        for name in (
-            "mdc",
-            "mdc_dx",
-            "mdc_px",
-            "adrg",
-            "adrg_codes",
-            "drg",
-            "drg_codes",
-            "cc",
-            "cc_exclusion",
-            "or_procedures",
-        )
-    }
-    rows = {name: [dict(zip(h, r)) for r in rs] for name, (h, rs) in T.items()}
+    rows = _read_rows(scheme)
+    universe = _code_universe(scheme, info.id, rows)
+    b = universe.builder
+    labels = _labels(info.settings.fail_drg, rows)
+    program = _walk_mdcs(info.id, rows, b, labels)
+    linear = _linear_program(info.id, b, program, labels)
+    props = _code_properties(info.id, rows, b)
+    dx_prefixes = _prefix_codes(b)
+    dx_codes, px_codes = b.codes["dx"], b.codes["px"]
+    n_dx = len(dx_codes)
+    dx_ptr, dx_ids = _list_csr(b, "dx", n_dx)
+    px_ptr, px_ids = _list_csr(b, "px", len(px_codes))
+    flat = _flatten(b, linear.atom_key)
+    pxtabs = _px_tables(b)
+    uses_any_dx = cc_judges_every_diagnosis(r["split"] for r in rows["drg"])
+    edition = info.settings.icd
+    return P.CompiledScheme(
+        id=info.id,
+        name=info.name,
+        checksum=info.checksum,
+        icd=edition,
+        dx_codes=dx_codes,
+        px_codes=px_codes,
+        dx_names=_padded_names(universe.dx_names, n_dx),
+        px_names=_padded_names(universe.px_names, len(px_codes)),
+        dx_known=_known(universe.n_dx_known, n_dx),
+        px_known=_known(universe.n_px_known, len(px_codes)),
+        dx_prefixes=dx_prefixes,
+        dx_grey=_grey_array(edition, "dx", dx_codes),
+        px_grey=_grey_array(edition, "px", px_codes),
+        dx_list_ptr=dx_ptr,
+        dx_list_ids=dx_ids,
+        px_list_ptr=px_ptr,
+        px_list_ids=px_ids,
+        list_labels=b.list_labels,
+        dx_mcc_tab=_padded(props.dx_mcc, n_dx),
+        dx_cc_tab=_padded(props.dx_cc, n_dx),
+        dx_excl=_padded(props.dx_excl, n_dx),
+        dx_site=_padded(props.dx_site, n_dx),
+        px_is_or=props.px_is_or,
+        dx_mdc_bits=_mdc_bits(b, linear.mdc_list_bit, n_dx),
+        atoms=flat.atoms,
+        atom_text=flat.atom_text,
+        atom_calls=flat.atom_calls,
+        conj_ptr=flat.conj_ptr,
+        expr_ptr=flat.expr_ptr,
+        pxtab_lists=pxtabs.lists,
+        pxtab_mask_ptr=pxtabs.mask_ptr,
+        pxtab_masks=pxtabs.masks,
+        mdc_tab=np.array(program.mdc_tab, np.int32).reshape(-1, 11),
+        rule_tab=np.array(program.rule_tab, np.int32).reshape(-1, 6),
+        split_tab=np.array(program.split_tab, np.int32).reshape(-1, 2),
+        params=_params(info.settings, uses_any_dx, linear.skip_mask),
+        steps=linear.steps,
+        returns=linear.returns,
+        mdc_entry_pc=linear.mdc_entry_pc,
+        expr_guards=np.array(linear.list_guards, np.int32).reshape(-1, 2),
+        mdc_codes=[m["mdc"] for m in program.mdc_rows],
+        mdc_names=[m["name"] for m in program.mdc_rows],
+        rule_ids=program.rule_ids,
+        adrg_codes=labels.adrg_codes,
+        adrg_names=labels.adrg_names,
+        drg_codes=labels.drg_codes,
+        drg_names=labels.drg_names,
+        drg_weights=np.array(labels.drg_weights, np.float64),
+        drg_mdc=[("MDC" + c[0]) if i != 0 else "0000" for i, c in enumerate(labels.drg_codes)],
+        fail_drg=0,
+        qy_adrg=labels.qy_adrg,
+        fail_adrg=labels.fail_adrg,
+        dept_literals=b.dept_literals,
+        notes=b.notes,
+    )
+
+
+def _read_rows(scheme: str | Path) -> Rows:
+    """The scheme's rule tables (:data:`_TABLES`), each as a list of {column: text} rows."""
+    tables = {name: load_table(scheme, name) for name in _TABLES}
+    return {name: [dict(zip(h, r)) for r in rs] for name, (h, rs) in tables.items()}
+
+
+def _code_universe(scheme: str | Path, sid: str, rows: Rows) -> _Universe:
+    """A builder over the ICD dictionary's codes, then the codes only the tables use, with every list they define."""
     _, icd_dx = icd_table(scheme, "icd_dx")
     _, icd_px = icd_table(scheme, "icd_px")
-
-    # ---- code universe: dictionary codes first, then codes that only the tables use ----
     dx_codes = [r[0] for r in icd_dx]
-    dx_names = [r[1] for r in icd_dx]
     px_codes = [r[0] for r in icd_px]
-    px_names = [r[1] for r in icd_px]
-    n_dx_known, n_px_known = len(dx_codes), len(px_codes)
     dx_index = {c: i for i, c in enumerate(dx_codes)}
     px_index = {c: i for i, c in enumerate(px_codes)}
     members: dict[tuple[str, str], list[str]] = defaultdict(list)
-    b = _Builder(info.id, {"dx": dx_codes, "px": px_codes}, {"dx": dx_index, "px": px_index}, members)
+    b = _Builder(sid, {"dx": dx_codes, "px": px_codes}, {"dx": dx_index, "px": px_index}, members)
+    universe = _Universe(b, [r[1] for r in icd_dx], [r[1] for r in icd_px], len(dx_codes), len(px_codes))
     add = b.add_code
-
     for r in rows["mdc_dx"]:
         members[("dx", f"MDC:{r['mdc']}")].append(r["dx"])
         add(r["dx"], "dx")
@@ -236,40 +390,31 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
         add(r["pdx"], "dx")
     # codes of rule / split lists join the universe of the domain they are used in, when first referenced
     b.list_id("px", "OR")
+    return universe
 
-    # ---- DRG and ADRG labels ----
-    drg_codes: list[str] = [info.settings.fail_drg]
-    drg_names: list[str] = ["无法入组 (ungroupable)"]
-    drg_weights: list[float] = [math.nan]
-    drg_index: dict[str, int] = {}
 
-    def drg_id(code: str, name: str, weight: float = math.nan) -> int:
-        if code not in drg_index:
-            drg_index[code] = len(drg_codes)
-            drg_codes.append(code)
-            drg_names.append(name)
-            drg_weights.append(weight)
-        return drg_index[code]
-
+def _labels(fail_drg: str, rows: Rows) -> _Labels:
+    """The DRG table's DRGs (with weights) and the ADRG table's ADRGs, then the ambiguous and the fail ADRG."""
+    labels = _Labels(fail_drg)
     for r in rows["drg"]:
         w = r.get("weight", "")
-        drg_id(r["drg"], r["name"], float(w) if w else math.nan)
-    adrg_codes: list[str] = []
-    adrg_names: list[str] = []
-    adrg_index: dict[str, int] = {}
+        labels.drg_id(r["drg"], r["name"], float(w) if w else math.nan)
     for r in rows["adrg"]:
-        if r["adrg"] not in adrg_index:
-            adrg_index[r["adrg"]] = len(adrg_codes)
-            adrg_codes.append(r["adrg"])
-            adrg_names.append(r["name"])
-    qy_adrg = len(adrg_codes)
-    adrg_codes.append("QY")
-    adrg_names.append("歧义组 (ambiguous group)")
-    fail_adrg = len(adrg_codes)
-    adrg_codes.append("00")
-    adrg_names.append("")
+        if r["adrg"] not in labels.adrg_index:
+            labels.adrg_index[r["adrg"]] = len(labels.adrg_codes)
+            labels.adrg_codes.append(r["adrg"])
+            labels.adrg_names.append(r["name"])
+    labels.qy_adrg = len(labels.adrg_codes)
+    labels.adrg_codes.append("QY")
+    labels.adrg_names.append("歧义组 (ambiguous group)")
+    labels.fail_adrg = len(labels.adrg_codes)
+    labels.adrg_codes.append("00")
+    labels.adrg_names.append("")
+    return labels
 
-    # ---- the program ----
+
+def _walk_mdcs(sid: str, rows: Rows, b: _Builder, labels: _Labels) -> _Program:
+    """The MDC, rule and split tables in evaluation order, their expressions compiled into ``b``."""
     mdc_rows = sorted(rows["mdc"], key=lambda r: int(r["eval_order"]))
     mdc_name = {r["mdc"]: r["name"] for r in mdc_rows}
     rules_by_mdc: dict[str, list[dict[str, str]]] = defaultdict(list)
@@ -278,97 +423,95 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
     splits_by_rule: dict[str, list[dict[str, str]]] = defaultdict(list)
     for r in rows["drg"]:
         splits_by_rule[r["rule_id"]].append(r)
-
-    mdc_tab: list[Any] = []
-    rule_tab: list[Any] = []
-    split_tab: list[Any] = []
-    rule_ids: list[str] = []
-    uses_any_dx = cc_judges_every_diagnosis(r["split"] for r in rows["drg"])
+    program = _Program(mdc_rows, [], [], [], [])
     for m in mdc_rows:
-        code = m["mdc"]
-        entry = parse_mdc_entry(m["entry_expr"])
-        ctx = ("mdc", code)
-        e_entry = b.expr(entry.entry, ctx)
-        e_else, d_else, e_first, d_first = -1, -1, -1, -1
-        if entry.else_qy:
-            d_else = drg_id(entry.else_qy[0], f"{mdc_name.get('MDC' + entry.else_qy[0][0], '')} 歧义组")
-            e_else = b.expr(entry.else_qy[1], ctx)
-        if entry.first_qy:
-            d_first = drg_id(entry.first_qy[0], f"{mdc_name.get('MDC' + entry.first_qy[0][0], '')} 歧义组")
-            e_first = b.expr(entry.first_qy[1], ctx)
-        qy_on = m["qy_enabled"] == "1"
-        trigger = m["qy_trigger"]
-        e_trig = b.expr([[QY_TRIGGERS[trigger]]], ctx) if trigger else -1
-        if qy_on and e_trig < 0:
-            raise ExprError(f"{info.id}: {code} has QY enabled but no trigger")
-        qy_drg = drg_id(qy_drg_code(code), f"{m['name']} 歧义组")
-        start = len(rule_tab)
-        for r in sorted(rules_by_mdc.get(code, []), key=lambda r: int(r["eval_order"])):
-            rctx = ("rule", r["rule_id"])
-            e_rule = b.expr(parse_dnf(r["entry_expr"]), rctx)
-            s_start = len(split_tab)
-            for s in sorted(splits_by_rule.get(r["rule_id"], []), key=lambda s: int(s["eval_order"])):
-                if s["split"] not in SPLIT_ATOMS:
-                    raise ExprError(f"{info.id}: unknown split '{s['split']}' of {s['drg']}")
-                base = SPLIT_ATOMS[s["split"]]
-                dnf = [base + conj for conj in parse_dnf(s["extra"])]
-                split_tab.append((b.expr(dnf, ("drg", s["drg"], r["rule_id"])), drg_index[s["drg"]]))
-            if r["no_split_result"] not in ("adrg_code", "next_rule"):
-                raise ExprError(f"{info.id}: unknown no_split_result '{r['no_split_result']}'")
-            adrg_as_drg = drg_id(r["adrg"], r["name"])
-            rule_tab.append(
-                (
-                    e_rule,
-                    adrg_index[r["adrg"]],
-                    int(r["no_split_result"] == "next_rule"),
-                    s_start,
-                    len(split_tab),
-                    adrg_as_drg,
-                )
-            )
-            rule_ids.append(r["rule_id"])
-        mdc_tab.append(
-            (
-                e_entry,
-                e_else,
-                d_else,
-                e_first,
-                d_first,
-                int(qy_on),
-                _int(m["qy_position"]),
-                e_trig,
-                qy_drg,
-                start,
-                len(rule_tab),
-            )
-        )
+        head = _mdc_head(sid, m, mdc_name, b, labels)
+        start = len(program.rule_tab)
+        for r in sorted(rules_by_mdc.get(m["mdc"], []), key=lambda r: int(r["eval_order"])):
+            program.rule_tab.append(_rule_row(sid, r, splits_by_rule.get(r["rule_id"], []), b, labels, program))
+            program.rule_ids.append(r["rule_id"])
+        program.mdc_tab.append((*head, start, len(program.rule_tab)))
+    return program
 
+
+def _mdc_head(sid: str, m: dict[str, str], mdc_name: dict[str, str], b: _Builder, labels: _Labels) -> Row:
+    """An MDC row's entry, ``else_qy`` / ``first_qy`` clauses and QY check: ``mdc_tab`` up to its rule range."""
+    code = m["mdc"]
+    entry = parse_mdc_entry(m["entry_expr"])
+    ctx = ("mdc", code)
+    e_entry = b.expr(entry.entry, ctx)
+    e_else, d_else, e_first, d_first = -1, -1, -1, -1
+    if entry.else_qy:
+        d_else = labels.drg_id(entry.else_qy[0], f"{mdc_name.get('MDC' + entry.else_qy[0][0], '')} 歧义组")
+        e_else = b.expr(entry.else_qy[1], ctx)
+    if entry.first_qy:
+        d_first = labels.drg_id(entry.first_qy[0], f"{mdc_name.get('MDC' + entry.first_qy[0][0], '')} 歧义组")
+        e_first = b.expr(entry.first_qy[1], ctx)
+    qy_on = m["qy_enabled"] == "1"
+    trigger = m["qy_trigger"]
+    e_trig = b.expr([[QY_TRIGGERS[trigger]]], ctx) if trigger else -1
+    if qy_on and e_trig < 0:
+        raise ExprError(f"{sid}: {code} has QY enabled but no trigger")
+    qy_drg = labels.drg_id(qy_drg_code(code), f"{m['name']} 歧义组")
+    return (e_entry, e_else, d_else, e_first, d_first, int(qy_on), _int(m["qy_position"]), e_trig, qy_drg)
+
+
+def _rule_row(
+    sid: str, r: dict[str, str], splits: list[dict[str, str]], b: _Builder, labels: _Labels, program: _Program
+) -> Row:
+    """An ADRG rule's ``rule_tab`` row; its DRG splits are appended to ``program.split_tab`` in order."""
+    e_rule = b.expr(parse_dnf(r["entry_expr"]), ("rule", r["rule_id"]))
+    s_start = len(program.split_tab)
+    for s in sorted(splits, key=lambda s: int(s["eval_order"])):
+        if s["split"] not in SPLIT_ATOMS:
+            raise ExprError(f"{sid}: unknown split '{s['split']}' of {s['drg']}")
+        base = SPLIT_ATOMS[s["split"]]
+        dnf = [base + conj for conj in parse_dnf(s["extra"])]
+        program.split_tab.append((b.expr(dnf, ("drg", s["drg"], r["rule_id"])), labels.drg_index[s["drg"]]))
+    if r["no_split_result"] not in ("adrg_code", "next_rule"):
+        raise ExprError(f"{sid}: unknown no_split_result '{r['no_split_result']}'")
+    adrg_as_drg = labels.drg_id(r["adrg"], r["name"])
+    next_rule = int(r["no_split_result"] == "next_rule")
+    return (e_rule, labels.adrg_index[r["adrg"]], next_rule, s_start, len(program.split_tab), adrg_as_drg)
+
+
+def _linear_program(sid: str, b: _Builder, program: _Program, labels: _Labels) -> _Steps:
+    """The expressions' guards and the program laid out as steps, with the MDCs a case may skip."""
     true_expr = b.expr([[]], ("mdc", ""))
     atom_key = {k: key for key, k in b.atoms.items()}
-    guards = [_guard([[atom_key[k] for k in conj] for conj in e]) for e in b.exprs]
-    # An MDC's principal-diagnosis list gets the bit of the MDC's position, so its guard costs one load;
-    # every MDC list gets one (dx_mdc_bits != 0 also tells whether a code is on any MDC list)
+    list_guards = [_guard([[atom_key[k] for k in conj] for conj in e]) for e in b.exprs]
+    mdc_list_bit = _mdc_list_bits(sid, b, program.mdc_rows)
+    guards = [
+        (P.G_PDX_MDC, mdc_list_bit[lst]) if kind == P.G_PDX and lst in mdc_list_bit else (kind, lst)
+        for kind, lst in list_guards
+    ]
+    steps, returns = _linearize(
+        program.mdc_tab, program.rule_tab, program.split_tab, true_expr, labels.qy_adrg, labels.fail_adrg, guards
+    )
+    mdc_entry_pc, skip_mask = _mdc_skips(steps, len(program.mdc_tab))
+    return _Steps(atom_key, list_guards, mdc_list_bit, steps, returns, mdc_entry_pc, skip_mask)
+
+
+def _mdc_list_bits(sid: str, b: _Builder, mdc_rows: list[dict[str, str]]) -> dict[int, int]:
+    """List id of each MDC's principal-diagnosis list → the MDC's position (its bit); every MDC list gets one."""
+    # the bit makes an MDC list's guard cost one load (dx_mdc_bits != 0 also tells whether a code is on any)
     for m in mdc_rows:
-        if ("dx", f"MDC:{m['mdc']}") in members:
+        if ("dx", f"MDC:{m['mdc']}") in b.members:
             b.list_id("dx", f"MDC:{m['mdc']}")
     mdc_order = {m["mdc"]: i for i, m in enumerate(mdc_rows)}
     if len(mdc_order) > 32:
-        raise ExprError(f"{info.id}: more than 32 MDCs")
-    mdc_list_bit = {
+        raise ExprError(f"{sid}: more than 32 MDCs")
+    return {
         lid: mdc_order[key[4:]]
         for (dom, key), lid in b.lists.items()
         if dom == "dx" and key.startswith("MDC:") and key[4:] in mdc_order
     }
-    list_guards = guards
-    guards = [
-        (P.G_PDX_MDC, mdc_list_bit[lst]) if kind == P.G_PDX and lst in mdc_list_bit else (kind, lst)
-        for kind, lst in guards
-    ]
-    steps, returns = _linearize(mdc_tab, rule_tab, split_tab, true_expr, qy_adrg, fail_adrg, guards)
-    mdc_entry_pc, skip_mask = _mdc_skips(steps, len(mdc_tab))
 
-    # ---- per-code properties (over the final universe) ----
-    n_dx, n_px = len(dx_codes), len(px_codes)
+
+def _code_properties(sid: str, rows: Rows, b: _Builder) -> _CodeProperties:
+    """CC / MCC and exclusion tables, body sites and OR flags, per code of the universe (no synthetic codes)."""
+    dx_index, px_index = b.index["dx"], b.index["px"]
+    n_dx, n_px = len(b.codes["dx"]), len(b.codes["px"])
     dx_mcc = np.full(n_dx, -1, np.int32)
     dx_cc = np.full(n_dx, -1, np.int32)
     for r in rows["cc"]:
@@ -382,42 +525,63 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
         if r["body_site"]:
             dx_site[dx_index[r["dx"]]] = sites.setdefault(r["body_site"], len(sites))
     if len(sites) > 31:
-        raise ExprError(f"{info.id}: more than 31 body sites")
+        raise ExprError(f"{sid}: more than 31 body sites")
     px_is_or = np.zeros(n_px, np.uint8)
-    for c in members[("px", "OR")]:
+    for c in b.members[("px", "OR")]:
         px_is_or[px_index[c]] = 1
+    return _CodeProperties(dx_mcc, dx_cc, dx_excl, dx_site, px_is_or)
 
-    # unknown codes that share a prefix literal get a synthetic id, so prefix tests see them
+
+def _prefix_codes(b: _Builder) -> list[tuple[str, int]]:
+    """(prefix, id) of a synthetic dx code per prefix literal, put on its list: prefix tests see unknown codes."""
     dx_prefixes = []
     for key, lid in list(b.lists.items()):
         if key[0] == "dx" and key[1].startswith("prefix:"):
-            sid_ = len(dx_codes)
-            dx_codes.append(f"<{key[1]}>")
-            dx_names.append("")
+            sid_ = len(b.codes["dx"])
+            b.codes["dx"].append(f"<{key[1]}>")
             dx_prefixes.append((key[1][len("prefix:") :], sid_))
             b.list_codes[lid].append(sid_)
-    n_syn = len(dx_codes) - n_dx
-    dx_mcc = np.concatenate([dx_mcc, np.full(n_syn, -1, np.int32)])
-    dx_cc = np.concatenate([dx_cc, np.full(n_syn, -1, np.int32)])
-    dx_excl = np.concatenate([dx_excl, np.full(n_syn, -1, np.int32)])
-    dx_site = np.concatenate([dx_site, np.full(n_syn, -1, np.int32)])
+    return dx_prefixes
 
-    def csr(domain: str, n_codes: int) -> tuple[np.ndarray, np.ndarray]:
-        pairs = [(c, lid) for lid, codes in enumerate(b.list_codes) if b.list_domain[lid] == domain for c in codes]
-        if not pairs:
-            return np.zeros(n_codes + 1, np.int32), np.zeros(0, np.int32)
-        arr = np.unique(np.array(pairs, dtype=np.int64), axis=0)
-        ptr = np.zeros(n_codes + 1, np.int32)
-        np.cumsum(np.bincount(arr[:, 0], minlength=n_codes), out=ptr[1:])
-        return ptr, arr[:, 1].astype(np.int32)
 
-    dx_ptr, dx_ids = csr("dx", len(dx_codes))
-    px_ptr, px_ids = csr("px", len(px_codes))
-    dx_mdc_bits = np.zeros(len(dx_codes), np.uint32)
+def _padded(values: np.ndarray, n: int) -> np.ndarray:
+    """``values`` (int32) followed by -1 up to length ``n`` (the synthetic codes have no properties)."""
+    return np.concatenate([values, np.full(n - len(values), -1, np.int32)])
+
+
+def _padded_names(names: list[str], n: int) -> list[str]:
+    """``names`` followed by blanks up to length ``n``: codes only the tables know have no name."""
+    return names + [""] * (n - len(names))
+
+
+def _known(n_known: int, n: int) -> np.ndarray:
+    """uint8 per code id: 1 for the first ``n_known`` codes (the ICD dictionary's)."""
+    known = np.zeros(n, np.uint8)
+    known[:n_known] = 1
+    return known
+
+
+def _list_csr(b: _Builder, domain: str, n_codes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(pointer per code id, list ids): the lists each code of ``domain`` is on, CSR by code."""
+    pairs = [(c, lid) for lid, codes in enumerate(b.list_codes) if b.list_domain[lid] == domain for c in codes]
+    if not pairs:
+        return np.zeros(n_codes + 1, np.int32), np.zeros(0, np.int32)
+    arr = np.unique(np.array(pairs, dtype=np.int64), axis=0)
+    ptr = np.zeros(n_codes + 1, np.int32)
+    np.cumsum(np.bincount(arr[:, 0], minlength=n_codes), out=ptr[1:])
+    return ptr, arr[:, 1].astype(np.int32)
+
+
+def _mdc_bits(b: _Builder, mdc_list_bit: dict[int, int], n_dx: int) -> np.ndarray:
+    """uint32 per dx code id: bit m set when the code is on the list of the m-th MDC."""
+    bits = np.zeros(n_dx, np.uint32)
     for lid, bit in mdc_list_bit.items():
-        dx_mdc_bits[b.list_codes[lid]] |= np.uint32(1 << bit)
+        bits[b.list_codes[lid]] |= np.uint32(1 << bit)
+    return bits
 
-    # ---- flatten expressions: one (op, a, b) row per atom occurrence, CSR by conjunction ----
+
+def _flatten(b: _Builder, atom_key: dict[int, tuple[int, int, int]]) -> _Flat:
+    """One (op, a, b) row per atom occurrence with its text and call, CSR by conjunction and by expression."""
     conj_ptr, expr_ptr = [0], [0]
     flat: list[Any] = []
     flat_text: list[str] = []
@@ -430,84 +594,28 @@ def compile_scheme(scheme: str | Path) -> P.CompiledScheme:
             conj_ptr.append(len(flat))
         expr_ptr.append(len(conj_ptr) - 1)
     atoms = np.array(flat, np.int32).reshape(-1, 3)
-    pxtab_lists = np.full((max(len(b.pxtabs), 1), 4), -1, np.int32)
+    return _Flat(atoms, flat_text, flat_calls, np.array(conj_ptr, np.int32), np.array(expr_ptr, np.int32))
+
+
+def _px_tables(b: _Builder) -> _PxTables:
+    """The px-table specs: list ids of tables t1..t4 (-1 absent) and their masks, CSR by spec."""
+    lists = np.full((max(len(b.pxtabs), 1), 4), -1, np.int32)
     mask_ptr, masks = [0], []
-    for k, (lists, mk) in enumerate(b.pxtabs):
-        pxtab_lists[k] = lists
+    for k, (spec_lists, mk) in enumerate(b.pxtabs):
+        lists[k] = spec_lists
         masks.extend(mk)
         mask_ptr.append(len(masks))
+    return _PxTables(lists, np.array(mask_ptr, np.int32), np.array(masks or [0], np.int32))
 
+
+def _params(settings: Settings, uses_any_dx: bool, skip_mask: int) -> np.ndarray:
+    """The kernel's switches (``P.PARAM_*``) from the scheme's settings and program."""
     params = np.zeros(P.N_PARAMS, np.int64)
-    params[P.PARAM_VALIDITY] = P.VALIDITY_FULL if info.settings.full_record_check else P.VALIDITY_GENDER_DX
+    params[P.PARAM_VALIDITY] = P.VALIDITY_FULL if settings.full_record_check else P.VALIDITY_GENDER_DX
     params[P.PARAM_CC_MODE] = P.CC_MODE_ANY_DX if uses_any_dx else P.CC_MODE_SECONDARY
-    params[P.PARAM_RETRY] = int(info.settings.retry_0000_with_each_other_proc)
+    params[P.PARAM_RETRY] = int(settings.retry_0000_with_each_other_proc)
     params[P.PARAM_SKIP_MASK] = skip_mask
-
-    dx_known = np.zeros(len(dx_codes), np.uint8)
-    dx_known[:n_dx_known] = 1
-    px_known = np.zeros(len(px_codes), np.uint8)
-    px_known[:n_px_known] = 1
-    # names for codes that only the tables know
-    dx_names += [""] * (len(dx_codes) - len(dx_names))
-    px_names += [""] * (len(px_codes) - len(px_names))
-    edition = info.settings.icd
-
-    return P.CompiledScheme(
-        id=info.id,
-        name=info.name,
-        checksum=info.checksum,
-        icd=edition,
-        dx_codes=dx_codes,
-        px_codes=px_codes,
-        dx_names=dx_names,
-        px_names=px_names,
-        dx_known=dx_known,
-        px_known=px_known,
-        dx_prefixes=dx_prefixes,
-        dx_grey=_grey_array(edition, "dx", dx_codes),
-        px_grey=_grey_array(edition, "px", px_codes),
-        dx_list_ptr=dx_ptr,
-        dx_list_ids=dx_ids,
-        px_list_ptr=px_ptr,
-        px_list_ids=px_ids,
-        list_labels=b.list_labels,
-        dx_mcc_tab=dx_mcc,
-        dx_cc_tab=dx_cc,
-        dx_excl=dx_excl,
-        dx_site=dx_site,
-        px_is_or=px_is_or,
-        dx_mdc_bits=dx_mdc_bits,
-        atoms=atoms,
-        atom_text=flat_text,
-        atom_calls=flat_calls,
-        conj_ptr=np.array(conj_ptr, np.int32),
-        expr_ptr=np.array(expr_ptr, np.int32),
-        pxtab_lists=pxtab_lists,
-        pxtab_mask_ptr=np.array(mask_ptr, np.int32),
-        pxtab_masks=np.array(masks or [0], np.int32),
-        mdc_tab=np.array(mdc_tab, np.int32).reshape(-1, 11),
-        rule_tab=np.array(rule_tab, np.int32).reshape(-1, 6),
-        split_tab=np.array(split_tab, np.int32).reshape(-1, 2),
-        params=params,
-        steps=steps,
-        returns=returns,
-        mdc_entry_pc=mdc_entry_pc,
-        expr_guards=np.array(list_guards, np.int32).reshape(-1, 2),
-        mdc_codes=[m["mdc"] for m in mdc_rows],
-        mdc_names=[m["name"] for m in mdc_rows],
-        rule_ids=rule_ids,
-        adrg_codes=adrg_codes,
-        adrg_names=adrg_names,
-        drg_codes=drg_codes,
-        drg_names=drg_names,
-        drg_weights=np.array(drg_weights, np.float64),
-        drg_mdc=[("MDC" + c[0]) if i != 0 else "0000" for i, c in enumerate(drg_codes)],
-        fail_drg=0,
-        qy_adrg=qy_adrg,
-        fail_adrg=fail_adrg,
-        dept_literals=b.dept_literals,
-        notes=b.notes,
-    )
+    return params
 
 
 def _guard(expr: list[list[tuple[int, int, int]]]) -> tuple[int, int]:
@@ -616,7 +724,7 @@ def _linearize(
 def load_compiled(scheme: str | Path) -> P.CompiledScheme:
     """Compiled scheme, from the disk cache when its key matches, else compiled and cached."""
     info = scheme_info(scheme)
-    path = cache_dir() / f"{info.id}-{info.checksum}-{_COMPILER_DIGEST}.pkl"
+    path = cache_dir() / f"{info.id}-{info.checksum}-{_compiler_key()}.pkl"
 
     def warn(exc: OSError) -> None:  # an unwritable cache costs a compile per run, not the run
         import warnings
@@ -631,6 +739,6 @@ def load_compiled(scheme: str | Path) -> P.CompiledScheme:
         # a file of another scheme under this name (copied, renamed) is not this scheme
         lambda c: isinstance(c, P.CompiledScheme) and c.id == info.id and c.checksum == info.checksum,
         # programs of earlier versions of this scheme's tables (same compiler) will not be asked for again
-        lambda: path.parent.glob(f"{info.id}-*-{_COMPILER_DIGEST}.pkl"),
+        lambda: path.parent.glob(f"{info.id}-*-{_compiler_key()}.pkl"),
         on_write_error=warn,
     )

@@ -86,7 +86,8 @@ def scheme_info(scheme: str | Path) -> SchemeInfo:
     return SchemeInfo(id=settings.id, name=settings.name, folder=folder, manifest=manifest, settings=settings)
 
 
-def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
+def read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
+    """A scheme table's CSV as (header, rows of text); a file without a header is a :class:`SchemeError`."""
     with open(path, encoding="utf-8", newline="") as fh:
         rows = list(csv.reader(fh))
     if not rows:
@@ -94,7 +95,8 @@ def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
     return rows[0], rows[1:]
 
 
-def _digest(header: list[str], rows: list[list[str]]) -> str:
+def table_digest(header: list[str], rows: list[list[str]]) -> str:
+    """16 hex digits of SHA-256 over the table written back as CSV: equal content, equal digest."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
@@ -111,16 +113,16 @@ def load_table(scheme: str | Path, table: str) -> tuple[tuple[str, ...], tuple[t
         raise SchemeError(f"scheme {info.id}: table '{table}' missing from scheme.toml")
     if "file" in spec:
         path = (info.folder / spec["file"]).resolve()
-        header, rows = _read_csv(path)
+        header, rows = read_csv(path)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     else:
-        header, rows = _read_csv((info.folder / spec["base"]).resolve())
-        dheader, drows = _read_csv(info.folder / spec["delta"])
+        header, rows = read_csv((info.folder / spec["base"]).resolve())
+        dheader, drows = read_csv(info.folder / spec["delta"])
         if dheader[1:] != header or dheader[0] != "op":
             raise SchemeError(f"scheme {info.id}: {spec['delta']} columns do not match its base")
         remove = {tuple(r[1:]) for r in drows if r[0] == "-"}
         rows = sorted([r for r in rows if tuple(r) not in remove] + [r[1:] for r in drows if r[0] == "+"])
-        digest = _digest(header, rows)
+        digest = table_digest(header, rows)
     expected = spec.get("sha256")
     if expected and digest != expected:
         raise SchemeError(f"scheme {info.id}: table {table} has checksum {digest}, manifest says {expected}")
@@ -138,5 +140,5 @@ def icd_table(scheme: str | Path, table: str) -> tuple[tuple[str, ...], tuple[tu
     from ..paths import icd_dir
 
     info = scheme_info(scheme)
-    header, rows = _read_csv(icd_dir() / info.settings.icd / f"{table}.csv")
+    header, rows = read_csv(icd_dir() / info.settings.icd / f"{table}.csv")
     return tuple(header), tuple(tuple(r) for r in rows)

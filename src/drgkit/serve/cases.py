@@ -28,12 +28,12 @@ from typing import Any
 import pyarrow as pa
 
 from ..io.columns import LONG_CODE_ALIASES, LONG_FLAG_ALIASES, classify_header, fields, find_header
-from ..io.long_tables import _TRUE_FLAGS
+from ..io.long_tables import TRUE_FLAGS
 from .errors import ServeError
 
 #: Settlement-list diagnosis types that are not grouped (诊断类别: 1 西医诊断, 2 中医主病, 3 中医主证).
 TCM_DIAG_TYPES = frozenset({"2", "3"})
-_TRUE = frozenset(_TRUE_FLAGS)
+_TRUE = frozenset(TRUE_FLAGS)
 _CODE_TYPES = frozenset({"code_list", "code_part"})
 
 
