@@ -320,7 +320,7 @@ def test_every_totals_label_however_written_matches_the_hint_the_reader_filters_
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from drgkit.io.values import TOTAL_HINT, is_total
+    from drgkit.io.values import TOTAL_HINT, TOTAL_MARKS, is_total, may_hold_total
 
     text = resources.files("drgkit.io").joinpath("vocab", "totals.csv").read_text(encoding="utf-8")
     labels = [row[0] for row in list(csv.reader(text.splitlines()))[1:]]
@@ -338,3 +338,7 @@ def test_every_totals_label_however_written_matches_the_hint_the_reader_filters_
     assert all(hits), [value for value, hit in zip(written, hits) if not hit]
     ids = pa.array(["S00012345", "ZY2024-0001", "3201000001", None])  # stay ids: no lookup at all
     assert not any(pc.fill_null(pc.match_substring_regex(ids, TOTAL_HINT), False).to_pylist())
+    # the byte scan before the pattern: every label holds a mark, every written form is caught, ids are not
+    assert all(any(mark in clean(label) for mark in TOTAL_MARKS) for label in labels)
+    assert all(may_hold_total(value.encode()) for value in written)
+    assert not may_hold_total("".join(v for v in ids.to_pylist() if v).encode())

@@ -13,6 +13,7 @@ import re
 import unicodedata
 from functools import cache
 from importlib import resources
+from typing import Any
 
 _SPACE = re.compile(r"\s+")
 
@@ -69,6 +70,30 @@ def is_total(value: str | None) -> bool:
 #: distinct and looking up each would cost more than grouping them. tests/test_values.py checks every entry
 #: of ``totals.csv`` against it.
 TOTAL_HINT = r"计|汇\s*总|(?i:t\s*o\s*t\s*a\s*l|s\s*u\s*m)|[ｔＴｓＳ]"
+#: Characters of which every totals label holds one (checked by the same test): a column whose bytes hold none
+#: of them, in either case or width, has no totals label, and one scan of its bytes says so.
+TOTAL_MARKS = "计汇tu"
+
+
+@cache
+def _total_mark_lead_bytes() -> Any:
+    """A 256-entry mask of the bytes that start a mark's UTF-8 form in either case or width (ｔ Ｔ ｕ Ｕ too)."""
+    import numpy as np
+
+    forms = {form for mark in TOTAL_MARKS for form in (mark, mark.upper())}
+    forms |= {chr(ord(form) + 0xFEE0) for form in forms if "!" <= form <= "~"}
+    mask = np.zeros(256, dtype=bool)
+    mask[[form.encode()[0] for form in forms]] = True
+    return mask
+
+
+def may_hold_total(text_bytes: Any) -> bool:
+    """False when the UTF-8 bytes of a column's cells (any buffer) hold no byte that starts a
+    :data:`TOTAL_MARKS` character: no cell of it is a totals label. One pass over the bytes; True only means
+    "look closer" (:data:`TOTAL_HINT`, then :func:`is_total`)."""
+    import numpy as np
+
+    return bool(_total_mark_lead_bytes()[np.frombuffer(text_bytes, dtype=np.uint8)].any())
 
 
 def codes(name: str, values: list[str | None]) -> list[str | None]:
