@@ -28,6 +28,8 @@ finally:
 
 #: the commands whose process leaves pandas out (:mod:`drgkit.cli.startup`): they must start fast
 LEAN_COMMANDS = ("group", "explain")
+#: the commands that serve until stopped: they hand freed memory back (the others keep it: cli.startup)
+LONG_RUNNING = ("serve",)
 
 
 class _App(typer.Typer):
@@ -36,9 +38,12 @@ class _App(typer.Typer):
         # programs build the command from `app` instead (CliRunner), so pandas stays theirs
         argv = kwargs.get("args", args[0] if args else None)
         command = (sys.argv[1:2] if argv is None else list(argv)[:1]) or [""]
+        from .startup import keep_freed_memory, keep_pandas_out, pause_gc, resume_gc
+
+        if command[0] not in LONG_RUNNING:
+            keep_freed_memory()
         if command[0] not in LEAN_COMMANDS:
             return super().__call__(*args, **kwargs)
-        from .startup import keep_pandas_out, pause_gc, resume_gc
 
         keep_pandas_out()
         pause_gc()

@@ -14,6 +14,11 @@ and no garbage, so collecting during it only scans them over and over (≈ 8 % o
 :func:`pause_gc` turns collection off for it, :func:`resume_gc` freezes what it made (never scanned again)
 and turns collection back on — ``drgkit group`` before its batches, at the latest when the command returns.
 
+A batch command also tells Arrow's allocator (mimalloc) to keep the memory a batch frees for the next batch
+instead of handing it back to the system after 10 ms (:func:`keep_freed_memory`): handed back, every batch
+faulted its pages in afresh — 144k page faults and 2.6 s of system time on 5M rows, a sixth of the run's CPU.
+The process's peak memory is the same either way (the batches are alike); it just stays until exit.
+
 Only the command line's own process does this (from ``app()``), never a program or a test that imports drgkit.
 """
 
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import gc
 import opcode
+import os
 import sys
 from types import FrameType, ModuleType
 from typing import Any
@@ -37,6 +43,13 @@ def keep_pandas_out() -> None:
     if "pandas" in sys.modules or any(isinstance(f, _PandasWhenAsked) for f in sys.meta_path):
         return
     sys.meta_path.insert(0, _PandasWhenAsked())
+
+
+def keep_freed_memory() -> None:
+    """Arrow's allocator keeps freed memory for reuse (see the module docstring). It reads its options when
+    pyarrow loads, so this must run first; a value the user set is kept."""
+    if "pyarrow" not in sys.modules:
+        os.environ.setdefault("MIMALLOC_PURGE_DELAY", "-1")
 
 
 _paused = False
