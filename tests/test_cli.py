@@ -374,6 +374,10 @@ def test_explain_errors() -> None:
     result = invoke("explain", "--dx", "I21.000x005", "--sex", "X", "--age", "50")
     assert result.exit_code == 0
     assert "无效病案" in result.stdout
+    # the value problem in the reason is in the page's language, the value as written
+    assert "原因: V06 字段值无法识别: gender: 'X' 不是可识别的性别" in result.stdout
+    english = invoke("explain", "--dx", "I21.000x005", "--sex", "X", "--age", "50", "--lang", "en")
+    assert "reason: V06 unreadable field value: gender: 'X' is not a recognised sex" in english.stdout
 
 
 # --------------------------------------------------------------------------- schemes, demo

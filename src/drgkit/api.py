@@ -22,7 +22,7 @@ from .grouping.spec_reference import case_from_encoded, to_result
 from .grouping.trace import Result
 from .io import prepare
 from .io.frames import from_arrow, to_arrow
-from .lang import resolve, say, words
+from .lang import detail_text, resolve, say, words
 from .schemes import DEFAULT_SCHEME
 from .schemes import program as P
 from .schemes.compile import load_compiled
@@ -232,7 +232,7 @@ class Explanation:
             + (f"  {d['drg_name']}" if d["drg_name"] else "")
         )
         if d["reason"]:
-            detail = f": {d['reason']['detail']}" if d["reason"].get("detail") else ""
+            detail = f": {detail_text(d['reason']['detail'], lang)}" if d["reason"].get("detail") else ""
             lines.append(f"{say('explain.reason', lang)}: {d['reason']['code']} {d['reason'][lang]}{detail}")
         cc = words("cc", lang).get(d["cc_level"], d["cc_level"])
         lines.append(

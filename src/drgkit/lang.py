@@ -57,12 +57,19 @@ def reason_text(text: str | None, lang: str) -> str | None:
 
     for code, en, zh in P.REASONS.values():
         if code and text.startswith(f"{code} {en}"):
-            detail = text[len(f"{code} {en}") :]
-            for key, texts in _catalogue().items():  # the value problems in the detail (V06)
-                if key.startswith("value."):
-                    detail = detail.replace(f" {texts['en']}", f" {texts[lang]}")
-            return f"{code} {zh}" + detail
+            return f"{code} {zh}" + detail_text(text[len(f"{code} {en}") :], lang)
     return text
+
+
+def detail_text(detail: str, lang: str) -> str:
+    """The detail of a reason (``gender: 'X' is not a recognised sex``) with its value problems in ``lang``;
+    field names and quoted values stay as written."""
+    if lang == "en":
+        return detail
+    for key, texts in _catalogue().items():  # the value problems in the detail (V06)
+        if key.startswith("value."):
+            detail = detail.replace(f" {texts['en']}", f" {texts[lang]}")
+    return detail
 
 
 @lru_cache(maxsize=1)
