@@ -281,16 +281,10 @@ def _totals_row(table: pa.Table, field: str) -> Problems | None:
     """The rows whose ``field`` labels a totals row (合计, 总计 …): they are reported, not grouped as a stay —
     their 总费用 is the sum of the others', and summed again by every report."""
     array = _column(table, field)
-    if array is None or not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+    labels = values.total_labels(array) if array is not None else None
+    if labels is None:
         return None
-    data = array.buffers()[2]
-    if data is None or not values.may_hold_total(data):
-        return None  # the usual batch: one scan of the bytes finds no character a totals label needs
-    if not pc.any(pc.match_substring_regex(array, values.TOTAL_HINT)).as_py():
-        return None  # no cell could be a totals label
-    distinct, idx = _distinct(array, encoded_column(table, field))
-    total = pa.array([values.is_total(v) for v in distinct.to_pylist()], pa.bool_())
-    return _spread(_message(total, field, lambda: _quoted(distinct), _problem("total_row")), idx)
+    return _sparse(_message(pa.array(labels), field, lambda: _quoted(array), _problem("total_row")))
 
 
 def _int_values(

@@ -96,6 +96,35 @@ def may_hold_total(text_bytes: Any) -> bool:
     return bool(_total_mark_lead_bytes()[np.frombuffer(text_bytes, dtype=np.uint8)].any())
 
 
+def total_labels(column: Any) -> Any:
+    """Which cells of a column label a totals row (:func:`is_total`), as a numpy bool array, or ``None`` when
+    none does — the usual column, settled by one scan of its bytes (:func:`may_hold_total`) or one pattern
+    pass (:data:`TOTAL_HINT`); only the distinct cells the pattern matches are looked up one by one. A column
+    that is not text (numbers, dates) labels nothing."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return None
+    data = column.buffers()[2]
+    if data is None or not may_hold_total(data):
+        return None
+    hint = pc.fill_null(pc.match_substring_regex(column, TOTAL_HINT), False).to_numpy(zero_copy_only=False)
+    if not hint.any():
+        return None
+    at = np.flatnonzero(hint)
+    encoded = pc.dictionary_encode(column.take(pa.array(at)))
+    found = np.array([is_total(value) for value in encoded.dictionary.to_pylist()], dtype=bool)
+    mask = np.zeros(len(column), dtype=bool)
+    mask[at] = found[encoded.indices.to_numpy(zero_copy_only=False)]
+    return mask if mask.any() else None
+
+
 def codes(name: str, values: list[str | None]) -> list[str | None]:
     """:func:`lookup` of every value."""
     return [lookup(name, v) for v in values]
