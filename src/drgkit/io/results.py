@@ -84,3 +84,36 @@ def renamed_results(table: pa.Table, found: dict[str, str], keep: Iterable[str] 
         if name not in out.column_names and name in table.column_names:
             out = out.append_column(name, table.column(name))
     return out
+
+
+#: The fields whose cell labels an export's totals row (合计, 总计 …) — the same fields ``group`` checks
+#: (:mod:`drgkit.io.prepare`), found in a result the way every downstream stage finds its columns.
+TOTAL_LABEL_FIELDS = ("case_id", "hospital", "hospital_name", "dept")
+
+
+def totals_rows(table: pa.Table) -> pa.Array:
+    """A boolean per row: whether its stay id, hospital or department labels a totals row
+    (:func:`drgkit.io.values.is_total`, ``io/vocab/totals.csv``). Such a row is no stay: its cost is the sum of
+    the others', so a stage that sums or counts stays leaves it out (``group`` marks it invalid, V06)."""
+    from . import values
+
+    mask = pa.array([False] * table.num_rows, pa.bool_())
+    for header in dict.fromkeys(field_sources(table.column_names, TOTAL_LABEL_FIELDS).values()):
+        column = table.column(header)
+        if not (
+            pa.types.is_string(column.type)
+            or pa.types.is_large_string(column.type)
+            or pa.types.is_dictionary(column.type)
+        ):
+            continue  # numbers or dates: no label
+        encoded = pc.dictionary_encode(column.combine_chunks().cast(pa.string()))
+        hit = pa.array([values.is_total(v) for v in encoded.dictionary.to_pylist()], pa.bool_())
+        mask = pc.or_(mask, pc.fill_null(hit.take(encoded.indices), False))
+    return mask
+
+
+def without_totals(table: pa.Table) -> tuple[pa.Table, int]:
+    """``table`` without its totals rows (:func:`totals_rows`), and how many it left out."""
+    mask = totals_rows(table)
+    left_out = pc.sum(mask).as_py() or 0
+    return (table.filter(pc.invert(mask)) if left_out else table), left_out

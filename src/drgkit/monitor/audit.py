@@ -71,6 +71,8 @@ class Audit:
     depts: pl.DataFrame | None = None
     doctors: pl.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
+    #: totals rows (合计 … as stay id, hospital or department) left out: no stays, audited as none
+    left_out: int = 0
 
     def write(self, folder: str | Path, figures: bool = True) -> list[Path]:
         folder = Path(folder)
@@ -116,12 +118,14 @@ FIELDS = (
 )
 
 
-def _frame(data: Any) -> pl.DataFrame:
+def _frame(data: Any) -> tuple[pl.DataFrame, int]:
     """Any grouped result (a file in any format the reader takes, the Chinese workbook, a frame) under
-    canonical names and values."""
-    from ..io.results import as_arrow, canonical_results
+    canonical names and values, without its totals rows (:func:`drgkit.io.results.totals_rows`), and how
+    many those were."""
+    from ..io.results import as_arrow, canonical_results, without_totals
 
-    return polars_frame(canonical_results(as_arrow(data), FIELDS))
+    table, left_out = without_totals(as_arrow(data))
+    return polars_frame(canonical_results(table, FIELDS)), left_out
 
 
 def _leaving_type(df: pl.DataFrame) -> pl.Expr:
@@ -198,8 +202,8 @@ def _weights(df: pl.DataFrame, scheme: str | None) -> pl.Expr:
     return pl.when(grouped).then(cost.mean().over("drg") / cost.filter(grouped).mean())
 
 
-def _case_frame(data: Any, scheme: str | None, notes: list[str] | None = None) -> pl.DataFrame:
-    df = _frame(data)
+def _case_frame(data: Any, scheme: str | None, notes: list[str] | None = None) -> tuple[pl.DataFrame, int]:
+    df, left_out = _frame(data)
     for need in ("case_id", "status", "drg"):
         if need not in df.columns:
             raise AuditError(f"grouped data has no '{need}' column: run `drgkit group` (and `drgkit pay`) first")
@@ -241,7 +245,7 @@ def _case_frame(data: Any, scheme: str | None, notes: list[str] | None = None) -
     return f.with_columns(
         pl.col("status").is_in(GROUPED).alias("grouped"),
         pl.coalesce(pl.col("discharge_date"), pl.col("admission_date")).dt.quarter().alias("quarter"),
-    )
+    ), left_out
 
 
 def _flags(f: pl.DataFrame, readmit_days: int) -> pl.DataFrame:
@@ -364,7 +368,7 @@ def audit(grouped: Any, *, readmit_days: int = 15, scheme: str | None = None, hi
     if isinstance(readmit_days, bool) or not isinstance(readmit_days, int) or readmit_days < 1:
         raise AuditError(f"readmit_days must be a whole number of days ≥ 1, got {readmit_days!r}")
     notes: list[str] = []
-    f = _case_frame(grouped, scheme, notes)
+    f, left_out = _case_frame(grouped, scheme, notes)
     f = _flags(f, readmit_days)
     f = f.with_columns(_unusual_cc(f).fill_null(False).alias("unusual_cc"))
     # a bit per flag, then one small lookup (distinct bit patterns → list) instead of building lists per row
@@ -404,4 +408,12 @@ def audit(grouped: Any, *, readmit_days: int = 15, scheme: str | None = None, hi
         depts = _signals(f, ["hospital", "dept"], ["level", "dept"], high_rw)
     if f["doctor"].is_not_null().any():
         doctors = _signals(f, ["hospital", "dept", "doctor"], ["dept"], high_rw)
-    return Audit(cases=cases, hospitals=hospitals, quarters=quarters, depts=depts, doctors=doctors, notes=notes)
+    return Audit(
+        cases=cases,
+        hospitals=hospitals,
+        quarters=quarters,
+        depts=depts,
+        doctors=doctors,
+        notes=notes,
+        left_out=left_out,
+    )

@@ -1,0 +1,109 @@
+"""A hostile user at an 80-column terminal: the sample export (Chinese headers) through group, pay, report,
+audit, dip — with a totals row, blank rows and numbers stored as text.  Each test here was a defect."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from drgkit.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: object, env: dict[str, str] | None = None):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False, env={"COLUMNS": "80", **(env or {})})
+
+
+def sample_rows(tmp_path: Path, n: int = 60) -> tuple[list[str], list[list[str]]]:
+    out = tmp_path / "sample.csv"
+    assert invoke("sample", "-o", out, "-n", n).exit_code == 0
+    with open(out, encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    return rows[0], rows[1:]
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def with_totals_row(header: list[str], rows: list[list[str]], label_column: str) -> list[list[str]]:
+    """The rows and, at the bottom, the export's totals row: ``合计`` in ``label_column``, the summed cost."""
+    cost = header.index("总费用")
+    total = [""] * len(header)
+    total[header.index(label_column)] = "合计"
+    total[cost] = f"{sum(float(r[cost] or 0) for r in rows):.2f}"
+    return [*rows, total]
+
+
+@pytest.fixture(scope="module")
+def priced(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, float]:
+    """(priced workbook with a totals row, priced workbook without it, the cost of the stays)."""
+    tmp_path = tmp_path_factory.mktemp("priced")
+    header, rows = sample_rows(tmp_path)
+    cost = header.index("总费用")
+    out = []
+    for name, table in (("with", with_totals_row(header, rows, "病案号")), ("without", rows)):
+        source = write_csv(tmp_path / f"{name}.csv", header, table)
+        grouped = tmp_path / f"{name}-grouped.xlsx"
+        assert invoke("group", source, "-o", grouped, "-q", "--scheme", "suzhou-2023").exit_code == 0
+        result = invoke("pay", grouped, "-o", tmp_path / f"{name}.xlsx", "--table", "suzhou-2023", "--level", "level3")
+        assert result.exit_code == 0, result.output
+        out.append(tmp_path / f"{name}.xlsx")
+    return out[0], out[1], sum(float(r[cost] or 0) for r in rows)
+
+
+def read_indicators(folder: Path) -> list[dict[str, str]]:
+    with open(folder / "indicators.csv", encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_report_leaves_a_totals_row_out_of_every_sum_and_says_so(tmp_path: Path, priced) -> None:
+    """drgkit report counted a totals row (合计 as 病案号) as one more stay in a blank-named hospital, with the
+    whole year's cost as its 医疗总费用: the report's total cost was twice the real one."""
+    with_totals, without, cost = priced
+    result = invoke("report", with_totals, "-o", tmp_path / "with")
+    assert result.exit_code == 0, result.output
+    assert "未计入合计行 1 行" in result.stderr
+    plain = invoke("report", without, "-o", tmp_path / "without")
+    assert "合计行" not in plain.stderr
+    got, expected = read_indicators(tmp_path / "with"), read_indicators(tmp_path / "without")
+    assert got == expected
+    assert all(r["医院"] for r in got)
+    assert sum(float(r["医疗总费用（万元）"]) for r in got) == pytest.approx(cost / 1e4, abs=0.01 * len(got))
+    english = invoke("report", with_totals, "-o", tmp_path / "en", "--lang", "en")
+    assert "left out 1 totals rows" in english.stderr
+
+
+def test_report_by_department_leaves_out_a_totals_row_labelled_in_the_department(tmp_path: Path) -> None:
+    header, rows = sample_rows(tmp_path, 40)
+    source = write_csv(tmp_path / "in.csv", header, with_totals_row(header, rows, "出院科室"))
+    grouped = tmp_path / "grouped.csv"
+    assert invoke("group", source, "-o", grouped, "-q").exit_code == 0
+    result = invoke("report", grouped, "--by", "dept", "-o", tmp_path / "rep")
+    assert result.exit_code == 0, result.output
+    assert "未计入合计行 1 行" in result.stderr
+    shown = read_indicators(tmp_path / "rep")
+    assert sum(int(r["病例数"]) for r in shown) == len(rows)
+    assert not any("合计" in r["科室"] for r in shown)
+
+
+def test_audit_leaves_a_totals_row_out_and_says_so(tmp_path: Path, priced) -> None:
+    """drgkit audit counted the totals row as a case ('已审核 61 例' of 60) of a hospital named null."""
+    import polars as pl
+
+    with_totals, _, _ = priced
+    result = invoke("audit", with_totals, "-o", tmp_path / "audit", "--no-figures")
+    assert result.exit_code == 0, result.output
+    assert "已审核 60 例" in result.stdout
+    assert "未计入合计行 1 行" in result.stderr
+    hospitals = pl.read_parquet(tmp_path / "audit" / "hospitals.parquet")
+    assert hospitals["hospital"].null_count() == 0 and hospitals["cases"].sum() == 60
+    assert "合计" not in pl.read_parquet(tmp_path / "audit" / "cases.parquet")["case_id"].to_list()
