@@ -107,3 +107,50 @@ def test_audit_leaves_a_totals_row_out_and_says_so(tmp_path: Path, priced) -> No
     hospitals = pl.read_parquet(tmp_path / "audit" / "hospitals.parquet")
     assert hospitals["hospital"].null_count() == 0 and hospitals["cases"].sum() == 60
     assert "合计" not in pl.read_parquet(tmp_path / "audit" / "cases.parquet")["case_id"].to_list()
+
+
+def test_xlsx_writes_dates_as_dates_and_keeps_a_time_only_where_there_is_one(tmp_path: Path) -> None:
+    """Every date column of the .xlsx showed ``2023-02-18 0:00:00`` (format yyyy-mm-dd h:mm:ss) though no
+    value had a time: a column of midnights (or date32) is written yyyy-mm-dd, a column with a time keeps it;
+    both stay real Excel dates."""
+    import datetime as dt
+
+    import openpyxl
+    import pyarrow as pa
+
+    from drgkit.io import write_table
+
+    midnight = [dt.datetime(2023, 2, 18), None, dt.datetime(2024, 12, 31)]
+    table = pa.table(
+        {
+            "入院日期": pa.array(midnight, pa.timestamp("us")),
+            "出院日期": pa.array([dt.date(2023, 2, 26), dt.date(2023, 3, 1), None], pa.date32()),
+            "结算时间": pa.array([dt.datetime(2023, 2, 26, 9, 30), None, midnight[0]], pa.timestamp("ms")),
+            "utc": pa.array(midnight, pa.timestamp("s", tz="UTC")),
+        }
+    )
+    write_table(table, tmp_path / "out.xlsx")
+    sheet = openpyxl.load_workbook(tmp_path / "out.xlsx").active
+    formats = {}
+    for column in sheet.iter_cols(min_row=2):
+        cells = [c for c in column if c.value is not None]
+        assert all(c.is_date for c in cells)
+        formats[sheet.cell(1, column[0].column).value] = {c.number_format for c in cells}
+    assert formats == {
+        "入院日期": {"yyyy-mm-dd"},
+        "出院日期": {"yyyy-mm-dd"},
+        "结算时间": {"yyyy-mm-dd h:mm:ss"},
+        "utc": {"yyyy-mm-dd"},
+    }
+    assert sheet["A2"].value == dt.datetime(2023, 2, 18) and sheet["C2"].value == dt.datetime(2023, 2, 26, 9, 30)
+
+
+def test_the_grouped_workbook_writes_admission_and_discharge_dates_without_a_time(tmp_path: Path) -> None:
+    import openpyxl
+
+    header, rows = sample_rows(tmp_path, 20)
+    out = tmp_path / "分组结果.xlsx"
+    assert invoke("group", write_csv(tmp_path / "in.csv", header, rows), "-o", out, "-q").exit_code == 0
+    book = openpyxl.load_workbook(out)
+    dated = [c for sheet in book.worksheets for row in sheet.iter_rows(min_row=2) for c in row if c.is_date]
+    assert dated and {c.number_format for c in dated} == {"yyyy-mm-dd"}
