@@ -154,3 +154,39 @@ def test_the_grouped_workbook_writes_admission_and_discharge_dates_without_a_tim
     book = openpyxl.load_workbook(out)
     dated = [c for sheet in book.worksheets for row in sheet.iter_rows(min_row=2) for c in row if c.is_date]
     assert dated and {c.number_format for c in dated} == {"yyyy-mm-dd"}
+
+
+@pytest.fixture(scope="module")
+def dip_catalogue(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(a DIP catalogue built from 1,500 sample abstracts, the 60-row sample with a totals row)."""
+    tmp_path = tmp_path_factory.mktemp("dip")
+    history = tmp_path / "history.csv"
+    assert invoke("sample", "-o", history, "-n", 1500).exit_code == 0
+    assert invoke("dip", "build", history, "-o", tmp_path / "cat", "--threshold", "5", "-q").exit_code == 0
+    header, rows = sample_rows(tmp_path)
+    return tmp_path / "cat", write_csv(tmp_path / "in.csv", header, with_totals_row(header, rows, "病案号"))
+
+
+def fits(text: str, width: int = 80) -> bool:
+    from rich.cells import cell_len
+
+    return all(cell_len(line) <= width for line in text.splitlines())
+
+
+def test_dip_group_prints_its_summary_in_the_language_of_group(tmp_path: Path, dip_catalogue) -> None:
+    """drgkit dip group ended with 'grouped 61 cases into cat …: invalid 1, ok 45 …' while drgkit group
+    speaks Chinese by default; it had no --lang, and its column report was always Chinese."""
+    catalogue, source = dip_catalogue
+    zh = invoke("dip", "group", source, "-c", catalogue, "-o", tmp_path / "zh.xlsx")
+    assert zh.exit_code == 0, zh.output
+    assert "已按 DIP 目录 cat 分组 61 份病案" in zh.stdout and "grouped" not in zh.stdout
+    assert "入组 " in zh.stdout and "无效病案 " in zh.stdout and "核心病种 " in zh.stdout
+    assert fits(zh.stdout)
+    en = invoke("dip", "group", source, "-c", catalogue, "-o", tmp_path / "en.xlsx", "--lang", "en")
+    assert "grouped 61 cases into cat" in en.stdout and "invalid record " in en.stdout
+    for result in (zh, en):  # broken between counts, never between a status and its count
+        assert not any(line[:1].isdigit() or line.endswith(")") for line in result.stdout.splitlines())
+    assert en.stderr.startswith("columns read:")
+    assert fits(en.stdout)
+    by_env = invoke("dip", "group", source, "-c", catalogue, "-o", tmp_path / "env.xlsx", env={"DRGKIT_LANG": "en"})
+    assert "grouped 61 cases into cat" in by_env.stdout

@@ -107,13 +107,16 @@ def group_cmd(
     allow_unmapped: AllowUnmapped = False,
     canonical: Canonical = False,
     quiet: bool = typer.Option(False, "--quiet", "-q"),
+    lang: Lang = None,
 ) -> None:
     """Group cases into a DIP catalogue: dip_group, dip_kind, aux_coefficient, score, status, reason."""
     common.refuse_overwriting_input(output, input)
     from ..dip import group, load_catalogue
     from ..io import open_cases, write_table
     from ..io.output import input_shaped
+    from ..lang import resolve
 
+    language = resolve(lang)
     t0 = time.perf_counter()
     cat = load_catalogue(catalogue)
     source = open_cases(
@@ -125,7 +128,7 @@ def group_cmd(
         batch_size=1 << 62,
     )
     if not quiet:
-        report_mapping(source)
+        report_mapping(source, language)
     import pyarrow as pa  # here, not at import: `drgkit --help` need not load pyarrow
 
     tables = list(source.batches())
@@ -133,17 +136,44 @@ def group_cmd(
     out = out if canonical else input_shaped(out, source.plan)
     write_table(out, output)
     if not quiet:
-        import pyarrow.compute as pc
+        common.out.print(dip_summary(out, cat.id, time.perf_counter() - t0, language, common.out.width), markup=False)
 
-        counts = {r["values"]: r["counts"] for r in pc.value_counts(out.column("status")).to_pylist()}
-        kinds = {r["values"]: r["counts"] for r in pc.value_counts(out.column("dip_kind")).to_pylist()}
-        n = out.num_rows
-        common.out.print(
-            f"grouped {n:,} cases into {cat.id} in {time.perf_counter() - t0:.2f} s: "
-            + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items()))
-            + "; "
-            + ", ".join(f"{k} {v:,}" for k, v in kinds.items() if k)
-        )
+
+def dip_summary(out, catalogue: str, seconds: float, lang: str, width: int = 80) -> str:
+    """What ``dip group`` ends with: cases by status, then by kind of group, in ``lang``; broken into lines of
+    at most ``width`` columns between the counts, never inside one (未入组 (0000) 19 stays on one line)."""
+    import pyarrow.compute as pc
+    from rich.cells import cell_len
+
+    from ..lang import say, words
+
+    def counted(column: str, order: tuple[str, ...], names: dict[str, str]) -> list[str]:
+        counts = {r["values"]: r["counts"] for r in pc.value_counts(out.column(column)).to_pylist() if r["values"]}
+        keys = [k for k in order if k in counts] + sorted(k for k in counts if k not in order)
+        return [f"{names.get(k, k)} {counts[k]:,}" for k in keys]
+
+    mark = "\x00"  # where the text may break: between two counts
+    text = say(
+        "dip.group_done",
+        lang,
+        rows=f"{out.num_rows:,}",
+        catalogue=catalogue,
+        seconds=f"{seconds:.2f}",
+        statuses=(say("punct.list", lang) + mark).join(
+            counted("status", ("ok", "ambiguous", "ungroupable", "invalid"), words("status", lang))
+        ),
+        kinds=(say("punct.list", lang) + mark).join(
+            counted("dip_kind", ("core", "primary_care", "comprehensive"), words("dip_kind", lang))
+        ),
+    )
+    text = text.replace(say("punct.colon", lang), say("punct.colon", lang) + mark, 1)
+    text = text.replace("; " if lang == "en" else "；", ("; " if lang == "en" else "；") + mark, 1)
+    lines = [""]
+    for piece in text.split(mark):
+        if lines[-1] and cell_len(lines[-1] + piece) > width:
+            lines.append("")
+        lines[-1] += piece
+    return "\n".join(line.rstrip() for line in lines)
 
 
 @app.command("settle")
