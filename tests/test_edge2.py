@@ -190,3 +190,38 @@ def test_dip_group_prints_its_summary_in_the_language_of_group(tmp_path: Path, d
     assert fits(en.stdout)
     by_env = invoke("dip", "group", source, "-c", catalogue, "-o", tmp_path / "env.xlsx", env={"DRGKIT_LANG": "en"})
     assert "grouped 61 cases into cat" in by_env.stdout
+
+
+def test_dip_settle_reads_dip_groups_own_workbook_and_leaves_its_totals_row_out(tmp_path: Path, dip_catalogue) -> None:
+    """drgkit dip settle refused the workbook drgkit dip group had just written ('grouped data has no
+    'status' column': it read the result as abstracts, dropping the result's columns; a Parquet result under
+    the input's headers had no 'total_cost'); once read, the totals row was a hospital '' with the whole
+    year's cost."""
+    catalogue, source = dip_catalogue
+    settled = {}
+    for name, extra in (("workbook.xlsx", ()), ("canonical.parquet", ("--canonical",)), ("shaped.csv", ())):
+        grouped = tmp_path / name
+        assert invoke("dip", "group", source, "-c", catalogue, "-o", grouped, "-q", *extra).exit_code == 0
+        result = invoke(
+            "dip",
+            "settle",
+            grouped,
+            "-c",
+            catalogue,
+            "--budget",
+            500000,
+            "--fund-ratio",
+            0.6,
+            "-o",
+            tmp_path / f"{name}.csv",
+        )
+        assert result.exit_code == 0, result.output
+        assert "未计入合计行 1 行" in result.stderr
+        with open(tmp_path / f"{name}.csv", encoding="utf-8-sig", newline="") as handle:
+            settled[name] = [
+                {k: v if k == "hospital" else round(float(v), 2) for k, v in row.items()}
+                for row in csv.DictReader(handle)
+            ]
+    assert settled["workbook.xlsx"] == settled["canonical.parquet"] == settled["shaped.csv"]
+    rows = settled["workbook.xlsx"]
+    assert sum(r["cases"] for r in rows) == 60 and all(r["hospital"] for r in rows)

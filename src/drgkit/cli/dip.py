@@ -199,19 +199,17 @@ def settle_cmd(
     lang: Lang = None,
 ) -> None:
     """Case scores, point value, per-hospital payable, monthly pre-payment and clearance."""
-    import polars as pl
 
     from ..dip import settle
-    from ..io import read_cases, write_table
+    from ..io import write_table
     from ..terminal import Col, fit_table
 
     if benefits:  # a bad name or file: one line before the data is read
         from ..benefits import load_benefit_policy
 
         load_benefit_policy(benefits)
-    data = pl.read_parquet(grouped) if grouped.suffix == ".parquet" else pl.from_arrow(read_cases(grouped))
     s = settle(
-        data,
+        grouped,
         catalogue,
         budget=budget,
         fund_ratio=fund_ratio,
@@ -231,6 +229,8 @@ def settle_cmd(
     if s.patient_basis.get("patient_basis") != "benefits":  # the hospitals' payable then rests on --fund-ratio
         line += say("dip.fund_ratio", language, ratio=f"{fund_ratio:g}")
     common.err.print(line, soft_wrap=True, markup=False)
+    if s.left_out:
+        common.err.print(say("totals.left_out", language, n=f"{s.left_out:,}"), soft_wrap=True, markup=False)
     common.out.print(
         fit_table(
             "per hospital",

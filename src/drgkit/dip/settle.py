@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from ..arrowutil import as_polars
 from ..payment import load_policy, price
@@ -58,6 +59,8 @@ class Settlement:
     #: how patients' payments were found (a benefit policy by person and year, or the flat share), with the
     #: number of cases each and why: drgkit.payment.price.patient_basis_summary / patient_basis_counts
     patient_basis: dict = field(default_factory=dict)
+    #: totals rows (合计 … as stay id, hospital or department) left out: no stays, settled as none
+    left_out: int = 0
 
 
 def _policy(policy: Any, pv_initial: float):
@@ -94,6 +97,46 @@ def _hospital_frame(hospitals: Any) -> pl.DataFrame | None:
     return h.select(cols)
 
 
+#: the fields settlement reads from a grouped result (found under any header of the field vocabulary)
+GROUPED_FIELDS = (
+    "status",
+    "dip_group",
+    "dip_kind",
+    "score",
+    "aux_coefficient",
+    "total_cost",
+    "hospital",
+    "hospital_level",
+    "discharge_date",
+    "month",
+)
+
+
+def _grouped_frame(grouped: Any) -> tuple[pl.DataFrame, int]:
+    """``dip group``'s result as it was saved — a path (.xlsx, .csv, .parquet) or a frame, under canonical names
+    or the input's own headers (医疗机构名称, 总费用 …) — with every column kept in its place and the fields
+    settlement reads under their canonical names (:func:`drgkit.io.results.canonical_results`' reading);
+    without its totals rows (合计 … as stay id, hospital or department: no stays), and how many those were."""
+    from ..io.results import as_arrow, renamed_results, result_sources, totals_rows, without_totals
+
+    if isinstance(grouped, pl.DataFrame) and {"status", "dip_group", "total_cost"} <= set(grouped.columns):
+        mask = pl.Series(totals_rows(grouped.to_arrow()))
+        left_out = int(mask.sum())
+        return (grouped.filter(~mask) if left_out else grouped), left_out
+    table, left_out = without_totals(grouped.to_arrow() if isinstance(grouped, pl.DataFrame) else as_arrow(grouped))
+    found = {
+        f: h
+        for f, h in result_sources(table.column_names, GROUPED_FIELDS).items()
+        if f not in table.column_names or f == h
+    }
+    read = renamed_results(table, found)
+    names = {h: f for f, h in found.items()}
+    columns = {
+        names.get(h, h): (read.column(names[h]) if h in names else c) for h, c in zip(table.column_names, table.columns)
+    }
+    return as_polars(pa.table(columns)), left_out
+
+
 def settle(
     grouped: Any,
     catalogue: str | Path | Catalogue,
@@ -124,7 +167,7 @@ def settle(
     if not pv0 > 0:
         raise DipError("no initial point value: give pv_initial (the catalogue has none)")
     pol = _policy(policy, pv0)
-    df = as_polars(grouped)
+    df, left_out = _grouped_frame(grouped)
     for c in ("status", "dip_group", "dip_kind", "score", "total_cost"):
         if c not in df.columns:
             raise DipError(f"grouped data has no '{c}' column: run `drgkit dip group` first")
@@ -288,4 +331,4 @@ def settle(
             "price_reason",
         )
     )
-    return Settlement(out_cases, per, monthly, pv0, pv, total, basis)
+    return Settlement(out_cases, per, monthly, pv0, pv, total, basis, left_out)
