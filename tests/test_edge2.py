@@ -225,3 +225,22 @@ def test_dip_settle_reads_dip_groups_own_workbook_and_leaves_its_totals_row_out(
     assert settled["workbook.xlsx"] == settled["canonical.parquet"] == settled["shaped.csv"]
     rows = settled["workbook.xlsx"]
     assert sum(r["cases"] for r in rows) == 60 and all(r["hospital"] for r in rows)
+
+
+def test_dip_settle_speaks_the_language_of_the_other_commands(tmp_path: Path, dip_catalogue) -> None:
+    """drgkit dip settle printed 'total score …; PV_initial …; PV_settle …' and a table 'per hospital' under
+    the raw field names (total_score, payable_before_evaluation …) in the middle of Chinese lines."""
+    catalogue, source = dip_catalogue
+    grouped = tmp_path / "grouped.parquet"
+    assert invoke("dip", "group", source, "-c", catalogue, "-o", grouped, "-q").exit_code == 0
+    args = ("dip", "settle", grouped, "-c", catalogue, "--budget", 500000, "--fund-ratio", 0.6)
+    zh = invoke(*args)
+    assert zh.exit_code == 0, zh.output
+    assert "总分值 " in zh.stdout and "结算点值 " in zh.stdout and "各医院 DIP 结算" in zh.stdout
+    assert "医院应付" in zh.stdout and "（万元）" in zh.stdout
+    for english in ("total score", "PV_", "per hospital", "payable", "total_cost", "cases"):
+        assert english not in zh.stdout
+    assert fits(zh.stdout)
+    en = invoke(*args, "--lang", "en")
+    assert "total score " in en.stdout and "PV_settle " in en.stdout and "DIP settlement by hospital" in en.stdout
+    assert fits(en.stdout)

@@ -202,7 +202,11 @@ def settle_cmd(
 
     from ..dip import settle
     from ..io import write_table
-    from ..terminal import Col, fit_table
+    from ..lang import resolve, say
+    from ..payment.price import patient_basis_line
+    from ..report_words import terminal_table
+
+    language = resolve(lang)
 
     if benefits:  # a bad name or file: one line before the data is read
         from ..benefits import load_benefit_policy
@@ -219,12 +223,17 @@ def settle_cmd(
         prepay_ratio=prepay_ratio,
         benefits=benefits,
     )
-    common.out.print(f"total score {s.total_score:,.2f}; PV_initial {s.pv_initial:.4f}; PV_settle {s.pv_settle:.4f}")
-    from ..lang import resolve, say
-    from ..payment.price import patient_basis_line
-
+    common.out.print(
+        say(
+            "dip.settled",
+            language,
+            score=f"{s.total_score:,.2f}",
+            pv_initial=f"{s.pv_initial:.4f}",
+            pv_settle=f"{s.pv_settle:.4f}",
+        ),
+        markup=False,
+    )
     # by person and year under a benefit policy, or the flat share: always said
-    language = resolve(lang)
     line = patient_basis_line(s.patient_basis, language)
     if s.patient_basis.get("patient_basis") != "benefits":  # the hospitals' payable then rests on --fund-ratio
         line += say("dip.fund_ratio", language, ratio=f"{fund_ratio:g}")
@@ -232,18 +241,14 @@ def settle_cmd(
     if s.left_out:
         common.err.print(say("totals.left_out", language, n=f"{s.left_out:,}"), soft_wrap=True, markup=False)
     common.out.print(
-        fit_table(
-            "per hospital",
-            [
-                Col(c, "id" if c == "hospital" else "number", keep=c in ("hospital", "payable"))
-                for c in s.hospitals.columns
-            ],
-            [
-                ["" if v is None else (f"{v:,.2f}" if isinstance(v, float) else str(v)) for v in row]
-                for row in s.hospitals.iter_rows()
-            ],
+        terminal_table(
+            say("dip.settle_title", language),
+            s.hospitals.to_dicts(),
+            s.hospitals.columns,
             common.out.width,
-            hint="-o FILE",
+            language,
+            keep=("hospital", "payable"),
+            hint=str(output) if output else "-o FILE",
         )
     )
     if output:
