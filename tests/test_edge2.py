@@ -244,3 +244,27 @@ def test_dip_settle_speaks_the_language_of_the_other_commands(tmp_path: Path, di
     en = invoke(*args, "--lang", "en")
     assert "total score " in en.stdout and "PV_settle " in en.stdout and "DIP settlement by hospital" in en.stdout
     assert fits(en.stdout)
+
+
+def test_a_left_out_columns_caption_breaks_between_names_never_inside_one() -> None:
+    """At 80 columns the caption naming the columns left out broke inside a name: '费率' at the end of one
+    line and 'P95（元）' on the next (simulate), '年终清算（' / '万元）' (dip settle)."""
+    from rich.cells import cell_len
+    from rich.console import Console
+
+    from drgkit.terminal import Col, fit_table
+
+    names = ["情景", "结算方式", "基金预算（万元）", "预算封顶", "费率 P5（元）", "费率 P95（元）", "年终清算（万元）"]
+    names += ["payable before evaluation (10k yuan)", "year-end settlement (10k yuan)"]
+    row = ["upcoding H001/H002", "DRG 费率浮动", "27,191.03", "是", "8,425.57", "8,962.56", "1,234.56", "1", "2"]
+    cols = [Col(n, "id" if i < 2 else "number", keep=i < 3) for i, n in enumerate(names)]
+    console = Console(width=80, record=True, color_system=None)
+    for lang in ("zh", "en"):
+        console.print(fit_table("模拟", cols, [row], 54, hint="report.html", lang=lang))
+    text = console.export_text()
+    caption = [line.strip() for line in text.splitlines() if line.strip() and line.strip()[0] not in "┏┃┡│└模"]
+    assert caption, text
+    joined = "\n".join(caption)
+    for name in names[3:]:
+        assert name in joined.replace("\n", "") and name in joined, joined  # whole, on one line
+    assert all(cell_len(line) <= 54 for line in text.splitlines())

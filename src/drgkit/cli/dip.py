@@ -143,16 +143,16 @@ def dip_summary(out, catalogue: str, seconds: float, lang: str, width: int = 80)
     """What ``dip group`` ends with: cases by status, then by kind of group, in ``lang``; broken into lines of
     at most ``width`` columns between the counts, never inside one (未入组 (0000) 19 stays on one line)."""
     import pyarrow.compute as pc
-    from rich.cells import cell_len
 
     from ..lang import say, words
+    from ..terminal import BREAK, packed
 
     def counted(column: str, order: tuple[str, ...], names: dict[str, str]) -> list[str]:
         counts = {r["values"]: r["counts"] for r in pc.value_counts(out.column(column)).to_pylist() if r["values"]}
         keys = [k for k in order if k in counts] + sorted(k for k in counts if k not in order)
         return [f"{names.get(k, k)} {counts[k]:,}" for k in keys]
 
-    mark = "\x00"  # where the text may break: between two counts
+    mark = BREAK  # where the text may break: between two counts
     text = say(
         "dip.group_done",
         lang,
@@ -168,12 +168,7 @@ def dip_summary(out, catalogue: str, seconds: float, lang: str, width: int = 80)
     )
     text = text.replace(say("punct.colon", lang), say("punct.colon", lang) + mark, 1)
     text = text.replace("; " if lang == "en" else "；", ("; " if lang == "en" else "；") + mark, 1)
-    lines = [""]
-    for piece in text.split(mark):
-        if lines[-1] and cell_len(lines[-1] + piece) > width:
-            lines.append("")
-        lines[-1] += piece
-    return "\n".join(line.rstrip() for line in lines)
+    return packed(text, width)
 
 
 @app.command("settle")
