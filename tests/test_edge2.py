@@ -268,3 +268,49 @@ def test_a_left_out_columns_caption_breaks_between_names_never_inside_one() -> N
     for name in names[3:]:
         assert name in joined.replace("\n", "") and name in joined, joined  # whole, on one line
     assert all(cell_len(line) <= 54 for line in text.splitlines())
+
+
+def test_report_and_audit_read_costs_and_stays_saved_as_text(tmp_path: Path, priced) -> None:
+    """A priced workbook re-saved with 总费用 as text ('5,671.59元') and 实际住院天数 as '8天' gave a report
+    whose 医疗总费用 was 0 for every hospital and whose time and cost indices were blank, and an audit with no
+    average stay — without a word: both read numbers with a bare cast."""
+    import openpyxl
+    import polars as pl
+
+    _, without, _ = priced
+    book = openpyxl.load_workbook(without)
+    sheet = book.worksheets[0]
+    header = [c.value for c in sheet[1]]
+    for name, written in (("总费用", "{:,.2f}元"), ("实际住院天数", "{}天")):
+        for row in sheet.iter_rows(min_row=2):
+            cell = row[header.index(name)]
+            if isinstance(cell.value, (int, float)):
+                cell.value = written.format(cell.value)
+    text = tmp_path / "text.xlsx"
+    book.save(text)
+    for source, folder in ((without, "numbers"), (text, "text")):
+        assert invoke("report", source, "-o", tmp_path / folder).exit_code == 0
+        assert invoke("audit", source, "-o", tmp_path / f"audit-{folder}", "--no-figures").exit_code == 0
+    assert read_indicators(tmp_path / "text") == read_indicators(tmp_path / "numbers")
+    assert all(float(r["医疗总费用（万元）"]) > 0 for r in read_indicators(tmp_path / "text"))
+    alos = [
+        dict(pl.read_parquet(tmp_path / f / "hospitals.parquet").select("hospital", "alos").iter_rows())
+        for f in ("audit-numbers", "audit-text")
+    ]
+    assert None not in alos[1].values() and alos[1] == pytest.approx(alos[0])
+
+
+def test_a_result_number_saved_as_text_is_read_as_the_grouper_reads_it() -> None:
+    import pyarrow as pa
+
+    from drgkit.io.results import canonical_results
+
+    table = pa.table(
+        {
+            "总费用": ["12,345.60", "12345.6元", "¥ 800", "1,23", "", None, "nan"],
+            "实际住院天数": ["8天", "8", " 12 ", "x", "", None, "inf"],
+        }
+    )
+    read = canonical_results(table, ["total_cost", "los"]).to_pydict()
+    assert read["total_cost"] == [12345.6, 12345.6, 800.0, None, None, None, None]
+    assert read["los"] == [8.0, 8.0, 12.0, None, None, None, None]

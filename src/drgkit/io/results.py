@@ -8,6 +8,7 @@ reads a result the same way.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,52 @@ def _decode(column: pa.ChunkedArray, words: dict[str, str]) -> pa.Array:
     encoded = pc.dictionary_encode(column.combine_chunks().cast(pa.string()))
     values = [words.get(v.strip(), v.strip()) if v is not None else None for v in encoded.dictionary.to_pylist()]
     return pa.array(values, pa.string()).take(encoded.indices)
+
+
+#: result fields drgkit writes as numbers (besides the vocabulary's money and int fields)
+_RESULT_NUMBERS = (
+    "standard_payment",
+    "payment",
+    "patient_payment",
+    "fund_payment",
+    "margin",
+    "rw",
+    "base_rate",
+    "level_coefficient",
+    "cost_ratio",
+    "aux_coefficient",
+    "score",
+)
+
+
+def _number_fields() -> set[str]:
+    from .columns import fields
+
+    return {f.name for f in fields().values() if f.type in ("money", "int")} | set(_RESULT_NUMBERS)
+
+
+def _is_text(type_: pa.DataType) -> bool:
+    return pa.types.is_string(type_) or pa.types.is_large_string(type_) or pa.types.is_dictionary(type_)
+
+
+def _numbers(column: pa.ChunkedArray, field: str) -> pa.Array:
+    """A number field saved as text (a result re-saved by Excel or another system: ``12,345.60``,
+    ``12345.60元``, ``8天``) read as the grouper reads its input (:mod:`drgkit.io.values`); null where a value
+    is no number — never a silent 0 or a dropped column."""
+    from . import values
+
+    encoded = pc.dictionary_encode(column.combine_chunks().cast(pa.string()))
+    written = encoded.dictionary.to_pylist()
+    read = values.amounts(values.strip_unit(field, [None if v is None else v.strip() or None for v in written]))
+
+    def number(text: str | None) -> float | None:
+        try:
+            value = None if text is None else float(values.clean(text).replace("_", "?"))
+        except ValueError:
+            return None
+        return value if value is not None and math.isfinite(value) else None
+
+    return pa.array([number(v) for v in read], pa.float64()).take(encoded.indices)
 
 
 def as_arrow(data: Any) -> pa.Table:
@@ -80,6 +127,9 @@ def renamed_results(table: pa.Table, found: dict[str, str], keep: Iterable[str] 
             or pa.types.is_dictionary(out.schema.field(name).type)
         ):
             out = out.set_column(out.column_names.index(name), name, _decode(out.column(name), words))
+    for name in out.column_names:
+        if name in _number_fields() and _is_text(out.schema.field(name).type):
+            out = out.set_column(out.column_names.index(name), name, _numbers(out.column(name), name))
     for name in keep:  # a column outside the vocabulary (a report's --by, a history's year), as it is
         if name not in out.column_names and name in table.column_names:
             out = out.append_column(name, table.column(name))
