@@ -314,3 +314,54 @@ def test_a_result_number_saved_as_text_is_read_as_the_grouper_reads_it() -> None
     read = canonical_results(table, ["total_cost", "los"]).to_pydict()
     assert read["total_cost"] == [12345.6, 12345.6, 800.0, None, None, None, None]
     assert read["los"] == [8.0, 8.0, 12.0, None, None, None, None]
+
+
+def test_blank_rows_of_an_export_are_no_stays_in_report_audit_and_dip_settle(
+    tmp_path: Path, priced, dip_catalogue
+) -> None:
+    """group keeps an export's empty lines in place (rows in = rows out, marked invalid); report then showed a
+    blank-named hospital with 2 cases (and a lower overall 入组率), audit '已审核 322 例', dip settle a hospital
+    '' with 2 cases."""
+    import polars as pl
+
+    _, without, _ = priced
+    header, rows = sample_rows(tmp_path)
+    blank = [""] * len(header)
+    source = write_csv(tmp_path / "blank.csv", header, [*rows[:20], blank, blank, *rows[20:]])
+    grouped = tmp_path / "grouped.xlsx"
+    assert invoke("group", source, "-o", grouped, "-q", "--scheme", "suzhou-2023").exit_code == 0
+    priced_blank = tmp_path / "priced.xlsx"
+    assert invoke("pay", grouped, "-o", priced_blank, "--table", "suzhou-2023", "--level", "level3").exit_code == 0
+    result = invoke("report", priced_blank, "-o", tmp_path / "blank")
+    assert result.exit_code == 0 and "未计入空行 2 行" in result.stderr and "合计行" not in result.stderr
+    assert invoke("report", without, "-o", tmp_path / "plain").exit_code == 0
+    assert read_indicators(tmp_path / "blank") == read_indicators(tmp_path / "plain")
+    audited = invoke("audit", priced_blank, "-o", tmp_path / "audit", "--no-figures")
+    assert "已审核 60 例" in audited.stdout and "未计入空行 2 行" in audited.stderr
+    assert pl.read_parquet(tmp_path / "audit" / "hospitals.parquet")["hospital"].null_count() == 0
+    catalogue, _ = dip_catalogue
+    dip = tmp_path / "dip.csv"
+    assert invoke("dip", "group", source, "-c", catalogue, "-o", dip, "-q").exit_code == 0
+    settled = invoke(
+        "dip", "settle", dip, "-c", catalogue, "--budget", 500000, "--fund-ratio", 0.6, "-o", tmp_path / "h.csv"
+    )
+    assert settled.exit_code == 0 and "未计入空行 2 行" in settled.stderr
+    with open(tmp_path / "h.csv", encoding="utf-8-sig", newline="") as handle:
+        assert all(r["hospital"] for r in csv.DictReader(handle))
+
+
+def test_a_result_with_only_result_columns_has_no_blank_rows() -> None:
+    import pyarrow as pa
+
+    from drgkit.io.results import blank_rows, stays
+
+    assert not any(blank_rows(pa.table({"status": ["ok", None], "drg": ["A", None]})).to_pylist())
+    table = pa.table(
+        {"病案号": ["1", None, " ", "合计"], "总费用": [1.0, None, None, 1.0], "状态": ["入组", "无效病案", None, None]}
+    )
+    kept, left_out = stays(table)
+    assert kept.column("病案号").to_pylist() == ["1"] and (left_out.totals, left_out.blank) == (1, 2)
+    assert left_out.lines("en") == [
+        "left out 1 totals rows (stay id, hospital or department 合计, 总计 …: not stays)",
+        "left out 2 blank rows (no abstract data)",
+    ]

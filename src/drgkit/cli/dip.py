@@ -233,8 +233,8 @@ def settle_cmd(
     if s.patient_basis.get("patient_basis") != "benefits":  # the hospitals' payable then rests on --fund-ratio
         line += say("dip.fund_ratio", language, ratio=f"{fund_ratio:g}")
     common.err.print(line, soft_wrap=True, markup=False)
-    if s.left_out:
-        common.err.print(say("totals.left_out", language, n=f"{s.left_out:,}"), soft_wrap=True, markup=False)
+    for line in s.left_out.lines(language):
+        common.err.print(line, soft_wrap=True, markup=False)
     common.out.print(
         terminal_table(
             say("dip.settle_title", language),

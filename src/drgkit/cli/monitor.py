@@ -190,8 +190,8 @@ def audit(
         raise CliError(str(exc)) from exc
     for note in result.notes:
         common.err.print(f"{say('audit.note', language)}{note}", soft_wrap=True, markup=False)
-    if result.left_out:
-        common.err.print(say("totals.left_out", language, n=f"{result.left_out:,}"), soft_wrap=True, markup=False)
+    for line in result.left_out.lines(language):
+        common.err.print(line, soft_wrap=True, markup=False)
     files = result.write(output, figures=figures)
     seconds = time.perf_counter() - start
     common.out.print(

@@ -220,8 +220,8 @@ def report(
         per, losing = indicators(frame, by)
     except ReportError as exc:
         raise CliError(str(exc)) from None
-    if left_out:
-        common.err.print(say("totals.left_out", language, n=f"{left_out:,}"), soft_wrap=True, markup=False)
+    for line in left_out.lines(language):
+        common.err.print(line, soft_wrap=True, markup=False)
     common.out.print(
         terminal_table(
             say("report.title", language, by=label(by, with_unit=False, lang=language)),

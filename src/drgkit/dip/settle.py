@@ -31,6 +31,7 @@ import polars as pl
 import pyarrow as pa
 
 from ..arrowutil import as_polars
+from ..io.results import LeftOut
 from ..payment import load_policy, price
 from ..payment.price import patient_basis_counts, patient_basis_summary
 from ..payment.tables import COLUMNS, NUMERIC, PaymentTable, TableInfo, normalize_level
@@ -59,8 +60,8 @@ class Settlement:
     #: how patients' payments were found (a benefit policy by person and year, or the flat share), with the
     #: number of cases each and why: drgkit.payment.price.patient_basis_summary / patient_basis_counts
     patient_basis: dict = field(default_factory=dict)
-    #: totals rows (合计 … as stay id, hospital or department) left out: no stays, settled as none
-    left_out: int = 0
+    #: totals rows (合计 … as stay id, hospital or department) and blank rows left out: no stays
+    left_out: LeftOut = field(default_factory=LeftOut)
 
 
 def _policy(policy: Any, pv_initial: float):
@@ -112,18 +113,17 @@ GROUPED_FIELDS = (
 )
 
 
-def _grouped_frame(grouped: Any) -> tuple[pl.DataFrame, int]:
+def _grouped_frame(grouped: Any) -> tuple[pl.DataFrame, LeftOut]:
     """``dip group``'s result as it was saved — a path (.xlsx, .csv, .parquet) or a frame, under canonical names
     or the input's own headers (医疗机构名称, 总费用 …) — with every column kept in its place and the fields
     settlement reads under their canonical names (:func:`drgkit.io.results.canonical_results`' reading);
-    without its totals rows (合计 … as stay id, hospital or department: no stays), and how many those were."""
-    from ..io.results import as_arrow, renamed_results, result_sources, totals_rows, without_totals
+    without its totals and blank rows (no stays: :func:`drgkit.io.results.stay_rows`), and how many those were."""
+    from ..io.results import as_arrow, renamed_results, result_sources, stay_rows, stays
 
     if isinstance(grouped, pl.DataFrame) and {"status", "dip_group", "total_cost"} <= set(grouped.columns):
-        mask = pl.Series(totals_rows(grouped.to_arrow()))
-        left_out = int(mask.sum())
-        return (grouped.filter(~mask) if left_out else grouped), left_out
-    table, left_out = without_totals(grouped.to_arrow() if isinstance(grouped, pl.DataFrame) else as_arrow(grouped))
+        keep, left_out = stay_rows(grouped.to_arrow())
+        return (grouped.filter(pl.Series(keep)) if left_out else grouped), left_out
+    table, left_out = stays(grouped.to_arrow() if isinstance(grouped, pl.DataFrame) else as_arrow(grouped))
     found = {
         f: h
         for f, h in result_sources(table.column_names, GROUPED_FIELDS).items()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -162,8 +162,55 @@ def totals_rows(table: pa.Table) -> pa.Array:
     return mask
 
 
-def without_totals(table: pa.Table) -> tuple[pa.Table, int]:
-    """``table`` without its totals rows (:func:`totals_rows`), and how many it left out."""
-    mask = totals_rows(table)
-    left_out = pc.sum(mask).as_py() or 0
-    return (table.filter(pc.invert(mask)) if left_out else table), left_out
+def blank_rows(table: pa.Table) -> pa.Array:
+    """A boolean per row: whether every column outside the result fields (status, reason, DRG, payment … as
+    ``group`` / ``pay`` write them, under any header of the vocabulary) is empty — an empty line of the export
+    that ``group`` kept in its place (rows in = rows out) and marked invalid: no stay. All False when the
+    table has no such column."""
+    from .columns import fields
+
+    result = [f.name for f in fields().values() if f.type == "result"]
+    produced = set(field_sources(table.column_names, result).values())
+    inputs = [h for h in table.column_names if h not in produced]
+    mask = pa.array([bool(inputs)] * table.num_rows, pa.bool_())
+    for header in inputs:
+        column = table.column(header)
+        empty = pc.is_null(column)
+        if _is_text(column.type):
+            empty = pc.or_kleene(empty, pc.equal(pc.utf8_trim_whitespace(column.cast(pa.string())), ""))
+        mask = pc.and_(mask, pc.fill_null(empty, True))
+        if not pc.any(mask).as_py():
+            break
+    return mask.combine_chunks() if isinstance(mask, pa.ChunkedArray) else mask
+
+
+class LeftOut(NamedTuple):
+    """Rows of a result that are no stays, left out of every sum and count: totals rows, blank rows."""
+
+    totals: int = 0
+    blank: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.totals or self.blank)
+
+    def lines(self, lang: str) -> list[str]:
+        """What was left out, one line per kind, in ``lang``."""
+        from ..lang import say
+
+        return [
+            say(f"{key}.left_out", lang, n=f"{n:,}") for key, n in (("totals", self.totals), ("blank", self.blank)) if n
+        ]
+
+
+def stay_rows(table: pa.Table) -> tuple[pa.Array, LeftOut]:
+    """A boolean per row: whether it is a stay (neither a totals row nor a blank row), and what is not."""
+    totals = totals_rows(table)
+    blank = pc.and_(blank_rows(table), pc.invert(totals))
+    keep = pc.invert(pc.or_(totals, blank))
+    return keep, LeftOut(pc.sum(totals).as_py() or 0, pc.sum(blank).as_py() or 0)
+
+
+def stays(table: pa.Table) -> tuple[pa.Table, LeftOut]:
+    """``table`` without its totals and blank rows (:func:`stay_rows`), and how many of each it left out."""
+    keep, left_out = stay_rows(table)
+    return (table.filter(keep) if left_out else table), left_out

@@ -37,6 +37,7 @@ import polars as pl
 
 from ..arrowutil import polars_frame
 from ..errors import DrgkitError
+from ..io.results import LeftOut
 
 #: signal → risky direction (+1: high is risky, -1: low is risky)
 SIGNALS: dict[str, int] = {
@@ -71,8 +72,8 @@ class Audit:
     depts: pl.DataFrame | None = None
     doctors: pl.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
-    #: totals rows (合计 … as stay id, hospital or department) left out: no stays, audited as none
-    left_out: int = 0
+    #: totals rows (合计 … as stay id, hospital or department) and blank rows left out: no stays
+    left_out: LeftOut = field(default_factory=LeftOut)
 
     def write(self, folder: str | Path, figures: bool = True) -> list[Path]:
         folder = Path(folder)
@@ -118,13 +119,13 @@ FIELDS = (
 )
 
 
-def _frame(data: Any) -> tuple[pl.DataFrame, int]:
+def _frame(data: Any) -> tuple[pl.DataFrame, LeftOut]:
     """Any grouped result (a file in any format the reader takes, the Chinese workbook, a frame) under
-    canonical names and values, without its totals rows (:func:`drgkit.io.results.totals_rows`), and how
-    many those were."""
-    from ..io.results import as_arrow, canonical_results, without_totals
+    canonical names and values, without its totals and blank rows (no stays: :func:`drgkit.io.results.stay_rows`),
+    and how many those were."""
+    from ..io.results import as_arrow, canonical_results, stays
 
-    table, left_out = without_totals(as_arrow(data))
+    table, left_out = stays(as_arrow(data))
     return polars_frame(canonical_results(table, FIELDS)), left_out
 
 
@@ -202,7 +203,7 @@ def _weights(df: pl.DataFrame, scheme: str | None) -> pl.Expr:
     return pl.when(grouped).then(cost.mean().over("drg") / cost.filter(grouped).mean())
 
 
-def _case_frame(data: Any, scheme: str | None, notes: list[str] | None = None) -> tuple[pl.DataFrame, int]:
+def _case_frame(data: Any, scheme: str | None, notes: list[str] | None = None) -> tuple[pl.DataFrame, LeftOut]:
     df, left_out = _frame(data)
     for need in ("case_id", "status", "drg"):
         if need not in df.columns:

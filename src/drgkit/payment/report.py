@@ -19,6 +19,7 @@ import polars as pl
 
 from ..arrowutil import polars_frame
 from ..errors import DrgkitError
+from ..io.results import LeftOut
 
 
 class ReportError(DrgkitError, ValueError):
@@ -29,19 +30,19 @@ class ReportError(DrgkitError, ValueError):
 FIELDS = ("status", "drg", "drg_name", "los", "total_cost", "rw", "payment", "margin")
 
 
-def report_frame(data: Any, by: str) -> tuple[pl.DataFrame, int]:
+def report_frame(data: Any, by: str) -> tuple[pl.DataFrame, LeftOut]:
     """The result's report fields under canonical names, whatever shape it was saved in (the coder's workbook
     with Chinese headers and status texts included: one reader for pay, audit and report), without its totals
-    rows (合计 … as stay id, hospital or department: :func:`drgkit.io.results.totals_rows`) — and how many it
-    left out. A totals row is no stay: its cost is the sum of the others'."""
-    from ..io.results import as_arrow, canonical_results, totals_rows, without_totals
+    rows (合计 … as stay id, hospital or department: :func:`drgkit.io.results.totals_rows`) and blank rows
+    (:func:`drgkit.io.results.blank_rows`) — and how many it left out. Neither is a stay: a totals row's cost
+    is the sum of the others'."""
+    from ..io.results import as_arrow, canonical_results, stay_rows, stays
 
     if isinstance(data, pl.DataFrame) and {"status", "drg", by} <= set(data.columns):
         # already canonical (the API and write_report's own second call)
-        mask = pl.Series(totals_rows(data.to_arrow()))
-        left_out = int(mask.sum())
-        return (data.filter(~mask) if left_out else data), left_out
-    table, left_out = without_totals(as_arrow(data))
+        keep, left_out = stay_rows(data.to_arrow())
+        return (data.filter(pl.Series(keep)) if left_out else data), left_out
+    table, left_out = stays(as_arrow(data))
     return polars_frame(canonical_results(table, (*FIELDS, by), keep=(by,))), left_out
 
 
