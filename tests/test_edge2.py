@@ -365,3 +365,31 @@ def test_a_result_with_only_result_columns_has_no_blank_rows() -> None:
         "left out 1 totals rows (stay id, hospital or department 合计, 总计 …: not stays)",
         "left out 2 blank rows (no abstract data)",
     ]
+
+
+def test_pay_prices_an_export_whose_blank_and_totals_rows_have_no_hospital_level(tmp_path: Path) -> None:
+    """drgkit pay stopped on 'row 11: unknown hospital level '' in column hospital_level' when the export
+    had an empty line or a 合计 row (no 医院等级): rows it never prices (invalid) need no level."""
+    header, rows = sample_rows(tmp_path)
+    header = [*header, "医院等级"]
+    rows = [[*r, "三级"] for r in rows]
+    outputs = []
+    for name, table in (
+        ("plain", rows),
+        ("export", with_totals_row(header, [*rows[:10], [""] * len(header), *rows[10:]], "病案号")),
+    ):
+        grouped = tmp_path / f"{name}.xlsx"
+        source = write_csv(tmp_path / f"{name}.csv", header, table)
+        assert invoke("group", source, "-o", grouped, "-q", "--scheme", "suzhou-2023", "--canonical").exit_code == 0
+        out = tmp_path / f"{name}-priced.csv"
+        result = invoke("pay", grouped, "-o", out, "--table", "suzhou-2023")
+        assert result.exit_code == 0, result.output
+        with open(out, encoding="utf-8-sig", newline="") as handle:
+            outputs.append(list(csv.DictReader(handle)))
+    plain, export = outputs
+    assert len(export) == len(plain) + 2
+    kept = [r for r in export if r["case_id"] not in ("", "合计")]
+    assert [r["payment"] for r in kept] == [r["payment"] for r in plain]
+    assert [r["pay_level"] for r in kept] == [r["pay_level"] for r in plain]
+    left = [r for r in export if r not in kept]
+    assert [r["状态"] for r in left] == ["无效病案", "无效病案"] and {r["pay_level"] for r in left} == {""}
