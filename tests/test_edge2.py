@@ -356,6 +356,8 @@ def test_a_result_with_only_result_columns_has_no_blank_rows() -> None:
     from drgkit.io.results import blank_rows, stays
 
     assert not any(blank_rows(pa.table({"status": ["ok", None], "drg": ["A", None]})).to_pylist())
+    canonical = pa.table({"case_id": ["1", None], "dx": [["J18.900"], []], "status": ["ok", "invalid"]})
+    assert blank_rows(canonical).to_pylist() == [False, True]  # group --canonical writes [] for no codes
     table = pa.table(
         {"病案号": ["1", None, " ", "合计"], "总费用": [1.0, None, None, 1.0], "状态": ["入组", "无效病案", None, None]}
     )
@@ -365,6 +367,59 @@ def test_a_result_with_only_result_columns_has_no_blank_rows() -> None:
         "left out 1 totals rows (stay id, hospital or department 合计, 总计 …: not stays)",
         "left out 2 blank rows (no abstract data)",
     ]
+
+
+SCENARIOS = """
+[history]
+path = "{history}"
+table = "suzhou-2023"
+hospital_column = "hospital"
+level_column = "hospital_level"
+
+[settlement]
+method = "drg_rate"
+budget_growth = 0.03
+binding = true
+
+[[scenario]]
+name = "baseline"
+volume_growth = 0.03
+"""
+
+
+def test_simulate_reads_the_priced_workbook_and_leaves_its_totals_and_blank_rows_out(tmp_path: Path) -> None:
+    """simulate --history took only Parquet/CSV/Arrow under canonical names: the workbook drgkit pay writes
+    ('unknown file type .xlsx'), or its CSV under the input's headers ('no column hospital'), was refused,
+    and a canonical history with a 合计 row stopped on 'hospital has 1 empty values'."""
+    import polars as pl
+
+    header, rows = sample_rows(tmp_path)
+    header = [*header, "医院等级"]
+    rows = [[*r, "三级"] for r in rows]
+    table = with_totals_row(header, [*rows[:10], [""] * len(header), *rows[10:]], "病案号")
+    source = write_csv(tmp_path / "in.csv", header, table)
+    grouped = tmp_path / "grouped.xlsx"
+    assert invoke("group", source, "-o", grouped, "-q", "--scheme", "suzhou-2023").exit_code == 0
+    hospitals = {}
+    for name, extra in (("priced.xlsx", ()), ("canonical.parquet", ("--canonical",))):
+        priced = tmp_path / name
+        if extra:  # the canonical history: grouped and priced under canonical names
+            canonical = tmp_path / "grouped.parquet"
+            assert invoke("group", source, "-o", canonical, "-q", "--scheme", "suzhou-2023", *extra).exit_code == 0
+            grouped_for = canonical
+        else:
+            grouped_for = grouped
+        assert invoke("pay", grouped_for, "-o", priced, "--table", "suzhou-2023").exit_code == 0
+        scenarios = tmp_path / f"{name}.toml"
+        scenarios.write_text(SCENARIOS.format(history=priced.as_posix()), encoding="utf-8")
+        result = invoke("simulate", scenarios, "-o", tmp_path / f"out-{name}")
+        assert result.exit_code == 0, result.output
+        assert "未计入合计行 1 行" in result.stderr and "未计入空行 1 行" in result.stderr
+        out = pl.read_parquet(tmp_path / f"out-{name}" / "hospitals.parquet").sort("hospital")
+        hospitals[name] = out.select("hospital", "cases", "cost")
+    assert hospitals["priced.xlsx"].equals(hospitals["canonical.parquet"])
+    assert hospitals["priced.xlsx"]["hospital"].null_count() == 0
+    assert "" not in hospitals["priced.xlsx"]["hospital"].to_list()
 
 
 def test_pay_prices_an_export_whose_blank_and_totals_rows_have_no_hospital_level(tmp_path: Path) -> None:

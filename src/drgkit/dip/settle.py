@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from ..arrowutil import as_polars
 from ..io.results import LeftOut
@@ -118,23 +117,13 @@ def _grouped_frame(grouped: Any) -> tuple[pl.DataFrame, LeftOut]:
     or the input's own headers (医疗机构名称, 总费用 …) — with every column kept in its place and the fields
     settlement reads under their canonical names (:func:`drgkit.io.results.canonical_results`' reading);
     without its totals and blank rows (no stays: :func:`drgkit.io.results.stay_rows`), and how many those were."""
-    from ..io.results import as_arrow, renamed_results, result_sources, stay_rows, stays
+    from ..io.results import as_arrow, results_in_place, stay_rows, stays
 
     if isinstance(grouped, pl.DataFrame) and {"status", "dip_group", "total_cost"} <= set(grouped.columns):
         keep, left_out = stay_rows(grouped.to_arrow())
         return (grouped.filter(pl.Series(keep)) if left_out else grouped), left_out
     table, left_out = stays(grouped.to_arrow() if isinstance(grouped, pl.DataFrame) else as_arrow(grouped))
-    found = {
-        f: h
-        for f, h in result_sources(table.column_names, GROUPED_FIELDS).items()
-        if f not in table.column_names or f == h
-    }
-    read = renamed_results(table, found)
-    names = {h: f for f, h in found.items()}
-    columns = {
-        names.get(h, h): (read.column(names[h]) if h in names else c) for h, c in zip(table.column_names, table.columns)
-    }
-    return as_polars(pa.table(columns)), left_out
+    return as_polars(results_in_place(table, GROUPED_FIELDS)), left_out
 
 
 def settle(

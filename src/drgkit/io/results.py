@@ -116,6 +116,19 @@ def result_sources(headers: Iterable[str], names: Iterable[str]) -> dict[str, st
     return found
 
 
+def results_in_place(table: pa.Table, names: Iterable[str]) -> pa.Table:
+    """``table`` with every column kept in its place, the fields of ``names`` it has under a header of the
+    vocabulary (医疗机构名称, 总费用, 状态 …) renamed to their canonical names and read as
+    :func:`canonical_results` reads them; a field already present under its own name is left as it is."""
+    found = {
+        f: h for f, h in result_sources(table.column_names, names).items() if f not in table.column_names or f == h
+    }
+    read = renamed_results(table, found)
+    names_of = {h: f for f, h in found.items()}
+    columns = zip(table.column_names, table.columns)
+    return pa.table({names_of.get(h, h): read.column(names_of[h]) if h in names_of else c for h, c in columns})
+
+
 def renamed_results(table: pa.Table, found: dict[str, str], keep: Iterable[str] = ()) -> pa.Table:
     """The columns ``found`` names ({field: header}, from :func:`result_sources`) under the field names, the
     workbook's Chinese texts decoded; then the ``keep`` columns outside the vocabulary, as they are."""
@@ -178,6 +191,8 @@ def blank_rows(table: pa.Table) -> pa.Array:
         empty = pc.is_null(column)
         if _is_text(column.type):
             empty = pc.or_kleene(empty, pc.equal(pc.utf8_trim_whitespace(column.cast(pa.string())), ""))
+        elif pa.types.is_list(column.type) or pa.types.is_large_list(column.type):  # dx / px: [] is no code
+            empty = pc.or_kleene(empty, pc.equal(pc.list_value_length(column), 0))
         mask = pc.and_(mask, pc.fill_null(empty, True))
         if not pc.any(mask).as_py():
             break
