@@ -448,3 +448,24 @@ def test_pay_prices_an_export_whose_blank_and_totals_rows_have_no_hospital_level
     assert [r["pay_level"] for r in kept] == [r["pay_level"] for r in plain]
     left = [r for r in export if r not in kept]
     assert [r["状态"] for r in left] == ["无效病案", "无效病案"] and {r["pay_level"] for r in left} == {""}
+
+
+def test_audit_notes_are_said_in_the_language_of_the_run(tmp_path: Path) -> None:
+    """audit printed '注：no hospital column: every case is audited …' and '注：admission_date: 1 value(s) are
+    not dates …' — English after a Chinese 注：."""
+    header, rows = sample_rows(tmp_path, 40)
+    keep = [i for i, h in enumerate(header) if h != "医疗机构名称"]
+    grouped = tmp_path / "grouped.csv"
+    source = write_csv(tmp_path / "in.csv", [header[i] for i in keep], [[r[i] for i in keep] for r in rows])
+    assert invoke("group", source, "-o", grouped, "-q").exit_code == 0
+    with open(grouped, encoding="utf-8-sig", newline="") as handle:
+        table = list(csv.reader(handle))
+    table[6][table[0].index("入院日期")] = "不详"
+    with open(grouped, "w", encoding="utf-8-sig", newline="") as handle:
+        csv.writer(handle).writerows(table)
+    zh = invoke("audit", grouped, "-o", tmp_path / "zh", "--no-figures")
+    assert zh.exit_code == 0, zh.output
+    assert "注：没有医院列" in zh.stderr and "注：入院时间：1 个值不是日期（如第 6 行的 '不详'）" in zh.stderr
+    assert "no hospital column" not in zh.stderr and "not dates" not in zh.stderr
+    en = invoke("audit", grouped, "-o", tmp_path / "en", "--no-figures", "--lang", "en")
+    assert "note: no hospital column" in en.stderr and "admission_date: 1 value(s) are not dates" in en.stderr

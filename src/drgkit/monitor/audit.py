@@ -64,6 +64,26 @@ class AuditError(DrgkitError, ValueError):
 MIN_CASES = 30
 
 
+class Note(str):
+    """A note of the audit: its English text (what ``Audit.notes`` holds and the files say), and the ui_words
+    ``key`` and ``values`` that say it in another language (:func:`drgkit.lang.say`)."""
+
+    key: str
+    values: dict
+
+    def __new__(cls, key: str, **values: object) -> Note:
+        from ..lang import say
+
+        note = super().__new__(cls, say(key, "en", **values))
+        note.key, note.values = key, values
+        return note
+
+    def text(self, lang: str) -> str:
+        from ..lang import say
+
+        return say(self.key, lang, **self.values)
+
+
 @dataclass
 class Audit:
     cases: pl.DataFrame
@@ -170,10 +190,11 @@ def _as_date(df: pl.DataFrame, name: str, notes: list[str] | None = None) -> pl.
                 f"the readmission checks need dates such as 2024-05-10"
             )
         if notes is not None:
-            notes.append(
-                f"{name}: {unread.size:,} value(s) are not dates (e.g. {example!r} in row "
-                f"{int(unread[0]) + 1}); those stays take no part in the readmission checks"
-            )
+            from ..io.columns import fields
+
+            label = fields()[name].zh if name in fields() else name
+            at = {"n": f"{unread.size:,}", "example": repr(example), "row": int(unread[0]) + 1}
+            notes.append(Note("audit.not_dates", field=name, label=label, **at))
     return pl.lit(pl.Series(name, typed).cast(pl.Date)).alias(name)
 
 
@@ -211,7 +232,7 @@ def _case_frame(data: Any, scheme: str | None, notes: list[str] | None = None) -
     if df.height == 0:
         raise AuditError("grouped data has no rows: nothing to audit")
     if "hospital" not in df.columns and notes is not None:
-        notes.append("no hospital column: every case is audited as one hospital 'all' (no peers to compare)")
+        notes.append(Note("audit.no_hospital"))
     if "scheme" in df.columns and scheme is None and df.height:
         first = df["scheme"].drop_nulls().first()
         scheme = None if first is None else str(first)
