@@ -469,3 +469,16 @@ def test_audit_notes_are_said_in_the_language_of_the_run(tmp_path: Path) -> None
     assert "no hospital column" not in zh.stderr and "not dates" not in zh.stderr
     en = invoke("audit", grouped, "-o", tmp_path / "en", "--no-figures", "--lang", "en")
     assert "note: no hospital column" in en.stderr and "admission_date: 1 value(s) are not dates" in en.stderr
+
+
+def test_the_patient_basis_line_names_insurance_types_in_chinese() -> None:
+    """pay's line said '（无险种列，均按 employee 结算）' and '30% (resident 50%, employee 20%)' in Chinese."""
+    from drgkit.payment.price import patient_basis_line
+
+    basis = {"patient_share": 0.3, "patient_basis": "benefits", "benefits": "example-national", "benefit_rows": 5}
+    zh = patient_basis_line({**basis, "benefit_insurance_assumed": "employee"}, "zh")
+    assert "均按职工结算" in zh and "employee" not in zh
+    assert "all settled as employee" in patient_basis_line({**basis, "benefit_insurance_assumed": "employee"}, "en")
+    shares = {"patient_share": 0.3, "patient_shares": {"resident": 0.5, "employee": 0.2}}
+    assert "30%（居民 50%、职工 20%）" in patient_basis_line(shares, "zh")
+    assert "30% (resident 50%, employee 20%)" in patient_basis_line(shares, "en")

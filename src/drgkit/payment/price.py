@@ -598,16 +598,22 @@ def patient_basis_line(basis: dict, lang: str) -> str:
     """One line: the patients' payments by person and year under a benefit policy, or the flat share — said
     whenever the flat share is used (no benefit policy, or cases the benefit policy could not settle).
     ``basis``: :func:`patient_basis_summary` with :func:`patient_basis_counts`."""
-    from ..lang import say
+    from ..lang import say, words
 
     share = f"{100 * basis['patient_share']:g}%"
     if basis.get("patient_shares"):
-        share += " (" + ", ".join(f"{k} {100 * v:g}%" for k, v in basis["patient_shares"].items()) + ")"
+        kinds = words("benefits.ins", lang)
+        shares = say("punct.list", lang).join(
+            f"{kinds.get(k, k)} {100 * v:g}%" for k, v in basis["patient_shares"].items()
+        )
+        share += f"（{shares}）" if lang == "zh" else f" ({shares})"
     if basis.get("patient_basis") != "benefits":
         return say("pay.flat_share", lang, share=share)
     text = say("pay.by_benefits", lang, policy=basis["benefits"], rows=f"{basis['benefit_rows']:,}")
     if basis.get("benefit_insurance_assumed"):
-        text += say("pay.benefits_insurance", lang, ins=basis["benefit_insurance_assumed"])
+        assumed = basis["benefit_insurance_assumed"]
+        named = words("benefits.ins", lang).get(assumed, assumed)  # 职工 / 居民 in a Chinese line
+        text += say("pay.benefits_insurance", lang, ins=named)
     if basis.get("flat_share_rows"):
         from ..benefits.settle import why_text
 
