@@ -82,6 +82,16 @@ def test_report_leaves_a_totals_row_out_of_every_sum_and_says_so(tmp_path: Path,
     assert "left out 1 totals rows" in english.stderr
 
 
+def test_report_lists_the_losing_groups_with_the_chinese_list_mark(tmp_path: Path, priced) -> None:
+    """'亏损最多的组（结余，万元）：RE1B -8.46, RE11 -3.58, …' — an English comma list in a Chinese line."""
+    _, without, _ = priced
+    zh = invoke("report", without, "-o", tmp_path / "zh")
+    line = next(ln for ln in zh.stdout.splitlines() if ln.startswith("亏损最多的组"))
+    assert "、" in line and ", " not in line
+    en = invoke("report", without, "-o", tmp_path / "en", "--lang", "en")
+    assert ", " in next(ln for ln in en.stdout.splitlines() if ln.startswith("losing most"))
+
+
 def test_report_by_department_leaves_out_a_totals_row_labelled_in_the_department(tmp_path: Path) -> None:
     header, rows = sample_rows(tmp_path, 40)
     source = write_csv(tmp_path / "in.csv", header, with_totals_row(header, rows, "出院科室"))

@@ -234,7 +234,7 @@ def report(
         )
     )
     if losing.height:
-        most = ", ".join(
+        most = say("punct.list", language).join(
             f"{d} {fmt('margin', m, language)}" for d, m in losing.head(min(top, 5)).select("drg", "margin").iter_rows()
         )
         common.out.print(say("report.losing", language, drgs=most), soft_wrap=True, markup=False)
