@@ -16,8 +16,8 @@ from dataclasses import dataclass
 #: kinds of values and how they are shown
 #: money: 万元 (10,000 yuan), 2 decimals · yuan: 元 per case / per weight, thousands separators
 #: count: integer · share: 0–1 shown as percent · pct: already in percent · index: 2–3 decimals
-#: z: z-score · bool: 是/否 · text: as is
-KINDS = ("money", "yuan", "rate", "count", "share", "pct", "index", "z", "bool", "text")
+#: z: z-score · points: DIP 分值, 2 decimals · bool: 是/否 · text: as is
+KINDS = ("money", "yuan", "rate", "count", "share", "pct", "index", "z", "points", "bool", "text")
 UNITS = {"money": "万元", "yuan": "元", "rate": "元", "share": "%", "pct": "%"}
 #: the same units in English (万元 is "10k yuan": the numbers are the same in both languages)
 UNITS_EN = {"money": "10k yuan", "yuan": "yuan", "rate": "yuan", "share": "%", "pct": "%"}
@@ -157,6 +157,16 @@ WORDS: dict[str, Word] = {
     "death": Word("死亡", "death", note="离院方式为死亡。"),
     "transfer": Word("转院", "transfer", note="离院方式为转院。"),
     "flag": Word("病例标记", "case flag"),
+    # --- dip settle: hospitals
+    "total_score": Word(
+        "总分值", "total score", "points", "医院全部病例的分值合计（病种分值 × 辅助目录系数 × 医院系数）。"
+    ),
+    "evaluation": Word("考核系数", "evaluation", "index", "年度考核系数：医院应付 = 考核前应付 × 考核系数 − 扣减。"),
+    "deduction": Word("扣减", "deduction", "money", "年度扣减金额（违规、考核扣款等）。"),
+    "payable_before_evaluation": Word(
+        "考核前应付", "payable before evaluation", "money", "按结算点值算出的基金应付，未乘考核系数、未扣减。"
+    ),
+    "payable": Word("医院应付", "payable", "money", "考核前应付 × 考核系数 − 扣减：基金全年应付医院的金额。"),
     # --- values
     "drg_rate": Word("DRG 费率浮动", "DRG rate"),
     "drg_points": Word("DRG 点数法", "DRG points"),
@@ -238,6 +248,8 @@ def fmt(name: str, value, lang: str = "zh") -> str:
         return f"{value:,.3f}"
     if kind == "z":
         return f"{value:.2f}"
+    if kind == "points":
+        return f"{value:,.2f}"
     if kind == "bool":
         return ("是" if value else "否") if lang == "zh" else ("yes" if value else "no")
     if isinstance(value, (list, tuple)):
@@ -259,7 +271,7 @@ def number(name: str, value):
         return round(value)
     if kind == "share":
         return round(100 * value, 2)
-    if kind in ("pct", "rate", "z"):
+    if kind in ("pct", "rate", "z", "points"):
         return round(value, 2)
     if kind == "index":
         return round(value, 3)

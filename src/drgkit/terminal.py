@@ -29,6 +29,22 @@ class Col:
     keep: bool = False
 
 
+#: Where :func:`packed` may break a text (put between the pieces that must each stay whole).
+BREAK = "\x00"
+
+
+def packed(text: str, width: int) -> str:
+    """``text`` broken into lines of at most ``width`` terminal columns only at its :data:`BREAK` marks, so a
+    name or a count with a space in it (``费率 P95（元）``, ``未入组 (0000) 65``) never splits across lines; a
+    piece wider than ``width`` gets a line of its own (rich wraps it)."""
+    lines = [""]
+    for piece in text.split(BREAK):
+        if lines[-1].strip() and cell_len(lines[-1] + piece.rstrip()) > width:
+            lines.append("")
+        lines[-1] += piece if lines[-1] else piece.lstrip()
+    return "\n".join(line.rstrip() for line in lines)
+
+
 def _needed(col: Col, cells: list[str], fold_header: bool = False) -> int:
     widest = max([cell_len(col.name)] + [cell_len(c) for c in cells])
     if col.kind == "text":
@@ -90,8 +106,9 @@ def fit_table(
     if dropped:
         from .lang import say
 
-        names = ("、" if lang == "zh" else ", ").join(reversed(dropped))
-        caption = say("table.not_shown", lang, width=width, names=names, hint=hint)
+        names = (("、" if lang == "zh" else ", ") + BREAK).join(reversed(dropped)) + BREAK
+        # broken between names at the table's width (rich centres each line), never inside a name
+        caption = packed(say("table.not_shown", lang, width=width, names=names, hint=hint), min(total(shown), width))
     table = Table(title=title, caption=caption)
     for i in shown:
         col = columns[i]

@@ -107,13 +107,16 @@ def group_cmd(
     allow_unmapped: AllowUnmapped = False,
     canonical: Canonical = False,
     quiet: bool = typer.Option(False, "--quiet", "-q"),
+    lang: Lang = None,
 ) -> None:
     """Group cases into a DIP catalogue: dip_group, dip_kind, aux_coefficient, score, status, reason."""
     common.refuse_overwriting_input(output, input)
     from ..dip import group, load_catalogue
     from ..io import open_cases, write_table
     from ..io.output import input_shaped
+    from ..lang import resolve
 
+    language = resolve(lang)
     t0 = time.perf_counter()
     cat = load_catalogue(catalogue)
     source = open_cases(
@@ -125,7 +128,7 @@ def group_cmd(
         batch_size=1 << 62,
     )
     if not quiet:
-        report_mapping(source)
+        report_mapping(source, language)
     import pyarrow as pa  # here, not at import: `drgkit --help` need not load pyarrow
 
     tables = list(source.batches())
@@ -133,17 +136,39 @@ def group_cmd(
     out = out if canonical else input_shaped(out, source.plan)
     write_table(out, output)
     if not quiet:
-        import pyarrow.compute as pc
+        common.out.print(dip_summary(out, cat.id, time.perf_counter() - t0, language, common.out.width), markup=False)
 
-        counts = {r["values"]: r["counts"] for r in pc.value_counts(out.column("status")).to_pylist()}
-        kinds = {r["values"]: r["counts"] for r in pc.value_counts(out.column("dip_kind")).to_pylist()}
-        n = out.num_rows
-        common.out.print(
-            f"grouped {n:,} cases into {cat.id} in {time.perf_counter() - t0:.2f} s: "
-            + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items()))
-            + "; "
-            + ", ".join(f"{k} {v:,}" for k, v in kinds.items() if k)
-        )
+
+def dip_summary(out, catalogue: str, seconds: float, lang: str, width: int = 80) -> str:
+    """What ``dip group`` ends with: cases by status, then by kind of group, in ``lang``; broken into lines of
+    at most ``width`` columns between the counts, never inside one (未入组 (0000) 19 stays on one line)."""
+    import pyarrow.compute as pc
+
+    from ..lang import say, words
+    from ..terminal import BREAK, packed
+
+    def counted(column: str, order: tuple[str, ...], names: dict[str, str]) -> list[str]:
+        counts = {r["values"]: r["counts"] for r in pc.value_counts(out.column(column)).to_pylist() if r["values"]}
+        keys = [k for k in order if k in counts] + sorted(k for k in counts if k not in order)
+        return [f"{names.get(k, k)} {counts[k]:,}" for k in keys]
+
+    mark = BREAK  # where the text may break: between two counts
+    text = say(
+        "dip.group_done",
+        lang,
+        rows=f"{out.num_rows:,}",
+        catalogue=catalogue,
+        seconds=f"{seconds:.2f}",
+        statuses=(say("punct.list", lang) + mark).join(
+            counted("status", ("ok", "ambiguous", "ungroupable", "invalid"), words("status", lang))
+        ),
+        kinds=(say("punct.list", lang) + mark).join(
+            counted("dip_kind", ("core", "primary_care", "comprehensive"), words("dip_kind", lang))
+        ),
+    )
+    text = text.replace(say("punct.colon", lang), say("punct.colon", lang) + mark, 1)
+    text = text.replace("; " if lang == "en" else "；", ("; " if lang == "en" else "；") + mark, 1)
+    return packed(text, width)
 
 
 @app.command("settle")
@@ -169,19 +194,21 @@ def settle_cmd(
     lang: Lang = None,
 ) -> None:
     """Case scores, point value, per-hospital payable, monthly pre-payment and clearance."""
-    import polars as pl
 
     from ..dip import settle
-    from ..io import read_cases, write_table
-    from ..terminal import Col, fit_table
+    from ..io import write_table
+    from ..lang import resolve, say
+    from ..payment.price import patient_basis_line
+    from ..report_words import terminal_table
+
+    language = resolve(lang)
 
     if benefits:  # a bad name or file: one line before the data is read
         from ..benefits import load_benefit_policy
 
         load_benefit_policy(benefits)
-    data = pl.read_parquet(grouped) if grouped.suffix == ".parquet" else pl.from_arrow(read_cases(grouped))
     s = settle(
-        data,
+        grouped,
         catalogue,
         budget=budget,
         fund_ratio=fund_ratio,
@@ -191,29 +218,32 @@ def settle_cmd(
         prepay_ratio=prepay_ratio,
         benefits=benefits,
     )
-    common.out.print(f"total score {s.total_score:,.2f}; PV_initial {s.pv_initial:.4f}; PV_settle {s.pv_settle:.4f}")
-    from ..lang import resolve, say
-    from ..payment.price import patient_basis_line
-
+    common.out.print(
+        say(
+            "dip.settled",
+            language,
+            score=f"{s.total_score:,.2f}",
+            pv_initial=f"{s.pv_initial:.4f}",
+            pv_settle=f"{s.pv_settle:.4f}",
+        ),
+        markup=False,
+    )
     # by person and year under a benefit policy, or the flat share: always said
-    language = resolve(lang)
     line = patient_basis_line(s.patient_basis, language)
     if s.patient_basis.get("patient_basis") != "benefits":  # the hospitals' payable then rests on --fund-ratio
         line += say("dip.fund_ratio", language, ratio=f"{fund_ratio:g}")
     common.err.print(line, soft_wrap=True, markup=False)
+    for line in s.left_out.lines(language):
+        common.err.print(line, soft_wrap=True, markup=False)
     common.out.print(
-        fit_table(
-            "per hospital",
-            [
-                Col(c, "id" if c == "hospital" else "number", keep=c in ("hospital", "payable"))
-                for c in s.hospitals.columns
-            ],
-            [
-                ["" if v is None else (f"{v:,.2f}" if isinstance(v, float) else str(v)) for v in row]
-                for row in s.hospitals.iter_rows()
-            ],
+        terminal_table(
+            say("dip.settle_title", language),
+            s.hospitals.to_dicts(),
+            s.hospitals.columns,
             common.out.width,
-            hint="-o FILE",
+            language,
+            keep=("hospital", "payable"),
+            hint=str(output) if output else "-o FILE",
         )
     )
     if output:

@@ -189,7 +189,10 @@ def audit(
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     for note in result.notes:
-        common.err.print(f"{say('audit.note', language)}{note}", soft_wrap=True, markup=False)
+        shown = note.text(language) if hasattr(note, "text") else note
+        common.err.print(f"{say('audit.note', language)}{shown}", soft_wrap=True, markup=False)
+    for line in result.left_out.lines(language):
+        common.err.print(line, soft_wrap=True, markup=False)
     files = result.write(output, figures=figures)
     seconds = time.perf_counter() - start
     common.out.print(

@@ -209,16 +209,19 @@ def report(
 ) -> None:
     """Indicators by hospital or department: 入组率, CMI, time/cost consumption indices, margin, losing DRGs."""
     from ..io.read import read_file
-    from ..payment.report import ReportError, indicators, write_report
+    from ..payment.report import ReportError, indicators, report_frame, write_report
     from ..report_words import fmt, label, terminal_table
 
     language = resolve(lang)
     data = read_file(input)
     try:
-        files = write_report(data, output, by=by, top=top)
-        per, losing = indicators(data, by)
+        frame, left_out = report_frame(data, by)
+        files = write_report(frame, output, by=by, top=top)
+        per, losing = indicators(frame, by)
     except ReportError as exc:
         raise CliError(str(exc)) from None
+    for line in left_out.lines(language):
+        common.err.print(line, soft_wrap=True, markup=False)
     common.out.print(
         terminal_table(
             say("report.title", language, by=label(by, with_unit=False, lang=language)),
@@ -231,7 +234,7 @@ def report(
         )
     )
     if losing.height:
-        most = ", ".join(
+        most = say("punct.list", language).join(
             f"{d} {fmt('margin', m, language)}" for d, m in losing.head(min(top, 5)).select("drg", "margin").iter_rows()
         )
         common.out.print(say("report.losing", language, drgs=most), soft_wrap=True, markup=False)

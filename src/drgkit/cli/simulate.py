@@ -82,6 +82,8 @@ def simulate(
             soft_wrap=True,
             markup=False,
         )
+    for line in results[0].left_out.lines(language) if results else ():
+        common.err.print(line, soft_wrap=True, markup=False)
     write(output, hosp, scen, results, notes)
     common.out.print(summary_table(scen, hosp, common.out.width, language))
     common.out.print(

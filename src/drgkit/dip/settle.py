@@ -30,6 +30,7 @@ import numpy as np
 import polars as pl
 
 from ..arrowutil import as_polars
+from ..io.results import LeftOut
 from ..payment import load_policy, price
 from ..payment.price import patient_basis_counts, patient_basis_summary
 from ..payment.tables import COLUMNS, NUMERIC, PaymentTable, TableInfo, normalize_level
@@ -58,6 +59,8 @@ class Settlement:
     #: how patients' payments were found (a benefit policy by person and year, or the flat share), with the
     #: number of cases each and why: drgkit.payment.price.patient_basis_summary / patient_basis_counts
     patient_basis: dict = field(default_factory=dict)
+    #: totals rows (合计 … as stay id, hospital or department) and blank rows left out: no stays
+    left_out: LeftOut = field(default_factory=LeftOut)
 
 
 def _policy(policy: Any, pv_initial: float):
@@ -94,6 +97,35 @@ def _hospital_frame(hospitals: Any) -> pl.DataFrame | None:
     return h.select(cols)
 
 
+#: the fields settlement reads from a grouped result (found under any header of the field vocabulary)
+GROUPED_FIELDS = (
+    "status",
+    "dip_group",
+    "dip_kind",
+    "score",
+    "aux_coefficient",
+    "total_cost",
+    "hospital",
+    "hospital_level",
+    "discharge_date",
+    "month",
+)
+
+
+def _grouped_frame(grouped: Any) -> tuple[pl.DataFrame, LeftOut]:
+    """``dip group``'s result as it was saved — a path (.xlsx, .csv, .parquet) or a frame, under canonical names
+    or the input's own headers (医疗机构名称, 总费用 …) — with every column kept in its place and the fields
+    settlement reads under their canonical names (:func:`drgkit.io.results.canonical_results`' reading);
+    without its totals and blank rows (no stays: :func:`drgkit.io.results.stay_rows`), and how many those were."""
+    from ..io.results import as_arrow, results_in_place, stay_rows, stays
+
+    if isinstance(grouped, pl.DataFrame) and {"status", "dip_group", "total_cost"} <= set(grouped.columns):
+        keep, left_out = stay_rows(grouped.to_arrow())
+        return (grouped.filter(pl.Series(keep)) if left_out else grouped), left_out
+    table, left_out = stays(grouped.to_arrow() if isinstance(grouped, pl.DataFrame) else as_arrow(grouped))
+    return as_polars(results_in_place(table, GROUPED_FIELDS)), left_out
+
+
 def settle(
     grouped: Any,
     catalogue: str | Path | Catalogue,
@@ -124,7 +156,7 @@ def settle(
     if not pv0 > 0:
         raise DipError("no initial point value: give pv_initial (the catalogue has none)")
     pol = _policy(policy, pv0)
-    df = as_polars(grouped)
+    df, left_out = _grouped_frame(grouped)
     for c in ("status", "dip_group", "dip_kind", "score", "total_cost"):
         if c not in df.columns:
             raise DipError(f"grouped data has no '{c}' column: run `drgkit dip group` first")
@@ -288,4 +320,4 @@ def settle(
             "price_reason",
         )
     )
-    return Settlement(out_cases, per, monthly, pv0, pv, total, basis)
+    return Settlement(out_cases, per, monthly, pv0, pv, total, basis, left_out)

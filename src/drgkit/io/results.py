@@ -8,9 +8,10 @@ reads a result the same way.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -33,6 +34,52 @@ def _decode(column: pa.ChunkedArray, words: dict[str, str]) -> pa.Array:
     encoded = pc.dictionary_encode(column.combine_chunks().cast(pa.string()))
     values = [words.get(v.strip(), v.strip()) if v is not None else None for v in encoded.dictionary.to_pylist()]
     return pa.array(values, pa.string()).take(encoded.indices)
+
+
+#: result fields drgkit writes as numbers (besides the vocabulary's money and int fields)
+_RESULT_NUMBERS = (
+    "standard_payment",
+    "payment",
+    "patient_payment",
+    "fund_payment",
+    "margin",
+    "rw",
+    "base_rate",
+    "level_coefficient",
+    "cost_ratio",
+    "aux_coefficient",
+    "score",
+)
+
+
+def _number_fields() -> set[str]:
+    from .columns import fields
+
+    return {f.name for f in fields().values() if f.type in ("money", "int")} | set(_RESULT_NUMBERS)
+
+
+def _is_text(type_: pa.DataType) -> bool:
+    return pa.types.is_string(type_) or pa.types.is_large_string(type_) or pa.types.is_dictionary(type_)
+
+
+def _numbers(column: pa.ChunkedArray, field: str) -> pa.Array:
+    """A number field saved as text (a result re-saved by Excel or another system: ``12,345.60``,
+    ``12345.60元``, ``8天``) read as the grouper reads its input (:mod:`drgkit.io.values`); null where a value
+    is no number — never a silent 0 or a dropped column."""
+    from . import values
+
+    encoded = pc.dictionary_encode(column.combine_chunks().cast(pa.string()))
+    written = encoded.dictionary.to_pylist()
+    read = values.amounts(values.strip_unit(field, [None if v is None else v.strip() or None for v in written]))
+
+    def number(text: str | None) -> float | None:
+        try:
+            value = None if text is None else float(values.clean(text).replace("_", "?"))
+        except ValueError:
+            return None
+        return value if value is not None and math.isfinite(value) else None
+
+    return pa.array([number(v) for v in read], pa.float64()).take(encoded.indices)
 
 
 def as_arrow(data: Any) -> pa.Table:
@@ -69,6 +116,19 @@ def result_sources(headers: Iterable[str], names: Iterable[str]) -> dict[str, st
     return found
 
 
+def results_in_place(table: pa.Table, names: Iterable[str]) -> pa.Table:
+    """``table`` with every column kept in its place, the fields of ``names`` it has under a header of the
+    vocabulary (医疗机构名称, 总费用, 状态 …) renamed to their canonical names and read as
+    :func:`canonical_results` reads them; a field already present under its own name is left as it is."""
+    found = {
+        f: h for f, h in result_sources(table.column_names, names).items() if f not in table.column_names or f == h
+    }
+    read = renamed_results(table, found)
+    names_of = {h: f for f, h in found.items()}
+    columns = zip(table.column_names, table.columns)
+    return pa.table({names_of.get(h, h): read.column(names_of[h]) if h in names_of else c for h, c in columns})
+
+
 def renamed_results(table: pa.Table, found: dict[str, str], keep: Iterable[str] = ()) -> pa.Table:
     """The columns ``found`` names ({field: header}, from :func:`result_sources`) under the field names, the
     workbook's Chinese texts decoded; then the ``keep`` columns outside the vocabulary, as they are."""
@@ -80,7 +140,92 @@ def renamed_results(table: pa.Table, found: dict[str, str], keep: Iterable[str] 
             or pa.types.is_dictionary(out.schema.field(name).type)
         ):
             out = out.set_column(out.column_names.index(name), name, _decode(out.column(name), words))
+    for name in out.column_names:
+        if name in _number_fields() and _is_text(out.schema.field(name).type):
+            out = out.set_column(out.column_names.index(name), name, _numbers(out.column(name), name))
     for name in keep:  # a column outside the vocabulary (a report's --by, a history's year), as it is
         if name not in out.column_names and name in table.column_names:
             out = out.append_column(name, table.column(name))
     return out
+
+
+#: The fields whose cell labels an export's totals row (合计, 总计 …) — the same fields ``group`` checks
+#: (:mod:`drgkit.io.prepare`), found in a result the way every downstream stage finds its columns.
+TOTAL_LABEL_FIELDS = ("case_id", "hospital", "hospital_name", "dept")
+
+
+def totals_rows(table: pa.Table) -> pa.Array:
+    """A boolean per row: whether its stay id, hospital or department labels a totals row
+    (:func:`drgkit.io.values.is_total`, ``io/vocab/totals.csv``). Such a row is no stay: its cost is the sum of
+    the others', so a stage that sums or counts stays leaves it out (``group`` marks it invalid, V06)."""
+    from . import values
+
+    mask = pa.array([False] * table.num_rows, pa.bool_())
+    for header in dict.fromkeys(field_sources(table.column_names, TOTAL_LABEL_FIELDS).values()):
+        column = table.column(header)
+        if not (
+            pa.types.is_string(column.type)
+            or pa.types.is_large_string(column.type)
+            or pa.types.is_dictionary(column.type)
+        ):
+            continue  # numbers or dates: no label
+        encoded = pc.dictionary_encode(column.combine_chunks().cast(pa.string()))
+        hit = pa.array([values.is_total(v) for v in encoded.dictionary.to_pylist()], pa.bool_())
+        mask = pc.or_(mask, pc.fill_null(hit.take(encoded.indices), False))
+    return mask
+
+
+def blank_rows(table: pa.Table) -> pa.Array:
+    """A boolean per row: whether every column outside the result fields (status, reason, DRG, payment … as
+    ``group`` / ``pay`` write them, under any header of the vocabulary) is empty — an empty line of the export
+    that ``group`` kept in its place (rows in = rows out) and marked invalid: no stay. All False when the
+    table has no such column."""
+    from .columns import fields
+
+    result = [f.name for f in fields().values() if f.type == "result"]
+    produced = set(field_sources(table.column_names, result).values())
+    inputs = [h for h in table.column_names if h not in produced]
+    mask = pa.array([bool(inputs)] * table.num_rows, pa.bool_())
+    for header in inputs:
+        column = table.column(header)
+        empty = pc.is_null(column)
+        if _is_text(column.type):
+            empty = pc.or_kleene(empty, pc.equal(pc.utf8_trim_whitespace(column.cast(pa.string())), ""))
+        elif pa.types.is_list(column.type) or pa.types.is_large_list(column.type):  # dx / px: [] is no code
+            empty = pc.or_kleene(empty, pc.equal(pc.list_value_length(column), 0))
+        mask = pc.and_(mask, pc.fill_null(empty, True))
+        if not pc.any(mask).as_py():
+            break
+    return mask.combine_chunks() if isinstance(mask, pa.ChunkedArray) else mask
+
+
+class LeftOut(NamedTuple):
+    """Rows of a result that are no stays, left out of every sum and count: totals rows, blank rows."""
+
+    totals: int = 0
+    blank: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.totals or self.blank)
+
+    def lines(self, lang: str) -> list[str]:
+        """What was left out, one line per kind, in ``lang``."""
+        from ..lang import say
+
+        return [
+            say(f"{key}.left_out", lang, n=f"{n:,}") for key, n in (("totals", self.totals), ("blank", self.blank)) if n
+        ]
+
+
+def stay_rows(table: pa.Table) -> tuple[pa.Array, LeftOut]:
+    """A boolean per row: whether it is a stay (neither a totals row nor a blank row), and what is not."""
+    totals = totals_rows(table)
+    blank = pc.and_(blank_rows(table), pc.invert(totals))
+    keep = pc.invert(pc.or_(totals, blank))
+    return keep, LeftOut(pc.sum(totals).as_py() or 0, pc.sum(blank).as_py() or 0)
+
+
+def stays(table: pa.Table) -> tuple[pa.Table, LeftOut]:
+    """``table`` without its totals and blank rows (:func:`stay_rows`), and how many of each it left out."""
+    keep, left_out = stay_rows(table)
+    return (table.filter(keep) if left_out else table), left_out

@@ -165,6 +165,8 @@ def _cell_values(flat: pa.Table, path: Path) -> list[list]:
     for name, column in zip(flat.column_names, flat.columns):
         if pa.types.is_timestamp(column.type) and column.type.tz is not None:
             column = column.cast(pa.timestamp(column.type.unit))
+        if pa.types.is_timestamp(column.type) and _all_midnight(column):
+            column = column.cast(pa.date32())  # dates written as dates (yyyy-mm-dd), not with a 0:00:00 time
         values = column.to_pylist()
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
             longest = max((len(v) for v in values if v is not None), default=0)
@@ -175,6 +177,11 @@ def _cell_values(flat: pa.Table, path: Path) -> list[list]:
                 )
         columns.append(values)
     return columns
+
+
+def _all_midnight(column: pa.ChunkedArray | pa.Array) -> bool:
+    """Whether every value of a timestamp column (wall time) falls on midnight: a column of dates."""
+    return bool(pc.all(pc.equal(column, pc.floor_temporal(column, unit="day"))).as_py() is not False)
 
 
 def _fill(sheet, flat: pa.Table, columns: list[list]) -> None:

@@ -37,6 +37,7 @@ import polars as pl
 
 from ..arrowutil import polars_frame
 from ..errors import DrgkitError
+from ..io.results import LeftOut
 
 #: signal → risky direction (+1: high is risky, -1: low is risky)
 SIGNALS: dict[str, int] = {
@@ -63,6 +64,26 @@ class AuditError(DrgkitError, ValueError):
 MIN_CASES = 30
 
 
+class Note(str):
+    """A note of the audit: its English text (what ``Audit.notes`` holds and the files say), and the ui_words
+    ``key`` and ``values`` that say it in another language (:func:`drgkit.lang.say`)."""
+
+    key: str
+    values: dict
+
+    def __new__(cls, key: str, **values: object) -> Note:
+        from ..lang import say
+
+        note = super().__new__(cls, say(key, "en", **values))
+        note.key, note.values = key, values
+        return note
+
+    def text(self, lang: str) -> str:
+        from ..lang import say
+
+        return say(self.key, lang, **self.values)
+
+
 @dataclass
 class Audit:
     cases: pl.DataFrame
@@ -71,6 +92,8 @@ class Audit:
     depts: pl.DataFrame | None = None
     doctors: pl.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
+    #: totals rows (合计 … as stay id, hospital or department) and blank rows left out: no stays
+    left_out: LeftOut = field(default_factory=LeftOut)
 
     def write(self, folder: str | Path, figures: bool = True) -> list[Path]:
         folder = Path(folder)
@@ -116,12 +139,14 @@ FIELDS = (
 )
 
 
-def _frame(data: Any) -> pl.DataFrame:
+def _frame(data: Any) -> tuple[pl.DataFrame, LeftOut]:
     """Any grouped result (a file in any format the reader takes, the Chinese workbook, a frame) under
-    canonical names and values."""
-    from ..io.results import as_arrow, canonical_results
+    canonical names and values, without its totals and blank rows (no stays: :func:`drgkit.io.results.stay_rows`),
+    and how many those were."""
+    from ..io.results import as_arrow, canonical_results, stays
 
-    return polars_frame(canonical_results(as_arrow(data), FIELDS))
+    table, left_out = stays(as_arrow(data))
+    return polars_frame(canonical_results(table, FIELDS)), left_out
 
 
 def _leaving_type(df: pl.DataFrame) -> pl.Expr:
@@ -165,10 +190,11 @@ def _as_date(df: pl.DataFrame, name: str, notes: list[str] | None = None) -> pl.
                 f"the readmission checks need dates such as 2024-05-10"
             )
         if notes is not None:
-            notes.append(
-                f"{name}: {unread.size:,} value(s) are not dates (e.g. {example!r} in row "
-                f"{int(unread[0]) + 1}); those stays take no part in the readmission checks"
-            )
+            from ..io.columns import fields
+
+            label = fields()[name].zh if name in fields() else name
+            at = {"n": f"{unread.size:,}", "example": repr(example), "row": int(unread[0]) + 1}
+            notes.append(Note("audit.not_dates", field=name, label=label, **at))
     return pl.lit(pl.Series(name, typed).cast(pl.Date)).alias(name)
 
 
@@ -198,15 +224,15 @@ def _weights(df: pl.DataFrame, scheme: str | None) -> pl.Expr:
     return pl.when(grouped).then(cost.mean().over("drg") / cost.filter(grouped).mean())
 
 
-def _case_frame(data: Any, scheme: str | None, notes: list[str] | None = None) -> pl.DataFrame:
-    df = _frame(data)
+def _case_frame(data: Any, scheme: str | None, notes: list[str] | None = None) -> tuple[pl.DataFrame, LeftOut]:
+    df, left_out = _frame(data)
     for need in ("case_id", "status", "drg"):
         if need not in df.columns:
             raise AuditError(f"grouped data has no '{need}' column: run `drgkit group` (and `drgkit pay`) first")
     if df.height == 0:
         raise AuditError("grouped data has no rows: nothing to audit")
     if "hospital" not in df.columns and notes is not None:
-        notes.append("no hospital column: every case is audited as one hospital 'all' (no peers to compare)")
+        notes.append(Note("audit.no_hospital"))
     if "scheme" in df.columns and scheme is None and df.height:
         first = df["scheme"].drop_nulls().first()
         scheme = None if first is None else str(first)
@@ -241,7 +267,7 @@ def _case_frame(data: Any, scheme: str | None, notes: list[str] | None = None) -
     return f.with_columns(
         pl.col("status").is_in(GROUPED).alias("grouped"),
         pl.coalesce(pl.col("discharge_date"), pl.col("admission_date")).dt.quarter().alias("quarter"),
-    )
+    ), left_out
 
 
 def _flags(f: pl.DataFrame, readmit_days: int) -> pl.DataFrame:
@@ -364,7 +390,7 @@ def audit(grouped: Any, *, readmit_days: int = 15, scheme: str | None = None, hi
     if isinstance(readmit_days, bool) or not isinstance(readmit_days, int) or readmit_days < 1:
         raise AuditError(f"readmit_days must be a whole number of days ≥ 1, got {readmit_days!r}")
     notes: list[str] = []
-    f = _case_frame(grouped, scheme, notes)
+    f, left_out = _case_frame(grouped, scheme, notes)
     f = _flags(f, readmit_days)
     f = f.with_columns(_unusual_cc(f).fill_null(False).alias("unusual_cc"))
     # a bit per flag, then one small lookup (distinct bit patterns → list) instead of building lists per row
@@ -404,4 +430,12 @@ def audit(grouped: Any, *, readmit_days: int = 15, scheme: str | None = None, hi
         depts = _signals(f, ["hospital", "dept"], ["level", "dept"], high_rw)
     if f["doctor"].is_not_null().any():
         doctors = _signals(f, ["hospital", "dept", "doctor"], ["dept"], high_rw)
-    return Audit(cases=cases, hospitals=hospitals, quarters=quarters, depts=depts, doctors=doctors, notes=notes)
+    return Audit(
+        cases=cases,
+        hospitals=hospitals,
+        quarters=quarters,
+        depts=depts,
+        doctors=doctors,
+        notes=notes,
+        left_out=left_out,
+    )

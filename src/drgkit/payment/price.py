@@ -208,8 +208,11 @@ def _key_index(
     what: str,
     table_id: str,
     norm,
+    needed: np.ndarray | None = None,
 ) -> tuple[list[str], np.ndarray]:
-    """Per-case index into ``choices`` (the table's levels / insurance types, [''] if it has none)."""
+    """Per-case index into ``choices`` (the table's levels / insurance types, [''] if it has none). ``needed``:
+    the rows priced by the table (grouped): a value the table lacks is an error there, and -1 (no level) on a
+    row it never prices — an invalid abstract, an export's blank or totals row."""
     n = df.num_rows
     option = "--" + what.split()[-1]
     if not allowed:
@@ -233,9 +236,10 @@ def _key_index(
         indices = pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy(zero_copy_only=False)
         uniq = ["" if u is None else str(u) for u in encoded.dictionary.to_pylist()] + [""]  # last: null
         mapping = {u: fit(u) for u in uniq}
-        bad = [i for i, u in enumerate(uniq) if mapping[u] not in allowed and (indices == i).any()]
+        looked = indices if needed is None else indices[needed]
+        bad = [i for i, u in enumerate(uniq) if mapping[u] not in allowed and (looked == i).any()]
         if bad:
-            first = int(np.argmax(indices == bad[0]))
+            first = int(np.argmax((indices == bad[0]) & (True if needed is None else needed)))
             raise TableError(
                 f"row {first + 1}: unknown {what} '{uniq[bad[0]]}' in column {column} for table "
                 f"{table_id} (this table has: {', '.join(allowed)}; give {option} to override)"
@@ -300,8 +304,9 @@ def price(
                 f"--allow-scheme-mismatch to price them anyway"
             )
     n = df.num_rows
+    grouped_rows = np.asarray(pc.fill_null(pc.equal(_text(df.column("status")), "ok"), False), dtype=bool)
     lv_choices, lv_idx = _key_index(
-        df, level, "hospital_level", t.info.levels, None, "hospital level", t.id, normalize_level
+        df, level, "hospital_level", t.info.levels, None, "hospital level", t.id, normalize_level, grouped_rows
     )
     ins_choices, ins_idx = _key_index(
         df,
@@ -312,7 +317,10 @@ def price(
         "insurance type",
         t.id,
         normalize_insurance,
+        grouped_rows,
     )
+    keyed = (lv_idx >= 0) & (ins_idx >= 0)  # rows never priced may have no level / insurance type (-1)
+    lv_idx, ins_idx, lv_missing, ins_missing = np.maximum(lv_idx, 0), np.maximum(ins_idx, 0), lv_idx < 0, ins_idx < 0
     std = standards(t, policy)
     # dense lookup: (drg, level, insurance) -> row of std; cases gather from it (no join, no per-row Python)
     drg_codes = std["drg"].unique(maintain_order=True)
@@ -344,7 +352,7 @@ def price(
     size = max(len(drg_codes), 1) * n_l * n_i
     present = np.zeros(size, dtype=bool)
     present[std_pos] = True
-    in_table &= present[case_pos]
+    in_table &= present[case_pos] & keyed
 
     def arr(name: str) -> np.ndarray:
         dense = np.full(size, np.nan)
@@ -486,8 +494,10 @@ def price(
                 chosen,
                 level=level,
                 insurance=insurance or assumed_insurance,
-                levels=pa.array(lv_named, pa.string()).take(pa.array(lv_idx)) if lv_named else None,
-                insurances=pa.array(ins_named, pa.string()).take(pa.array(ins_idx)) if ins_named else None,
+                levels=pa.array(lv_named, pa.string()).take(pa.array(lv_idx, mask=lv_missing)) if lv_named else None,
+                insurances=(
+                    pa.array(ins_named, pa.string()).take(pa.array(ins_idx, mask=ins_missing)) if ins_named else None
+                ),
             )
         by_person, unsettled_why = benefit_patient
     patient, basis_codes = split_patient(priced, patient, by_person)
@@ -512,8 +522,8 @@ def price(
 
     columns = {
         "pay_table": pa.repeat(pa.scalar(t.id, pa.string()), n),
-        "pay_level": pc.take(pa.array(lv_choices, type=pa.string()), pa.array(lv_idx)),
-        "pay_insurance": pc.take(pa.array(ins_choices, type=pa.string()), pa.array(ins_idx)),
+        "pay_level": pc.take(pa.array(lv_choices, type=pa.string()), pa.array(lv_idx, mask=lv_missing)),
+        "pay_insurance": pc.take(pa.array(ins_choices, type=pa.string()), pa.array(ins_idx, mask=ins_missing)),
         "rw": money(rw, None),
         "base_rate": money(rate, None),
         "level_coefficient": money(coef, None),
@@ -588,16 +598,22 @@ def patient_basis_line(basis: dict, lang: str) -> str:
     """One line: the patients' payments by person and year under a benefit policy, or the flat share — said
     whenever the flat share is used (no benefit policy, or cases the benefit policy could not settle).
     ``basis``: :func:`patient_basis_summary` with :func:`patient_basis_counts`."""
-    from ..lang import say
+    from ..lang import say, words
 
     share = f"{100 * basis['patient_share']:g}%"
     if basis.get("patient_shares"):
-        share += " (" + ", ".join(f"{k} {100 * v:g}%" for k, v in basis["patient_shares"].items()) + ")"
+        kinds = words("benefits.ins", lang)
+        shares = say("punct.list", lang).join(
+            f"{kinds.get(k, k)} {100 * v:g}%" for k, v in basis["patient_shares"].items()
+        )
+        share += f"（{shares}）" if lang == "zh" else f" ({shares})"
     if basis.get("patient_basis") != "benefits":
         return say("pay.flat_share", lang, share=share)
     text = say("pay.by_benefits", lang, policy=basis["benefits"], rows=f"{basis['benefit_rows']:,}")
     if basis.get("benefit_insurance_assumed"):
-        text += say("pay.benefits_insurance", lang, ins=basis["benefit_insurance_assumed"])
+        assumed = basis["benefit_insurance_assumed"]
+        named = words("benefits.ins", lang).get(assumed, assumed)  # 职工 / 居民 in a Chinese line
+        text += say("pay.benefits_insurance", lang, ins=named)
     if basis.get("flat_share_rows"):
         from ..benefits.settle import why_text
 

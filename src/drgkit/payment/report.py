@@ -19,6 +19,7 @@ import polars as pl
 
 from ..arrowutil import polars_frame
 from ..errors import DrgkitError
+from ..io.results import LeftOut
 
 
 class ReportError(DrgkitError, ValueError):
@@ -29,15 +30,24 @@ class ReportError(DrgkitError, ValueError):
 FIELDS = ("status", "drg", "drg_name", "los", "total_cost", "rw", "payment", "margin")
 
 
-def _frame(data: Any, by: str) -> pl.DataFrame:
+def report_frame(data: Any, by: str) -> tuple[pl.DataFrame, LeftOut]:
     """The result's report fields under canonical names, whatever shape it was saved in (the coder's workbook
-    with Chinese headers and status texts included: one reader for pay, audit and report)."""
-    from ..io.results import as_arrow, canonical_results
+    with Chinese headers and status texts included: one reader for pay, audit and report), without its totals
+    rows (合计 … as stay id, hospital or department: :func:`drgkit.io.results.totals_rows`) and blank rows
+    (:func:`drgkit.io.results.blank_rows`) — and how many it left out. Neither is a stay: a totals row's cost
+    is the sum of the others'."""
+    from ..io.results import as_arrow, canonical_results, stay_rows, stays
 
     if isinstance(data, pl.DataFrame) and {"status", "drg", by} <= set(data.columns):
-        return data  # already canonical (the API and write_report's own second call)
-    table = as_arrow(data)
-    return polars_frame(canonical_results(table, (*FIELDS, by), keep=(by,)))
+        # already canonical (the API and write_report's own second call)
+        keep, left_out = stay_rows(data.to_arrow())
+        return (data.filter(pl.Series(keep)) if left_out else data), left_out
+    table, left_out = stays(as_arrow(data))
+    return polars_frame(canonical_results(table, (*FIELDS, by), keep=(by,))), left_out
+
+
+def _frame(data: Any, by: str) -> pl.DataFrame:
+    return report_frame(data, by)[0]
 
 
 def indicators(data: Any, by: str = "hospital", rw_column: str = "rw") -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -26,6 +26,7 @@ import numpy as np
 import polars as pl
 
 from ..errors import DrgkitError
+from ..io.results import LeftOut
 from ..payment import load_policy, load_table, price, standards
 from ..payment.policy import Policy, PolicyError
 from ..payment.price import patient_basis_counts, patient_basis_summary
@@ -56,11 +57,23 @@ def read_history(path: str | Path) -> pl.DataFrame:
         return pl.read_csv(p, infer_schema_length=10000)
     if suf in (".arrow", ".feather", ".ipc"):
         return pl.read_ipc(p)
-    raise ScenarioError(f"history.path: unknown file type '{suf}' (parquet, csv, arrow)")
+    if suf in (".xlsx", ".xls"):  # the grouped (and priced) workbook, under its Chinese headers
+        from ..arrowutil import polars_frame
+        from ..io.formats import read_file
+
+        return polars_frame(read_file(p))
+    raise ScenarioError(f"history.path: unknown file type '{suf}' (parquet, csv, arrow, xlsx)")
 
 
 def history_frame(history: Any, cfg: Config) -> pl.DataFrame:
     """The columns the simulator reads, renamed to hospital / hospital_level, with checks naming the column."""
+    return history_cases(history, cfg)[0]
+
+
+def history_cases(history: Any, cfg: Config) -> tuple[pl.DataFrame, LeftOut]:
+    """:func:`history_frame`, and the rows left out. A field the history holds under another header of the
+    vocabulary (医疗机构名称, 状态, 总费用 …: the workbook of ``drgkit group`` / ``pay``) is read as the other
+    stages read results; totals and blank rows are no stays: left out, and counted."""
     if history is None:
         p = cfg.history_path()
         if p is None:
@@ -69,9 +82,14 @@ def history_frame(history: Any, cfg: Config) -> pl.DataFrame:
     elif isinstance(history, (str, Path)):
         history = read_history(history)
     from ..arrowutil import as_polars
+    from ..io.results import results_in_place, stays
 
     df = as_polars(history)
     hc, lc = cfg.history.hospital_column, cfg.history.level_column
+    fields = (hc, lc, "drg", "status", *CASE_COLUMNS, "fund_payment")
+    table, left_out = stays(results_in_place(df.to_arrow(), dict.fromkeys(fields)))
+    if left_out or set(table.column_names) != set(df.columns):
+        df = as_polars(table)
     need = {
         hc: "history.hospital_column",
         "drg": "history (grouped cases)",
@@ -91,7 +109,7 @@ def history_frame(history: Any, cfg: Config) -> pl.DataFrame:
     out = df.select(cols)
     if out["hospital"].null_count():
         raise ScenarioError(f"history.hospital_column: column '{hc}' has {out['hospital'].null_count()} empty values")
-    return out
+    return out, left_out
 
 
 def _benefit_columns(df: pl.DataFrame, taken: set[str]) -> list[pl.Expr]:
@@ -498,7 +516,7 @@ def run_config(
         from dataclasses import replace
 
         cfg = replace(cfg, policy={**cfg.policy, "benefits": str(benefits)})
-    cases = history_frame(history, cfg)
+    cases, left_out = history_cases(history, cfg)
     if not cfg.history.table:
         raise ScenarioError("history.table: missing (the payment table to price with, e.g. suzhou-2023)")
     try:
@@ -518,6 +536,8 @@ def run_config(
     if method == "drg_rate" and base_table.info.basis == "points":
         raise ScenarioError(f"settlement.method: table {base_table.id} is a points table; use drg_points or dip")
     results = [settle(cfg, s, cases, base_table) for s in cfg.scenarios]
+    for r in results:
+        r.left_out = left_out
     if draws:
         from .draws import monte_carlo
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from ..io.results import LeftOut
 from .scenario import Sharing
 
 
@@ -28,3 +29,5 @@ class ScenarioResult:
     #: how patients' payments were found: a benefit policy by person and year, or the flat share, with the
     #: number of cases each and why (drgkit.payment.price.patient_basis_summary)
     patient_basis: dict = field(default_factory=dict)
+    #: rows of the history that are no stays (totals rows, blank rows: drgkit.io.results.LeftOut), left out
+    left_out: LeftOut = field(default_factory=LeftOut)
