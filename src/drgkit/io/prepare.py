@@ -273,10 +273,6 @@ def _leaving_type(array: pa.Array, encoded: pa.DictionaryArray | None) -> tuple[
     return codes[idx], _spread(messages, idx)
 
 
-#: Text fields where an export's totals row puts its label (合计) — the row is then no abstract.
-_LABEL_FIELDS = ("case_id", "hospital", "hospital_name", "dept")
-
-
 def _totals_row(table: pa.Table, field: str) -> Problems | None:
     """The rows whose ``field`` labels a totals row (合计, 总计 …): they are reported, not grouped as a stay —
     their 总费用 is the sum of the others', and summed again by every report."""
@@ -475,7 +471,7 @@ def prepare(table: pa.Table, *, strict_gender: bool = False) -> PreparedCases:
             dept = pa.concat_arrays([cleaned, pa.nulls(1, cleaned.type)]).take(pa.array(idx))
     else:
         dept = pa.nulls(n, pa.string())
-    for field in _LABEL_FIELDS:
+    for field in values.TOTAL_LABEL_FIELDS:
         problems.append(_totals_row(table, field))
     case_id = _column(table, "case_id")
     dx, dx_notes, dx_distinct = _codes(table, "dx", n)

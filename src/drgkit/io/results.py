@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -149,30 +150,18 @@ def renamed_results(table: pa.Table, found: dict[str, str], keep: Iterable[str] 
     return out
 
 
-#: The fields whose cell labels an export's totals row (合计, 总计 …) — the same fields ``group`` checks
-#: (:mod:`drgkit.io.prepare`), found in a result the way every downstream stage finds its columns.
-TOTAL_LABEL_FIELDS = ("case_id", "hospital", "hospital_name", "dept")
-
-
 def totals_rows(table: pa.Table) -> pa.Array:
     """A boolean per row: whether its stay id, hospital or department labels a totals row
     (:func:`drgkit.io.values.is_total`, ``io/vocab/totals.csv``). Such a row is no stay: its cost is the sum of
     the others', so a stage that sums or counts stays leaves it out (``group`` marks it invalid, V06)."""
     from . import values
 
-    mask = pa.array([False] * table.num_rows, pa.bool_())
-    for header in dict.fromkeys(field_sources(table.column_names, TOTAL_LABEL_FIELDS).values()):
-        column = table.column(header)
-        if not (
-            pa.types.is_string(column.type)
-            or pa.types.is_large_string(column.type)
-            or pa.types.is_dictionary(column.type)
-        ):
-            continue  # numbers or dates: no label
-        encoded = pc.dictionary_encode(column.combine_chunks().cast(pa.string()))
-        hit = pa.array([values.is_total(v) for v in encoded.dictionary.to_pylist()], pa.bool_())
-        mask = pc.or_(mask, pc.fill_null(hit.take(encoded.indices), False))
-    return mask
+    mask = np.zeros(table.num_rows, dtype=bool)
+    for header in dict.fromkeys(field_sources(table.column_names, values.TOTAL_LABEL_FIELDS).values()):
+        labels = values.total_labels(table.column(header))  # None: no cell of it labels one (numbers, dates)
+        if labels is not None:
+            mask |= labels
+    return pa.array(mask)
 
 
 def blank_rows(table: pa.Table) -> pa.Array:
@@ -185,7 +174,7 @@ def blank_rows(table: pa.Table) -> pa.Array:
     result = [f.name for f in fields().values() if f.type == "result"]
     produced = set(field_sources(table.column_names, result).values())
     inputs = [h for h in table.column_names if h not in produced]
-    mask = pa.array([bool(inputs)] * table.num_rows, pa.bool_())
+    mask = pa.array(np.full(table.num_rows, bool(inputs)))
     for header in inputs:
         column = table.column(header)
         empty = pc.is_null(column)

@@ -96,6 +96,11 @@ def may_hold_total(text_bytes: Any) -> bool:
     return bool(_total_mark_lead_bytes()[np.frombuffer(text_bytes, dtype=np.uint8)].any())
 
 
+#: The fields whose cell labels an export's totals row (合计 as stay id, hospital or department): read by the
+#: grouper (io/prepare) and by every stage that sums stays (io/results.totals_rows).
+TOTAL_LABEL_FIELDS = ("case_id", "hospital", "hospital_name", "dept")
+
+
 def total_labels(column: Any) -> Any:
     """Which cells of a column label a totals row (:func:`is_total`), as a numpy bool array, or ``None`` when
     none does — the usual column, settled by one scan of its bytes (:func:`may_hold_total`) or one pattern
