@@ -684,12 +684,12 @@ def test_the_grouped_workbook_is_chinese_first_with_summary_and_problem_sheets(t
     header = list(rows[0])
     assert header[: len(FRONT)] == FRONT and header[len(FRONT) : len(FRONT) + 3] == ["状态", "原因", "提示"]
     assert [r[header.index("状态")] for r in rows[1:]] == ["入组", "无效病案", "入组"]
-    assert rows[2][header.index("原因")] == "V01 性别缺失或无效"  # the blank row: its reason in Chinese
+    assert rows[2][header.index("原因")] == "V06 字段值无法识别: （空行，不是病案）"  # the blank row, said in Chinese
     assert rows[1][header.index("年龄")] == 30 and isinstance(rows[1][header.index("总费用")], float)
     summary = {r[0]: r[1] for r in book["汇总"].iter_rows(values_only=True) if r[0]}
     assert summary["病例数 cases"] == "3" and summary["入组率 grouping rate"] == "66.7%"
     problems = list(book["问题病例"].iter_rows(values_only=True))
-    assert len(problems) == 2 and problems[1][problems[0].index("原因")].startswith("V01")
+    assert len(problems) == 2 and problems[1][problems[0].index("原因")].startswith("V06")
     # the workbook fed back: priced through its Chinese headers and statuses, re-grouped without stale results
     priced = CliRunner().invoke(
         app,

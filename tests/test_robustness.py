@@ -722,3 +722,26 @@ def test_excel_unicode_text_is_read_and_misnamed_files_are_named(tmp_path: Path)
     for name, words in (("p.csv", "is a Parquet file: rename it to .parquet"), ("g.csv", "is gzip-compressed")):
         with pytest.raises(InputError, match=words):
             drgkit.group(str(tmp_path / name))
+
+
+def test_an_empty_line_is_said_to_be_one_not_a_missing_sex(tmp_path) -> None:
+    """An export's empty line (,,,,) stays in its place, invalid, with the reason that it is empty — not the
+    first record check it happens to fail (V01, sex missing). A row with anything in it is not empty."""
+    import csv as _csv
+
+    from typer.testing import CliRunner
+
+    from drgkit.cli import app
+
+    src = tmp_path / "x.csv"
+    src.write_text(
+        "病案号,性别,年龄,主要诊断编码,住院天数\n1,1,60,J18.900,5\n,,,,\n7,,,,\n3,2,70,I21.000x005,7\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "y.csv"
+    assert CliRunner().invoke(app, ["group", str(src), "-o", str(out), "-q"]).exit_code == 0
+    rows = list(_csv.DictReader(out.open(encoding="utf-8-sig")))
+    assert [r["病案号"] for r in rows] == ["1", "", "7", "3"]
+    assert [r["status"] for r in rows] == ["ok", "invalid", "invalid", "ok"]
+    assert rows[1]["reason"] == "V06 unreadable field value: (empty row, not an abstract)"
+    assert "empty row" not in rows[2]["reason"]  # a stay id and nothing else: a record, badly filled

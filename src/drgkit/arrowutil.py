@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -43,6 +44,30 @@ def take_with(labels: pa.Array, index: np.ndarray, rows: np.ndarray, texts: pa.A
     index = index.astype(np.int64, copy=True)
     index[rows] = len(labels) + np.arange(len(rows))
     return pa.concat_arrays([labels, texts.cast(labels.type)]).take(pa.array(index))
+
+
+def empty_rows(table: pa.Table, columns: Sequence[str]) -> np.ndarray:
+    """Per row: whether every one of ``columns`` is empty there — null, blank text, or an empty list (an
+    export's empty line, which a reader keeps in its place). All False when ``columns`` is empty."""
+    mask = np.full(table.num_rows, bool(columns))
+    for name in columns:
+        column = table.column(name)
+        type_ = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+        empty = pc.is_null(column)
+        if pa.types.is_string(type_) or pa.types.is_large_string(type_):
+            empty = pc.or_kleene(empty, pc.equal(pc.utf8_trim_whitespace(column.cast(pa.string())), ""))
+        elif pa.types.is_list(type_) or pa.types.is_large_list(type_):  # dx / px: no code that is not blank
+            lists = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+            values = pc.list_flatten(lists)
+            written = pc.fill_null(pc.invert(pc.equal(pc.utf8_trim_whitespace(values.cast(pa.string())), "")), False)
+            rows = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False)
+            has = np.zeros(len(lists), dtype=bool)
+            has[rows[written.to_numpy(zero_copy_only=False)]] = True
+            empty = pa.array(~has)
+        mask &= pc.fill_null(empty, True).to_numpy(zero_copy_only=False)
+        if not mask.any():
+            break
+    return mask
 
 
 def join_notes(a: pa.Array, b: pa.Array | None, sep: str = "; ") -> pa.Array:

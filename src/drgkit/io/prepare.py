@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from drgkit.arrowutil import drop_empty_strings, notes_per_row, null_or_empty
+from drgkit.arrowutil import drop_empty_strings, empty_rows, notes_per_row, null_or_empty
 from drgkit.codes.normalize import normalize_codes, normalize_distinct
 from drgkit.io import values
 from drgkit.io.errors import InputError
@@ -283,6 +283,16 @@ def _totals_row(table: pa.Table, field: str) -> Problems | None:
     return _sparse(_message(pa.array(labels), field, lambda: _quoted(array), _problem("total_row")))
 
 
+def _empty_row(table: pa.Table) -> Problems | None:
+    """The rows with nothing in any column — an export's empty line, kept in its place (rows in = rows out):
+    reported as no abstract, rather than as the first check it fails (a missing sex)."""
+    empty = empty_rows(table, table.column_names)
+    if not empty.any():
+        return None
+    rows = np.flatnonzero(empty)
+    return rows, pa.repeat(pa.scalar(_problem("empty_row").strip(), pa.string()), len(rows))
+
+
 def _int_values(
     array: pa.Array | None, n: int, field: str, written: pa.Array | None = None
 ) -> tuple[np.ndarray, pa.Array | None]:
@@ -473,6 +483,7 @@ def prepare(table: pa.Table, *, strict_gender: bool = False) -> PreparedCases:
         dept = pa.nulls(n, pa.string())
     for field in values.TOTAL_LABEL_FIELDS:
         problems.append(_totals_row(table, field))
+    problems.append(_empty_row(table))
     case_id = _column(table, "case_id")
     dx, dx_notes, dx_distinct = _codes(table, "dx", n)
     px, px_notes, px_distinct = _codes(table, "px", n)

@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..arrowutil import empty_rows
 from .columns import field_sources
 
 
@@ -174,18 +175,7 @@ def blank_rows(table: pa.Table) -> pa.Array:
     result = [f.name for f in fields().values() if f.type == "result"]
     produced = set(field_sources(table.column_names, result).values())
     inputs = [h for h in table.column_names if h not in produced]
-    mask = pa.array(np.full(table.num_rows, bool(inputs)))
-    for header in inputs:
-        column = table.column(header)
-        empty = pc.is_null(column)
-        if _is_text(column.type):
-            empty = pc.or_kleene(empty, pc.equal(pc.utf8_trim_whitespace(column.cast(pa.string())), ""))
-        elif pa.types.is_list(column.type) or pa.types.is_large_list(column.type):  # dx / px: [] is no code
-            empty = pc.or_kleene(empty, pc.equal(pc.list_value_length(column), 0))
-        mask = pc.and_(mask, pc.fill_null(empty, True))
-        if not pc.any(mask).as_py():
-            break
-    return mask.combine_chunks() if isinstance(mask, pa.ChunkedArray) else mask
+    return pa.array(empty_rows(table, inputs))
 
 
 class LeftOut(NamedTuple):
