@@ -240,6 +240,14 @@ def test_unknown_table_and_level():
         price(cases, "lanzhou-2023", level="level3", insurance="resident")
     with pytest.raises(TableError, match="distinguishes hospital levels"):
         price(cases.drop("hospital_level"), "suzhou-2023")
+    # a case paid at the policy's cost share (ungroupable, ambiguous) is priced too: its level must be known;
+    # an invalid row (an export's blank or totals row) is never priced and needs none
+    for status in ("ungroupable", "ambiguous"):
+        odd = cases.with_columns(pl.Series("status", ["ok", status]))
+        with pytest.raises(TableError, match=r"row 2: unknown hospital level 'level7'"):
+            price(odd, "suzhou-2023")
+    invalid = price(cases.with_columns(pl.Series("status", ["ok", "invalid"])), "suzhou-2023")
+    assert invalid["pay_level"].to_list()[1] is None and invalid["payment"].to_list()[1] is None
 
 
 @pytest.mark.parametrize(

@@ -304,9 +304,10 @@ def price(
                 f"--allow-scheme-mismatch to price them anyway"
             )
     n = df.num_rows
-    grouped_rows = np.asarray(pc.fill_null(pc.equal(_text(df.column("status")), "ok"), False), dtype=bool)
+    # the rows the table prices: a level or insurance type it lacks is an error there, and nothing elsewhere
+    payable = np.asarray(pc.is_in(_text(df.column("status")), pa.array(PAYABLE_STATUSES)), dtype=bool)
     lv_choices, lv_idx = _key_index(
-        df, level, "hospital_level", t.info.levels, None, "hospital level", t.id, normalize_level, grouped_rows
+        df, level, "hospital_level", t.info.levels, None, "hospital level", t.id, normalize_level, payable
     )
     ins_choices, ins_idx = _key_index(
         df,
@@ -317,7 +318,7 @@ def price(
         "insurance type",
         t.id,
         normalize_insurance,
-        grouped_rows,
+        payable,
     )
     keyed = (lv_idx >= 0) & (ins_idx >= 0)  # rows never priced may have no level / insurance type (-1)
     lv_idx, ins_idx, lv_missing, ins_missing = np.maximum(lv_idx, 0), np.maximum(ins_idx, 0), lv_idx < 0, ins_idx < 0
@@ -400,7 +401,6 @@ def price(
 
     special_pay = policy.special_cost_share * cost
     # 0. a case that would be paid needs a usable cost: its case type (and by-item payment) depends on it
-    payable = has_status("ok") | has_status("ungroupable") | has_status("ambiguous")
     if "total_cost" not in df.column_names:
         assign(payable, "unpriced", why("no_cost_column"))
     else:
@@ -546,6 +546,10 @@ def price(
         )
     return out
 
+
+#: the statuses whose cases the table pays (a grouped case by its DRG; an ungroupable or ambiguous one at its
+#: policy's cost share): their hospital level and insurance type must be known to the table
+PAYABLE_STATUSES = ("ok", "ungroupable", "ambiguous")
 
 #: how a case's patient payment was found (the ``patient_basis`` column; null: the case is not priced)
 PATIENT_BASES = ("benefits", "flat_share")
