@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from drgkit.arrowutil import notes_per_row
 from drgkit.io.columns import CANONICAL_COLUMNS, HeaderPlan, fields
 from drgkit.io.prepare import INT_FIELDS, PreparedCases
-from drgkit.io.values import MONEY_NAMED, PLAUSIBLE
+from drgkit.io.values import MONEY_NAMED, PLAIN_NUMBER, PLAUSIBLE
 
 #: Date forms seen in exports, tried in order (a value takes the first that reads it).
 DATE_FORMATS = (
@@ -161,10 +161,6 @@ def parse_dates(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarra
     return pa.concat_arrays([parsed, pa.nulls(1, pa.timestamp("s"))]).take(pa.array(idx)), rows
 
 
-#: An amount written as a plain ASCII number (what nearly every cell of an export holds): cast as it stands.
-_PLAIN_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)$"
-
-
 def parse_money(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarray]:
     """A text column of amounts (``12,345.60``, ``12345.60元``, ``¥12345.6``) as float64 and the rows whose
     non-blank value is not an amount (null).
@@ -172,7 +168,7 @@ def parse_money(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarra
     Amounts rarely repeat, so there is no distinct-value shortcut: plain numbers are cast directly, and only
     the other cells go through normalization and the amount pattern."""
     text = _text_of(column)
-    plain = pc.fill_null(pc.match_substring_regex(text, _PLAIN_NUMBER), False)
+    plain = pc.fill_null(pc.match_substring_regex(text, PLAIN_NUMBER), False)
     other = pc.and_(pc.is_valid(text), pc.invert(plain))
     values = pc.cast(pc.if_else(plain, text, None), pa.float64())
     if not pc.any(other).as_py():
@@ -186,7 +182,7 @@ def parse_money(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarra
 def _parse_money_text(column: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """:func:`parse_money` for cells that are not plain numbers: normalized once per distinct value."""
     distinct, idx = _distinct_text(column)  # NFKC: ￥ is ¥, full-width digits are ASCII
-    plain = pc.match_substring_regex(distinct, _PLAIN_NUMBER)
+    plain = pc.match_substring_regex(distinct, PLAIN_NUMBER)
     # as the grouper reads a cost (io/values.MONEY): 12,345.60, 12345.60元, ¥ 12345.6; 1,23 is not an amount
     amount = pc.struct_field(pc.extract_regex(distinct, MONEY_NAMED), "n")
     cleaned = pc.if_else(pc.fill_null(plain, False), distinct, pc.replace_substring(amount, ",", ""))

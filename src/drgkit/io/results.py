@@ -70,7 +70,14 @@ def _numbers(column: pa.ChunkedArray, field: str) -> pa.Array:
     is no number — never a silent 0 or a dropped column."""
     from . import values
 
-    encoded = pc.dictionary_encode(column.combine_chunks().cast(pa.string()))
+    text = column.combine_chunks().cast(pa.string())
+    plain = pc.fill_null(pc.match_substring_regex(text, values.PLAIN_NUMBER), False)
+    cast = pc.cast(pc.if_else(plain, text, None), pa.float64())
+    other = pc.and_(pc.is_valid(text), pc.invert(plain))
+    if not pc.any(other).as_py():  # the usual column: plain numbers, cast as they stand
+        return cast
+    # the others (12,345.60元, 8天) once per distinct value, through the grouper's readers
+    encoded = pc.dictionary_encode(pc.if_else(other, text, None))
     written = encoded.dictionary.to_pylist()
     read = values.amounts(values.strip_unit(field, [None if v is None else v.strip() or None for v in written]))
 
@@ -81,7 +88,7 @@ def _numbers(column: pa.ChunkedArray, field: str) -> pa.Array:
             return None
         return value if value is not None and math.isfinite(value) else None
 
-    return pa.array([number(v) for v in read], pa.float64()).take(encoded.indices)
+    return pc.coalesce(cast, pa.array([number(v) for v in read], pa.float64()).take(encoded.indices))
 
 
 def as_arrow(data: Any) -> pa.Table:

@@ -229,6 +229,9 @@ def strip_unit(field: str, values: list[str | None]) -> list[str | None]:
 #: thousands commas (``12,345.60``; ``1,23`` is refused: a decimal comma or a typing slip, not 123), an
 #: optional 元 (yuan); spaces only next to the ¥ / 元.  Group 1 is the number.  RE2 syntax: prepare()
 #: applies it to whole columns with pyarrow, as amounts are nearly all distinct.
+#: A number written plainly in ASCII (what nearly every cell of an export's amount or count holds): Arrow casts
+#: it as it stands, so only the other cells need the patterns below.
+PLAIN_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)$"
 MONEY = r"^¥?\s*([+-]?(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d+)?)\s*元?$"
 _MONEY = re.compile(MONEY)
 #: MONEY with its number group named ``n``, for ``pyarrow.compute.extract_regex``.
