@@ -249,6 +249,8 @@ def _write_csv_file(table: pa.Table, path: Path) -> None:
 DICTIONARY_MAX_DISTINCT = 0.5
 #: The rows the first batch needs for that judgement; a smaller first batch keeps every dictionary.
 DICTIONARY_SAMPLE_ROWS = 10_000
+#: The rows it is judged on at most (a batch's worth).
+DICTIONARY_JUDGE_ROWS = 125_000
 # Min/max statistics let a reader skip row groups whose range misses a filter. The text columns drgkit adds
 # (group, reason, warnings, …) are derived row by row from an export in its own order: every row group spans
 # nearly all their values, so their statistics would prune nothing, and computing them over the strings was
@@ -289,6 +291,7 @@ def parquet_writer(path: Path, schema: pa.Schema, sample: pa.Table | None) -> pq
 
     plain: set[str] = set()
     if sample is not None and sample.num_rows >= DICTIONARY_SAMPLE_ROWS:
+        sample = sample.slice(0, DICTIONARY_JUDGE_ROWS)  # (a whole table handed to write_table: its head)
         plain = {name for name, column in zip(sample.column_names, sample.columns) if not _repeats(column)}
     no_statistics = {field.name for field in schema if field.name in ALL_RESULT_COLUMNS and _is_text(field.type)}
     use_dictionary: bool | list[str] = True
